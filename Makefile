@@ -1,0 +1,45 @@
+# evbilling: `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint migrate demo check-migrations clean
+
+$(VENV)/.installed: requirements.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+run: migrate
+	@$(PY) manage.py shell -c "from sessions_app.models import Operator; import sys; sys.exit(0 if Operator.objects.exists() else 1)" \
+		|| $(PY) manage.py load_demo
+	@echo ""
+	@echo "  evbilling is starting on http://$(HOST):$(PORT)/"
+	@echo "  Admin:  http://$(HOST):$(PORT)/admin/"
+	@echo "  Logins: admin/admin (superuser)  operator/operator (operator staff)"
+	@echo "          support/support (support staff)  driver/driver (driver)"
+	@echo ""
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+check-migrations: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+test: install check-migrations
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media staticfiles

@@ -1,0 +1,13 @@
+"""The Celery app: broker and result backend from REDIS_URL, tasks discovered in the apps.
+
+Without REDIS_URL the settings make Celery run tasks eagerly (the embedded default of `make run`).
+"""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evbilling.settings")
+
+app = Celery("evbilling")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,31 @@
+"""python manage.py load_demo: demo operators, chargers, drivers and 90 days of sessions."""
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from sessions_app.demo import DEMO_STATION_PASSWORD, OPERATORS, load_demo
+
+
+class Command(BaseCommand):
+    help = "Load demo data (idempotent: running it twice duplicates nothing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, default=90, help="days of session history (default 90)")
+        parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+        parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    def handle(self, *args, days: int, seed: int, no_progress: bool, **options):
+        if not 0 <= days <= 3660:
+            raise CommandError("--days must be between 0 and 3660.")
+        total = days * len(OPERATORS)
+        with tqdm(total=total, desc="demo sessions", unit="day", disable=no_progress,
+                  file=self.stdout._out) as bar:
+            summary = load_demo(days=days, seed=seed, progress=bar.update)
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data ready: {summary.operators} operators, {summary.stations} stations, "
+            f"{summary.drivers} drivers; {summary.sessions_created} sessions and "
+            f"{summary.samples_created} meter samples created this run."
+        ))
+        self.stdout.write(
+            "Logins: admin/admin (superuser), operator/operator (Voltara staff), support/support, "
+            f"driver/driver. Demo chargers use the OCPP password {DEMO_STATION_PASSWORD!r}."
+        )

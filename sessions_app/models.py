@@ -1,0 +1,362 @@
+"""The charging domain: operators (tenants), their sites and chargers, drivers and their tokens,
+charging sessions and the meter samples they are priced from.
+
+Invariants that must never break live in database constraints: one active session per connector,
+no stop before start, no meter stop below meter start, one sample per session and instant.
+"""
+import zoneinfo
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin).")
+
+
+country_code_validator = RegexValidator(r"^[A-Z]{2}$", "Use the ISO 3166-1 alpha-2 code, e.g. DE.")
+CURRENCY_CHOICES = [(code, code) for code in settings.CURRENCIES]
+
+
+class Operator(models.Model):
+    """A charge point operator: the tenant every other row belongs to."""
+
+    OWNER_PATH = ""
+
+    name = models.CharField(max_length=100, unique=True)
+    legal_name = models.CharField(max_length=200)
+    vat_id = models.CharField("VAT id", max_length=30, blank=True)
+    address = models.TextField(blank=True)
+    country = models.CharField(max_length=2, validators=[country_code_validator])
+    default_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    invoice_prefix = models.CharField(
+        max_length=12,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Z0-9]{2,12}$", "2-12 capital letters or digits.")],
+    )
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """Everyone who logs in. The role decides what they see; operator staff and drivers belong
+    to one operator, support staff serve the operators listed in `supported_operators`."""
+
+    OWNER_PATH = "operator"
+
+    class Role(models.TextChoices):
+        DRIVER = "driver", "Driver"
+        OPERATOR_STAFF = "operator_staff", "Operator staff"
+        SUPPORT = "support", "Support staff"
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.DRIVER)
+    operator = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    supported_operators = models.ManyToManyField(Operator, blank=True, related_name="support_staff")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="operator_staff_has_operator",
+                condition=~Q(role="operator_staff") | Q(operator__isnull=False),
+            ),
+        ]
+
+    @property
+    def is_operator_staff(self) -> bool:
+        return self.role == self.Role.OPERATOR_STAFF
+
+    @property
+    def is_support(self) -> bool:
+        return self.role == self.Role.SUPPORT
+
+    @property
+    def is_driver(self) -> bool:
+        return self.role == self.Role.DRIVER
+
+
+class DriverProfile(models.Model):
+    """A driver's billing details, printed on their receipts and invoices."""
+
+    OWNER_PATH = "user__operator"
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="driver_profile")
+    full_name = models.CharField(max_length=200)
+    address = models.TextField(blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, validators=[country_code_validator])
+    company_name = models.CharField(max_length=200, blank=True)
+    company_vat_id = models.CharField("company VAT id", max_length=30, blank=True)
+
+    def __str__(self) -> str:
+        return self.company_name or self.full_name
+
+
+class Location(models.Model):
+    OWNER_PATH = "operator"
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="locations")
+    name = models.CharField(max_length=120)
+    address = models.CharField(max_length=200)
+    postal_code = models.CharField(max_length=20)
+    city = models.CharField(max_length=100)
+    country = models.CharField(max_length=2, validators=[country_code_validator])
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    latitude = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal("-90")), MaxValueValidator(Decimal("90"))],
+    )
+    longitude = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal("-180")), MaxValueValidator(Decimal("180"))],
+    )
+
+    class Meta:
+        ordering = ["operator", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "name"], name="unique_location_name_per_operator"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.city})"
+
+
+class ChargingStation(models.Model):
+    """A charger, known to the OCPP gateway by its identity; its password is stored hashed."""
+
+    OWNER_PATH = "location__operator"
+
+    class Status(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        AVAILABLE = "available", "Available"
+        UNAVAILABLE = "unavailable", "Unavailable"
+        FAULTED = "faulted", "Faulted"
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stations")
+    ocpp_identity = models.CharField(
+        "OCPP identity",
+        max_length=48,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9._-]+$", "Letters, digits, dot, dash and underscore.")],
+    )
+    vendor = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=50, blank=True)
+    serial_number = models.CharField(max_length=50, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    password_hash = models.CharField(max_length=128, blank=True, editable=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNKNOWN)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_boot_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["ocpp_identity"]
+
+    def __str__(self) -> str:
+        return self.ocpp_identity
+
+    @property
+    def operator(self) -> Operator:
+        return self.location.operator
+
+    def set_password(self, raw_password: str) -> None:
+        self.password_hash = make_password(raw_password)
+
+    def check_password(self, raw_password: str) -> bool:
+        return bool(self.password_hash) and check_password(raw_password, self.password_hash)
+
+
+class Connector(models.Model):
+    """An outlet of a station (OCPP 1.6 connectorId; in OCPP 2.0.1 terms, an EVSE's connector)."""
+
+    OWNER_PATH = "station__location__operator"
+
+    class Standard(models.TextChoices):
+        TYPE2 = "IEC_62196_T2", "Type 2"
+        CCS2 = "IEC_62196_T2_COMBO", "CCS 2"
+        CHADEMO = "CHADEMO", "CHAdeMO"
+        TYPE1 = "IEC_62196_T1", "Type 1"
+        CCS1 = "IEC_62196_T1_COMBO", "CCS 1"
+
+    class PowerType(models.TextChoices):
+        AC_3_PHASE = "AC_3_PHASE", "AC three-phase"
+        AC_1_PHASE = "AC_1_PHASE", "AC single-phase"
+        DC = "DC", "DC"
+
+    station = models.ForeignKey(ChargingStation, on_delete=models.CASCADE, related_name="connectors")
+    number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    standard = models.CharField(max_length=24, choices=Standard.choices)
+    power_type = models.CharField(max_length=12, choices=PowerType.choices)
+    max_power_kw = models.DecimalField(
+        "max power (kW)", max_digits=6, decimal_places=1, validators=[MinValueValidator(Decimal("0.1"))]
+    )
+    status = models.CharField(max_length=20, default="Unknown")
+
+    class Meta:
+        ordering = ["station", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["station", "number"], name="unique_connector_number_per_station"),
+            models.CheckConstraint(name="connector_number_positive", condition=Q(number__gte=1)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station.ocpp_identity}#{self.number}"
+
+
+class IdToken(models.Model):
+    """What a driver presents at a charger: an RFID card uid or an app token."""
+
+    OWNER_PATH = "operator"
+
+    class Type(models.TextChoices):
+        RFID = "RFID", "RFID card"
+        APP = "APP_USER", "App token"
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        BLOCKED = "blocked", "Blocked"
+        EXPIRED = "expired", "Expired"
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="id_tokens")
+    uid = models.CharField(
+        "UID",
+        max_length=36,
+        validators=[RegexValidator(r"^[A-Za-z0-9-]+$", "Letters, digits and dashes only.")],
+    )
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.RFID)
+    driver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="id_tokens")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["uid"]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "uid"], name="unique_token_uid_per_operator"),
+        ]
+
+    def __str__(self) -> str:
+        return self.uid
+
+
+class ChargingSession(models.Model):
+    """One charge, from StartTransaction to StopTransaction. Energy is the meter difference."""
+
+    OWNER_PATH = "operator"
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="sessions")
+    connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="sessions")
+    id_token = models.ForeignKey(
+        IdToken, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
+    )
+    driver = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="charging_sessions"
+    )
+    transaction_ref = models.CharField(
+        max_length=64, help_text="The charger's transaction id (OCPP 2.0.1) or our own reference."
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    started_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    meter_start_wh = models.DecimalField(max_digits=15, decimal_places=3)
+    meter_stop_wh = models.DecimalField(max_digits=15, decimal_places=3, null=True, blank=True)
+    energy_wh = models.DecimalField(
+        max_digits=15, decimal_places=3, default=Decimal(0), help_text="meter stop - meter start"
+    )
+    stop_reason = models.CharField(max_length=40, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["operator", "-started_at"], name="session_operator_started"),
+            models.Index(fields=["driver", "-started_at"], name="session_driver_started"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector"],
+                condition=Q(state="active"),
+                name="one_active_session_per_connector",
+            ),
+            models.UniqueConstraint(
+                fields=["connector", "transaction_ref"], name="unique_transaction_ref_per_connector"
+            ),
+            models.CheckConstraint(
+                name="session_stop_not_before_start",
+                condition=Q(stopped_at__isnull=True) | Q(stopped_at__gte=F("started_at")),
+            ),
+            models.CheckConstraint(
+                name="session_meter_stop_not_below_start",
+                condition=Q(meter_stop_wh__isnull=True) | Q(meter_stop_wh__gte=F("meter_start_wh")),
+            ),
+            models.CheckConstraint(name="session_meter_start_not_negative", condition=Q(meter_start_wh__gte=0)),
+            models.CheckConstraint(name="session_energy_not_negative", condition=Q(energy_wh__gte=0)),
+            models.CheckConstraint(
+                name="session_completed_has_stop",
+                condition=Q(state="active") | (Q(stopped_at__isnull=False) & Q(meter_stop_wh__isnull=False)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.pk} on {self.connector}"
+
+    @property
+    def energy_kwh(self) -> Decimal:
+        return self.energy_wh / 1000
+
+    @property
+    def duration(self):
+        return (self.stopped_at - self.started_at) if self.stopped_at else None
+
+
+class MeterSample(models.Model):
+    """One reading of a session's meter; the energy register is cumulative (Wh)."""
+
+    OWNER_PATH = "session__operator"
+
+    session = models.ForeignKey(ChargingSession, on_delete=models.CASCADE, related_name="samples")
+    taken_at = models.DateTimeField()
+    energy_wh = models.DecimalField(max_digits=15, decimal_places=3)
+    power_w = models.DecimalField(max_digits=10, decimal_places=1, null=True, blank=True)
+    current_a = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    soc_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
+
+    class Meta:
+        ordering = ["session", "taken_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "taken_at"], name="one_sample_per_session_instant"),
+            models.CheckConstraint(name="sample_energy_not_negative", condition=Q(energy_wh__gte=0)),
+            models.CheckConstraint(
+                name="sample_power_not_negative", condition=Q(power_w__isnull=True) | Q(power_w__gte=0)
+            ),
+            models.CheckConstraint(
+                name="sample_soc_percent", condition=Q(soc_percent__isnull=True) | Q(soc_percent__lte=100)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.taken_at:%Y-%m-%d %H:%M:%S} {self.energy_wh} Wh"

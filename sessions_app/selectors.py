@@ -1,0 +1,44 @@
+"""Read queries shared by the admin, views and API, each scoped to who asks."""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import ChargingSession, MeterSample, Operator, User
+
+
+def operator_ids_for(user: User) -> set[int] | None:
+    """The operators whose rows `user` may see; None means all of them (superusers)."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if user.is_superuser:
+        return None
+    if user.is_operator_staff:
+        return {user.operator_id} if user.operator_id else set()
+    if user.is_support:
+        return set(user.supported_operators.values_list("pk", flat=True))
+    return set()
+
+
+def scope_to_user(queryset: QuerySet, user: User) -> QuerySet:
+    """Filter `queryset` to the rows of the operators `user` may see. Each scoped model names the
+    way to its operator in `OWNER_PATH` (e.g. "location__operator"; "" for Operator itself)."""
+    allowed = operator_ids_for(user)
+    if allowed is None:
+        return queryset
+    path = queryset.model.OWNER_PATH
+    lookup = f"{path}__in" if path else "pk__in"
+    return queryset.filter(**{lookup: allowed})
+
+
+def operators_for(user: User) -> QuerySet[Operator]:
+    return scope_to_user(Operator.objects.all(), user)
+
+
+def sessions_for_driver(driver: User) -> QuerySet[ChargingSession]:
+    return ChargingSession.objects.filter(driver=driver).select_related(
+        "connector__station__location", "operator"
+    )
+
+
+def session_samples(session: ChargingSession) -> QuerySet[MeterSample]:
+    return MeterSample.objects.filter(session=session).order_by("taken_at")

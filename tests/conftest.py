@@ -1,0 +1,59 @@
+"""Shared fixtures: an operator with a site, a charger, a driver and their token, and a second
+operator to check that nothing leaks across tenants."""
+import pytest
+
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def operator(db):
+    return factories.OperatorFactory(name="Voltara", invoice_prefix="VOLT")
+
+
+@pytest.fixture
+def other_operator(db):
+    return factories.OperatorFactory(name="Brightline", invoice_prefix="BRL", country="GB", default_currency="GBP")
+
+
+@pytest.fixture
+def connector(operator):
+    return factories.ConnectorFactory(station__location__operator=operator)
+
+
+@pytest.fixture
+def driver(operator):
+    return factories.DriverFactory(operator=operator)
+
+
+@pytest.fixture
+def id_token(operator, driver):
+    return factories.IdTokenFactory(operator=operator, driver=driver)
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager_by_default():
+    """Tasks run inline unless a test asks for the real worker (the `celery_worker_redis` fixture)."""
+    from evbilling.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def celery_worker_redis(_celery_eager_by_default):
+    """A real Celery worker (in a thread) consuming from the Redis broker in REDIS_URL."""
+    from celery.contrib.testing.worker import start_worker
+
+    from evbilling.celery import app
+
+    app.conf.task_always_eager = False
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker

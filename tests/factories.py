@@ -1,0 +1,128 @@
+"""factory_boy factories for the whole suite."""
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import factory
+from django.contrib.auth.hashers import make_password
+
+from sessions_app.models import (
+    ChargingSession,
+    ChargingStation,
+    Connector,
+    DriverProfile,
+    IdToken,
+    Location,
+    Operator,
+    User,
+)
+
+STATION_PASSWORD = "station-password-123"
+
+
+class OperatorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Operator
+
+    name = factory.Sequence(lambda n: f"Operator {n}")
+    legal_name = factory.LazyAttribute(lambda o: f"{o.name} GmbH")
+    vat_id = factory.Sequence(lambda n: f"DE{100000000 + n}")
+    country = "DE"
+    default_currency = "EUR"
+    invoice_prefix = factory.Sequence(lambda n: f"OP{n}")
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Location
+
+    operator = factory.SubFactory(OperatorFactory)
+    name = factory.Sequence(lambda n: f"Site {n}")
+    address = "Main Street 1"
+    postal_code = "10115"
+    city = "Berlin"
+    country = "DE"
+    time_zone = "Europe/Berlin"
+    latitude = Decimal("52.52")
+    longitude = Decimal("13.40")
+
+
+class ChargingStationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChargingStation
+
+    location = factory.SubFactory(LocationFactory)
+    ocpp_identity = factory.Sequence(lambda n: f"CS-{n:04d}")
+    vendor = "ABB"
+    model = "Terra AC"
+    password_hash = factory.LazyFunction(lambda: make_password(STATION_PASSWORD))
+
+
+class ConnectorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Connector
+
+    station = factory.SubFactory(ChargingStationFactory)
+    number = 1
+    standard = Connector.Standard.TYPE2
+    power_type = Connector.PowerType.AC_3_PHASE
+    max_power_kw = Decimal("22")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("pw-for-tests")
+
+
+class DriverFactory(UserFactory):
+    role = User.Role.DRIVER
+    operator = factory.SubFactory(OperatorFactory)
+    profile = factory.RelatedFactory(
+        "tests.factories.DriverProfileFactory", factory_related_name="user"
+    )
+
+
+class DriverProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DriverProfile
+
+    user = factory.SubFactory(DriverFactory, profile=None)
+    full_name = factory.LazyAttribute(lambda p: p.user.username.title())
+    country = "DE"
+
+
+class OperatorStaffFactory(UserFactory):
+    role = User.Role.OPERATOR_STAFF
+    operator = factory.SubFactory(OperatorFactory)
+    is_staff = True
+
+
+class SupportFactory(UserFactory):
+    role = User.Role.SUPPORT
+    is_staff = True
+
+
+class IdTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IdToken
+
+    operator = factory.SubFactory(OperatorFactory)
+    driver = factory.SubFactory(DriverFactory, operator=factory.SelfAttribute("..operator"))
+    uid = factory.Sequence(lambda n: f"04AA{n:08X}")
+
+
+class ChargingSessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChargingSession
+
+    connector = factory.SubFactory(ConnectorFactory)
+    operator = factory.LazyAttribute(lambda s: s.connector.station.location.operator)
+    id_token = factory.SubFactory(IdTokenFactory, operator=factory.SelfAttribute("..operator"))
+    driver = factory.LazyAttribute(lambda s: s.id_token.driver if s.id_token else None)
+    transaction_ref = factory.Sequence(lambda n: f"tx-{n}")
+    started_at = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    meter_start_wh = Decimal("1000")
