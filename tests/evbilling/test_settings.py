@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _settings(**env) -> subprocess.CompletedProcess:
     code = (
         "import django, json; from django.conf import settings; django.setup();"
-        "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], 'eager': settings.CELERY_TASK_ALWAYS_EAGER,"
+        "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'],"
+        " 'eager': settings.CELERY_TASK_ALWAYS_EAGER,"
         " 'broker': settings.CELERY_BROKER_URL, 'tz': settings.TIME_ZONE, 'use_tz': settings.USE_TZ,"
         " 'hosts': settings.ALLOWED_HOSTS}))"
     )
