@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+OCPP_PORT ?= 9000
 
 .PHONY: run test lint migrate demo check-migrations clean
 
@@ -28,8 +29,12 @@ run: migrate
 	@echo "  Admin:  http://$(HOST):$(PORT)/admin/"
 	@echo "  Logins: admin/admin (superuser)  operator/operator (operator staff)"
 	@echo "          support/support (support staff)  driver/driver (driver)"
+	@echo "  OCPP gateway: ws://$(HOST):$(OCPP_PORT)/<station identity>  (1.6J and 2.0.1)"
+	@echo "  Try chargers: $(PY) manage.py simulate_chargers --count 4 --sessions 3"
 	@echo ""
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@trap 'kill $$OCPP_PID 2>/dev/null' EXIT INT TERM; \
+		$(PY) manage.py run_ocpp --host $(HOST) --port $(OCPP_PORT) & OCPP_PID=$$!; \
+		$(PY) manage.py runserver $(HOST):$(PORT)
 
 check-migrations: install
 	$(PY) manage.py makemigrations --check --dry-run

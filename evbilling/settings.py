@@ -70,6 +70,14 @@ TEMPLATES = [
 # --- Database: DATABASE_URL, a SQLite file by default -------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web app, the OCPP gateway and the simulator share the file: WAL lets readers run beside
+    # the writer, IMMEDIATE transactions queue writers instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -108,6 +116,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "billing-settle-pending": {
+        "task": "billing_app.tasks.sessions_settle_pending",
+        "schedule": crontab(minute="*/5"),
+    },
     "sessions-close-stale": {
         "task": "sessions_app.tasks.sessions_close_stale",
         "schedule": crontab(minute="*/15"),
@@ -124,6 +136,13 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@evbilling.lo
 SESSION_STALE_AFTER_HOURS = env.int("SESSION_STALE_AFTER_HOURS", default=48)
 # Below this power a connected car counts as idle (not charging).
 SESSION_IDLE_POWER_W = env.int("SESSION_IDLE_POWER_W", default=100)
+
+# --- OCPP gateway (python manage.py run_ocpp) -----------------------------------------------------
+# Heartbeat interval told to chargers at boot (seconds); a station counts as online for two of them.
+OCPP_HEARTBEAT_INTERVAL = env.int("OCPP_HEARTBEAT_INTERVAL", default=300)
+# Dotted path of `f(session) -> Decimal | None`, the running cost sent to OCPP 2.0.1 chargers
+# (billing_app plugs its pricing engine in here; sessions_app never imports billing_app).
+OCPP_RUNNING_COST_FUNCTION = env.str("OCPP_RUNNING_COST_FUNCTION", default="")
 
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {

@@ -1,13 +1,15 @@
 """Admin for the charging domain, scoped to the operator of the staff member who asks."""
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.template.response import TemplateResponse
 
-from .admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin
-from .forms import ChargingStationForm
+from .admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
+from .forms import ChargingStationForm, RemoteStartForm
 from .models import (
     ChargingSession,
     ChargingStation,
     Connector,
+    ConnectorStatusEvent,
     DriverProfile,
     IdToken,
     Location,
@@ -26,7 +28,9 @@ class OperatorAdmin(OperatorScopedAdmin):
     search_fields = ["name", "legal_name", "vat_id"]
 
 
-class DriverProfileInline(admin.StackedInline):
+class DriverProfileInline(ScopedInline, admin.StackedInline):
+    staff_may_add = False
+    staff_may_delete = False
     model = DriverProfile
     can_delete = False
     extra = 0
@@ -55,7 +59,7 @@ class UserAdmin(OperatorScopedAdmin, DjangoUserAdmin):
         ]
 
 
-class ConnectorInline(admin.TabularInline):
+class ConnectorInline(ScopedInline, admin.TabularInline):
     model = Connector
     extra = 0
     fields = ["number", "standard", "power_type", "max_power_kw", "status"]
@@ -69,15 +73,71 @@ class LocationAdmin(OperatorScopedAdmin):
     search_fields = ["name", "city", "address", "postal_code"]
 
 
+def _report_command(modeladmin, request, label: str, send) -> None:
+    """Run one remote command (a commands.* call) and tell the user what became of it."""
+    from .ocpp.commands import CommandsUnavailable
+
+    try:
+        sent = send()
+    except CommandsUnavailable as error:
+        modeladmin.message_user(request, str(error), messages.ERROR)
+        return False
+    if sent.delivered:
+        modeladmin.message_user(request, f"{label}: sent to the charger (command {sent.command_id}).")
+    else:
+        modeladmin.message_user(request, f"{label}: not sent, the charger is not connected.", messages.WARNING)
+    return True
+
+
 @admin.register(ChargingStation)
 class ChargingStationAdmin(OperatorScopedAdmin):
     form = ChargingStationForm
-    list_display = ["ocpp_identity", "location", "vendor", "model", "status", "last_seen_at"]
-    list_filter = ["status", "vendor", "location__operator", "location"]
+    list_display = ["ocpp_identity", "location", "vendor", "model", "status", "online", "ocpp_version", "last_seen_at"]
+    list_filter = ["status", "ocpp_version", "vendor", "location__operator", "location"]
     search_fields = ["ocpp_identity", "serial_number", "vendor", "model", "location__name"]
-    readonly_fields = ["status", "last_seen_at", "last_boot_at", "firmware_version"]
+    readonly_fields = ["status", "last_seen_at", "last_boot_at", "firmware_version", "ocpp_version", "connected_to"]
     inlines = [ConnectorInline]
     list_select_related = ["location"]
+    actions = ["remote_start", "reset_soft", "reset_hard"]
+
+    @admin.display(boolean=True, description="online")
+    def online(self, obj):
+        return obj.is_online
+
+    def _reset(self, request, queryset, *, hard: bool):
+        from .ocpp.commands import station_reset
+
+        for station in queryset:
+            label = f"Reset {station}"
+            if not _report_command(self, request, label, lambda s=station: station_reset(station=s, hard=hard)):
+                return
+
+    @admin.action(description="Reset (soft: when idle)", permissions=["change"])
+    def reset_soft(self, request, queryset):
+        self._reset(request, queryset, hard=False)
+
+    @admin.action(description="Reset (hard: now)", permissions=["change"])
+    def reset_hard(self, request, queryset):
+        self._reset(request, queryset, hard=True)
+
+    @admin.action(description="Start charging remotely", permissions=["change"])
+    def remote_start(self, request, queryset):
+        from .ocpp.commands import station_remote_start
+
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one station to start a charge on.", messages.WARNING)
+            return None
+        station = queryset.get()
+        form = RemoteStartForm(request.POST if "id_token" in request.POST else None, station=station, user=request.user)
+        if form.is_valid():
+            _report_command(self, request, f"Remote start on {station}", lambda: station_remote_start(
+                station=station, id_token=form.cleaned_data["id_token"], connector=form.cleaned_data["connector"],
+            ))
+            return None
+        return TemplateResponse(request, "admin/sessions_app/remote_start.html", {
+            **self.admin_site.each_context(request), "title": f"Start charging on {station}", "form": form,
+            "station": station, "opts": self.model._meta, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        })
 
 
 @admin.register(Connector)
@@ -97,7 +157,9 @@ class IdTokenAdmin(OperatorScopedAdmin):
     list_select_related = ["driver", "operator"]
 
 
-class MeterSampleInline(admin.TabularInline):
+class MeterSampleInline(ScopedInline, admin.TabularInline):
+    staff_may_add = False
+    staff_may_delete = False
     model = MeterSample
     extra = 0
     can_delete = False
@@ -116,6 +178,25 @@ class ChargingSessionAdmin(ReadOnlyScopedAdmin):
     date_hierarchy = "started_at"
     list_select_related = ["connector__station", "driver"]
     inlines = [MeterSampleInline]
+    actions = ["remote_stop"]
+
+    def get_actions(self, request):
+        # Sessions are read-only here, but stopping a charge is an operation, not an edit.
+        actions = super().get_actions(request)
+        if not (request.user.is_superuser or request.user.is_operator_staff):
+            actions.pop("remote_stop", None)
+        return actions
+
+    @admin.action(description="Stop charging remotely")
+    def remote_stop(self, request, queryset):
+        from .ocpp.commands import session_remote_stop
+
+        for session in queryset.select_related("connector__station"):
+            if session.state != ChargingSession.State.ACTIVE:
+                self.message_user(request, f"{session} is not active.", messages.WARNING)
+                continue
+            if not _report_command(self, request, f"Stop {session}", lambda s=session: session_remote_stop(session=s)):
+                return
 
     @admin.display(description="kWh", ordering="energy_wh")
     def energy_kwh_display(self, obj):
@@ -128,4 +209,15 @@ class MeterSampleAdmin(ReadOnlyScopedAdmin):
     list_filter = ["session__operator"]
     search_fields = ["session__transaction_ref"]
     list_select_related = ["session__connector__station"]
+    show_full_result_count = False
+
+
+@admin.register(ConnectorStatusEvent)
+class ConnectorStatusEventAdmin(ReadOnlyScopedAdmin):
+    list_display = ["timestamp", "station", "connector_number", "status", "error_code", "info", "vendor_error_code",
+                    "received_at"]
+    list_filter = ["status", "error_code", "station__location__operator"]
+    search_fields = ["station__ocpp_identity", "vendor_error_code", "info"]
+    date_hierarchy = "timestamp"
+    list_select_related = ["station"]
     show_full_result_count = False

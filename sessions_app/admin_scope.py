@@ -9,27 +9,68 @@ from django.contrib import admin
 from .selectors import scope_to_user
 
 
-class OperatorScopedAdmin(admin.ModelAdmin):
-    #: Operator staff may add and delete rows of this model (Operator itself: no).
+def _scope_choices(db_field, request, kwargs: dict) -> dict:
+    related = db_field.remote_field.model
+    if hasattr(related, "OWNER_PATH") and "queryset" not in kwargs:
+        kwargs["queryset"] = scope_to_user(related._default_manager.all(), request.user)
+    return kwargs
+
+
+class ScopedChoicesMixin:
+    """Foreign-key and many-to-many choices limited to the operators the user may see; for
+    ModelAdmins and inlines alike."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **_scope_choices(db_field, request, kwargs))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        return super().formfield_for_manytomany(db_field, request, **_scope_choices(db_field, request, kwargs))
+
+
+class RolePermissionsMixin:
+    """Permissions by role, for ModelAdmins and inlines alike: operator staff edit (add and delete
+    as `staff_may_add` / `staff_may_delete` say), support staff look, superusers do anything.
+    Accounts without one of our roles fall back to Django's model permissions."""
+
     staff_may_add = True
     staff_may_delete = True
 
+    def has_view_permission(self, request, obj=None):
+        user = request.user
+        if user.is_superuser or user.is_operator_staff or user.is_support:
+            return user.is_active and user.is_staff
+        return super().has_view_permission(request, obj)
+
+    def _role_allows(self, request, *, staff_allowed: bool) -> bool | None:
+        user = request.user
+        if user.is_superuser:
+            return True
+        if user.is_operator_staff:
+            return staff_allowed and user.is_staff and user.is_active
+        if user.is_support:
+            return False
+        return None
+
+    def has_add_permission(self, request, *args):
+        allowed = self._role_allows(request, staff_allowed=self.staff_may_add)
+        return super().has_add_permission(request, *args) if allowed is None else allowed
+
+    def has_change_permission(self, request, obj=None):
+        allowed = self._role_allows(request, staff_allowed=True)
+        return super().has_change_permission(request, obj) if allowed is None else allowed
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = self._role_allows(request, staff_allowed=self.staff_may_delete)
+        return super().has_delete_permission(request, obj) if allowed is None else allowed
+
+
+class ScopedInline(RolePermissionsMixin, ScopedChoicesMixin):
+    """Base for inlines of scoped models: mix in before TabularInline / StackedInline."""
+
+
+class OperatorScopedAdmin(RolePermissionsMixin, ScopedChoicesMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return scope_to_user(super().get_queryset(request), request.user)
-
-    def _scoped_related(self, db_field, request, kwargs):
-        related = db_field.remote_field.model
-        if hasattr(related, "OWNER_PATH") and "queryset" not in kwargs:
-            kwargs["queryset"] = scope_to_user(related._default_manager.all(), request.user)
-        return kwargs
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        return super().formfield_for_foreignkey(db_field, request, **self._scoped_related(db_field, request, kwargs))
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        return super().formfield_for_manytomany(
-            db_field, request, **self._scoped_related(db_field, request, kwargs)
-        )
 
     def _owns_operator_field(self) -> bool:
         return getattr(self.model, "OWNER_PATH", None) == "operator"
@@ -45,40 +86,8 @@ class OperatorScopedAdmin(admin.ModelAdmin):
             obj.operator_id = request.user.operator_id
         super().save_model(request, obj, form, change)
 
-    # --- permissions by role --------------------------------------------------------------------
     def has_module_permission(self, request):
         return self.has_view_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        user = request.user
-        if user.is_superuser or user.is_operator_staff or user.is_support:
-            return user.is_active and user.is_staff
-        return super().has_view_permission(request, obj)
-
-    def _role_allows(self, request, *, staff_allowed: bool) -> bool | None:
-        """Our roles decide edits: operator staff as `staff_allowed`, support never. None defers
-        to Django's model permissions (plain staff accounts)."""
-        user = request.user
-        if user.is_superuser:
-            return True
-        if user.is_operator_staff:
-            return staff_allowed and user.is_staff and user.is_active
-        if user.is_support:
-            return False
-        return None
-
-    def has_add_permission(self, request):
-        allowed = self._role_allows(request, staff_allowed=self.staff_may_add)
-        return super().has_add_permission(request) if allowed is None else allowed
-
-    def has_change_permission(self, request, obj=None):
-        allowed = self._role_allows(request, staff_allowed=True)
-        return super().has_change_permission(request, obj) if allowed is None else allowed
-
-    def has_delete_permission(self, request, obj=None):
-        allowed = self._role_allows(request, staff_allowed=self.staff_may_delete)
-        return super().has_delete_permission(request, obj) if allowed is None else allowed
-
 
 class ReadOnlyScopedAdmin(OperatorScopedAdmin):
     """For records that only the system writes (sessions, samples): staff look, nobody edits."""

@@ -1,7 +1,8 @@
 """Admin forms that need more than the model gives."""
 from django import forms
 
-from .models import ChargingStation
+from .models import ChargingStation, IdToken
+from .selectors import scope_to_user
 
 
 class ChargingStationForm(forms.ModelForm):
@@ -32,3 +33,16 @@ class ChargingStationForm(forms.ModelForm):
         if commit:
             station.save()
         return station
+
+
+class RemoteStartForm(forms.Form):
+    """Which token a remote start charges for, and on which connector (blank: the charger picks)."""
+
+    id_token = forms.ModelChoiceField(queryset=IdToken.objects.none(), label="Token")
+    connector = forms.IntegerField(min_value=1, required=False)
+
+    def __init__(self, *args, station: ChargingStation, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["id_token"].queryset = scope_to_user(
+            IdToken.objects.filter(operator_id=station.location.operator_id, status=IdToken.Status.ACCEPTED), user
+        ).select_related("driver")

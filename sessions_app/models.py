@@ -5,6 +5,7 @@ Invariants that must never break live in database constraints: one active sessio
 no stop before start, no meter stop below meter start, one sample per session and instant.
 """
 import zoneinfo
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 def validate_time_zone(value: str) -> None:
@@ -164,6 +166,10 @@ class ChargingStation(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNKNOWN)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_boot_at = models.DateTimeField(null=True, blank=True)
+    ocpp_version = models.CharField("OCPP version", max_length=8, blank=True)
+    connected_to = models.CharField(
+        max_length=64, blank=True, help_text="The gateway process holding the charger's websocket; blank when offline."
+    )
 
     class Meta:
         ordering = ["ocpp_identity"]
@@ -174,6 +180,15 @@ class ChargingStation(models.Model):
     @property
     def operator(self) -> Operator:
         return self.location.operator
+
+    @property
+    def is_online(self) -> bool:
+        """Connected to a gateway and heard from within two heartbeat intervals (a gateway that died
+        without saying so stops counting after that)."""
+        if not self.connected_to or self.last_seen_at is None:
+            return False
+        horizon = timedelta(seconds=2 * settings.OCPP_HEARTBEAT_INTERVAL + 60)
+        return self.last_seen_at >= timezone.now() - horizon
 
     def set_password(self, raw_password: str) -> None:
         self.password_hash = make_password(raw_password)
@@ -360,3 +375,38 @@ class MeterSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.taken_at:%Y-%m-%d %H:%M:%S} {self.energy_wh} Wh"
+
+
+class ConnectorStatusEvent(models.Model):
+    """A status the charger reported for a connector (0: the station itself), kept as a timeline.
+
+    Dispute evidence: what the charger said and when, next to when we heard it. A re-sent
+    notification (same instant, connector and status) is stored once.
+    """
+
+    OWNER_PATH = "station__location__operator"
+
+    station = models.ForeignKey(ChargingStation, on_delete=models.CASCADE, related_name="status_events")
+    connector_number = models.PositiveSmallIntegerField(help_text="0 is the station as a whole.")
+    status = models.CharField(max_length=30)
+    error_code = models.CharField(max_length=30, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_id = models.CharField(max_length=255, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    timestamp = models.DateTimeField(help_text="When the charger says the status changed.")
+    received_at = models.DateTimeField(help_text="When the gateway received the notification.")
+
+    class Meta:
+        ordering = ["station", "-timestamp"]
+        indexes = [
+            models.Index(fields=["station", "connector_number", "-timestamp"], name="status_event_timeline"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "connector_number", "timestamp", "status", "error_code"],
+                name="one_status_event_per_instant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station_id}#{self.connector_number} {self.status} at {self.timestamp:%Y-%m-%d %H:%M:%S}"

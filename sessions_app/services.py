@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import ChargingSession, Connector, IdToken, MeterSample
+from .models import ChargingSession, ChargingStation, Connector, ConnectorStatusEvent, IdToken, MeterSample
 from .signals import session_completed
 
 logger = logging.getLogger(__name__)
@@ -198,3 +198,184 @@ def sessions_close_stale(*, now: datetime | None = None) -> int:
     if count:
         logger.info("closed %d stale sessions", count)
     return count
+
+
+def session_start_reported(
+    *,
+    connector: Connector,
+    started_at: datetime,
+    meter_start_wh: Decimal,
+    transaction_ref: str,
+    id_token: IdToken | None = None,
+) -> ChargingSession:
+    """A start a charger reports: the transaction already runs on the charger, so it is recorded.
+
+    A charger only starts a transaction on a free connector, so an older session still active on
+    it lost its stop (offline, crash): that one is failed (`Superseded`) to make room. A start older
+    than the active session (a late, out-of-order message) is refused.
+    """
+    try:
+        return session_start(
+            connector=connector, started_at=started_at, meter_start_wh=meter_start_wh,
+            transaction_ref=transaction_ref, id_token=id_token,
+        )
+    except SessionError:
+        active = ChargingSession.objects.filter(connector=connector, state=ChargingSession.State.ACTIVE).first()
+        if active is None or active.started_at > started_at:
+            raise
+        logger.warning("session %s on %s superseded by a new start", active.pk, connector)
+        session_fail(session=active, reason="Superseded")
+        return session_start(
+            connector=connector, started_at=started_at, meter_start_wh=meter_start_wh,
+            transaction_ref=transaction_ref, id_token=id_token,
+        )
+
+
+# --- Stations, connectors and tokens as the OCPP gateway sees them --------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """The verdict on a token presented at a station: an OCPP status and the token, when known."""
+
+    status: str  # "Accepted", "Blocked", "Expired" or "Invalid" (unknown to this operator)
+    id_token: IdToken | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "Accepted"
+
+
+def token_authorize(*, station: ChargingStation, uid: str, at: datetime | None = None) -> Authorization:
+    """May the token `uid` charge at `station`? Only tokens of the station's operator are known."""
+    at = at or timezone.now()
+    token = (
+        IdToken.objects.filter(operator_id=station.location.operator_id, uid__iexact=uid)
+        .select_related("driver")
+        .first()
+    )
+    if token is None:
+        return Authorization("Invalid")
+    if token.status == IdToken.Status.BLOCKED or not token.driver.is_active:
+        return Authorization("Blocked", token)
+    if token.status == IdToken.Status.EXPIRED or (token.expires_at is not None and token.expires_at <= at):
+        return Authorization("Expired", token)
+    return Authorization("Accepted", token)
+
+
+def station_boot(
+    *,
+    station: ChargingStation,
+    booted_at: datetime,
+    vendor: str,
+    model: str,
+    serial_number: str = "",
+    firmware_version: str = "",
+) -> ChargingStation:
+    """Record what a booting charger says it is; any vendor and model is accepted as reported."""
+    _require_aware(booted_at, "booted_at")
+    station.vendor = vendor[:50]
+    station.model = model[:50]
+    station.serial_number = (serial_number or station.serial_number)[:50]
+    station.firmware_version = (firmware_version or station.firmware_version)[:50]
+    station.last_boot_at = booted_at
+    station.last_seen_at = max(filter(None, [station.last_seen_at, booted_at]))
+    station.save(update_fields=["vendor", "model", "serial_number", "firmware_version", "last_boot_at", "last_seen_at"])
+    return station
+
+
+def station_seen(*, station_id: int, at: datetime) -> None:
+    """Move last_seen_at forward (never back: late messages carry old clocks)."""
+    ChargingStation.objects.filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at), pk=station_id).update(
+        last_seen_at=at
+    )
+
+
+def station_connected(*, station_id: int, gateway: str, ocpp_version: str, at: datetime) -> None:
+    ChargingStation.objects.filter(pk=station_id).update(
+        connected_to=gateway, ocpp_version=ocpp_version, last_seen_at=at
+    )
+
+
+def station_disconnected(*, station_id: int, gateway: str) -> None:
+    """Mark a station offline, unless it has meanwhile reconnected to another gateway."""
+    ChargingStation.objects.filter(pk=station_id, connected_to=gateway).update(connected_to="")
+
+
+def connector_for_number(*, station: ChargingStation, number: int) -> Connector:
+    """The station's connector `number`. One the charger reports but we do not know yet is created
+    like the station's first connector: the charger is the truth about its outlets, and a
+    transaction on it must not be lost."""
+    if number < 1:
+        raise SessionError("A transaction needs a connector number of 1 or more.")
+    connector = Connector.objects.filter(station=station, number=number).first()
+    if connector is not None:
+        return connector
+    template = Connector.objects.filter(station=station).order_by("number").first()
+    defaults = {
+        "standard": template.standard if template else Connector.Standard.TYPE2,
+        "power_type": template.power_type if template else Connector.PowerType.AC_3_PHASE,
+        "max_power_kw": template.max_power_kw if template else Decimal("22"),
+    }
+    logger.warning("station %s reported unknown connector %s: created", station, number)
+    connector, _created = Connector.objects.get_or_create(station=station, number=number, defaults=defaults)
+    return connector
+
+
+_STATION_STATUS = {
+    "Available": ChargingStation.Status.AVAILABLE,
+    "Unavailable": ChargingStation.Status.UNAVAILABLE,
+    "Faulted": ChargingStation.Status.FAULTED,
+}
+
+
+def connector_status_record(
+    *,
+    station: ChargingStation,
+    connector_number: int,
+    status: str,
+    timestamp: datetime,
+    received_at: datetime,
+    error_code: str = "",
+    info: str = "",
+    vendor_id: str = "",
+    vendor_error_code: str = "",
+) -> ConnectorStatusEvent:
+    """Add a status to the station's timeline and show the newest one on the connector (0: station).
+
+    Idempotent (one event per connector, instant, status and error), and order-proof: a late
+    notification joins the timeline without overwriting a newer status.
+    """
+    _require_aware(timestamp, "timestamp")
+    with transaction.atomic():
+        event, _created = ConnectorStatusEvent.objects.get_or_create(
+            station=station, connector_number=connector_number, timestamp=timestamp,
+            status=status[:30], error_code=error_code[:30],
+            defaults={
+                "info": info[:50], "vendor_id": vendor_id[:255], "vendor_error_code": vendor_error_code[:50],
+                "received_at": received_at,
+            },
+        )
+        latest = (
+            ConnectorStatusEvent.objects.filter(station=station, connector_number=connector_number)
+            .order_by("-timestamp", "-pk")
+            .first()
+        )
+        if connector_number == 0:
+            ChargingStation.objects.filter(pk=station.pk).update(
+                status=_STATION_STATUS.get(latest.status, ChargingStation.Status.UNKNOWN)
+            )
+        else:
+            Connector.objects.filter(station=station, number=connector_number).update(status=latest.status)
+    return event
+
+
+def session_attach_token(*, session: ChargingSession, id_token: IdToken) -> ChargingSession:
+    """Name the token (and driver) of a session that started before anyone authorized (OCPP 2.0.1
+    starts a transaction at plug-in). A session that already has a token keeps it."""
+    if id_token.operator_id != session.operator_id:
+        raise SessionError("This token belongs to another operator.")
+    ChargingSession.objects.filter(pk=session.pk, id_token__isnull=True).update(
+        id_token=id_token, driver_id=id_token.driver_id
+    )
+    session.refresh_from_db(fields=["id_token", "driver"])
+    return session

@@ -1,8 +1,20 @@
 """Shared fixtures: an operator with a site, a charger, a driver and their token, and a second
 operator to check that nothing leaks across tenants."""
+import os
+
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from tests import factories
+
+# Property tests judge correctness, never speed: no per-example deadline (a loaded CI machine must
+# not fail them), and a fixed seed in CI so a red run can be replayed.
+hypothesis_settings.register_profile(
+    "evbilling", deadline=None, derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile("evbilling")
 
 
 @pytest.fixture(autouse=True)

@@ -126,3 +126,44 @@ class ChargingSessionFactory(factory.django.DjangoModelFactory):
     transaction_ref = factory.Sequence(lambda n: f"tx-{n}")
     started_at = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     meter_start_wh = Decimal("1000")
+
+
+class TariffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing_app.Tariff"
+
+    operator = factory.SubFactory(OperatorFactory)
+    ocpi_id = factory.Sequence(lambda n: f"TARIFF-{n}")
+    country_code = "DE"
+    party_id = "VOL"
+    name = factory.Sequence(lambda n: f"Tariff {n}")
+    currency = "EUR"
+
+
+class TariffElementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing_app.TariffElement"
+
+    tariff = factory.SubFactory(TariffFactory)
+    position = 0
+
+
+class PriceComponentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing_app.PriceComponent"
+
+    element = factory.SubFactory(TariffElementFactory)
+    type = "ENERGY"
+    price = Decimal("0.39")
+    vat = Decimal("19")
+    step_size = 1
+
+
+def energy_tariff(operator, *, price="0.39", vat="19", **tariff_fields):
+    """A one-element energy tariff assigned as the operator's default."""
+    from billing_app.models import TariffAssignment
+
+    tariff = TariffFactory(operator=operator, **tariff_fields)
+    PriceComponentFactory(element__tariff=tariff, price=Decimal(price), vat=Decimal(vat) if vat else None)
+    TariffAssignment.objects.create(tariff=tariff)
+    return tariff

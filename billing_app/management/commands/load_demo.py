@@ -1,7 +1,9 @@
-"""python manage.py load_demo: demo operators, chargers, drivers and 90 days of sessions."""
+"""python manage.py load_demo: demo operators, chargers, drivers, tariffs and 90 days of priced sessions."""
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from billing_app import demo as billing_demo
+from billing_app.services import sessions_settle_pending, unpriced_sessions
 from sessions_app.demo import DEMO_STATION_PASSWORD, OPERATORS, load_demo
 
 
@@ -11,19 +13,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=90, help="days of session history (default 90)")
         parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
-        parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     def handle(self, *args, days: int, seed: int, no_progress: bool, **options):
         if not 0 <= days <= 3660:
             raise CommandError("--days must be between 0 and 3660.")
-        total = days * len(OPERATORS)
-        with tqdm(total=total, desc="demo sessions", unit="day", disable=no_progress,
+        with tqdm(total=days * len(OPERATORS), desc="demo sessions", unit="day", disable=no_progress,
                   file=self.stdout._out) as bar:
             summary = load_demo(days=days, seed=seed, progress=bar.update)
+        billing_demo.load_tariffs()
+        with tqdm(total=unpriced_sessions().count(), desc="pricing sessions", unit="session",
+                  disable=no_progress, file=self.stdout._out) as bar:
+            priced = sessions_settle_pending(progress=bar.update)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {summary.operators} operators, {summary.stations} stations, "
-            f"{summary.drivers} drivers; {summary.sessions_created} sessions and "
-            f"{summary.samples_created} meter samples created this run."
+            f"{summary.drivers} drivers; {summary.sessions_created} sessions, "
+            f"{summary.samples_created} meter samples created and {priced} sessions priced this run."
         ))
         self.stdout.write(
             "Logins: admin/admin (superuser), operator/operator (Voltara staff), support/support, "

@@ -1,0 +1,146 @@
+"""Admin for tariffs and session charges, scoped to the staff member's operator."""
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
+from sessions_app.selectors import operators_for
+
+from .models import DriverGroup, PriceComponent, SessionCharge, Tariff, TariffAltText, TariffAssignment, TariffElement
+from .ocpi import dumps, loads
+from .tariffs import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
+
+
+class TariffAltTextInline(ScopedInline, admin.TabularInline):
+    model = TariffAltText
+    extra = 0
+
+
+class TariffElementInline(ScopedInline, admin.StackedInline):
+    model = TariffElement
+    extra = 0
+    show_change_link = True
+    fields = [
+        "position", ("start_time", "end_time"), ("start_date", "end_date"), ("min_kwh", "max_kwh"),
+        ("min_power", "max_power"), ("min_current", "max_current"), ("min_duration", "max_duration"),
+        "day_of_week", "reservation", "components_summary",
+    ]
+    readonly_fields = ["components_summary"]
+
+    @admin.display(description="price components")
+    def components_summary(self, obj):
+        if not obj.pk:
+            return "Save, then open the element to add its price components."
+        parts = [f"{c.type} {c.price:f}" + (f" +{c.vat:f}% VAT" if c.vat is not None else "") + f" step {c.step_size}"
+                 for c in obj.price_components.all()]
+        return "; ".join(parts) or "none yet: open the element (change link) to add them"
+
+
+class TariffAssignmentInline(ScopedInline, admin.TabularInline):
+    model = TariffAssignment
+    extra = 0
+
+
+class OcpiImportForm(forms.Form):
+    operator = forms.ModelChoiceField(queryset=None)
+    file = forms.FileField(help_text="An OCPI 2.2.1 Tariff object (JSON).")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["operator"].queryset = operators_for(user)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 1_000_000:
+            raise forms.ValidationError("The file is larger than 1 MB.")
+        try:
+            data = loads(upload.read())
+        except ValueError as error:
+            raise forms.ValidationError(f"Not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError("The file must hold one OCPI Tariff object.")
+        return data
+
+
+@admin.register(Tariff)
+class TariffAdmin(OperatorScopedAdmin):
+    list_display = ["name", "ocpi_id", "currency", "type", "start_date_time", "end_date_time", "operator",
+                    "last_updated"]
+    list_filter = ["operator", "currency", "type"]
+    search_fields = ["name", "ocpi_id", "alt_texts__text"]
+    inlines = [TariffAltTextInline, TariffElementInline, TariffAssignmentInline]
+    actions = ["export_ocpi"]
+    change_list_template = "admin/billing_app/tariff/change_list.html"
+
+    @admin.action(description="Export selected as OCPI 2.2.1 JSON")
+    def export_ocpi(self, request, queryset):
+        tariffs = [tariff_to_ocpi(t) for t in queryset.prefetch_related("alt_texts", "elements__price_components")]
+        payload = tariffs[0] if len(tariffs) == 1 else tariffs
+        response = HttpResponse(dumps(payload, indent=2), content_type="application/json")
+        name = queryset[0].ocpi_id if len(tariffs) == 1 else "tariffs"
+        response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+        return response
+
+    def get_urls(self):
+        return [
+            path("import-ocpi/", self.admin_site.admin_view(self.import_ocpi_view), name="billing_app_tariff_import"),
+            *super().get_urls(),
+        ]
+
+    def import_ocpi_view(self, request):
+        if not self.has_add_permission(request):
+            return redirect("admin:index")
+        form = OcpiImportForm(request.POST or None, request.FILES or None, user=request.user)
+        if request.method == "POST" and form.is_valid():
+            try:
+                tariff = tariff_import_ocpi(operator=form.cleaned_data["operator"], data=form.cleaned_data["file"])
+            except TariffImportError as error:
+                form.add_error("file", str(error))
+            else:
+                self.message_user(request, f"Imported tariff {tariff.ocpi_id}.", messages.SUCCESS)
+                return redirect(reverse("admin:billing_app_tariff_change", args=[tariff.pk]))
+        context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
+                   "title": "Import an OCPI tariff"}
+        return TemplateResponse(request, "admin/billing_app/tariff/import_ocpi.html", context)
+
+
+class PriceComponentInline(ScopedInline, admin.TabularInline):
+    model = PriceComponent
+    extra = 1
+    fields = ["position", "type", "price", "vat", "step_size"]
+
+
+@admin.register(TariffElement)
+class TariffElementAdmin(OperatorScopedAdmin):
+    list_display = ["__str__", "position", "start_time", "end_time", "day_of_week"]
+    list_filter = ["tariff__operator"]
+    inlines = [PriceComponentInline]
+
+    def has_module_permission(self, request):
+        return False  # reached from a tariff's page
+
+
+@admin.register(DriverGroup)
+class DriverGroupAdmin(OperatorScopedAdmin):
+    list_display = ["name", "operator"]
+    list_filter = ["operator"]
+    filter_horizontal = ["drivers"]
+
+
+@admin.register(SessionCharge)
+class SessionChargeAdmin(ReadOnlyScopedAdmin):
+    list_display = ["session", "total_excl_vat", "total_vat", "total_incl_vat", "currency", "total_energy_kwh",
+                    "tariff", "priced_at"]
+    list_filter = ["currency", "session__operator"]
+    search_fields = ["session__transaction_ref", "session__driver__username"]
+    list_select_related = ["session__connector__station", "tariff"]
+    readonly_fields = ["breakdown_table"]
+
+    @admin.display(description="lines")
+    def breakdown_table(self, obj):
+        from django.template.loader import render_to_string
+
+        return render_to_string("billing/breakdown_table.html", {"breakdown": obj.breakdown})

@@ -1,0 +1,36 @@
+"""Demo billing data: each demo operator's tariffs (shipped as OCPI files in demo_tariffs/) and a
+members group. Idempotent like the session demo."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import transaction
+
+from sessions_app.models import Operator, User
+
+from .models import DriverGroup, TariffAssignment
+from .ocpi import loads
+from .tariffs import tariff_import_ocpi
+
+TARIFF_DIR = Path(__file__).resolve().parent / "demo_tariffs"
+TARIFFS = {
+    "Voltara Charging": [("voltara-standard.json", None), ("voltara-members.json", "Voltara Plus members")],
+    "Brightline Charge": [("brightline-standard.json", None)],
+}
+
+
+@transaction.atomic
+def load_tariffs() -> None:
+    for operator in Operator.objects.filter(name__in=TARIFFS):
+        for filename, group_name in TARIFFS[operator.name]:
+            data = loads((TARIFF_DIR / filename).read_text())
+            if operator.tariffs.filter(ocpi_id=data["id"]).exists():
+                continue
+            tariff = tariff_import_ocpi(operator=operator, data=data)
+            group = None
+            if group_name:
+                group, _ = DriverGroup.objects.get_or_create(operator=operator, name=group_name)
+                members = User.objects.filter(operator=operator, role=User.Role.DRIVER).order_by("username")[1:6]
+                group.drivers.add(*members)
+            TariffAssignment.objects.get_or_create(tariff=tariff, driver_group=group, location=None, station=None,
+                                                   connector=None)

@@ -1,0 +1,82 @@
+"""Billing operations. `session_settle` prices a completed session exactly once."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+
+from sessions_app.models import ChargingSession
+
+from . import ocpi, pricing
+from .cdr import session_pricing_input
+from .models import SessionCharge
+from .tariffs import snapshot, tariff_for_session
+
+logger = logging.getLogger(__name__)
+
+
+class SettlementError(Exception):
+    """A session that cannot be priced (no tariff applies, not completed); the message says why."""
+
+
+def session_settle(*, session_id: int) -> SessionCharge:
+    """Price a completed session with the tariff in force at its start and store the charge.
+
+    Idempotent: the charge is one row per session (unique), so a retried or duplicated task
+    returns the charge already stored and never prices twice. The tariff is frozen as an OCPI
+    snapshot beside the charge, so later tariff edits change nothing already priced.
+    """
+    existing = SessionCharge.objects.filter(session_id=session_id).first()
+    if existing is not None:
+        return existing
+    session = ChargingSession.objects.select_related("connector__station__location").get(pk=session_id)
+    if session.state != ChargingSession.State.COMPLETED:
+        raise SettlementError(f"Session {session_id} is {session.state}, not completed.")
+    tariff = tariff_for_session(session)
+    if tariff is None:
+        raise SettlementError(f"No tariff applies to session {session_id} at {session.started_at:%Y-%m-%d %H:%M}.")
+
+    frozen = snapshot(tariff)
+    breakdown = pricing.price_session(
+        tariff=ocpi.tariff_from_ocpi(ocpi.loads(frozen)), session=ocpi.session_from_json(session_pricing_input(session))
+    )
+    totals = breakdown.total_cost
+    try:
+        with transaction.atomic():
+            return SessionCharge.objects.create(
+                session=session,
+                tariff=tariff,
+                tariff_snapshot_json=frozen,
+                currency=tariff.currency,
+                total_excl_vat=totals.excl_vat,
+                total_vat=totals.incl_vat - totals.excl_vat,
+                total_incl_vat=totals.incl_vat,
+                total_energy_kwh=breakdown.total_energy,
+                total_time_hours=breakdown.total_time,
+                total_parking_hours=breakdown.total_parking_time,
+                breakdown=breakdown.to_dict(),
+            )
+    except IntegrityError:
+        return SessionCharge.objects.get(session_id=session_id)
+
+
+
+def unpriced_sessions():
+    """Completed sessions without a charge, oldest first."""
+    return (ChargingSession.objects.filter(state=ChargingSession.State.COMPLETED)
+            .exclude(pk__in=SessionCharge.objects.values("session_id")).order_by("stopped_at"))
+
+
+def sessions_settle_pending(*, progress: Callable[[int], None] = lambda n: None) -> int:
+    """Price every completed session that has no charge yet (a lost task, a tariff added late);
+    returns how many were priced. Sessions no tariff applies to are logged and left for later."""
+    priced = 0
+    for session_id in unpriced_sessions().values_list("pk", flat=True).iterator():
+        try:
+            session_settle(session_id=session_id)
+            priced += 1
+        except SettlementError as error:
+            logger.warning("session %s not settled: %s", session_id, error)
+        progress(1)
+    return priced

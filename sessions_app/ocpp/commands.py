@@ -1,0 +1,82 @@
+"""Remote commands (start, stop, reset) from the web side to whichever gateway holds a charger.
+
+Each gateway process subscribes, in Redis, to the channel of every charger connected to it and
+unsubscribes when it leaves; the web side publishes to the charger's channel. PUBLISH reports how
+many gateways received the command, so 0 means the charger is connected nowhere. Commands need
+REDIS_URL: without it there is no way to reach another process, and we say so instead of guessing.
+The charger's answer is kept for an hour under `result_key(command id)`.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from sessions_app.models import ChargingSession, ChargingStation, IdToken
+
+CHANNEL_PREFIX = "evbilling:ocpp:station:"
+RESULT_PREFIX = "evbilling:ocpp:result:"
+RESULT_TTL_SECONDS = 3600
+
+
+class CommandsUnavailable(Exception):
+    """Remote commands need Redis (REDIS_URL) to reach the gateway processes."""
+
+
+def channel_for(identity: str) -> str:
+    return f"{CHANNEL_PREFIX}{identity}"
+
+
+def result_key(command_id: str) -> str:
+    return f"{RESULT_PREFIX}{command_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    command_id: str
+    delivered: bool  # a gateway holding the charger received it
+
+
+def _redis():
+    if not settings.REDIS_URL:
+        raise CommandsUnavailable("Remote commands need Redis: set REDIS_URL and run the gateway with it.")
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _publish(station: ChargingStation, command: str, **args) -> Sent:
+    command_id = uuid.uuid4().hex
+    message = json.dumps({"id": command_id, "command": command, "args": args})
+    client = _redis()
+    try:
+        receivers = client.publish(channel_for(station.ocpp_identity), message)
+    finally:
+        client.close()
+    return Sent(command_id=command_id, delivered=receivers > 0)
+
+
+def station_remote_start(*, station: ChargingStation, id_token: IdToken, connector: int | None = None) -> Sent:
+    return _publish(station, "remote_start", id_tag=id_token.uid, connector=connector)
+
+
+def session_remote_stop(*, session: ChargingSession) -> Sent:
+    return _publish(
+        session.connector.station, "remote_stop", session_id=session.pk, transaction_ref=session.transaction_ref
+    )
+
+
+def station_reset(*, station: ChargingStation, hard: bool = False) -> Sent:
+    return _publish(station, "reset", hard=hard)
+
+
+def command_result(command_id: str) -> dict | None:
+    """The charger's answer to a command ({"status": ...} or {"error": ...}), once it came."""
+    client = _redis()
+    try:
+        raw = client.get(result_key(command_id))
+    finally:
+        client.close()
+    return json.loads(raw) if raw else None

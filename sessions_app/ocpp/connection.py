@@ -1,0 +1,136 @@
+"""What every charger connection shares, whatever its OCPP version: robust message routing (a bad
+frame gets a CallError and the connection stays up), database access from the event loop, and
+the remote commands a gateway passes on to its charger."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import InterfaceError, OperationalError, connection
+from django.utils import timezone
+from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
+from ocpp.messages import CallError, MessageType, unpack
+
+from sessions_app import services
+from sessions_app.models import ChargingStation
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How often (seconds) any message from a charger moves its last_seen_at forward.
+SEEN_WRITE_EVERY = 60
+
+
+def _run_guarded(fn: Callable[..., T], args: tuple, kwargs: dict[str, Any]) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except (OperationalError, InterfaceError):
+        # A dropped database connection: close it so the next message reconnects.
+        connection.close()
+        raise
+
+
+async def db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a synchronous ORM/service call off the event loop (one database thread per process)."""
+    return await sync_to_async(_run_guarded)(fn, args, kwargs)
+
+
+def session_error(error: services.SessionError) -> PropertyConstraintViolationError:
+    return PropertyConstraintViolationError(details={"cause": str(error)})
+
+
+class GatewayConnection:
+    """Mixin for an `ocpp` ChargePoint (v16 or v201) acting as the central system's end."""
+
+    #: Error codes this protocol version spells differently from the library.
+    ERROR_CODES: ClassVar[dict[str, str]] = {}
+    #: Code for a frame that is not an OCPP RPC message at all.
+    FRAME_ERROR: ClassVar[str] = "FormationViolation"
+
+    def __init__(self, station: ChargingStation, websocket, *, gateway: str, response_timeout: int = 30):
+        super().__init__(station.ocpp_identity, websocket, response_timeout=response_timeout)
+        self.station = station
+        self.gateway = gateway
+        self._seen_written = time.monotonic()
+
+    @staticmethod
+    def now() -> datetime:
+        return timezone.now()
+
+    # --- routing --------------------------------------------------------------------------------
+    async def route_message(self, raw_msg):
+        """The library's router, made strict: every Call gets an answer (a CallError when it cannot
+        be handled) and nothing a charger sends can end the connection."""
+        try:
+            msg = unpack(raw_msg)
+        except OCPPError as error:
+            await self._answer_bad_frame(raw_msg, error)
+            return
+        await self._note_seen()
+        if msg.message_type_id != MessageType.Call:
+            self._response_queue.put_nowait(msg)
+            return
+        if not isinstance(msg.unique_id, str) or not isinstance(msg.action, str) or not isinstance(msg.payload, dict):
+            await self._send_error(str(msg.unique_id), self.FRAME_ERROR, "Call must be [2, id, action, {payload}].")
+            return
+        try:
+            await self._handle_call(msg)
+        except OCPPError as error:
+            await self._send_error(msg.unique_id, error.code, error.description, error.details)
+        except Exception:
+            logger.exception("%s: error handling %s", self.id, msg.action)
+            await self._send_error(msg.unique_id, "InternalError", "An unexpected error occurred.")
+
+    async def _answer_bad_frame(self, raw_msg, error: OCPPError) -> None:
+        try:
+            frame = json.loads(raw_msg)
+        except (TypeError, ValueError):
+            frame = None
+        if isinstance(frame, list) and frame and frame[0] in (MessageType.CallResult, MessageType.CallError):
+            logger.warning("%s: dropped malformed response %r", self.id, raw_msg)
+            return  # responses are never answered
+        unique_id = frame[1] if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str) else "-1"
+        logger.warning("%s: malformed frame %r: %s", self.id, raw_msg, error)
+        await self._send_error(unique_id, self._frame_error_code(error), error.description, error.details)
+
+    def _frame_error_code(self, error: OCPPError) -> str:
+        return self.FRAME_ERROR
+
+    async def _send_error(self, unique_id: str, code: str, description: str, details: dict | None = None) -> None:
+        code = self.ERROR_CODES.get(code, code)
+        cause = (details or {}).get("cause")
+        safe_details = {"cause": str(cause)[:500]} if cause else {}
+        await self._send(CallError(unique_id, code, description, safe_details).to_json())
+
+    async def _note_seen(self) -> None:
+        if time.monotonic() - self._seen_written >= SEEN_WRITE_EVERY:
+            self._seen_written = time.monotonic()
+            await db(services.station_seen, station_id=self.station.pk, at=self.now())
+
+    # --- remote commands ------------------------------------------------------------------------
+    async def run_command(self, command: dict) -> dict:
+        """Send a remote command (from commands.station_command_send) to the charger and return
+        {"status": ...} from its answer, or {"error": ...}."""
+        name = command.get("command")
+        build = getattr(self, f"_command_{name}", None)
+        if build is None:
+            return {"error": f"unknown command {name!r}"}
+        try:
+            payload = build(**command.get("args", {}))
+            response = await self.call(payload, suppress=False)
+        except OCPPError as error:
+            return {"error": f"{error.code}: {error.description}"}
+        except TimeoutError:
+            return {"error": "no answer from the charger"}
+        except Exception as error:  # a broken command must not take the connection down
+            logger.exception("%s: command %s failed", self.id, name)
+            return {"error": repr(error)}
+        status = getattr(response, "status", "")
+        return {"status": str(getattr(status, "value", status))}
+

@@ -1,0 +1,179 @@
+"""The gateway: an asyncio websocket server that accepts authenticated chargers and gives each
+an OCPP connection object of its protocol version (1.6J or 2.0.1).
+
+One process holds many chargers; several processes can run side by side. Remote commands reach
+the process holding a charger through Redis pub/sub (see commands.py); stations show as online
+through `connected_to` / `last_seen_at` in the database.
+"""
+from __future__ import annotations
+
+import asyncio
+import http
+import json
+import logging
+import os
+import socket
+
+from asgiref.sync import sync_to_async
+from django.db import connections
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed, InvalidHeader
+from websockets.headers import build_www_authenticate_basic, parse_authorization_basic
+from websockets.http11 import Request, Response
+
+from sessions_app import services
+
+from .auth import identity_from_path, station_authenticate
+from .commands import CHANNEL_PREFIX, RESULT_TTL_SECONDS, channel_for, result_key
+from .connection import GatewayConnection, db
+from .v16 import CentralSystem16
+from .v201 import CentralSystem201
+
+logger = logging.getLogger(__name__)
+
+PROTOCOLS: dict[str, type[GatewayConnection]] = {"ocpp2.0.1": CentralSystem201, "ocpp1.6": CentralSystem16}
+
+
+class Gateway:
+    """`async with Gateway(host=..., port=...) as gateway:` serves until the block ends."""
+
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 9000, redis_url: str = "", response_timeout: int = 30,
+        name: str = "",
+    ):
+        self.host = host
+        self.port = port
+        self.redis_url = redis_url
+        self.response_timeout = response_timeout
+        self.name = name
+        self.connections: dict[str, GatewayConnection] = {}
+        self._server = None
+        self._redis = None
+        self._pubsub = None
+        self._listener: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle, self.host, self.port, subprotocols=list(PROTOCOLS),
+            process_request=self._authenticate, ping_interval=60, ping_timeout=60, max_size=2**20,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.name = self.name or f"{socket.gethostname()}:{os.getpid()}:{self.port}"
+        if self.redis_url:
+            import redis.asyncio
+
+            self._redis = redis.asyncio.Redis.from_url(self.redis_url)
+            self._pubsub = self._redis.pubsub()
+            await self._pubsub.subscribe(f"evbilling:ocpp:gateway:{self.name}")
+            self._listener = asyncio.create_task(self._listen())
+        logger.info("OCPP gateway %s listening on ws://%s:%s/<identity>", self.name, self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+            await self._redis.aclose()
+        await sync_to_async(connections.close_all)()
+
+    # --- handshake ------------------------------------------------------------------------------
+    async def _authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
+        identity = identity_from_path(request.path)
+        try:
+            username, password = parse_authorization_basic(request.headers["Authorization"])
+        except (KeyError, InvalidHeader):
+            username = password = None
+        station = None
+        if username is not None:
+            station = await station_authenticate(identity=identity, username=username, password=password)
+        if station is None:
+            logger.warning("refused charger %r from %s: bad credentials", identity, connection.remote_address)
+            response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Unknown charger or wrong credentials.\n")
+            response.headers["WWW-Authenticate"] = build_www_authenticate_basic("OCPP")
+            return response
+        connection.station = station
+        return None
+
+    # --- one charger ----------------------------------------------------------------------------
+    async def _handle(self, websocket: ServerConnection) -> None:
+        station = websocket.station
+        identity = station.ocpp_identity
+        cp = PROTOCOLS[websocket.subprotocol](
+            station, websocket, gateway=self.name, response_timeout=self.response_timeout
+        )
+        previous = self.connections.get(identity)
+        self.connections[identity] = cp
+        if previous is not None:
+            await previous._connection.close(code=1001, reason="replaced by a new connection")
+        try:
+            await db(services.station_connected, station_id=station.pk, gateway=self.name,
+                     ocpp_version=websocket.subprotocol.removeprefix("ocpp"), at=cp.now())
+            await self._subscribe(identity)
+            await cp.start()
+        except ConnectionClosed:
+            pass
+        except Exception:
+            logger.exception("%s: connection failed", identity)
+        finally:
+            if self.connections.get(identity) is cp:
+                del self.connections[identity]
+                await self._release(identity, station.pk)
+
+    async def _release(self, identity: str, station_id: int) -> None:
+        try:
+            await self._unsubscribe(identity)
+            await db(services.station_disconnected, station_id=station_id, gateway=self.name)
+        except Exception:
+            logger.exception("%s: could not record the disconnect", identity)
+
+    # --- remote commands ------------------------------------------------------------------------
+    async def _subscribe(self, identity: str) -> None:
+        if self._pubsub is not None:
+            await self._pubsub.subscribe(channel_for(identity))
+
+    async def _unsubscribe(self, identity: str) -> None:
+        if self._pubsub is not None:
+            await self._pubsub.unsubscribe(channel_for(identity))
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Redis command channel failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"].decode()
+            cp = self.connections.get(channel.removeprefix(CHANNEL_PREFIX))
+            if cp is None:
+                continue
+            try:
+                command = json.loads(message["data"])
+            except ValueError:
+                logger.warning("ignored malformed command on %s", channel)
+                continue
+            task = asyncio.create_task(self._run_command(cp, command))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_command(self, cp: GatewayConnection, command: dict) -> None:
+        result = await cp.run_command(command)
+        logger.info("%s: command %s -> %s", cp.id, command.get("command"), result)
+        if command.get("id"):
+            await self._redis.set(result_key(str(command["id"])), json.dumps(result), ex=RESULT_TTL_SECONDS)

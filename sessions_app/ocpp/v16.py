@@ -1,0 +1,197 @@
+"""OCPP 1.6J: the central system's answers to a charger, each a thin call into sessions_app
+services. The transactionId we hand out is the session's primary key."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.datatypes import IdTagInfo
+from ocpp.v16.enums import (
+    Action,
+    AuthorizationStatus,
+    DataTransferStatus,
+    RegistrationStatus,
+    ResetType,
+)
+
+from sessions_app import services
+from sessions_app.models import ChargingSession, ChargingStation
+
+from .connection import GatewayConnection, db, session_error
+from .payloads import parse_timestamp, samples_from_meter_values
+
+logger = logging.getLogger(__name__)
+
+
+def _id_tag_info(authorization: services.Authorization) -> IdTagInfo:
+    expiry = authorization.id_token.expires_at if authorization.id_token else None
+    return IdTagInfo(
+        status=AuthorizationStatus(authorization.status),
+        expiry_date=expiry.isoformat() if expiry else None,
+    )
+
+
+def transaction_ref(*, started_at: datetime, meter_start: int, id_tag: str) -> str:
+    """1.6 chargers have no transaction id of their own: a start is known by when, at which
+    meter reading and for whom it happened, so a re-sent StartTransaction finds its session."""
+    return f"v16-{int(started_at.timestamp())}-{meter_start}-{id_tag}"[:64]
+
+
+def _start(*, station: ChargingStation, connector_id: int, id_tag: str, meter_start: int, started_at: datetime):
+    authorization = services.token_authorize(station=station, uid=id_tag, at=started_at)
+    connector = services.connector_for_number(station=station, number=connector_id)
+    session = services.session_start_reported(
+        connector=connector,
+        started_at=started_at,
+        meter_start_wh=Decimal(meter_start),
+        transaction_ref=transaction_ref(started_at=started_at, meter_start=meter_start, id_tag=id_tag),
+        id_token=authorization.id_token,
+    )
+    return session, authorization
+
+
+def _session(station: ChargingStation, transaction_id: int) -> ChargingSession | None:
+    """The session behind a transactionId, only if it ran on this station."""
+    return ChargingSession.objects.filter(pk=transaction_id, connector__station_id=station.pk).first()
+
+
+def _stop(
+    *, station: ChargingStation, transaction_id: int, stopped_at: datetime, meter_stop: int, reason: str,
+    samples: list, id_tag: str | None,
+) -> services.Authorization | None:
+    session = _session(station, transaction_id)
+    if session is None:
+        logger.warning("%s: stop of unknown transaction %s ignored", station, transaction_id)
+    else:
+        services.session_record_samples(session=session, samples=[s for s in samples if s.taken_at <= stopped_at])
+        services.session_stop(session=session, stopped_at=stopped_at, meter_stop_wh=Decimal(meter_stop), reason=reason)
+    return services.token_authorize(station=station, uid=id_tag, at=stopped_at) if id_tag else None
+
+
+class CentralSystem16(GatewayConnection, ChargePoint):
+    #: How long (seconds) a connection reuses a session it looked up for MeterValues.
+    SESSION_CACHE_SECONDS = 30
+
+    ERROR_CODES = {
+        "FormatViolation": "FormationViolation",
+        "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sessions: dict[int, tuple[float, ChargingSession]] = {}
+
+    async def _session_for(self, transaction_id: int) -> ChargingSession | None:
+        """The session of a transaction, kept briefly: MeterValues come every few seconds and the
+        lookup would otherwise cost as much as storing the samples. Only its start and stop are
+        read from it, and a stop through this connection forgets it at once."""
+        now = time.monotonic()
+        cached = self._sessions.get(transaction_id)
+        if cached is not None and now - cached[0] < self.SESSION_CACHE_SECONDS:
+            return cached[1]
+        session = await db(_session, self.station, transaction_id)
+        if session is not None:
+            self._sessions[transaction_id] = (now, session)
+        return session
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(
+        self, charge_point_vendor: str, charge_point_model: str, charge_point_serial_number: str = "",
+        charge_box_serial_number: str = "", firmware_version: str = "", **_,
+    ):
+        now = self.now()
+        self.station = await db(
+            services.station_boot, station=self.station, booted_at=now, vendor=charge_point_vendor,
+            model=charge_point_model, serial_number=charge_point_serial_number or charge_box_serial_number,
+            firmware_version=firmware_version,
+        )
+        return call_result.BootNotification(
+            current_time=now.isoformat(), interval=settings.OCPP_HEARTBEAT_INTERVAL, status=RegistrationStatus.accepted
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **_):
+        now = self.now()
+        await db(services.station_seen, station_id=self.station.pk, at=now)
+        return call_result.Heartbeat(current_time=now.isoformat())
+
+    @on(Action.status_notification)
+    async def on_status_notification(
+        self, connector_id: int, error_code: str, status: str, timestamp: str | None = None, info: str = "",
+        vendor_id: str = "", vendor_error_code: str = "", **_,
+    ):
+        received_at = self.now()
+        await db(
+            services.connector_status_record, station=self.station, connector_number=connector_id, status=status,
+            error_code="" if error_code == "NoError" else error_code, info=info, vendor_id=vendor_id,
+            vendor_error_code=vendor_error_code, received_at=received_at,
+            timestamp=parse_timestamp(timestamp) if timestamp else received_at,
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str, **_):
+        authorization = await db(services.token_authorize, station=self.station, uid=id_tag)
+        return call_result.Authorize(id_tag_info=_id_tag_info(authorization))
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_):
+        started_at = parse_timestamp(timestamp)
+        try:
+            session, authorization = await db(
+                _start, station=self.station, connector_id=connector_id, id_tag=id_tag,
+                meter_start=meter_start, started_at=started_at,
+            )
+        except services.SessionError as error:
+            raise session_error(error) from error
+        return call_result.StartTransaction(transaction_id=session.pk, id_tag_info=_id_tag_info(authorization))
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, connector_id: int, meter_value: list, transaction_id: int | None = None, **_):
+        samples = samples_from_meter_values(meter_value)
+        if transaction_id is None or not samples:
+            return call_result.MeterValues()
+        session = await self._session_for(transaction_id)
+        if session is None:
+            logger.warning("%s: meter values for unknown transaction %s ignored", self.id, transaction_id)
+            return call_result.MeterValues()
+        try:
+            await db(services.session_record_samples, session=session, samples=samples)
+        except services.SessionError as error:
+            raise session_error(error) from error
+        return call_result.MeterValues()
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(
+        self, meter_stop: int, timestamp: str, transaction_id: int, reason: str = "Local",
+        id_tag: str | None = None, transaction_data: list | None = None, **_,
+    ):
+        self._sessions.pop(transaction_id, None)
+        try:
+            authorization = await db(
+                _stop, station=self.station, transaction_id=transaction_id, stopped_at=parse_timestamp(timestamp),
+                meter_stop=meter_stop, reason=reason, samples=samples_from_meter_values(transaction_data or []),
+                id_tag=id_tag,
+            )
+        except services.SessionError as error:
+            raise session_error(error) from error
+        return call_result.StopTransaction(id_tag_info=_id_tag_info(authorization) if authorization else None)
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, **_):
+        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+
+    # --- remote commands (see connection.GatewayConnection.run_command) -----------------------
+    def _command_remote_start(self, *, id_tag: str, connector: int | None = None, **_):
+        return call.RemoteStartTransaction(id_tag=id_tag, connector_id=connector)
+
+    def _command_remote_stop(self, *, session_id: int, **_):
+        return call.RemoteStopTransaction(transaction_id=session_id)
+
+    def _command_reset(self, *, hard: bool = False, **_):
+        return call.Reset(type=ResetType.hard if hard else ResetType.soft)

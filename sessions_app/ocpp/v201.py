@@ -1,0 +1,169 @@
+"""OCPP 2.0.1: the central system's answers to a charging station. Transactions are reported as
+TransactionEvent Started / Updated / Ended under the station's own transactionId, which is the
+session's transaction_ref; the EVSE id is our connector number."""
+from __future__ import annotations
+
+import itertools
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call, call_result
+from ocpp.v201.enums import (
+    Action,
+    DataTransferStatusEnumType,
+    RegistrationStatusEnumType,
+    ResetEnumType,
+    TransactionEventEnumType,
+)
+
+from sessions_app import services
+from sessions_app.models import ChargingSession, ChargingStation, Connector, MeterSample
+
+from .connection import GatewayConnection, db, session_error
+from .payloads import parse_timestamp, samples_from_meter_values
+from .running_cost import running_cost
+
+logger = logging.getLogger(__name__)
+
+_remote_start_ids = itertools.count(1)
+
+
+def _id_token_info(authorization: services.Authorization) -> dict:
+    status = "Unknown" if authorization.status == "Invalid" else authorization.status
+    info = {"status": status}
+    if authorization.id_token and authorization.id_token.expires_at:
+        info["cache_expiry_date_time"] = authorization.id_token.expires_at.isoformat()
+    return info
+
+
+def _connector_number(station: ChargingStation, evse: dict | None) -> int | None:
+    if evse and evse.get("id"):
+        return int(evse["id"])
+    numbers = list(Connector.objects.filter(station=station).values_list("number", flat=True)[:2])
+    return numbers[0] if len(numbers) == 1 else None
+
+
+def _transaction_event(
+    *, station: ChargingStation, event_type: str, at: datetime, transaction_id: str, stopped_reason: str | None,
+    evse: dict | None, id_token: str | None, samples: list[services.SampleIn],
+) -> tuple[ChargingSession | None, services.Authorization | None]:
+    """Apply one TransactionEvent. Any event of a transaction we have not seen opens its session
+    (a Started that went missing or arrives late must not lose the charge); re-sent events change
+    nothing, since start, samples and stop are each idempotent."""
+    authorization = services.token_authorize(station=station, uid=id_token, at=at) if id_token else None
+    token = authorization.id_token if authorization else None
+    session = ChargingSession.objects.filter(connector__station=station, transaction_ref=transaction_id).first()
+    if session is None:
+        number = _connector_number(station, evse)
+        if number is None:
+            logger.warning("%s: transaction %s on an unknown EVSE ignored", station, transaction_id)
+            return None, authorization
+        energies = [s.energy_wh for s in samples]
+        session = services.session_start_reported(
+            connector=services.connector_for_number(station=station, number=number),
+            started_at=min([at, *(s.taken_at for s in samples)]),
+            meter_start_wh=min(energies) if energies else Decimal(0),
+            transaction_ref=transaction_id,
+            id_token=token,
+        )
+    elif token is not None and session.id_token_id is None:
+        session = services.session_attach_token(session=session, id_token=token)
+    if samples:
+        services.session_record_samples(session=session, samples=samples)
+    if event_type == TransactionEventEnumType.ended:
+        last = MeterSample.objects.filter(session=session, taken_at__lte=at).order_by("-taken_at").first()
+        meter_stop = max([session.meter_start_wh, *(s.energy_wh for s in samples), *([last.energy_wh] if last else [])])
+        session = services.session_stop(
+            session=session, stopped_at=at, meter_stop_wh=meter_stop, reason=stopped_reason or "Local"
+        )
+    return session, authorization
+
+
+class CentralSystem201(GatewayConnection, ChargePoint):
+    ERROR_CODES = {
+        "FormationViolation": "FormatViolation",
+        "OccurenceConstraintViolation": "OccurrenceConstraintViolation",
+    }
+    FRAME_ERROR = "RpcFrameworkError"
+
+    def _frame_error_code(self, error) -> str:
+        return "MessageTypeNotSupported" if "MessageTypeId" in str(error.details) else self.FRAME_ERROR
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(self, charging_station: dict, reason: str, **_):
+        now = self.now()
+        self.station = await db(
+            services.station_boot, station=self.station, booted_at=now, vendor=charging_station.get("vendor_name", ""),
+            model=charging_station.get("model", ""), serial_number=charging_station.get("serial_number", ""),
+            firmware_version=charging_station.get("firmware_version", ""),
+        )
+        return call_result.BootNotification(
+            current_time=now.isoformat(), interval=settings.OCPP_HEARTBEAT_INTERVAL,
+            status=RegistrationStatusEnumType.accepted,
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **_):
+        now = self.now()
+        await db(services.station_seen, station_id=self.station.pk, at=now)
+        return call_result.Heartbeat(current_time=now.isoformat())
+
+    @on(Action.status_notification)
+    async def on_status_notification(self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_):
+        await db(
+            services.connector_status_record, station=self.station, connector_number=evse_id,
+            status=connector_status, timestamp=parse_timestamp(timestamp), received_at=self.now(),
+            info=f"connector {connector_id}" if connector_id else "",
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_token: dict, **_):
+        authorization = await db(services.token_authorize, station=self.station, uid=id_token["id_token"])
+        return call_result.Authorize(id_token_info=_id_token_info(authorization))
+
+    @on(Action.transaction_event)
+    async def on_transaction_event(
+        self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int, transaction_info: dict,
+        meter_value: list | None = None, evse: dict | None = None, id_token: dict | None = None, **_,
+    ):
+        try:
+            session, authorization = await db(
+                _transaction_event, station=self.station, event_type=event_type, at=parse_timestamp(timestamp),
+                transaction_id=transaction_info["transaction_id"],
+                stopped_reason=transaction_info.get("stopped_reason"),
+                evse=evse, id_token=id_token["id_token"] if id_token else None,
+                samples=samples_from_meter_values(meter_value or []),
+            )
+        except services.SessionError as error:
+            raise session_error(error) from error
+        cost = await db(running_cost, session=session) if session is not None else None
+        return call_result.TransactionEvent(
+            total_cost=float(cost) if cost is not None else None,
+            id_token_info=_id_token_info(authorization) if authorization else None,
+        )
+
+    @on(Action.meter_values)
+    async def on_meter_values(self, evse_id: int, meter_value: list, **_):
+        samples_from_meter_values(meter_value)  # validated; readings outside a transaction are not stored
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, **_):
+        return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)
+
+    # --- remote commands (see connection.GatewayConnection.run_command) -----------------------
+    def _command_remote_start(self, *, id_tag: str, connector: int | None = None, **_):
+        return call.RequestStartTransaction(
+            id_token={"id_token": id_tag, "type": "ISO14443"}, remote_start_id=next(_remote_start_ids),
+            evse_id=connector,
+        )
+
+    def _command_remote_stop(self, *, transaction_ref: str, **_):
+        return call.RequestStopTransaction(transaction_id=transaction_ref)
+
+    def _command_reset(self, *, hard: bool = False, **_):
+        return call.Reset(type=ResetEnumType.immediate if hard else ResetEnumType.on_idle)

@@ -1,0 +1,125 @@
+"""Tariff admin: inlines with form errors for bad input, OCPI import/export, operator scoping."""
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from billing_app.models import Tariff
+from billing_app.ocpi import loads
+from tests import factories
+
+DEMO_TARIFFS = Path(__file__).resolve().parents[2] / "billing_app" / "demo_tariffs"
+
+
+@pytest.fixture
+def staff_client(client, operator):
+    client.force_login(factories.OperatorStaffFactory(operator=operator))
+    return client
+
+
+def _tariff_form(**overrides):
+    data = {
+        "ocpi_id": "NEW-1", "country_code": "DE", "party_id": "VOL", "name": "New", "currency": "EUR", "type": "",
+        "parking_grace_minutes": 0,
+        "alt_texts-TOTAL_FORMS": 0, "alt_texts-INITIAL_FORMS": 0,
+        "elements-TOTAL_FORMS": 1, "elements-INITIAL_FORMS": 0,
+        "elements-0-position": 0, "elements-0-start_time": "07:30", "elements-0-end_time": "22:00",
+        "elements-0-day_of_week": "[]",
+        "assignments-TOTAL_FORMS": 0, "assignments-INITIAL_FORMS": 0,
+    }
+    data.update(overrides)
+    return data
+
+
+def test_staff_creates_a_tariff_for_their_operator(staff_client, operator):
+    response = staff_client.post(reverse("admin:billing_app_tariff_add"), _tariff_form())
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    tariff = Tariff.objects.get(ocpi_id="NEW-1")
+    assert tariff.operator == operator
+    assert tariff.elements.get().start_time == "07:30"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"currency": "ZZZ"}, "currency"),
+        ({"min_price_excl_vat": "-1"}, "min_price_excl_vat"),
+        ({"start_date_time_0": "2026-02-01", "start_date_time_1": "00:00",
+          "end_date_time_0": "2026-01-01", "end_date_time_1": "00:00"}, "end_date_time"),
+    ],
+)
+def test_bad_tariff_input_gets_form_errors(staff_client, overrides, field):
+    response = staff_client.post(reverse("admin:billing_app_tariff_add"), _tariff_form(**overrides))
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert not Tariff.objects.exists()
+
+
+def test_malformed_time_in_an_element_is_an_inline_error(staff_client):
+    response = staff_client.post(reverse("admin:billing_app_tariff_add"),
+                                 _tariff_form(**{"elements-0-start_time": "7h30"}))
+    assert response.status_code == 200
+    element_errors = response.context["inline_admin_formsets"][1].formset.errors[0]
+    assert "start_time" in element_errors
+    assert not Tariff.objects.exists()
+
+
+def test_negative_component_price_is_an_inline_error(staff_client, operator):
+    element = factories.TariffElementFactory(tariff__operator=operator)
+    response = staff_client.post(
+        reverse("admin:billing_app_tariffelement_change", args=[element.pk]),
+        {"position": 0, "day_of_week": "[]", "price_components-TOTAL_FORMS": 1, "price_components-INITIAL_FORMS": 0,
+         "price_components-0-position": 0, "price_components-0-type": "ENERGY", "price_components-0-price": "-0.10",
+         "price_components-0-step_size": 1},
+    )
+    assert response.status_code == 200
+    assert "price" in response.context["inline_admin_formsets"][0].formset.errors[0]
+    assert not element.price_components.exists()
+
+
+def test_import_view_creates_the_tariff(staff_client, operator):
+    upload = SimpleUploadedFile("t.json", (DEMO_TARIFFS / "voltara-standard.json").read_bytes())
+    response = staff_client.post(reverse("admin:billing_app_tariff_import"), {"operator": operator.pk, "file": upload})
+    assert response.status_code == 302
+    assert Tariff.objects.get(ocpi_id="VOLTARA-STANDARD").operator == operator
+
+
+def test_import_view_bad_file_is_a_form_error(staff_client, operator):
+    upload = SimpleUploadedFile("t.json", b'{"id": "X", "currency": "EUR"}')
+    response = staff_client.post(reverse("admin:billing_app_tariff_import"), {"operator": operator.pk, "file": upload})
+    assert response.status_code == 200
+    assert "file" in response.context["form"].errors
+    assert not Tariff.objects.exists()
+
+
+def test_import_view_refuses_another_operator(staff_client, other_operator):
+    upload = SimpleUploadedFile("t.json", (DEMO_TARIFFS / "voltara-standard.json").read_bytes())
+    response = staff_client.post(reverse("admin:billing_app_tariff_import"),
+                                 {"operator": other_operator.pk, "file": upload})
+    assert response.status_code == 200
+    assert "operator" in response.context["form"].errors
+    assert not Tariff.objects.exists()
+
+
+def test_export_action_downloads_ocpi_json(staff_client, operator):
+    tariff = factories.TariffFactory(operator=operator, ocpi_id="EXP-1")
+    factories.PriceComponentFactory(element__tariff=tariff)
+    response = staff_client.post(reverse("admin:billing_app_tariff_changelist"),
+                                 {"action": "export_ocpi", "_selected_action": [tariff.pk]})
+    assert response["Content-Type"] == "application/json"
+    data = loads(response.content)
+    assert data["id"] == "EXP-1"
+    assert data["elements"][0]["price_components"][0] == {"type": "ENERGY", "price": Decimal("0.39"),
+                                                          "vat": 19, "step_size": 1}
+
+
+def test_other_operators_tariffs_are_invisible(staff_client, other_operator):
+    foreign = factories.TariffFactory(operator=other_operator, name="Foreign tariff")
+    listing = staff_client.get(reverse("admin:billing_app_tariff_changelist"))
+    assert b"Foreign tariff" not in listing.content
+    detail = staff_client.get(reverse("admin:billing_app_tariff_change", args=[foreign.pk]))
+    assert detail.status_code == 302
+    element = factories.TariffElementFactory(tariff=foreign)
+    assert staff_client.get(reverse("admin:billing_app_tariffelement_change", args=[element.pk])).status_code == 302

@@ -1,0 +1,131 @@
+"""`manage.py price TARIFF.json SESSION.json`: JSON out, one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.billing_app.test_ocpi import CDR, SPEC_TARIFFS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TARIFF = {
+    "country_code": "DE",
+    "party_id": "ALL",
+    "id": "14",
+    "currency": "EUR",
+    "elements": [
+        {"price_components": [{"type": "FLAT", "price": 0.50, "vat": 20.0, "step_size": 1}]},
+        {
+            "price_components": [{"type": "ENERGY", "price": 0.30, "vat": 19.0, "step_size": 1}],
+            "restrictions": {"start_time": "18:00", "end_time": "00:00"},
+        },
+        {"price_components": [{"type": "ENERGY", "price": 0.20, "vat": 19.0, "step_size": 1}]},
+        {"price_components": [{"type": "PARKING_TIME", "price": 6.00, "vat": 19.0, "step_size": 300}]},
+    ],
+    "last_updated": "2019-01-01T00:00:00Z",
+}
+SESSION = {
+    "start_date_time": "2019-01-07T16:30:00Z",
+    "end_date_time": "2019-01-07T17:40:00Z",
+    "time_zone": "Europe/Berlin",
+    "charging_periods": [
+        {
+            "start_date_time": "2019-01-07T16:30:00Z",
+            "dimensions": [{"type": "ENERGY", "volume": 10}, {"type": "TIME", "volume": 1}],
+        },
+        {"start_date_time": "2019-01-07T17:30:00Z", "dimensions": [{"type": "PARKING_TIME", "volume": 0.1667}]},
+    ],
+}
+
+
+def write(tmp_path: Path, name: str, content: object) -> str:
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return str(path)
+
+
+def run(*args: str) -> dict:
+    out = StringIO()
+    call_command("price", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_prices_a_session_file(tmp_path: Path) -> None:
+    result = run(write(tmp_path, "t.json", TARIFF), write(tmp_path, "s.json", SESSION))
+    # 17:30-18:30 Berlin: half the energy before 18:00 (0.20), half after (0.30); parking
+    # 0.1667 h is 600.12 s, billed as three 5-minute steps.
+    assert result["total_energy_cost"] == {"excl_vat": "2.50", "incl_vat": "2.98"}
+    assert result["total_fixed_cost"] == {"excl_vat": "0.50", "incl_vat": "0.60"}
+    assert result["total_parking_cost"] == {"excl_vat": "1.50", "incl_vat": "1.79"}
+    assert result["total_cost"] == {"excl_vat": "4.50", "incl_vat": "5.37"}
+    quantities = (result["total_energy"], result["total_time"], result["total_parking_time"])
+    assert quantities == ("10.0000", "1.1667", "0.1667")
+    assert result["total_time_cost"] == result["total_reservation_cost"] == {"excl_vat": "0.00", "incl_vat": "0.00"}
+    assert [line["dimension"] for line in result["lines"]] == ["FLAT", "ENERGY", "ENERGY", "PARKING_TIME"]
+    assert sum(Decimal(line["amount_excl_vat"]) for line in result["lines"]) == Decimal("4.50")
+
+
+def test_time_zone_option_overrides_the_session(tmp_path: Path) -> None:
+    result = run(write(tmp_path, "t.json", TARIFF), write(tmp_path, "s.json", SESSION), "--time-zone", "UTC")
+    assert result["total_energy_cost"]["excl_vat"] == "2.00"
+
+
+def test_accepts_an_ocpi_cdr(tmp_path: Path) -> None:
+    cdr = json.loads(CDR)
+    result = run(write(tmp_path, "t.json", cdr["tariffs"][0]), write(tmp_path, "cdr.json", CDR))
+    assert result["total_cost"] == {"excl_vat": "4.00", "incl_vat": "4.40"}
+
+
+@pytest.mark.parametrize(
+    ("tariff", "session", "message"),
+    [
+        (None, SESSION, "cannot read file"),
+        ("{not json", SESSION, "not valid JSON"),
+        (TARIFF, {**SESSION, "charging_periods": [{"start_date_time": "2019-01-07T16:30:00Z",
+                                                    "dimensions": [{"type": "VOLTAGE", "volume": 1}]}]},
+         "unknown value 'VOLTAGE'"),
+        (TARIFF, {**SESSION, "time_zone": "Europe/Atlantis"}, "unknown time zone"),
+        ({**TARIFF, "currency": "EURO"}, SESSION, "unknown ISO 4217"),
+    ],
+)  # fmt: skip
+def test_bad_files_fail_with_one_line_and_exit_code_2(tmp_path: Path, tariff, session, message: str) -> None:
+    tariff_path = str(tmp_path / "missing.json") if tariff is None else write(tmp_path, "t.json", tariff)
+    with pytest.raises(CommandError, match=message) as raised:
+        call_command("price", tariff_path, write(tmp_path, "s.json", session))
+    assert raised.value.returncode == 2
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("session", "message"),
+    [("[1, 2", "not valid JSON"), ({**SESSION, "time_zone": "Mars/Base"}, "unknown time zone 'Mars/Base'")],
+)
+def test_process_exits_2_with_one_stderr_line_and_no_traceback(tmp_path: Path, session, message: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "price", write(tmp_path, "t.json", TARIFF), write(tmp_path, "s.json", session)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert "Traceback" not in completed.stderr
+
+
+def test_spec_tariff_with_all_fields_is_accepted(tmp_path: Path) -> None:
+    jpy = json.loads(SPEC_TARIFFS[7])
+    session = {**SESSION, "time_zone": "Asia/Tokyo"}
+    result = run(write(tmp_path, "t.json", jpy), write(tmp_path, "s.json", session))
+    assert result["currency"] == "JPY"
+    assert "." not in result["total_cost"]["excl_vat"]
