@@ -95,6 +95,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -37,16 +37,20 @@ class RolePermissionsMixin:
 
     def has_view_permission(self, request, obj=None):
         user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
         if user.is_superuser or user.is_operator_staff or user.is_support:
-            return user.is_active and user.is_staff
+            return True
         return super().has_view_permission(request, obj)
 
     def _role_allows(self, request, *, staff_allowed: bool) -> bool | None:
         user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
         if user.is_superuser:
             return True
         if user.is_operator_staff:
-            return staff_allowed and user.is_staff and user.is_active
+            return staff_allowed
         if user.is_support:
             return False
         return None

@@ -1,0 +1,43 @@
+"""Every admin page a demo login can reach renders: the login page for strangers, and each
+changelist, add and change page for the superuser, operator staff and support staff."""
+import pytest
+from django.contrib import admin
+from django.core.management import call_command
+from django.urls import NoReverseMatch, reverse
+
+from sessions_app.models import User
+
+
+@pytest.fixture
+def demo(db):
+    call_command("load_demo", days=2, no_progress=True)
+
+
+def test_login_page_and_login_work_for_strangers(client, demo):
+    assert client.get(reverse("admin:login")).status_code == 200
+    assert client.get(reverse("admin:index")).status_code == 302
+    response = client.post(reverse("admin:login"), {"username": "operator", "password": "operator",
+                                                    "next": "/admin/"})
+    assert response.status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+@pytest.mark.parametrize("username", ["admin", "operator", "support"])
+def test_every_admin_page_renders(client, demo, username):
+    client.force_login(User.objects.get(username=username))
+    assert client.get(reverse("admin:index")).status_code == 200
+    for model, model_admin in admin.site._registry.items():
+        opts = model._meta
+        name = f"admin:{opts.app_label}_{opts.model_name}"
+        listing = client.get(reverse(f"{name}_changelist"))
+        assert listing.status_code in (200, 302, 403), f"{name} changelist: {listing.status_code}"
+        try:
+            add_url = reverse(f"{name}_add")
+        except NoReverseMatch:
+            add_url = None
+        if add_url:
+            assert client.get(add_url).status_code in (200, 302, 403), f"{name} add"
+        first = model_admin.get_queryset(type("R", (), {"user": User.objects.get(username=username)})()).first()
+        if first is not None:
+            response = client.get(reverse(f"{name}_change", args=[first.pk]))
+            assert response.status_code in (200, 302, 403), f"{name} change: {response.status_code}"
