@@ -1,0 +1,14 @@
+"""Billing models, one module per concept: tariffs and session charges, payments, invoices."""
+from .invoices import *  # noqa: F403
+from .payments import *  # noqa: F403
+from .tariffs import DriverGroup, PriceComponent, SessionCharge, Tariff, TariffAltText, TariffAssignment, TariffElement
+
+__all__ = [
+    "DriverGroup",
+    "PriceComponent",
+    "SessionCharge",
+    "Tariff",
+    "TariffAltText",
+    "TariffAssignment",
+    "TariffElement",
+]

@@ -1,0 +1,3 @@
+"""Invoices, their lines, numbering counters and credit notes."""
+
+__all__: list[str] = []
