@@ -6,14 +6,21 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 OCPP_PORT ?= 9000
 
-.PHONY: run test lint migrate demo check-migrations clean
+.PHONY: run test lint migrate demo check-migrations clean install system-deps
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed system-deps
+
+# pdftotext (poppler-utils) reads invoice PDFs back in the tests.
+system-deps:
+	@command -v pdftotext >/dev/null 2>&1 || { \
+		echo "installing poppler-utils (pdftotext)"; \
+		(apt-get update -qq && apt-get install -y -qq poppler-utils) >/dev/null 2>&1 || \
+		echo "WARNING: could not install poppler-utils; PDF tests will fail"; }
 
 migrate: install
 	$(PY) manage.py migrate --noinput

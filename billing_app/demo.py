@@ -8,7 +8,7 @@ from django.db import transaction
 
 from sessions_app.models import Operator, User
 
-from .models import DriverGroup, TariffAssignment
+from .models import BillingAccount, DriverGroup, TariffAssignment
 from .ocpi import loads
 from .tariffs import tariff_import_ocpi
 
@@ -34,3 +34,15 @@ def load_tariffs() -> None:
                 group.drivers.add(*members)
             TariffAssignment.objects.get_or_create(tariff=tariff, driver_group=group, location=None, station=None,
                                                    connector=None)
+
+
+@transaction.atomic
+def load_accounts() -> None:
+    """A billing account per demo driver: company drivers are postpaid fleets, the rest pay as they go."""
+    for driver in User.objects.filter(role=User.Role.DRIVER, operator__name__in=TARIFFS).select_related(
+            "driver_profile"):
+        profile = getattr(driver, "driver_profile", None)
+        mode = (BillingAccount.PaymentMode.POSTPAID if profile and profile.company_name
+                else BillingAccount.PaymentMode.PAY_AS_YOU_GO)
+        BillingAccount.objects.get_or_create(driver=driver, defaults={"operator_id": driver.operator_id,
+                                                                      "payment_mode": mode})

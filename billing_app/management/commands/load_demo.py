@@ -22,6 +22,7 @@ class Command(BaseCommand):
                   file=self.stdout._out) as bar:
             summary = load_demo(days=days, seed=seed, progress=bar.update)
         billing_demo.load_tariffs()
+        billing_demo.load_accounts()
         with tqdm(total=unpriced_sessions().count(), desc="pricing sessions", unit="session",
                   disable=no_progress, file=self.stdout._out) as bar:
             priced = sessions_settle_pending(progress=bar.update)

@@ -9,9 +9,9 @@ from django.urls import path, reverse
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 from sessions_app.selectors import operators_for
 
-from .models import DriverGroup, PriceComponent, SessionCharge, Tariff, TariffAltText, TariffAssignment, TariffElement
-from .ocpi import dumps, loads
-from .tariffs import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
+from ..models import DriverGroup, PriceComponent, SessionCharge, Tariff, TariffAltText, TariffAssignment, TariffElement
+from ..ocpi import dumps, loads
+from ..tariffs import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
 
 
 class TariffAltTextInline(ScopedInline, admin.TabularInline):

@@ -4,12 +4,15 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
-from . import services
+from .. import services
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, retry_backoff_max=300, max_retries=8)
+@shared_task(
+    name="billing_app.tasks.session_settle",
+    autoretry_for=(OperationalError,), retry_backoff=True, retry_backoff_max=300, max_retries=8,
+)
 def session_settle(session_id: int) -> str | None:
     try:
         charge = services.session_settle(session_id=session_id)
@@ -19,6 +22,6 @@ def session_settle(session_id: int) -> str | None:
     return f"{charge.total_incl_vat} {charge.currency}"
 
 
-@shared_task
+@shared_task(name="billing_app.tasks.sessions_settle_pending")
 def sessions_settle_pending() -> int:
     return services.sessions_settle_pending()

@@ -1,0 +1,15 @@
+"""Admin for billing accounts."""
+from django.contrib import admin
+
+from sessions_app.admin_scope import OperatorScopedAdmin
+
+from ..models import BillingAccount
+
+
+@admin.register(BillingAccount)
+class BillingAccountAdmin(OperatorScopedAdmin):
+    list_display = ["driver", "payment_mode", "operator", "created_at"]
+    list_filter = ["payment_mode", "operator"]
+    search_fields = ["driver__username", "driver__email", "driver__driver_profile__company_name"]
+    autocomplete_fields = ["driver"]
+    list_select_related = ["driver", "operator"]

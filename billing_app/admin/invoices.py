@@ -1,0 +1,1 @@
+"""Admin for invoices and credit notes."""

@@ -1,0 +1,3 @@
+"""Celery tasks for invoices."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Celery tasks for payments."""
+
+__all__: list[str] = []
