@@ -143,7 +143,9 @@ SESSION_IDLE_POWER_W = env.int("SESSION_IDLE_POWER_W", default=100)
 OCPP_HEARTBEAT_INTERVAL = env.int("OCPP_HEARTBEAT_INTERVAL", default=300)
 # Dotted path of `f(session) -> Decimal | None`, the running cost sent to OCPP 2.0.1 chargers
 # (billing_app plugs its pricing engine in here; sessions_app never imports billing_app).
-OCPP_RUNNING_COST_FUNCTION = env.str("OCPP_RUNNING_COST_FUNCTION", default="")
+OCPP_RUNNING_COST_FUNCTION = env.str(
+    "OCPP_RUNNING_COST_FUNCTION", default="billing_app.running_cost.session_running_cost"
+)
 
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {

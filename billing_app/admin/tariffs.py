@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 from sessions_app.selectors import operators_for
 
+from ..cdr import cdr_for_charge
 from ..models import DriverGroup, PriceComponent, SessionCharge, Tariff, TariffAltText, TariffAssignment, TariffElement
 from ..ocpi import dumps, loads
 from ..tariffs import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
@@ -138,6 +139,15 @@ class SessionChargeAdmin(ReadOnlyScopedAdmin):
     search_fields = ["session__transaction_ref", "session__driver__username"]
     list_select_related = ["session__connector__station", "tariff"]
     readonly_fields = ["breakdown_table"]
+    actions = ["export_cdr"]
+
+    @admin.action(description="Export selected as OCPI 2.2.1 CDRs")
+    def export_cdr(self, request, queryset):
+        cdrs = [cdr_for_charge(c) for c in queryset.select_related("session__connector__station__location")]
+        payload = cdrs[0] if len(cdrs) == 1 else cdrs
+        response = HttpResponse(dumps(payload, indent=2), content_type="application/json")
+        response["Content-Disposition"] = 'attachment; filename="cdrs.json"'
+        return response
 
     @admin.display(description="lines")
     def breakdown_table(self, obj):

@@ -123,3 +123,29 @@ def test_other_operators_tariffs_are_invisible(staff_client, other_operator):
     assert detail.status_code == 302
     element = factories.TariffElementFactory(tariff=foreign)
     assert staff_client.get(reverse("admin:billing_app_tariffelement_change", args=[element.pk])).status_code == 302
+
+
+def test_cdr_export_action_is_scoped(staff_client, operator, other_operator):
+    from datetime import timedelta
+
+    from billing_app.models import SessionCharge
+
+    def priced(op, ref):
+        session = factories.ChargingSessionFactory(connector__station__location__operator=op, transaction_ref=ref)
+        session.state, session.meter_stop_wh = "completed", Decimal(2000)
+        session.stopped_at = session.started_at + timedelta(hours=1)
+        session.save()
+        return SessionCharge.objects.create(
+            session=session, tariff_snapshot_json='{"id": "T", "country_code": "DE", "party_id": "VOL"}',
+            currency="EUR", total_excl_vat=Decimal("1.00"), total_vat=Decimal("0.19"), total_incl_vat=Decimal("1.19"),
+            total_energy_kwh=Decimal(1), total_time_hours=Decimal(1), total_parking_hours=Decimal(0),
+            breakdown={k: {"excl_vat": "0", "incl_vat": "0"} for k in (
+                "total_cost", "total_fixed_cost", "total_energy_cost", "total_time_cost", "total_parking_cost",
+                "total_reservation_cost")} | {"total_energy": "1", "total_time": "1", "total_parking_time": "0"},
+        )
+
+    own, foreign = priced(operator, "own"), priced(other_operator, "foreign")
+    response = staff_client.post(reverse("admin:billing_app_sessioncharge_changelist"),
+                                 {"action": "export_cdr", "_selected_action": [own.pk, foreign.pk]})
+    data = loads(response.content)
+    assert data["session_id"] == str(own.session_id)

@@ -1,0 +1,26 @@
+"""What an active session has cost so far, for the charger's display (OCPP 2.0.1 totalCost).
+
+Named in the setting OCPP_RUNNING_COST_FUNCTION so the gateway (sessions_app) can call it
+without importing billing.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sessions_app.models import ChargingSession
+
+from . import ocpi, pricing
+from .cdr import session_pricing_input
+from .tariffs import tariff_for_session, tariff_to_ocpi
+
+
+def session_running_cost(session: ChargingSession) -> Decimal | None:
+    """The session priced up to its latest meter reading, incl. VAT; None when no tariff applies."""
+    tariff = tariff_for_session(session)
+    if tariff is None:
+        return None
+    breakdown = pricing.price_session(
+        tariff=ocpi.tariff_from_ocpi(tariff_to_ocpi(tariff)),
+        session=ocpi.session_from_json(session_pricing_input(session)),
+    )
+    return breakdown.total_cost.incl_vat
