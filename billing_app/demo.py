@@ -2,9 +2,11 @@
 members group. Idempotent like the session demo."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from sessions_app.models import Operator, User
 
@@ -46,3 +48,25 @@ def load_accounts() -> None:
                 else BillingAccount.PaymentMode.PAY_AS_YOU_GO)
         BillingAccount.objects.get_or_create(driver=driver, defaults={"operator_id": driver.operator_id,
                                                                       "payment_mode": mode})
+
+
+def load_invoices(*, progress=lambda n: None) -> tuple[int, int]:
+    """Receipts for the demo's pay-as-you-go sessions and statements for every closed month of the
+    history, issued like the real ones but without PDF or email (PDFs render on first download).
+    Idempotent: what has its invoice is not invoiced again. Returns (receipts, statements)."""
+    from sessions_app.models import ChargingSession
+
+    from .billing_run import billing_run
+    from .invoicing import delivery_suppressed, receipts_issue_pending
+
+    with delivery_suppressed():
+        receipts = receipts_issue_pending(progress=progress)
+        first = ChargingSession.objects.filter(stopped_at__isnull=False).order_by("stopped_at").first()
+        statements = 0
+        if first is not None:
+            month = first.stopped_at.date().replace(day=1)
+            this_month = timezone.now().date().replace(day=1)
+            while month < this_month:
+                statements += sum(r.issued for r in billing_run(period=month))
+                month = (month + timedelta(days=32)).replace(day=1)
+    return receipts, statements

@@ -1,8 +1,10 @@
-"""Billing's reactions to sessions_app signals."""
+"""Billing's reactions to sessions_app signals (and, by importing `reconciliation`, to its own)."""
 from django.db import transaction
 from django.dispatch import receiver
 
 from sessions_app.signals import session_completed
+
+from . import reconciliation  # noqa: F401 - connects the credit note -> refund receiver
 
 
 @receiver(session_completed, dispatch_uid="billing_settle_completed_session")
@@ -10,7 +12,10 @@ def settle_completed_session(sender, session, **kwargs):
     """Queue settlement once the completing transaction has committed (never for a rolled-back stop).
 
     robust: a failure to queue or (eagerly) price never fails the stop the charger is waiting on;
-    unpriced sessions are picked up again by `settle_pending` on the beat schedule."""
-    from .tasks import session_settle
+    unpriced sessions are picked up again by `settle_pending` on the beat schedule. Pricing is chained
+    to the payment (capture of a pay-as-you-go hold); `payments_settle_pending` catches what it misses."""
+    from .tasks import session_payment_settle, session_settle
 
-    transaction.on_commit(lambda: session_settle.delay(session.pk), robust=True)
+    transaction.on_commit(
+        lambda: (session_settle.si(session.pk) | session_payment_settle.si(session.pk)).delay(), robust=True
+    )

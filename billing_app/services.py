@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from sessions_app.models import ChargingSession
@@ -44,7 +46,7 @@ def session_settle(*, session_id: int) -> SessionCharge:
     totals = breakdown.total_cost
     try:
         with transaction.atomic():
-            return SessionCharge.objects.create(
+            charge = SessionCharge.objects.create(
                 session=session,
                 tariff=tariff,
                 tariff_snapshot_json=frozen,
@@ -57,8 +59,20 @@ def session_settle(*, session_id: int) -> SessionCharge:
                 total_parking_hours=breakdown.total_parking_time,
                 breakdown=breakdown.to_dict(),
             )
+            _queue_receipt(session_id)
+            return charge
     except IntegrityError:
         return SessionCharge.objects.get(session_id=session_id)
+
+
+def _queue_receipt(session_id: int) -> None:
+    """Once the charge commits, issue the session's receipt (invoicing decides whether one is due:
+    pay-as-you-go accounts only); `receipts_issue_pending` on the beat catches a lost task."""
+    if not settings.INVOICE_RECEIPTS_ON_SETTLE:
+        return
+    from .tasks.invoices import invoice_receipt_issue
+
+    transaction.on_commit(partial(invoice_receipt_issue.delay, session_id), robust=True)
 
 
 

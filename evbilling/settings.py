@@ -3,6 +3,7 @@
 Every variable has an embedded default suited to `make run` on a laptop; production sets
 DEBUG=off, SECRET_KEY, DATABASE_URL, REDIS_URL and ALLOWED_HOSTS. docs/ and the README list them all.
 """
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -33,6 +34,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "djmoney",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "djstripe",
     "sessions_app",
     "billing_app",
     "disputes_app",
@@ -112,6 +118,37 @@ STORAGES = {
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
+# --- Cache: Redis when REDIS_URL is set (shared by all processes: login rate limits), else memory ---
+_REDIS_URL = env.str("REDIS_URL", default="")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL,
+                "KEY_PREFIX": "evbilling-cache"}
+    if _REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# --- REST API (/api/v1/): token or session auth, paginated, one JSON error shape ------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "evbilling.api_conventions.Pagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "evbilling.api_conventions.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"login": env.str("LOGIN_RATE_LIMIT", default="10/min")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "evbilling API",
+    "DESCRIPTION": "Sessions, tariffs (OCPI 2.2.1), charges, invoices, payments and disputes.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
 # --- Money --------------------------------------------------------------------------------------
 CURRENCIES = ("EUR", "GBP", "USD", "CHF", "SEK", "NOK", "DKK", "PLN")
 
@@ -126,9 +163,29 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "disputes-sla-check": {
+        "task": "disputes_app.tasks.sla_check",
+        "schedule": crontab(minute="*/5"),
+    },
+    "billing-receipts-issue-pending": {
+        "task": "billing_app.tasks.receipts_issue_pending",
+        "schedule": crontab(minute="*/15"),
+    },
+    "billing-monthly-run": {  # closes the previous month once every operator's month has ended; idempotent
+        "task": "billing_app.tasks.billing_run",
+        "schedule": crontab(minute=30, hour=1),
+    },
     "billing-settle-pending": {
         "task": "billing_app.tasks.sessions_settle_pending",
         "schedule": crontab(minute="*/5"),
+    },
+    "billing-payments-settle-pending": {
+        "task": "billing_app.tasks.payments_settle_pending",
+        "schedule": crontab(minute="*/5"),
+    },
+    "billing-payment-holds-maintain": {
+        "task": "billing_app.tasks.payment_holds_maintain",
+        "schedule": crontab(minute="7,37"),
     },
     "sessions-close-stale": {
         "task": "sessions_app.tasks.sessions_close_stale",
@@ -154,6 +211,37 @@ OCPP_HEARTBEAT_INTERVAL = env.int("OCPP_HEARTBEAT_INTERVAL", default=300)
 # (billing_app plugs its pricing engine in here; sessions_app never imports billing_app).
 OCPP_RUNNING_COST_FUNCTION = env.str(
     "OCPP_RUNNING_COST_FUNCTION", default="billing_app.running_cost.session_running_cost"
+)
+
+# --- Stripe (dj-stripe): localstripe on 127.0.0.1:8420 by default, real keys from env in production -----
+# localstripe accepts any well-formed key; dj-stripe insists on the sk_test_/pk_test_ + 24 characters shape.
+# STRIPE_API_HOST is only defined when it points elsewhere than Stripe (dj-stripe warns about it otherwise).
+_STRIPE_API_HOST = env.str("STRIPE_API_HOST", default="http://127.0.0.1:8420" if DEBUG else "")
+if _STRIPE_API_HOST:
+    STRIPE_API_HOST = _STRIPE_API_HOST
+STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_" + "evbillinglocalstripe0000")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_" + "evbillinglocalstripe0000")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_" + "evbillinglocalstripe0000")
+STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY if not STRIPE_LIVE_MODE else ""
+STRIPE_LIVE_SECRET_KEY = STRIPE_SECRET_KEY if STRIPE_LIVE_MODE else ""
+# Seconds before a Stripe call counts as failed (it is then retried by Celery, never by the client).
+STRIPE_TIMEOUT = env.int("STRIPE_TIMEOUT", default=10)
+# Stripe.js as the configured Stripe host serves it (localstripe serves a compatible one; no CDN).
+STRIPE_JS_URL = env.str("STRIPE_JS_URL", default=_STRIPE_API_HOST.rstrip("/") + "/js.stripe.com/v3/"
+                        if _STRIPE_API_HOST else "https://js.stripe.com/v3/")
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
+# Pay as you go: the hold when the tariff has no max price, how long holds live, the authorization hook.
+PAYMENT_HOLD_DEFAULT = Decimal(env.str("PAYMENT_HOLD_DEFAULT", default="50"))
+PAYMENT_HOLD_RENEW_AFTER_DAYS = env.int("PAYMENT_HOLD_RENEW_AFTER_DAYS", default=5)
+PAYMENT_UNUSED_HOLD_MINUTES = env.int("PAYMENT_UNUSED_HOLD_MINUTES", default=30)
+# Accept a pay-as-you-go token while Stripe is unreachable (the hold is retried, the session settles later).
+PAYMENT_ACCEPT_WHEN_STRIPE_DOWN = env.bool("PAYMENT_ACCEPT_WHEN_STRIPE_DOWN", default=True)
+# Dotted path of `f(*, id_token, station, at) -> str | None` consulted by token_authorize: None accepts,
+# a string refuses with that reason (billing plugs its pay-as-you-go hold in; sessions_app never imports it).
+SESSIONS_PAYMENT_STANDING_FUNCTION = env.str(
+    "SESSIONS_PAYMENT_STANDING_FUNCTION", default="billing_app.payments.token_payment_standing"
 )
 
 # --- Logging: text on a terminal, JSON (LOG_FORMAT=json) for log shippers; request ids on every line
@@ -187,3 +275,29 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     X_FRAME_OPTIONS = "DENY"
+
+# --- Disputes -------------------------------------------------------------------------------------
+# Message attachments: at most this many files per message, each at most this size, of these types
+# (the type is read from the file's content, see disputes_app/attachments.py).
+DISPUTE_ATTACHMENT_MAX_BYTES = env.int("DISPUTE_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
+DISPUTE_ATTACHMENT_MAX_FILES = env.int("DISPUTE_ATTACHMENT_MAX_FILES", default=5)
+DISPUTE_ATTACHMENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "text/plain")
+# A resolved or closed ticket may be reopened for this many days after its resolution.
+DISPUTE_REOPEN_DAYS = env.int("DISPUTE_REOPEN_DAYS", default=14)
+# SLA of operators without their own (disputes_app.OperatorSla); "at risk" when less time is left.
+DISPUTE_SLA_FIRST_RESPONSE_HOURS = env.int("DISPUTE_SLA_FIRST_RESPONSE_HOURS", default=24)
+DISPUTE_SLA_RESOLUTION_HOURS = env.int("DISPUTE_SLA_RESOLUTION_HOURS", default=120)
+DISPUTE_SLA_AT_RISK_HOURS = env.int("DISPUTE_SLA_AT_RISK_HOURS", default=4)
+# Billing's resolvers (kind -> dotted path of the function) and evidence providers (part -> dotted
+# path), registered when disputes_app loads; see docs/disputes.md.
+DISPUTE_RESOLVERS: dict[str, str] = {}
+DISPUTE_EVIDENCE_PROVIDERS: dict[str, str] = {}
+
+# --- Invoices -----------------------------------------------------------------------------------
+# PDFs are stored under MEDIA_ROOT/<INVOICE_PDF_DIR>/<operator id>/<year>/<number>.pdf.
+INVOICE_PDF_DIR = env.str("INVOICE_PDF_DIR", default="invoices")
+# Issue a receipt when a pay-as-you-go session is settled (off: only the receipts_issue_pending task).
+INVOICE_RECEIPTS_ON_SETTLE = env.bool("INVOICE_RECEIPTS_ON_SETTLE", default=True)
+# Dotted paths of f(*, account, period_start, period_end, currency) -> list[LineIn]: extra monthly
+# statement lines (plan fees, discounts).
+INVOICE_STATEMENT_LINE_PROVIDERS: list[str] = []

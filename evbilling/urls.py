@@ -1,15 +1,28 @@
 """Root URL configuration."""
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing_app.admin.analytics import analytics_view, sessions_csv_view
+from billing_app.webhooks import WebhookView as StripeWebhookView
+from evbilling.api import TokenView, register_routes
 from evbilling.health import healthz
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("admin/analytics/", admin.site.admin_view(analytics_view), name="admin_analytics"),
     path("admin/analytics/sessions.csv", admin.site.admin_view(sessions_csv_view), name="admin_analytics_sessions_csv"),
+    path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include(register_routes().urls)),
+    # Stripe webhooks: dj-stripe's URL and models, our view (verify, record, answer; process in a task)
+    path("stripe/webhook/<uuid:uuid>/", StripeWebhookView.as_view(), name="stripe_webhook"),
+    path("stripe/", include("djstripe.urls", namespace="djstripe")),
+    path("payments/", include("billing_app.urls_payments")),
+    path("", include("disputes_app.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("invoices/", include("billing_app.urls_invoices")),
 ]

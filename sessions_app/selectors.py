@@ -42,3 +42,11 @@ def sessions_for_driver(driver: User) -> QuerySet[ChargingSession]:
 
 def session_samples(session: ChargingSession) -> QuerySet[MeterSample]:
     return MeterSample.objects.filter(session=session).order_by("taken_at")
+
+
+def visible_to(queryset: QuerySet, user: User, *, driver_path: str | None) -> QuerySet:
+    """Rows `user` may see: a driver their own (reached by `driver_path`, e.g. "driver"; None means
+    drivers see none of these), staff and support their operators' rows, superusers all."""
+    if user.is_authenticated and user.is_active and user.is_driver and not user.is_superuser:
+        return queryset.filter(**{driver_path: user}) if driver_path else queryset.none()
+    return scope_to_user(queryset, user)

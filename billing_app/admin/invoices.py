@@ -1,1 +1,114 @@
-"""Admin for invoices and credit notes."""
+"""Admin for invoices and credit notes: read-only records (services write them), scoped to the
+staff member's operator, with the PDF a click away (another operator's document: 404)."""
+from django.contrib import admin, messages
+from django.http import Http404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from sessions_app.admin_scope import ReadOnlyScopedAdmin, ScopedInline
+
+from .. import invoicing
+from ..models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from ..views_invoices import pdf_response
+
+
+class _ReadOnlyInline(ScopedInline, admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class InvoiceLineInline(_ReadOnlyInline):
+    model = InvoiceLine
+    fields = ["position", "description", "session", "quantity", "unit", "unit_price", "vat_rate",
+              "amount_excl_vat", "vat_amount", "amount_incl_vat"]
+    readonly_fields = fields
+
+
+class CreditNoteInline(_ReadOnlyInline):
+    model = CreditNote
+    fields = ["number", "issued_at", "reason", "total_incl_vat"]
+    readonly_fields = fields
+    show_change_link = True
+
+
+class CreditNoteLineInline(_ReadOnlyInline):
+    model = CreditNoteLine
+    fields = ["position", "description", "vat_rate", "amount_excl_vat", "vat_amount", "amount_incl_vat"]
+    readonly_fields = fields
+
+
+class _PdfLinkMixin:
+    pdf_url_name = ""
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [path("<path:object_id>/pdf/", self.admin_site.admin_view(self.pdf_view),
+                     name=f"{opts.app_label}_{opts.model_name}_pdf"), *super().get_urls()]
+
+    def pdf_view(self, request, object_id):
+        document = self.get_object(request, object_id)  # scoped queryset: another operator's is None
+        if document is None or not document.number or not self.has_view_permission(request, document):
+            raise Http404("No such document.")
+        return pdf_response(document)
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj):
+        if not obj.number:
+            return "-"
+        opts = self.model._meta
+        return format_html('<a href="{}">{}.pdf</a>', reverse(f"admin:{opts.app_label}_{opts.model_name}_pdf",
+                                                               args=[obj.pk]), obj.number)
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
+    list_display = ["__str__", "kind", "driver", "period_start", "total_incl_vat", "currency", "state",
+                    "issued_at", "pdf_link", "operator"]
+    list_filter = ["state", "kind", "operator", "currency"]
+    search_fields = ["number", "driver__username", "driver__email", "buyer__company_name"]
+    date_hierarchy = "issued_at"
+    list_select_related = ["driver", "operator"]
+    readonly_fields = ["pdf_link"]
+    inlines = [InvoiceLineInline, CreditNoteInline]
+    actions = ["issue_drafts", "credit_remaining"]
+
+    def has_issue_permission(self, request):
+        return request.user.is_superuser or request.user.is_operator_staff
+
+    @admin.action(description="Issue selected drafts", permissions=["issue"])
+    def issue_drafts(self, request, queryset):
+        issued = 0
+        for invoice in queryset.filter(state=Invoice.State.DRAFT):
+            invoicing.invoice_issue(invoice_id=invoice.pk)
+            issued += 1
+        self.message_user(request, f"{issued} invoice(s) issued.", messages.SUCCESS)
+
+    @admin.action(description="Credit what remains (full credit note)", permissions=["issue"])
+    def credit_remaining(self, request, queryset):
+        for invoice in queryset.filter(state__in=[Invoice.State.ISSUED, Invoice.State.PAID]):
+            try:
+                note = invoicing.credit_note_issue(invoice_id=invoice.pk, reason=f"Credited by {request.user}")
+            except invoicing.CreditNoteError as error:
+                self.message_user(request, f"{invoice}: {error}", messages.WARNING)
+            else:
+                self.message_user(request, f"{note} credits {note.total_incl_vat} {note.currency} of {invoice}.",
+                                  messages.SUCCESS)
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
+    list_display = ["number", "invoice", "total_incl_vat", "currency", "issued_at", "pdf_link", "operator"]
+    list_filter = ["operator", "currency"]
+    search_fields = ["number", "invoice__number"]
+    list_select_related = ["invoice", "operator"]
+    readonly_fields = ["pdf_link"]
+    inlines = [CreditNoteLineInline]

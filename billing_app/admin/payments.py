@@ -1,1 +1,43 @@
-"""Admin for payments."""
+"""Admin for payments: operators look at payments, their history and refunds; changes go through the
+services (refunds from disputes and credit notes), never through edited amounts."""
+from django.contrib import admin
+
+from sessions_app.admin_scope import OperatorScopedAdmin, ScopedInline
+
+from ..models import Payment, PaymentEvent, Refund
+
+
+class PaymentEventInline(ScopedInline, admin.TabularInline):
+    model = PaymentEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "from_status", "to_status", "note", "stripe_event_id"]
+    readonly_fields = fields
+    staff_may_add = False
+    staff_may_delete = False
+
+
+class RefundInline(ScopedInline, admin.TabularInline):
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "amount", "reason", "status", "stripe_refund_id", "failure_message"]
+    readonly_fields = fields
+    staff_may_add = False
+    staff_may_delete = False
+
+
+@admin.register(Payment)
+class PaymentAdmin(OperatorScopedAdmin):
+    list_display = ["pk", "driver", "kind", "status", "currency", "amount_authorized", "amount_captured",
+                    "amount_refunded", "dispute_status", "session", "created_at"]
+    list_filter = ["status", "kind", "dispute_status", "operator"]
+    search_fields = ["stripe_payment_intent_id", "driver__username", "driver__email", "idempotency_key"]
+    list_select_related = ["driver", "session"]
+    inlines = [PaymentEventInline, RefundInline]
+    staff_may_add = False
+    staff_may_delete = False
+    readonly_fields = [f.name for f in Payment._meta.fields]
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,3 +1,268 @@
-"""Invoices, their lines, numbering counters and credit notes."""
+"""Invoices, their lines, numbering counters and credit notes.
 
-__all__: list[str] = []
+An invoice is a draft until `billing_app.invoicing.invoice_issue` gives it its number and freezes
+the seller's and buyer's details; from then on its lines and amounts never change (the model
+refuses to save changed frozen fields, the database refuses a number given twice). Corrections
+are credit notes, numbered in their own sequence. Amounts are Decimal, rounded to the currency's
+minor unit per line; totals are sums of lines (checked by the services, not by CHECK constraints:
+SQLite would compare the sums as floats).
+"""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from sessions_app.models import ChargingSession, Operator, User
+
+from .accounts import BillingAccount
+from .tariffs import SessionCharge
+
+__all__ = ["CreditNote", "CreditNoteLine", "Invoice", "InvoiceLine", "NumberSequence"]
+
+
+def _money(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+
+
+class NumberSequence(models.Model):
+    """The last number given per (operator, year, kind); locked with SELECT ... FOR UPDATE while a
+    number is taken, inside the issuing transaction, so numbers are gapless and never repeat."""
+
+    OWNER_PATH = "operator"
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "Invoice"
+        CREDIT_NOTE = "credit_note", "Credit note"
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="number_sequences")
+    year = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["operator", "-year", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "year", "kind"], name="unique_number_sequence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operator} {self.kind} {self.year}: {self.last_value}"
+
+
+class FrozenOnceIssuedMixin:
+    """Refuses to save a document whose frozen fields changed after it was issued.
+
+    The state as loaded from the database decides (so a draft may be issued, an issued document may
+    become paid or void), without an extra query."""
+
+    FROZEN_FIELDS: tuple[str, ...] = ()
+    DRAFT = "draft"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded = {name: getattr(instance, name) for name in (*cls.FROZEN_FIELDS, "state")
+                            if name in field_names}
+        return instance
+
+    def save(self, *args, **kwargs):
+        loaded = getattr(self, "_loaded", None)
+        if loaded and loaded.get("state") != self.DRAFT:
+            changed = [name for name in self.FROZEN_FIELDS if name in loaded and getattr(self, name) != loaded[name]]
+            if changed:
+                raise ValidationError(f"{self} is issued and cannot change ({', '.join(changed)}): "
+                                      "correct it with a credit note.")
+        super().save(*args, **kwargs)
+        self._loaded = {name: getattr(self, name) for name in (*self.FROZEN_FIELDS, "state")}
+
+
+class Invoice(FrozenOnceIssuedMixin, models.Model):
+    """A receipt for one pay-as-you-go session or a monthly statement of a billing account."""
+
+    OWNER_PATH = "operator"
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", "Session receipt"
+        STATEMENT = "statement", "Monthly statement"
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ISSUED = "issued", "Issued"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+
+    FROZEN_FIELDS = (
+        "operator_id", "account_id", "driver_id", "kind", "session_id", "period_start", "period_end", "currency",
+        "number", "number_year", "number_sequence", "issued_at", "seller", "buyer",
+        "total_excl_vat", "total_vat", "total_incl_vat",
+    )
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="invoices")
+    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="invoices")
+    driver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    session = models.ForeignKey(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="receipts", help_text="the session a receipt is for")
+    period_start = models.DateField(help_text="first day covered, in the operator's time zone")
+    period_end = models.DateField(help_text="last day covered (inclusive)")
+    currency = models.CharField(max_length=3)
+    state = models.CharField(max_length=6, choices=State.choices, default=State.DRAFT)
+    number = models.CharField(max_length=32, null=True, blank=True, unique=True)
+    number_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    number_sequence = models.PositiveIntegerField(null=True, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=100, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=200, blank=True)
+    seller = models.JSONField(default=dict, blank=True, help_text="the operator's legal details, frozen at issue")
+    buyer = models.JSONField(default=dict, blank=True, help_text="the driver's billing details, frozen at issue")
+    total_excl_vat = _money(default=0)
+    total_vat = _money(default=0)
+    total_incl_vat = _money(default=0)
+    pdf = models.FileField(upload_to="invoices/", blank=True, max_length=200)
+    pdf_sha256 = models.CharField("PDF SHA-256", max_length=64, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-pk"]
+        indexes = [models.Index(fields=["driver", "-issued_at"], name="invoice_driver_issued")]
+        constraints = [
+            models.UniqueConstraint(fields=["session"], name="one_receipt_per_session"),
+            models.UniqueConstraint(fields=["account", "period_start"], condition=Q(kind="statement"),
+                                    name="one_statement_per_account_period"),
+            models.UniqueConstraint(fields=["operator", "number_year", "number_sequence"],
+                                    name="unique_invoice_sequence_per_operator_year"),
+            models.CheckConstraint(name="invoice_receipt_has_session",
+                                   condition=~Q(kind="receipt") | Q(session__isnull=False)),
+            models.CheckConstraint(name="invoice_numbered_unless_draft",
+                                   condition=(Q(state="draft") & Q(number__isnull=True))
+                                   | (~Q(state="draft") & Q(number__isnull=False) & Q(issued_at__isnull=False))),
+            models.CheckConstraint(name="invoice_period_ordered", condition=Q(period_end__gte=F("period_start"))),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"draft invoice {self.pk}"
+
+    @property
+    def is_issued(self) -> bool:
+        return self.state != self.State.DRAFT
+
+
+class InvoiceLine(models.Model):
+    """One line, rounded once to the currency's minor unit; traceable to the session and the line of
+    its pricing breakdown (`source_index` into `SessionCharge.breakdown["lines"]`)."""
+
+    OWNER_PATH = "invoice__operator"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, help_text="ENERGY, TIME, PARKING_TIME, FLAT, ... or PLAN_FEE, DISCOUNT")
+    description = models.CharField(max_length=200)
+    session = models.ForeignKey(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="invoice_lines")
+    session_charge = models.ForeignKey(SessionCharge, null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="invoice_lines")
+    source_index = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                    help_text="index of the breakdown line it comes from")
+    quantity = models.DecimalField(max_digits=14, decimal_places=4)
+    unit = models.CharField(max_length=12)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=6, help_text="excl. VAT")
+    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True,
+                                   help_text="blank: no VAT applies")
+    amount_excl_vat = _money()
+    vat_amount = _money()
+    amount_incl_vat = _money()
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="unique_invoice_line_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+    def save(self, *args, **kwargs):
+        if self.invoice.is_issued:
+            raise ValidationError(f"{self.invoice} is issued: its lines cannot change.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.invoice.is_issued:
+            raise ValidationError(f"{self.invoice} is issued: its lines cannot change.")
+        return super().delete(*args, **kwargs)
+
+
+class CreditNote(FrozenOnceIssuedMixin, models.Model):
+    """A correction of an issued invoice, full or partial, issued (and numbered) at creation.
+
+    Never above what remains on the invoice: `billing_app.invoicing.credit_note_issue` checks it
+    while holding a row lock on the invoice."""
+
+    OWNER_PATH = "operator"
+
+    class State(models.TextChoices):
+        ISSUED = "issued", "Issued"
+
+    FROZEN_FIELDS = ("invoice_id", "number", "issued_at", "total_excl_vat", "total_vat", "total_incl_vat",
+                     "seller", "buyer", "reason")
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    state = models.CharField(max_length=6, choices=State.choices, default=State.ISSUED)
+    number = models.CharField(max_length=32, unique=True)
+    number_year = models.PositiveSmallIntegerField()
+    number_sequence = models.PositiveIntegerField()
+    issued_at = models.DateTimeField()
+    reason = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3)
+    seller = models.JSONField(default=dict)
+    buyer = models.JSONField(default=dict)
+    total_excl_vat = _money()
+    total_vat = _money()
+    total_incl_vat = _money()
+    pdf = models.FileField(upload_to="invoices/", blank=True, max_length=200)
+    pdf_sha256 = models.CharField("PDF SHA-256", max_length=64, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "number_year", "number_sequence"],
+                                    name="unique_credit_note_sequence_per_operator_year"),
+            models.CheckConstraint(name="credit_note_positive", condition=Q(total_incl_vat__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def driver(self) -> User:
+        return self.invoice.driver
+
+
+class CreditNoteLine(models.Model):
+    """The credited amount at one VAT rate (credits are shared out per rate of the invoice)."""
+
+    OWNER_PATH = "credit_note__operator"
+
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    description = models.CharField(max_length=200)
+    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True)
+    amount_excl_vat = _money()
+    vat_amount = _money()
+    amount_incl_vat = _money()
+
+    class Meta:
+        ordering = ["credit_note", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["credit_note", "position"], name="unique_credit_note_line_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.description

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import InterfaceError, OperationalError, connection
@@ -18,6 +18,9 @@ from ocpp.messages import CallError, MessageType, unpack
 
 from sessions_app import services
 from sessions_app.models import ChargingStation
+
+if TYPE_CHECKING:
+    from .sample_writer import SampleWriter
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +56,13 @@ class GatewayConnection:
     #: Code for a frame that is not an OCPP RPC message at all.
     FRAME_ERROR: ClassVar[str] = "FormationViolation"
 
-    def __init__(self, station: ChargingStation, websocket, *, gateway: str, response_timeout: int = 30):
+    def __init__(
+        self, station: ChargingStation, websocket, *, gateway: str, writer: SampleWriter, response_timeout: int = 30
+    ):
         super().__init__(station.ocpp_identity, websocket, response_timeout=response_timeout)
         self.station = station
         self.gateway = gateway
+        self.writer = writer
         self._seen_written = time.monotonic()
 
     @staticmethod
@@ -111,7 +117,7 @@ class GatewayConnection:
     async def _note_seen(self) -> None:
         if time.monotonic() - self._seen_written >= SEEN_WRITE_EVERY:
             self._seen_written = time.monotonic()
-            await db(services.station_seen, station_id=self.station.pk, at=self.now())
+            self.writer.note_seen(self.station.pk, self.now())
 
     # --- remote commands ------------------------------------------------------------------------
     async def run_command(self, command: dict) -> dict:

@@ -15,6 +15,7 @@ import os
 import socket
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connections
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHeader
@@ -26,6 +27,7 @@ from sessions_app import services
 from .auth import identity_from_path, station_authenticate
 from .commands import CHANNEL_PREFIX, RESULT_TTL_SECONDS, channel_for, result_key
 from .connection import GatewayConnection, db
+from .sample_writer import SampleWriter
 from .v16 import CentralSystem16
 from .v201 import CentralSystem201
 
@@ -52,6 +54,7 @@ class Gateway:
         self._pubsub = None
         self._listener: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
+        self.writer: SampleWriter | None = None
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -61,6 +64,11 @@ class Gateway:
         await self.stop()
 
     async def start(self) -> None:
+        self.writer = SampleWriter(
+            delay=getattr(settings, "OCPP_GROUP_COMMIT_DELAY", 0.002),
+            max_batch=getattr(settings, "OCPP_GROUP_COMMIT_MAX", 500),
+        )
+        await self.writer.start()
         self._server = await serve(
             self._handle, self.host, self.port, subprotocols=list(PROTOCOLS),
             process_request=self._authenticate, ping_interval=60, ping_timeout=60, max_size=2**20,
@@ -80,6 +88,8 @@ class Gateway:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self.writer is not None:
+            await self.writer.stop()
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
@@ -111,7 +121,7 @@ class Gateway:
         station = websocket.station
         identity = station.ocpp_identity
         cp = PROTOCOLS[websocket.subprotocol](
-            station, websocket, gateway=self.name, response_timeout=self.response_timeout
+            station, websocket, gateway=self.name, writer=self.writer, response_timeout=self.response_timeout
         )
         previous = self.connections.get(identity)
         self.connections[identity] = cp

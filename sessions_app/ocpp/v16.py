@@ -3,7 +3,6 @@ services. The transactionId we hand out is the session's primary key."""
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -74,30 +73,10 @@ def _stop(
 
 
 class CentralSystem16(GatewayConnection, ChargePoint):
-    #: How long (seconds) a connection reuses a session it looked up for MeterValues.
-    SESSION_CACHE_SECONDS = 30
-
     ERROR_CODES = {
         "FormatViolation": "FormationViolation",
         "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
     }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._sessions: dict[int, tuple[float, ChargingSession]] = {}
-
-    async def _session_for(self, transaction_id: int) -> ChargingSession | None:
-        """The session of a transaction, kept briefly: MeterValues come every few seconds and the
-        lookup would otherwise cost as much as storing the samples. Only its start and stop are
-        read from it, and a stop through this connection forgets it at once."""
-        now = time.monotonic()
-        cached = self._sessions.get(transaction_id)
-        if cached is not None and now - cached[0] < self.SESSION_CACHE_SECONDS:
-            return cached[1]
-        session = await db(_session, self.station, transaction_id)
-        if session is not None:
-            self._sessions[transaction_id] = (now, session)
-        return session
 
     @on(Action.boot_notification)
     async def on_boot_notification(
@@ -117,7 +96,7 @@ class CentralSystem16(GatewayConnection, ChargePoint):
     @on(Action.heartbeat)
     async def on_heartbeat(self, **_):
         now = self.now()
-        await db(services.station_seen, station_id=self.station.pk, at=now)
+        self.writer.note_seen(self.station.pk, now)
         return call_result.Heartbeat(current_time=now.isoformat())
 
     @on(Action.status_notification)
@@ -156,14 +135,12 @@ class CentralSystem16(GatewayConnection, ChargePoint):
         samples = samples_from_meter_values(meter_value)
         if transaction_id is None or not samples:
             return call_result.MeterValues()
-        session = await self._session_for(transaction_id)
-        if session is None:
-            logger.warning("%s: meter values for unknown transaction %s ignored", self.id, transaction_id)
-            return call_result.MeterValues()
-        try:
-            await db(services.session_record_samples, session=session, samples=samples)
+        try:  # group commit: answered once the samples are committed (see sample_writer.py)
+            known = await self.writer.record(station_id=self.station.pk, session_id=transaction_id, samples=samples)
         except services.SessionError as error:
             raise session_error(error) from error
+        if not known:
+            logger.warning("%s: meter values for unknown transaction %s ignored", self.id, transaction_id)
         return call_result.MeterValues()
 
     @on(Action.stop_transaction)
@@ -171,7 +148,7 @@ class CentralSystem16(GatewayConnection, ChargePoint):
         self, meter_stop: int, timestamp: str, transaction_id: int, reason: str = "Local",
         id_tag: str | None = None, transaction_data: list | None = None, **_,
     ):
-        self._sessions.pop(transaction_id, None)
+        await self.writer.flush(station_id=self.station.pk, session_id=transaction_id)
         try:
             authorization = await db(
                 _stop, station=self.station, transaction_id=transaction_id, stopped_at=parse_timestamp(timestamp),

@@ -3,8 +3,10 @@ TransactionEvent Started / Updated / Ended under the station's own transactionId
 session's transaction_ref; the EVSE id is our connector number."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
+import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -48,11 +50,12 @@ def _connector_number(station: ChargingStation, evse: dict | None) -> int | None
 
 def _transaction_event(
     *, station: ChargingStation, event_type: str, at: datetime, transaction_id: str, stopped_reason: str | None,
-    evse: dict | None, id_token: str | None, samples: list[services.SampleIn],
+    evse: dict | None, id_token: str | None, samples: list[services.SampleIn], charging_state: str | None = None,
+    seq_no: int | None = None, received_at: datetime | None = None,
 ) -> tuple[ChargingSession | None, services.Authorization | None]:
     """Apply one TransactionEvent. Any event of a transaction we have not seen opens its session
     (a Started that went missing or arrives late must not lose the charge); re-sent events change
-    nothing, since start, samples and stop are each idempotent."""
+    nothing, since start, samples, charging state and stop are each idempotent."""
     authorization = services.token_authorize(station=station, uid=id_token, at=at) if id_token else None
     token = authorization.id_token if authorization else None
     session = ChargingSession.objects.filter(connector__station=station, transaction_ref=transaction_id).first()
@@ -73,6 +76,10 @@ def _transaction_event(
         session = services.session_attach_token(session=session, id_token=token)
     if samples:
         services.session_record_samples(session=session, samples=samples)
+    if charging_state:
+        services.session_charging_state_record(
+            session=session, state=charging_state, at=at, received_at=received_at or at, seq_no=seq_no
+        )
     if event_type == TransactionEventEnumType.ended:
         last = MeterSample.objects.filter(session=session, taken_at__lte=at).order_by("-taken_at").first()
         meter_stop = max([session.meter_start_wh, *(s.energy_wh for s in samples), *([last.energy_wh] if last else [])])
@@ -82,12 +89,22 @@ def _transaction_event(
     return session, authorization
 
 
+def _running_cost_of(session_id: int) -> Decimal | None:
+    session = ChargingSession.objects.filter(pk=session_id, state=ChargingSession.State.ACTIVE).first()
+    return running_cost(session) if session is not None else None
+
+
 class CentralSystem201(GatewayConnection, ChargePoint):
     ERROR_CODES = {
         "FormationViolation": "FormatViolation",
         "OccurenceConstraintViolation": "OccurrenceConstraintViolation",
     }
     FRAME_ERROR = "RpcFrameworkError"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._cost_pushed_at: dict[str, float] = {}  # transactionId -> monotonic time of the last CostUpdated
+        self._cost_tasks: set[asyncio.Task] = set()
 
     def _frame_error_code(self, error) -> str:
         return "MessageTypeNotSupported" if "MessageTypeId" in str(error.details) else self.FRAME_ERROR
@@ -108,7 +125,7 @@ class CentralSystem201(GatewayConnection, ChargePoint):
     @on(Action.heartbeat)
     async def on_heartbeat(self, **_):
         now = self.now()
-        await db(services.station_seen, station_id=self.station.pk, at=now)
+        self.writer.note_seen(self.station.pk, now)
         return call_result.Heartbeat(current_time=now.isoformat())
 
     @on(Action.status_notification)
@@ -130,21 +147,51 @@ class CentralSystem201(GatewayConnection, ChargePoint):
         self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int, transaction_info: dict,
         meter_value: list | None = None, evse: dict | None = None, id_token: dict | None = None, **_,
     ):
+        samples = samples_from_meter_values(meter_value or [])
+        transaction_id = transaction_info["transaction_id"]
         try:
             session, authorization = await db(
                 _transaction_event, station=self.station, event_type=event_type, at=parse_timestamp(timestamp),
-                transaction_id=transaction_info["transaction_id"],
-                stopped_reason=transaction_info.get("stopped_reason"),
-                evse=evse, id_token=id_token["id_token"] if id_token else None,
-                samples=samples_from_meter_values(meter_value or []),
+                transaction_id=transaction_id, stopped_reason=transaction_info.get("stopped_reason"),
+                evse=evse, id_token=id_token["id_token"] if id_token else None, samples=samples,
+                charging_state=transaction_info.get("charging_state"), seq_no=seq_no, received_at=self.now(),
             )
         except services.SessionError as error:
             raise session_error(error) from error
         cost = await db(running_cost, session=session) if session is not None else None
+        if event_type == TransactionEventEnumType.ended:
+            self._cost_pushed_at.pop(transaction_id, None)
+        elif samples and session is not None and session.state == ChargingSession.State.ACTIVE:
+            self._push_cost_soon(session.pk, transaction_id)
         return call_result.TransactionEvent(
             total_cost=float(cost) if cost is not None else None,
             id_token_info=_id_token_info(authorization) if authorization else None,
         )
+
+    # --- running cost pushed to the station (CostUpdated) ---------------------------------------
+    def _push_cost_soon(self, session_id: int, transaction_id: str) -> None:
+        """Send CostUpdated for this transaction in the background, at most once per
+        OCPP_COST_UPDATED_INTERVAL seconds: the charger's messages are answered without waiting
+        for pricing or for the charger's answer."""
+        interval = getattr(settings, "OCPP_COST_UPDATED_INTERVAL", 60)
+        now = time.monotonic()
+        last = self._cost_pushed_at.get(transaction_id)
+        if last is not None and now - last < interval:
+            return
+        self._cost_pushed_at[transaction_id] = now
+        task = asyncio.create_task(self._push_cost(session_id, transaction_id))
+        self._cost_tasks.add(task)
+        task.add_done_callback(self._cost_tasks.discard)
+
+    async def _push_cost(self, session_id: int, transaction_id: str) -> None:
+        """Price the session as stored now and tell the station; any failure is only logged."""
+        try:
+            cost = await db(_running_cost_of, session_id)
+            if cost is None:
+                return
+            await self.call(call.CostUpdated(total_cost=float(cost), transaction_id=transaction_id), suppress=False)
+        except Exception as error:  # pricing or the charger failing must never touch the connection
+            logger.warning("%s: CostUpdated for transaction %s not delivered: %r", self.id, transaction_id, error)
 
     @on(Action.meter_values)
     async def on_meter_values(self, evse_id: int, meter_value: list, **_):

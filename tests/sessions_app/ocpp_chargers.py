@@ -71,6 +71,11 @@ class Charger201(ChargePoint201):
         self._note("Reset", {"type": type})
         return result201.Reset(status=ResetStatusEnumType.accepted)
 
+    @on(Action201.cost_updated)
+    def on_cost_updated(self, total_cost, transaction_id, **_):
+        self._note("CostUpdated", {"total_cost": total_cost, "transaction_id": transaction_id})
+        return result201.CostUpdated()
+
 
 def auth_header(username: str, password: str = STATION_PASSWORD) -> dict[str, str]:
     return {"Authorization": build_authorization_basic(username, password)}
@@ -93,10 +98,10 @@ async def raw_socket(gw: Gateway, identity: str, *, version: str = "1.6", passwo
 
 
 @contextlib.asynccontextmanager
-async def charger(gw: Gateway, identity: str, *, version: str = "1.6", **kwargs):
+async def charger(gw: Gateway, identity: str, *, version: str = "1.6", cls: type | None = None, **kwargs):
     """A connected charger whose receive loop runs in the background."""
     async with raw_socket(gw, identity, version=version, **kwargs) as ws:
-        cls = Charger16 if version == "1.6" else Charger201
+        cls = cls or (Charger16 if version == "1.6" else Charger201)
         cp = cls(identity, ws, response_timeout=5)
         loop = asyncio.create_task(cp.start())
         try:

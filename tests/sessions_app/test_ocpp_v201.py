@@ -1,14 +1,15 @@
 """OCPP 2.0.1 end to end: TransactionEvent Started / Updated / Ended from a library ChargePoint."""
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from ocpp.v201 import call
+from ocpp.v201 import ChargePoint, call
 
 from sessions_app.models import ChargingSession, ChargingStation, Connector, ConnectorStatusEvent
 from sessions_app.signals import session_completed
-from tests.sessions_app.ocpp_chargers import charger, gateway
+from tests.sessions_app.ocpp_chargers import charger, gateway, raw_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,8 +96,11 @@ def test_transaction_events_make_a_session(station, id_token):
     assert completed == [session.pk]
     station.refresh_from_db()
     assert (station.vendor, station.model, station.ocpp_version) == ("Wallbox", "Pulsar Plus", "2.0.1")
-    assert Connector.objects.get(station=station, number=1).status == "Occupied"
-    assert ConnectorStatusEvent.objects.filter(station=station).count() == 1
+    assert Connector.objects.get(station=station, number=1).status == "Occupied"  # charging states do not replace it
+    timeline = ConnectorStatusEvent.objects.filter(station=station).order_by("timestamp")
+    assert [(e.timestamp, e.status) for e in timeline] == [
+        (T0 - timedelta(minutes=1), "Occupied"), (T0, "Charging"), (T0 + timedelta(minutes=30), "Idle"),
+    ]
 
 
 def test_a_session_started_at_plug_in_gets_its_driver_when_authorized_later(station, id_token):
@@ -155,3 +159,128 @@ def test_running_cost_comes_from_the_configured_pricer(station, id_token, settin
 
 def flat_cost(session):
     return Decimal("1.25")
+
+
+def test_charging_state_changes_join_the_connector_timeline_once(station):
+    async def scenario(gw):
+        async with charger(gw, station.ocpp_identity, version="2.0.1") as cp:
+            await cp.call(event("Started", 0, 0, state="EVConnected", meter_values=[meter(0, 1000)]))
+            await cp.call(event("Updated", 1, 1, state="Charging", meter_values=[meter(1, 1100)]))
+            suspended = event("Updated", 20, 3, state="SuspendedEVSE", trigger="ChargingStateChanged")
+            await cp.call(suspended)
+            await cp.call(suspended)  # re-sent
+            await cp.call(event("Updated", 25, 4, state="SuspendedEVSE", meter_values=[meter(25, 3000)]))  # no change
+            await cp.call(event("Updated", 10, 2, state="Charging", meter_values=[meter(10, 2000)]))  # late
+            await cp.call(event("Ended", 40, 5, state="Idle", stopped_reason="Local", meter_values=[meter(40, 3000)]))
+
+    run(scenario)
+    events = ConnectorStatusEvent.objects.filter(station=station, connector_number=1).order_by("timestamp")
+    assert [(e.timestamp - T0, e.status, e.info) for e in events] == [
+        (timedelta(0), "EVConnected", "chargingState, seqNo 0"),
+        (timedelta(minutes=1), "Charging", "chargingState, seqNo 1"),
+        (timedelta(minutes=20), "SuspendedEVSE", "chargingState, seqNo 3"),
+        (timedelta(minutes=40), "Idle", "chargingState, seqNo 5"),
+    ]
+    from billing_app.cdr import suspension_windows  # what billing waives idle fees from
+
+    session = ChargingSession.objects.get(transaction_ref="TX-2001")
+    assert suspension_windows(session, until=session.stopped_at) == [
+        (T0 + timedelta(minutes=20), T0 + timedelta(minutes=40)),
+    ]
+
+
+def energy_cost(session):
+    """A test pricer: 0.30 per kWh stored so far."""
+    last = session.samples.order_by("-taken_at").first()
+    return (last.energy_wh - session.meter_start_wh) / 1000 * Decimal("0.30") if last else Decimal(0)
+
+
+def failing_cost(session):
+    raise RuntimeError("the pricing engine is down")
+
+
+async def _wait_for(predicate, timeout: float = 5) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def test_cost_updated_is_pushed_after_meter_updates_at_most_once_per_interval(station, settings):
+    settings.OCPP_RUNNING_COST_FUNCTION = "tests.sessions_app.test_ocpp_v201.energy_cost"
+    settings.OCPP_COST_UPDATED_INTERVAL = 60
+
+    async def scenario(gw):
+        async with charger(gw, station.ocpp_identity, version="2.0.1") as cp:
+            started = await cp.call(event("Started", 0, 0, meter_values=[meter(0, 10_000)]))
+            await cp.call(event("Updated", 1, 1, meter_values=[meter(1, 12_000)]))
+            await _wait_for(lambda: cp.received)
+            await cp.call(event("Updated", 2, 2, meter_values=[meter(2, 14_000)]))
+            await asyncio.sleep(0.2)
+            first_pushes = list(cp.received)
+            settings.OCPP_COST_UPDATED_INTERVAL = 0
+            await cp.call(event("Updated", 3, 3, meter_values=[meter(3, 15_000)]))
+            await _wait_for(lambda: len(cp.received) == 2)
+            await cp.call(event("Ended", 4, 4, state="Idle", meter_values=[meter(4, 15_000)]))
+            await asyncio.sleep(0.2)
+            return started, first_pushes, list(cp.received)
+
+    started, first_pushes, pushes = run(scenario)
+    assert started.total_cost == 0
+    # the first push prices what is stored by then: 0.60 after the Updated at 1 min, if it ran that late
+    assert len(first_pushes) == 1 and first_pushes[0][0] == "CostUpdated"
+    assert first_pushes[0][1]["transaction_id"] == "TX-2001" and first_pushes[0][1]["total_cost"] in (0, 0.6)
+    assert pushes[1] == ("CostUpdated", {"total_cost": 1.5, "transaction_id": "TX-2001"})
+    assert len(pushes) == 2  # none after the transaction ended
+
+
+class ChargerWithoutCostUpdated(ChargePoint):
+    """Answers CostUpdated with NotImplemented, as a station without a display may."""
+
+
+def test_a_failing_pricer_or_a_refused_cost_update_never_breaks_the_connection(station, settings):
+    settings.OCPP_COST_UPDATED_INTERVAL = 0
+
+    async def scenario(gw):
+        async with charger(gw, station.ocpp_identity, version="2.0.1") as cp:
+            settings.OCPP_RUNNING_COST_FUNCTION = "tests.sessions_app.test_ocpp_v201.failing_cost"
+            first = await cp.call(event("Started", 0, 0, meter_values=[meter(0, 10_000)]))
+            await asyncio.sleep(0.1)
+            received = list(cp.received)
+        settings.OCPP_RUNNING_COST_FUNCTION = "tests.sessions_app.test_ocpp_v201.energy_cost"
+        async with charger(gw, station.ocpp_identity, version="2.0.1", cls=ChargerWithoutCostUpdated) as cp:
+            updated = await cp.call(event("Updated", 1, 1, meter_values=[meter(1, 11_000)]))
+            await asyncio.sleep(0.3)  # the station refused the push meanwhile
+            alive = await cp.call(call.Heartbeat())
+        return first, received, updated, alive
+
+    first, received, updated, alive = run(scenario)
+    assert first.total_cost is None and received == []
+    assert updated.total_cost == 0.3 and alive.current_time
+    assert ChargingSession.objects.get(transaction_ref="TX-2001").samples.count() == 2
+
+
+def test_cost_updated_does_not_hold_up_the_next_answer(station, settings):
+    settings.OCPP_RUNNING_COST_FUNCTION = "tests.sessions_app.test_ocpp_v201.energy_cost"
+    settings.OCPP_COST_UPDATED_INTERVAL = 0
+
+    def frame(unique_id, event_type, minutes, seq_no, wh):
+        return json.dumps([2, unique_id, "TransactionEvent", {
+            "eventType": event_type, "timestamp": at(minutes), "triggerReason": "MeterValuePeriodic",
+            "seqNo": seq_no, "transactionInfo": {"transactionId": "TX-2001"}, "evse": {"id": 1},
+            "meterValue": [{"timestamp": at(minutes),
+                            "sampledValue": [{"value": wh, "unitOfMeasure": {"unit": "Wh"}}]}],
+        }])
+
+    async def scenario(gw):
+        async with raw_socket(gw, station.ocpp_identity, version="2.0.1") as ws:  # never answers CostUpdated
+            await ws.send(frame("e0", "Started", 0, 0, 10_000))
+            frames = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
+            await ws.send(frame("e1", "Updated", 1, 1, 11_000))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 1))
+            while answer[0] == 2:  # another CostUpdated
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 1))
+            return frames, answer
+
+    frames, answer = run(scenario)
+    assert sorted((f[0], f[2] if f[0] == 2 else f[1]) for f in frames) == [(2, "CostUpdated"), (3, "e0")]
+    assert answer[:2] == [3, "e1"] and answer[2]["totalCost"] == 0.3

@@ -1,5 +1,6 @@
 """python manage.py load_demo: demo operators, chargers, drivers, tariffs and 90 days of priced sessions."""
 from django.core.management.base import BaseCommand, CommandError
+from django.test import override_settings
 from tqdm import tqdm
 
 from billing_app import demo as billing_demo
@@ -23,13 +24,17 @@ class Command(BaseCommand):
             summary = load_demo(days=days, seed=seed, progress=bar.update)
         billing_demo.load_tariffs()
         billing_demo.load_accounts()
+        # receipts are issued in bulk just below, not one by one as each session is priced
         with tqdm(total=unpriced_sessions().count(), desc="pricing sessions", unit="session",
-                  disable=no_progress, file=self.stdout._out) as bar:
+                  disable=no_progress, file=self.stdout._out) as bar, \
+                override_settings(INVOICE_RECEIPTS_ON_SETTLE=False):
             priced = sessions_settle_pending(progress=bar.update)
+        receipts, statements = billing_demo.load_invoices()
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {summary.operators} operators, {summary.stations} stations, "
             f"{summary.drivers} drivers; {summary.sessions_created} sessions, "
-            f"{summary.samples_created} meter samples created and {priced} sessions priced this run."
+            f"{summary.samples_created} meter samples created and {priced} sessions priced, {receipts} receipts and "
+            f"{statements} monthly statements issued this run."
         ))
         self.stdout.write(
             "Logins: admin/admin (superuser), operator/operator (Voltara staff), support/support, "

@@ -1,0 +1,142 @@
+"""Credit notes: corrections of issued invoices, full or partial, never above what remains.
+
+The invoice row is locked (SELECT ... FOR UPDATE) while what remains is computed and the credit
+note stored, so two concurrent credit notes cannot together exceed the invoice. A credit is shared
+out over the invoice's VAT rates in proportion to what remains at each rate, in whole cents that
+add up exactly; each rate's VAT is taken out of its gross share (rounded once).
+
+Refunds are not made here: `credit_note_issued` is sent after the credit note commits, with
+`refund=True` when the caller asked for the money to go back; the payments module connects a
+receiver that refunds (with an idempotency key derived from the credit note id).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Sum
+from django.dispatch import Signal
+from django.utils import timezone
+
+from ..models import CreditNote, CreditNoteLine, Invoice, NumberSequence
+from ..numbering import number_format, number_take
+from ..pricing import quantize_money
+from .documents import InvoicingError, delivery_is_suppressed, operator_time_zone
+from .lines import share_out, vat_summary
+
+credit_note_issued = Signal()
+"""Sent on commit of a new credit note: kwargs `credit_note` (CreditNote) and `refund` (bool)."""
+
+_HUNDRED = Decimal(100)
+
+
+class CreditNoteError(InvoicingError):
+    """A credit note the invoice does not allow (not issued, above what remains, not in cents)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Remaining:
+    """What is left to credit at one VAT rate."""
+
+    rate: Decimal | None
+    amount_excl_vat: Decimal
+    vat_amount: Decimal
+
+    @property
+    def amount_incl_vat(self) -> Decimal:
+        return self.amount_excl_vat + self.vat_amount
+
+
+def invoice_remaining_by_rate(invoice: Invoice) -> list[Remaining]:
+    """Per VAT rate: the invoice's lines minus what credit notes took already."""
+    credited: dict[Decimal | None, tuple[Decimal, Decimal]] = {}
+    rows = (CreditNoteLine.objects.filter(credit_note__invoice=invoice).values("vat_rate")
+            .annotate(excl=Sum("amount_excl_vat"), vat=Sum("vat_amount")))
+    for row in rows:
+        rate = None if row["vat_rate"] is None else Decimal(row["vat_rate"]).normalize()
+        credited[rate] = (row["excl"], row["vat"])
+    remaining = []
+    for summary in vat_summary(invoice.lines.all(), invoice.currency):
+        excl, vat = credited.get(summary.rate, (Decimal(0), Decimal(0)))
+        remaining.append(Remaining(summary.rate, quantize_money(summary.amount_excl_vat - excl, invoice.currency),
+                                   quantize_money(summary.vat_amount - vat, invoice.currency)))
+    return remaining
+
+
+def invoice_remaining(invoice: Invoice) -> Decimal:
+    """The amount incl. VAT that credit notes may still take from the invoice."""
+    return quantize_money(invoice.total_incl_vat - (invoice.credit_notes.aggregate(s=Sum("total_incl_vat"))["s"]
+                                                    or Decimal(0)), invoice.currency)
+
+
+def _split_gross(gross: Decimal, rate: Decimal | None, limit: Remaining, currency: str) -> tuple[Decimal, Decimal]:
+    """(excl., VAT) of a gross credit at one rate; the whole remainder when it takes all of it."""
+    if gross == limit.amount_incl_vat:
+        return limit.amount_excl_vat, limit.vat_amount
+    if rate is None:
+        return gross, quantize_money(Decimal(0), currency)
+    excl = min(quantize_money(gross * _HUNDRED / (_HUNDRED + rate), currency), limit.amount_excl_vat)
+    return excl, gross - excl
+
+
+def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal | None = None,
+                      refund: bool = False, now: datetime | None = None) -> CreditNote:
+    """Credit `amount_incl_vat` (None: all that remains) of an issued or paid invoice.
+
+    Raises CreditNoteError, writing nothing, when the amount is not positive, not in whole minor
+    units, or above what remains on the invoice."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        invoice = (Invoice.objects.select_for_update(of=("self",)).select_related("operator")
+                   .get(pk=invoice_id))
+        if invoice.state not in (Invoice.State.ISSUED, Invoice.State.PAID):
+            raise CreditNoteError(f"{invoice} is {invoice.state}: only issued or paid invoices take credit notes.")
+        currency = invoice.currency
+        remaining = invoice_remaining_by_rate(invoice)
+        left = sum((r.amount_incl_vat for r in remaining), Decimal(0))
+        amount = left if amount_incl_vat is None else Decimal(amount_incl_vat)
+        if amount != quantize_money(amount, currency):
+            raise CreditNoteError(f"{amount} is not a whole amount of {currency} minor units.")
+        if amount <= 0:
+            raise CreditNoteError(f"Nothing to credit: {amount} {currency} (remaining {left} {currency}).")
+        if amount > left:
+            raise CreditNoteError(f"{amount} {currency} is above what remains on {invoice}: {left} {currency}.")
+        if amount == left:
+            parts = [(r, r.amount_excl_vat, r.vat_amount) for r in remaining if r.amount_incl_vat or r.vat_amount]
+        else:
+            open_rates = [r for r in remaining if r.amount_incl_vat > 0]
+            shares = share_out(amount, [r.amount_incl_vat for r in open_rates], currency)
+            parts = [(r, *_split_gross(share, r.rate, r, currency))
+                     for r, share in zip(open_rates, shares, strict=True) if share]
+        tz = operator_time_zone(invoice.operator_id)
+        year = now.astimezone(tz).year
+        sequence = number_take(operator_id=invoice.operator_id, year=year, kind=NumberSequence.Kind.CREDIT_NOTE)
+        total_excl = sum((excl for _, excl, _ in parts), quantize_money(Decimal(0), currency))
+        total_vat = sum((vat for _, _, vat in parts), quantize_money(Decimal(0), currency))
+        note = CreditNote.objects.create(
+            operator=invoice.operator, invoice=invoice, issued_at=now, reason=reason, currency=currency,
+            number=number_format(prefix=invoice.operator.invoice_prefix, year=year, sequence=sequence,
+                                 kind=NumberSequence.Kind.CREDIT_NOTE),
+            number_year=year, number_sequence=sequence, seller=invoice.seller, buyer=invoice.buyer,
+            total_excl_vat=total_excl, total_vat=total_vat, total_incl_vat=total_excl + total_vat,
+        )
+        CreditNoteLine.objects.bulk_create([
+            CreditNoteLine(credit_note=note, position=position, vat_rate=r.rate,
+                           description=f"Credit on invoice {invoice.number} ({_rate_label(r.rate)})",
+                           amount_excl_vat=excl, vat_amount=vat, amount_incl_vat=excl + vat)
+            for position, (r, excl, vat) in enumerate(parts, start=1)
+        ])
+        transaction.on_commit(partial(credit_note_issued.send, sender=CreditNote, credit_note=note, refund=refund),
+                              robust=True)
+        if not delivery_is_suppressed():
+            from ..tasks.invoices import credit_note_pdf_render
+
+            transaction.on_commit(partial(credit_note_pdf_render.delay, note.pk), robust=True)
+    return note
+
+
+def _rate_label(rate: Decimal | None) -> str:
+    return "no VAT" if rate is None else f"VAT {rate.normalize():f} %"

@@ -1,0 +1,105 @@
+"""Getting issued documents to people: the stored PDF (with its SHA-256) and the email.
+
+Both are idempotent: a stored PDF is not rendered again, and the email is sent once (the row is
+locked while sending and `emailed_at` recorded in the same transaction; should the commit fail
+after the mail went out, a retry sends it again: at least once, never twice on success).
+"""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .. import pdf
+from ..models import CreditNote, Invoice
+from .documents import InvoicingError
+
+logger = logging.getLogger(__name__)
+
+Document = Invoice | CreditNote
+
+
+def pdf_path(document: Document) -> str:
+    return f"{settings.INVOICE_PDF_DIR}/{document.operator_id}/{document.number_year}/{document.number}.pdf"
+
+
+def _stored(document: Document) -> bool:
+    return bool(document.pdf and document.pdf_sha256) and default_storage.exists(document.pdf.name)
+
+
+def document_pdf_store(document: Document) -> Document:
+    """Render and store the document's PDF unless it is stored already."""
+    if not document.number:
+        raise InvoicingError(f"{document} is a draft: drafts have no PDF.")
+    if _stored(document):
+        return document
+    data = pdf.document_pdf(document)
+    name = pdf_path(document)
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    document.pdf.name = default_storage.save(name, ContentFile(data))
+    document.pdf_sha256 = pdf.sha256(data)
+    type(document).objects.filter(pk=document.pk).update(pdf=document.pdf.name, pdf_sha256=document.pdf_sha256)
+    return document
+
+
+def document_pdf_bytes(document: Document) -> bytes:
+    """The stored PDF (rendered first if it is not there yet: demo history renders lazily)."""
+    document_pdf_store(document)
+    with default_storage.open(document.pdf.name, "rb") as handle:
+        return handle.read()
+
+
+def invoice_pdf_store(*, invoice_id: int) -> Invoice:
+    return document_pdf_store(Invoice.objects.select_related("operator").get(pk=invoice_id))
+
+
+def credit_note_pdf_store(*, credit_note_id: int) -> CreditNote:
+    return document_pdf_store(CreditNote.objects.select_related("operator", "invoice").get(pk=credit_note_id))
+
+
+def _send(document: Document, *, to: str) -> None:
+    is_credit_note = isinstance(document, CreditNote)
+    label = "Credit note" if is_credit_note else (
+        "Invoice" if document.kind == Invoice.Kind.STATEMENT else "Receipt")
+    context = {"document": document, "label": label, "seller": document.seller, "buyer": document.buyer,
+               "total": pdf.money(document.total_incl_vat, document.currency), "is_credit_note": is_credit_note}
+    subject = " ".join(render_to_string("emails/invoice_subject.txt", context).split())
+    message = EmailMultiAlternatives(subject, render_to_string("emails/invoice.txt", context),
+                                     settings.DEFAULT_FROM_EMAIL, [to],
+                                     reply_to=[document.seller["email"]] if document.seller.get("email") else None)
+    message.attach_alternative(render_to_string("emails/invoice.html", context), "text/html")
+    message.attach(f"{document.number}.pdf", document_pdf_bytes(document), "application/pdf")
+    message.send()
+
+
+def _email_once(model: type[Document], pk: int) -> bool:
+    with transaction.atomic():
+        document = model.objects.select_for_update(of=("self",)).select_related("operator").get(pk=pk)
+        if document.emailed_at is not None:
+            return False
+        if not document.number:
+            raise InvoicingError(f"{document} is a draft: drafts are not sent.")
+        to = document.buyer.get("email")
+        if not to:
+            logger.warning("%s not emailed: the buyer has no email address", document)
+            return False
+        _send(document, to=to)
+        document.emailed_at = timezone.now()
+        document.save(update_fields=["emailed_at"])
+    return True
+
+
+def invoice_email_send(*, invoice_id: int) -> bool:
+    """Email the issued invoice with its PDF to the driver, once; True when it was sent now."""
+    return _email_once(Invoice, invoice_id)
+
+
+def credit_note_email_send(*, credit_note_id: int) -> bool:
+    return _email_once(CreditNote, credit_note_id)

@@ -1,0 +1,410 @@
+"""Invoices: receipts for pay-as-you-go sessions, monthly statements, and their states.
+
+draft -> issued (immutable) -> paid | void. A number, the issue date and the seller's and buyer's
+details are fixed in the transaction that issues; PDF rendering and the email are queued on
+commit (`delivery_suppressed()` turns that off, e.g. for demo history and benchmarks; the PDF is then
+rendered on first download). Receipts and statements of many accounts are issued in batches: one
+transaction per batch, numbers taken for the whole batch under one counter lock, rows inserted in
+bulk, so the queries per invoice stay constant whatever the volume.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Min
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from sessions_app.models import Location, Operator, User
+
+from ..models import BillingAccount, Invoice, InvoiceLine, NumberSequence, SessionCharge
+from ..numbering import number_format, number_take
+from .lines import LineIn, lines_from_breakdown, totals
+
+logger = logging.getLogger(__name__)
+
+STATEMENT_MODES = (BillingAccount.PaymentMode.POSTPAID, BillingAccount.PaymentMode.SUBSCRIPTION)
+_NO_DELIVERY: ContextVar[bool] = ContextVar("invoice_delivery_suppressed", default=False)
+
+
+class InvoicingError(Exception):
+    """An operation the invoice's state or data does not allow; the message says why."""
+
+
+@contextmanager
+def delivery_suppressed() -> Iterator[None]:
+    """Issue without queueing PDF rendering and email (demo history, benchmarks)."""
+    token = _NO_DELIVERY.set(True)
+    try:
+        yield
+    finally:
+        _NO_DELIVERY.reset(token)
+
+
+def delivery_is_suppressed() -> bool:
+    return _NO_DELIVERY.get()
+
+
+# --- Time ---------------------------------------------------------------------------------------
+
+def operator_time_zone(operator_id: int) -> ZoneInfo:
+    """The operator's time zone: that of most of its locations (ties: its first location).
+
+    Operator has no time zone field of its own yet; this is the one place that decides."""
+    row = (Location.objects.filter(operator_id=operator_id).values("time_zone")
+           .annotate(n=Count("pk"), first=Min("pk")).order_by("-n", "first").first())
+    return ZoneInfo(row["time_zone"] if row else settings.TIME_ZONE)
+
+
+def month_bounds(period: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[first instant, first instant of the next month) of the month of `period`, in `tz`."""
+    first = period.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return datetime.combine(first, time(), tzinfo=tz), datetime.combine(following, time(), tzinfo=tz)
+
+
+def last_day_of_month(period: date) -> date:
+    return (period.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+# --- Snapshots ----------------------------------------------------------------------------------
+
+def seller_snapshot(operator: Operator) -> dict:
+    return {"name": operator.name, "legal_name": operator.legal_name, "vat_id": operator.vat_id,
+            "address": operator.address, "country": operator.country, "email": operator.email}
+
+
+def buyer_snapshot(driver: User) -> dict:
+    profile = getattr(driver, "driver_profile", None)
+    name = (profile.full_name if profile else "") or driver.get_full_name() or driver.username
+    return {
+        "name": name,
+        "company_name": profile.company_name if profile else "",
+        "vat_id": profile.company_vat_id if profile else "",
+        "address": profile.address if profile else "",
+        "postal_code": profile.postal_code if profile else "",
+        "city": profile.city if profile else "",
+        "country": profile.country if profile else "",
+        "email": driver.email,
+    }
+
+
+# --- Issuing ------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Draft:
+    """An invoice not stored yet, with its lines."""
+
+    invoice: Invoice
+    lines: list[LineIn]
+
+
+def _set_totals(invoice: Invoice, lines: Sequence) -> None:
+    invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat = totals(lines, invoice.currency)
+
+
+def _number(invoices: Sequence[Invoice], now: datetime) -> None:
+    """Give each invoice its number, issue date and snapshots. Counters are locked in a fixed
+    order (operator, year) so two batches never deadlock."""
+    zones: dict[int, ZoneInfo] = {}
+    groups: dict[tuple[int, int], list[Invoice]] = defaultdict(list)
+    for invoice in invoices:
+        tz = zones.get(invoice.operator_id) or zones.setdefault(invoice.operator_id,
+                                                               operator_time_zone(invoice.operator_id))
+        groups[(invoice.operator_id, now.astimezone(tz).year)].append(invoice)
+    for (operator_id, year), group in sorted(groups.items()):
+        first = number_take(operator_id=operator_id, year=year, kind=NumberSequence.Kind.INVOICE, count=len(group))
+        for offset, invoice in enumerate(group):
+            invoice.number_year, invoice.number_sequence = year, first + offset
+            invoice.number = number_format(prefix=invoice.operator.invoice_prefix, year=year,
+                                           sequence=first + offset, kind=NumberSequence.Kind.INVOICE)
+            invoice.issued_at = now
+            invoice.state = Invoice.State.ISSUED
+            invoice.seller = seller_snapshot(invoice.operator)
+            invoice.buyer = buyer_snapshot(invoice.driver)
+
+
+def _line_rows(invoice: Invoice, lines: Sequence[LineIn]) -> list[InvoiceLine]:
+    return [InvoiceLine(invoice=invoice, position=position, kind=line.kind, description=line.description,
+                        session_id=line.session_id, session_charge_id=line.session_charge_id,
+                        source_index=line.source_index, quantity=line.quantity, unit=line.unit,
+                        unit_price=line.unit_price, vat_rate=line.vat_rate, amount_excl_vat=line.amount_excl_vat,
+                        vat_amount=line.vat_amount, amount_incl_vat=line.amount_incl_vat)
+            for position, line in enumerate(lines, start=1)]
+
+
+def _issue_new(drafts: Sequence[Draft], *, now: datetime) -> list[Invoice]:
+    """Number and store new invoices with their lines, in the caller's transaction."""
+    invoices = [draft.invoice for draft in drafts]
+    for draft in drafts:
+        _set_totals(draft.invoice, draft.lines)
+    _number(invoices, now)
+    Invoice.objects.bulk_create(invoices)
+    InvoiceLine.objects.bulk_create([row for draft in drafts for row in _line_rows(draft.invoice, draft.lines)])
+    _queue_delivery([invoice.pk for invoice in invoices])
+    return invoices
+
+
+def issue_drafts(drafts: Sequence[Draft], *, now: datetime) -> list[Invoice]:
+    """Issue new invoices in one transaction; should one of them exist already (a concurrent run),
+    fall back to one transaction each and skip those that do. Idempotent per receipt session and
+    per statement (account, period), which the unique constraints guarantee."""
+    if not drafts:
+        return []
+    try:
+        with transaction.atomic():
+            return _issue_new(drafts, now=now)
+    except IntegrityError:
+        if len(drafts) == 1:
+            return []
+    issued = []
+    for draft in drafts:
+        draft.invoice.pk = None
+        try:
+            with transaction.atomic():
+                issued += _issue_new([draft], now=now)
+        except IntegrityError:
+            logger.info("invoice for %s already issued", draft.invoice.session_id or draft.invoice.account_id)
+    return issued
+
+
+def _queue_delivery(invoice_ids: Sequence[int]) -> None:
+    if delivery_is_suppressed():
+        return
+    from ..tasks.invoices import invoice_pdf_render
+
+    for invoice_id in invoice_ids:
+        transaction.on_commit(partial(invoice_pdf_render.delay, invoice_id), robust=True)
+
+
+def invoice_issue(*, invoice_id: int, now: datetime | None = None) -> Invoice:
+    """Issue a stored draft: number, issue date and snapshots, in one transaction holding the
+    invoice row. Issuing an issued invoice returns it unchanged."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        invoice = (Invoice.objects.select_for_update(of=("self",))
+                   .select_related("operator", "driver__driver_profile").get(pk=invoice_id))
+        if invoice.state != Invoice.State.DRAFT:
+            return invoice
+        lines = list(invoice.lines.all())
+        if not lines:
+            raise InvoicingError(f"Draft {invoice_id} has no lines.")
+        _set_totals(invoice, lines)
+        _number([invoice], now)
+        invoice.save()
+        _queue_delivery([invoice.pk])
+    return invoice
+
+
+# --- Receipts -----------------------------------------------------------------------------------
+
+def _charges():
+    return SessionCharge.objects.select_related(
+        "session__operator", "session__connector__station__location",
+        "session__driver__billing_account", "session__driver__driver_profile",
+    )
+
+
+def _receipt_draft(charge: SessionCharge) -> Draft | None:
+    session = charge.session
+    account = getattr(session.driver, "billing_account", None) if session.driver else None
+    if account is None or account.payment_mode != BillingAccount.PaymentMode.PAY_AS_YOU_GO:
+        return None
+    lines = lines_from_breakdown(charge.breakdown, currency=charge.currency, session_id=session.pk,
+                                 session_charge_id=charge.pk)
+    if not lines:
+        return None
+    day = timezone.localtime(session.stopped_at, ZoneInfo(session.connector.station.location.time_zone)).date()
+    invoice = Invoice(operator=session.operator, account=account, driver=session.driver,
+                      kind=Invoice.Kind.RECEIPT, session=session, period_start=day, period_end=day,
+                      currency=charge.currency)
+    return Draft(invoice, lines)
+
+
+def invoice_create_for_session(*, session_id: int) -> Invoice | None:
+    """A draft receipt for a settled pay-as-you-go session (None when the session is not one);
+    the receipt already made for it if there is one."""
+    existing = Invoice.objects.filter(session_id=session_id).first()
+    if existing is not None:
+        return existing
+    draft = _receipt_draft(_charges().get(session_id=session_id))
+    if draft is None:
+        return None
+    try:
+        with transaction.atomic():
+            _set_totals(draft.invoice, draft.lines)
+            draft.invoice.save()
+            InvoiceLine.objects.bulk_create(_line_rows(draft.invoice, draft.lines))
+    except IntegrityError:
+        return Invoice.objects.get(session_id=session_id)
+    return draft.invoice
+
+
+def receipt_issue_for_session(*, session_id: int, now: datetime | None = None) -> Invoice | None:
+    """Issue the receipt of a settled pay-as-you-go session, once (None when the session is not
+    billed per session, or cost nothing)."""
+    existing = Invoice.objects.filter(session_id=session_id).first()
+    if existing is not None:
+        return invoice_issue(invoice_id=existing.pk, now=now) if existing.state == Invoice.State.DRAFT else existing
+    charge = _charges().filter(session_id=session_id).first()
+    draft = _receipt_draft(charge) if charge is not None and charge.total_incl_vat else None
+    if draft is None:
+        return None
+    issued = issue_drafts([draft], now=now or timezone.now())
+    return issued[0] if issued else Invoice.objects.get(session_id=session_id)
+
+
+def pending_receipt_charges(*, operator_id: int | None = None):
+    """Charges of pay-as-you-go sessions that cost something and are on no invoice yet."""
+    payg = BillingAccount.PaymentMode.PAY_AS_YOU_GO
+    charges = (_charges().filter(session__driver__billing_account__payment_mode=payg,
+                                 session__receipts__isnull=True, session__invoice_lines__isnull=True)
+               .exclude(total_incl_vat=0).order_by("session__stopped_at", "pk"))
+    return charges.filter(session__operator_id=operator_id) if operator_id else charges
+
+
+def receipts_issue_pending(*, operator_id: int | None = None, batch_size: int = 500, now: datetime | None = None,
+                           progress: Callable[[int], None] = lambda n: None) -> int:
+    """Issue the receipts of every settled pay-as-you-go session that has none (a lost task, history)."""
+    issued = 0
+    while True:
+        charges = list(pending_receipt_charges(operator_id=operator_id)[:batch_size])
+        if not charges:
+            return issued
+        drafts = [d for d in map(_receipt_draft, charges) if d is not None]
+        issued += len(issue_drafts(drafts, now=now or timezone.now()))
+        progress(len(charges))
+        if not drafts:
+            return issued
+
+
+# --- Monthly statements -------------------------------------------------------------------------
+
+StatementLineProvider = Callable[..., list[LineIn]]
+
+
+def statement_line_providers() -> list[StatementLineProvider]:
+    """Extra statement lines (plan fees, discounts): `INVOICE_STATEMENT_LINE_PROVIDERS` names
+    functions `f(*, account, period_start, period_end, currency) -> list[LineIn]` (see
+    `lines.line_priced`)."""
+    return [import_string(path) for path in getattr(settings, "INVOICE_STATEMENT_LINE_PROVIDERS", [])]
+
+
+def statement_drafts(*, operator: Operator, period: date, accounts: Sequence[BillingAccount],
+                     tz: ZoneInfo | None = None) -> list[Draft]:
+    """Statement drafts for `accounts` (of `operator`) for the month of `period`: every settled
+    session that ended in that month (operator's time zone) and is on no invoice yet, plus extra
+    lines from the providers. Accounts with nothing to bill get none. One query for all sessions."""
+    period = period.replace(day=1)
+    start, end = month_bounds(period, tz or operator_time_zone(operator.pk))
+    by_driver: dict[int, list[SessionCharge]] = defaultdict(list)
+    charges = (SessionCharge.objects.filter(session__operator=operator,
+                                            session__driver_id__in=[a.driver_id for a in accounts],
+                                            session__stopped_at__gte=start, session__stopped_at__lt=end,
+                                            session__receipts__isnull=True, session__invoice_lines__isnull=True)
+               .select_related("session").order_by("session__stopped_at", "pk"))
+    for charge in charges:
+        by_driver[charge.session.driver_id].append(charge)
+    providers = statement_line_providers()
+    currency = operator.default_currency
+    drafts = []
+    for account in accounts:
+        lines: list[LineIn] = []
+        for charge in by_driver.get(account.driver_id, []):
+            if charge.currency != currency:
+                logger.warning("session %s charged in %s, not on the %s statement", charge.session_id,
+                               charge.currency, currency)
+                continue
+            lines += lines_from_breakdown(charge.breakdown, currency=currency, session_id=charge.session_id,
+                                          session_charge_id=charge.pk)
+        for provider in providers:
+            lines += provider(account=account, period_start=period, period_end=last_day_of_month(period),
+                              currency=currency)
+        if lines:
+            account.operator = operator
+            drafts.append(Draft(Invoice(operator=operator, account=account, driver=account.driver,
+                                        kind=Invoice.Kind.STATEMENT, period_start=period,
+                                        period_end=last_day_of_month(period), currency=currency), lines))
+    return drafts
+
+
+def statement_accounts(*, operator: Operator, period: date):
+    """Accounts billed monthly that have no statement for the month of `period` yet."""
+    done = Invoice.objects.filter(kind=Invoice.Kind.STATEMENT, period_start=period.replace(day=1))
+    return (BillingAccount.objects.filter(operator=operator, payment_mode__in=STATEMENT_MODES)
+            .exclude(pk__in=done.values("account_id")).select_related("driver__driver_profile").order_by("pk"))
+
+
+def statement_create(*, account_id: int, period: date, issue: bool = True,
+                     now: datetime | None = None) -> Invoice | None:
+    """The statement of one account for the month of `period` (issued, or a stored draft with
+    `issue=False`); the existing one if made already; None when there is nothing to bill."""
+    existing = Invoice.objects.filter(kind=Invoice.Kind.STATEMENT, account_id=account_id,
+                                      period_start=period.replace(day=1)).first()
+    if existing is not None:
+        return existing
+    account = BillingAccount.objects.select_related("operator", "driver__driver_profile").get(pk=account_id)
+    if account.payment_mode not in STATEMENT_MODES:
+        raise InvoicingError(f"{account} is not billed monthly.")
+    drafts = statement_drafts(operator=account.operator, period=period, accounts=[account])
+    if not drafts:
+        return None
+    if issue:
+        issued = issue_drafts(drafts, now=now or timezone.now())
+    else:
+        try:
+            with transaction.atomic():
+                draft = drafts[0]
+                _set_totals(draft.invoice, draft.lines)
+                draft.invoice.save()
+                InvoiceLine.objects.bulk_create(_line_rows(draft.invoice, draft.lines))
+                issued = [draft.invoice]
+        except IntegrityError:
+            issued = []
+    return issued[0] if issued else Invoice.objects.get(kind=Invoice.Kind.STATEMENT, account_id=account_id,
+                                                        period_start=period.replace(day=1))
+
+
+# --- After issue --------------------------------------------------------------------------------
+
+def invoice_mark_paid(*, invoice_id: int, paid_at: datetime | None = None, reference: str = "") -> Invoice:
+    """issued -> paid; marking a paid invoice paid again changes nothing."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.state == Invoice.State.PAID:
+            return invoice
+        if invoice.state != Invoice.State.ISSUED:
+            raise InvoicingError(f"{invoice} is {invoice.state}: only an issued invoice can be paid.")
+        invoice.state = Invoice.State.PAID
+        invoice.paid_at = paid_at or timezone.now()
+        invoice.payment_reference = reference
+        invoice.save(update_fields=["state", "paid_at", "payment_reference"])
+    return invoice
+
+
+def invoice_void(*, invoice_id: int, reason: str, now: datetime | None = None) -> Invoice:
+    """issued -> void (keeps its number: the sequence stays gapless). A paid or credited invoice
+    is corrected by a credit note instead."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.state == Invoice.State.VOID:
+            return invoice
+        if invoice.state != Invoice.State.ISSUED:
+            raise InvoicingError(f"{invoice} is {invoice.state}: only an issued, unpaid invoice can be voided.")
+        if invoice.credit_notes.exists():
+            raise InvoicingError(f"{invoice} has credit notes: credit the rest instead of voiding it.")
+        invoice.state = Invoice.State.VOID
+        invoice.voided_at = now or timezone.now()
+        invoice.void_reason = reason
+        invoice.save(update_fields=["state", "voided_at", "void_reason"])
+    return invoice

@@ -1,0 +1,177 @@
+"""Invoice lines from a session's pricing breakdown, and the sums an invoice shows.
+
+Money rule (DESIGN.md): every line is rounded once to the currency's minor unit by
+`pricing.quantize_money`, VAT is computed on the rounded line, and every total (per VAT rate and
+overall) is a plain sum of rounded lines, so the totals always add up to the cent. Breakdown
+lines arrive already rounded by the engine; quantizing them again changes nothing and guards the
+invariant for extra lines (plan fees, discounts) that come from elsewhere.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
+
+from .. import pricing
+from ..pricing import quantize_money
+
+_HUNDRED = Decimal(100)
+_QUANTITY = Decimal("0.0001")
+
+LABELS = {
+    pricing.ENERGY: ("Energy", "kWh"),
+    pricing.TIME: ("Charging time", "h"),
+    pricing.PARKING_TIME: ("Parking / idle time", "h"),
+    pricing.FLAT: ("Session fee", "session"),
+    pricing.RESERVATION_FLAT: ("Reservation fee", "reservation"),
+    pricing.RESERVATION_TIME: ("Reservation time", "h"),
+    pricing.MIN_PRICE: ("Minimum price adjustment", "session"),
+    pricing.MAX_PRICE: ("Maximum price cap", "session"),
+}
+ADJUSTMENTS = (pricing.MIN_PRICE, pricing.MAX_PRICE)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineIn:
+    """A rounded invoice line before it is stored; `session_id`, `session_charge_id` and
+    `source_index` trace it back to the pricing breakdown."""
+
+    kind: str
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    vat_rate: Decimal | None
+    amount_excl_vat: Decimal
+    vat_amount: Decimal
+    session_id: int | None = None
+    session_charge_id: int | None = None
+    source_index: int | None = None
+
+    @property
+    def amount_incl_vat(self) -> Decimal:
+        return self.amount_excl_vat + self.vat_amount
+
+
+def line_priced(*, kind: str, description: str, quantity: Decimal, unit: str, unit_price: Decimal,
+                vat_rate: Decimal | None, currency: str) -> LineIn:
+    """A line priced here (plan fees, discounts: negative unit price): quantity x unit price rounded
+    once, VAT on the rounded amount, rounded once."""
+    excl = quantize_money(quantity * unit_price, currency)
+    vat = quantize_money(excl * vat_rate / _HUNDRED, currency) if vat_rate is not None else quantize_money(
+        Decimal(0), currency)
+    return LineIn(kind=kind, description=description, quantity=quantity, unit=unit, unit_price=unit_price,
+                  vat_rate=vat_rate, amount_excl_vat=excl, vat_amount=vat)
+
+
+def lines_from_breakdown(breakdown: dict, *, currency: str, session_id: int | None = None,
+                         session_charge_id: int | None = None) -> list[LineIn]:
+    """One invoice line per breakdown line, in the engine's order; amounts exactly the engine's, so
+    a receipt's total is the session charge's total to the cent.
+
+    A min/max price adjustment carries no VAT rate in the engine (it moves the total, not a
+    component): it takes the rate of the session's other lines, or is shared out over their rates
+    in proportion to their amounts when they have several (see `_adjustment_lines`)."""
+    lines: list[LineIn] = []
+    adjustments: list[LineIn] = []
+    for index, raw in enumerate(breakdown.get("lines", [])):
+        kind = raw["dimension"]
+        label, unit = LABELS.get(kind, (kind.replace("_", " ").capitalize(), "unit"))
+        vat_rate = None if raw.get("vat_rate") is None else Decimal(raw["vat_rate"])
+        line = LineIn(
+            kind=kind, description=label,
+            quantity=Decimal(raw["billed_quantity"]).quantize(_QUANTITY, rounding=ROUND_HALF_UP),
+            unit=unit, unit_price=Decimal(raw["unit_price"]), vat_rate=vat_rate,
+            amount_excl_vat=quantize_money(Decimal(raw["amount_excl_vat"]), currency),
+            vat_amount=quantize_money(Decimal(raw["vat_amount"]), currency),
+            session_id=session_id, session_charge_id=session_charge_id, source_index=index,
+        )
+        (adjustments if kind in ADJUSTMENTS else lines).append(line)
+    for adjustment in adjustments:
+        lines.extend(_adjustment_lines(adjustment, lines, currency))
+    return lines
+
+
+def _adjustment_lines(adjustment: LineIn, others: Sequence[LineIn], currency: str) -> list[LineIn]:
+    rates: dict[Decimal | None, Decimal] = {}
+    for line in others:
+        rates[line.vat_rate] = rates.get(line.vat_rate, Decimal(0)) + abs(line.amount_excl_vat)
+    if not rates:
+        rate = None if not adjustment.vat_amount else _implied_rate(adjustment)
+        return [replace(adjustment, vat_rate=rate)]
+    if len(rates) == 1:
+        return [replace(adjustment, vat_rate=next(iter(rates)))]
+    ordered = sorted(rates.items(), key=lambda item: (item[0] is None, item[0] or 0))
+    weights = [weight for _, weight in ordered]
+    excl = share_out(adjustment.amount_excl_vat, weights, currency)
+    vat = share_out(adjustment.vat_amount, weights, currency)
+    return [replace(adjustment, vat_rate=rate, unit_price=part_excl, amount_excl_vat=part_excl, vat_amount=part_vat,
+                    description=f"{adjustment.description} ({_rate_label(rate)})")
+            for (rate, _), part_excl, part_vat in zip(ordered, excl, vat, strict=True)]
+
+
+def _implied_rate(line: LineIn) -> Decimal | None:
+    if not line.amount_excl_vat:
+        return None
+    return (line.vat_amount * _HUNDRED / line.amount_excl_vat).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+
+def _rate_label(rate: Decimal | None) -> str:
+    return "no VAT" if rate is None else f"VAT {rate.normalize():f} %"
+
+
+def share_out(amount: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
+    """Split `amount` over `weights` in proportion, in whole minor units, the parts summing exactly
+    to `amount` (largest remainder; ties to the earlier part). Zero weights get nothing unless all
+    weights are zero (then equal parts)."""
+    if not weights:
+        return []
+    unit = quantize_money(Decimal(1), currency).as_tuple().exponent
+    quantum = Decimal(1).scaleb(unit)
+    signed_units = int((amount / quantum).to_integral_value())
+    sign, total_units = (-1 if signed_units < 0 else 1), abs(signed_units)
+    total_weight = sum(weights, Decimal(0))
+    if total_weight == 0:
+        weights = [Decimal(1)] * len(weights)
+        total_weight = Decimal(len(weights))
+    exact = [Decimal(total_units) * w / total_weight for w in weights]
+    floors = [int(e.to_integral_value(rounding="ROUND_FLOOR")) for e in exact]
+    left = total_units - sum(floors)
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:left]:
+        floors[i] += 1
+    return [quantize_money(Decimal(sign * units).scaleb(unit), currency) for units in floors]
+
+
+@dataclass(frozen=True, slots=True)
+class VatRow:
+    rate: Decimal | None
+    amount_excl_vat: Decimal
+    vat_amount: Decimal
+    amount_incl_vat: Decimal
+
+    @property
+    def label(self) -> str:
+        return _rate_label(self.rate)
+
+
+def vat_summary(lines: Iterable, currency: str) -> list[VatRow]:
+    """Sums of rounded lines per VAT rate, rates ascending, "no VAT" last."""
+    zero = quantize_money(Decimal(0), currency)
+    sums: dict[Decimal | None, list[Decimal]] = {}
+    for line in lines:
+        row = sums.setdefault(None if line.vat_rate is None else Decimal(line.vat_rate).normalize(), [zero, zero])
+        row[0] += line.amount_excl_vat
+        row[1] += line.vat_amount
+    ordered = sorted(sums.items(), key=lambda item: (item[0] is None, item[0] or 0))
+    return [VatRow(rate, excl, vat, excl + vat) for rate, (excl, vat) in ordered]
+
+
+def totals(lines: Iterable, currency: str) -> tuple[Decimal, Decimal, Decimal]:
+    """(excl. VAT, VAT, incl. VAT): sums of the rounded lines."""
+    zero = quantize_money(Decimal(0), currency)
+    excl = vat = zero
+    for line in lines:
+        excl += line.amount_excl_vat
+        vat += line.vat_amount
+    return excl, vat, excl + vat

@@ -1,0 +1,171 @@
+"""The evidence bundle frozen on a ticket when it opens, built by a registry of providers.
+
+Each provider is `func(*, ticket) -> JSON-able value` stored under its name in `Evidence.data`;
+`driver_visible` says whether the driver sees that part. Built in: the session, its meter samples,
+derived periods, the price (tariff snapshot and breakdown) and the connector's status timeline
+around the session. `payments` and `invoices` start as empty lists; billing registers the real
+providers with `register_evidence_provider` (or through settings.DISPUTE_EVIDENCE_PROVIDERS).
+Values may hold Decimals and datetimes: the JSON field writes them as exact strings.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from billing_app import ocpi
+from billing_app.cdr import session_charging_periods, session_periods
+from billing_app.models import SessionCharge
+from sessions_app.models import ConnectorStatusEvent
+from sessions_app.selectors import session_samples
+
+from .models import DisputeTicket
+
+TIMELINE_MARGIN = timedelta(hours=1)
+
+EvidenceProvider = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Registered:
+    func: EvidenceProvider
+    driver_visible: bool
+    title: str
+
+
+_providers: dict[str, _Registered] = {}
+
+
+def register_evidence_provider(name: str, func: EvidenceProvider, *, driver_visible: bool = True,
+                               title: str = "") -> None:
+    """Add (or replace) the provider of one part of the bundle; the order of first registration is the
+    order on the ticket page."""
+    previous = _providers.get(name)
+    title = title or (previous.title if previous else name.replace("_", " ").capitalize())
+    _providers[name] = _Registered(func, driver_visible, title)
+
+
+def evidence_providers() -> dict[str, _Registered]:
+    return dict(_providers)
+
+
+def collect_evidence(*, ticket: DisputeTicket) -> dict[str, Any]:
+    """Every provider's part, in the form it is stored (Decimals and datetimes as exact strings), so
+    what the caller holds is what the database holds."""
+    data = {name: provider.func(ticket=ticket) for name, provider in _providers.items()}
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def driver_parts(data: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a frozen bundle a driver may see."""
+    hidden = {name for name, p in _providers.items() if not p.driver_visible}
+    return {name: value for name, value in data.items() if name not in hidden}
+
+
+def part_titles() -> dict[str, str]:
+    return {name: p.title for name, p in _providers.items()}
+
+
+def _session(*, ticket: DisputeTicket) -> dict[str, Any] | None:
+    session = ticket.session
+    if session is None:
+        return None
+    connector = session.connector
+    location = connector.station.location
+    return {
+        "id": session.pk,
+        "state": session.state,
+        "started_at": session.started_at,
+        "stopped_at": session.stopped_at,
+        "meter_start_wh": session.meter_start_wh,
+        "meter_stop_wh": session.meter_stop_wh,
+        "energy_wh": session.energy_wh,
+        "stop_reason": session.stop_reason,
+        "connector": str(connector),
+        "connector_number": connector.number,
+        "location": f"{location.name}, {location.address}, {location.city}",
+        "time_zone": location.time_zone,
+        "id_token": session.id_token.uid if session.id_token_id else None,
+    }
+
+
+def _meter_samples(*, ticket: DisputeTicket) -> list[dict[str, Any]]:
+    if ticket.session is None:
+        return []
+    return [
+        {"taken_at": s.taken_at, "energy_wh": s.energy_wh, "power_w": s.power_w, "current_a": s.current_a,
+         "soc_percent": s.soc_percent}
+        for s in session_samples(ticket.session)
+    ]
+
+
+def _periods(*, ticket: DisputeTicket) -> dict[str, Any]:
+    session = ticket.session
+    if session is None or session.stopped_at is None:
+        return {"derived": [], "charging_periods": []}
+    derived = [
+        {"kind": p.kind, "start": p.start, "end": p.end, "energy_wh": p.energy_wh, "hours": p.hours,
+         "max_power_w": p.max_power_w}
+        for p in session_periods(session)
+    ]
+    return {"derived": derived, "charging_periods": session_charging_periods(session)}
+
+
+def _charge(*, ticket: DisputeTicket) -> dict[str, Any] | None:
+    if ticket.session is None:
+        return None
+    charge = SessionCharge.objects.filter(session=ticket.session).first()
+    if charge is None:
+        return None
+    return {
+        "currency": charge.currency,
+        "total_excl_vat": charge.total_excl_vat,
+        "total_vat": charge.total_vat,
+        "total_incl_vat": charge.total_incl_vat,
+        "total_energy_kwh": charge.total_energy_kwh,
+        "total_time_hours": charge.total_time_hours,
+        "total_parking_hours": charge.total_parking_hours,
+        "priced_at": charge.priced_at,
+        "tariff_snapshot": ocpi.loads(charge.tariff_snapshot_json),
+        "breakdown": charge.breakdown,
+    }
+
+
+def _connector_timeline(*, ticket: DisputeTicket) -> list[dict[str, Any]]:
+    """What the charger reported for this connector (and the station as a whole, connector 0) from an
+    hour before the session to an hour after it."""
+    session = ticket.session
+    if session is None:
+        return []
+    end = session.stopped_at or ticket.opened_at
+    events = ConnectorStatusEvent.objects.filter(
+        station_id=session.connector.station_id,
+        connector_number__in=(0, session.connector.number),
+        timestamp__gte=session.started_at - TIMELINE_MARGIN,
+        timestamp__lte=end + TIMELINE_MARGIN,
+    ).order_by("timestamp", "pk")
+    return [
+        {"timestamp": e.timestamp, "received_at": e.received_at, "connector_number": e.connector_number,
+         "status": e.status, "error_code": e.error_code, "info": e.info, "vendor_id": e.vendor_id,
+         "vendor_error_code": e.vendor_error_code}
+        for e in events
+    ]
+
+
+def _filled_by_billing(*, ticket: DisputeTicket) -> list:
+    """Placeholder until billing registers its provider for this part."""
+    return []
+
+
+register_evidence_provider("session", _session)
+register_evidence_provider("meter_samples", _meter_samples)
+register_evidence_provider("periods", _periods, title="Charging and idle periods")
+register_evidence_provider("charge", _charge, title="Price (tariff snapshot and breakdown)")
+register_evidence_provider("connector_timeline", _connector_timeline, driver_visible=False,
+                           title="Connector status timeline (±1 h)")
+register_evidence_provider("payments", _filled_by_billing, title="Payments and refunds")
+register_evidence_provider("invoices", _filled_by_billing)

@@ -1,0 +1,115 @@
+"""Forms of the support and driver pages: they parse input; the services decide."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from sessions_app.selectors import operators_for
+
+from . import sla
+from .attachments import validate_attachments
+from .models import DisputeTicket
+from .selectors import UNASSIGNED
+
+Status = DisputeTicket.Status
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input, checked together against the attachment limits."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = [f for f in (data if isinstance(data, list | tuple) else [data]) if f]
+        files = [super(MultipleFileField, self).clean(f, initial) for f in files]
+        validate_attachments(files)
+        return files
+
+
+class TicketOpenForm(forms.Form):
+    reason = forms.ChoiceField(choices=DisputeTicket.Reason.choices)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=5000,
+                                  help_text="What is wrong, as precisely as you can.")
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
+    attachments = MultipleFileField(help_text="PDF, PNG, JPEG or text files.")
+
+
+class StaffMessageForm(MessageForm):
+    internal = forms.BooleanField(required=False, label="Internal note (not shown to the driver)")
+
+
+class TransitionForm(forms.Form):
+    to_status = forms.ChoiceField(label="Move to", choices=[(s, label) for s, label in Status.choices
+                                                             if s != Status.RESOLVED])
+    note = forms.CharField(required=False, max_length=1000)
+
+
+class ReopenForm(forms.Form):
+    """No fields: it carries the refusal, if any, back to the page."""
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="(nobody)")
+
+    def __init__(self, *args, staff, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = staff
+
+
+class ResolveForm(forms.Form):
+    kind = forms.ChoiceField(label="Resolution", choices=[
+        (k, label) for k, label in DisputeTicket.ResolutionKind.choices if k != DisputeTicket.ResolutionKind.CHARGEBACK
+    ])
+    amount = forms.DecimalField(required=False, min_value=Decimal("0.01"), max_digits=12, decimal_places=2,
+                                help_text="Refund or credit amount (incl. VAT).")
+    corrected_energy_kwh = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=3,
+                                              label="Corrected energy (kWh)", help_text="For re-pricing.")
+    explanation = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000,
+                                  help_text="Sent to the driver; required when rejecting.")
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == "reject" and not (data.get("explanation") or "").strip():
+            self.add_error("explanation", "A rejection needs an explanation for the driver.")
+        if kind == "reject" and data.get("amount") is not None:
+            self.add_error("amount", "A rejection has no amount.")
+        if kind in ("refund", "credit_note") and data.get("amount") is None:
+            self.add_error("amount", "Enter the amount.")
+        return data
+
+    def details(self) -> dict:
+        energy = self.cleaned_data.get("corrected_energy_kwh")
+        return {"corrected_energy_kwh": energy} if energy is not None else {}
+
+
+class QueueFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "any status"), *Status.choices])
+    operator = forms.ModelChoiceField(queryset=None, required=False, empty_label="any operator")
+    sla = forms.ChoiceField(required=False, label="SLA", choices=[("", "any SLA state"), *sla.SLA_STATES.items()])
+    assignee = forms.CharField(required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["operator"].queryset = operators_for(user)
+        self.user = user
+
+    def clean_assignee(self) -> str:
+        value = self.cleaned_data["assignee"].strip()
+        if value == "me":
+            return str(self.user.pk)
+        if value in ("", UNASSIGNED) or value.isdigit():
+            return value
+        raise ValidationError('Use "me", "none" or a user id.')

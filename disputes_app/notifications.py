@@ -1,0 +1,74 @@
+"""Emails about tickets, sent after the transaction that caused them commits (never for a rolled-back
+change). Bodies are templates/emails/dispute_*.txt; a failing mail server never fails the operation."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from . import selectors
+from .models import DisputeTicket, TicketMessage
+
+
+def _send_on_commit(*, subject: str, template: str, context: dict, recipients: list[str]) -> None:
+    if not recipients:
+        return
+    body = render_to_string(template, context)
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients), robust=True
+    )
+
+
+def _links(ticket: DisputeTicket) -> dict[str, str]:
+    return {
+        "support_url": reverse("disputes:support_ticket", args=[ticket.pk]),
+        "driver_url": reverse("disputes:detail", args=[ticket.pk]),
+    }
+
+
+def message_posted(message: TicketMessage) -> None:
+    """A public message goes to the other side: the driver hears from staff, staff from the driver."""
+    if message.internal:
+        return
+    ticket = message.ticket
+    if message.from_staff:
+        recipients = [ticket.driver.email] if ticket.driver_id and ticket.driver.email else []
+    else:
+        recipients = selectors.support_recipients(ticket)
+    _send_on_commit(
+        subject=f"[Ticket #{ticket.pk}] {ticket.subject}",
+        template="emails/dispute_message.txt",
+        context={"ticket": ticket, "message": message, "to_driver": message.from_staff, **_links(ticket)},
+        recipients=recipients,
+    )
+
+
+def ticket_resolved(ticket: DisputeTicket) -> None:
+    if not (ticket.driver_id and ticket.driver.email):
+        return
+    _send_on_commit(
+        subject=f"[Ticket #{ticket.pk}] Outcome: {ticket.get_resolution_kind_display()}",
+        template="emails/dispute_outcome.txt",
+        context={"ticket": ticket, "reopen_days": settings.DISPUTE_REOPEN_DAYS, **_links(ticket)},
+        recipients=[ticket.driver.email],
+    )
+
+
+def ticket_escalated(ticket: DisputeTicket, *, breaches: list[str]) -> None:
+    _send_on_commit(
+        subject=f"[Ticket #{ticket.pk}] SLA breached: {', '.join(breaches)}",
+        template="emails/dispute_escalation.txt",
+        context={"ticket": ticket, "breaches": breaches, **_links(ticket)},
+        recipients=selectors.escalation_recipients(ticket),
+    )
+
+
+def chargeback_opened(ticket: DisputeTicket) -> None:
+    _send_on_commit(
+        subject=f"[Ticket #{ticket.pk}] Chargeback {ticket.stripe_dispute_id}",
+        template="emails/dispute_chargeback.txt",
+        context={"ticket": ticket, **_links(ticket)},
+        recipients=selectors.escalation_recipients(ticket),
+    )

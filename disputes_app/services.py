@@ -1,0 +1,469 @@
+"""Dispute operations: open (by a driver, by support, from a Stripe chargeback), assign, move through
+the workflow, converse, resolve, and the SLA check. Keyword-only, each in one transaction with the
+ticket row locked, `now` passable so tests fix the clock. Emails leave after commit.
+
+Errors for people are `DisputeError` with a one-line message; `DisputeNotFound` means the caller may
+not see the object (views answer 404).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from billing_app.models import SessionCharge
+from sessions_app.models import ChargingSession, Operator, User
+
+from . import notifications, sla, workflow
+from .attachments import stored_name, validate_attachments
+from .evidence import collect_evidence
+from .models import DisputeTicket, Evidence, MessageAttachment, TicketMessage, TicketTransition
+from .resolution import ResolutionError, resolver_for
+from .selectors import can_handle, is_ticket_staff
+
+Status = DisputeTicket.Status
+Kind = DisputeTicket.ResolutionKind
+STAFF_RESOLUTION_KINDS = (Kind.REJECT, Kind.REFUND, Kind.CREDIT_NOTE, Kind.REPRICE)
+CHARGEBACK_CLOSED = {"won", "lost", "warning_closed"}
+CHARGEBACK_OUTCOMES = {
+    "won": "The card issuer decided in the operator's favour: the charge stands.",
+    "lost": "The card issuer decided in the cardholder's favour: the amount was returned to the card.",
+    "warning_closed": "The card issuer closed its inquiry without a chargeback.",
+}
+
+
+class DisputeError(Exception):
+    """An operation refused; the message says why, for the person who tried."""
+
+
+class DisputeNotFound(DisputeError):
+    """The ticket or session is not the caller's to see (a 404 for views)."""
+
+
+def _locked(ticket: DisputeTicket) -> DisputeTicket:
+    return DisputeTicket.objects.select_for_update(of=("self",)).select_related("operator", "driver", "assignee").get(
+        pk=ticket.pk
+    )
+
+
+def _record(ticket: DisputeTicket, *, to_status: str, by: User | None, at: datetime, note: str = "",
+            from_status: str | None = None, kind: str = TicketTransition.Kind.STATUS) -> None:
+    TicketTransition.objects.create(
+        ticket=ticket, kind=kind, from_status=ticket.status if from_status is None else from_status,
+        to_status=to_status, by=by, at=at, note=note,
+    )
+
+
+def _move(ticket: DisputeTicket, *, to_status: str, by: User | None, now: datetime, note: str = "") -> None:
+    """Change the status of a locked ticket if the workflow allows it, and record the transition."""
+    if not workflow.is_allowed(ticket.status, to_status):
+        raise DisputeError(workflow.refusal(ticket.status, to_status))
+    _record(ticket, to_status=to_status, by=by, at=now, note=note)
+    ticket.status = to_status
+    ticket.save(update_fields=["status"])
+
+
+def _subject(reason: str, session: ChargingSession | None, invoice_id: int | None) -> str:
+    what = f"session {session.pk}" if session else f"invoice {invoice_id}" if invoice_id else "account"
+    return f"{DisputeTicket.Reason(reason).label} — {what}"
+
+
+def _create(*, operator: Operator, driver: User | None, session: ChargingSession | None, reason: str,
+            source: str, opened_by: User | None, now: datetime, **fields) -> DisputeTicket:
+    """Insert a ticket with its deadlines, first transition and frozen evidence; refuses a second
+    active ticket for the same session and reason (the partial unique index has the last word)."""
+    if session is not None:
+        duplicate = DisputeTicket.objects.filter(session=session, reason=reason,
+                                                 status__in=DisputeTicket.ACTIVE_STATUSES).first()
+        if duplicate is not None:
+            raise DisputeError(f"Ticket #{duplicate.pk} about this session and reason is still open.")
+    first_response_due, resolution_due = sla.deadlines(operator, start=now)
+    fields.setdefault("subject", _subject(reason, session, fields.get("invoice_id")))
+    try:
+        with transaction.atomic():
+            ticket = DisputeTicket.objects.create(
+                operator=operator, driver=driver, session=session, reason=reason, source=source,
+                opened_by=opened_by, opened_at=now, first_response_due=first_response_due,
+                resolution_due=resolution_due, **fields,
+            )
+    except IntegrityError as error:
+        raise DisputeError("A ticket about this session and reason is still open.") from error
+    _record(ticket, from_status="", to_status=Status.OPEN, by=opened_by, at=now, note=f"opened ({source})")
+    Evidence.objects.create(ticket=ticket, data=collect_evidence(ticket=ticket), collected_at=now)
+    return ticket
+
+
+@transaction.atomic
+def ticket_open(
+    *,
+    by: User,
+    reason: str,
+    description: str,
+    session: ChargingSession | None = None,
+    operator: Operator | None = None,
+    driver: User | None = None,
+    invoice_id: int | None = None,
+    payment_id: int | None = None,
+    now: datetime | None = None,
+) -> DisputeTicket:
+    """Open a ticket. A driver opens one about their own session (another's is "not found"); support
+    staff open one for a driver of an operator they support, about a session, invoice or payment."""
+    now = now or timezone.now()
+    if reason not in DisputeTicket.Reason.values:
+        raise DisputeError(f"{reason!r} is not a dispute reason.")
+    if not description.strip():
+        raise DisputeError("Describe what is wrong.")
+    staff = is_ticket_staff(by)
+    if session is not None:
+        operator, driver = session.operator, session.driver
+        if not staff and session.driver_id != by.pk:
+            raise DisputeNotFound("No such session.")
+        if session.state == ChargingSession.State.ACTIVE:
+            raise DisputeError("The session is still running; open a ticket once it has ended.")
+    elif not staff:
+        raise DisputeError("Choose the session the ticket is about.")
+    if operator is None:
+        raise DisputeError("Choose the operator the ticket is about.")
+    if staff:
+        probe = DisputeTicket(operator=operator)
+        if not can_handle(by, probe):
+            raise DisputeNotFound("No such operator.")
+        if driver is not None and driver.operator_id not in (None, operator.pk):
+            raise DisputeError("That driver belongs to another operator.")
+    ticket = _create(
+        operator=operator, driver=driver if staff else by, session=session, reason=reason,
+        source=DisputeTicket.Source.SUPPORT if staff else DisputeTicket.Source.DRIVER, opened_by=by, now=now,
+        invoice_id=invoice_id, payment_id=payment_id,
+    )
+    message = TicketMessage.objects.create(ticket=ticket, author=by, from_staff=staff, body=description.strip(),
+                                           created_at=now)
+    if staff:
+        ticket.first_responded_at = now
+        ticket.save(update_fields=["first_responded_at"])
+    notifications.message_posted(message)
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: DisputeTicket, assignee: User | None, by: User,
+                  now: datetime | None = None) -> DisputeTicket:
+    """Give the ticket to a support agent (None: nobody). Assigning the current assignee changes nothing."""
+    now = now or timezone.now()
+    ticket = _locked(ticket)
+    if not can_handle(by, ticket):
+        raise DisputeNotFound("No such ticket.")
+    if assignee is not None and not can_handle(assignee, ticket):
+        raise DisputeError(f"{assignee} does not work tickets of {ticket.operator}.")
+    if ticket.assignee_id == (assignee.pk if assignee else None):
+        return ticket
+    note = f"assigned to {assignee.get_username()}" if assignee else "unassigned"
+    _record(ticket, to_status=ticket.status, by=by, at=now, note=note, kind=TicketTransition.Kind.ASSIGNMENT)
+    ticket.assignee = assignee
+    ticket.save(update_fields=["assignee"])
+    return ticket
+
+
+def _reopen(ticket: DisputeTicket, *, by: User, now: datetime, note: str) -> None:
+    resolved_at = ticket.resolved_at or now
+    if now > resolved_at + timedelta(days=settings.DISPUTE_REOPEN_DAYS):
+        raise DisputeError(
+            f"This ticket was resolved more than {settings.DISPUTE_REOPEN_DAYS} days ago and cannot be reopened; "
+            "please open a new one."
+        )
+    if ticket.session_id and DisputeTicket.objects.filter(
+        session_id=ticket.session_id, reason=ticket.reason, status__in=DisputeTicket.ACTIVE_STATUSES
+    ).exists():
+        raise DisputeError("Another ticket about this session and reason is open; continue there.")
+    _move(ticket, to_status=Status.OPEN, by=by, now=now, note=note or "reopened")
+    ticket.first_response_due, ticket.resolution_due = sla.deadlines(ticket.operator, start=now)
+    ticket.reopen_count += 1
+    ticket.resolved_at = ticket.first_responded_at = ticket.escalated_at = None
+    ticket.first_response_breached = ticket.resolution_breached = False
+    ticket.save()
+
+
+@transaction.atomic
+def ticket_transition(*, ticket: DisputeTicket, to_status: str, by: User, note: str = "",
+                      now: datetime | None = None) -> DisputeTicket:
+    """Move the ticket along the workflow table (`disputes_app.workflow`). Staff make every move but
+    resolving (that is `ticket_resolve`); the driver may only reopen, within DISPUTE_REOPEN_DAYS."""
+    now = now or timezone.now()
+    ticket = _locked(ticket)
+    staff = can_handle(by, ticket)
+    if not staff and ticket.driver_id != by.pk:
+        raise DisputeNotFound("No such ticket.")
+    if to_status not in Status.values:
+        raise DisputeError(f"{to_status!r} is not a ticket status.")
+    if not workflow.is_allowed(ticket.status, to_status):
+        raise DisputeError(workflow.refusal(ticket.status, to_status))
+    if to_status == Status.RESOLVED:
+        raise DisputeError("Resolve the ticket with a resolution (reject, refund, credit note or re-price).")
+    if to_status == Status.OPEN:
+        _reopen(ticket, by=by, now=now, note=note)
+    elif not staff:
+        raise DisputeError("Only support staff can change the status of a ticket.")
+    else:
+        _move(ticket, to_status=to_status, by=by, now=now, note=note)
+    return ticket
+
+
+@transaction.atomic
+def message_post(
+    *,
+    ticket: DisputeTicket,
+    author: User,
+    body: str,
+    internal: bool = False,
+    attachments: Sequence[UploadedFile] = (),
+    now: datetime | None = None,
+) -> TicketMessage:
+    """Add a message (or, staff only, an internal note) with its files.
+
+    A staff member's first public answer sets `first_responded_at` and takes an open ticket in
+    progress; a driver's answer to a ticket waiting for them puts it back in progress. The other
+    side is emailed about every public message.
+    """
+    now = now or timezone.now()
+    ticket = _locked(ticket)
+    staff = can_handle(author, ticket)
+    if not staff and ticket.driver_id != author.pk:
+        raise DisputeNotFound("No such ticket.")
+    if internal and not staff:
+        raise DisputeError("Only support staff can write internal notes.")
+    if not body.strip():
+        raise DisputeError("Write a message.")
+    if ticket.status == Status.CLOSED and not internal:
+        raise DisputeError("This ticket is closed; reopen it to continue the conversation.")
+    try:
+        content_types = validate_attachments(list(attachments))
+    except ValidationError as error:
+        raise DisputeError(" ".join(error.messages)) from error
+
+    message = TicketMessage.objects.create(ticket=ticket, author=author, from_staff=staff, body=body.strip(),
+                                           internal=internal, created_at=now)
+    for upload, content_type in zip(attachments, content_types, strict=True):
+        attachment = MessageAttachment(message=message, original_name=os.path.basename(upload.name)[:255],
+                                       content_type=content_type, size=upload.size)
+        attachment.file.save(stored_name(content_type), upload, save=True)
+
+    if not internal:
+        if staff:
+            if ticket.first_responded_at is None:
+                ticket.first_responded_at = now
+                ticket.save(update_fields=["first_responded_at"])
+            if ticket.status == Status.OPEN:
+                _move(ticket, to_status=Status.IN_PROGRESS, by=author, now=now, note="answered")
+        elif ticket.status == Status.WAITING_FOR_DRIVER:
+            _move(ticket, to_status=Status.IN_PROGRESS, by=author, now=now, note="driver replied")
+        notifications.message_posted(message)
+    return message
+
+
+def _currency(ticket: DisputeTicket) -> str:
+    charge = SessionCharge.objects.filter(session_id=ticket.session_id).first() if ticket.session_id else None
+    return charge.currency if charge else ticket.operator.default_currency
+
+
+def _check_amount(kind: str, amount: Decimal | None) -> Decimal | None:
+    if kind == Kind.REJECT:
+        if amount is not None:
+            raise DisputeError("A rejection has no amount.")
+        return None
+    if amount is None:
+        if kind == Kind.REPRICE:
+            return None
+        raise DisputeError(f"A {Kind(kind).label.lower()} needs an amount.")
+    if amount <= 0:
+        raise DisputeError("The amount must be positive.")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise DisputeError("The amount has at most two decimal places.")
+    return amount
+
+
+@transaction.atomic
+def ticket_resolve(
+    *,
+    ticket: DisputeTicket,
+    by: User,
+    kind: str,
+    explanation: str = "",
+    amount: Decimal | None = None,
+    details: dict | None = None,
+    now: datetime | None = None,
+) -> DisputeTicket:
+    """Resolve a ticket in progress by rejecting it or through the billing resolver of `kind`
+    (`disputes_app.resolution`), then tell the driver.
+
+    The resolver runs in this transaction after the ticket is locked: when it refuses (an amount
+    above what was captured, a kind nobody registered) nothing is written. Its idempotency key is
+    stable per ticket, reopen round and kind, so a retried resolution refunds once.
+    """
+    now = now or timezone.now()
+    ticket = _locked(ticket)
+    if not can_handle(by, ticket):
+        raise DisputeNotFound("No such ticket.")
+    if kind not in STAFF_RESOLUTION_KINDS:
+        raise DisputeError(f"{kind!r} is not a resolution.")
+    if not workflow.is_allowed(ticket.status, Status.RESOLVED):
+        raise DisputeError(workflow.refusal(ticket.status, Status.RESOLVED))
+    amount = _check_amount(kind, amount)
+    currency = _currency(ticket)
+    try:
+        reference = resolver_for(kind)(
+            ticket=ticket, amount=amount, currency=currency, explanation=explanation.strip(),
+            details=details or {}, by=by, idempotency_key=f"dispute-{ticket.pk}-{ticket.reopen_count}-{kind}",
+        )
+    except ResolutionError as error:
+        raise DisputeError(str(error)) from error
+    _finish(ticket, by=by, now=now, kind=kind, explanation=explanation.strip(), amount=amount, currency=currency,
+            reference=reference or {})
+    return ticket
+
+
+def _finish(ticket: DisputeTicket, *, by: User | None, now: datetime, kind: str, explanation: str,
+            amount: Decimal | None, currency: str, reference: dict) -> None:
+    amount_note = f" {amount} {currency}" if amount is not None else ""
+    _move(ticket, to_status=Status.RESOLVED, by=by, now=now, note=f"{kind}{amount_note}: {explanation}".strip())
+    ticket.resolved_at = now
+    ticket.resolution_kind = kind
+    ticket.resolution_explanation = explanation
+    ticket.resolution_amount = amount
+    ticket.resolution_currency = currency if amount is not None else ""
+    ticket.resolution_reference = reference
+    ticket.resolution_breached = ticket.resolution_breached or sla.resolution_missed(ticket, now=now)
+    ticket.save()
+    notifications.ticket_resolved(ticket)
+
+
+def _system_note(ticket: DisputeTicket, body: str, now: datetime) -> None:
+    TicketMessage.objects.create(ticket=ticket, author=None, from_staff=True, internal=True, body=body,
+                                 created_at=now)
+
+
+@transaction.atomic
+def ticket_open_from_chargeback(
+    *,
+    operator: Operator,
+    driver: User | None,
+    session: ChargingSession | None,
+    payment_id: int,
+    stripe_dispute_id: str,
+    amount: Decimal,
+    currency: str,
+    evidence_due_by: datetime | None,
+    status: str = "needs_response",
+    now: datetime | None = None,
+) -> DisputeTicket:
+    """The ticket for a Stripe dispute (charge.dispute.created). Idempotent per `stripe_dispute_id`:
+    a repeated event returns the ticket already there. A ticket the driver already opened about the
+    same session's payment is linked to the chargeback instead of doubled."""
+    now = now or timezone.now()
+    existing = DisputeTicket.objects.filter(stripe_dispute_id=stripe_dispute_id).first()
+    if existing is not None:
+        return existing
+    if session is not None and session.operator_id != operator.pk:
+        raise DisputeError("The session belongs to another operator than the payment.")
+    chargeback = {"payment_id": payment_id, "stripe_dispute_id": stripe_dispute_id, "chargeback_amount": amount,
+                  "chargeback_currency": currency, "evidence_due_by": evidence_due_by, "chargeback_status": status}
+    note = (f"Stripe chargeback {stripe_dispute_id} on payment {payment_id}: {amount} {currency}, "
+            f"evidence due by {evidence_due_by:%Y-%m-%d %H:%M} UTC." if evidence_due_by else
+            f"Stripe chargeback {stripe_dispute_id} on payment {payment_id}: {amount} {currency}.")
+    linked = None
+    if session is not None:
+        linked = (DisputeTicket.objects.select_for_update()
+                  .filter(session=session, reason=DisputeTicket.Reason.PAYMENT_PROBLEM,
+                          status__in=DisputeTicket.ACTIVE_STATUSES, stripe_dispute_id__isnull=True).first())
+    try:
+        with transaction.atomic():
+            if linked is not None:
+                for field, value in chargeback.items():
+                    setattr(linked, field, value)
+                linked.save(update_fields=list(chargeback))
+                ticket = linked
+            else:
+                ticket = _create(operator=operator, driver=driver, session=session,
+                                 reason=DisputeTicket.Reason.PAYMENT_PROBLEM, source=DisputeTicket.Source.CHARGEBACK,
+                                 opened_by=None, now=now, subject=f"Chargeback on payment {payment_id}", **chargeback)
+    except (IntegrityError, DisputeError):
+        # a concurrent delivery of the same event won the race; anything else is a real refusal
+        raced = DisputeTicket.objects.filter(stripe_dispute_id=stripe_dispute_id).first()
+        if raced is None:
+            raise
+        return raced
+    _system_note(ticket, note, now)
+    notifications.chargeback_opened(ticket)
+    return ticket
+
+
+@transaction.atomic
+def ticket_update_from_chargeback(
+    *,
+    stripe_dispute_id: str,
+    status: str,
+    evidence_due_by: datetime | None = None,
+    now: datetime | None = None,
+) -> DisputeTicket | None:
+    """Follow a Stripe dispute (charge.dispute.updated / closed): its status and evidence deadline;
+    a closed dispute (won, lost, warning_closed) resolves the ticket and tells the driver. Returns
+    None for a dispute we have no ticket for; a repeated event changes nothing."""
+    now = now or timezone.now()
+    ticket = (DisputeTicket.objects.select_for_update(of=("self",)).select_related("operator", "driver")
+              .filter(stripe_dispute_id=stripe_dispute_id).first())
+    if ticket is None:
+        return None
+    due = evidence_due_by or ticket.evidence_due_by
+    if ticket.chargeback_status == status and due == ticket.evidence_due_by:
+        return ticket
+    ticket.chargeback_status, ticket.evidence_due_by = status, due
+    ticket.save(update_fields=["chargeback_status", "evidence_due_by"])
+    _system_note(ticket, f"Stripe dispute {stripe_dispute_id} is now {status}.", now)
+    if status in CHARGEBACK_CLOSED and ticket.is_active:
+        if ticket.status != Status.IN_PROGRESS:
+            _move(ticket, to_status=Status.IN_PROGRESS, by=None, now=now, note=f"Stripe dispute {status}")
+        _finish(ticket, by=None, now=now, kind=Kind.CHARGEBACK, explanation=CHARGEBACK_OUTCOMES[status],
+                amount=ticket.chargeback_amount if status == "lost" else None,
+                currency=ticket.chargeback_currency, reference={"stripe_dispute_id": stripe_dispute_id})
+    return ticket
+
+
+def tickets_check_sla(*, now: datetime | None = None) -> int:
+    """Flag every newly missed first-response or resolution deadline and escalate it (an audit row,
+    `escalated_at`, an email to the operator's support staff). Idempotent: a flag is set once, so a
+    second run at the same or a later time escalates nothing twice. Returns how many tickets it flagged."""
+    now = now or timezone.now()
+    candidates = DisputeTicket.objects.filter(
+        Q(first_response_breached=False)
+        & (Q(status__in=DisputeTicket.ACTIVE_STATUSES, first_responded_at__isnull=True, first_response_due__lt=now)
+           | Q(first_responded_at__gt=F("first_response_due")))
+        | Q(resolution_breached=False)
+        & (Q(status__in=DisputeTicket.ACTIVE_STATUSES, resolution_due__lt=now)
+           | Q(resolved_at__gt=F("resolution_due")))
+    ).values_list("pk", flat=True)
+    flagged = 0
+    for pk in list(candidates):
+        with transaction.atomic():
+            ticket = _locked(DisputeTicket(pk=pk))
+            breaches = []
+            if not ticket.first_response_breached and sla.first_response_missed(ticket, now=now):
+                ticket.first_response_breached = True
+                breaches.append("first response")
+            if not ticket.resolution_breached and sla.resolution_missed(ticket, now=now):
+                ticket.resolution_breached = True
+                breaches.append("resolution")
+            if not breaches:
+                continue
+            ticket.escalated_at = ticket.escalated_at or now
+            ticket.save(update_fields=["first_response_breached", "resolution_breached", "escalated_at"])
+            _record(ticket, to_status=ticket.status, by=None, at=now, kind=TicketTransition.Kind.ESCALATION,
+                    note=f"SLA breached: {', '.join(breaches)}")
+            notifications.ticket_escalated(ticket, breaches=breaches)
+            flagged += 1
+    return flagged

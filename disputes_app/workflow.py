@@ -1,0 +1,35 @@
+"""The ticket workflow as a table: which status may follow which, and the one-line reason when not.
+
+    open -> in_progress -> waiting_for_driver -> in_progress -> resolved -> closed
+    resolved / closed -> open (reopen, within DISPUTE_REOPEN_DAYS of the resolution)
+
+Pure: no ORM. `services.ticket_transition` consults it before changing anything.
+"""
+from __future__ import annotations
+
+from .models import DisputeTicket
+
+Status = DisputeTicket.Status
+
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.OPEN: frozenset({Status.IN_PROGRESS}),
+    Status.IN_PROGRESS: frozenset({Status.WAITING_FOR_DRIVER, Status.RESOLVED}),
+    Status.WAITING_FOR_DRIVER: frozenset({Status.IN_PROGRESS}),
+    Status.RESOLVED: frozenset({Status.CLOSED, Status.OPEN}),
+    Status.CLOSED: frozenset({Status.OPEN}),
+}
+
+REOPEN_FROM = frozenset({Status.RESOLVED, Status.CLOSED})
+
+
+def is_allowed(from_status: str, to_status: str) -> bool:
+    return to_status in ALLOWED_TRANSITIONS.get(from_status, frozenset())
+
+
+def refusal(from_status: str, to_status: str) -> str:
+    """Why from_status -> to_status is refused, naming what is possible instead."""
+    label = dict(Status.choices)
+    allowed = sorted(ALLOWED_TRANSITIONS.get(from_status, frozenset()))
+    options = ", ".join(label[s] for s in allowed) or "nothing"
+    return (f"A ticket that is {label.get(from_status, from_status)} cannot move to "
+            f"{label.get(to_status, to_status)}; it can move to: {options}.")

@@ -1,0 +1,45 @@
+"""The REST API's entry points: token login and the router of every app's viewsets (/api/v1/).
+Pagination and the error shape are in `api_conventions` (read by the settings)."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+
+class TokenView(APIView):
+    """Exchange a username and password for an API token (rate limited)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    @extend_schema(request=AuthTokenSerializer,
+                   responses=inline_serializer("Token", {"token": serializers.CharField()}))
+    def post(self, request):
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key}, status=status.HTTP_200_OK)
+
+
+router = DefaultRouter()
+
+
+def register_routes() -> DefaultRouter:
+    """Every app's viewsets under /api/v1/."""
+    from billing_app.api import SessionViewSet, TariffViewSet
+    from sessions_app.api import IdTokenViewSet, StationViewSet
+
+    router.register("sessions", SessionViewSet, basename="session")
+    router.register("tariffs", TariffViewSet, basename="tariff")
+    router.register("stations", StationViewSet, basename="station")
+    router.register("tokens", IdTokenViewSet, basename="token")
+    return router

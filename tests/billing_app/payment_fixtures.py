@@ -1,0 +1,126 @@
+"""Fixtures for the payment tests: a real localstripe (started once per test run on a free port, or the
+one in LOCALSTRIPE_URL), wiped before each test; pay-as-you-go drivers with cards; signed webhooks."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import stripe
+
+from billing_app import localstripe
+from billing_app.models import BillingAccount
+from billing_app.payment_methods import payment_method_add
+from tests import factories
+
+WEBHOOK_SECRET = "whsec_testsecretfortheevbillingsuite"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/js.stripe.com/v3/", timeout=1):  # noqa: S310
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def localstripe_url():
+    """A localstripe of our own (state from scratch), stopped at the end of the run."""
+    url = os.environ.get("LOCALSTRIPE_URL")
+    if url:
+        yield url.rstrip("/")
+        return
+    port = _free_port()
+    binary = Path(sys.executable).with_name("localstripe")
+    process = subprocess.Popen(
+        [str(binary), "--port", str(port), "--from-scratch"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while not _reachable(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"localstripe did not start on port {port}")
+        time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def stripe_server(settings, localstripe_url, db, monkeypatch):
+    """Point our client and dj-stripe's (the global stripe module) at the test localstripe, empty."""
+    settings.STRIPE_API_HOST = localstripe_url
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    monkeypatch.setattr(stripe, "api_base", localstripe_url)
+    localstripe.data_wipe()
+    return localstripe_url
+
+
+def payg_driver(operator, *, card: str | None = "pm_card_visa", mode=BillingAccount.PaymentMode.PAY_AS_YOU_GO):
+    driver = factories.DriverFactory(operator=operator)
+    BillingAccount.objects.create(driver=driver, operator=operator, payment_mode=mode)
+    if card:
+        payment_method_add(driver=driver, payment_method_id=card)
+    return driver
+
+
+def declining_card() -> str:
+    """A client-side PaymentMethod for the test card 4000 0000 0000 0002 (declined at confirm)."""
+    method = stripe.PaymentMethod.create(
+        type="card", card={"number": "4000000000000002", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        api_key="sk_test_" + "x" * 24,
+    )
+    return method.id
+
+
+@pytest.fixture
+def payg_station(operator):
+    return factories.ConnectorFactory(station__location__operator=operator).station
+
+
+@pytest.fixture
+def payg_tariff(operator):
+    """0.39 EUR/kWh + 19 % VAT, hold sized by its max price of 30 EUR incl. VAT."""
+    return factories.energy_tariff(operator, price="0.39", vat="19", max_price_excl_vat=Decimal("25.21"),
+                                   max_price_incl_vat=Decimal("30.00"))
+
+
+@pytest.fixture
+def webhook_endpoint(stripe_server):
+    return localstripe.djstripe_rows_ensure()
+
+
+def sign(body: str, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:
+    at = int(time.time()) if at is None else at
+    signature = hmac.new(secret.encode(), f"{at}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={at},v1={signature}"
+
+
+def stripe_event(event_id: str, event_type: str, obj: dict) -> str:
+    return json.dumps({
+        "id": event_id, "object": "event", "api_version": "2020-08-27", "created": int(time.time()),
+        "livemode": False, "type": event_type, "data": {"object": obj}, "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+    })
+
+
+def post_webhook(client, endpoint, body: str, *, signature: str | None = None):
+    return client.post(endpoint.url_path, data=body, content_type="application/json",
+                       HTTP_STRIPE_SIGNATURE=signature or sign(body))

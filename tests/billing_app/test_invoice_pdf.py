@@ -1,0 +1,129 @@
+"""PDFs (read back with pdftotext), their SHA-256 and reproducibility, the email, and who may
+download them."""
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from billing_app import invoicing, pdf
+from billing_app.models import BillingAccount, Invoice
+from sessions_app import services as session_services
+from sessions_app.services import SampleIn
+from tests import factories
+from tests.billing_app.invoice_fixtures import *  # noqa: F403
+from tests.billing_app.invoice_fixtures import account, charged_session, pdf_text
+
+D = Decimal
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def receipt(media, connector, driver, django_capture_on_commit_callbacks):
+    account(driver)
+    charge = charged_session(connector=connector, driver=driver, started_at=T0, energy_kwh="11", parking_hours="0.5",
+                             components=(("FLAT", "0.50", "19", 1), ("ENERGY", "0.39", "19", 1),
+                                         ("PARKING_TIME", "6.00", "19", 60)))
+    with django_capture_on_commit_callbacks(execute=True):  # eager Celery: PDF, then email
+        invoice = invoicing.receipt_issue_for_session(session_id=charge.session_id)
+    return Invoice.objects.get(pk=invoice.pk)
+
+
+def test_receipt_pdf_shows_number_lines_and_totals(receipt, operator, driver):
+    text = pdf_text(invoicing.document_pdf_bytes(receipt))
+    assert "Receipt VOLT-2026-000001" in text
+    assert operator.legal_name in text and f"VAT id {operator.vat_id}" in text
+    assert driver.driver_profile.full_name in text
+    for expected in ("Session fee", "0.50 EUR", "Energy", "11 kWh", "4.29 EUR", "5.11 EUR", "Parking / idle time",
+                     "3.00 EUR", "0.57 EUR", "Total excl. VAT", "7.79 EUR", "1.49 EUR", "9.28 EUR", "VAT 19 %"):
+        assert expected in text, expected
+    assert "Berlin" in text and "11.000 kWh" in text  # the per-session detail
+
+
+def test_pdf_is_stored_with_its_sha256_and_regenerates_identically(receipt, media):
+    assert receipt.pdf.name == f"invoices/{receipt.operator_id}/2026/VOLT-2026-000001.pdf"
+    stored = (media / receipt.pdf.name).read_bytes()
+    assert pdf.sha256(stored) == receipt.pdf_sha256
+    assert pdf.document_pdf(receipt) == stored  # byte for byte
+    (media / receipt.pdf.name).unlink()
+    regenerated = invoicing.invoice_pdf_store(invoice_id=receipt.pk)
+    assert regenerated.pdf_sha256 == receipt.pdf_sha256
+    assert (media / regenerated.pdf.name).read_bytes() == stored
+
+
+def test_driver_gets_the_email_with_the_pdf_once(receipt, driver):
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [driver.email]
+    assert "VOLT-2026-000001" in message.subject and "9.28 EUR" in message.body
+    (name, content, mimetype), = message.attachments
+    assert (name, mimetype) == ("VOLT-2026-000001.pdf", "application/pdf")
+    assert pdf.sha256(content) == receipt.pdf_sha256
+    assert invoicing.invoice_email_send(invoice_id=receipt.pk) is False
+    assert len(mail.outbox) == 1
+    assert Invoice.objects.get(pk=receipt.pk).emailed_at is not None
+
+
+def test_driver_downloads_own_invoice_and_gets_404_for_others(client, receipt, driver, operator):
+    url = reverse("invoices:invoice_pdf", args=[receipt.pk])
+    assert client.get(url).status_code == 302  # to the login page
+    client.force_login(driver)
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert pdf.sha256(response.content) == receipt.pdf_sha256
+    client.force_login(factories.DriverFactory(operator=operator))
+    assert client.get(url).status_code == 404
+
+
+def test_admin_download_is_scoped_to_the_operator(client, receipt, operator, other_operator):
+    url = reverse("admin:billing_app_invoice_pdf", args=[receipt.pk])
+    client.force_login(factories.OperatorStaffFactory(operator=operator))
+    assert client.get(url).status_code == 200
+    assert "VOLT-2026-000001.pdf" in client.get(reverse("admin:billing_app_invoice_changelist")).content.decode()
+    client.force_login(factories.OperatorStaffFactory(operator=other_operator))
+    assert client.get(url).status_code == 404
+
+
+def test_lazy_pdf_on_first_download(media, client, connector, driver):
+    account(driver)
+    charge = charged_session(connector=connector, driver=driver, started_at=T0)
+    with invoicing.delivery_suppressed():
+        invoice = invoicing.receipt_issue_for_session(session_id=charge.session_id)
+    assert not Invoice.objects.get(pk=invoice.pk).pdf_sha256 and not mail.outbox
+    client.force_login(driver)
+    response = client.get(reverse("invoices:invoice_pdf", args=[invoice.pk]))
+    assert "Receipt VOLT-2026-000001" in pdf_text(response.content)
+    assert Invoice.objects.get(pk=invoice.pk).pdf_sha256 == pdf.sha256(response.content)
+
+
+def test_statement_pdf_groups_sessions(media, operator, driver):
+    account(driver, BillingAccount.PaymentMode.POSTPAID)
+    vienna = factories.ConnectorFactory(station__location__operator=operator, station__location__name="Prater",
+                                        station__location__time_zone="Europe/Vienna")
+    berlin = factories.ConnectorFactory(station__location__operator=operator, station__location__name="Hbf")
+    charged_session(connector=berlin, driver=driver, started_at=T0, energy_kwh="20")
+    charged_session(connector=vienna, driver=driver, started_at=T0 + timedelta(days=3), energy_kwh="12.5",
+                    components=(("ENERGY", "0.45", "20", 1),))
+    invoice = invoicing.statement_create(account_id=driver.billing_account.pk, period=date(2026, 3, 1))
+    text = pdf_text(invoicing.document_pdf_bytes(Invoice.objects.get(pk=invoice.pk)))
+    assert "Invoice VOLT-2026-000001" in text and "2026-03-01 to 2026-03-31" in text
+    assert text.index("Hbf") < text.index("Prater")
+    for expected in ("VAT 19 %", "7.80 EUR", "1.48 EUR", "VAT 20 %", "5.63 EUR", "1.13 EUR", "16.04 EUR"):
+        assert expected in text, text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_settled_payg_session_gets_its_receipt_by_email(media, connector, id_token, driver, operator):
+    """End to end: stop -> settle (on commit) -> receipt issued -> PDF -> email."""
+    account(driver)
+    factories.energy_tariff(operator, price="0.39", vat="19")
+    session = session_services.session_start(connector=connector, id_token=id_token, started_at=T0,
+                                              meter_start_wh=D(1000), transaction_ref="tx-receipt")
+    session_services.session_record_samples(session=session, samples=[
+        SampleIn(T0 + timedelta(minutes=30), D(6500), D(11000), D(16))])
+    session_services.session_stop(session=session, stopped_at=T0 + timedelta(minutes=30), meter_stop_wh=D(6500))
+    invoice = Invoice.objects.get(session=session)
+    assert invoice.total_incl_vat == D("2.56")  # 5.5 kWh x 0.39 = 2.145 -> 2.15, VAT 0.4085 -> 0.41
+    assert invoice.pdf_sha256
+    assert [m.attachments[0][0] for m in mail.outbox] == ["VOLT-2026-000001.pdf"]

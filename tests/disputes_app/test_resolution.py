@@ -1,0 +1,104 @@
+"""Resolving: reject with an explanation, or through a billing resolver; a kind without a resolver
+is refused, never pretended; a resolver's refusal writes nothing; the driver is told the outcome."""
+from decimal import Decimal
+
+import pytest
+
+from disputes_app import resolution, services
+from disputes_app.models import TicketTransition
+from disputes_app.services import DisputeError
+from tests.disputes_app.conftest import OPENED, move
+
+
+@pytest.fixture
+def working(ticket, support):
+    return move(ticket, "in_progress", by=support)
+
+
+@pytest.fixture
+def resolvers(monkeypatch):
+    """A scratch registry, so a test's fake billing resolver does not leak."""
+    monkeypatch.setattr(resolution, "_resolvers", dict(resolution._resolvers))
+    return resolution
+
+
+def test_reject_with_explanation_resolves_and_tells_the_driver(working, support, driver, mailoutbox,
+                                                               django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ticket_resolve(ticket=working, by=support, kind="reject",
+                                explanation="The meter readings match the 11 kWh billed.", now=OPENED)
+    working.refresh_from_db()
+    assert (working.status, working.resolution_kind, working.resolved_at) == ("resolved", "reject", OPENED)
+    assert mailoutbox[-1].to == [driver.email]
+    assert "Outcome: Rejected" in mailoutbox[-1].subject
+    assert "match the 11 kWh" in mailoutbox[-1].body
+
+
+def test_reject_without_explanation_is_refused(working, support):
+    with pytest.raises(DisputeError, match="explanation"):
+        services.ticket_resolve(ticket=working, by=support, kind="reject", explanation=" ")
+    working.refresh_from_db()
+    assert working.status == "in_progress"
+
+
+def test_kind_without_a_registered_resolver_is_refused(working, support, resolvers):
+    resolvers.unregister_resolver("refund")
+    with pytest.raises(DisputeError, match="not available"):
+        services.ticket_resolve(ticket=working, by=support, kind="refund", amount=Decimal("2.00"))
+    working.refresh_from_db()
+    assert working.status == "in_progress" and working.resolution_kind == ""
+
+
+def test_refund_goes_through_the_registered_resolver(working, support, resolvers):
+    calls = []
+
+    def refund(**kwargs):
+        calls.append(kwargs)
+        return {"refund_id": 99, "credit_note_id": 12}
+
+    resolvers.register_resolver("refund", refund)
+    services.ticket_resolve(ticket=working, by=support, kind="refund", amount=Decimal("2.50"),
+                            explanation="Partial refund for the idle time.", now=OPENED)
+    working.refresh_from_db()
+    assert (working.resolution_amount, working.resolution_currency) == (Decimal("2.50"), "EUR")
+    assert working.resolution_reference == {"refund_id": 99, "credit_note_id": 12}
+    assert calls[0]["amount"] == Decimal("2.50")
+    assert calls[0]["idempotency_key"] == f"dispute-{working.pk}-0-refund"
+    assert calls[0]["ticket"].pk == working.pk
+
+
+def test_resolver_refusal_writes_nothing(working, support, resolvers):
+    def refund(**kwargs):
+        raise resolution.ResolutionError("Refund above the captured 5.11 EUR.")
+
+    resolvers.register_resolver("refund", refund)
+    before = TicketTransition.objects.count()
+    with pytest.raises(DisputeError, match="above the captured"):
+        services.ticket_resolve(ticket=working, by=support, kind="refund", amount=Decimal("6.00"))
+    working.refresh_from_db()
+    assert working.status == "in_progress"
+    assert TicketTransition.objects.count() == before
+
+
+@pytest.mark.parametrize(("kind", "amount", "message"), [
+    ("refund", None, "needs an amount"),
+    ("refund", Decimal("-1"), "positive"),
+    ("credit_note", Decimal("1.001"), "two decimal places"),
+    ("reject", Decimal("1"), "no amount"),
+    ("chargeback", None, "not a resolution"),
+])
+def test_bad_amounts_and_kinds_are_refused(working, support, resolvers, kind, amount, message):
+    resolvers.register_resolver("refund", lambda **kwargs: {})
+    resolvers.register_resolver("credit_note", lambda **kwargs: {})
+    with pytest.raises(DisputeError, match=message):
+        services.ticket_resolve(ticket=working, by=support, kind=kind, amount=amount, explanation="x")
+
+
+def test_only_a_ticket_in_progress_can_be_resolved(ticket, support):
+    with pytest.raises(DisputeError, match="cannot move to Resolved"):
+        services.ticket_resolve(ticket=ticket, by=support, kind="reject", explanation="x")
+
+
+def test_drivers_cannot_resolve(working, driver):
+    with pytest.raises(services.DisputeNotFound):
+        services.ticket_resolve(ticket=working, by=driver, kind="reject", explanation="x")
