@@ -1,13 +1,17 @@
 """Root URL configuration."""
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing_app.admin.analytics import analytics_view, sessions_csv_view
+from billing_app.portal import views as portal_views
 from billing_app.webhooks import WebhookView as StripeWebhookView
 from evbilling.api import TokenView, register_routes
 from evbilling.health import healthz
+from evbilling.login_throttle import rate_limited
+
+admin.site.login = rate_limited(admin.site.login)
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
@@ -22,7 +26,10 @@ urlpatterns = [
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("payments/", include("billing_app.urls_payments")),
     path("", include("disputes_app.urls")),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("accounts/login/", rate_limited(auth_views.LoginView.as_view()), name="login"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("portal/", include("billing_app.portal.urls")),
+    path("", portal_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("invoices/", include("billing_app.urls_invoices")),
 ]

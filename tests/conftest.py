@@ -3,6 +3,7 @@ operator to check that nothing leaks across tenants."""
 import os
 
 import pytest
+from django.core.cache import cache
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
@@ -22,6 +23,7 @@ def _test_settings(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()  # locmem storage outlives the settings change: rate-limit counts must not leak between tests
     settings.MEDIA_ROOT = tmp_path / "media"  # invoice PDFs and attachments never land in the work tree
 
 

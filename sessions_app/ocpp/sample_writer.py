@@ -59,6 +59,8 @@ class SampleWriter:
         """Queue one message's samples and return once they are committed: True when the session
         exists on that station (False: nothing stored). Raises what storing them raised."""
         services.samples_validate(samples=samples)
+        if self._stopping or self._task is None:
+            raise RuntimeError("The sample writer is not running.")
         done = asyncio.get_running_loop().create_future()
         self._queue.append(_Queued(services.SampleReport(station_id, session_id, tuple(samples)), done))
         key = (station_id, session_id)

@@ -1,0 +1,41 @@
+"""Reads for the portal, always the logged-in driver's own rows."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
+
+from sessions_app.models import ChargingSession, IdToken, User
+
+from ..models import CreditNote, Invoice
+
+
+def driver_sessions(driver: User) -> QuerySet[ChargingSession]:
+    return (ChargingSession.objects.filter(driver=driver)
+            .select_related("connector__station__location", "charge").order_by("-started_at"))
+
+
+def driver_invoices(driver: User) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(driver=driver).exclude(number__isnull=True).order_by("-issued_at")
+
+
+def driver_credit_notes(driver: User) -> QuerySet[CreditNote]:
+    return CreditNote.objects.filter(invoice__driver=driver).select_related("invoice").order_by("-issued_at")
+
+
+def driver_tokens(driver: User) -> QuerySet[IdToken]:
+    return IdToken.objects.filter(driver=driver).order_by("uid")
+
+
+def month_summary(driver: User, *, now: datetime | None = None) -> dict:
+    """This calendar month (UTC) so far: sessions, energy and what was charged, per currency."""
+    now = now or timezone.now()
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    sessions = driver_sessions(driver).filter(started_at__gte=start)
+    energy = sessions.aggregate(energy=Sum("energy_wh"))["energy"] or Decimal(0)
+    spend = (sessions.filter(charge__isnull=False).values("charge__currency")
+             .annotate(total=Sum("charge__total_incl_vat"), n=Count("pk")).order_by("charge__currency"))
+    return {"since": start, "sessions": sessions.count(), "energy_kwh": energy / 1000,
+            "spend": [(row["charge__currency"], row["total"]) for row in spend]}

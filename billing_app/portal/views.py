@@ -1,0 +1,125 @@
+"""Portal pages: thin views over the portal selectors; every object is the driver's own or a 404."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from sessions_app.models import DriverProfile, IdToken
+from sessions_app.periods import CHARGING
+
+from ..cdr import session_periods
+from ..running_cost import session_running_cost
+from . import selectors
+from .forms import ProfileForm, SessionFilterForm
+
+LINE_LABELS = {
+    "ENERGY": "Energy (kWh)", "TIME": "Charging time (h)", "PARKING_TIME": "Idle time after charging (h)",
+    "FLAT": "Session fee", "RESERVATION_TIME": "Reservation time (h)", "RESERVATION_FLAT": "Reservation fee",
+    "MIN_PRICE": "Minimum price adjustment", "MAX_PRICE": "Price cap",
+}
+
+
+def driver_required(view):
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_driver or request.user.is_superuser:
+            raise PermissionDenied("The portal is for drivers.")
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@login_required
+def home(request):
+    """The site's front door: drivers to their portal, staff to the admin or the support queue."""
+    user = request.user
+    if user.is_driver and not user.is_superuser:
+        return redirect("portal:dashboard")
+    if user.is_support:
+        return redirect("disputes:support_queue")
+    return redirect("admin:index")
+
+
+@driver_required
+def dashboard(request):
+    sessions = selectors.driver_sessions(request.user)
+    active = sessions.filter(state="active").first()
+    return render(request, "portal/dashboard.html", {
+        "summary": selectors.month_summary(request.user),
+        "active": active,
+        "active_cost": session_running_cost(active) if active else None,
+        "recent": sessions[:5],
+    })
+
+
+@driver_required
+def session_list(request):
+    form = SessionFilterForm(request.GET or None)
+    sessions = selectors.driver_sessions(request.user)
+    if form.is_bound and form.is_valid():
+        sessions = form.apply(sessions)
+    page = Paginator(sessions, 25).get_page(request.GET.get("page"))
+    return render(request, "portal/sessions.html", {"form": form, "page": page,
+                                                    "query": request.GET.copy().urlencode()})
+
+
+@driver_required
+def session_detail(request, pk: int):
+    session = get_object_or_404(selectors.driver_sessions(request.user), pk=pk)
+    charge = getattr(session, "charge", None)
+    samples = list(session.samples.order_by("taken_at").values("taken_at", "power_w", "energy_wh", "soc_percent"))
+    periods = session_periods(session) if session.stopped_at else []
+    zone = ZoneInfo(session.connector.station.location.time_zone)
+    chart = {"labels": [s["taken_at"].astimezone(zone).strftime("%H:%M") for s in samples],
+             "power_kw": [float(s["power_w"] or 0) / 1000 for s in samples]}
+    lines = [{**line, "label": LINE_LABELS.get(line["dimension"], line["dimension"].title())}
+             for line in (charge.breakdown.get("lines", []) if charge else [])]
+    return render(request, "portal/session_detail.html", {
+        "session": session, "charge": charge, "lines": lines,
+        "time_zone": session.connector.station.location.time_zone,
+        "chart": chart, "periods": periods, "charging": CHARGING,
+        "receipt": session.receipts.exclude(number__isnull=True).first(),
+    })
+
+
+@driver_required
+def invoice_list(request):
+    return render(request, "portal/invoices.html", {
+        "invoices": selectors.driver_invoices(request.user),
+        "credit_notes": selectors.driver_credit_notes(request.user),
+    })
+
+
+@driver_required
+def token_list(request):
+    return render(request, "portal/tokens.html", {"tokens": selectors.driver_tokens(request.user)})
+
+
+@require_POST
+@driver_required
+def token_block(request, pk: int):
+    token = get_object_or_404(selectors.driver_tokens(request.user), pk=pk)
+    if token.status != IdToken.Status.BLOCKED:
+        token.status = IdToken.Status.BLOCKED
+        token.save(update_fields=["status"])
+        messages.success(request, f"Card {token.uid} is blocked: chargers will refuse it from now on.")
+    return redirect("portal:tokens")
+
+
+@driver_required
+def profile(request):
+    instance = DriverProfile.objects.filter(user=request.user).first() or DriverProfile(user=request.user)
+    form = ProfileForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your billing details are saved; they appear on your next invoices.")
+        return redirect("portal:profile")
+    return render(request, "portal/profile.html", {"form": form})

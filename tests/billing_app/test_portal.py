@@ -1,0 +1,105 @@
+"""The driver portal: own rows only (another driver's session is a 404), explain-my-bill, filters,
+blocking a lost card, billing details with form errors, and the sign-in flow."""
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from billing_app import services
+from sessions_app import services as session_services
+from sessions_app.models import DriverProfile, IdToken
+from sessions_app.services import SampleIn
+from tests import factories
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def priced(operator, connector, id_token):
+    factories.energy_tariff(operator, price="0.39", vat="19")
+    session = session_services.session_start(connector=connector, id_token=id_token, started_at=T0,
+                                              meter_start_wh=Decimal(0), transaction_ref="portal-1")
+    session_services.session_record_samples(session=session, samples=[
+        SampleIn(T0 + timedelta(minutes=30), Decimal(5500), Decimal(11000)),
+        SampleIn(T0 + timedelta(hours=1), Decimal(11000), Decimal(11000))])
+    session_services.session_stop(session=session, stopped_at=T0 + timedelta(hours=1), meter_stop_wh=Decimal(11000))
+    services.session_settle(session_id=session.pk)
+    session.refresh_from_db()
+    return session
+
+
+@pytest.fixture
+def driver_client(client, driver):
+    client.force_login(driver)
+    return client
+
+
+def test_sign_in_lands_a_driver_in_the_portal(client, driver):
+    assert client.get(reverse("portal:dashboard"))["Location"].startswith(reverse("login"))
+    response = client.post(reverse("login"), {"username": driver.username, "password": "pw-for-tests"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("portal:dashboard")
+    bad = client.post(reverse("login"), {"username": driver.username, "password": "wrong"})
+    assert bad.status_code == 200 and bad.context["form"].errors
+
+
+def test_staff_are_sent_to_their_tools(client, operator):
+    client.force_login(factories.OperatorStaffFactory(operator=operator))
+    assert client.get(reverse("home"))["Location"] == reverse("admin:index")
+    assert client.get(reverse("portal:dashboard")).status_code == 403
+
+
+def test_session_detail_explains_the_bill(driver_client, priced):
+    response = driver_client.get(reverse("portal:session", args=[priced.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Why it costs 5.11 EUR" in page  # 11 kWh x 0.39 = 4.29 + 0.82 VAT
+    assert "4.29" in page and "0.82" in page
+    assert response.context["chart"]["power_kw"] == [11.0, 11.0]
+    assert "vendor/chartjs/chart.umd.min.js" in page
+
+
+def test_another_drivers_session_is_not_found(client, priced, operator):
+    client.force_login(factories.DriverFactory(operator=operator))
+    assert client.get(reverse("portal:session", args=[priced.pk])).status_code == 404
+
+
+def test_dashboard_and_list_show_own_sessions_only(driver_client, priced, operator):
+    factories.ChargingSessionFactory(connector__station__location__operator=operator, transaction_ref="other")
+    listing = driver_client.get(reverse("portal:sessions"))
+    assert [s.pk for s in listing.context["page"].object_list] == [priced.pk]
+    assert driver_client.get(reverse("portal:dashboard")).status_code == 200
+
+
+def test_session_filters_and_their_errors(driver_client, priced):
+    assert len(driver_client.get(reverse("portal:sessions"), {"state": "failed"}).context["page"].object_list) == 0
+    response = driver_client.get(reverse("portal:sessions"), {"start": "2026-03-05", "end": "2026-03-01"})
+    assert "end" in response.context["form"].errors
+    response = driver_client.get(reverse("portal:sessions"), {"state": "exploded"})
+    assert "state" in response.context["form"].errors
+
+
+def test_driver_blocks_own_card_only(driver_client, id_token, operator):
+    other = factories.IdTokenFactory(operator=operator)
+    assert driver_client.post(reverse("portal:token_block", args=[other.pk])).status_code == 404
+    driver_client.post(reverse("portal:token_block", args=[id_token.pk]))
+    id_token.refresh_from_db()
+    other.refresh_from_db()
+    assert (id_token.status, other.status) == (IdToken.Status.BLOCKED, IdToken.Status.ACCEPTED)
+    assert driver_client.get(reverse("portal:token_block", args=[id_token.pk])).status_code == 405
+
+
+def test_profile_saves_and_refuses_bad_input(driver_client, driver):
+    url = reverse("portal:profile")
+    bad = driver_client.post(url, {"full_name": "Ann", "country": "Germany", "company_vat_id": "DE1"})
+    assert {"country", "company_name"} <= set(bad.context["form"].errors)
+    driver_client.post(url, {"full_name": "Ann Example", "country": "DE", "city": "Berlin"})
+    assert DriverProfile.objects.get(user=driver).full_name == "Ann Example"
+
+
+@pytest.mark.parametrize("url_name", ["login", "admin:login"])
+def test_sign_in_forms_are_rate_limited(client, driver, url_name, settings):
+    settings.LOGIN_ATTEMPTS_PER_MINUTE = 3
+    codes = [client.post(reverse(url_name), {"username": driver.username, "password": "nope"}).status_code
+             for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
