@@ -49,7 +49,8 @@ run: migrate localstripe
 	@$(PY) manage.py stripe_local_setup --base-url http://$(HOST):$(PORT) --demo-cards
 	@echo ""
 	@echo "  evbilling is starting on http://$(HOST):$(PORT)/"
-	@echo "  Admin:  http://$(HOST):$(PORT)/admin/"
+	@echo "  Sign in: http://$(HOST):$(PORT)/accounts/login/  (drivers -> portal, support -> dispute queue)"
+	@echo "  Admin:   http://$(HOST):$(PORT)/admin/   API: http://$(HOST):$(PORT)/api/v1/docs/"
 	@echo "  Logins: admin/admin (superuser)  operator/operator (operator staff)"
 	@echo "          support/support (support staff)  driver/driver (driver)"
 	@echo "  OCPP gateway: ws://$(HOST):$(OCPP_PORT)/<station identity>  (1.6J and 2.0.1)"
