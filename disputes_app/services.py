@@ -114,22 +114,26 @@ def ticket_open(
     payment_id: int | None = None,
     now: datetime | None = None,
 ) -> DisputeTicket:
-    """Open a ticket. A driver opens one about their own session (another's is "not found"); support
-    staff open one for a driver of an operator they support, about a session, invoice or payment."""
+    """Open a ticket. A driver opens one about their own session or invoice (another's is "not found");
+    support staff open one for a driver of an operator they support, about a session, invoice or payment."""
     now = now or timezone.now()
     if reason not in DisputeTicket.Reason.values:
         raise DisputeError(f"{reason!r} is not a dispute reason.")
     if not description.strip():
         raise DisputeError("Describe what is wrong.")
     staff = is_ticket_staff(by)
+    if invoice_id is not None:
+        invoice = _invoice_for(by=by, invoice_id=invoice_id, staff=staff)
+        operator, driver = invoice.operator, invoice.driver
+        session = session or invoice.session
     if session is not None:
         operator, driver = session.operator, session.driver
         if not staff and session.driver_id != by.pk:
             raise DisputeNotFound("No such session.")
         if session.state == ChargingSession.State.ACTIVE:
             raise DisputeError("The session is still running; open a ticket once it has ended.")
-    elif not staff:
-        raise DisputeError("Choose the session the ticket is about.")
+    elif not staff and invoice_id is None:
+        raise DisputeError("Choose the session or invoice the ticket is about.")
     if operator is None:
         raise DisputeError("Choose the operator the ticket is about.")
     if staff:
@@ -150,6 +154,19 @@ def ticket_open(
         ticket.save(update_fields=["first_responded_at"])
     notifications.message_posted(message)
     return ticket
+
+
+def _invoice_for(*, by: User, invoice_id: int, staff: bool):
+    """The issued invoice a ticket is about: a driver's own, or one of an operator the staff member
+    works for; anything else is "not found"."""
+    from billing_app.models import Invoice
+
+    invoice = (Invoice.objects.select_related("operator", "driver", "session")
+               .filter(pk=invoice_id, number__isnull=False).first())
+    if invoice is None or (not staff and invoice.driver_id != by.pk) or (
+            staff and not can_handle(by, DisputeTicket(operator=invoice.operator))):
+        raise DisputeNotFound("No such invoice.")
+    return invoice
 
 
 @transaction.atomic

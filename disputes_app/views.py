@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from billing_app.invoicing.selectors import invoices_for_driver
 from sessions_app.selectors import sessions_for_driver
 
 from . import selectors, services, sla
@@ -163,16 +164,21 @@ def driver_tickets(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def driver_ticket_new(request: HttpRequest) -> HttpResponse:
-    session_id = request.GET.get("session", "")
-    if not session_id.isdigit():
-        raise Http404("Choose a session to dispute.")
-    session = get_object_or_404(sessions_for_driver(request.user), pk=int(session_id))
+    session_id, invoice_id = request.GET.get("session", ""), request.GET.get("invoice", "")
+    session = invoice = None
+    if session_id.isdigit():
+        session = get_object_or_404(sessions_for_driver(request.user), pk=int(session_id))
+    elif invoice_id.isdigit():
+        invoice = get_object_or_404(invoices_for_driver(request.user), pk=int(invoice_id))
+    else:
+        raise Http404("Choose a session or an invoice to dispute.")
     form = TicketOpenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         result = {}
 
         def open_ticket():
             result["ticket"] = services.ticket_open(by=request.user, session=session,
+                                                    invoice_id=invoice.pk if invoice else None,
                                                     reason=form.cleaned_data["reason"],
                                                     description=form.cleaned_data["description"])
 
@@ -180,7 +186,8 @@ def driver_ticket_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Your ticket is open; we will answer by email.")
             return redirect("disputes:detail", pk=result["ticket"].pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "disputes/new.html", {"form": form, "session": session}, status=status)
+    return render(request, "disputes/new.html", {"form": form, "session": session, "invoice": invoice},
+                  status=status)
 
 
 @login_required

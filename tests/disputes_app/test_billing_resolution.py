@@ -122,3 +122,29 @@ def test_chargeback_webhook_opens_a_ticket_once(client, paid_session, webhook_en
     assert ticket.session_id == paid_session.pk
     assert ticket.chargeback_amount == Decimal("5.11")
     assert ticket.evidence_due_by is not None
+
+
+def test_driver_opens_a_dispute_from_their_invoice_only(client, paid_session, operator):
+    receipt = Invoice.objects.get(session=paid_session)
+    client.force_login(paid_session.driver)
+    response = client.post(f"/disputes/new/?invoice={receipt.pk}",
+                           {"reason": "wrong_amount", "description": "Too much"})
+    assert response.status_code == 302
+    ticket = DisputeTicket.objects.get()
+    assert (ticket.invoice_id, ticket.session_id) == (receipt.pk, paid_session.pk)
+    client.force_login(factories.DriverFactory(operator=operator))
+    assert client.get(f"/disputes/new/?invoice={receipt.pk}").status_code == 404
+    with pytest.raises(disputes.DisputeNotFound):
+        disputes.ticket_open(by=factories.DriverFactory(operator=operator), invoice_id=receipt.pk,
+                             reason="other", description="not mine")
+
+
+def test_support_opens_a_ticket_about_an_invoice_of_their_operator_only(paid_session, agent, other_operator):
+    receipt = Invoice.objects.get(session=paid_session)
+    ticket = disputes.ticket_open(by=agent, invoice_id=receipt.pk, reason="wrong_amount",
+                                  description="Line doubled")
+    assert (ticket.operator_id, ticket.driver_id) == (receipt.operator_id, receipt.driver_id)
+    stranger = factories.SupportFactory()
+    stranger.supported_operators.add(other_operator)
+    with pytest.raises(disputes.DisputeNotFound):
+        disputes.ticket_open(by=stranger, invoice_id=receipt.pk, reason="wrong_amount", description="x")

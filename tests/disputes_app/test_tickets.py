@@ -80,12 +80,12 @@ def test_support_of_another_operator_cannot_open_one(session, other_support):
         services.ticket_open(by=other_support, session=session, reason="other", description="x")
 
 
-def test_support_opens_an_invoice_ticket_without_session(support, driver, operator):
-    ticket = services.ticket_open(by=support, operator=operator, driver=driver, invoice_id=42,
-                                  reason="wrong_amount", description="Invoice line doubled.")
-    assert ticket.invoice_id == 42
-    assert ticket.session is None
-    assert ticket.evidence.data["session"] is None
+def test_support_cannot_open_a_ticket_about_an_unknown_invoice(support, driver, operator):
+    from disputes_app.services import DisputeNotFound
+
+    with pytest.raises(DisputeNotFound, match="No such invoice"):
+        services.ticket_open(by=support, operator=operator, driver=driver, invoice_id=42,
+                             reason="wrong_amount", description="Invoice line doubled.")
 
 
 def test_unknown_reason_is_refused(session, driver):
