@@ -6,4 +6,12 @@ class BillingAppConfig(AppConfig):
     name = "billing_app"
 
     def ready(self):
+        from sessions_app.audit import audit_register
+
         from . import receivers  # noqa: F401 - connects the signal receivers
+        from .models import CreditNote, Invoice, PriceComponent, Refund, Tariff, TariffAssignment, TariffElement
+
+        for model in (Tariff, TariffElement, PriceComponent, TariffAssignment, Refund):
+            audit_register(model)
+        for model in (Invoice, CreditNote):
+            audit_register(model, exclude_fields=["pdf", "pdf_sha256", "emailed_at"])

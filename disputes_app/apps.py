@@ -16,6 +16,12 @@ class DisputesAppConfig(AppConfig):
 
         billing_bridge.register()
 
+        from sessions_app.audit import audit_register
+
+        from .models import DisputeTicket
+
+        audit_register(DisputeTicket, exclude_fields=["updated_at"])
+
         for kind, path in getattr(settings, "DISPUTE_RESOLVERS", {}).items():
             register_resolver(kind, import_string(path))
         for name, path in getattr(settings, "DISPUTE_EVIDENCE_PROVIDERS", {}).items():

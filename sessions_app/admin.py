@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.template.response import TemplateResponse
 
+from . import audit  # noqa: F401 - registers the scoped audit log admin
 from .admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 from .forms import ChargingStationForm, RemoteStartForm
 from .models import (
