@@ -16,13 +16,17 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed system-deps
 
-# pdftotext (poppler-utils) reads invoice PDFs back in the tests; libharfbuzz-subset0 makes
+# pdftotext (poppler-utils) reads invoice PDFs back in the tests; chromium runs the browser tests; libharfbuzz-subset0 makes
 # WeasyPrint's font subsetting several times faster (same bytes).
 system-deps:
 	@{ command -v pdftotext >/dev/null 2>&1 && ldconfig -p | grep -q libharfbuzz-subset; } || { \
 		echo "installing poppler-utils and libharfbuzz-subset0"; \
 		(apt-get update -qq && apt-get install -y -qq poppler-utils libharfbuzz-subset0) >/dev/null 2>&1 || \
 		echo "WARNING: could not install poppler-utils / libharfbuzz-subset0; PDF tests need pdftotext"; }
+	@test -x /usr/bin/chromium || { \
+		echo "installing chromium (the browser tests drive /usr/bin/chromium)"; \
+		(apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || \
+		echo "WARNING: could not install chromium; the browser tests (tests/e2e) skip without it (and fail in CI)"; }
 
 migrate: install
 	$(PY) manage.py migrate --noinput

@@ -1,8 +1,9 @@
-"""Demo billing data: each demo operator's tariffs (shipped as OCPI files in demo_tariffs/) and a
-members group. Idempotent like the session demo."""
+"""Demo billing data: each demo operator's tariffs (shipped as OCPI files in demo_tariffs/), a
+members group, and a subscription plan with a few subscribers. Idempotent like the session demo."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from sessions_app.models import Operator, User
 
-from .models import BillingAccount, DriverGroup, TariffAssignment
+from .models import BillingAccount, DriverGroup, Plan, Subscription, SubscriptionPeriod, TariffAssignment
 from .ocpi import loads
 from .tariffs import tariff_import_ocpi
 
@@ -48,6 +49,39 @@ def load_accounts() -> None:
                 else BillingAccount.PaymentMode.PAY_AS_YOU_GO)
         BillingAccount.objects.get_or_create(driver=driver, defaults={"operator_id": driver.operator_id,
                                                                       "payment_mode": mode})
+
+
+DEMO_PLAN = {"name": "Voltara Plus", "description": "100 kWh a month included, 10 % off energy beyond",
+             "fee_excl_vat": Decimal("19.90"), "vat_rate": Decimal(19), "currency": "EUR",
+             "included_kwh": Decimal(100), "energy_discount_percent": Decimal(10), "waive_flat_fee": True}
+
+
+@transaction.atomic
+def load_plans(*, subscribers: int = 3) -> None:
+    """The Voltara Plus plan and a few pay-as-you-go drivers on it, their current period (started ten
+    days ago) marked paid without a Stripe charge (the demo may run without localstripe); call before
+    the sessions are priced so their recent sessions use the plan."""
+    from . import plans
+
+    operator = Operator.objects.filter(name="Voltara Charging").first()
+    if operator is None:
+        return
+    plan, _ = Plan.objects.get_or_create(operator=operator, name=DEMO_PLAN["name"], defaults=DEMO_PLAN)
+    if Subscription.objects.filter(plan__operator=operator).exists():
+        return
+    start = plans.local_today(operator.pk, timezone.now()) - timedelta(days=10)
+    accounts = (BillingAccount.objects.filter(operator=operator, payment_mode=BillingAccount.PaymentMode.PAY_AS_YOU_GO)
+                .exclude(driver__driver_groups__isnull=False).exclude(driver__username="driver")
+                .order_by("driver__username")[:subscribers])
+    for account in accounts:
+        subscription = Subscription.objects.create(
+            driver_id=account.driver_id, plan=plan, anchor_day=start.day, current_period_start=start,
+            current_period_end=plans.add_months(start, plan.months, start.day))
+        plans.period_open(subscription, plan, start)
+        SubscriptionPeriod.objects.filter(subscription=subscription).update(status=SubscriptionPeriod.Status.PAID,
+                                                                            paid_at=timezone.now())
+        account.payment_mode = BillingAccount.PaymentMode.SUBSCRIPTION
+        account.save(update_fields=["payment_mode"])
 
 
 def load_invoices(*, progress=lambda n: None) -> tuple[int, int]:

@@ -1,4 +1,5 @@
-"""Billing operations. `session_settle` prices a completed session exactly once."""
+"""Billing operations. `session_settle` prices a completed session exactly once (with the driver's
+subscription plan applied, see `billing_app.plans`)."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,7 @@ from django.db import IntegrityError, transaction
 
 from sessions_app.models import ChargingSession
 
-from . import ocpi, pricing
+from . import ocpi, plans, pricing
 from .cdr import session_pricing_input
 from .models import SessionCharge
 from .tariffs import snapshot, tariff_for_session
@@ -27,7 +28,9 @@ def session_settle(*, session_id: int) -> SessionCharge:
 
     Idempotent: the charge is one row per session (unique), so a retried or duplicated task
     returns the charge already stored and never prices twice. The tariff is frozen as an OCPI
-    snapshot beside the charge, so later tariff edits change nothing already priced.
+    snapshot beside the charge, so later tariff edits change nothing already priced. A subscribed
+    driver's plan (member tariff, discounts, included kWh) is applied in the same transaction as the
+    charge is stored, so a duplicate settlement rolls back the kWh it would have consumed.
     """
     existing = SessionCharge.objects.filter(session_id=session_id).first()
     if existing is not None:
@@ -35,17 +38,24 @@ def session_settle(*, session_id: int) -> SessionCharge:
     session = ChargingSession.objects.select_related("connector__station__location").get(pk=session_id)
     if session.state != ChargingSession.State.COMPLETED:
         raise SettlementError(f"Session {session_id} is {session.state}, not completed.")
-    tariff = tariff_for_session(session)
+    period = plans.session_period(session)
+    tariff = plans.member_tariff(period, session.started_at) or tariff_for_session(session)
     if tariff is None:
         raise SettlementError(f"No tariff applies to session {session_id} at {session.started_at:%Y-%m-%d %H:%M}.")
 
     frozen = snapshot(tariff)
     breakdown = pricing.price_session(
-        tariff=ocpi.tariff_from_ocpi(ocpi.loads(frozen)), session=ocpi.session_from_json(session_pricing_input(session))
+        tariff=plans.tariff_for_plan(ocpi.tariff_from_ocpi(ocpi.loads(frozen)), period),
+        session=ocpi.session_from_json(session_pricing_input(session)),
     )
-    totals = breakdown.total_cost
     try:
         with transaction.atomic():
+            plan_entry = None
+            if period is not None:
+                applied, plan_entry = plans.session_plan_apply(breakdown=breakdown, period_id=period.pk)
+                breakdown = applied.breakdown
+            stored = breakdown.to_dict() | ({"plan": plan_entry} if plan_entry else {})
+            totals = breakdown.total_cost
             charge = SessionCharge.objects.create(
                 session=session,
                 tariff=tariff,
@@ -57,7 +67,7 @@ def session_settle(*, session_id: int) -> SessionCharge:
                 total_energy_kwh=breakdown.total_energy,
                 total_time_hours=breakdown.total_time,
                 total_parking_hours=breakdown.total_parking_time,
-                breakdown=breakdown.to_dict(),
+                breakdown=stored,
             )
             _queue_receipt(session_id)
             return charge

@@ -196,6 +196,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions_app.tasks.sessions_close_stale",
         "schedule": crontab(minute="*/15"),
     },
+    "billing-subscriptions-renew-due": {  # renewals and dunning retries; idempotent per (subscription, period)
+        "task": "billing_app.tasks.subscriptions_renew_due",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 
 # --- Email: console for make run, locmem in tests, SMTP from EMAIL_URL in production -------------
@@ -306,3 +310,10 @@ INVOICE_RECEIPTS_ON_SETTLE = env.bool("INVOICE_RECEIPTS_ON_SETTLE", default=True
 # Dotted paths of f(*, account, period_start, period_end, currency) -> list[LineIn]: extra monthly
 # statement lines (plan fees, discounts).
 INVOICE_STATEMENT_LINE_PROVIDERS: list[str] = []
+
+# --- Plans ----------------------------------------------------------------------------------------
+# A failed renewal is retried this many days after the first failure (an email each time); after
+# the last retry fails the subscription is suspended (pay-as-you-go). See docs/plans.md.
+PLANS_DUNNING_RETRY_DAYS = env.list("PLANS_DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 7])
+# Plan fees of postpaid accounts go on their monthly statement.
+INVOICE_STATEMENT_LINE_PROVIDERS += ["billing_app.plans.plan_statement_lines"]

@@ -2,6 +2,7 @@
 from .accounts import BillingAccount
 from .invoices import *  # noqa: F403
 from .payments import *  # noqa: F403
+from .plans import *  # noqa: F403
 from .tariffs import DriverGroup, PriceComponent, SessionCharge, Tariff, TariffAltText, TariffAssignment, TariffElement
 
 __all__ = [

@@ -85,6 +85,7 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
     class Kind(models.TextChoices):
         RECEIPT = "receipt", "Session receipt"
         STATEMENT = "statement", "Monthly statement"
+        PLAN_FEE = "plan_fee", "Plan fee"
 
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"

@@ -37,3 +37,29 @@ class ProfileForm(forms.ModelForm):
         if cleaned.get("company_vat_id") and not cleaned.get("company_name"):
             self.add_error("company_name", "A company VAT id needs the company name.")
         return cleaned
+
+
+class PlanSubscribeForm(forms.Form):
+    """Choose one of the operator's active plans and one of the driver's own saved payment methods."""
+
+    plan = forms.ModelChoiceField(queryset=None, empty_label=None)
+    payment_method = forms.ChoiceField(choices=[])
+
+    def __init__(self, *args, plans, methods, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = plans
+        self.fields["payment_method"].choices = [
+            (m.id, f"{m.brand} •••• {m.last4}" + (" (default)" if m.is_default else "")) for m in methods]
+
+    def clean_payment_method(self):
+        if not self.fields["payment_method"].choices:
+            raise forms.ValidationError("Add a payment method first.")
+        return self.cleaned_data["payment_method"]
+
+
+class PlanChangeForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=None, empty_label=None)
+
+    def __init__(self, *args, plans, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = plans

@@ -11,4 +11,9 @@ urlpatterns = [
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<int:pk>/block/", views.token_block, name="token_block"),
     path("profile/", views.profile, name="profile"),
+    path("plan/", views.plan_overview, name="plan"),
+    path("plan/subscribe/", views.plan_subscribe, name="plan_subscribe"),
+    path("plan/<int:pk>/change/", views.plan_change, name="plan_change"),
+    path("plan/<int:pk>/cancel/", views.plan_cancel, name="plan_cancel"),
+    path("plan/<int:pk>/pay/", views.plan_pay, name="plan_pay"),
 ]

@@ -13,15 +13,21 @@ from django.views.decorators.http import require_POST
 from sessions_app.models import DriverProfile, IdToken
 from sessions_app.periods import CHARGING
 
+from .. import plans
 from ..cdr import session_periods
+from ..models import Subscription
+from ..payment_methods import payment_methods_list
 from ..running_cost import session_running_cost
 from . import selectors
-from .forms import ProfileForm, SessionFilterForm
+from .forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm
 
 LINE_LABELS = {
     "ENERGY": "Energy (kWh)", "TIME": "Charging time (h)", "PARKING_TIME": "Idle time after charging (h)",
     "FLAT": "Session fee", "RESERVATION_TIME": "Reservation time (h)", "RESERVATION_FLAT": "Reservation fee",
     "MIN_PRICE": "Minimum price adjustment", "MAX_PRICE": "Price cap",
+    "PLAN_INCLUDED_ENERGY": "Included in your plan (kWh)", "PLAN_DISCOUNT_ENERGY": "Plan discount on energy",
+    "PLAN_DISCOUNT_TIME": "Plan discount on charging time", "PLAN_WAIVED_FLAT": "Session fee waived by your plan",
+    "PLAN_WAIVED_PARKING": "Idle fee waived by your plan", "PLAN_FLOOR": "Plan adjustment",
 }
 
 
@@ -123,3 +129,89 @@ def profile(request):
         messages.success(request, "Your billing details are saved; they appear on your next invoices.")
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})
+
+
+# --- Plan ---------------------------------------------------------------------------------------
+
+def _plan_page(request, *, subscribe_form=None, change_form=None, status=200):
+    driver = request.user
+    offered = plans.plans_offered(driver=driver)
+    subscription = plans.live_subscription(driver=driver)
+    if subscription is None and subscribe_form is None:
+        subscribe_form = PlanSubscribeForm(plans=offered, methods=payment_methods_list(driver=driver))
+    if subscription is not None and change_form is None:
+        change_form = PlanChangeForm(plans=offered, initial={"plan": subscription.pending_plan or subscription.plan})
+    periods = subscription.periods.order_by("-period_start")[:6] if subscription else []
+    return render(request, "portal/plan.html", {
+        "subscription": subscription, "periods": periods, "offered": offered,
+        "subscribe_form": subscribe_form, "change_form": change_form,
+        "unpaid": any(p.status == "failed" for p in periods),
+    }, status=status)
+
+
+@driver_required
+def plan_overview(request):
+    return _plan_page(request)
+
+
+@require_POST
+@driver_required
+def plan_subscribe(request):
+    driver = request.user
+    form = PlanSubscribeForm(request.POST, plans=plans.plans_offered(driver=driver),
+                             methods=payment_methods_list(driver=driver))
+    if form.is_valid():
+        try:
+            plans.plan_subscribe(driver=driver, plan=form.cleaned_data["plan"],
+                                 payment_method_id=form.cleaned_data["payment_method"])
+        except plans.PlanError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"You are subscribed to {form.cleaned_data['plan'].name}.")
+            return redirect("portal:plan")
+    return _plan_page(request, subscribe_form=form, status=400)
+
+
+def _own_subscription(request, pk: int) -> Subscription:
+    return get_object_or_404(Subscription.objects.select_related("plan"), pk=pk, driver=request.user,
+                             status__in=Subscription.LIVE)
+
+
+@require_POST
+@driver_required
+def plan_change(request, pk: int):
+    subscription = _own_subscription(request, pk)
+    form = PlanChangeForm(request.POST, plans=plans.plans_offered(driver=request.user))
+    if form.is_valid():
+        try:
+            plans.plan_change(subscription=subscription, plan=form.cleaned_data["plan"])
+        except plans.PlanError as error:
+            form.add_error("plan", str(error))
+        else:
+            messages.success(request, "Your plan changes at the start of your next period."
+                             if subscription.pending_plan else "You stay on your current plan.")
+            return redirect("portal:plan")
+    return _plan_page(request, change_form=form, status=400)
+
+
+@require_POST
+@driver_required
+def plan_cancel(request, pk: int):
+    subscription = plans.plan_cancel(subscription=_own_subscription(request, pk))
+    messages.success(request, "Your plan is canceled." if subscription.status == Subscription.Status.CANCELED
+                     else f"Your plan ends on {subscription.current_period_end:%Y-%m-%d}.")
+    return redirect("portal:plan")
+
+
+@require_POST
+@driver_required
+def plan_pay(request, pk: int):
+    """Pay the failed renewal now; success reactivates a past-due or suspended plan."""
+    subscription = _own_subscription(request, pk)
+    try:
+        plans.subscription_pay_now(subscription=subscription)
+    except plans.PlanError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Thank you: your plan is active again.")
+    return redirect("portal:plan")

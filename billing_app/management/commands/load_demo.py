@@ -24,6 +24,7 @@ class Command(BaseCommand):
             summary = load_demo(days=days, seed=seed, progress=bar.update)
         billing_demo.load_tariffs()
         billing_demo.load_accounts()
+        billing_demo.load_plans()
         # receipts are issued in bulk just below, not one by one as each session is priced
         with tqdm(total=unpriced_sessions().count(), desc="pricing sessions", unit="session",
                   disable=no_progress, file=self.stdout._out) as bar, \

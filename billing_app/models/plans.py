@@ -1,0 +1,184 @@
+"""Subscription plans: what a plan gives (fee, included kWh, member prices), who subscribes, and one
+row per paid (or unpaid) period.
+
+Periods are calendar dates in the operator's time zone, `[period_start, period_end)`, anchored on
+the day of the month the subscription started (Jan 31 -> Feb 28/29 -> Mar 31). The database
+refuses what must never happen: two live subscriptions of one driver, two renewals of one
+(subscription, period), more included kWh used than the period has.
+"""
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from sessions_app.models import CURRENCY_CHOICES, Operator, User
+
+from .invoices import Invoice
+from .payments import Payment
+from .tariffs import Tariff
+
+__all__ = ["Plan", "Subscription", "SubscriptionPeriod"]
+
+PERCENT = [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))]
+
+
+class Plan(models.Model):
+    OWNER_PATH = "operator"
+
+    class Period(models.TextChoices):
+        MONTHLY = "monthly", "Monthly"
+        YEARLY = "yearly", "Yearly"
+
+    class IdleFee(models.TextChoices):
+        CHARGED = "charged", "Charged as the tariff says"
+        WAIVED = "waived", "Waived"
+        GRACE = "grace", "Grace minutes override"
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="plans")
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=255, blank=True)
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTHLY)
+    fee_excl_vat = models.DecimalField("fee excl. VAT", max_digits=14, decimal_places=2,
+                                       validators=[MinValueValidator(Decimal(0))])
+    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True,
+                                   validators=PERCENT, help_text="blank: no VAT on the fee")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    included_kwh = models.DecimalField("included kWh", max_digits=10, decimal_places=3, default=Decimal(0),
+                                       validators=[MinValueValidator(Decimal(0))], help_text="per period")
+    member_tariff = models.ForeignKey(Tariff, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      help_text="priced with this tariff instead of the normal one")
+    energy_discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal(0),
+                                                  validators=PERCENT)
+    time_discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal(0),
+                                                validators=PERCENT)
+    waive_flat_fee = models.BooleanField(default=False, help_text="the per-session fee is not charged")
+    idle_fee_policy = models.CharField(max_length=8, choices=IdleFee.choices, default=IdleFee.CHARGED)
+    idle_grace_minutes = models.PositiveSmallIntegerField(default=0, help_text="with the grace policy")
+    active = models.BooleanField(default=True, help_text="offered to drivers")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["operator", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "name"], name="unique_plan_name_per_operator"),
+            models.CheckConstraint(name="plan_fee_not_negative", condition=Q(fee_excl_vat__gte=0)),
+            models.CheckConstraint(name="plan_included_kwh_not_negative", condition=Q(included_kwh__gte=0)),
+            models.CheckConstraint(name="plan_discounts_are_percentages",
+                                   condition=Q(energy_discount_percent__gte=0, energy_discount_percent__lte=100,
+                                               time_discount_percent__gte=0, time_discount_percent__lte=100)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fee_excl_vat} {self.currency}/{self.get_period_display().lower()})"
+
+    def clean(self):
+        if self.member_tariff_id and self.operator_id and self.member_tariff.operator_id != self.operator_id:
+            raise ValidationError({"member_tariff": "Belongs to another operator."})
+        if self.member_tariff_id and self.member_tariff.currency != self.currency:
+            raise ValidationError({"member_tariff": "The member tariff must be in the plan's currency."})
+
+    @property
+    def months(self) -> int:
+        return 12 if self.period == self.Period.YEARLY else 1
+
+
+class Subscription(models.Model):
+    """A driver on a plan. `anchor_day` (1-31) fixes where every period starts; a plan change waits
+    in `pending_plan` until the next period."""
+
+    OWNER_PATH = "plan__operator"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Past due (renewal failed, retrying)"
+        SUSPENDED = "suspended", "Suspended (pay-as-you-go)"
+        CANCELED = "canceled", "Canceled"
+
+    LIVE = (Status.ACTIVE, Status.PAST_DUE, Status.SUSPENDED)
+
+    driver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="subscriptions")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    pending_plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                     help_text="takes effect at the next period")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    anchor_day = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(31)])
+    current_period_start = models.DateField()
+    current_period_end = models.DateField(help_text="exclusive; the renewal is due from this day on")
+    cancel_at_period_end = models.BooleanField(default=False)
+    payment_method_id = models.CharField(max_length=255, blank=True, help_text="Stripe PaymentMethod charged")
+    created_at = models.DateTimeField(auto_now_add=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["driver"], condition=~Q(status="canceled"),
+                                    name="one_live_subscription_per_driver"),
+            models.CheckConstraint(name="subscription_period_ordered",
+                                   condition=Q(current_period_end__gt=F("current_period_start"))),
+            models.CheckConstraint(name="subscription_anchor_day_valid",
+                                   condition=Q(anchor_day__gte=1, anchor_day__lte=31)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.driver} on {self.plan.name} ({self.status})"
+
+
+class SubscriptionPeriod(models.Model):
+    """One period of a subscription: the fee asked for it, how it was paid, and the included kWh used.
+
+    `starts_at`/`ends_at` are the period's instants (operator's time zone), used to find the period of
+    a session by its start."""
+
+    OWNER_PATH = "subscription__plan__operator"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending (not charged yet)"
+        PAID = "paid", "Paid by card"
+        FAILED = "failed", "Payment failed (dunning)"
+        STATEMENT = "statement", "Billed on the monthly statement"
+        FREE = "free", "Nothing to pay"
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="periods")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="exclusive")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    currency = models.CharField(max_length=3)
+    fee_excl_vat = models.DecimalField(max_digits=14, decimal_places=2)
+    fee_vat = models.DecimalField(max_digits=14, decimal_places=2)
+    fee_incl_vat = models.DecimalField(max_digits=14, decimal_places=2)
+    included_kwh = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal(0))
+    used_kwh = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal(0))
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="charges tried")
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                help_text="the last charge tried")
+    invoice = models.OneToOneField(Invoice, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="subscription_period")
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["subscription", "period_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "period_start"], name="one_renewal_per_period"),
+            models.CheckConstraint(name="subscription_period_dates_ordered",
+                                   condition=Q(period_end__gt=F("period_start"))),
+            models.CheckConstraint(name="subscription_period_kwh_within_included",
+                                   condition=Q(used_kwh__gte=0) & Q(used_kwh__lte=F("included_kwh"))),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="subscription_period_dunning")]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} {self.period_start}..{self.period_end} ({self.status})"
+
+    @property
+    def remaining_kwh(self) -> Decimal:
+        return self.included_kwh - self.used_kwh

@@ -1,0 +1,493 @@
+"""Security sweep: every URL that takes an object id, requested as the owner, another driver of the same
+operator, another operator's staff and support, and anonymous. Only the owner (or their operator's staff /
+support where that makes sense) gets the object; everyone else a 404/403/401 or a redirect (to sign in, or
+the admin's "no such object" redirect), never a 200 with the data and never a 500.
+
+The URL list comes from the URL resolver: a new pattern with an id-like parameter that this file does not
+classify fails `test_every_id_taking_url_is_classified`. Also: every HTML page with a POST form carries a
+CSRF token, and the CSRF check is on for the session-authenticated forms."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group
+from django.core.exceptions import FieldError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from billing_app.models import CreditNote, Invoice
+from billing_app.payment_methods import payment_methods_list
+from disputes_app import services as disputes
+from disputes_app.models import DisputeTicket, MessageAttachment
+from sessions_app import services as session_services
+from sessions_app.models import ChargingSession, User
+from sessions_app.services import SampleIn
+from tests import factories
+from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures (localstripe, stripe_server, payg_*)
+from tests.billing_app.payment_fixtures import payg_driver
+
+pytestmark = pytest.mark.django_db
+
+ID_PARAM = re.compile(r"<(?:(?:int|uuid|str|path|slug):)?(\w+)>|\(\?P<(\w+)>")
+NOT_IDS = {"format", "url", "app_label"}  # DRF's format suffix, the admin's catch-all and app index
+
+# --- the URL inventory -------------------------------------------------------------------------------
+
+
+def walk(patterns, prefix="", namespace=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = (f"{namespace}:{entry.namespace}" if namespace and entry.namespace
+                     else (entry.namespace or namespace))
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else (entry.name or "")
+            yield prefix + str(entry.pattern), name
+
+
+def id_taking_routes() -> list[tuple[str, str, list[str]]]:
+    routes = []
+    for route, name in walk(get_resolver().url_patterns):
+        params = [a or b for a, b in ID_PARAM.findall(route)]
+        ids = [p for p in params if p not in NOT_IDS]
+        if ids:
+            routes.append((route, name, ids))
+    return routes
+
+
+OUR_APPS = ("sessions_app", "billing_app", "disputes_app", "auditlog")  # admin scoped to the operator
+ADMIN_VIEWS = ("change", "history", "delete", "pdf", "")  # "" is the bare <id>/ (redirects to change)
+
+# Named non-admin routes and what they are. Admin routes are classified by their model's app below.
+CLASSIFIED = {
+    "portal:session": "driver-page",
+    "portal:token_block": "driver-post",
+    "portal:plan_change": "driver-post", "portal:plan_cancel": "driver-post", "portal:plan_pay": "driver-post",
+    "invoices:invoice_pdf": "driver-page",
+    "invoices:credit_note_pdf": "driver-page",
+    "disputes:detail": "driver-page",
+    "disputes:attachment": "driver-page",
+    "disputes:support_ticket": "support-page",
+    "disputes:support_attachment": "support-page",
+    "payments:method": "payments-api",
+    "payments:method_default": "payments-api",
+    "session-detail": "api", "session-samples": "api", "token-detail": "api", "token-block": "api-post",
+    "tariff-detail": "api", "tariff-ocpi": "api", "station-detail": "api",
+    # Public by design: the Stripe webhook (the uuid names the endpoint; the body is signature-checked) and
+    # the password reset link (the token is the secret).
+    "stripe_webhook": "public-webhook", "djstripe:djstripe_webhook_by_uuid": "public-webhook",
+    "password_reset_confirm": "public-reset",
+    "admin:view_on_site": "admin-shortcut",
+    "admin:auth_user_password_change": "admin-password",
+    "admin:djstripe_custom_action": "admin-superuser",
+}
+
+
+def classify(route: str, name: str) -> str | None:
+    if name in CLASSIFIED:
+        return CLASSIFIED[name]
+    match = re.match(r"admin/(\w+)/(\w+)/<path:object_id>/(\w*)/?$", route)
+    if match:
+        app_label, _model, view = match.groups()
+        if view not in ADMIN_VIEWS:
+            return None
+        return "admin-scoped" if app_label in OUR_APPS else "admin-superuser"
+    return None
+
+
+def test_every_id_taking_url_is_classified():
+    unclassified = [(route, name) for route, name, _ in id_taking_routes() if classify(route, name) is None]
+    assert not unclassified, f"classify these id-taking URLs in the security sweep: {unclassified}"
+    kinds = {classify(route, name) for route, name, _ in id_taking_routes()}
+    assert {"driver-page", "support-page", "api", "admin-scoped", "payments-api"} <= kinds
+
+
+# --- the world: operator A's objects, people around them -------------------------------------------------
+
+
+@dataclass
+class World:
+    operator: object
+    owner: User
+    people: dict  # role -> User or None (anonymous)
+    session: ChargingSession
+    receipt: Invoice
+    credit_note: CreditNote
+    ticket: DisputeTicket
+    attachment: MessageAttachment
+    internal_attachment: MessageAttachment
+    payment_method_id: str
+    subscription: object
+    marker: str  # text that appears in the owner's pages (must never reach someone else)
+
+
+@pytest.fixture
+def world(stripe_server, operator, other_operator, payg_station, payg_tariff, django_capture_on_commit_callbacks):
+    owner = payg_driver(operator)
+    owner.email = "owner-secret@example.com"
+    owner.save(update_fields=["email"])
+    token = factories.IdTokenFactory(operator=operator, driver=owner, uid="04SECRETUID01")
+    assert session_services.token_authorize(station=payg_station, uid=token.uid).accepted
+    start = timezone.now() - timedelta(hours=2)
+    session = session_services.session_start(connector=payg_station.connectors.first(), id_token=token,
+                                              started_at=start, meter_start_wh=Decimal(0), transaction_ref="tx-sweep")
+    end = start + timedelta(hours=1)
+    session_services.session_record_samples(session=session, samples=[SampleIn(end, Decimal(11000), Decimal(11000))])
+    with django_capture_on_commit_callbacks(execute=True):  # hold captured, receipt paid
+        session_services.session_stop(session=session, stopped_at=end, meter_stop_wh=Decimal(11000))
+    session.refresh_from_db()
+    receipt = Invoice.objects.get(session=session, kind=Invoice.Kind.RECEIPT)
+
+    own_support = factories.SupportFactory(username="own-support")
+    own_support.supported_operators.add(operator)
+    foreign_support = factories.SupportFactory(username="foreign-support")
+    foreign_support.supported_operators.add(other_operator)
+    people = {
+        "owner": owner,
+        "other_driver": factories.DriverFactory(operator=operator, username="other-driver"),
+        "foreign_driver": factories.DriverFactory(operator=other_operator, username="foreign-driver"),
+        "own_staff": factories.OperatorStaffFactory(operator=operator, username="own-staff"),
+        "own_support": own_support,
+        "foreign_staff": factories.OperatorStaffFactory(operator=other_operator, username="foreign-staff"),
+        "foreign_support": foreign_support,
+        "superuser": factories.SupportFactory(username="root", is_superuser=True),
+        "anonymous": None,
+    }
+    ticket = disputes.ticket_open(by=owner, session=session, reason="wrong_amount", description="Charged too much")
+    disputes.message_post(ticket=ticket, author=owner, body="my photo",
+                          attachments=[SimpleUploadedFile("photo.txt", b"meter photo", content_type="text/plain")])
+    disputes.message_post(ticket=ticket, author=own_support, body="internal", internal=True,
+                          attachments=[SimpleUploadedFile("note.txt", b"internal", content_type="text/plain")])
+    ticket = disputes.ticket_transition(ticket=ticket, by=own_support, to_status="in_progress")
+    with django_capture_on_commit_callbacks(execute=True):
+        disputes.ticket_resolve(ticket=ticket, by=own_support, kind="refund", amount=Decimal("1.00"),
+                                explanation="ok")
+    credit_note = CreditNote.objects.get(invoice=receipt)
+    attachments = MessageAttachment.objects.filter(message__ticket=ticket).order_by("pk")
+    Token.objects.create(user=owner)
+    plan = apps.get_model("billing_app", "Plan").objects.create(operator=operator, name="Sweep plan",
+                                                                fee_excl_vat=Decimal("9.00"), currency="EUR")
+    today = timezone.localdate()
+    subscription = apps.get_model("billing_app", "Subscription").objects.create(
+        driver=owner, plan=plan, anchor_day=today.day if today.day <= 28 else 28, current_period_start=today,
+        current_period_end=today + timedelta(days=30))
+    Group.objects.create(name="sweep-group")
+    return World(operator=operator, owner=owner, people=people, session=session, receipt=receipt,
+                 credit_note=credit_note, ticket=ticket, attachment=attachments[0],
+                 internal_attachment=attachments[1], payment_method_id=payment_methods_list(driver=owner)[0].id,
+                 subscription=subscription,
+                 marker=receipt.number)
+
+
+def client_for(user, *, api=False):
+    client = APIClient() if api else Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def denied(response) -> bool:
+    """Refused without showing anything: 401/403/404/405, or a redirect (sign in, or the admin's
+    'no such object' redirect to its index)."""
+    return response.status_code in (301, 302, 401, 403, 404, 405)
+
+
+class Sweep:
+    def __init__(self, world: World):
+        self.world, self.problems, self.checked = world, [], 0
+
+    def request(self, role: str, method: str, url: str, *, api=False, **extra):
+        client = client_for(self.world.people[role], api=api)
+        response = getattr(client, method)(url, **extra)
+        self.checked += 1
+        if response.status_code >= 500:
+            self.problems.append(f"{role} {method.upper()} {url}: {response.status_code}")
+        return response
+
+    def expect_denied(self, roles, method: str, url: str, **kwargs):
+        for role in roles:
+            response = self.request(role, method, url, **kwargs)
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            if not denied(response):
+                self.problems.append(f"{role} {method.upper()} {url}: {response.status_code} (should be refused)")
+            elif response.status_code in (301, 302) and response.get("Location", "").split("?")[0] == url:
+                self.problems.append(f"{role} {method.upper()} {url}: redirects to itself")
+            if self.world.marker.encode() in body or b"owner-secret@example.com" in body:
+                self.problems.append(f"{role} {method.upper()} {url}: the owner's data is in the response")
+
+    def expect_allowed(self, roles, method: str, url: str, statuses=(200,), **kwargs):
+        for role in roles:
+            response = self.request(role, method, url, **kwargs)
+            if response.status_code not in statuses:
+                self.problems.append(f"{role} {method.upper()} {url}: {response.status_code}, expected {statuses}")
+
+    def assert_clean(self):
+        assert not self.problems, "\n".join(self.problems)
+
+
+EVERYONE = ("owner", "other_driver", "foreign_driver", "own_staff", "own_support", "foreign_staff",
+            "foreign_support", "superuser", "anonymous")
+
+
+def but(*allowed):
+    return [role for role in EVERYONE if role not in allowed]
+
+
+def driver_urls(w: World) -> dict:
+    return {
+        "portal:session": f"/portal/sessions/{w.session.pk}/",
+        "invoices:invoice_pdf": f"/invoices/{w.receipt.pk}/pdf/",
+        "invoices:credit_note_pdf": f"/invoices/credit-notes/{w.credit_note.pk}/pdf/",
+        "disputes:detail": f"/disputes/{w.ticket.pk}/",
+        "disputes:attachment": f"/disputes/{w.ticket.pk}/files/{w.attachment.pk}/",
+        "disputes:new?session": f"/disputes/new/?session={w.session.pk}",
+        "disputes:new?invoice": f"/disputes/new/?invoice={w.receipt.pk}",
+    }
+
+
+def test_driver_pages_only_for_their_owner(world):
+    sweep = Sweep(world)
+    for url in driver_urls(world).values():
+        sweep.expect_allowed(["owner"], "get", url)
+        sweep.expect_denied(but("owner"), "get", url)
+    # the driver never sees staff's internal files, even on their own ticket
+    sweep.expect_denied(["owner"], "get", f"/disputes/{world.ticket.pk}/files/{world.internal_attachment.pk}/")
+    # blocking someone else's card: refused, and the card stays active
+    token = world.session.id_token
+    sweep.expect_denied(but("owner"), "post", f"/portal/tokens/{token.pk}/block/")
+    token.refresh_from_db()
+    assert token.status == token.Status.ACCEPTED
+    sweep.expect_allowed(["owner"], "post", f"/portal/tokens/{token.pk}/block/", statuses=(302,))
+    # someone else's plan: no changing, canceling or paying it
+    subscription = world.subscription
+    for action in ("change", "cancel", "pay"):
+        sweep.expect_denied(but("owner"), "post", f"/portal/plan/{subscription.pk}/{action}/",
+                            data={"plan": subscription.plan_id})
+    subscription.refresh_from_db()
+    assert (subscription.status, subscription.cancel_at_period_end) == ("active", False)
+    sweep.expect_allowed(["owner"], "post", f"/portal/plan/{subscription.pk}/cancel/", statuses=(302,))
+    sweep.assert_clean()
+
+
+def test_support_pages_only_for_the_operators_staff_and_support(world):
+    sweep = Sweep(world)
+    for url in (f"/support/tickets/{world.ticket.pk}/",
+                f"/support/tickets/{world.ticket.pk}/files/{world.attachment.pk}/",
+                f"/support/tickets/{world.ticket.pk}/files/{world.internal_attachment.pk}/"):
+        sweep.expect_allowed(["own_support", "own_staff", "superuser"], "get", url)
+        sweep.expect_denied(but("own_support", "own_staff", "superuser"), "get", url)
+    # acting on someone else's ticket is refused too, and changes nothing
+    sweep.expect_denied(but("own_support", "own_staff", "superuser"), "post",
+                        f"/support/tickets/{world.ticket.pk}/",
+                        data={"action": "message", "message-body": "hijack"})
+    assert not world.ticket.messages.filter(body="hijack").exists()
+    sweep.assert_clean()
+
+
+def test_payment_method_api_only_for_the_cards_owner(world):
+    sweep = Sweep(world)
+    pm = world.payment_method_id
+    sweep.expect_denied(but("owner"), "post", f"/payments/api/methods/{pm}/default/", api=True)
+    sweep.expect_denied(but("owner"), "delete", f"/payments/api/methods/{pm}/", api=True)
+    assert [m.id for m in payment_methods_list(driver=world.owner)] == [pm]  # still there
+    sweep.expect_allowed(["owner"], "post", f"/payments/api/methods/{pm}/default/", api=True)
+    sweep.expect_allowed(["owner"], "delete", f"/payments/api/methods/{pm}/", api=True, statuses=(204,))
+    sweep.assert_clean()
+
+
+def test_api_objects_only_for_their_owner_or_operator(world):
+    sweep = Sweep(world)
+    w = world
+    station, token = w.session.connector.station, w.session.id_token
+    tariff = apps.get_model("billing_app", "Tariff").objects.filter(operator=w.operator).first().pk
+    operator_side = ("own_staff", "own_support", "superuser")
+    cases = [
+        (f"/api/v1/sessions/{w.session.pk}/", ("owner", *operator_side)),
+        (f"/api/v1/sessions/{w.session.pk}.json", ("owner", *operator_side)),
+        (f"/api/v1/sessions/{w.session.pk}/samples/", ("owner", *operator_side)),
+        (f"/api/v1/tokens/{token.pk}/", ("owner", *operator_side)),
+        (f"/api/v1/stations/{station.pk}/", operator_side),
+        (f"/api/v1/tariffs/{tariff}/", operator_side),
+        (f"/api/v1/tariffs/{tariff}/ocpi/", operator_side),
+    ]
+    for url, allowed in cases:
+        sweep.expect_allowed(allowed, "get", url, api=True)
+        sweep.expect_denied(but(*allowed), "get", url, api=True)
+    sweep.expect_denied(but("owner", "own_staff", "superuser", "own_support"), "post",
+                        f"/api/v1/tokens/{token.pk}/block/", api=True)
+    token.refresh_from_db()
+    assert token.status == token.Status.ACCEPTED
+    sweep.assert_clean()
+
+
+# --- admin -------------------------------------------------------------------------------------------
+
+OWNED_BY = ("operator", "station__location__operator", "connector__station__location__operator",
+            "session__operator", "tariff__operator", "invoice__operator", "location__operator",
+            "ticket__operator", "group__operator", "plan__operator")
+
+
+def owned_object(model, w: World):
+    """One object of `model` that belongs to operator A (the owner's operator)."""
+    if model._meta.label == "sessions_app.Operator":
+        return w.operator
+    if model._meta.label == "sessions_app.User":
+        return w.owner
+    if model._meta.label == "auditlog.LogEntry":
+        return model._default_manager.filter(additional_data__operator_id=w.operator.pk).order_by("pk").first()
+    for path in OWNED_BY:
+        try:
+            found = model._default_manager.filter(**{path: w.operator}).order_by("pk").first()
+        except FieldError:  # that path does not exist on this model
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def admin_routes():
+    for route, _name, _ in id_taking_routes():
+        match = re.match(r"admin/(\w+)/(\w+)/<path:object_id>/(\w*)/?$", route)
+        if match:
+            yield match.groups()
+
+
+def test_admin_object_pages_only_for_the_operators_staff(world):
+    sweep = Sweep(world)
+    missing = []
+    for app_label, model_name, view in admin_routes():
+        if app_label not in OUR_APPS:
+            continue
+        model = apps.get_model(app_label, model_name)
+        obj = owned_object(model, world)
+        if obj is None:
+            obj = factories_for_admin(model, world)
+        if obj is None:
+            missing.append(model._meta.label)
+            continue
+        url = f"/admin/{app_label}/{model_name}/{obj.pk}/{view + '/' if view else ''}"
+        if view in ("change", "pdf"):  # the URL is right: the superuser sees it
+            sweep.expect_allowed(["superuser", "own_staff"], "get", url)
+        roles = but("own_staff", "own_support", "superuser")
+        sweep.expect_denied(roles, "get", url)
+    assert not missing, f"no operator-A object to sweep the admin of: {sorted(set(missing))}"
+    assert sweep.checked > 300  # ~20 models x their object views x 9 people
+    # another operator's staff never reaches the owner's password form or the view-on-site shortcut
+    sweep.expect_denied(but("superuser", "own_staff"), "get", f"/admin/sessions_app/user/{world.owner.pk}/password/")
+    sweep.expect_denied(but("superuser", "own_staff", "own_support"), "get",
+                        f"/admin/r/{_content_type_id(ChargingSession)}/{world.session.pk}/")
+    sweep.assert_clean()
+
+
+def _content_type_id(model) -> int:
+    from django.contrib.contenttypes.models import ContentType
+
+    return ContentType.objects.get_for_model(model).pk
+
+
+def factories_for_admin(model, w: World):
+    """Objects the world does not make by itself."""
+    label = model._meta.label
+    if label == "billing_app.DriverGroup":
+        return model._default_manager.create(operator=w.operator, name="Fleet")
+    if label == "disputes_app.OperatorSla":
+        return model._default_manager.get_or_create(operator=w.operator)[0]
+    if label == "sessions_app.ConnectorStatusEvent":
+        station = w.session.connector.station
+        return model._default_manager.create(station=station, connector_number=1, status="Available",
+                                             timestamp=timezone.now(), received_at=timezone.now())
+    return None
+
+
+def test_superuser_only_admin_objects(world):
+    """dj-stripe, auth groups and API tokens: superusers only (the owner's API token above all)."""
+    sweep = Sweep(world)
+    token = Token.objects.get(user=world.owner)
+    for app_label, model_name, view in admin_routes():
+        if app_label in OUR_APPS:
+            continue
+        model = apps.get_model(app_label, model_name)
+        obj = model._default_manager.order_by("pk").first()
+        object_id = obj.pk if obj is not None else "missing"
+        url = f"/admin/{app_label}/{model_name}/{object_id}/{view + '/' if view else ''}"
+        sweep.expect_denied(but("superuser"), "get", url)
+    sweep.expect_denied(but("superuser"), "get", f"/admin/authtoken/tokenproxy/{token.user_id}/change/")
+    sweep.expect_allowed(["superuser"], "get", f"/admin/authtoken/tokenproxy/{token.user_id}/change/")
+    sweep.assert_clean()
+
+
+def test_public_id_urls_do_not_leak(world, client):
+    sweep = Sweep(world)
+    import uuid
+
+    for url in (f"/stripe/webhook/{uuid.uuid4()}/",):
+        response = client.post(url, data="{}", content_type="application/json")
+        assert response.status_code in (400, 403, 404), response.status_code
+    response = client.get("/accounts/reset/MQ/not-a-token/", follow=True)
+    assert response.status_code == 200 and b'name="new_password1"' not in response.content
+    sweep.assert_clean()
+
+
+# --- CSRF ----------------------------------------------------------------------------------------------
+
+FORM = re.compile(rb"<form\b[^>]*>(.*?)</form>", re.S | re.I)
+
+
+def post_forms_without_token(html: bytes) -> list[bytes]:
+    bad = []
+    for match in FORM.finditer(html):
+        opening = html[match.start():match.start() + 200].split(b">")[0].lower()
+        if b'method="post"' in opening and b"csrfmiddlewaretoken" not in match.group(1):
+            bad.append(opening)
+    return bad
+
+
+def test_every_html_form_page_has_a_csrf_token(world):
+    w = world
+    pages = {
+        "anonymous": ["/accounts/login/", "/admin/login/", "/accounts/password_reset/"],
+        "owner": ["/portal/", "/portal/sessions/", f"/portal/sessions/{w.session.pk}/", "/portal/invoices/",
+                  "/portal/tokens/", "/portal/profile/", "/payments/methods/", "/disputes/",
+                  f"/disputes/new/?session={w.session.pk}", f"/disputes/new/?invoice={w.receipt.pk}",
+                  f"/disputes/{w.ticket.pk}/"],
+        "own_support": ["/support/tickets/", f"/support/tickets/{w.ticket.pk}/"],
+        "superuser": ["/admin/", "/admin/analytics/", f"/admin/billing_app/invoice/{w.receipt.pk}/change/",
+                      "/admin/billing_app/tariff/", "/admin/sessions_app/chargingstation/add/",
+                      "/admin/password_change/"],
+    }
+    problems, forms_seen = [], 0
+    for role, urls in pages.items():
+        client = client_for(w.people[role])
+        for url in urls:
+            response = client.get(url)
+            if response.status_code != 200:
+                problems.append(f"{role} {url}: {response.status_code}")
+                continue
+            forms_seen += len(FORM.findall(response.content))
+            problems += [f"{role} {url}: POST form without csrf token: {f!r}"
+                         for f in post_forms_without_token(response.content)]
+    assert not problems, "\n".join(problems)
+    assert forms_seen >= 15
+
+
+def test_forms_refuse_a_post_without_the_csrf_token(world):
+    """The CSRF middleware is on: a session-authenticated POST without the token is a 403."""
+    checks = [("owner", f"/disputes/new/?session={world.session.pk}", {"reason": "other", "description": "x"}),
+              ("owner", "/portal/profile/", {"full_name": "x"}),
+              ("owner", f"/portal/tokens/{world.session.id_token.pk}/block/", {}),
+              ("own_support", f"/support/tickets/{world.ticket.pk}/", {"action": "message", "message-body": "x"}),
+              ("anonymous", "/accounts/login/", {"username": "x", "password": "y"})]
+    for role, url, data in checks:
+        client = Client(enforce_csrf_checks=True)
+        if world.people[role] is not None:
+            client.force_login(world.people[role])
+        assert client.post(url, data).status_code == 403, url
