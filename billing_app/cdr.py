@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,10 +28,6 @@ from .models import SessionCharge
 
 KW = Decimal(1000)
 SUSPENDED_EVSE = "SuspendedEVSE"
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _hours(start: datetime, end: datetime) -> Decimal:
@@ -151,10 +147,12 @@ def session_charging_periods(session: ChargingSession, *, until: datetime | None
     result = []
     for period in periods:
         if period.kind == CHARGING:
-            result.append({"start_date_time": _iso(period.start), "dimensions": _charging_dimensions(period)})
+            result.append({"start_date_time": ocpi.format_datetime_seconds(period.start),
+                           "dimensions": _charging_dimensions(period)})
             continue
         for chunk in _chunks(period, windows):
-            entry = {"start_date_time": _iso(chunk.start), "dimensions": _idle_dimensions(chunk)}
+            entry = {"start_date_time": ocpi.format_datetime_seconds(chunk.start),
+                     "dimensions": _idle_dimensions(chunk)}
             if chunk.suspended_by_evse:
                 entry[ocpi.SUSPENDED_KEY] = True
             result.append(entry)
@@ -166,8 +164,8 @@ def session_pricing_input(session: ChargingSession, *, until: datetime | None = 
     periods = session_charging_periods(session, until=until)
     end = session.stopped_at or until or timezone.now()
     return {
-        "start_date_time": _iso(session.started_at),
-        "end_date_time": _iso(end),
+        "start_date_time": ocpi.format_datetime_seconds(session.started_at),
+        "end_date_time": ocpi.format_datetime_seconds(end),
         "time_zone": session.connector.station.location.time_zone,
         "charging_periods": periods,
     }
@@ -200,8 +198,8 @@ def cdr_for_charge(charge: SessionCharge) -> dict[str, Any]:
         "country_code": tariff["country_code"],
         "party_id": tariff["party_id"],
         "id": f"{session.operator.invoice_prefix}-CDR-{session.pk}",
-        "start_date_time": _iso(session.started_at),
-        "end_date_time": _iso(session.stopped_at),
+        "start_date_time": ocpi.format_datetime_seconds(session.started_at),
+        "end_date_time": ocpi.format_datetime_seconds(session.stopped_at),
         "session_id": str(session.pk),
         "cdr_token": {
             "country_code": tariff["country_code"],
@@ -238,5 +236,5 @@ def cdr_for_charge(charge: SessionCharge) -> dict[str, Any]:
         "total_parking_time": Decimal(breakdown["total_parking_time"]),
         "total_parking_cost": price("total_parking_cost"),
         "total_reservation_cost": price("total_reservation_cost"),
-        "last_updated": _iso(charge.priced_at),
+        "last_updated": ocpi.format_datetime_seconds(charge.priced_at),
     }

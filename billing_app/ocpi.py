@@ -162,6 +162,12 @@ def _datetime(value: Any, where: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def format_datetime_seconds(moment: datetime) -> str:
+    """An OCPI DateTime in UTC at whole-second resolution (our stored timestamps: tariff validity,
+    session and period starts)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _format_datetime(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
@@ -475,6 +481,7 @@ __all__ = [
     "OcpiError",
     "cdr_totals",
     "dumps",
+    "format_datetime_seconds",
     "loads",
     "session_from_json",
     "tariff_from_ocpi",

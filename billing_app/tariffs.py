@@ -26,10 +26,6 @@ class TariffImportError(ValueError):
     """An OCPI tariff that cannot be stored; the message is one line for the person importing."""
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _price(excl: Decimal | None, incl: Decimal | None) -> dict | None:
     if excl is None:
         return None
@@ -67,14 +63,14 @@ def tariff_to_ocpi(tariff: Tariff) -> dict[str, Any]:
             data[key] = price
     data["elements"] = [_element_to_ocpi(e) for e in tariff.elements.all()]
     if tariff.start_date_time:
-        data["start_date_time"] = _iso(tariff.start_date_time)
+        data["start_date_time"] = ocpi.format_datetime_seconds(tariff.start_date_time)
     if tariff.end_date_time:
-        data["end_date_time"] = _iso(tariff.end_date_time)
+        data["end_date_time"] = ocpi.format_datetime_seconds(tariff.end_date_time)
     if tariff.energy_mix is not None:
         data["energy_mix"] = tariff.energy_mix
     if tariff.parking_grace_minutes:
         data[ocpi.GRACE_KEY] = tariff.parking_grace_minutes
-    data["last_updated"] = _iso(tariff.last_updated or datetime.now(UTC))
+    data["last_updated"] = ocpi.format_datetime_seconds(tariff.last_updated or datetime.now(UTC))
     return data
 
 

@@ -6,7 +6,7 @@ through get_queryset). Support staff may look, not touch. Superusers see everyth
 """
 from django.contrib import admin
 
-from .selectors import scope_to_user
+from .selectors import is_back_office, scope_to_user
 
 
 def _scope_choices(db_field, request, kwargs: dict) -> dict:
@@ -37,10 +37,10 @@ class RolePermissionsMixin:
 
     def has_view_permission(self, request, obj=None):
         user = request.user
+        if is_back_office(user):
+            return True
         if not (user.is_active and user.is_staff):
             return False
-        if user.is_superuser or user.is_operator_staff or user.is_support:
-            return True
         return super().has_view_permission(request, obj)
 
     def _role_allows(self, request, *, staff_allowed: bool) -> bool | None:

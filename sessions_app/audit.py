@@ -11,7 +11,7 @@ from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.contrib import admin
 
-from .selectors import operator_ids_for
+from .selectors import is_back_office, operator_ids_for
 
 
 def operator_id_of(instance) -> int | None:
@@ -63,8 +63,7 @@ class AuditLogAdmin(admin.ModelAdmin):
         return self.has_view_permission(request)
 
     def has_view_permission(self, request, obj=None):
-        user = request.user
-        return user.is_active and user.is_staff and (user.is_superuser or user.is_operator_staff or user.is_support)
+        return is_back_office(request.user)
 
     def has_add_permission(self, request):
         return False

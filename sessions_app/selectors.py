@@ -30,6 +30,13 @@ def scope_to_user(queryset: QuerySet, user: User) -> QuerySet:
     return queryset.filter(**{lookup: allowed})
 
 
+def is_back_office(user: User) -> bool:
+    """Active staff accounts with one of our back-office roles (or superusers): who may open the
+    admin's scoped pages, analytics and audit log."""
+    return bool(user.is_active and user.is_staff
+                and (user.is_superuser or user.is_operator_staff or user.is_support))
+
+
 def operators_for(user: User) -> QuerySet[Operator]:
     return scope_to_user(Operator.objects.all(), user)
 

@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from sessions_app.models import Location
-from sessions_app.selectors import scope_to_user
+from sessions_app.selectors import is_back_office, scope_to_user
 
 from .. import analytics
 
@@ -50,13 +50,8 @@ class AnalyticsFilterForm(forms.Form):
         return analytics.Filters(**self.cleaned_data)
 
 
-def _can_view(request) -> bool:
-    user = request.user
-    return user.is_active and user.is_staff and (user.is_superuser or user.is_operator_staff or user.is_support)
-
-
 def analytics_view(request):
-    if not _can_view(request):
+    if not is_back_office(request.user):
         raise PermissionDenied
     form = AnalyticsFilterForm.from_request(request)
     context = {**admin.site.each_context(request), "title": "Usage and revenue", "form": form}
@@ -89,7 +84,7 @@ def analytics_view(request):
 
 
 def sessions_csv_view(request):
-    if not _can_view(request):
+    if not is_back_office(request.user):
         raise PermissionDenied
     form = AnalyticsFilterForm.from_request(request)
     if not form.is_valid():

@@ -8,21 +8,22 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from sessions_app.models import ChargingSession, IdToken, User
+from sessions_app.selectors import sessions_for_driver
 
+from ..invoicing.selectors import credit_notes_for_driver, invoices_for_driver
 from ..models import CreditNote, Invoice
 
 
 def driver_sessions(driver: User) -> QuerySet[ChargingSession]:
-    return (ChargingSession.objects.filter(driver=driver)
-            .select_related("connector__station__location", "charge").order_by("-started_at"))
+    return sessions_for_driver(driver).select_related("charge").order_by("-started_at")
 
 
 def driver_invoices(driver: User) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(driver=driver).exclude(number__isnull=True).order_by("-issued_at")
+    return invoices_for_driver(driver).order_by("-issued_at")
 
 
 def driver_credit_notes(driver: User) -> QuerySet[CreditNote]:
-    return CreditNote.objects.filter(invoice__driver=driver).select_related("invoice").order_by("-issued_at")
+    return credit_notes_for_driver(driver).order_by("-issued_at")
 
 
 def driver_tokens(driver: User) -> QuerySet[IdToken]:
