@@ -8,9 +8,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
+
+from billing_app.models import Invoice
+from sessions_app import services as session_services
+from sessions_app.services import SampleIn
+from tests import factories
+from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures (localstripe, stripe_server, payg_*)
+from tests.billing_app.payment_fixtures import payg_driver
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -88,3 +98,29 @@ def new_page(browser, live_server, artifacts_dir):
 @pytest.fixture
 def shot(artifacts_dir):
     return Shots(artifacts_dir)
+
+
+@pytest.fixture
+def paid_session(stripe_server, operator, payg_station, payg_tariff):
+    """11 kWh, 5.11 EUR incl. VAT: held on the card, captured at stop, the receipt paid (committed for real:
+    the live server's thread must see it, and on-commit hooks run at each commit)."""
+    driver = payg_driver(operator)
+    token = factories.IdTokenFactory(operator=operator, driver=driver)
+    assert session_services.token_authorize(station=payg_station, uid=token.uid).accepted
+    start = timezone.now() - timedelta(hours=2)
+    session = session_services.session_start(connector=payg_station.connectors.first(), id_token=token,
+                                              started_at=start, meter_start_wh=Decimal(0), transaction_ref="tx-e2e")
+    end = start + timedelta(hours=1)
+    session_services.session_record_samples(session=session, samples=[SampleIn(end, Decimal(11000), Decimal(11000))])
+    session_services.session_stop(session=session, stopped_at=end, meter_stop_wh=Decimal(11000))
+    session.refresh_from_db()
+    receipt = Invoice.objects.get(session=session, kind=Invoice.Kind.RECEIPT)
+    assert (receipt.state, receipt.total_incl_vat) == (Invoice.State.PAID, Decimal("5.11"))
+    return session
+
+
+@pytest.fixture
+def agent(operator):
+    agent = factories.SupportFactory(username="sam-support")
+    agent.supported_operators.add(operator)
+    return agent

@@ -7,65 +7,15 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from billing_app.models import CreditNote, Invoice, Payment, Refund
 from disputes_app.models import DisputeTicket
-from sessions_app import services as session_services
-from sessions_app.services import SampleIn
-from tests import factories
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures (localstripe, stripe_server, payg_*)
-from tests.billing_app.payment_fixtures import payg_driver
+from tests.e2e.stories import expect_ok, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "pw-for-tests"  # the factories' password
-
-
-@pytest.fixture
-def paid_session(stripe_server, operator, payg_station, payg_tariff):
-    """11 kWh, 5.11 EUR incl. VAT: held on the card, captured at stop, the receipt paid (committed for real:
-    the live server's thread must see it, and on-commit hooks run at each commit)."""
-    driver = payg_driver(operator)
-    token = factories.IdTokenFactory(operator=operator, driver=driver)
-    assert session_services.token_authorize(station=payg_station, uid=token.uid).accepted
-    start = timezone.now() - timedelta(hours=2)
-    session = session_services.session_start(connector=payg_station.connectors.first(), id_token=token,
-                                              started_at=start, meter_start_wh=Decimal(0), transaction_ref="tx-e2e")
-    end = start + timedelta(hours=1)
-    session_services.session_record_samples(session=session, samples=[SampleIn(end, Decimal(11000), Decimal(11000))])
-    session_services.session_stop(session=session, stopped_at=end, meter_stop_wh=Decimal(11000))
-    session.refresh_from_db()
-    receipt = Invoice.objects.get(session=session, kind=Invoice.Kind.RECEIPT)
-    assert (receipt.state, receipt.total_incl_vat) == (Invoice.State.PAID, Decimal("5.11"))
-    return session
-
-
-@pytest.fixture
-def agent(operator):
-    agent = factories.SupportFactory(username="sam-support")
-    agent.supported_operators.add(operator)
-    return agent
-
-
-def sign_in(page, shot, username: str, *, lands_on: str):
-    page.goto("/")
-    assert "/accounts/login/" in page.url  # anonymous: sent to sign in
-    shot(page, f"login-{username}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(lands_on) + "$"))
-    shot(page, f"home-{username}")
-
-
-def expect_ok(response):
-    assert response is not None and response.status == 200, (response.status if response else None, response.url)
-
 
 def test_driver_disputes_a_paid_session_and_sees_the_refund(new_page, shot, paid_session, agent, artifacts_dir):
     driver = paid_session.driver

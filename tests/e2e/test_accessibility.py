@@ -1,0 +1,91 @@
+"""Every page a driver or a support agent uses, checked in a real browser for accessibility and for a phone
+screen: axe-core (vendored in tests/e2e/vendor, run inside chromium) finds no serious or critical WCAG 2.x
+A/AA violation, and at 375 px wide no page scrolls sideways. Screenshots of each page at both widths are
+kept in the artifacts directory."""
+from __future__ import annotations
+
+from pathlib import Path
+from pprint import pformat
+
+import pytest
+
+from disputes_app import services as dispute_services
+from tests.e2e.stories import sign_in
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+AXE = (Path(__file__).resolve().parent / "vendor" / "axe.min.js").read_text()
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+BLOCKING = {"serious", "critical"}
+PHONE = {"width": 375, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's serious and critical violations of the page as it is now."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=AXE)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})", WCAG_TAGS)
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"],
+         "nodes": [node["target"] for node in v["nodes"]][:5]}
+        for v in result["violations"] if v["impact"] in BLOCKING
+    ]
+
+
+def sideways_overflow(page) -> str:
+    """Empty when nothing scrolls sideways; else by how much, and the outermost elements that stick out."""
+    return page.evaluate("""() => {
+        const over = document.documentElement.scrollWidth - window.innerWidth;
+        if (over <= 0) return "";
+        const out = [...document.body.querySelectorAll("*")].filter(el => {
+            const box = el.getBoundingClientRect();
+            return box.right > window.innerWidth + 0.5 && !(el.parentElement.getBoundingClientRect().right
+                > window.innerWidth + 0.5);
+        }).slice(0, 3).map(el => el.tagName.toLowerCase() + (el.className ? "." + el.className : ""));
+        return `${over}px wider than the screen: ${out.join(", ")}`;
+    }""")
+
+
+def check_pages(page, shot, paths: list[str], label: str) -> dict[str, list]:
+    """Visit each path at desktop and phone width; return the problems found per page (empty: none)."""
+    problems: dict[str, list] = {}
+    for viewport_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        for path in paths:
+            response = page.goto(path)
+            assert response is not None and response.status == 200, (path, response and response.status)
+            found = axe_violations(page)
+            if viewport is PHONE and (overflow := sideways_overflow(page)):
+                found.append({"id": "sideways-scroll", "impact": "serious", "help": overflow})
+            if found:
+                problems[f"{viewport_name} {path}"] = found
+            shot(page, f"{label}-{viewport_name}-{path.strip('/').replace('/', '-') or 'home'}")
+    return problems
+
+
+def test_driver_pages_pass_axe_and_fit_a_phone(new_page, shot, paid_session):
+    driver = paid_session.driver
+    receipt = paid_session.receipts.get()
+    ticket = dispute_services.ticket_open(by=driver, session=paid_session, reason="wrong_amount",
+                                          description="The charger says 9 kWh.")
+    page = new_page()
+    login_problems = check_pages(page, shot, ["/accounts/login/"], "anonymous")
+    sign_in(page, shot, driver.username, lands_on="/portal/")
+    problems = check_pages(page, shot, [
+        "/portal/", "/portal/sessions/", f"/portal/sessions/{paid_session.pk}/", "/portal/invoices/",
+        "/portal/tokens/", "/portal/profile/", "/portal/plan/", "/payments/methods/",
+        "/disputes/", f"/disputes/new/?invoice={receipt.pk}", f"/disputes/{ticket.pk}/",
+    ], "driver")
+    problems.update(login_problems)
+    assert problems == {}, pformat(problems)
+
+
+def test_support_pages_pass_axe_and_fit_a_phone(new_page, shot, paid_session, agent):
+    ticket = dispute_services.ticket_open(by=paid_session.driver, session=paid_session, reason="wrong_amount",
+                                          description="The charger says 9 kWh.")
+    page = new_page()
+    sign_in(page, shot, agent.username, lands_on="/support/tickets/")
+    problems = check_pages(page, shot, ["/support/tickets/", f"/support/tickets/{ticket.pk}/"], "support")
+    assert problems == {}, pformat(problems)
