@@ -1,24 +1,24 @@
-"""Operator analytics: usage, revenue, utilization, peak hours and idle fees, always scoped to
+"""Operator analytics: usage, revenue, utilization, peak hours, idle fees, disputes and refunds, always scoped to
 the operators the asking user may see. Read-only selectors: the admin view and the CSV export
 call them.
 """
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, DecimalField, F, QuerySet, Sum, Value
+from django.apps import apps
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, ExtractHour, ExtractIsoWeekDay, TruncDay, TruncMonth, TruncWeek
 
 from sessions_app.models import ChargingSession, Connector, Location, User
 from sessions_app.selectors import scope_to_user
 
-from .models import SessionCharge
+from .models import Payment, Refund, SessionCharge
+from .pricing import quantize_money
 
 BUCKETS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -155,40 +155,40 @@ def top_idle_fee_stations(user: User, filters: Filters, *, limit: int = 10) -> l
     )
 
 
-CSV_COLUMNS = [
-    "session_id", "operator", "location", "station", "connector", "driver", "token", "state", "started_at",
-    "stopped_at", "energy_kwh", "currency", "total_excl_vat", "total_vat", "total_incl_vat", "tariff",
-]
+def disputes_and_refunds(user: User, filters: Filters) -> dict:
+    """How often charges are questioned and money goes back, in the range.
 
-
-def sessions_csv_rows(user: User, filters: Filters) -> Iterator[list[str]]:
-    """The sessions CSV for accounting: a header, then one row per session (priced or not)."""
-    yield CSV_COLUMNS
-    sessions = (
-        scoped_sessions(user, filters)
-        .select_related("operator", "connector__station__location", "driver", "id_token", "charge__tariff")
-        .order_by("started_at")
-    )
-    for s in sessions.iterator(chunk_size=2000):
-        charge = getattr(s, "charge", None)
-        yield [
-            str(s.pk), s.operator.name, s.connector.station.location.name, s.connector.station.ocpp_identity,
-            str(s.connector.number), s.driver.username if s.driver else "", s.id_token.uid if s.id_token else "",
-            s.state, s.started_at.isoformat(), s.stopped_at.isoformat() if s.stopped_at else "",
-            f"{s.energy_kwh:.3f}",
-            charge.currency if charge else "", str(charge.total_excl_vat) if charge else "",
-            str(charge.total_vat) if charge else "", str(charge.total_incl_vat) if charge else "",
-            charge.tariff.ocpi_id if charge and charge.tariff else "",
-        ]
-
-
-class Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_lines(rows: Iterator[list[str]]) -> Iterator[str]:
-    writer = csv.writer(Echo())
-    return (writer.writerow(row) for row in rows)
+    Disputes: tickets opened in the range (any source, chargebacks counted apart) per 100 sessions started
+    in it. Refunds: per currency, what succeeded in refunds created in the range against what was captured
+    on payments settled in it, with the share refunded."""
+    sessions = scoped_sessions(user, filters).count()
+    since, until = filters.window
+    tickets = scope_to_user(apps.get_model("disputes_app", "DisputeTicket").objects.all(), user).filter(
+        opened_at__gte=since, opened_at__lt=until)
+    if filters.location:
+        tickets = tickets.filter(session__connector__station__location=filters.location)
+    counted = tickets.aggregate(opened=Count("pk"), chargebacks=Count("pk", filter=Q(stripe_dispute_id__isnull=False)),
+                                refunded=Count("pk", filter=Q(resolution_kind="refund")))
+    payments = scope_to_user(Payment.objects.all(), user)
+    refunds = scope_to_user(Refund.objects.all(), user).filter(
+        status=Refund.Status.SUCCEEDED, created_at__gte=since, created_at__lt=until)
+    if filters.location:
+        payments = payments.filter(session__connector__station__location=filters.location)
+        refunds = refunds.filter(payment__session__connector__station__location=filters.location)
+    captured = dict(payments.filter(settled_at__gte=since, settled_at__lt=until).values("currency")
+                    .annotate(total=Sum("amount_captured")).values_list("currency", "total"))
+    refunded = {row["payment__currency"]: row for row in refunds.values("payment__currency")
+                .annotate(total=Sum("amount"), count=Count("pk"))}
+    money = []
+    for currency in sorted(set(captured) | set(refunded)):
+        got = quantize_money(captured.get(currency) or ZERO, currency)  # SQLite sums decimals as floats
+        back = quantize_money(refunded.get(currency, {}).get("total") or ZERO, currency)
+        money.append({"currency": currency, "captured": got, "refunded": back,
+                      "refunds": refunded.get(currency, {}).get("count", 0),
+                      "refund_rate": (back * 100 / got).quantize(Decimal("0.1")) if got else None})
+    return {
+        "sessions": sessions,
+        **counted,
+        "dispute_rate": (Decimal(counted["opened"] * 100) / sessions).quantize(Decimal("0.01")) if sessions else None,
+        "money": money,
+    }

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from billing_app.admin.analytics import analytics_view, sessions_csv_view
+from billing_app.admin.analytics import analytics_view, export_csv_view
 from billing_app.portal import views as portal_views
 from billing_app.webhooks import WebhookView as StripeWebhookView
 from evbilling.api import TokenView, register_routes
@@ -16,7 +16,8 @@ admin.site.login = rate_limited(admin.site.login)
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("admin/analytics/", admin.site.admin_view(analytics_view), name="admin_analytics"),
-    path("admin/analytics/sessions.csv", admin.site.admin_view(sessions_csv_view), name="admin_analytics_sessions_csv"),
+    *[path(f"admin/analytics/{export}.csv", admin.site.admin_view(export_csv_view), {"export": export},
+           name=f"admin_analytics_{export}_csv") for export in ("sessions", "invoices", "payments")],
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -13,7 +13,7 @@ from django.utils import timezone
 from sessions_app.models import Location
 from sessions_app.selectors import is_back_office, scope_to_user
 
-from .. import analytics
+from .. import accounting_exports, analytics
 
 
 class AnalyticsFilterForm(forms.Form):
@@ -77,13 +77,15 @@ def analytics_view(request):
             heatmap=heatmap,
             heat_max=max((n for row in heatmap for n in row), default=0) or 1,
             idle_fees=analytics.top_idle_fee_stations(request.user, filters),
+            disputes=analytics.disputes_and_refunds(request.user, filters),
             weekdays=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
             query=request.GET.urlencode(),
         )
     return TemplateResponse(request, "admin/analytics/dashboard.html", context)
 
 
-def sessions_csv_view(request):
+def export_csv_view(request, export: str):
+    """Sessions, invoices or payments of the filtered range as CSV for accounting (see accounting_exports)."""
     if not is_back_office(request.user):
         raise PermissionDenied
     form = AnalyticsFilterForm.from_request(request)
@@ -92,7 +94,7 @@ def sessions_csv_view(request):
                                 {**admin.site.each_context(request), "title": "Usage and revenue", "form": form},
                                 status=400)
     filters = form.filters()
-    response = StreamingHttpResponse(analytics.csv_lines(analytics.sessions_csv_rows(request.user, filters)),
-                                     content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="sessions-{filters.start}-{filters.end}.csv"'
+    rows = accounting_exports.EXPORTS[export](request.user, filters)
+    response = StreamingHttpResponse(accounting_exports.csv_lines(rows), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{export}-{filters.start}-{filters.end}.csv"'
     return response

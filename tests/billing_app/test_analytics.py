@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from billing_app import analytics, services
+from billing_app import accounting_exports, analytics, services
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn
 from tests import factories
@@ -117,7 +117,7 @@ def test_sessions_csv_is_scoped(client, data, staff):
     client.force_login(staff)
     response = client.get(reverse("admin_analytics_sessions_csv"), {"start": "2026-03-02", "end": "2026-03-08"})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == analytics.CSV_COLUMNS
+    assert rows[0] == accounting_exports.SESSION_COLUMNS
     assert [(r[10], r[11], r[14]) for r in rows[1:]] == [("10.000", "EUR", "8.33"), ("20.000", "EUR", "13.09")]
 
 
