@@ -1,6 +1,8 @@
 """Read queries shared by the admin, views and API, each scoped to who asks."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db.models import QuerySet
 
 from .models import ChargingSession, MeterSample, Operator, User
@@ -49,6 +51,15 @@ def sessions_for_driver(driver: User) -> QuerySet[ChargingSession]:
 
 def session_samples(session: ChargingSession) -> QuerySet[MeterSample]:
     return MeterSample.objects.filter(session=session).order_by("taken_at")
+
+
+def session_energy_so_far_wh(session: ChargingSession) -> Decimal:
+    """Energy delivered so far: the final figure once stopped, else the latest meter reading since the start."""
+    if session.state != ChargingSession.State.ACTIVE:
+        return session.energy_wh
+    readings = MeterSample.objects.filter(session=session).order_by("-taken_at")
+    latest = readings.values_list("energy_wh", flat=True).first()
+    return max(latest - session.meter_start_wh, Decimal(0)) if latest is not None else Decimal(0)
 
 
 def visible_to(queryset: QuerySet, user: User, *, driver_path: str | None) -> QuerySet:

@@ -7,17 +7,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from sessions_app.models import DriverProfile, IdToken
 from sessions_app.periods import CHARGING
+from sessions_app.selectors import session_energy_so_far_wh
 
 from .. import plans
 from ..cdr import session_periods
 from ..models import Subscription
 from ..payment_methods import payment_methods_list
 from ..running_cost import session_running_cost
+from ..tariffs import tariff_for_session
 from . import selectors
 from .forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm
 
@@ -58,11 +61,31 @@ def home(request):
 def dashboard(request):
     sessions = selectors.driver_sessions(request.user)
     active = sessions.filter(state="active").first()
+    tariff = tariff_for_session(active) if active else None
     return render(request, "portal/dashboard.html", {
         "summary": selectors.month_summary(request.user),
         "active": active,
-        "active_cost": session_running_cost(active) if active else None,
+        "active_cost": session_running_cost(active) if tariff else None,
+        "active_currency": tariff.currency if tariff else "",
+        "active_kwh": session_energy_so_far_wh(active) / 1000 if active else None,
         "recent": sessions[:5],
+    })
+
+
+@driver_required
+def session_live(request, pk: int):
+    """The dashboard's live figures for one of the driver's sessions (JSON, polled while it charges)."""
+    session = selectors.driver_sessions(request.user).filter(pk=pk).select_related("connector__station").first()
+    if session is None:
+        return JsonResponse({"error": {"code": "not_found", "message": "No such session."}}, status=404)
+    tariff = tariff_for_session(session) if session.state == "active" else None
+    cost = session_running_cost(session) if tariff is not None else None
+    return JsonResponse({
+        "id": session.pk,
+        "state": session.state,
+        "energy_kwh": f"{session_energy_so_far_wh(session) / 1000:.3f}",
+        "cost_so_far": None if cost is None else f"{cost} {tariff.currency}",
+        "started_at": session.started_at.isoformat(),
     })
 
 

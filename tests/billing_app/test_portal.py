@@ -103,3 +103,40 @@ def test_sign_in_forms_are_rate_limited(client, driver, url_name, settings):
     codes = [client.post(reverse(url_name), {"username": driver.username, "password": "nope"}).status_code
              for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+
+
+@pytest.fixture
+def charging(operator, connector, id_token):
+    """An active session: 7.5 kWh read so far at 0.39 EUR/kWh + 19 % VAT (3.49 EUR)."""
+    factories.energy_tariff(operator, price="0.39", vat="19")
+    session = session_services.session_start(connector=connector, id_token=id_token, started_at=T0,
+                                              meter_start_wh=Decimal(1000), transaction_ref="portal-live")
+    session_services.session_record_samples(session=session, samples=[
+        SampleIn(T0 + timedelta(minutes=30), Decimal(4000), Decimal(11000)),
+        SampleIn(T0 + timedelta(minutes=45), Decimal(8500), Decimal(11000))])
+    return session
+
+
+def test_dashboard_shows_the_running_session_with_its_cost_so_far(driver_client, charging):
+    page = driver_client.get(reverse("portal:dashboard")).content.decode()
+    assert 'id="live-session"' in page and "7.500" in page and "3.49 EUR" in page  # 7.5 x 0.39 = 2.93 + 19 % VAT 0.56
+
+
+def test_live_figures_follow_the_meter_then_the_stop(driver_client, charging):
+    url = reverse("portal:session_live", args=[charging.pk])
+    live = driver_client.get(url).json()
+    assert (live["state"], live["energy_kwh"], live["cost_so_far"]) == ("active", "7.500", "3.49 EUR")
+    session_services.session_record_samples(session=charging, samples=[
+        SampleIn(T0 + timedelta(minutes=60), Decimal(11000), Decimal(11000))])
+    assert driver_client.get(url).json()["energy_kwh"] == "10.000"
+    session_services.session_stop(session=charging, stopped_at=T0 + timedelta(hours=1), meter_stop_wh=Decimal(11000))
+    done = driver_client.get(url).json()
+    assert (done["state"], done["energy_kwh"], done["cost_so_far"]) == ("completed", "10.000", None)
+
+
+def test_live_figures_of_another_drivers_session_are_a_json_404(client, charging, operator):
+    client.force_login(factories.DriverFactory(operator=operator))
+    response = client.get(reverse("portal:session_live", args=[charging.pk]))
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    client.logout()
+    assert client.get(reverse("portal:session_live", args=[charging.pk])).status_code == 302

@@ -70,6 +70,7 @@ ADMIN_VIEWS = ("change", "history", "delete", "pdf", "")  # "" is the bare <id>/
 # Named non-admin routes and what they are. Admin routes are classified by their model's app below.
 CLASSIFIED = {
     "portal:session": "driver-page",
+    "portal:session_live": "driver-page",
     "portal:token_block": "driver-post",
     "portal:plan_change": "driver-post", "portal:plan_cancel": "driver-post", "portal:plan_pay": "driver-post",
     "invoices:invoice_pdf": "driver-page",
@@ -245,6 +246,7 @@ def but(*allowed):
 def driver_urls(w: World) -> dict:
     return {
         "portal:session": f"/portal/sessions/{w.session.pk}/",
+        "portal:session_live": f"/portal/sessions/{w.session.pk}/live/",
         "invoices:invoice_pdf": f"/invoices/{w.receipt.pk}/pdf/",
         "invoices:credit_note_pdf": f"/invoices/credit-notes/{w.credit_note.pk}/pdf/",
         "disputes:detail": f"/disputes/{w.ticket.pk}/",
