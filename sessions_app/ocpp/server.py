@@ -34,6 +34,12 @@ from .v201 import CentralSystem201
 logger = logging.getLogger(__name__)
 
 PROTOCOLS: dict[str, type[GatewayConnection]] = {"ocpp2.0.1": CentralSystem201, "ocpp1.6": CentralSystem16}
+HEALTH_PATH = "/healthz"  # no charger identity can be this: identities are the path's one segment, not reserved
+
+
+def _database_answers() -> None:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT 1")
 
 
 class Gateway:
@@ -100,6 +106,8 @@ class Gateway:
 
     # --- handshake ------------------------------------------------------------------------------
     async def _authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.rstrip("/") == HEALTH_PATH:
+            return await self._health(connection)
         identity = identity_from_path(request.path)
         try:
             username, password = parse_authorization_basic(request.headers["Authorization"])
@@ -115,6 +123,29 @@ class Gateway:
             return response
         connection.station = station
         return None
+
+    async def _health(self, connection: ServerConnection) -> Response:
+        """GET /healthz on the gateway's port: its name, connected chargers and whether the database (and
+        Redis, for remote commands) answer; 503 when one does not, so a load balancer stops sending chargers."""
+        checks = {}
+        try:
+            await db(_database_answers)
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"error: {type(error).__name__}"
+        if self._redis is not None:
+            try:
+                await asyncio.wait_for(self._redis.ping(), timeout=2)
+                checks["redis"] = "ok"
+            except Exception as error:
+                checks["redis"] = f"error: {type(error).__name__}"
+        healthy = all(value == "ok" for value in checks.values())
+        body = {"status": "ok" if healthy else "unavailable", "gateway": self.name,
+                "connected_chargers": len(self.connections), "checks": checks}
+        response = connection.respond(http.HTTPStatus.OK if healthy else http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                      json.dumps(body) + "\n")
+        response.headers["Content-Type"] = "application/json"
+        return response
 
     # --- one charger ----------------------------------------------------------------------------
     async def _handle(self, websocket: ServerConnection) -> None:

@@ -117,3 +117,49 @@ def test_malformed_frames_get_a_call_error_and_the_connection_stays_up_201(stati
         (4, "m4", "MessageTypeNotSupported"),
     ]
     assert alive[0] == 3 and alive[1] == "still-there"
+
+
+def _http_get(port: int, path: str) -> tuple[int, dict]:
+    """A plain HTTP GET (what a load balancer's probe sends), no websocket upgrade."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def test_health_probe_counts_connected_chargers_and_checks_the_database(station):
+    async def main():
+        async with gateway() as gw:
+            idle = await asyncio.to_thread(_http_get, gw.port, "/healthz")
+            async with raw_socket(gw, station.ocpp_identity):
+                for _ in range(50):  # the connection is registered once its handshake completes
+                    if gw.connections:
+                        break
+                    await asyncio.sleep(0.02)
+                busy = await asyncio.to_thread(_http_get, gw.port, "/healthz/")
+            return gw.name, idle, busy
+
+    name, (idle_status, idle), (busy_status, busy) = asyncio.run(main())
+    assert idle_status == busy_status == 200
+    assert idle == {"status": "ok", "gateway": name, "connected_chargers": 0, "checks": {"database": "ok"}}
+    assert busy["connected_chargers"] == 1
+
+
+def test_health_probe_is_503_when_redis_does_not_answer(db):
+    async def main():
+        async with gateway() as gw:
+            import redis.asyncio
+
+            gw._redis = redis.asyncio.Redis.from_url("redis://127.0.0.1:1/0")  # nothing listens on port 1
+            try:
+                return await asyncio.to_thread(_http_get, gw.port, "/healthz")
+            finally:
+                await gw._redis.aclose()
+                gw._redis = None
+
+    status, body = asyncio.run(main())
+    assert status == 503 and body["status"] == "unavailable"
+    assert body["checks"]["database"] == "ok" and body["checks"]["redis"].startswith("error")
