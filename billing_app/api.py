@@ -11,6 +11,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from evbilling.api_conventions import IsoDateTimeFilter
 from sessions_app.api import IsOperatorStaffOrReadOnlySupport
 from sessions_app.models import ChargingSession, MeterSample
 from sessions_app.selectors import operators_for, scope_to_user, visible_to
@@ -77,8 +78,8 @@ class SampleSerializer(serializers.ModelSerializer):
 
 
 class SessionFilter(django_filters.FilterSet):
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
     station = django_filters.CharFilter(field_name="connector__station__ocpp_identity")
 
     class Meta:
@@ -99,7 +100,7 @@ class SessionViewSet(viewsets.ReadOnlyModelViewSet):
                 .select_related("connector__station__location", "charge__tariff").order_by("-started_at"))
 
     @extend_schema(responses=SampleSerializer(many=True))
-    @action(detail=True)
+    @action(detail=True, pagination_class=None)  # a session's whole curve, as the schema says
     def samples(self, request, pk=None):
         session = self.get_object()
         return Response(SampleSerializer(session.samples.order_by("taken_at"), many=True).data)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -57,10 +58,12 @@ class PaymentMethodListApi(APIView):
         setup_intent_id = serializers.CharField(required=False, allow_blank=True, default="")
         payment_method_id = serializers.CharField(required=False, allow_blank=True, default="")
 
+    @extend_schema(responses=PaymentMethodOutputSerializer(many=True))
     def get(self, request):
         result = _service(payment_methods.payment_methods_list, driver=_driver_only(request.user))
         return result if isinstance(result, Response) else Response([asdict(m) for m in result])
 
+    @extend_schema(request=InputSerializer, responses={201: PaymentMethodOutputSerializer})
     def post(self, request):
         driver = _driver_only(request.user)
         data = self.InputSerializer(data=request.data)
@@ -75,6 +78,7 @@ class PaymentMethodListApi(APIView):
 class PaymentMethodDetailApi(APIView):
     serializer_class = PaymentMethodOutputSerializer
 
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request, payment_method_id: str):
         result = _service(payment_methods.payment_method_remove, driver=_driver_only(request.user),
                           payment_method_id=payment_method_id)
@@ -84,6 +88,7 @@ class PaymentMethodDetailApi(APIView):
 class PaymentMethodDefaultApi(APIView):
     serializer_class = PaymentMethodOutputSerializer
 
+    @extend_schema(request=None, responses=PaymentMethodOutputSerializer)
     def post(self, request, payment_method_id: str):
         result = _service(payment_methods.payment_method_set_default, driver=_driver_only(request.user),
                           payment_method_id=payment_method_id)
@@ -93,6 +98,7 @@ class PaymentMethodDefaultApi(APIView):
 class SetupIntentApi(APIView):
     serializer_class = SetupIntentOutputSerializer
 
+    @extend_schema(request=None, responses={201: SetupIntentOutputSerializer})
     def post(self, request):
         result = _service(payment_methods.payment_method_setup_start, driver=_driver_only(request.user))
         return result if isinstance(result, Response) else Response(result, status=status.HTTP_201_CREATED)

@@ -2,6 +2,7 @@
 Pagination and the error shape are in `api_conventions` (read by the settings)."""
 from __future__ import annotations
 
+from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
@@ -30,16 +31,37 @@ class TokenView(APIView):
         return Response({"token": token.key}, status=status.HTTP_200_OK)
 
 
-router = DefaultRouter()
+class ApiRouter(DefaultRouter):
+    """The viewsets' routes plus a few single-object views that are no collection (`extra_urls`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.extra_urls: list = []
+
+    def get_urls(self):
+        return [*super().get_urls(), *self.extra_urls]
 
 
-def register_routes() -> DefaultRouter:
+router = ApiRouter()
+
+
+def register_routes() -> ApiRouter:
     """Every app's viewsets under /api/v1/."""
     from billing_app.api import SessionViewSet, TariffViewSet
+    from billing_app.api_invoices import CreditNoteViewSet, InvoiceViewSet
+    from billing_app.api_payments import PaymentViewSet
+    from billing_app.api_plans import PlanViewSet, SubscriptionView
+    from disputes_app.api import DisputeViewSet
     from sessions_app.api import IdTokenViewSet, StationViewSet
 
     router.register("sessions", SessionViewSet, basename="session")
     router.register("tariffs", TariffViewSet, basename="tariff")
     router.register("stations", StationViewSet, basename="station")
     router.register("tokens", IdTokenViewSet, basename="token")
+    router.register("invoices", InvoiceViewSet, basename="invoice")
+    router.register("credit-notes", CreditNoteViewSet, basename="credit-note")
+    router.register("payments", PaymentViewSet, basename="payment")
+    router.register("disputes", DisputeViewSet, basename="dispute")
+    router.register("plans", PlanViewSet, basename="plan")
+    router.extra_urls = [path("subscription/", SubscriptionView.as_view(), name="subscription")]
     return router

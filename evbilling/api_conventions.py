@@ -3,11 +3,45 @@ error shape, {"error": {"status": 400, "code": "invalid", "message": "...", "fie
 Objects a caller may not see are 404, as if they did not exist."""
 from __future__ import annotations
 
+from datetime import UTC
+
+import django_filters
+from django import forms
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A filter on an object id: a whole number a database key can hold, else a 400 (a huge number
+    would overflow SQLite's INTEGER in the query and end as a 500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time turned to UTC here: an offset the database cannot store (PostgreSQL stops at
+    ±15:59) or a conversion that leaves the calendar is a 400, not a 500."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class Pagination(PageNumberPagination):

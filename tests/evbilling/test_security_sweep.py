@@ -83,6 +83,8 @@ CLASSIFIED = {
     "payments:method_default": "payments-api",
     "session-detail": "api", "session-samples": "api", "token-detail": "api", "token-block": "api-post",
     "tariff-detail": "api", "tariff-ocpi": "api", "station-detail": "api",
+    "invoice-detail": "api", "invoice-pdf": "api", "credit-note-detail": "api", "credit-note-pdf": "api",
+    "payment-detail": "api", "dispute-detail": "api", "dispute-messages": "api-post", "plan-detail": "api",
     # Public by design: the Stripe webhook (the uuid names the endpoint; the body is signature-checked) and
     # the password reset link (the token is the secret).
     "stripe_webhook": "public-webhook", "djstripe:djstripe_webhook_by_uuid": "public-webhook",
@@ -320,6 +322,13 @@ def test_api_objects_only_for_their_owner_or_operator(world):
         (f"/api/v1/stations/{station.pk}/", operator_side),
         (f"/api/v1/tariffs/{tariff}/", operator_side),
         (f"/api/v1/tariffs/{tariff}/ocpi/", operator_side),
+        (f"/api/v1/invoices/{w.receipt.pk}/", ("owner", *operator_side)),
+        (f"/api/v1/invoices/{w.receipt.pk}/pdf/", ("owner", *operator_side)),
+        (f"/api/v1/credit-notes/{w.credit_note.pk}/", ("owner", *operator_side)),
+        (f"/api/v1/credit-notes/{w.credit_note.pk}/pdf/", ("owner", *operator_side)),
+        (f"/api/v1/payments/{w.session.payments.first().pk}/", ("owner", *operator_side)),
+        (f"/api/v1/disputes/{w.ticket.pk}/", ("owner", *operator_side)),
+        (f"/api/v1/plans/{w.subscription.plan_id}/", ("owner", "other_driver", *operator_side)),  # the catalogue
     ]
     for url, allowed in cases:
         sweep.expect_allowed(allowed, "get", url, api=True)
@@ -328,6 +337,9 @@ def test_api_objects_only_for_their_owner_or_operator(world):
                         f"/api/v1/tokens/{token.pk}/block/", api=True)
     token.refresh_from_db()
     assert token.status == token.Status.ACCEPTED
+    sweep.expect_denied(but("owner", *operator_side), "post", f"/api/v1/disputes/{w.ticket.pk}/messages/",
+                        api=True, data={"body": "hijack"})
+    assert not w.ticket.messages.filter(body="hijack").exists()
     sweep.assert_clean()
 
 
