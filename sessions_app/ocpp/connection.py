@@ -31,12 +31,18 @@ SEEN_WRITE_EVERY = 60
 
 
 def _run_guarded(fn: Callable[..., T], args: tuple, kwargs: dict[str, Any]) -> T:
+    """Run `fn`; after a database error (typically a dropped connection: a restart, a failover, a killed
+    backend) close the connection and run it once more on a new one, so the first message after a drop
+    is not refused (chargers repeat transaction messages, but not an Authorize or a StatusNotification).
+    Safe because every gateway service is idempotent; a second failure goes to the charger."""
     try:
         return fn(*args, **kwargs)
-    except (OperationalError, InterfaceError):
-        # A dropped database connection: close it so the next message reconnects.
+    except (OperationalError, InterfaceError) as error:
         connection.close()
-        raise
+        if connection.in_atomic_block:
+            raise
+        logger.warning("database error (%r): reconnecting and trying %s again", error, getattr(fn, "__name__", fn))
+    return fn(*args, **kwargs)
 
 
 async def db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
