@@ -388,7 +388,11 @@ def payments_settle_pending() -> int:
         session__id_token__payments__session__isnull=True,
         session__id_token__payments__status__in=Payment.OPEN_STATUSES,
     ).filter(session__payments__isnull=True).values_list("session_id", flat=True).distinct())
-    for session_id in unsettled:
+    # A worker lost between claiming the hold and recording its target leaves a claimed hold without amount_due.
+    claimed_not_targeted = Payment.objects.filter(
+        kind=Payment.Kind.SESSION_HOLD, status=Payment.Status.AUTHORIZED, amount_due__isnull=True,
+        session__charge__isnull=False).values_list("session_id", flat=True)
+    for session_id in [*unsettled, *claimed_not_targeted]:
         tried += 1
         try:
             session_payment_settle(session_id=session_id)

@@ -254,3 +254,24 @@ def test_a_lost_capture_answer_is_found_at_stripe_not_repeated(stripe_server, op
     payments.payment_advance(payment_id=hold.pk)
     hold.refresh_from_db()
     assert (hold.status, hold.amount_captured) == ("captured", Decimal("5.11"))
+
+
+def test_a_hold_claimed_by_a_lost_task_is_captured_by_the_sweep(stripe_server, operator, payg_station, payg_tariff,
+                                                                django_capture_on_commit_callbacks):
+    """The worker died between claiming the hold and recording what to capture: the sweep finishes it."""
+    from billing_app import services
+
+    token, _ = _authorize(payg_station, payg_driver(operator))
+    start = timezone.now() - timedelta(hours=2)
+    session = session_services.session_start(connector=payg_station.connectors.first(), id_token=token,
+                                              started_at=start, meter_start_wh=Decimal(0), transaction_ref="tx-lost")
+    with django_capture_on_commit_callbacks(execute=False):  # the queued settlement is lost
+        session_services.session_stop(session=session, stopped_at=start + timedelta(hours=1),
+                                      meter_stop_wh=Decimal(11000))
+    services.session_settle(session_id=session.pk)
+    hold = payments._claim_hold(session)  # ...then the task died
+    assert (hold.session_id, hold.amount_due, hold.status) == (session.pk, None, "authorized")
+    payments.payments_settle_pending()
+    hold.refresh_from_db()
+    assert (hold.status, hold.amount_captured) == ("captured", Decimal("5.11"))
+    assert payments.payments_settle_pending() == 0
