@@ -34,6 +34,7 @@ from sessions_app.models import ChargingSession, ChargingStation, IdToken
 from . import stripe_client
 from .models import BillingAccount, Payment, PaymentCustomer, PaymentEvent, Refund, SessionCharge
 from .pricing import quantize_money
+from .signals import payment_status_changed, refund_succeeded
 from .tariffs import tariff_for_session
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ def _transition(payment: Payment, to_status: str, *, note: str, **fields) -> Pay
         payment.status = to_status
         payment.save()
         _record(payment, from_status=from_status, to_status=to_status, note=note)
+        if to_status != from_status:
+            payment_status_changed.send(sender=Payment, payment=payment, from_status=from_status)
     return payment
 
 
@@ -362,9 +365,12 @@ def refund_send(*, refund_id: int) -> Refund:
             _record(payment, to_status=payment.status, note=f"refund {refund.pk} refused: {error}")
         refund.refresh_from_db()
         return refund
-    Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
-        status=Refund.Status.SUCCEEDED, stripe_refund_id=sent["id"])
-    refund.refresh_from_db()
+    with transaction.atomic():
+        succeeded = Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+            status=Refund.Status.SUCCEEDED, stripe_refund_id=sent["id"])
+        refund.refresh_from_db()
+        if succeeded:
+            refund_succeeded.send(sender=Refund, refund=refund)
     return refund
 
 

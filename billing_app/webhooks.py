@@ -33,6 +33,7 @@ from djstripe.settings import djstripe_settings
 from . import stripe_client
 from .models import Payment, PaymentEvent
 from .payments import payment_dispute_changed
+from .signals import payment_status_changed
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,8 @@ def payment_webhook_apply(*, event_id: str, event_type: str, obj: dict) -> Payme
             note = _apply(locked, event_type, obj)
             PaymentEvent.objects.create(payment=locked, from_status=payment.status, to_status=locked.status,
                                         note=f"{event_type}: {note}"[:255], stripe_event_id=event_id)
+            if locked.status != payment.status:
+                payment_status_changed.send(sender=Payment, payment=locked, from_status=payment.status)
     except IntegrityError:
         return Payment.objects.get(pk=payment.pk)  # the same event applied concurrently
     if event_type.startswith("charge.dispute."):

@@ -28,6 +28,7 @@ from .evidence import collect_evidence
 from .models import DisputeTicket, Evidence, MessageAttachment, TicketMessage, TicketTransition
 from .resolution import ResolutionError, resolver_for
 from .selectors import can_handle, is_ticket_staff
+from .signals import dispute_opened, dispute_resolved
 
 Status = DisputeTicket.Status
 Kind = DisputeTicket.ResolutionKind
@@ -98,6 +99,7 @@ def _create(*, operator: Operator, driver: User | None, session: ChargingSession
         raise DisputeError("A ticket about this session and reason is still open.") from error
     _record(ticket, from_status="", to_status=Status.OPEN, by=opened_by, at=now, note=f"opened ({source})")
     Evidence.objects.create(ticket=ticket, data=collect_evidence(ticket=ticket), collected_at=now)
+    dispute_opened.send(sender=DisputeTicket, ticket=ticket)
     return ticket
 
 
@@ -357,6 +359,7 @@ def _finish(ticket: DisputeTicket, *, by: User | None, now: datetime, kind: str,
     ticket.resolution_reference = reference
     ticket.resolution_breached = ticket.resolution_breached or sla.resolution_missed(ticket, now=now)
     ticket.save()
+    dispute_resolved.send(sender=DisputeTicket, ticket=ticket)
     notifications.ticket_resolved(ticket)
 
 

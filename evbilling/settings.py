@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "sessions_app",
     "billing_app",
     "disputes_app",
+    "webhooks_app",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +169,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "webhooks-deliver-due": {  # webhook retries (and first attempts whose task was lost); claimed per delivery
+        "task": "webhooks_app.tasks.deliver_due",
+        "schedule": crontab(minute="*"),
+    },
     "disputes-sla-check": {
         "task": "disputes_app.tasks.sla_check",
         "schedule": crontab(minute="*/5"),
@@ -201,6 +206,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
     },
 }
+
+# --- Outbound webhooks (docs/webhooks.md) -------------------------------------------------------------
+# Plain-http and private-network URLs (localhost, 10.x, ...) only in development; production wants https.
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=DEBUG)
+WEBHOOKS_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", default=DEBUG)
+# Seconds a receiver has to answer; seconds between attempts (attempt n failed -> wait the n-th value),
+# so len + 1 attempts in all before a delivery is failed.
+WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)
+WEBHOOKS_RETRY_SCHEDULE = env.list("WEBHOOKS_RETRY_SCHEDULE", cast=int,
+                                   default=[60, 300, 1800, 7200, 43200, 86400, 86400])
 
 # --- Email: console for make run, locmem in tests, SMTP from EMAIL_URL in production -------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

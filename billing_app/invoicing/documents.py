@@ -29,6 +29,7 @@ from sessions_app.models import Location, Operator, User
 
 from ..models import BillingAccount, Invoice, InvoiceLine, NumberSequence, SessionCharge
 from ..numbering import number_format, number_take
+from ..signals import invoice_issued, invoice_paid, invoice_voided
 from .lines import LineIn, lines_from_breakdown, totals
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def _issue_new(drafts: Sequence[Draft], *, now: datetime) -> list[Invoice]:
     _number(invoices, now)
     Invoice.objects.bulk_create(invoices)
     InvoiceLine.objects.bulk_create([row for draft in drafts for row in _line_rows(draft.invoice, draft.lines)])
+    invoice_issued.send(sender=Invoice, invoices=invoices)
     _queue_delivery([invoice.pk for invoice in invoices])
     return invoices
 
@@ -202,6 +204,7 @@ def invoice_issue(*, invoice_id: int, now: datetime | None = None) -> Invoice:
         _set_totals(invoice, lines)
         _number([invoice], now)
         invoice.save()
+        invoice_issued.send(sender=Invoice, invoices=[invoice])
         _queue_delivery([invoice.pk])
     return invoice
 
@@ -389,6 +392,7 @@ def invoice_mark_paid(*, invoice_id: int, paid_at: datetime | None = None, refer
         invoice.paid_at = paid_at or timezone.now()
         invoice.payment_reference = reference
         invoice.save(update_fields=["state", "paid_at", "payment_reference"])
+        invoice_paid.send(sender=Invoice, invoice=invoice)
     return invoice
 
 
@@ -407,4 +411,5 @@ def invoice_void(*, invoice_id: int, reason: str, now: datetime | None = None) -
         invoice.voided_at = now or timezone.now()
         invoice.void_reason = reason
         invoice.save(update_fields=["state", "voided_at", "void_reason"])
+        invoice_voided.send(sender=Invoice, invoice=invoice)
     return invoice

@@ -64,7 +64,7 @@ def id_taking_routes() -> list[tuple[str, str, list[str]]]:
     return routes
 
 
-OUR_APPS = ("sessions_app", "billing_app", "disputes_app", "auditlog")  # admin scoped to the operator
+OUR_APPS = ("sessions_app", "billing_app", "disputes_app", "webhooks_app", "auditlog")  # admin scoped to the operator
 ADMIN_VIEWS = ("change", "history", "delete", "pdf", "")  # "" is the bare <id>/ (redirects to change)
 
 # Named non-admin routes and what they are. Admin routes are classified by their model's app below.
@@ -347,7 +347,7 @@ def test_api_objects_only_for_their_owner_or_operator(world):
 
 OWNED_BY = ("operator", "station__location__operator", "connector__station__location__operator",
             "session__operator", "tariff__operator", "invoice__operator", "location__operator",
-            "ticket__operator", "group__operator", "plan__operator")
+            "ticket__operator", "group__operator", "plan__operator", "endpoint__operator")
 
 
 def owned_object(model, w: World):
@@ -415,6 +415,13 @@ def factories_for_admin(model, w: World):
         return model._default_manager.create(operator=w.operator, name="Fleet")
     if label == "disputes_app.OperatorSla":
         return model._default_manager.get_or_create(operator=w.operator)[0]
+    if label in ("webhooks_app.WebhookEndpoint", "webhooks_app.WebhookDelivery"):
+        from webhooks_app.models import WebhookEndpoint
+        from webhooks_app.services import webhook_event_emit
+
+        endpoint = WebhookEndpoint.objects.create(operator=w.operator, url="https://helpdesk.example.com/hooks")
+        event = webhook_event_emit(operator=w.operator, type="invoice.issued", payload={"number": w.marker})
+        return endpoint if label == "webhooks_app.WebhookEndpoint" else event.deliveries.get()
     if label == "sessions_app.ConnectorStatusEvent":
         station = w.session.connector.station
         return model._default_manager.create(station=station, connector_number=1, status="Available",
