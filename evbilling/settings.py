@@ -201,6 +201,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions_app.tasks.sessions_close_stale",
         "schedule": crontab(minute="*/15"),
     },
+    "sessions-ensure-sample-partitions": {  # next months' meter sample partitions, created well ahead; idempotent
+        "task": "sessions_app.tasks.ensure_sample_partitions",
+        "schedule": crontab(minute=20, hour=3),
+    },
     "billing-subscriptions-renew-due": {  # renewals and dunning retries; idempotent per (subscription, period)
         "task": "billing_app.tasks.subscriptions_renew_due",
         "schedule": crontab(minute="*/15"),

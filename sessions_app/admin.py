@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.template.response import TemplateResponse
 
 from . import audit  # noqa: F401 - registers the scoped audit log admin
+from .admin_paginator import EstimatedCountPaginator
 from .admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 from .forms import ChargingStationForm, RemoteStartForm
 from .models import (
@@ -178,6 +179,8 @@ class ChargingSessionAdmin(ReadOnlyScopedAdmin):
     search_fields = ["transaction_ref", "id_token__uid", "driver__username", "connector__station__ocpp_identity"]
     date_hierarchy = "started_at"
     list_select_related = ["connector__station", "driver"]
+    paginator = EstimatedCountPaginator  # a million sessions: no COUNT(*) per page view
+    show_full_result_count = False
     inlines = [MeterSampleInline]
     actions = ["remote_stop"]
 
@@ -210,6 +213,7 @@ class MeterSampleAdmin(ReadOnlyScopedAdmin):
     list_filter = ["session__operator"]
     search_fields = ["session__transaction_ref"]
     list_select_related = ["session__connector__station"]
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
 
 

@@ -308,6 +308,10 @@ class ChargingSession(models.Model):
         indexes = [
             models.Index(fields=["operator", "-started_at"], name="session_operator_started"),
             models.Index(fields=["driver", "-started_at"], name="session_driver_started"),
+            # Lists across operators (support staff, superusers) newest first; the month-end billing run
+            # picks a batch of drivers' sessions by stop time (see docs/operations.md, Storage and scale).
+            models.Index(fields=["-started_at", "-id"], name="session_started"),
+            models.Index(fields=["driver", "stopped_at"], name="session_driver_stopped"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -5,6 +5,7 @@ from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import ReadOnlyScopedAdmin, ScopedInline
 
 from .. import invoicing
@@ -77,6 +78,8 @@ class InvoiceAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
     search_fields = ["number", "driver__username", "driver__email", "buyer__company_name"]
     date_hierarchy = "issued_at"
     list_select_related = ["driver", "operator"]
+    paginator = EstimatedCountPaginator  # a receipt per session: no COUNT(*) per page view
+    show_full_result_count = False
     readonly_fields = ["pdf_link"]
     inlines = [InvoiceLineInline, CreditNoteInline]
     actions = ["issue_drafts", "credit_remaining"]

@@ -6,6 +6,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 from sessions_app.selectors import operators_for
 
@@ -138,6 +139,8 @@ class SessionChargeAdmin(ReadOnlyScopedAdmin):
     list_filter = ["currency", "session__operator"]
     search_fields = ["session__transaction_ref", "session__driver__username"]
     list_select_related = ["session__connector__station", "tariff"]
+    paginator = EstimatedCountPaginator  # a charge per session: no COUNT(*) per page view
+    show_full_result_count = False
     readonly_fields = ["breakdown_table"]
     actions = ["export_cdr"]
 

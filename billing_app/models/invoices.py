@@ -129,7 +129,11 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
 
     class Meta:
         ordering = ["-issued_at", "-pk"]
-        indexes = [models.Index(fields=["driver", "-issued_at"], name="invoice_driver_issued")]
+        indexes = [
+            models.Index(fields=["driver", "-issued_at"], name="invoice_driver_issued"),
+            models.Index(fields=["operator", "-issued_at", "-id"], name="invoice_operator_issued"),
+            models.Index(fields=["-issued_at", "-id"], name="invoice_issued"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["session"], name="one_receipt_per_session"),
             models.UniqueConstraint(fields=["account", "period_start"], condition=Q(kind="statement"),

@@ -102,7 +102,10 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "kind"], name="payment_status_kind")]
+        indexes = [
+            models.Index(fields=["status", "kind"], name="payment_status_kind"),
+            models.Index(fields=["operator", "-created_at"], name="payment_operator_created"),
+        ]
         constraints = [
             models.CheckConstraint(name="payment_amounts_not_negative",
                                    condition=Q(amount_authorized__gte=0) & Q(amount_captured__gte=0)

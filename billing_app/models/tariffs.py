@@ -286,6 +286,7 @@ class SessionCharge(models.Model):
 
     class Meta:
         ordering = ["-priced_at"]
+        indexes = [models.Index(fields=["-priced_at", "-id"], name="charge_priced")]
         constraints = [
             models.CheckConstraint(name="charge_not_negative",
                                    condition=Q(total_excl_vat__gte=0) & Q(total_vat__gte=0)),
