@@ -34,6 +34,16 @@ LINE_LABELS = {
 }
 
 
+PAGE_SIZE = 25
+
+
+def _query_without(request, name: str) -> str:
+    """The page's query string minus one parameter, for links that set it again."""
+    query = request.GET.copy()
+    query.pop(name, None)
+    return query.urlencode()
+
+
 def driver_required(view):
     @login_required
     def wrapped(request, *args, **kwargs):
@@ -95,9 +105,9 @@ def session_list(request):
     sessions = selectors.driver_sessions(request.user)
     if form.is_bound and form.is_valid():
         sessions = form.apply(sessions)
-    page = Paginator(sessions, 25).get_page(request.GET.get("page"))
+    page = Paginator(sessions, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "portal/sessions.html", {"form": form, "page": page,
-                                                    "query": request.GET.copy().urlencode()})
+                                                    "query": _query_without(request, "page")})
 
 
 @driver_required
@@ -122,8 +132,11 @@ def session_detail(request, pk: int):
 @driver_required
 def invoice_list(request):
     return render(request, "portal/invoices.html", {
-        "invoices": selectors.driver_invoices(request.user),
-        "credit_notes": selectors.driver_credit_notes(request.user),
+        "invoices": Paginator(selectors.driver_invoices(request.user), PAGE_SIZE).get_page(request.GET.get("page")),
+        "credit_notes": Paginator(selectors.driver_credit_notes(request.user).select_related("invoice"),
+                                  PAGE_SIZE).get_page(request.GET.get("notes_page")),
+        "query": _query_without(request, "page"),
+        "notes_query": _query_without(request, "notes_page"),
     })
 
 

@@ -140,3 +140,27 @@ def test_live_figures_of_another_drivers_session_are_a_json_404(client, charging
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     client.logout()
     assert client.get(reverse("portal:session_live", args=[charging.pk])).status_code == 302
+
+
+def test_invoices_are_paged_newest_first_and_only_the_drivers_own(driver_client, driver, connector, operator):
+    from billing_app import invoicing
+    from billing_app.invoicing import delivery_suppressed
+    from tests.billing_app.invoice_fixtures import account, charged_session
+
+    account(driver)
+    stranger = factories.DriverFactory(operator=operator)
+    account(stranger)
+    with delivery_suppressed():
+        charges = [charged_session(connector=connector, driver=driver, started_at=T0 + timedelta(hours=i))
+                   for i in range(27)]
+        numbers = [invoicing.receipt_issue_for_session(session_id=c.session_id, now=T0 + timedelta(days=1, minutes=i))
+                   .number for i, c in enumerate(charges)]
+        foreign = invoicing.receipt_issue_for_session(
+            session_id=charged_session(connector=connector, driver=stranger, started_at=T0).session_id).number
+    first = driver_client.get(reverse("portal:invoices")).content.decode()
+    second = driver_client.get(reverse("portal:invoices"), {"page": 2}).content.decode()
+    assert all(n in first for n in numbers[2:]) and not any(n in first for n in numbers[:2])
+    assert "Page 1 of 2" in first and "page=2" in first
+    assert numbers[0] in second and numbers[1] in second and "Page 2 of 2" in second
+    assert foreign not in first + second
+    assert driver_client.get(reverse("portal:invoices"), {"page": "nonsense"}).status_code == 200

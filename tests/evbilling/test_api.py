@@ -5,6 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from billing_app.models import Tariff
@@ -84,6 +85,20 @@ def test_session_filters_and_bad_filter_values(sessions, operator):
     assert client.get("/api/v1/sessions/", {"state": "completed"}).json()["count"] == 1
     bad = client.get("/api/v1/sessions/", {"started_after": "last tuesday"})
     assert bad.status_code == 400 and "started_after" in bad.json()["error"]["fields"]
+
+
+def test_small_lists_have_an_exact_count(sessions, operator):
+    body = api_for(factories.OperatorStaffFactory(operator=operator)).get("/api/v1/sessions/").json()
+    assert (body["count"], body["count_is_exact"]) == (2, True)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's estimate is PostgreSQL's")
+def test_long_lists_report_the_planners_estimate_and_say_so(sessions, operator, monkeypatch):
+    from sessions_app import admin_paginator
+
+    monkeypatch.setattr(admin_paginator, "EXACT_BELOW", 0)  # as if the operator had passed 10,000 sessions
+    body = api_for(factories.OperatorStaffFactory(operator=operator)).get("/api/v1/sessions/").json()
+    assert body["count_is_exact"] is False and isinstance(body["count"], int) and len(body["results"]) == 2
 
 
 def test_drivers_cannot_reach_stations_or_tariffs(db, driver):
