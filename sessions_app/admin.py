@@ -177,7 +177,8 @@ class ChargingSessionAdmin(ReadOnlyScopedAdmin):
     ]
     list_filter = ["state", "operator", "started_at", "connector__station__location"]
     search_fields = ["transaction_ref", "id_token__uid", "driver__username", "connector__station__ocpp_identity"]
-    date_hierarchy = "started_at"
+    # No date_hierarchy: it lists the years and months present with a DISTINCT over every session (0.3-1 s
+    # at a million); the started_at filter gives the same ranges without reading the table.
     list_select_related = ["connector__station", "driver"]
     paginator = EstimatedCountPaginator  # a million sessions: no COUNT(*) per page view
     show_full_result_count = False

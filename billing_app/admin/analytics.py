@@ -5,13 +5,14 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from sessions_app.models import Location
-from sessions_app.selectors import is_back_office, scope_to_user
+from sessions_app.selectors import is_back_office, operator_ids_for, scope_to_user
 
 from .. import accounting_exports, analytics
 
@@ -50,6 +51,44 @@ class AnalyticsFilterForm(forms.Form):
         return analytics.Filters(**self.cleaned_data)
 
 
+ANALYTICS_CACHE_SECONDS = 300
+
+
+def analytics_cache_key(user, filters: analytics.Filters) -> str:
+    """Figures are shared by everyone who sees the same operators with the same filters."""
+    operators = operator_ids_for(user)
+    scope = "all" if operators is None else ",".join(map(str, sorted(operators)))
+    location = filters.location.pk if filters.location else "-"
+    return f"analytics:v1:{scope}:{filters.start}:{filters.end}:{filters.bucket}:{location}"
+
+
+def _figures(user, filters: analytics.Filters) -> dict:
+    """Every figure of the page: a month of a large operator is ~1 s of aggregates, so the view caches
+    them for ANALYTICS_CACHE_SECONDS and says when they were computed."""
+    series = analytics.usage_series(user, filters)
+    currencies = sorted({c for row in series for c in row["revenue"]})
+    heatmap = analytics.peak_hours(user, filters)
+    chart = {
+        "labels": [row["bucket"].isoformat() for row in series],
+        "sessions": [row["sessions"] for row in series],
+        "energy": [float(row["energy_kwh"]) for row in series],
+        "revenue": {c: [float(row["revenue"].get(c, (0, 0))[0]) for row in series] for c in currencies},
+    }
+    for row in series:
+        row["revenue_cells"] = [row["revenue"].get(c, (0, 0)) for c in currencies]
+    return {
+        "series": series,
+        "currencies": currencies,
+        "chart": chart,
+        "stations": analytics.per_location(user, filters),
+        "utilization": analytics.utilization(user, filters),
+        "heatmap": heatmap,
+        "heat_max": max((n for row in heatmap for n in row), default=0) or 1,
+        "idle_fees": analytics.top_idle_fee_stations(user, filters),
+        "disputes": analytics.disputes_and_refunds(user, filters),
+    }
+
+
 def analytics_view(request):
     if not is_back_office(request.user):
         raise PermissionDenied
@@ -57,30 +96,13 @@ def analytics_view(request):
     context = {**admin.site.each_context(request), "title": "Usage and revenue", "form": form}
     if form.is_valid():
         filters = form.filters()
-        series = analytics.usage_series(request.user, filters)
-        currencies = sorted({c for row in series for c in row["revenue"]})
-        heatmap = analytics.peak_hours(request.user, filters)
-        chart = {
-            "labels": [row["bucket"].isoformat() for row in series],
-            "sessions": [row["sessions"] for row in series],
-            "energy": [float(row["energy_kwh"]) for row in series],
-            "revenue": {c: [float(row["revenue"].get(c, (0, 0))[0]) for row in series] for c in currencies},
-        }
-        for row in series:
-            row["revenue_cells"] = [row["revenue"].get(c, (0, 0)) for c in currencies]
-        context.update(
-            series=series,
-            currencies=currencies,
-            chart=chart,
-            stations=analytics.per_location(request.user, filters),
-            utilization=analytics.utilization(request.user, filters),
-            heatmap=heatmap,
-            heat_max=max((n for row in heatmap for n in row), default=0) or 1,
-            idle_fees=analytics.top_idle_fee_stations(request.user, filters),
-            disputes=analytics.disputes_and_refunds(request.user, filters),
-            weekdays=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-            query=request.GET.urlencode(),
-        )
+        key = analytics_cache_key(request.user, filters)
+        figures = cache.get(key)
+        if figures is None:
+            figures = {**_figures(request.user, filters), "computed_at": timezone.now()}
+            cache.set(key, figures, ANALYTICS_CACHE_SECONDS)
+        context.update(figures, weekdays=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+                       query=request.GET.urlencode())
     return TemplateResponse(request, "admin/analytics/dashboard.html", context)
 
 

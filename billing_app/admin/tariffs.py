@@ -14,6 +14,7 @@ from ..cdr import cdr_for_charge
 from ..models import DriverGroup, PriceComponent, SessionCharge, Tariff, TariffAltText, TariffAssignment, TariffElement
 from ..ocpi import dumps, loads
 from ..tariffs import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
+from .filters import CurrencyFilter
 
 
 class TariffAltTextInline(ScopedInline, admin.TabularInline):
@@ -136,8 +137,11 @@ class DriverGroupAdmin(OperatorScopedAdmin):
 class SessionChargeAdmin(ReadOnlyScopedAdmin):
     list_display = ["session", "total_excl_vat", "total_vat", "total_incl_vat", "currency", "total_energy_kwh",
                     "tariff", "priced_at"]
-    list_filter = ["currency", "session__operator"]
+    list_filter = [CurrencyFilter, "session__operator"]
     search_fields = ["session__transaction_ref", "session__driver__username"]
+    # Newest sessions first through the sessions' (operator, started_at) index: ordering by priced_at walks
+    # every charge of the other operators before finding an operator's newest (0.8 s at a million).
+    ordering = ["-session__started_at"]
     list_select_related = ["session__connector__station", "tariff"]
     paginator = EstimatedCountPaginator  # a charge per session: no COUNT(*) per page view
     show_full_result_count = False

@@ -149,3 +149,13 @@ def test_cdr_export_action_is_scoped(staff_client, operator, other_operator):
                                  {"action": "export_cdr", "_selected_action": [own.pk, foreign.pk]})
     data = loads(response.content)
     assert data["session_id"] == str(own.session_id)
+
+
+def test_invoice_currency_filter_offers_only_the_staffs_operators_currencies(staff_client, operator, other_operator):
+    other_operator.default_currency = "GBP"
+    other_operator.save()
+    response = staff_client.get(reverse("admin:billing_app_invoice_changelist"))
+    choices = [c["display"] for spec in response.context["cl"].filter_specs if spec.title == "currency"
+               for c in spec.choices(response.context["cl"])]
+    assert operator.default_currency in choices and "GBP" not in choices
+    assert staff_client.get(reverse("admin:billing_app_invoice_changelist"), {"currency": "GBP"}).status_code == 200

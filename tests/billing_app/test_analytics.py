@@ -128,3 +128,19 @@ def test_strangers_and_drivers_get_no_analytics(client, driver, who):
     response = client.get(reverse("admin_analytics"))
     assert response.status_code in (302, 403)
     assert client.get(reverse("admin_analytics_sessions_csv")).status_code in (302, 403)
+
+
+def test_figures_are_cached_per_scope_and_filters_never_across_operators(client, data, staff, other_operator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    params = {"start": "2026-03-02", "end": "2026-03-08"}
+    client.force_login(staff)
+    first = client.get(reverse("admin_analytics"), params)
+    with CaptureQueriesContext(connection) as again:
+        second = client.get(reverse("admin_analytics"), params)
+    assert first.context["series"] == second.context["series"]
+    assert not any("SUM(" in q["sql"] for q in again.captured_queries)  # no aggregate ran the second time
+    client.force_login(factories.OperatorStaffFactory(operator=other_operator))
+    foreign = client.get(reverse("admin_analytics"), params)
+    assert foreign.context["currencies"] == ["GBP"]  # its own figures, not the cached EUR ones
