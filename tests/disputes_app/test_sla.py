@@ -3,6 +3,7 @@ all at a clock the tests set."""
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from disputes_app import services, sla, tasks
 from disputes_app.models import DisputeTicket
@@ -63,7 +64,7 @@ def test_resolved_tickets_do_not_breach(ticket, support):
 
 
 def test_the_beat_task_runs_the_check(ticket, monkeypatch):
-    monkeypatch.setattr(services.timezone, "now", lambda: OPENED + 25 * HOUR)
+    monkeypatch.setattr(timezone, "now", lambda: OPENED + 25 * HOUR)
     assert tasks.sla_check.delay().get() == 1
     assert DisputeTicket.objects.get().first_response_breached
 

@@ -1,44 +1,28 @@
-"""Dispute operations: open (by a driver, by support, from a Stripe chargeback), assign, move through
-the workflow, converse, resolve, and the SLA check. Keyword-only, each in one transaction with the
-ticket row locked, `now` passable so tests fix the clock. Emails leave after commit.
-
-Errors for people are `DisputeError` with a one-line message; `DisputeNotFound` means the caller may
-not see the object (views answer 404).
-"""
+"""Tickets opened, assigned, moved through the workflow and conversed on, each in one transaction with the
+ticket row locked."""
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
-from billing_app.models import SessionCharge
 from sessions_app.models import ChargingSession, Operator, User
 
-from . import notifications, sla, workflow
-from .attachments import stored_name, validate_attachments
-from .evidence import collect_evidence
-from .models import DisputeTicket, Evidence, MessageAttachment, TicketMessage, TicketTransition
-from .resolution import ResolutionError, resolver_for
-from .selectors import can_handle, is_ticket_staff
-from .signals import dispute_opened, dispute_resolved
+from .. import notifications, sla, workflow
+from ..attachments import stored_name, validate_attachments
+from ..evidence import collect_evidence
+from ..models import DisputeTicket, Evidence, MessageAttachment, TicketMessage, TicketTransition
+from ..selectors import can_handle, is_ticket_staff
+from ..signals import dispute_opened
 
 Status = DisputeTicket.Status
 Kind = DisputeTicket.ResolutionKind
-STAFF_RESOLUTION_KINDS = (Kind.REJECT, Kind.REFUND, Kind.CREDIT_NOTE, Kind.REPRICE)
-CHARGEBACK_CLOSED = {"won", "lost", "warning_closed"}
-CHARGEBACK_OUTCOMES = {
-    "won": "The card issuer decided in the operator's favour: the charge stands.",
-    "lost": "The card issuer decided in the cardholder's favour: the amount was returned to the card.",
-    "warning_closed": "The card issuer closed its inquiry without a chargeback.",
-}
 
 
 class DisputeError(Exception):
@@ -286,204 +270,6 @@ def message_post(
     return message
 
 
-def _currency(ticket: DisputeTicket) -> str:
-    charge = SessionCharge.objects.filter(session_id=ticket.session_id).first() if ticket.session_id else None
-    return charge.currency if charge else ticket.operator.default_currency
-
-
-def _check_amount(kind: str, amount: Decimal | None) -> Decimal | None:
-    if kind == Kind.REJECT:
-        if amount is not None:
-            raise DisputeError("A rejection has no amount.")
-        return None
-    if amount is None:
-        if kind == Kind.REPRICE:
-            return None
-        raise DisputeError(f"A {Kind(kind).label.lower()} needs an amount.")
-    if amount <= 0:
-        raise DisputeError("The amount must be positive.")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise DisputeError("The amount has at most two decimal places.")
-    return amount
-
-
-@transaction.atomic
-def ticket_resolve(
-    *,
-    ticket: DisputeTicket,
-    by: User,
-    kind: str,
-    explanation: str = "",
-    amount: Decimal | None = None,
-    details: dict | None = None,
-    now: datetime | None = None,
-) -> DisputeTicket:
-    """Resolve a ticket in progress by rejecting it or through the billing resolver of `kind`
-    (`disputes_app.resolution`), then tell the driver.
-
-    The resolver runs in this transaction after the ticket is locked: when it refuses (an amount
-    above what was captured, a kind nobody registered) nothing is written. Its idempotency key is
-    stable per ticket, reopen round and kind, so a retried resolution refunds once.
-    """
-    now = now or timezone.now()
-    ticket = _locked(ticket)
-    if not can_handle(by, ticket):
-        raise DisputeNotFound("No such ticket.")
-    if kind not in STAFF_RESOLUTION_KINDS:
-        raise DisputeError(f"{kind!r} is not a resolution.")
-    if not workflow.is_allowed(ticket.status, Status.RESOLVED):
-        raise DisputeError(workflow.refusal(ticket.status, Status.RESOLVED))
-    amount = _check_amount(kind, amount)
-    currency = _currency(ticket)
-    try:
-        reference = resolver_for(kind)(
-            ticket=ticket, amount=amount, currency=currency, explanation=explanation.strip(),
-            details=details or {}, by=by, idempotency_key=f"dispute-{ticket.pk}-{ticket.reopen_count}-{kind}",
-        )
-    except ResolutionError as error:
-        raise DisputeError(str(error)) from error
-    _finish(ticket, by=by, now=now, kind=kind, explanation=explanation.strip(), amount=amount, currency=currency,
-            reference=reference or {})
-    return ticket
-
-
-def _finish(ticket: DisputeTicket, *, by: User | None, now: datetime, kind: str, explanation: str,
-            amount: Decimal | None, currency: str, reference: dict) -> None:
-    amount_note = f" {amount} {currency}" if amount is not None else ""
-    _move(ticket, to_status=Status.RESOLVED, by=by, now=now, note=f"{kind}{amount_note}: {explanation}".strip())
-    ticket.resolved_at = now
-    ticket.resolution_kind = kind
-    ticket.resolution_explanation = explanation
-    ticket.resolution_amount = amount
-    ticket.resolution_currency = currency if amount is not None else ""
-    ticket.resolution_reference = reference
-    ticket.resolution_breached = ticket.resolution_breached or sla.resolution_missed(ticket, now=now)
-    ticket.save()
-    dispute_resolved.send(sender=DisputeTicket, ticket=ticket)
-    notifications.ticket_resolved(ticket)
-
-
 def _system_note(ticket: DisputeTicket, body: str, now: datetime) -> None:
     TicketMessage.objects.create(ticket=ticket, author=None, from_staff=True, internal=True, body=body,
                                  created_at=now)
-
-
-@transaction.atomic
-def ticket_open_from_chargeback(
-    *,
-    operator: Operator,
-    driver: User | None,
-    session: ChargingSession | None,
-    payment_id: int,
-    stripe_dispute_id: str,
-    amount: Decimal,
-    currency: str,
-    evidence_due_by: datetime | None,
-    status: str = "needs_response",
-    now: datetime | None = None,
-) -> DisputeTicket:
-    """The ticket for a Stripe dispute (charge.dispute.created). Idempotent per `stripe_dispute_id`:
-    a repeated event returns the ticket already there. A ticket the driver already opened about the
-    same session's payment is linked to the chargeback instead of doubled."""
-    now = now or timezone.now()
-    existing = DisputeTicket.objects.filter(stripe_dispute_id=stripe_dispute_id).first()
-    if existing is not None:
-        return existing
-    if session is not None and session.operator_id != operator.pk:
-        raise DisputeError("The session belongs to another operator than the payment.")
-    chargeback = {"payment_id": payment_id, "stripe_dispute_id": stripe_dispute_id, "chargeback_amount": amount,
-                  "chargeback_currency": currency, "evidence_due_by": evidence_due_by, "chargeback_status": status}
-    note = (f"Stripe chargeback {stripe_dispute_id} on payment {payment_id}: {amount} {currency}, "
-            f"evidence due by {evidence_due_by:%Y-%m-%d %H:%M} UTC." if evidence_due_by else
-            f"Stripe chargeback {stripe_dispute_id} on payment {payment_id}: {amount} {currency}.")
-    linked = None
-    if session is not None:
-        linked = (DisputeTicket.objects.select_for_update()
-                  .filter(session=session, reason=DisputeTicket.Reason.PAYMENT_PROBLEM,
-                          status__in=DisputeTicket.ACTIVE_STATUSES, stripe_dispute_id__isnull=True).first())
-    try:
-        with transaction.atomic():
-            if linked is not None:
-                for field, value in chargeback.items():
-                    setattr(linked, field, value)
-                linked.save(update_fields=list(chargeback))
-                ticket = linked
-            else:
-                ticket = _create(operator=operator, driver=driver, session=session,
-                                 reason=DisputeTicket.Reason.PAYMENT_PROBLEM, source=DisputeTicket.Source.CHARGEBACK,
-                                 opened_by=None, now=now, subject=f"Chargeback on payment {payment_id}", **chargeback)
-    except (IntegrityError, DisputeError):
-        # a concurrent delivery of the same event won the race; anything else is a real refusal
-        raced = DisputeTicket.objects.filter(stripe_dispute_id=stripe_dispute_id).first()
-        if raced is None:
-            raise
-        return raced
-    _system_note(ticket, note, now)
-    notifications.chargeback_opened(ticket)
-    return ticket
-
-
-@transaction.atomic
-def ticket_update_from_chargeback(
-    *,
-    stripe_dispute_id: str,
-    status: str,
-    evidence_due_by: datetime | None = None,
-    now: datetime | None = None,
-) -> DisputeTicket | None:
-    """Follow a Stripe dispute (charge.dispute.updated / closed): its status and evidence deadline;
-    a closed dispute (won, lost, warning_closed) resolves the ticket and tells the driver. Returns
-    None for a dispute we have no ticket for; a repeated event changes nothing."""
-    now = now or timezone.now()
-    ticket = (DisputeTicket.objects.select_for_update(of=("self",)).select_related("operator", "driver")
-              .filter(stripe_dispute_id=stripe_dispute_id).first())
-    if ticket is None:
-        return None
-    due = evidence_due_by or ticket.evidence_due_by
-    if ticket.chargeback_status == status and due == ticket.evidence_due_by:
-        return ticket
-    ticket.chargeback_status, ticket.evidence_due_by = status, due
-    ticket.save(update_fields=["chargeback_status", "evidence_due_by"])
-    _system_note(ticket, f"Stripe dispute {stripe_dispute_id} is now {status}.", now)
-    if status in CHARGEBACK_CLOSED and ticket.is_active:
-        if ticket.status != Status.IN_PROGRESS:
-            _move(ticket, to_status=Status.IN_PROGRESS, by=None, now=now, note=f"Stripe dispute {status}")
-        _finish(ticket, by=None, now=now, kind=Kind.CHARGEBACK, explanation=CHARGEBACK_OUTCOMES[status],
-                amount=ticket.chargeback_amount if status == "lost" else None,
-                currency=ticket.chargeback_currency, reference={"stripe_dispute_id": stripe_dispute_id})
-    return ticket
-
-
-def tickets_check_sla(*, now: datetime | None = None) -> int:
-    """Flag every newly missed first-response or resolution deadline and escalate it (an audit row,
-    `escalated_at`, an email to the operator's support staff). Idempotent: a flag is set once, so a
-    second run at the same or a later time escalates nothing twice. Returns how many tickets it flagged."""
-    now = now or timezone.now()
-    candidates = DisputeTicket.objects.filter(
-        Q(first_response_breached=False)
-        & (Q(status__in=DisputeTicket.ACTIVE_STATUSES, first_responded_at__isnull=True, first_response_due__lt=now)
-           | Q(first_responded_at__gt=F("first_response_due")))
-        | Q(resolution_breached=False)
-        & (Q(status__in=DisputeTicket.ACTIVE_STATUSES, resolution_due__lt=now)
-           | Q(resolved_at__gt=F("resolution_due")))
-    ).values_list("pk", flat=True)
-    flagged = 0
-    for pk in list(candidates):
-        with transaction.atomic():
-            ticket = _locked(DisputeTicket(pk=pk))
-            breaches = []
-            if not ticket.first_response_breached and sla.first_response_missed(ticket, now=now):
-                ticket.first_response_breached = True
-                breaches.append("first response")
-            if not ticket.resolution_breached and sla.resolution_missed(ticket, now=now):
-                ticket.resolution_breached = True
-                breaches.append("resolution")
-            if not breaches:
-                continue
-            ticket.escalated_at = ticket.escalated_at or now
-            ticket.save(update_fields=["first_response_breached", "resolution_breached", "escalated_at"])
-            _record(ticket, to_status=ticket.status, by=None, at=now, kind=TicketTransition.Kind.ESCALATION,
-                    note=f"SLA breached: {', '.join(breaches)}")
-            notifications.ticket_escalated(ticket, breaches=breaches)
-            flagged += 1
-    return flagged
