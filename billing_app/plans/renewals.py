@@ -1,175 +1,26 @@
-"""Subscription plans: subscribe, change, cancel, renew, dunning, and what a plan does at settlement.
-
-Rules (docs/plans.md):
-
-- Periods are calendar dates in the operator's time zone, anchored on the day of the month the
-  subscription started: Jan 31 -> Feb 28 (29) -> Mar 31. A renewal is due from 00:00 local time
-  on `current_period_end`.
-- A plan change takes effect at the next period (no proration); a cancellation at period end.
-- One renewal per (subscription, period_start), enforced by a unique constraint. Each charge
-  attempt is a Payment with the idempotency key `evb-plan-<subscription>-<period start>-<attempt>`,
-  committed before Stripe is called, so a rerun repeats the same request and never charges twice;
-  a period already paid is never charged again (status guard under a row lock).
-- Dunning: a failed charge is retried PLANS_DUNNING_RETRY_DAYS after the first failure (1, 3, 7),
-  with an email each time; after the last failure the subscription is suspended and the driver
-  falls back to pay-as-you-go. Paying from the portal reactivates it.
-- Postpaid accounts are not charged by card: the period fee goes on the monthly statement
-  (`plan_statement_lines`, an INVOICE_STATEMENT_LINE_PROVIDERS entry).
-"""
+"""Renewals and dunning: one charge attempt per period and attempt number, retried after 1, 3 and 7 days,
+then the subscription is suspended (see the package docstring)."""
 from __future__ import annotations
 
-import calendar
 import logging
-from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from sessions_app.models import ChargingSession, User
-
-from . import pricing
-from .invoicing.documents import Draft, invoice_mark_paid, issue_drafts, operator_time_zone
-from .invoicing.lines import LineIn, line_priced
-from .models import BillingAccount, Invoice, Payment, PaymentCustomer, Plan, Subscription, SubscriptionPeriod
-from .plan_pricing import PlanApplied, PlanTerms, plan_apply
-from .pricing import quantize_money
+from ..invoicing.documents import Draft, invoice_mark_paid, issue_drafts
+from ..invoicing.lines import LineIn, line_priced
+from ..models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
+from .periods import PlanError, _account, _end, _fall_back_to_payg, local_today, period_open
 
 logger = logging.getLogger(__name__)
 
 MODE = BillingAccount.PaymentMode
 
-
-class PlanError(Exception):
-    """A plan operation the subscription's state does not allow; the message is for the driver."""
-
-
-# --- Periods ---------------------------------------------------------------------------------------
-
-def add_months(start: date, months: int, anchor_day: int) -> date:
-    """The date `months` after `start`'s month, on `anchor_day` or the month's last day if shorter."""
-    index = start.year * 12 + start.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    return date(year, month, min(anchor_day, calendar.monthrange(year, month)[1]))
-
-
-def _instant(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), tzinfo=tz)
-
-
-def local_today(operator_id: int, now: datetime) -> date:
-    return timezone.localtime(now, operator_time_zone(operator_id)).date()
-
-
-def _fee(plan: Plan) -> tuple[Decimal, Decimal, Decimal]:
-    excl = quantize_money(plan.fee_excl_vat, plan.currency)
-    vat = quantize_money(excl * plan.vat_rate / 100, plan.currency) if plan.vat_rate else quantize_money(
-        Decimal(0), plan.currency)
-    return excl, vat, excl + vat
-
-
-def period_open(subscription: Subscription, plan: Plan, start: date) -> SubscriptionPeriod:
-    """The period starting `start` (the existing one if made already: one per start, unique)."""
-    end = add_months(start, plan.months, subscription.anchor_day)
-    tz = operator_time_zone(plan.operator_id)
-    excl, vat, incl = _fee(plan)
-    period, _ = SubscriptionPeriod.objects.get_or_create(
-        subscription=subscription, period_start=start,
-        defaults={"plan": plan, "period_end": end, "starts_at": _instant(start, tz), "ends_at": _instant(end, tz),
-                  "currency": plan.currency, "fee_excl_vat": excl, "fee_vat": vat, "fee_incl_vat": incl,
-                  "included_kwh": plan.included_kwh},
-    )
-    subscription.current_period_start, subscription.current_period_end = period.period_start, period.period_end
-    subscription.save(update_fields=["current_period_start", "current_period_end"])
-    return period
-
-
-# --- Subscribe, change, cancel -----------------------------------------------------------------------
-
-def _account(driver: User) -> BillingAccount:
-    account = BillingAccount.objects.filter(driver=driver).first()
-    if account is None:
-        account = BillingAccount.objects.create(driver=driver, operator_id=driver.operator_id)
-    return account
-
-
-def live_subscription(*, driver: User) -> Subscription | None:
-    return (Subscription.objects.filter(driver=driver, status__in=Subscription.LIVE)
-            .select_related("plan", "pending_plan").first())
-
-
-def plan_subscribe(*, driver: User, plan: Plan, payment_method_id: str, now: datetime | None = None) -> Subscription:
-    """Subscribe the driver and charge the first period now. A declined card cancels the new
-    subscription (the failed Payment stays as the record) and raises PlanError."""
-    now = now or timezone.now()
-    if not plan.active or plan.operator_id != driver.operator_id:
-        raise PlanError("This plan is not offered.")
-    customer = PaymentCustomer.objects.filter(driver=driver).first()
-    if customer is None or not payment_method_id:
-        raise PlanError("Add a payment method first.")
-    today = local_today(plan.operator_id, now)
-    try:
-        with transaction.atomic():
-            account = _account(driver)
-            subscription = Subscription.objects.create(
-                driver=driver, plan=plan, anchor_day=today.day, current_period_start=today,
-                current_period_end=add_months(today, plan.months, today.day), payment_method_id=payment_method_id)
-            period = period_open(subscription, plan, today)
-            if account.payment_mode == MODE.PAY_AS_YOU_GO:
-                account.payment_mode = MODE.SUBSCRIPTION
-                account.save(update_fields=["payment_mode"])
-    except IntegrityError:
-        raise PlanError("You already have a subscription.") from None
-    period = period_charge(period_id=period.pk, now=now, notify=False)
-    if period.status == SubscriptionPeriod.Status.FAILED:
-        _end(subscription, now=now)
-        raise PlanError(f"The payment was declined: {period.failure_message or 'try another card'}.")
-    subscription.refresh_from_db()
-    return subscription
-
-
-def plan_change(*, subscription: Subscription, plan: Plan) -> Subscription:
-    """Switch plans at the next period (no proration); choosing the current plan undoes a pending change."""
-    if plan.operator_id != subscription.plan.operator_id or not plan.active:
-        raise PlanError("This plan is not offered.")
-    if subscription.status not in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE):
-        raise PlanError("Only an active subscription can change plans.")
-    subscription.pending_plan = None if plan.pk == subscription.plan_id else plan
-    subscription.save(update_fields=["pending_plan"])
-    return subscription
-
-
-def plan_cancel(*, subscription: Subscription, now: datetime | None = None) -> Subscription:
-    """Cancel at period end (the driver keeps the plan until then); a suspended one ends now."""
-    if subscription.status == Subscription.Status.SUSPENDED:
-        return _end(subscription, now=now or timezone.now())
-    subscription.cancel_at_period_end = True
-    subscription.pending_plan = None
-    subscription.save(update_fields=["cancel_at_period_end", "pending_plan"])
-    return subscription
-
-
-def _end(subscription: Subscription, *, now: datetime) -> Subscription:
-    with transaction.atomic():
-        subscription.status = Subscription.Status.CANCELED
-        subscription.canceled_at = now
-        subscription.save(update_fields=["status", "canceled_at"])
-        _fall_back_to_payg(subscription.driver_id)
-    return subscription
-
-
-def _fall_back_to_payg(driver_id: int) -> None:
-    BillingAccount.objects.filter(driver_id=driver_id, payment_mode=MODE.SUBSCRIPTION).update(
-        payment_mode=MODE.PAY_AS_YOU_GO)
-
-
-# --- Renewals ---------------------------------------------------------------------------------------
 
 def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> SubscriptionPeriod | None:
     """Start the next period of a due subscription and charge it; None when not due (or it ended).
@@ -239,8 +90,8 @@ def period_charge(*, period_id: int, now: datetime | None = None, notify: bool =
         period.refresh_from_db()
         return period
     payment = _attempt_payment(period, account)
-    from .payments import payment_advance
-    from .stripe_client import StripeUnavailable
+    from ..payments import payment_advance
+    from ..stripe_client import StripeUnavailable
 
     try:
         payment = payment_advance(payment_id=payment.pk)
@@ -313,8 +164,6 @@ def _fee_line(period: SubscriptionPeriod) -> LineIn:
                        vat_rate=period.plan.vat_rate, currency=period.currency)
 
 
-# --- Dunning ----------------------------------------------------------------------------------------
-
 def _record_failed(period_id: int, payment: Payment, *, now: datetime, notify: bool) -> SubscriptionPeriod:
     """Schedule the next retry (days after the first failure) or suspend after the last one."""
     schedule = [int(d) for d in settings.PLANS_DUNNING_RETRY_DAYS]
@@ -384,69 +233,3 @@ def _dunning_email(period_id: int, event: str) -> None:
         body = (f"We could not charge {amount} for your {period.plan.name} plan ({period.failure_message}). "
                 f"We will try again on {retry}; you can also pay now from the portal (Plan page).")
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [driver.email])
-
-
-# --- Statements (postpaid accounts) -----------------------------------------------------------------
-
-def plan_statement_lines(*, account: BillingAccount, period_start: date, period_end: date,
-                         currency: str) -> list[LineIn]:
-    """INVOICE_STATEMENT_LINE_PROVIDERS entry: the fees of the periods billed on the statement that
-    start in the statement's month (each period start falls in exactly one month, and each month's
-    statement is issued once, so no fee is billed twice)."""
-    periods = (SubscriptionPeriod.objects.filter(subscription__driver_id=account.driver_id,
-                                                 status=SubscriptionPeriod.Status.STATEMENT, currency=currency,
-                                                 period_start__gte=period_start, period_start__lte=period_end)
-               .select_related("plan").order_by("period_start", "pk"))
-    return [_fee_line(p) for p in periods]
-
-
-# --- Settlement ---------------------------------------------------------------------------------------
-
-def session_period(session: ChargingSession) -> SubscriptionPeriod | None:
-    """The plan period covering the session's start, if the driver's subscription is in force
-    (active or past due; suspended and canceled ones price as pay-as-you-go)."""
-    if not session.driver_id:
-        return None
-    return (SubscriptionPeriod.objects.filter(
-        subscription__driver_id=session.driver_id,
-        subscription__status__in=(Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE),
-        subscription__plan__operator_id=session.operator_id,
-        starts_at__lte=session.started_at, ends_at__gt=session.started_at)
-        .exclude(status=SubscriptionPeriod.Status.FAILED).select_related("plan__member_tariff").first())
-
-
-def member_tariff(period: SubscriptionPeriod | None, at: datetime):
-    tariff = period.plan.member_tariff if period else None
-    if tariff is None:
-        return None
-    starts, ends = tariff.start_date_time, tariff.end_date_time
-    return None if (starts and starts > at) or (ends and ends <= at) else tariff
-
-
-def tariff_for_plan(tariff: pricing.Tariff, period: SubscriptionPeriod | None) -> pricing.Tariff:
-    """The engine tariff with the plan's idle-fee grace override."""
-    if period and period.plan.idle_fee_policy == Plan.IdleFee.GRACE:
-        return replace(tariff, parking_grace_minutes=period.plan.idle_grace_minutes)
-    return tariff
-
-
-def session_plan_apply(*, breakdown: pricing.CostBreakdown, period_id: int) -> tuple[PlanApplied, dict]:
-    """Apply the period's plan, consuming included kWh under a row lock on the period (call inside
-    the settling transaction: a rollback gives the kWh back). Returns the result and the `plan`
-    entry for the stored breakdown."""
-    period = SubscriptionPeriod.objects.select_for_update(of=("self",)).select_related("plan").get(pk=period_id)
-    plan = period.plan
-    applied = plan_apply(breakdown, PlanTerms(
-        included_kwh_available=period.remaining_kwh, energy_discount_percent=plan.energy_discount_percent,
-        time_discount_percent=plan.time_discount_percent, waive_flat_fee=plan.waive_flat_fee,
-        waive_parking=plan.idle_fee_policy == Plan.IdleFee.WAIVED))
-    if applied.included_kwh_used:
-        period.used_kwh += applied.included_kwh_used
-        period.save(update_fields=["used_kwh"])
-    return applied, {"plan": plan.name, "plan_id": plan.pk, "subscription_id": period.subscription_id,
-                     "period_id": period.pk, "included_kwh_used": str(applied.included_kwh_used),
-                     "included_kwh_left": str(period.remaining_kwh)}
-
-
-def plans_offered(*, driver: User):
-    return Plan.objects.filter(operator_id=driver.operator_id, active=True).order_by("fee_excl_vat", "name")
