@@ -11,15 +11,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import nullcontext
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import stripe
+from django.utils import timezone
 
 from billing_app import localstripe
 from billing_app.models import BillingAccount
 from billing_app.payment_methods import payment_method_add
+from sessions_app import services as session_services
+from sessions_app.services import SampleIn
 from tests import factories
 
 WEBHOOK_SECRET = "whsec_testsecretfortheevbillingsuite"
@@ -79,6 +84,26 @@ def payg_driver(operator, *, card: str | None = "pm_card_visa", mode=BillingAcco
     if card:
         payment_method_add(driver=driver, payment_method_id=card)
     return driver
+
+
+def payg_session_stopped(payg_station, token, *, ref: str, kwh: str = "11", meter_start: str = "0",
+                         capture=None):
+    """A session of `kwh` at 11 kW on the station's first connector, two hours ago for one hour, stopped.
+
+    Its hold was placed when `token` was authorized; settlement (price, capture, receipt) runs on commit.
+    In a test whose transaction never commits, pass django_capture_on_commit_callbacks as `capture` to run
+    it at the stop; a transactional test commits for real and needs none."""
+    start = timezone.now() - timedelta(hours=2)
+    end = start + timedelta(hours=1)
+    meter = Decimal(meter_start) + Decimal(kwh) * 1000
+    session = session_services.session_start(connector=payg_station.connectors.first(), id_token=token,
+                                              started_at=start, meter_start_wh=Decimal(meter_start),
+                                              transaction_ref=ref)
+    session_services.session_record_samples(session=session, samples=[SampleIn(end, meter, Decimal(11000))])
+    with capture(execute=True) if capture else nullcontext():
+        session_services.session_stop(session=session, stopped_at=end, meter_stop_wh=meter)
+    session.refresh_from_db()
+    return session
 
 
 def declining_card() -> str:

@@ -11,10 +11,9 @@ from billing_app import payments, stripe_client
 from billing_app.models import BillingAccount, Payment, PaymentCustomer, SessionCharge
 from billing_app.payment_methods import payment_method_add
 from sessions_app import services as session_services
-from sessions_app.services import SampleIn
 from tests import factories
 from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
-from tests.billing_app.payment_fixtures import declining_card, payg_driver
+from tests.billing_app.payment_fixtures import declining_card, payg_driver, payg_session_stopped
 
 pytestmark = pytest.mark.django_db
 DOWN = "http://127.0.0.1:9"  # nothing listens there: connection refused, as when Stripe is unreachable
@@ -31,17 +30,8 @@ def _authorize(payg_station, driver):
 
 def _charge(payg_station, token, *, kwh: str, capture):
     """A session of `kwh` on the payg_station's connector, stopped (settlement and payment run on commit)."""
-    start = timezone.now() - timedelta(hours=2)
-    session = session_services.session_start(
-        connector=payg_station.connectors.first(), id_token=token, started_at=start, meter_start_wh=Decimal(1000),
-        transaction_ref=f"tx-{token.pk}",
-    )
-    end = start + timedelta(hours=1)
-    meter = Decimal(1000) + Decimal(kwh) * 1000
-    session_services.session_record_samples(session=session, samples=[SampleIn(end, meter, Decimal(11000))])
-    with capture(execute=True):
-        session_services.session_stop(session=session, stopped_at=end, meter_stop_wh=meter)
-    return session
+    return payg_session_stopped(payg_station, token, ref=f"tx-{token.pk}", kwh=kwh, meter_start="1000",
+                                capture=capture)
 
 
 def test_to_minor_units_rounds_once_and_converts_exactly():

@@ -13,10 +13,9 @@ from disputes_app import services as disputes
 from disputes_app.models import DisputeTicket
 from disputes_app.resolution import ResolutionError
 from sessions_app import services as session_services
-from sessions_app.services import SampleIn
 from tests import factories
 from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
-from tests.billing_app.payment_fixtures import payg_driver, post_webhook, sign, stripe_event
+from tests.billing_app.payment_fixtures import payg_driver, payg_session_stopped, post_webhook, sign, stripe_event
 
 pytestmark = pytest.mark.django_db
 
@@ -26,15 +25,7 @@ def paid_session(stripe_server, operator, payg_station, payg_tariff, django_capt
     driver = payg_driver(operator)
     token = factories.IdTokenFactory(operator=operator, driver=driver)
     assert session_services.token_authorize(station=payg_station, uid=token.uid).accepted
-    start = timezone.now() - timedelta(hours=2)
-    session = session_services.session_start(connector=payg_station.connectors.first(), id_token=token,
-                                              started_at=start, meter_start_wh=Decimal(0), transaction_ref="tx-e2e")
-    end = start + timedelta(hours=1)
-    session_services.session_record_samples(session=session, samples=[SampleIn(end, Decimal(11000), Decimal(11000))])
-    with django_capture_on_commit_callbacks(execute=True):
-        session_services.session_stop(session=session, stopped_at=end, meter_stop_wh=Decimal(11000))
-    session.refresh_from_db()
-    return session
+    return payg_session_stopped(payg_station, token, ref="tx-e2e", capture=django_capture_on_commit_callbacks)
 
 
 @pytest.fixture

@@ -8,19 +8,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
 from billing_app.models import Invoice
 from sessions_app import services as session_services
-from sessions_app.services import SampleIn
 from tests import factories
 from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures (localstripe, stripe_server, payg_*)
-from tests.billing_app.payment_fixtures import payg_driver
+from tests.billing_app.payment_fixtures import payg_driver, payg_session_stopped
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -107,13 +104,7 @@ def paid_session(stripe_server, operator, payg_station, payg_tariff):
     driver = payg_driver(operator)
     token = factories.IdTokenFactory(operator=operator, driver=driver)
     assert session_services.token_authorize(station=payg_station, uid=token.uid).accepted
-    start = timezone.now() - timedelta(hours=2)
-    session = session_services.session_start(connector=payg_station.connectors.first(), id_token=token,
-                                              started_at=start, meter_start_wh=Decimal(0), transaction_ref="tx-e2e")
-    end = start + timedelta(hours=1)
-    session_services.session_record_samples(session=session, samples=[SampleIn(end, Decimal(11000), Decimal(11000))])
-    session_services.session_stop(session=session, stopped_at=end, meter_stop_wh=Decimal(11000))
-    session.refresh_from_db()
+    session = payg_session_stopped(payg_station, token, ref="tx-e2e")
     receipt = Invoice.objects.get(session=session, kind=Invoice.Kind.RECEIPT)
     assert (receipt.state, receipt.total_incl_vat) == (Invoice.State.PAID, Decimal("5.11"))
     return session

@@ -30,10 +30,9 @@ from disputes_app import services as disputes
 from disputes_app.models import DisputeTicket, MessageAttachment
 from sessions_app import services as session_services
 from sessions_app.models import ChargingSession, User
-from sessions_app.services import SampleIn
 from tests import factories
 from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures (localstripe, stripe_server, payg_*)
-from tests.billing_app.payment_fixtures import payg_driver
+from tests.billing_app.payment_fixtures import payg_driver, payg_session_stopped
 
 pytestmark = pytest.mark.django_db
 
@@ -140,14 +139,8 @@ def world(stripe_server, operator, other_operator, payg_station, payg_tariff, dj
     owner.save(update_fields=["email"])
     token = factories.IdTokenFactory(operator=operator, driver=owner, uid="04SECRETUID01")
     assert session_services.token_authorize(station=payg_station, uid=token.uid).accepted
-    start = timezone.now() - timedelta(hours=2)
-    session = session_services.session_start(connector=payg_station.connectors.first(), id_token=token,
-                                              started_at=start, meter_start_wh=Decimal(0), transaction_ref="tx-sweep")
-    end = start + timedelta(hours=1)
-    session_services.session_record_samples(session=session, samples=[SampleIn(end, Decimal(11000), Decimal(11000))])
-    with django_capture_on_commit_callbacks(execute=True):  # hold captured, receipt paid
-        session_services.session_stop(session=session, stopped_at=end, meter_stop_wh=Decimal(11000))
-    session.refresh_from_db()
+    session = payg_session_stopped(payg_station, token, ref="tx-sweep",  # hold captured, receipt paid
+                                   capture=django_capture_on_commit_callbacks)
     receipt = Invoice.objects.get(session=session, kind=Invoice.Kind.RECEIPT)
 
     own_support = factories.SupportFactory(username="own-support")
