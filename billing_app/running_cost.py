@@ -14,8 +14,8 @@ from .cdr import session_pricing_input
 from .tariffs import tariff_for_session, tariff_to_ocpi
 
 
-def session_running_cost(session: ChargingSession) -> Decimal | None:
-    """The session priced up to its latest meter reading, incl. VAT; None when no tariff applies."""
+def session_running_total(session: ChargingSession) -> tuple[Decimal, str] | None:
+    """The session priced up to its latest meter reading: (incl. VAT, currency); None when no tariff applies."""
     tariff = tariff_for_session(session)
     if tariff is None:
         return None
@@ -23,4 +23,10 @@ def session_running_cost(session: ChargingSession) -> Decimal | None:
         tariff=ocpi.tariff_from_ocpi(tariff_to_ocpi(tariff)),
         session=ocpi.session_from_json(session_pricing_input(session)),
     )
-    return breakdown.total_cost.incl_vat
+    return breakdown.total_cost.incl_vat, tariff.currency
+
+
+def session_running_cost(session: ChargingSession) -> Decimal | None:
+    """The running total incl. VAT alone, as the charger's display wants it."""
+    total = session_running_total(session)
+    return None if total is None else total[0]

@@ -19,8 +19,7 @@ from .. import plans
 from ..cdr import session_periods
 from ..models import Subscription
 from ..payment_methods import payment_methods_list
-from ..running_cost import session_running_cost
-from ..tariffs import tariff_for_session
+from ..running_cost import session_running_total
 from . import selectors
 from .forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm
 
@@ -71,12 +70,12 @@ def home(request):
 def dashboard(request):
     sessions = selectors.driver_sessions(request.user)
     active = sessions.filter(state="active").first()
-    tariff = tariff_for_session(active) if active else None
+    running = session_running_total(active) if active else None
     return render(request, "portal/dashboard.html", {
         "summary": selectors.month_summary(request.user),
         "active": active,
-        "active_cost": session_running_cost(active) if tariff else None,
-        "active_currency": tariff.currency if tariff else "",
+        "active_cost": running[0] if running else None,
+        "active_currency": running[1] if running else "",
         "active_kwh": session_energy_so_far_wh(active) / 1000 if active else None,
         "recent": sessions[:5],
     })
@@ -88,13 +87,12 @@ def session_live(request, pk: int):
     session = selectors.driver_sessions(request.user).filter(pk=pk).select_related("connector__station").first()
     if session is None:
         return JsonResponse({"error": {"code": "not_found", "message": "No such session."}}, status=404)
-    tariff = tariff_for_session(session) if session.state == "active" else None
-    cost = session_running_cost(session) if tariff is not None else None
+    running = session_running_total(session) if session.state == "active" else None
     return JsonResponse({
         "id": session.pk,
         "state": session.state,
         "energy_kwh": f"{session_energy_so_far_wh(session) / 1000:.3f}",
-        "cost_so_far": None if cost is None else f"{cost} {tariff.currency}",
+        "cost_so_far": None if running is None else f"{running[0]} {running[1]}",
         "started_at": session.started_at.isoformat(),
     })
 
