@@ -89,8 +89,8 @@ def build(scale: int, tag: str) -> None:
 
 
 def issue(tag: str) -> tuple[int, float, int]:
-    from billing_app.billing_run import operator_billing_run
     from billing_app.invoicing import delivery_suppressed, receipts_issue_pending
+    from billing_app.invoicing.billing_run import operator_billing_run
     from sessions_app.models import Operator
 
     operator = Operator.objects.get(name=f"Bench {tag}")
@@ -103,7 +103,7 @@ def issue(tag: str) -> tuple[int, float, int]:
 
 
 def pdf_rates(count: int) -> tuple[float, float]:
-    from billing_app import pdf
+    from billing_app.invoicing import pdf
     from billing_app.models import Invoice
 
     minimal = "<html><body><p>Hello</p></body></html>"

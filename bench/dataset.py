@@ -9,7 +9,7 @@ connectors; drivers are skewed (a few fleet cards charge daily, most drivers a f
 demo's `driver` login is the heaviest. Each session carries `samples_per_session` meter samples.
 
 Prices are consistent without pricing a million sessions: per operator a few template sessions are
-stored and priced by the real settlement (`billing_app.services.session_settle`) with the operator's
+stored and priced by the real settlement (`billing_app.settlement.services.session_settle`) with the operator's
 demo tariffs, and every generated session copies one template's shape: same duration, energy, sample
 curve (shifted to its own start) and the template's charge (snapshot, breakdown, totals). A pay-as-you-go
 session gets a paid receipt whose lines are `lines_from_breakdown` of that charge, numbered in sequence
@@ -193,7 +193,7 @@ def _template_curve(rng: random.Random, *, samples: int, dc: bool) -> tuple[time
 def make_templates(*, rng: random.Random, samples_per_session: int, when: datetime) -> list[Template]:
     """TEMPLATES_PER_OPERATOR sessions per operator, stored with their samples and priced for real."""
     from billing_app.invoicing.lines import lines_from_breakdown, totals
-    from billing_app.services import session_settle
+    from billing_app.settlement.services import session_settle
     from sessions_app.models import ChargingSession, Connector, IdToken, MeterSample, Operator
 
     templates = []
@@ -353,9 +353,10 @@ def load_sessions(*, plan: list[_Session], templates: list[Template], stats: Loa
 
 def load_charges_and_receipts(*, plan: list[_Session], templates: list[Template], stats: LoadStats,
                               now: datetime, progress: Progress) -> None:
-    from billing_app.invoicing.documents import operator_time_zone, seller_snapshot
+    from billing_app.invoicing.documents import seller_snapshot
+    from sessions_app.selectors import operator_time_zone
+    from billing_app.invoicing.numbering import number_format
     from billing_app.models import NumberSequence
-    from billing_app.numbering import number_format
     from sessions_app.models import Operator
 
     priced = [s for s in plan if s.state == "completed"]

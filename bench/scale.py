@@ -10,7 +10,7 @@ The database (`--database`, default evbilling_bench, on the server of DATABASE_U
 127.0.0.1:5432) is dropped and created, migrated for real (meter samples partitioned by month) and
 filled by bench/dataset.py with COPY. Insert rates are COPY rows per second into the indexed
 tables as they are in production (constraints, foreign keys and indexes in place). The billing run is
-the real one (`billing_app.billing_run.billing_run`) for the last closed month, PDFs and emails
+the real one (`billing_app.invoicing.billing_run.billing_run`) for the last closed month, PDFs and emails
 suppressed. Pages are requested through Django's test client as the heaviest driver, operator staff
 and support staff, each several times: the table shows the median time of the page, its query count
 and its slowest SQL statement; the slowest statements are then EXPLAINed.
@@ -130,8 +130,8 @@ def load(args) -> None:
 def run_billing() -> None:
     from django.utils import timezone
 
-    from billing_app.billing_run import billing_run, previous_month
     from billing_app.invoicing import delivery_suppressed, receipts_issue_pending
+    from billing_app.invoicing.billing_run import billing_run, previous_month
     from sessions_app.models import Operator
 
     operator = Operator.objects.order_by("pk").first()
@@ -148,7 +148,7 @@ def run_billing() -> None:
     print(f"month-end billing run {period:%Y-%m}: {issued:,} statements for {accounts:,} monthly accounts "
           f"in {elapsed:.1f} s ({issued / elapsed if elapsed else 0:,.0f} statements/s); "
           f"receipts sweep beforehand: {receipts} pending, {sweep * 1000:.0f} ms")
-    from billing_app.services import unpriced_sessions
+    from billing_app.settlement.services import unpriced_sessions
 
     began = time.perf_counter()
     unpriced = unpriced_sessions().count()

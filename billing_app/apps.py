@@ -6,10 +6,17 @@ class BillingAppConfig(AppConfig):
     name = "billing_app"
 
     def ready(self):
+        from billing_app import receivers  # noqa: F401 - connects the signal receivers
+        from billing_app.models import (
+            CreditNote,
+            Invoice,
+            PriceComponent,
+            Refund,
+            Tariff,
+            TariffAssignment,
+            TariffElement,
+        )
         from sessions_app.audit import audit_register
-
-        from . import receivers  # noqa: F401 - connects the signal receivers
-        from .models import CreditNote, Invoice, PriceComponent, Refund, Tariff, TariffAssignment, TariffElement
 
         for model in (Tariff, TariffElement, PriceComponent, TariffAssignment, Refund):
             audit_register(model)

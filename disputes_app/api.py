@@ -12,10 +12,10 @@ import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from billing_app.api_invoices import documents_visible_to
+from billing_app.invoicing.apis import documents_visible_to
 from billing_app.models import Invoice
 from evbilling.api_conventions import IdFilter
 from sessions_app.models import ChargingSession
@@ -138,9 +138,9 @@ class DisputeViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data = TicketOpenSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         invoice = data.validated_data.get("invoice")
-        ticket = self._call(lambda: services.ticket_open(
+        ticket = services.ticket_open(
             by=request.user, reason=data.validated_data["reason"], description=data.validated_data["description"],
-            session=data.validated_data.get("session"), invoice_id=invoice.pk if invoice else None))
+            session=data.validated_data.get("session"), invoice_id=invoice.pk if invoice else None)
         output = TicketDetailSerializer(ticket, context=self.get_serializer_context())
         return Response(output.data, status=status.HTTP_201_CREATED)
 
@@ -152,16 +152,6 @@ class DisputeViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         if data.validated_data["internal"] and not _staff(request):
             raise PermissionDenied("Only support staff can write internal notes.")
-        message = self._call(lambda: services.message_post(ticket=ticket, author=request.user,
-                                                           body=data.validated_data["body"],
-                                                           internal=data.validated_data["internal"]))
+        message = services.message_post(ticket=ticket, author=request.user, body=data.validated_data["body"],
+                                        internal=data.validated_data["internal"])
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
-
-    @staticmethod
-    def _call(operation):
-        try:
-            return operation()
-        except services.DisputeNotFound as error:
-            raise NotFound(str(error)) from error
-        except services.DisputeError as error:
-            raise ValidationError({"non_field_errors": [str(error)]}) from error

@@ -1,10 +1,9 @@
-"""The evidence bundle frozen on a ticket when it opens, built by a registry of providers.
+"""The evidence bundle frozen on a ticket when it opens, one part per entry of `PARTS`.
 
-Each provider is `func(*, ticket) -> JSON-able value` stored under its name in `Evidence.data`;
-`driver_visible` says whether the driver sees that part. Built in: the session, its meter samples,
-derived periods, the price (tariff snapshot and breakdown) and the connector's status timeline
-around the session. `payments` and `invoices` start as empty lists; billing registers the real
-providers with `register_evidence_provider` (or through settings.DISPUTE_EVIDENCE_PROVIDERS).
+Each part is `func(*, ticket) -> JSON-able value` stored under its name in `Evidence.data`;
+`driver_visible` says whether the driver sees that part: the session, its meter samples, derived
+periods, the price (tariff snapshot and breakdown), the connector's status timeline around the
+session (staff only), the card payments and refunds, and the invoices and credit notes.
 Values may hold Decimals and datetimes: the JSON field writes them as exact strings.
 """
 from __future__ import annotations
@@ -18,8 +17,9 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 
 from billing_app import ocpi
-from billing_app.cdr import session_charging_periods, session_periods
-from billing_app.models import SessionCharge
+from billing_app.invoicing.reconciliation import session_card_payments
+from billing_app.models import Invoice, InvoiceLine, Payment, SessionCharge
+from billing_app.tariffs.cdr import session_charging_periods, session_periods
 from sessions_app.models import ConnectorStatusEvent
 from sessions_app.selectors import session_samples
 
@@ -31,43 +31,27 @@ EvidenceProvider = Callable[..., Any]
 
 
 @dataclass(frozen=True, slots=True)
-class _Registered:
+class _Part:
     func: EvidenceProvider
     driver_visible: bool
     title: str
 
 
-_providers: dict[str, _Registered] = {}
-
-
-def register_evidence_provider(name: str, func: EvidenceProvider, *, driver_visible: bool = True,
-                               title: str = "") -> None:
-    """Add (or replace) the provider of one part of the bundle; the order of first registration is the
-    order on the ticket page."""
-    previous = _providers.get(name)
-    title = title or (previous.title if previous else name.replace("_", " ").capitalize())
-    _providers[name] = _Registered(func, driver_visible, title)
-
-
-def evidence_providers() -> dict[str, _Registered]:
-    return dict(_providers)
-
-
 def collect_evidence(*, ticket: DisputeTicket) -> dict[str, Any]:
     """Every provider's part, in the form it is stored (Decimals and datetimes as exact strings), so
     what the caller holds is what the database holds."""
-    data = {name: provider.func(ticket=ticket) for name, provider in _providers.items()}
+    data = {name: provider.func(ticket=ticket) for name, provider in PARTS.items()}
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
 def driver_parts(data: dict[str, Any]) -> dict[str, Any]:
     """The parts of a frozen bundle a driver may see."""
-    hidden = {name for name, p in _providers.items() if not p.driver_visible}
+    hidden = {name for name, p in PARTS.items() if not p.driver_visible}
     return {name: value for name, value in data.items() if name not in hidden}
 
 
 def part_titles() -> dict[str, str]:
-    return {name: p.title for name, p in _providers.items()}
+    return {name: p.title for name, p in PARTS.items()}
 
 
 def _session(*, ticket: DisputeTicket) -> dict[str, Any] | None:
@@ -156,16 +140,42 @@ def _connector_timeline(*, ticket: DisputeTicket) -> list[dict[str, Any]]:
     ]
 
 
-def _filled_by_billing(*, ticket: DisputeTicket) -> list:
-    """Placeholder until billing registers its provider for this part."""
-    return []
+def _payments(*, ticket) -> list[dict[str, Any]]:
+    if ticket.session_id is None and not ticket.payment_id:
+        return []
+    payments = (session_card_payments(ticket.session_id) if ticket.session_id
+                else Payment.objects.filter(pk=ticket.payment_id))
+    return [
+        {"id": p.pk, "kind": p.kind, "status": p.status, "currency": p.currency, "held": p.amount_requested,
+         "captured": p.amount_captured, "refunded": p.amount_refunded, "dispute": p.dispute_status,
+         "refunds": [{"amount": r.amount, "status": r.status, "reason": r.reason, "at": r.created_at}
+                     for r in p.refunds.order_by("pk")]}
+        for p in payments.prefetch_related("refunds")
+    ]
 
 
-register_evidence_provider("session", _session)
-register_evidence_provider("meter_samples", _meter_samples)
-register_evidence_provider("periods", _periods, title="Charging and idle periods")
-register_evidence_provider("charge", _charge, title="Price (tariff snapshot and breakdown)")
-register_evidence_provider("connector_timeline", _connector_timeline, driver_visible=False,
-                           title="Connector status timeline (±1 h)")
-register_evidence_provider("payments", _filled_by_billing, title="Payments and refunds")
-register_evidence_provider("invoices", _filled_by_billing)
+def _invoices(*, ticket) -> list[dict[str, Any]]:
+    if ticket.session_id is None and not ticket.invoice_id:
+        return []
+    invoices = Invoice.objects.filter(operator_id=ticket.operator_id)
+    invoices = (invoices.filter(pk=ticket.invoice_id) if ticket.invoice_id else
+                invoices.filter(pk__in=InvoiceLine.objects.filter(session_id=ticket.session_id).values("invoice_id"))
+                | invoices.filter(session_id=ticket.session_id))
+    return [
+        {"number": i.number, "kind": i.kind, "state": i.state, "currency": i.currency,
+         "total_incl_vat": i.total_incl_vat, "issued_at": i.issued_at,
+         "credit_notes": [{"number": c.number, "total_incl_vat": c.total_incl_vat} for c in i.credit_notes.all()]}
+        for i in invoices.distinct().prefetch_related("credit_notes")
+    ]
+
+
+#: The parts of the bundle, in the order of the ticket page: name -> (provider, driver sees it, title).
+PARTS: dict[str, _Part] = {
+    "session": _Part(_session, True, "Session"),
+    "meter_samples": _Part(_meter_samples, True, "Meter samples"),
+    "periods": _Part(_periods, True, "Charging and idle periods"),
+    "charge": _Part(_charge, True, "Price (tariff snapshot and breakdown)"),
+    "connector_timeline": _Part(_connector_timeline, False, "Connector status timeline (±1 h)"),
+    "payments": _Part(_payments, True, "Payments and refunds"),
+    "invoices": _Part(_invoices, True, "Invoices and credit notes"),
+}

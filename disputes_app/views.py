@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from billing_app.invoicing.selectors import invoices_for_driver
+from evbilling.errors import form_call
 from sessions_app.selectors import sessions_for_driver
 
 from . import selectors, services, sla
@@ -44,18 +45,6 @@ def _evidence(ticket: DisputeTicket, *, for_driver: bool) -> list[dict]:
          "json": json.dumps(value, cls=DjangoJSONEncoder, indent=2)}
         for name, value in data.items()
     ]
-
-
-def _service_call(form, call) -> bool:
-    """Run a service, turning its refusal into a form error; True when it went through."""
-    try:
-        call()
-    except services.DisputeNotFound as error:
-        raise Http404(str(error)) from error
-    except services.DisputeError as error:
-        form.add_error(None, str(error))
-        return False
-    return True
 
 
 # --- Support ---------------------------------------------------------------------------------------
@@ -95,20 +84,20 @@ def _support_action(request: HttpRequest, ticket: DisputeTicket, action: str, fo
     user = request.user
     if action == "message":
         form = forms["message_form"]
-        return form.is_valid() and _service_call(form, lambda: services.message_post(
+        return form.is_valid() and form_call(form, lambda: services.message_post(
             ticket=ticket, author=user, body=form.cleaned_data["body"], internal=form.cleaned_data["internal"],
             attachments=form.cleaned_data["attachments"]))
     if action == "transition":
         form = forms["transition_form"]
-        return form.is_valid() and _service_call(form, lambda: services.ticket_transition(
+        return form.is_valid() and form_call(form, lambda: services.ticket_transition(
             ticket=ticket, to_status=form.cleaned_data["to_status"], by=user, note=form.cleaned_data["note"]))
     if action == "assign":
         form = forms["assign_form"]
-        return form.is_valid() and _service_call(form, lambda: services.ticket_assign(
+        return form.is_valid() and form_call(form, lambda: services.ticket_assign(
             ticket=ticket, assignee=form.cleaned_data["assignee"], by=user))
     if action == "resolve":
         form = forms["resolve_form"]
-        return form.is_valid() and _service_call(form, lambda: services.ticket_resolve(
+        return form.is_valid() and form_call(form, lambda: services.ticket_resolve(
             ticket=ticket, by=user, kind=form.cleaned_data["kind"], explanation=form.cleaned_data["explanation"],
             amount=form.cleaned_data["amount"], details=form.details()))
     raise Http404("No such action.")
@@ -182,7 +171,7 @@ def driver_ticket_new(request: HttpRequest) -> HttpResponse:
                                                     reason=form.cleaned_data["reason"],
                                                     description=form.cleaned_data["description"])
 
-        if _service_call(form, open_ticket):
+        if form_call(form, open_ticket):
             messages.success(request, "Your ticket is open; we will answer by email.")
             return redirect("disputes:detail", pk=result["ticket"].pk)
     status = 400 if request.method == "POST" else 200
@@ -198,13 +187,13 @@ def driver_ticket(request: HttpRequest, pk: int) -> HttpResponse:
     form = MessageForm(request.POST if action == "reply" else None, request.FILES if action == "reply" else None)
     reopen_form = ReopenForm(request.POST if action == "reopen" else None, prefix="reopen")
     if action == "reply":
-        if form.is_valid() and _service_call(form, lambda: services.message_post(
+        if form.is_valid() and form_call(form, lambda: services.message_post(
                 ticket=ticket, author=request.user, body=form.cleaned_data["body"],
                 attachments=form.cleaned_data["attachments"])):
             messages.success(request, "Message sent.")
             return redirect("disputes:detail", pk=ticket.pk)
     elif action == "reopen":
-        if reopen_form.is_valid() and _service_call(reopen_form, lambda: services.ticket_transition(
+        if reopen_form.is_valid() and form_call(reopen_form, lambda: services.ticket_transition(
                 ticket=ticket, to_status=Status.OPEN, by=request.user, note="reopened by driver")):
             messages.success(request, "Ticket reopened.")
             return redirect("disputes:detail", pk=ticket.pk)

@@ -47,10 +47,11 @@ router = ApiRouter()
 
 def register_routes() -> ApiRouter:
     """Every app's viewsets under /api/v1/."""
-    from billing_app.api import SessionViewSet, TariffViewSet
-    from billing_app.api_invoices import CreditNoteViewSet, InvoiceViewSet
-    from billing_app.api_payments import PaymentViewSet
-    from billing_app.api_plans import PlanViewSet, SubscriptionView
+    from billing_app.invoicing.apis import CreditNoteViewSet, InvoiceViewSet
+    from billing_app.payments.apis import PaymentViewSet
+    from billing_app.plans.apis import PlanViewSet, SubscriptionView
+    from billing_app.settlement.apis import SessionViewSet
+    from billing_app.tariffs.apis import TariffViewSet
     from disputes_app.api import DisputeViewSet
     from sessions_app.api import IdTokenViewSet, StationViewSet
 

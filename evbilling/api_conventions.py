@@ -11,8 +11,11 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
+from evbilling.errors import ApplicationError
 from sessions_app.admin_paginator import EstimatedCountPaginator
 
 
@@ -70,6 +73,12 @@ class Pagination(PageNumberPagination):
 
 
 def exception_handler(exc, context):
+    """The API's one error format; an ApplicationError raised by a service answers its own status."""
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        fields = {"non_field_errors": [exc.message]} if exc.status_code == 400 else {}
+        return Response({"error": {"status": exc.status_code, "code": exc.code, "message": exc.message,
+                                   "fields": fields}}, status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -238,7 +238,7 @@ OCPP_HEARTBEAT_INTERVAL = env.int("OCPP_HEARTBEAT_INTERVAL", default=300)
 # Dotted path of `f(session) -> Decimal | None`, the running cost sent to OCPP 2.0.1 chargers
 # (billing_app plugs its pricing engine in here; sessions_app never imports billing_app).
 OCPP_RUNNING_COST_FUNCTION = env.str(
-    "OCPP_RUNNING_COST_FUNCTION", default="billing_app.running_cost.session_running_cost"
+    "OCPP_RUNNING_COST_FUNCTION", default="billing_app.settlement.running_cost.session_running_cost"
 )
 
 # --- Stripe (dj-stripe): localstripe on 127.0.0.1:8420 by default, real keys from env in production -----
@@ -269,7 +269,7 @@ PAYMENT_ACCEPT_WHEN_STRIPE_DOWN = env.bool("PAYMENT_ACCEPT_WHEN_STRIPE_DOWN", de
 # Dotted path of `f(*, id_token, station, at) -> str | None` consulted by token_authorize: None accepts,
 # a string refuses with that reason (billing plugs its pay-as-you-go hold in; sessions_app never imports it).
 SESSIONS_PAYMENT_STANDING_FUNCTION = env.str(
-    "SESSIONS_PAYMENT_STANDING_FUNCTION", default="billing_app.payments.token_payment_standing"
+    "SESSIONS_PAYMENT_STANDING_FUNCTION", default="billing_app.payments.services.token_payment_standing"
 )
 
 # --- Logging: text on a terminal, JSON (LOG_FORMAT=json) for log shippers; request ids on every line
@@ -316,23 +316,14 @@ DISPUTE_REOPEN_DAYS = env.int("DISPUTE_REOPEN_DAYS", default=14)
 DISPUTE_SLA_FIRST_RESPONSE_HOURS = env.int("DISPUTE_SLA_FIRST_RESPONSE_HOURS", default=24)
 DISPUTE_SLA_RESOLUTION_HOURS = env.int("DISPUTE_SLA_RESOLUTION_HOURS", default=120)
 DISPUTE_SLA_AT_RISK_HOURS = env.int("DISPUTE_SLA_AT_RISK_HOURS", default=4)
-# Billing's resolvers (kind -> dotted path of the function) and evidence providers (part -> dotted
-# path), registered when disputes_app loads; see docs/disputes.md.
-DISPUTE_RESOLVERS: dict[str, str] = {}
-DISPUTE_EVIDENCE_PROVIDERS: dict[str, str] = {}
 
 # --- Invoices -----------------------------------------------------------------------------------
 # PDFs are stored under MEDIA_ROOT/<INVOICE_PDF_DIR>/<operator id>/<year>/<number>.pdf.
 INVOICE_PDF_DIR = env.str("INVOICE_PDF_DIR", default="invoices")
 # Issue a receipt when a pay-as-you-go session is settled (off: only the receipts_issue_pending task).
 INVOICE_RECEIPTS_ON_SETTLE = env.bool("INVOICE_RECEIPTS_ON_SETTLE", default=True)
-# Dotted paths of f(*, account, period_start, period_end, currency) -> list[LineIn]: extra monthly
-# statement lines (plan fees, discounts).
-INVOICE_STATEMENT_LINE_PROVIDERS: list[str] = []
 
 # --- Plans ----------------------------------------------------------------------------------------
 # A failed renewal is retried this many days after the first failure (an email each time); after
 # the last retry fails the subscription is suspended (pay-as-you-go). See docs/plans.md.
 PLANS_DUNNING_RETRY_DAYS = env.list("PLANS_DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 7])
-# Plan fees of postpaid accounts go on their monthly statement.
-INVOICE_STATEMENT_LINE_PROVIDERS += ["billing_app.plans.plan_statement_lines"]

@@ -5,8 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing_app.admin.analytics import analytics_view, export_csv_view
+from billing_app.payments.webhooks import WebhookView as StripeWebhookView
 from billing_app.portal import views as portal_views
-from billing_app.webhooks import WebhookView as StripeWebhookView
 from evbilling.api import TokenView, register_routes
 from evbilling.health import healthz
 from evbilling.login_throttle import rate_limited
@@ -25,12 +25,12 @@ urlpatterns = [
     # Stripe webhooks: dj-stripe's URL and models, our view (verify, record, answer; process in a task)
     path("stripe/webhook/<uuid:uuid>/", StripeWebhookView.as_view(), name="stripe_webhook"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
-    path("payments/", include("billing_app.urls_payments")),
+    path("payments/", include("billing_app.payments.urls")),
     path("", include("disputes_app.urls")),
     path("accounts/login/", rate_limited(auth_views.LoginView.as_view()), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("portal/", include("billing_app.portal.urls")),
     path("", portal_views.home, name="home"),
     path("admin/", admin.site.urls),
-    path("invoices/", include("billing_app.urls_invoices")),
+    path("invoices/", include("billing_app.invoicing.urls")),
 ]

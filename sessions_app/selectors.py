@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, Min, QuerySet
 
-from .models import ChargingSession, MeterSample, Operator, User
+from .models import ChargingSession, Location, MeterSample, Operator, User
 
 
 def operator_ids_for(user: User) -> set[int] | None:
@@ -68,3 +70,12 @@ def visible_to(queryset: QuerySet, user: User, *, driver_path: str | None) -> Qu
     if user.is_authenticated and user.is_active and user.is_driver and not user.is_superuser:
         return queryset.filter(**{driver_path: user}) if driver_path else queryset.none()
     return scope_to_user(queryset, user)
+
+
+def operator_time_zone(operator_id: int) -> ZoneInfo:
+    """The operator's time zone: that of most of its locations (ties: its first location).
+
+    Operator has no time zone field of its own yet; this is the one place that decides."""
+    row = (Location.objects.filter(operator_id=operator_id).values("time_zone")
+           .annotate(n=Count("pk"), first=Min("pk")).order_by("-n", "first").first())
+    return ZoneInfo(row["time_zone"] if row else settings.TIME_ZONE)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from billing_app.invoicing import credit_note_issued
-from billing_app.payments import payment_dispute_changed
+from billing_app.payments.services import payment_dispute_changed
 from billing_app.signals import invoice_issued, invoice_paid, invoice_voided, payment_status_changed, refund_succeeded
 from disputes_app.signals import dispute_opened, dispute_resolved
 from sessions_app.signals import session_completed

@@ -1,9 +1,8 @@
 """Admin for billing accounts."""
 from django.contrib import admin
 
+from billing_app.models import BillingAccount
 from sessions_app.admin_scope import OperatorScopedAdmin
-
-from ..models import BillingAccount
 
 
 @admin.register(BillingAccount)

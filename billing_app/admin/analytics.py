@@ -11,10 +11,10 @@ from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from billing_app.reporting import analytics
+from billing_app.reporting import exports as accounting_exports
 from sessions_app.models import Location
 from sessions_app.selectors import is_back_office, operator_ids_for, scope_to_user
-
-from .. import accounting_exports, analytics
 
 
 class AnalyticsFilterForm(forms.Form):

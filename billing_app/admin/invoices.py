@@ -5,13 +5,12 @@ from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from billing_app import invoicing
+from billing_app.admin.filters import CurrencyFilter
+from billing_app.invoicing.views import pdf_response
+from billing_app.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import ReadOnlyScopedAdmin, ScopedInline
-
-from .. import invoicing
-from ..models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
-from ..views_invoices import pdf_response
-from .filters import CurrencyFilter
 
 
 class _ReadOnlyInline(ScopedInline, admin.TabularInline):

@@ -2,9 +2,8 @@
 services (refunds from disputes and credit notes), never through edited amounts."""
 from django.contrib import admin
 
+from billing_app.models import Payment, PaymentEvent, Refund
 from sessions_app.admin_scope import OperatorScopedAdmin, ScopedInline
-
-from ..models import Payment, PaymentEvent, Refund
 
 
 class PaymentEventInline(ScopedInline, admin.TabularInline):

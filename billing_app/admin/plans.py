@@ -1,9 +1,8 @@
 """Admin for subscription plans (operators edit them) and subscriptions (the system writes them)."""
 from django.contrib import admin
 
+from billing_app.models import Plan, Subscription, SubscriptionPeriod
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin
-
-from ..models import Plan, Subscription, SubscriptionPeriod
 
 
 @admin.register(Plan)

@@ -6,15 +6,22 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from billing_app.admin.filters import CurrencyFilter
+from billing_app.models import (
+    DriverGroup,
+    PriceComponent,
+    SessionCharge,
+    Tariff,
+    TariffAltText,
+    TariffAssignment,
+    TariffElement,
+)
+from billing_app.ocpi import dumps, loads
+from billing_app.tariffs.cdr import cdr_for_charge
+from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
 from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 from sessions_app.selectors import operators_for
-
-from ..cdr import cdr_for_charge
-from ..models import DriverGroup, PriceComponent, SessionCharge, Tariff, TariffAltText, TariffAssignment, TariffElement
-from ..ocpi import dumps, loads
-from ..tariffs import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
-from .filters import CurrencyFilter
 
 
 class TariffAltTextInline(ScopedInline, admin.TabularInline):

@@ -1,26 +1,25 @@
 """Invoicing services: receipts and monthly statements (`documents`), credit notes, lines and
 rounding (`lines`), PDF storage and email (`delivery`), reads for views (`selectors`)."""
-from .credit_notes import CreditNoteError, credit_note_issue, credit_note_issued, invoice_remaining
-from .delivery import (
+from billing_app.invoicing.credit_notes import credit_note_issue, credit_note_issued, invoice_remaining
+from billing_app.invoicing.delivery import (
     credit_note_email_send,
     credit_note_pdf_store,
     document_pdf_bytes,
     invoice_email_send,
     invoice_pdf_store,
 )
-from .documents import (
-    InvoicingError,
+from billing_app.invoicing.documents import (
     delivery_suppressed,
     invoice_create_for_session,
     invoice_issue,
     invoice_mark_paid,
     invoice_void,
-    operator_time_zone,
     receipt_issue_for_session,
     receipts_issue_pending,
     statement_create,
 )
-from .lines import LineIn, line_priced
+from billing_app.invoicing.errors import CreditNoteError, InvoicingError
+from billing_app.invoicing.lines import LineIn, line_priced
 
 __all__ = [
     "CreditNoteError",
@@ -40,7 +39,6 @@ __all__ = [
     "invoice_remaining",
     "invoice_void",
     "line_priced",
-    "operator_time_zone",
     "receipt_issue_for_session",
     "receipts_issue_pending",
     "statement_create",

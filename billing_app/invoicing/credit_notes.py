@@ -14,27 +14,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 
 from django.db import transaction
 from django.db.models import Sum
 from django.dispatch import Signal
 from django.utils import timezone
 
-from ..models import CreditNote, CreditNoteLine, Invoice, NumberSequence
-from ..numbering import number_format, number_take
-from ..pricing import quantize_money
-from .documents import InvoicingError, delivery_is_suppressed, operator_time_zone
-from .lines import share_out, vat_summary
+from billing_app.invoicing.delivery import credit_note_pdf_render
+from billing_app.invoicing.documents import delivery_is_suppressed
+from billing_app.invoicing.errors import CreditNoteError
+from billing_app.invoicing.lines import share_out, vat_summary
+from billing_app.invoicing.numbering import number_format, number_take
+from billing_app.models import CreditNote, CreditNoteLine, Invoice, NumberSequence
+from billing_app.pricing import quantize_money
+from evbilling.on_commit import after_commit
+from sessions_app.selectors import operator_time_zone
 
 credit_note_issued = Signal()
 """Sent on commit of a new credit note: kwargs `credit_note` (CreditNote) and `refund` (bool)."""
 
 _HUNDRED = Decimal(100)
-
-
-class CreditNoteError(InvoicingError):
-    """A credit note the invoice does not allow (not issued, above what remains, not in cents)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +128,9 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
                            amount_excl_vat=excl, vat_amount=vat, amount_incl_vat=excl + vat)
             for position, (r, excl, vat) in enumerate(parts, start=1)
         ])
-        transaction.on_commit(partial(credit_note_issued.send, sender=CreditNote, credit_note=note, refund=refund),
-                              robust=True)
+        after_commit(credit_note_issued.send, sender=CreditNote, credit_note=note, refund=refund)
         if not delivery_is_suppressed():
-            from ..tasks.invoices import credit_note_pdf_render
-
-            transaction.on_commit(partial(credit_note_pdf_render.delay, note.pk), robust=True)
+            after_commit(credit_note_pdf_render.delay, note.pk)
     return note
 
 

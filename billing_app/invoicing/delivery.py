@@ -1,4 +1,6 @@
-"""Getting issued documents to people: the stored PDF (with its SHA-256) and the email.
+"""Getting issued documents to people: the stored PDF (with its SHA-256) and the email, and the Celery
+tasks that do it (they live here, beside their services, because issuing queues them: `documents` and
+`credit_notes` import this module, and it imports neither).
 
 Both are idempotent: a stored PDF is not rendered again, and the email is sent once (the row is
 locked while sending and `emailed_at` recorded in the same transaction; should the commit fail
@@ -8,17 +10,18 @@ from __future__ import annotations
 
 import logging
 
+from celery import shared_task
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .. import pdf
-from ..models import CreditNote, Invoice
-from .documents import InvoicingError
+from billing_app.invoicing import pdf
+from billing_app.invoicing.errors import InvoicingError
+from billing_app.models import CreditNote, Invoice
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +106,32 @@ def invoice_email_send(*, invoice_id: int) -> bool:
 
 def credit_note_email_send(*, credit_note_id: int) -> bool:
     return _email_once(CreditNote, credit_note_id)
+
+
+# --- Tasks: thin, take ids, safe to run twice (the services above are idempotent) -------------------
+
+RETRY = {"retry_backoff": True, "retry_backoff_max": 600, "retry_jitter": True, "max_retries": 8}
+
+
+@shared_task(name="billing_app.tasks.invoice_pdf_render", autoretry_for=(OperationalError, OSError), **RETRY)
+def invoice_pdf_render(invoice_id: int) -> str:
+    invoice = invoice_pdf_store(invoice_id=invoice_id)
+    invoice_email_send_task.delay(invoice_id)
+    return invoice.pdf_sha256
+
+
+@shared_task(name="billing_app.tasks.invoice_email_send", autoretry_for=(OperationalError, OSError), **RETRY)
+def invoice_email_send_task(invoice_id: int) -> bool:
+    return invoice_email_send(invoice_id=invoice_id)
+
+
+@shared_task(name="billing_app.tasks.credit_note_pdf_render", autoretry_for=(OperationalError, OSError), **RETRY)
+def credit_note_pdf_render(credit_note_id: int) -> str:
+    note = credit_note_pdf_store(credit_note_id=credit_note_id)
+    credit_note_email_send_task.delay(credit_note_id)
+    return note.pdf_sha256
+
+
+@shared_task(name="billing_app.tasks.credit_note_email_send", autoretry_for=(OperationalError, OSError), **RETRY)
+def credit_note_email_send_task(credit_note_id: int) -> bool:
+    return credit_note_email_send(credit_note_id=credit_note_id)

@@ -16,30 +16,26 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import partial
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from sessions_app.models import Location, Operator, User
-
-from ..models import BillingAccount, Invoice, InvoiceLine, NumberSequence, SessionCharge
-from ..numbering import number_format, number_take
-from ..signals import invoice_issued, invoice_paid, invoice_voided
-from .lines import LineIn, lines_from_breakdown, totals
+from billing_app.invoicing.delivery import invoice_pdf_render
+from billing_app.invoicing.errors import InvoicingError
+from billing_app.invoicing.lines import LineIn, lines_from_breakdown, totals
+from billing_app.invoicing.numbering import number_format, number_take
+from billing_app.models import BillingAccount, Invoice, InvoiceLine, NumberSequence, SessionCharge
+from billing_app.plans.statements import plan_statement_lines
+from billing_app.signals import invoice_issued, invoice_paid, invoice_voided
+from evbilling.on_commit import after_commit
+from sessions_app.models import Operator, User
+from sessions_app.selectors import operator_time_zone
 
 logger = logging.getLogger(__name__)
 
 STATEMENT_MODES = (BillingAccount.PaymentMode.POSTPAID, BillingAccount.PaymentMode.SUBSCRIPTION)
 _NO_DELIVERY: ContextVar[bool] = ContextVar("invoice_delivery_suppressed", default=False)
-
-
-class InvoicingError(Exception):
-    """An operation the invoice's state or data does not allow; the message says why."""
 
 
 @contextmanager
@@ -57,15 +53,6 @@ def delivery_is_suppressed() -> bool:
 
 
 # --- Time ---------------------------------------------------------------------------------------
-
-def operator_time_zone(operator_id: int) -> ZoneInfo:
-    """The operator's time zone: that of most of its locations (ties: its first location).
-
-    Operator has no time zone field of its own yet; this is the one place that decides."""
-    row = (Location.objects.filter(operator_id=operator_id).values("time_zone")
-           .annotate(n=Count("pk"), first=Min("pk")).order_by("-n", "first").first())
-    return ZoneInfo(row["time_zone"] if row else settings.TIME_ZONE)
-
 
 def month_bounds(period: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """[first instant, first instant of the next month) of the month of `period`, in `tz`."""
@@ -183,10 +170,8 @@ def issue_drafts(drafts: Sequence[Draft], *, now: datetime) -> list[Invoice]:
 def _queue_delivery(invoice_ids: Sequence[int]) -> None:
     if delivery_is_suppressed():
         return
-    from ..tasks.invoices import invoice_pdf_render
-
     for invoice_id in invoice_ids:
-        transaction.on_commit(partial(invoice_pdf_render.delay, invoice_id), robust=True)
+        after_commit(invoice_pdf_render.delay, invoice_id)
 
 
 def invoice_issue(*, invoice_id: int, now: datetime | None = None) -> Invoice:
@@ -293,21 +278,12 @@ def receipts_issue_pending(*, operator_id: int | None = None, batch_size: int = 
 
 # --- Monthly statements -------------------------------------------------------------------------
 
-StatementLineProvider = Callable[..., list[LineIn]]
-
-
-def statement_line_providers() -> list[StatementLineProvider]:
-    """Extra statement lines (plan fees, discounts): `INVOICE_STATEMENT_LINE_PROVIDERS` names
-    functions `f(*, account, period_start, period_end, currency) -> list[LineIn]` (see
-    `lines.line_priced`)."""
-    return [import_string(path) for path in getattr(settings, "INVOICE_STATEMENT_LINE_PROVIDERS", [])]
-
-
 def statement_drafts(*, operator: Operator, period: date, accounts: Sequence[BillingAccount],
                      tz: ZoneInfo | None = None) -> list[Draft]:
     """Statement drafts for `accounts` (of `operator`) for the month of `period`: every settled
-    session that ended in that month (operator's time zone) and is on no invoice yet, plus extra
-    lines from the providers. Accounts with nothing to bill get none. One query for all sessions."""
+    session that ended in that month (operator's time zone) and is on no invoice yet, plus the plan
+    fees billed on the statement (`plans.statements`). Accounts with nothing to bill get none. One
+    query for all sessions."""
     period = period.replace(day=1)
     start, end = month_bounds(period, tz or operator_time_zone(operator.pk))
     by_driver: dict[int, list[SessionCharge]] = defaultdict(list)
@@ -318,7 +294,6 @@ def statement_drafts(*, operator: Operator, period: date, accounts: Sequence[Bil
                .select_related("session").order_by("session__stopped_at", "pk"))
     for charge in charges:
         by_driver[charge.session.driver_id].append(charge)
-    providers = statement_line_providers()
     currency = operator.default_currency
     drafts = []
     for account in accounts:
@@ -330,9 +305,8 @@ def statement_drafts(*, operator: Operator, period: date, accounts: Sequence[Bil
                 continue
             lines += lines_from_breakdown(charge.breakdown, currency=currency, session_id=charge.session_id,
                                           session_charge_id=charge.pk)
-        for provider in providers:
-            lines += provider(account=account, period_start=period, period_end=last_day_of_month(period),
-                              currency=currency)
+        lines += plan_statement_lines(account=account, period_start=period, period_end=last_day_of_month(period),
+                                      currency=currency)
         if lines:
             account.operator = operator
             drafts.append(Draft(Invoice(operator=operator, account=account, driver=account.driver,

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from .. import pricing
-from ..pricing import quantize_money
+from billing_app import pricing
+from billing_app.pricing import quantize_money
 
 _HUNDRED = Decimal(100)
 _QUANTITY = Decimal("0.0001")

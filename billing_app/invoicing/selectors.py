@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from billing_app.models import CreditNote, Invoice
 from sessions_app.models import User
-
-from ..models import CreditNote, Invoice
 
 
 def invoices_for_driver(driver: User) -> QuerySet[Invoice]:

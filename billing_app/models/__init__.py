@@ -1,9 +1,17 @@
 """Billing models, one module per concept: tariffs and session charges, payments, invoices."""
-from .accounts import BillingAccount
-from .invoices import *  # noqa: F403
-from .payments import *  # noqa: F403
-from .plans import *  # noqa: F403
-from .tariffs import DriverGroup, PriceComponent, SessionCharge, Tariff, TariffAltText, TariffAssignment, TariffElement
+from billing_app.models.accounts import BillingAccount
+from billing_app.models.invoices import *  # noqa: F403
+from billing_app.models.payments import *  # noqa: F403
+from billing_app.models.plans import *  # noqa: F403
+from billing_app.models.tariffs import (
+    DriverGroup,
+    PriceComponent,
+    SessionCharge,
+    Tariff,
+    TariffAltText,
+    TariffAssignment,
+    TariffElement,
+)
 
 __all__ = [
     "BillingAccount",

@@ -13,10 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from billing_app.models.accounts import BillingAccount
+from billing_app.models.tariffs import SessionCharge
 from sessions_app.models import ChargingSession, Operator, User
-
-from .accounts import BillingAccount
-from .tariffs import SessionCharge
 
 __all__ = ["CreditNote", "CreditNoteLine", "Invoice", "InvoiceLine", "NumberSequence"]
 

@@ -2,7 +2,7 @@
 PaymentIntent, their status history, refunds, and each driver's Stripe Customer.
 
 Amounts are Decimal in the payment's currency (converted to Stripe's integer minor units only in
-`billing_app.stripe_client`). The database refuses what must never happen: capturing more than Stripe
+`billing_app.payments.stripe_client`). The database refuses what must never happen: capturing more than Stripe
 authorized, refunding more than was captured, a Stripe object or idempotency key used twice, and a
 webhook event applied twice to a payment.
 """

@@ -13,11 +13,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from billing_app.models.invoices import Invoice
+from billing_app.models.payments import Payment
+from billing_app.models.tariffs import Tariff
 from sessions_app.models import CURRENCY_CHOICES, Operator, User
-
-from .invoices import Invoice
-from .payments import Payment
-from .tariffs import Tariff
 
 __all__ = ["Plan", "Subscription", "SubscriptionPeriod"]
 

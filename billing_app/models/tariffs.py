@@ -298,6 +298,6 @@ class SessionCharge(models.Model):
     @property
     def tariff_snapshot(self) -> dict:
         """The frozen OCPI tariff, numbers exact (Decimal)."""
-        from ..ocpi import loads
+        from billing_app.ocpi import loads
 
         return loads(self.tariff_snapshot_json)

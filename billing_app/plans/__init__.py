@@ -14,50 +14,9 @@ Rules (docs/plans.md):
   with an email each time; after the last failure the subscription is suspended and the driver
   falls back to pay-as-you-go. Paying from the portal reactivates it.
 - Postpaid accounts are not charged by card: the period fee goes on the monthly statement
-  (`plan_statement_lines`, an INVOICE_STATEMENT_LINE_PROVIDERS entry).
+  (`statements.plan_statement_lines`, called by invoicing's statements).
 
-Modules: `periods` (calendar and shared helpers), `subscriptions` (subscribe, change, cancel, statements,
-settlement) and `renewals` (renewals and dunning); import from here."""
-from .periods import PlanError, add_months, live_subscription, local_today, period_open
-from .renewals import (
-    dunning,
-    period_charge,
-    subscription_pay_now,
-    subscription_renew,
-    subscriptions_due,
-    subscriptions_renew_due,
-)
-from .subscriptions import (
-    member_tariff,
-    plan_cancel,
-    plan_change,
-    plan_statement_lines,
-    plan_subscribe,
-    plans_offered,
-    session_period,
-    session_plan_apply,
-    tariff_for_plan,
-)
-
-__all__ = [
-    "PlanError",
-    "add_months",
-    "dunning",
-    "live_subscription",
-    "local_today",
-    "member_tariff",
-    "period_charge",
-    "period_open",
-    "plan_cancel",
-    "plan_change",
-    "plan_statement_lines",
-    "plan_subscribe",
-    "plans_offered",
-    "session_period",
-    "session_plan_apply",
-    "subscription_pay_now",
-    "subscription_renew",
-    "subscriptions_due",
-    "subscriptions_renew_due",
-    "tariff_for_plan",
-]
+Modules: `periods` (calendar and shared helpers), `subscriptions` (subscribe, change, cancel, settlement),
+`renewals` (renewals and dunning), `statements` (plan fees on statements), `reductions` (what a plan
+takes off a priced session, pure), and the edges `apis`, `tasks`. `services` gathers the operations
+the edges call; this package's `__init__` imports nothing, so importing one module never drags the rest."""

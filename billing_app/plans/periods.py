@@ -9,16 +9,16 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from billing_app.models import BillingAccount, Plan, Subscription, SubscriptionPeriod
+from billing_app.pricing import quantize_money
+from evbilling.errors import ApplicationError
 from sessions_app.models import User
-
-from ..invoicing.documents import operator_time_zone
-from ..models import BillingAccount, Plan, Subscription, SubscriptionPeriod
-from ..pricing import quantize_money
+from sessions_app.selectors import operator_time_zone
 
 MODE = BillingAccount.PaymentMode
 
 
-class PlanError(Exception):
+class PlanError(ApplicationError):
     """A plan operation the subscription's state does not allow; the message is for the driver."""
 
 

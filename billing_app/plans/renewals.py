@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from ..invoicing.documents import Draft, invoice_mark_paid, issue_drafts
-from ..invoicing.lines import LineIn, line_priced
-from ..models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
-from .periods import PlanError, _account, _end, _fall_back_to_payg, local_today, period_open
+from billing_app.invoicing.documents import Draft, invoice_mark_paid, issue_drafts
+from billing_app.models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
+from billing_app.plans.periods import PlanError, _account, _end, _fall_back_to_payg, local_today, period_open
+from billing_app.plans.statements import plan_fee_line
+from evbilling.on_commit import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +89,8 @@ def period_charge(*, period_id: int, now: datetime | None = None, notify: bool =
         period.refresh_from_db()
         return period
     payment = _attempt_payment(period, account)
-    from ..payments import payment_advance
-    from ..stripe_client import StripeUnavailable
+    from billing_app.payments.services import payment_advance
+    from billing_app.payments.stripe_client import StripeUnavailable
 
     try:
         payment = payment_advance(payment_id=payment.pk)
@@ -150,18 +149,11 @@ def _record_paid(period_id: int, payment: Payment, *, now: datetime) -> Subscrip
 def _plan_fee_invoice(period: SubscriptionPeriod, *, now: datetime) -> Invoice:
     """The paid plan-fee invoice of a period, in the caller's transaction (the period row is locked)."""
     subscription = period.subscription
-    line = _fee_line(period)
+    line = plan_fee_line(period)
     draft = Draft(Invoice(operator=period.plan.operator, account=_account(subscription.driver),
                           driver=subscription.driver, kind=Invoice.Kind.PLAN_FEE, period_start=period.period_start,
                           period_end=period.period_end - timedelta(days=1), currency=period.currency), [line])
     return issue_drafts([draft], now=now)[0]
-
-
-def _fee_line(period: SubscriptionPeriod) -> LineIn:
-    last = period.period_end - timedelta(days=1)
-    return line_priced(kind="PLAN_FEE", description=f"{period.plan.name}: {period.period_start} to {last}",
-                       quantity=Decimal(1), unit="period", unit_price=period.fee_excl_vat,
-                       vat_rate=period.plan.vat_rate, currency=period.currency)
 
 
 def _record_failed(period_id: int, payment: Payment, *, now: datetime, notify: bool) -> SubscriptionPeriod:
@@ -188,7 +180,7 @@ def _record_failed(period_id: int, payment: Payment, *, now: datetime, notify: b
         period.save(update_fields=["status", "first_failed_at", "failure_message", "next_attempt_at"])
         subscription.save(update_fields=["status"])
         if notify:
-            transaction.on_commit(partial(_dunning_email, period.pk, event), robust=True)
+            after_commit(_dunning_email, period.pk, event)
     return period
 
 

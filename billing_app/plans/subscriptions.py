@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing_app import pricing
+from billing_app.models import BillingAccount, PaymentCustomer, Plan, Subscription, SubscriptionPeriod
+from billing_app.plans.periods import PlanError, _account, _end, add_months, local_today, period_open
+from billing_app.plans.reductions import PlanApplied, PlanTerms, plan_apply
+from billing_app.plans.renewals import period_charge
 from sessions_app.models import ChargingSession, User
-
-from .. import pricing
-from ..invoicing.lines import LineIn
-from ..models import BillingAccount, PaymentCustomer, Plan, Subscription, SubscriptionPeriod
-from ..plan_pricing import PlanApplied, PlanTerms, plan_apply
-from .periods import PlanError, _account, _end, add_months, local_today, period_open
-from .renewals import _fee_line, period_charge
 
 MODE = BillingAccount.PaymentMode
 
@@ -68,18 +66,6 @@ def plan_cancel(*, subscription: Subscription, now: datetime | None = None) -> S
     subscription.pending_plan = None
     subscription.save(update_fields=["cancel_at_period_end", "pending_plan"])
     return subscription
-
-
-def plan_statement_lines(*, account: BillingAccount, period_start: date, period_end: date,
-                         currency: str) -> list[LineIn]:
-    """INVOICE_STATEMENT_LINE_PROVIDERS entry: the fees of the periods billed on the statement that
-    start in the statement's month (each period start falls in exactly one month, and each month's
-    statement is issued once, so no fee is billed twice)."""
-    periods = (SubscriptionPeriod.objects.filter(subscription__driver_id=account.driver_id,
-                                                 status=SubscriptionPeriod.Status.STATEMENT, currency=currency,
-                                                 period_start__gte=period_start, period_start__lte=period_end)
-               .select_related("plan").order_by("period_start", "pk"))
-    return [_fee_line(p) for p in periods]
 
 
 def session_period(session: ChargingSession) -> SubscriptionPeriod | None:

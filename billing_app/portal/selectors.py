@@ -7,11 +7,10 @@ from decimal import Decimal
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from billing_app.invoicing.selectors import credit_notes_for_driver, invoices_for_driver
+from billing_app.models import CreditNote, Invoice
 from sessions_app.models import ChargingSession, IdToken, User
 from sessions_app.selectors import sessions_for_driver
-
-from ..invoicing.selectors import credit_notes_for_driver, invoices_for_driver
-from ..models import CreditNote, Invoice
 
 
 def driver_sessions(driver: User) -> QuerySet[ChargingSession]:

@@ -11,17 +11,16 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from billing_app.models import Subscription
+from billing_app.payments.methods import payment_methods_list
+from billing_app.plans import services as plans
+from billing_app.portal import selectors
+from billing_app.portal.forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm
+from billing_app.settlement.running_cost import session_running_total
+from billing_app.tariffs.cdr import session_periods
 from sessions_app.models import DriverProfile, IdToken
 from sessions_app.periods import CHARGING
 from sessions_app.selectors import session_energy_so_far_wh
-
-from .. import plans
-from ..cdr import session_periods
-from ..models import Subscription
-from ..payment_methods import payment_methods_list
-from ..running_cost import session_running_total
-from . import selectors
-from .forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm
 
 LINE_LABELS = {
     "ENERGY": "Energy (kWh)", "TIME": "Charging time (h)", "PARKING_TIME": "Idle time after charging (h)",

@@ -1,4 +1,4 @@
-"""Resolving a ticket: reject, refund, credit note or re-price, through the resolver registered for the kind;
+"""Resolving a ticket: reject, refund, credit note or re-price, through the resolver of the kind;
 the amount is checked here and the outcome recorded once."""
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from sessions_app.models import User
 
 from .. import notifications, sla, workflow
 from ..models import DisputeTicket
-from ..resolution import ResolutionError, resolver_for
 from ..selectors import can_handle
 from ..signals import dispute_resolved
+from .resolutions import RESOLVERS, ResolutionError
 from .tickets import DisputeError, DisputeNotFound, _locked, _move
 
 Status = DisputeTicket.Status
@@ -56,10 +56,10 @@ def ticket_resolve(
     now: datetime | None = None,
 ) -> DisputeTicket:
     """Resolve a ticket in progress by rejecting it or through the billing resolver of `kind`
-    (`disputes_app.resolution`), then tell the driver.
+    (`resolutions.RESOLVERS`), then tell the driver.
 
     The resolver runs in this transaction after the ticket is locked: when it refuses (an amount
-    above what was captured, a kind nobody registered) nothing is written. Its idempotency key is
+    above what was captured, a kind without a resolver) nothing is written. Its idempotency key is
     stable per ticket, reopen round and kind, so a retried resolution refunds once.
     """
     now = now or timezone.now()
@@ -73,7 +73,10 @@ def ticket_resolve(
     amount = _check_amount(kind, amount)
     currency = _currency(ticket)
     try:
-        reference = resolver_for(kind)(
+        resolver = RESOLVERS.get(kind)
+        if resolver is None:
+            raise ResolutionError(f"Resolving by {kind.replace('_', ' ')} is not available.")
+        reference = resolver(
             ticket=ticket, amount=amount, currency=currency, explanation=explanation.strip(),
             details=details or {}, by=by, idempotency_key=f"dispute-{ticket.pk}-{ticket.reopen_count}-{kind}",
         )

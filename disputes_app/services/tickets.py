@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from evbilling.errors import ApplicationError, NotFoundError
 from sessions_app.models import ChargingSession, Operator, User
 
 from .. import notifications, sla, workflow
@@ -25,11 +26,11 @@ Status = DisputeTicket.Status
 Kind = DisputeTicket.ResolutionKind
 
 
-class DisputeError(Exception):
+class DisputeError(ApplicationError):
     """An operation refused; the message says why, for the person who tried."""
 
 
-class DisputeNotFound(DisputeError):
+class DisputeNotFound(DisputeError, NotFoundError):
     """The ticket or session is not the caller's to see (a 404 for views)."""
 
 

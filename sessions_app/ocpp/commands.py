@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from evbilling.errors import UnavailableError
 from sessions_app.models import ChargingSession, ChargingStation, IdToken
 
 CHANNEL_PREFIX = "evbilling:ocpp:station:"
@@ -21,7 +22,7 @@ RESULT_PREFIX = "evbilling:ocpp:result:"
 RESULT_TTL_SECONDS = 3600
 
 
-class CommandsUnavailable(Exception):
+class CommandsUnavailable(UnavailableError):
     """Remote commands need Redis (REDIS_URL) to reach the gateway processes."""
 
 

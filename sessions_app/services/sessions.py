@@ -13,13 +13,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from evbilling.errors import ApplicationError
+
 from ..models import ChargingSession, Connector, IdToken, MeterSample
 from ..signals import session_completed
 
 logger = logging.getLogger(__name__)
 
 
-class SessionError(Exception):
+class SessionError(ApplicationError):
     """A request that would break a session invariant; the message says which."""
 
 

@@ -20,9 +20,9 @@ import pytest
 import stripe
 from django.utils import timezone
 
-from billing_app import localstripe
 from billing_app.models import BillingAccount
-from billing_app.payment_methods import payment_method_add
+from billing_app.payments import localstripe
+from billing_app.payments.methods import payment_method_add
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn
 from tests import factories

@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from billing_app import plans, services
 from billing_app.models import BillingAccount, Plan, Subscription
+from billing_app.plans import services as plans
+from billing_app.settlement import services
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn
 

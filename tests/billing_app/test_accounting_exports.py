@@ -9,8 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from billing_app import accounting_exports, analytics, invoicing
+from billing_app import invoicing
 from billing_app.models import Payment, Refund
+from billing_app.reporting import analytics
+from billing_app.reporting import exports as accounting_exports
 from disputes_app import services as dispute_services
 from tests import factories
 from tests.billing_app.invoice_fixtures import *  # noqa: F403

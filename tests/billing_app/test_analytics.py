@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from billing_app import accounting_exports, analytics, services
+from billing_app.reporting import analytics
+from billing_app.reporting import exports as accounting_exports
+from billing_app.settlement import services
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn
 from tests import factories

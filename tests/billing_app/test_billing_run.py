@@ -7,9 +7,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from billing_app.billing_run import billing_run
+from billing_app.invoicing.billing_run import billing_run
+from billing_app.invoicing.tasks import billing_run as billing_run_task
 from billing_app.models import BillingAccount, Invoice
-from billing_app.tasks.invoices import billing_run as billing_run_task
 from tests import factories
 from tests.billing_app.invoice_fixtures import *  # noqa: F403
 from tests.billing_app.invoice_fixtures import account, charged_session

@@ -10,9 +10,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from billing_app import ocpi, services
-from billing_app.cdr import cdr_for_charge, session_pricing_input
-from billing_app.running_cost import session_running_cost
+from billing_app import ocpi
+from billing_app.settlement import services
+from billing_app.settlement.running_cost import session_running_cost
+from billing_app.tariffs.cdr import cdr_for_charge, session_pricing_input
 from sessions_app import services as session_services
 from sessions_app.models import ConnectorStatusEvent
 from sessions_app.services import SampleIn

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection, connections
 
 from billing_app import invoicing
+from billing_app.invoicing.numbering import number_format
 from billing_app.models import CreditNote, Invoice
-from billing_app.numbering import number_format
 from tests.billing_app.invoice_fixtures import *  # noqa: F403
 from tests.billing_app.invoice_fixtures import account, charged_session
 

@@ -7,7 +7,8 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from billing_app import invoicing, pdf
+from billing_app import invoicing
+from billing_app.invoicing import pdf
 from billing_app.models import BillingAccount, Invoice
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing_app import invoicing
+from billing_app.invoicing import documents
 from billing_app.invoicing.lines import line_priced, share_out, totals, vat_summary
 from billing_app.models import BillingAccount, Invoice, InvoiceLine, NumberSequence
 from tests import factories
@@ -187,8 +188,8 @@ def test_void_keeps_the_number(connector, driver):
         invoicing.invoice_mark_paid(invoice_id=invoice.pk)
 
 
-def test_statement_extra_line_hook(settings, operator, driver):
-    settings.INVOICE_STATEMENT_LINE_PROVIDERS = ["tests.billing_app.test_invoicing.plan_fee"]
+def test_statement_carries_the_plan_fee_lines(monkeypatch, operator, driver):
+    monkeypatch.setattr(documents, "plan_statement_lines", plan_fee)
     account(driver, BillingAccount.PaymentMode.SUBSCRIPTION)
     invoice = invoicing.statement_create(account_id=driver.billing_account.pk, period=date(2026, 3, 1))
     assert _amounts(invoice) == [("Plan Plus, March 2026", D("19"), D("9.99"), D("1.90"), D("11.89"))]

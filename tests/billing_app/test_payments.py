@@ -7,9 +7,10 @@ import pytest
 import stripe
 from django.utils import timezone
 
-from billing_app import payments, stripe_client
 from billing_app.models import BillingAccount, Payment, PaymentCustomer, SessionCharge
-from billing_app.payment_methods import payment_method_add
+from billing_app.payments import services as payments
+from billing_app.payments import stripe_client
+from billing_app.payments.methods import payment_method_add
 from sessions_app import services as session_services
 from tests import factories
 from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
@@ -249,7 +250,7 @@ def test_a_lost_capture_answer_is_found_at_stripe_not_repeated(stripe_server, op
 def test_a_hold_claimed_by_a_lost_task_is_captured_by_the_sweep(stripe_server, operator, payg_station, payg_tariff,
                                                                 django_capture_on_commit_callbacks):
     """The worker died between claiming the hold and recording what to capture: the sweep finishes it."""
-    from billing_app import services
+    from billing_app.settlement import services
 
     token, _ = _authorize(payg_station, payg_driver(operator))
     start = timezone.now() - timedelta(hours=2)

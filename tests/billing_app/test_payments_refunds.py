@@ -7,9 +7,10 @@ from django.db import IntegrityError, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing_app import payments, stripe_client
 from billing_app.models import Payment, PaymentCustomer, Refund
-from billing_app.payments import RefundError
+from billing_app.payments import services as payments
+from billing_app.payments import stripe_client
+from billing_app.payments.services import RefundError
 from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
 from tests.billing_app.payment_fixtures import payg_driver
 

@@ -4,8 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing_app import payments, webhooks
 from billing_app.models import Payment, PaymentEvent
+from billing_app.payments import services as payments
+from billing_app.payments import stripe_events
 from sessions_app import services as session_services
 from tests import factories
 from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
@@ -112,12 +113,12 @@ def test_events_for_payment_intents_we_did_not_create_are_ignored(deliver, hold)
 def test_event_before_our_row_is_visible_is_retried_then_applied(hold):
     intent = {"id": "pi_early", "object": "payment_intent", "amount": 3000, "amount_capturable": 3000,
               "currency": "eur", "status": "requires_capture", "metadata": {"evbilling_payment": "999999"}}
-    with pytest.raises(webhooks.PaymentNotVisibleYet):
-        webhooks.payment_webhook_apply(event_id="evt_early", event_type="payment_intent.amount_capturable_updated",
+    with pytest.raises(stripe_events.PaymentNotVisibleYet):
+        stripe_events.payment_webhook_apply(event_id="evt_early", event_type="payment_intent.amount_capturable_updated",
                                        obj=intent)
     late = Payment.objects.create(operator=hold.operator, driver=hold.driver, kind="session_hold", currency="EUR",
                                   amount_requested=Decimal("30.00"), idempotency_key="late-row", pk=999999)
-    webhooks.payment_webhook_apply(event_id="evt_early", event_type="payment_intent.amount_capturable_updated",
+    stripe_events.payment_webhook_apply(event_id="evt_early", event_type="payment_intent.amount_capturable_updated",
                                    obj=intent)
     late.refresh_from_db()
     assert (late.status, late.amount_authorized, late.stripe_payment_intent_id) == (

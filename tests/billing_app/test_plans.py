@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from billing_app import plans
 from billing_app.invoicing import statement_create
 from billing_app.models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
-from billing_app.payment_methods import payment_method_add
+from billing_app.payments.methods import payment_method_add
+from billing_app.plans import services as plans
 from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
 from tests.billing_app.payment_fixtures import payg_driver
 from tests.billing_app.plan_fixtures import make_plan
@@ -227,7 +227,8 @@ def test_postpaid_plan_fee_goes_on_the_monthly_statement_once(stripe_server, ope
 
 
 def test_stripe_unreachable_leaves_the_period_pending_and_the_rerun_charges_it_once(subscriber, plan, monkeypatch):
-    from billing_app import payments, stripe_client
+    from billing_app.payments import services as payments
+    from billing_app.payments import stripe_client
 
     subscription = _subscribe(subscriber, plan, _berlin(2026, 3, 10, 12))
     real_advance = payments.payment_advance

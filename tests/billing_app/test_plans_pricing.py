@@ -10,7 +10,7 @@ from django.db import connection, connections
 
 from billing_app import pricing
 from billing_app.models import Subscription, SubscriptionPeriod
-from billing_app.plan_pricing import PlanTerms, plan_apply
+from billing_app.plans.reductions import PlanTerms, plan_apply
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn
 from tests import factories
@@ -87,7 +87,7 @@ def test_included_kwh_are_consumed_across_sessions_in_order(operator, connector,
 
 
 def test_settling_twice_consumes_included_kwh_once(operator, connector, id_token, driver, plan_tariff):
-    from billing_app import services
+    from billing_app.settlement import services
 
     subscription = subscribed(driver, make_plan(operator, included_kwh=D(100)), start=date(2026, 3, 1))
     charge = settled(connector=connector, id_token=id_token, started_at=T0, kwh="10", ref="p-1")
@@ -147,7 +147,7 @@ def no_auto_settlement():
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_settlements_never_consume_included_kwh_twice(operator, connector, driver, plan_tariff,
                                                                  no_auto_settlement):
-    from billing_app import services
+    from billing_app.settlement import services
 
     subscription = subscribed(driver, make_plan(operator, included_kwh=D(20)), start=date(2026, 3, 1))
     sessions = []

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from billing_app import services
+from billing_app.settlement import services
 from sessions_app import services as session_services
 from sessions_app.models import DriverProfile, IdToken
 from sessions_app.services import SampleIn

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from billing_app import services
-from billing_app.cdr import session_pricing_input
 from billing_app.models import PriceComponent, SessionCharge
-from billing_app.services import SettlementError
+from billing_app.settlement import services
+from billing_app.settlement.services import SettlementError
+from billing_app.tariffs.cdr import session_pricing_input
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn
 from tests import factories

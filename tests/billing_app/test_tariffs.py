@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from billing_app.models import Tariff, TariffAssignment, TariffElement
 from billing_app.ocpi import dumps, loads
-from billing_app.tariffs import (
+from billing_app.tariffs.services import (
     TariffImportError,
     snapshot,
     tariff_for_session,

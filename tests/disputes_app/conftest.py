@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing_app import services as billing_services
+from billing_app.settlement import services as billing_services
 from disputes_app import services
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn

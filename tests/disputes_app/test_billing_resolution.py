@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing_app import stripe_client
 from billing_app.models import CreditNote, Invoice, Payment, Refund
+from billing_app.payments import stripe_client
 from disputes_app import services as disputes
 from disputes_app.models import DisputeTicket
-from disputes_app.resolution import ResolutionError
+from disputes_app.services.resolutions import ResolutionError
 from sessions_app import services as session_services
 from tests import factories
 from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures

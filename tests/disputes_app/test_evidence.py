@@ -61,10 +61,10 @@ def test_driver_sees_their_parts_but_not_the_charger_timeline(ticket):
     assert "connector_timeline" not in parts
 
 
-def test_a_registered_provider_fills_its_part(session, driver, monkeypatch):
-    monkeypatch.setattr(evidence, "_providers", dict(evidence._providers))
-    evidence.register_evidence_provider(
-        "payments", lambda *, ticket: [{"payment_id": 7, "captured": Decimal("5.11"), "refunds": []}])
+def test_each_part_is_stored_as_exact_json(session, driver, monkeypatch):
+    monkeypatch.setitem(evidence.PARTS, "payments", evidence._Part(
+        lambda *, ticket: [{"payment_id": 7, "captured": Decimal("5.11"), "refunds": []}], True,
+        "Payments and refunds"))
     ticket = services.ticket_open(by=driver, session=session, reason="payment_problem", description="x")
     assert ticket.evidence.data["payments"] == [{"payment_id": 7, "captured": "5.11", "refunds": []}]
     assert evidence.part_titles()["payments"] == "Payments and refunds"

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from disputes_app import resolution, services
+from disputes_app import services
 from disputes_app.models import TicketTransition
-from disputes_app.services import DisputeError
+from disputes_app.services import DisputeError, resolutions
 from tests.disputes_app.conftest import OPENED, move
 
 
@@ -17,9 +17,18 @@ def working(ticket, support):
 
 @pytest.fixture
 def resolvers(monkeypatch):
-    """A scratch registry, so a test's fake billing resolver does not leak."""
-    monkeypatch.setattr(resolution, "_resolvers", dict(resolution._resolvers))
-    return resolution
+    """Swap a kind's resolver (billing's real ones are tested in test_billing_resolution) for this test only."""
+
+    class Resolvers:
+        @staticmethod
+        def replace(kind, func):
+            monkeypatch.setitem(resolutions.RESOLVERS, kind, func)
+
+        @staticmethod
+        def remove(kind):
+            monkeypatch.delitem(resolutions.RESOLVERS, kind)
+
+    return Resolvers
 
 
 def test_reject_with_explanation_resolves_and_tells_the_driver(working, support, driver, mailoutbox,
@@ -41,22 +50,22 @@ def test_reject_without_explanation_is_refused(working, support):
     assert working.status == "in_progress"
 
 
-def test_kind_without_a_registered_resolver_is_refused(working, support, resolvers):
-    resolvers.unregister_resolver("refund")
+def test_kind_without_a_resolver_is_refused(working, support, resolvers):
+    resolvers.remove("refund")
     with pytest.raises(DisputeError, match="not available"):
         services.ticket_resolve(ticket=working, by=support, kind="refund", amount=Decimal("2.00"))
     working.refresh_from_db()
     assert working.status == "in_progress" and working.resolution_kind == ""
 
 
-def test_refund_goes_through_the_registered_resolver(working, support, resolvers):
+def test_refund_goes_through_its_resolver(working, support, resolvers):
     calls = []
 
     def refund(**kwargs):
         calls.append(kwargs)
         return {"refund_id": 99, "credit_note_id": 12}
 
-    resolvers.register_resolver("refund", refund)
+    resolvers.replace("refund", refund)
     services.ticket_resolve(ticket=working, by=support, kind="refund", amount=Decimal("2.50"),
                             explanation="Partial refund for the idle time.", now=OPENED)
     working.refresh_from_db()
@@ -69,9 +78,9 @@ def test_refund_goes_through_the_registered_resolver(working, support, resolvers
 
 def test_resolver_refusal_writes_nothing(working, support, resolvers):
     def refund(**kwargs):
-        raise resolution.ResolutionError("Refund above the captured 5.11 EUR.")
+        raise resolutions.ResolutionError("Refund above the captured 5.11 EUR.")
 
-    resolvers.register_resolver("refund", refund)
+    resolvers.replace("refund", refund)
     before = TicketTransition.objects.count()
     with pytest.raises(DisputeError, match="above the captured"):
         services.ticket_resolve(ticket=working, by=support, kind="refund", amount=Decimal("6.00"))
@@ -88,8 +97,8 @@ def test_resolver_refusal_writes_nothing(working, support, resolvers):
     ("chargeback", None, "not a resolution"),
 ])
 def test_bad_amounts_and_kinds_are_refused(working, support, resolvers, kind, amount, message):
-    resolvers.register_resolver("refund", lambda **kwargs: {})
-    resolvers.register_resolver("credit_note", lambda **kwargs: {})
+    resolvers.replace("refund", lambda **kwargs: {})
+    resolvers.replace("credit_note", lambda **kwargs: {})
     with pytest.raises(DisputeError, match=message):
         services.ticket_resolve(ticket=working, by=support, kind=kind, amount=amount, explanation="x")
 

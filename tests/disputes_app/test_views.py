@@ -179,15 +179,12 @@ def test_illegal_transition_on_the_page_is_a_form_error(client, support, ticket)
     assert "cannot move to Closed" in response.content.decode()
 
 
-def test_resolution_without_a_resolver_is_a_form_error(client, support, ticket, monkeypatch):
-    from disputes_app import resolution
-
-    monkeypatch.setattr(resolution, "_resolvers", {"reject": resolution._reject})
+def test_a_refused_resolution_is_a_form_error(client, support, ticket):
     move(ticket, "in_progress", by=support)
     response = _login(client, support).post(reverse("disputes:support_ticket", args=[ticket.pk]), {
         "action": "resolve", "resolve-kind": "refund", "resolve-amount": "2.00"})
     assert response.status_code == 400
-    assert "not available" in response.content.decode()
+    assert "no issued invoice" in response.content.decode()
     ticket.refresh_from_db()
     assert ticket.status == "in_progress"
 
@@ -215,9 +212,9 @@ def test_anonymous_users_are_sent_to_log_in(client, ticket):
 
 
 def test_resolution_amount_shows_on_the_driver_page(client, driver, support, ticket, monkeypatch):
-    from disputes_app import resolution
+    from disputes_app.services import resolutions
 
-    monkeypatch.setattr(resolution, "_resolvers", {**resolution._resolvers, "refund": lambda **kw: {}})
+    monkeypatch.setitem(resolutions.RESOLVERS, "refund", lambda **kw: {})
     move(ticket, "in_progress", by=support)
     services.ticket_resolve(ticket=ticket, by=support, kind="refund", amount=Decimal("1.50"), explanation="Sorry.")
     assert "1.50 EUR" in _login(client, driver).get(reverse("disputes:detail", args=[ticket.pk])).content.decode()

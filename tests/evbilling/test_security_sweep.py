@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from billing_app.models import CreditNote, Invoice
-from billing_app.payment_methods import payment_methods_list
+from billing_app.payments.methods import payment_methods_list
 from disputes_app import services as disputes
 from disputes_app.models import DisputeTicket, MessageAttachment
 from sessions_app import services as session_services

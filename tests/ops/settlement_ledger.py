@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import stripe
 
-from billing_app import stripe_client
 from billing_app.models import Invoice, Payment, PaymentCustomer, SessionCharge
+from billing_app.payments import stripe_client
 from sessions_app.models import ChargingSession
 
 LOCALSTRIPE_KEY = "sk_test_" + "x" * 24

@@ -20,8 +20,10 @@ from django.utils import timezone
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
 
+from billing_app.invoicing.tasks import receipts_issue_pending
 from billing_app.models import Payment, SessionCharge
-from billing_app.tasks import payments_settle_pending, receipts_issue_pending, sessions_settle_pending
+from billing_app.payments.tasks import payments_settle_pending
+from billing_app.settlement.tasks import sessions_settle_pending
 from sessions_app import services as session_services
 from sessions_app.models import ChargingSession, MeterSample
 from sessions_app.ocpp.connection import db

@@ -181,7 +181,7 @@ def test_charging_state_changes_join_the_connector_timeline_once(station):
         (timedelta(minutes=20), "SuspendedEVSE", "chargingState, seqNo 3"),
         (timedelta(minutes=40), "Idle", "chargingState, seqNo 5"),
     ]
-    from billing_app.cdr import suspension_windows  # what billing waives idle fees from
+    from billing_app.tariffs.cdr import suspension_windows  # what billing waives idle fees from
 
     session = ChargingSession.objects.get(transaction_ref="TX-2001")
     assert suspension_windows(session, until=session.stopped_at) == [

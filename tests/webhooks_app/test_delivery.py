@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from tests.webhooks_app.conftest import make_endpoint
-from webhooks_app import services, signing, tasks
+from webhooks_app import attempts, services, signing, tasks
 from webhooks_app.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -53,16 +53,16 @@ def test_receiver_error_is_retried_with_growing_backoff_until_it_succeeds(operat
     assert delivery.last_error == "HTTP 500" and delivery.last_response_body == "receiver says 500"
     first_wait = delivery.next_attempt_at - delivery.last_attempt_at
 
-    early = services.webhook_delivery_attempt(delivery_id=delivery.pk,
+    early = attempts.webhook_delivery_attempt(delivery_id=delivery.pk,
                                               now=delivery.next_attempt_at - timedelta(seconds=1))
     assert early.attempts == 1 and len(receiver.requests) == 1  # not due yet: nothing sent
 
-    delivery = services.webhook_delivery_attempt(delivery_id=delivery.pk, now=delivery.next_attempt_at)
+    delivery = attempts.webhook_delivery_attempt(delivery_id=delivery.pk, now=delivery.next_attempt_at)
     assert (delivery.status, delivery.attempts, delivery.last_response_status) == ("retrying", 2, 503)
     second_wait = delivery.next_attempt_at - delivery.last_attempt_at
     assert (first_wait, second_wait) == (timedelta(minutes=1), timedelta(minutes=5))
 
-    delivery = services.webhook_delivery_attempt(delivery_id=delivery.pk, now=delivery.next_attempt_at)
+    delivery = attempts.webhook_delivery_attempt(delivery_id=delivery.pk, now=delivery.next_attempt_at)
     assert (delivery.status, delivery.attempts, delivery.last_response_status) == ("succeeded", 3, 200)
     assert delivery.next_attempt_at is None and delivery.last_error == ""
     assert list(delivery.attempt_log.values_list("response_status", flat=True)) == [500, 503, 200]
@@ -87,9 +87,9 @@ def test_attempts_used_up_fail_the_delivery(settings, operator, endpoint, receiv
     event = emit(operator, django_capture_on_commit_callbacks)
     delivery = WebhookDelivery.objects.get(event=event)
     for _ in range(2):
-        delivery = services.webhook_delivery_attempt(delivery_id=delivery.pk, now=delivery.next_attempt_at)
+        delivery = attempts.webhook_delivery_attempt(delivery_id=delivery.pk, now=delivery.next_attempt_at)
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 3, None)
-    later = services.webhook_delivery_attempt(delivery_id=delivery.pk, now=timezone.now() + timedelta(days=30))
+    later = attempts.webhook_delivery_attempt(delivery_id=delivery.pk, now=timezone.now() + timedelta(days=30))
     assert later.attempts == 3 and len(receiver.requests) == 3  # a failed delivery is left alone
 
 
@@ -124,7 +124,7 @@ def test_disabled_endpoint_gets_nothing_and_the_delivery_fails(operator, endpoin
     event = services.webhook_event_emit(operator=operator, type="session.completed", payload=PAYLOAD)
     endpoint.is_active = False
     endpoint.save()
-    delivery = services.webhook_delivery_attempt(delivery_id=event.deliveries.get().pk)
+    delivery = attempts.webhook_delivery_attempt(delivery_id=event.deliveries.get().pk)
     assert (delivery.status, delivery.last_error) == ("failed", "Not sent: the endpoint is disabled.")
     assert receiver.requests == []
 
@@ -133,19 +133,19 @@ def test_a_delivery_under_way_is_not_claimed_twice(operator, endpoint, receiver)
     event = services.webhook_event_emit(operator=operator, type="session.completed", payload=PAYLOAD)
     delivery = event.deliveries.get()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(locked_until=timezone.now() + timedelta(seconds=40))
-    assert services.webhook_delivery_attempt(delivery_id=delivery.pk).attempts == 0
+    assert attempts.webhook_delivery_attempt(delivery_id=delivery.pk).attempts == 0
     assert receiver.requests == []
     # once the lease has run out (its worker died), the delivery is taken up again
     later = timezone.now() + timedelta(seconds=41)
-    assert services.webhook_delivery_attempt(delivery_id=delivery.pk, now=later).status == "succeeded"
+    assert attempts.webhook_delivery_attempt(delivery_id=delivery.pk, now=later).status == "succeeded"
 
 
 def test_an_attempt_overtaken_by_a_later_claim_only_adds_to_the_log(operator, endpoint, receiver):
     event = services.webhook_event_emit(operator=operator, type="session.completed", payload=PAYLOAD)
     delivery = event.deliveries.get()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=2)  # someone claimed it again meanwhile
-    services._record(delivery_id=delivery.pk, number=1, requested_by_id=None,
-                     outcome=services._Outcome(status=200), now=timezone.now())
+    attempts._record(delivery_id=delivery.pk, number=1, requested_by_id=None,
+                     outcome=attempts._Outcome(status=200), now=timezone.now())
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 2)
     assert WebhookAttempt.objects.filter(delivery=delivery, number=1, response_status=200).exists()
@@ -155,7 +155,7 @@ def test_beat_task_picks_up_due_retries_and_lost_first_attempts(operator, endpoi
     receiver.answer_with(500)
     lost = services.webhook_event_emit(operator=operator, type="session.completed", payload=PAYLOAD)  # never queued
     retry = services.webhook_event_emit(operator=operator, type="invoice.issued", payload={"invoice": {"id": 1}})
-    services.webhook_delivery_attempt(delivery_id=retry.deliveries.get().pk)  # the 500
+    attempts.webhook_delivery_attempt(delivery_id=retry.deliveries.get().pk)  # the 500
     not_due = retry.deliveries.get()
     assert tasks.deliver_due.delay().get() == 1  # only the lost one is due: the retry waits its minute
     WebhookDelivery.objects.filter(pk=not_due.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
@@ -169,8 +169,8 @@ def test_beat_task_picks_up_due_retries_and_lost_first_attempts(operator, endpoi
 def test_deliver_task_returns_the_status_and_is_harmless_twice(operator, endpoint, receiver):
     event = services.webhook_event_emit(operator=operator, type="session.completed", payload=PAYLOAD)
     delivery_id = event.deliveries.get().pk
-    assert tasks.deliver.delay(delivery_id).get() == "succeeded"
-    assert tasks.deliver.delay(delivery_id).get() == "succeeded"
+    assert attempts.deliver.delay(delivery_id).get() == "succeeded"
+    assert attempts.deliver.delay(delivery_id).get() == "succeeded"
     assert len(receiver.requests) == 1
     assert WebhookEvent.objects.count() == 1
 
@@ -190,7 +190,7 @@ def test_an_internal_error_counts_as_a_failed_attempt_instead_of_a_stuck_deliver
     def broken(event):
         raise TypeError("not JSON serializable")
 
-    monkeypatch.setattr(services, "request_body", broken)
-    delivery = services.webhook_delivery_attempt(delivery_id=event.deliveries.get().pk)
+    monkeypatch.setattr(attempts, "request_body", broken)
+    delivery = attempts.webhook_delivery_attempt(delivery_id=event.deliveries.get().pk)
     assert (delivery.status, delivery.attempts, delivery.locked_until) == ("retrying", 1, None)
     assert delivery.last_error == "Not sent: internal error (TypeError)." and receiver.requests == []

@@ -10,13 +10,13 @@ from django.utils import timezone
 
 from billing_app import invoicing
 from billing_app.models import Payment
-from billing_app.webhooks import payment_webhook_apply
+from billing_app.payments.stripe_events import payment_webhook_apply
 from sessions_app import services as session_services
 from sessions_app.models import ChargingSession
 from tests.billing_app.invoice_fixtures import account, charged_session
 from tests.disputes_app.conftest import OPENED, T0, move
 from tests.webhooks_app.conftest import make_endpoint
-from webhooks_app import services
+from webhooks_app import attempts, services
 from webhooks_app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -191,7 +191,7 @@ def test_opening_and_resolving_a_dispute_emit_events(operator, endpoint, receive
     from disputes_app import services as disputes
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.webhook_deliveries_queue_due()  # the ticket fixture opened it outside this block
+        attempts.webhook_deliveries_queue_due()  # the ticket fixture opened it outside this block
     [opened] = received(receiver, "dispute.opened")
     data = opened.json["data"]["dispute"]
     assert (data["id"], data["status"], data["reason"], data["source"]) == (ticket.pk, "open", "wrong_amount", "driver")

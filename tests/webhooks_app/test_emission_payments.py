@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from billing_app import payments
 from billing_app.models import Payment, PaymentCustomer
+from billing_app.payments import services as payments
 from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures (localstripe, stripe_server)
 from tests.billing_app.payment_fixtures import payg_driver
 

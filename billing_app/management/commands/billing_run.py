@@ -4,7 +4,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from billing_app.billing_run import billing_run, billing_run_size
+from billing_app.invoicing.billing_run import billing_run, billing_run_size
 
 
 def _period(value: str) -> date:

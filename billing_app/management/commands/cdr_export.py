@@ -1,9 +1,9 @@
 """python manage.py cdr_export SESSION_ID: print a priced session as an OCPI 2.2.1 CDR."""
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_app.cdr import cdr_for_charge
 from billing_app.models import SessionCharge
 from billing_app.ocpi import dumps
+from billing_app.tariffs.cdr import cdr_for_charge
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.test import override_settings
 from tqdm import tqdm
 
 from billing_app import demo as billing_demo
-from billing_app.services import sessions_settle_pending, unpriced_sessions
+from billing_app.settlement.services import sessions_settle_pending, unpriced_sessions
 from sessions_app.demo import DEMO_STATION_PASSWORD, OPERATORS, load_demo
 
 

@@ -8,7 +8,7 @@ a card a Stripe Customer with the test card pm_card_visa, so simulated chargers 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_app import localstripe, stripe_client
+from billing_app.payments import localstripe, stripe_client
 
 
 class Command(BaseCommand):

@@ -1,0 +1,136 @@
+"""Invoice and credit note PDFs: `templates/billing/invoice.html` rendered by WeasyPrint.
+
+Rendering is deterministic, so regenerating an issued document gives the same bytes (and SHA-256):
+the HTML holds nothing but the frozen document (dates are the issue date, never "now"), the PDF
+metadata dates come from the issue date, the PDF identifier is the document number, and the font
+subsets' timestamps come from SOURCE_DATE_EPOCH (fontTools reads it; fixed here unless the
+environment sets it).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import OrderedDict
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from billing_app.invoicing.lines import vat_summary
+from billing_app.models import CreditNote, Invoice
+from billing_app.pricing import MINOR_UNITS
+from sessions_app.models import ChargingSession
+from sessions_app.selectors import operator_time_zone
+
+FIXED_SOURCE_DATE_EPOCH = "1767225600"  # 2026-01-01T00:00:00Z: font subset timestamps only
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return f"{amount:,.{MINOR_UNITS.get(currency, 2)}f} {currency}"
+
+
+def _quantity(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _unit_price(value: Decimal) -> str:
+    value = value.normalize()
+    return format(value.quantize(Decimal("0.01")) if value.as_tuple().exponent > -2 else value, "f")
+
+
+def _rate(rate) -> str:
+    return "-" if rate is None else f"{Decimal(rate).normalize():f} %"
+
+
+def _line_row(line, currency: str) -> dict:
+    return {
+        "description": line.description,
+        "quantity": _quantity(line.quantity) if hasattr(line, "quantity") else "",
+        "unit": getattr(line, "unit", ""),
+        "unit_price": _unit_price(line.unit_price) if hasattr(line, "unit_price") else "",
+        "vat_rate": _rate(line.vat_rate),
+        "excl": money(line.amount_excl_vat, currency),
+        "vat": money(line.vat_amount, currency),
+        "incl": money(line.amount_incl_vat, currency),
+    }
+
+
+def _session_groups(lines: list, currency: str) -> list[dict]:
+    """Lines grouped per charging session (in order), with the session's detail as a heading."""
+    ids = {line.session_id for line in lines if line.session_id}
+    sessions = {s.pk: s for s in ChargingSession.objects.filter(pk__in=ids)
+                .select_related("connector__station__location")}
+    groups: OrderedDict = OrderedDict()
+    for line in lines:
+        groups.setdefault(line.session_id, []).append(line)
+    result = []
+    for session_id, group in groups.items():
+        session = sessions.get(session_id)
+        heading = ""
+        if session is not None:
+            location = session.connector.station.location
+            tz = ZoneInfo(location.time_zone)
+            start = timezone.localtime(session.started_at, tz)
+            stop = timezone.localtime(session.stopped_at, tz)
+            minutes = int((session.stopped_at - session.started_at).total_seconds() // 60)
+            kwh = session.energy_kwh.quantize(Decimal("0.001"))
+            heading = (f"Session {session.pk} · {start:%d %b %Y %H:%M} to {stop:%H:%M} ({location.time_zone}) · "
+                       f"{location.name}, {location.city} · {session.connector} · "
+                       f"{kwh} kWh · {minutes // 60} h {minutes % 60:02d} min")
+        result.append({"heading": heading, "rows": [_line_row(line, currency) for line in group]})
+    return result
+
+
+def document_context(document: Invoice | CreditNote) -> dict:
+    currency = document.currency
+    lines = list(document.lines.all())
+    issued_local = timezone.localtime(document.issued_at, operator_time_zone(document.operator_id))
+    if isinstance(document, CreditNote):
+        title, groups = "Credit note", [{"heading": "", "rows": [_line_row(line, currency) for line in lines]}]
+    else:
+        title = "Invoice" if document.kind == Invoice.Kind.STATEMENT else "Receipt"
+        groups = _session_groups(lines, currency)
+    return {
+        "document": document,
+        "title": title,
+        "is_credit_note": isinstance(document, CreditNote),
+        "seller": document.seller,
+        "buyer": document.buyer,
+        "issue_date": issued_local.date(),
+        "metadata_date": document.issued_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "groups": groups,
+        "vat_rows": [{"label": row.label, "excl": money(row.amount_excl_vat, currency),
+                      "vat": money(row.vat_amount, currency), "incl": money(row.amount_incl_vat, currency)}
+                     for row in vat_summary(lines, currency)],
+        "total_excl": money(document.total_excl_vat, currency),
+        "total_vat": money(document.total_vat, currency),
+        "total_incl": money(document.total_incl_vat, currency),
+    }
+
+
+def document_html(document: Invoice | CreditNote) -> str:
+    return render_to_string("billing/invoice.html", document_context(document))
+
+
+def html_to_pdf(html: str, *, identifier: bytes) -> bytes:
+    """WeasyPrint with reproducible output (see module docstring)."""
+    from weasyprint import HTML  # imported late: ~1 s, and only workers render
+
+    os.environ.setdefault("SOURCE_DATE_EPOCH", FIXED_SOURCE_DATE_EPOCH)
+    for noisy in ("fontTools", "weasyprint.progress"):  # INFO logs every glyph and every step
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(pdf_identifier=identifier)
+
+
+def document_pdf(document: Invoice | CreditNote) -> bytes:
+    """The PDF of an issued invoice or a credit note; the same bytes every time."""
+    if not document.number:
+        raise ValueError(f"{document} is a draft: drafts have no PDF.")
+    return html_to_pdf(document_html(document), identifier=document.number.encode())
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,94 @@
+"""Where payments meet invoices: a receipt is paid once its session's card payments are captured,
+and a credit note with a refund gives the money back from those payments.
+
+Both directions are idempotent and tolerate either side arriving first (the receipt may be issued
+before or after the capture completes).
+"""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.dispatch import receiver
+
+from billing_app.invoicing import credit_note_issued, invoice_mark_paid
+from billing_app.models import CreditNote, Invoice, Payment
+from billing_app.payments.services import RefundError, payment_refund
+
+logger = logging.getLogger(__name__)
+
+SESSION_KINDS = (Payment.Kind.SESSION_HOLD, Payment.Kind.SESSION_EXTRA)
+
+
+def session_card_payments(session_id: int):
+    return Payment.objects.filter(session_id=session_id, kind__in=SESSION_KINDS).order_by("pk")
+
+
+def session_refundable(session_id: int) -> Decimal:
+    """What can still be refunded of a session's captured card payments."""
+    return sum((p.refundable for p in session_card_payments(session_id) if p.status == Payment.Status.CAPTURED),
+               Decimal(0))
+
+
+def receipt_reconcile(*, session_id: int) -> Invoice | None:
+    """Mark the session's receipt paid when its card payments are all captured and cover it."""
+    receipt = Invoice.objects.filter(session_id=session_id, kind=Invoice.Kind.RECEIPT).first()
+    if receipt is None or receipt.state != Invoice.State.ISSUED:
+        return receipt
+    payments = [p for p in session_card_payments(session_id) if p.status != Payment.Status.CANCELED]
+    if not payments or any(p.status != Payment.Status.CAPTURED for p in payments):
+        return receipt
+    captured = sum((p.amount_captured for p in payments), Decimal(0))
+    if captured < receipt.total_incl_vat:
+        logger.warning("receipt %s: captured %s of %s", receipt.number, captured, receipt.total_incl_vat)
+        return receipt
+    reference = ", ".join(p.stripe_payment_intent_id for p in payments if p.stripe_payment_intent_id)
+    return invoice_mark_paid(invoice_id=receipt.pk, paid_at=max(p.updated_at for p in payments),
+                             reference=reference[:255])
+
+
+def receipts_reconcile_pending() -> int:
+    """Sweep issued, unpaid receipts whose payments were captured in the meantime."""
+    paid = 0
+    for session_id in (Invoice.objects.filter(kind=Invoice.Kind.RECEIPT, state=Invoice.State.ISSUED)
+                       .values_list("session_id", flat=True).iterator()):
+        receipt = receipt_reconcile(session_id=session_id)
+        paid += bool(receipt and receipt.state == Invoice.State.PAID)
+    return paid
+
+
+def credit_note_refund(*, credit_note: CreditNote) -> list:
+    """Refund a credit note's amount from the card payments of the receipt's session, newest first
+    (an off-session extra charge before the hold). Idempotent per (credit note, payment).
+
+    Callers check `session_refundable` before issuing the credit note (the dispute resolvers do);
+    a shortfall here is logged, never silently ignored."""
+    invoice = credit_note.invoice
+    if invoice.kind != Invoice.Kind.RECEIPT or invoice.session_id is None:
+        logger.info("credit note %s: %s is not a card-paid receipt, nothing to refund", credit_note.number, invoice)
+        return []
+    left = credit_note.total_incl_vat
+    refunds = []
+    for payment in reversed(list(session_card_payments(invoice.session_id))):
+        if left <= 0:
+            break
+        if payment.status != Payment.Status.CAPTURED or payment.refundable <= 0:
+            continue
+        amount = min(left, payment.refundable)
+        try:
+            refunds.append(payment_refund(payment=payment, amount=amount, reason=f"Credit note {credit_note.number}",
+                                          idempotency_key=f"credit-note-{credit_note.pk}-payment-{payment.pk}"))
+        except RefundError as error:
+            logger.error("credit note %s: refund from payment %s refused: %s", credit_note.number, payment.pk, error)
+            continue
+        left -= amount
+    if left > 0:
+        logger.error("credit note %s: %s %s could not be refunded to the card", credit_note.number, left,
+                     credit_note.currency)
+    return refunds
+
+
+@receiver(credit_note_issued, dispatch_uid="billing_refund_credit_note")
+def refund_credit_note(sender, credit_note, refund, **kwargs):
+    if refund:
+        credit_note_refund(credit_note=credit_note)

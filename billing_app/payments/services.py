@@ -1,0 +1,451 @@
+"""Pay-as-you-go payments: hold at authorization, capture at settlement, refunds.
+
+The flow of a pay-as-you-go session:
+
+1. `token_payment_standing` (the hook sessions_app's token_authorize consults, by dotted path) places a
+   hold: a PaymentIntent with capture_method=manual sized from the tariff's max price incl. VAT (else
+   PAYMENT_HOLD_DEFAULT). No card or a declined one refuses the token, with the reason kept on a failed
+   Payment row.
+2. `session_payment_settle` (chained after pricing) claims the token's open hold for the session, sets
+   what it must capture (`amount_due`), and adds an off-session `session_extra` payment for a cost above
+   the hold. `payment_advance` then does the Stripe work: capture (partial) or cancel (zero cost).
+3. `payment_refund` gives money back, never more than captured minus refunded.
+
+Every Payment row is committed before Stripe is called, and every Stripe call carries an idempotency key
+derived from our ids, so a retry after a timeout repeats the same request instead of making a new one.
+While Stripe is unreachable, payments stay `pending` / `authorized` with their target recorded; Celery
+retries and the beat sweep (`payments_settle_pending`) finish them when it returns.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.dispatch import Signal
+from django.utils import timezone
+
+from billing_app.models import BillingAccount, Payment, PaymentCustomer, Refund, SessionCharge
+from billing_app.payments import stripe_client
+from billing_app.payments.transitions import payment_event_record, payment_transition
+from billing_app.pricing import quantize_money
+from billing_app.signals import refund_succeeded
+from billing_app.tariffs.services import tariff_for_session
+from evbilling.errors import ApplicationError
+from sessions_app.models import ChargingSession, ChargingStation, IdToken
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+
+#: Sent when a payment's dispute (chargeback) opens or closes: `payment`, `status` ("open", "won",
+#: "lost"), `stripe_dispute` (the Stripe object as a dict). The disputes app opens its ticket here.
+payment_dispute_changed = Signal()
+
+
+class RefundError(ApplicationError):
+    """A refund that would break a rule (above what is refundable, nothing captured)."""
+
+
+# --- Hold sizing and the authorization hook ---------------------------------------------------------
+
+def hold_amount(*, station: ChargingStation, driver_id: int, at: datetime) -> tuple[Decimal, str]:
+    """What to hold at `station`: the highest max price incl. VAT of the tariffs its connectors would
+    apply, else PAYMENT_HOLD_DEFAULT in the tariff's (else the operator's) currency."""
+    operator = station.location.operator
+    amounts, currency = [], operator.default_currency
+    for connector in station.connectors.all():
+        probe = ChargingSession(operator=operator, connector=connector, driver_id=driver_id, started_at=at)
+        tariff = tariff_for_session(probe)
+        if tariff is None:
+            continue
+        currency = tariff.currency
+        amounts.append(tariff.max_price_incl_vat if tariff.max_price_incl_vat is not None
+                       else Decimal(settings.PAYMENT_HOLD_DEFAULT))
+    amount = max(amounts, default=Decimal(settings.PAYMENT_HOLD_DEFAULT))
+    return quantize_money(amount, currency), currency
+
+
+def token_payment_standing(*, id_token: IdToken, station: ChargingStation, at: datetime) -> str | None:
+    """The hook of `sessions_app.services.token_authorize` (SESSIONS_PAYMENT_STANDING_FUNCTION).
+
+    None accepts the token; a string refuses it and says why. Only pay-as-you-go drivers are held;
+    postpaid and subscription drivers (and drivers without a billing account) pass. A token that already
+    has an open hold, or is re-presented for a transaction running (or just stopped) at this station,
+    gets no second hold.
+    """
+    account = BillingAccount.objects.filter(driver_id=id_token.driver_id).first()
+    if account is None or account.payment_mode != BillingAccount.PaymentMode.PAY_AS_YOU_GO:
+        return None
+    same_transaction = ChargingSession.objects.filter(id_token=id_token, connector__station=station).filter(
+        state=ChargingSession.State.ACTIVE).exists() or ChargingSession.objects.filter(
+        id_token=id_token, connector__station=station, stopped_at__gte=at).exists()
+    if same_transaction:
+        return None
+    if open_hold_for_token(id_token=id_token) is not None:
+        return None
+    payment = payment_hold(id_token=id_token, station=station, at=at)
+    if payment.status == Payment.Status.AUTHORIZED:
+        return None
+    if payment.status == Payment.Status.PENDING and settings.PAYMENT_ACCEPT_WHEN_STRIPE_DOWN:
+        return None
+    return payment.failure_code or "payment_failed"
+
+
+def open_hold_for_token(*, id_token: IdToken) -> Payment | None:
+    """The token's hold not yet claimed by a session (the oldest first)."""
+    return (Payment.objects.filter(id_token=id_token, kind=Payment.Kind.SESSION_HOLD, session__isnull=True,
+                                   status__in=Payment.OPEN_STATUSES).order_by("created_at", "pk").first())
+
+
+def payment_hold(*, id_token: IdToken, station: ChargingStation, at: datetime) -> Payment:
+    """Place a pay-as-you-go hold for the token's driver; returns the Payment (authorized, failed with
+    the reason, or pending when Stripe could not be reached: a task then retries it)."""
+    amount, currency = hold_amount(station=station, driver_id=id_token.driver_id, at=at)
+    customer = PaymentCustomer.objects.filter(driver_id=id_token.driver_id).first()
+    payment = Payment.objects.create(
+        operator_id=station.location.operator_id, driver_id=id_token.driver_id, id_token=id_token,
+        kind=Payment.Kind.SESSION_HOLD, currency=currency, amount_requested=amount,
+        idempotency_key=f"evb-payment-{uuid.uuid4().hex}",
+        stripe_customer_id=customer.stripe_customer_id if customer else "",
+        stripe_payment_method_id=customer.default_payment_method_id if customer else "",
+    )
+    payment_event_record(payment, from_status="", to_status=payment.status,
+                         note=f"hold of {amount} {currency} requested")
+    if customer is None or not customer.default_payment_method_id:
+        return payment_transition(payment=payment, to_status=Payment.Status.FAILED, note="no payment method",
+                                  failure_code="no_payment_method", failure_message="The driver has no card on file.")
+    try:
+        return payment_advance(payment_id=payment.pk)
+    except stripe_client.StripeUnavailable:
+        logger.warning("Stripe unreachable: hold %s stays pending (retried by the sweep and at settlement)",
+                       payment.pk)
+        payment.refresh_from_db()
+        return payment
+
+
+# --- Driving a payment to its target ---------------------------------------------------------------
+
+def _create_intent(payment: Payment) -> Payment:
+    manual = payment.kind == Payment.Kind.SESSION_HOLD
+    try:
+        intent = stripe_client.payment_intent_create(
+            amount=payment.amount_requested, currency=payment.currency, customer_id=payment.stripe_customer_id,
+            payment_method_id=payment.stripe_payment_method_id, manual_capture=manual,
+            metadata={"evbilling_payment": str(payment.pk), "evbilling_kind": payment.kind},
+            idempotency_key=payment.idempotency_key,
+        )
+    except (stripe_client.PaymentDeclined, stripe_client.StripeRejected) as error:
+        return payment_transition(payment=payment, to_status=Payment.Status.FAILED, note=f"declined: {error}",
+                                  failure_code=error.code or "declined", failure_message=str(error)[:255])
+    fields = {"stripe_payment_intent_id": intent["id"]}
+    status = intent.get("status")
+    if status == "requires_capture":
+        return payment_transition(payment=payment, to_status=Payment.Status.AUTHORIZED, note="held at Stripe",
+                                  amount_authorized=payment.amount_requested, authorized_at=timezone.now(), **fields)
+    if status == "succeeded":
+        return payment_transition(payment=payment, to_status=Payment.Status.CAPTURED, note="charged off-session",
+                                  amount_authorized=payment.amount_requested, amount_captured=payment.amount_requested,
+                                  authorized_at=timezone.now(), settled_at=timezone.now(), **fields)
+    return payment_transition(payment=payment, to_status=Payment.Status.FAILED, note=f"PaymentIntent is {status}",
+                              failure_code=status or "unknown", failure_message=f"PaymentIntent ended as {status}",
+                              **fields)
+
+
+def _capture_or_cancel(payment: Payment) -> Payment:
+    due = min(payment.amount_due, payment.amount_authorized)
+    if due == ZERO:
+        try:
+            stripe_client.payment_intent_cancel(payment_intent_id=payment.stripe_payment_intent_id,
+                                                idempotency_key=f"{payment.idempotency_key}-cancel")
+        except stripe_client.StripeRejected:
+            return payment_sync(payment_id=payment.pk)
+        return payment_transition(payment=payment, to_status=Payment.Status.CANCELED, note="zero cost: hold released",
+                                  settled_at=timezone.now())
+    try:
+        stripe_client.payment_intent_capture(
+            payment_intent_id=payment.stripe_payment_intent_id, amount=due, currency=payment.currency,
+            idempotency_key=f"{payment.idempotency_key}-capture",
+        )
+    except (stripe_client.StripeRejected, stripe_client.PaymentDeclined):
+        return payment_sync(payment_id=payment.pk)
+    return payment_transition(payment=payment, to_status=Payment.Status.CAPTURED,
+                              note=f"captured {due} {payment.currency}",
+                              amount_captured=due, settled_at=timezone.now())
+
+
+def payment_advance(*, payment_id: int) -> Payment:
+    """Do the Stripe work a payment still needs: create its PaymentIntent, then capture or release it
+    once `amount_due` is known. Status-guarded, so running it twice does nothing twice; raises
+    `StripeUnavailable` (for a Celery retry) with the payment left as it was."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status == Payment.Status.PENDING:
+        if not payment.stripe_customer_id or not payment.stripe_payment_method_id:
+            return payment_transition(payment=payment, to_status=Payment.Status.FAILED, note="no payment method",
+                                      failure_code="no_payment_method",
+                                      failure_message="The driver has no card on file.")
+        payment = _create_intent(payment)
+    if payment.status == Payment.Status.AUTHORIZED and payment.amount_due is not None:
+        payment = _capture_or_cancel(payment)
+    return payment
+
+
+def payment_sync(*, payment_id: int) -> Payment:
+    """Bring a payment in line with its PaymentIntent at Stripe (after a refused capture or cancel: the
+    hold expired, or an earlier call succeeded but its answer was lost)."""
+    payment = Payment.objects.get(pk=payment_id)
+    intent = stripe_client.payment_intent_retrieve(payment.stripe_payment_intent_id)
+    status = intent.get("status")
+    if status == "succeeded" and payment.status != Payment.Status.CAPTURED:
+        received = intent.get("amount_received")
+        captured = (stripe_client.from_minor_units(received, payment.currency) if received is not None
+                    else payment.amount_due if payment.amount_due is not None else payment.amount_authorized)
+        return payment_transition(payment=payment, to_status=Payment.Status.CAPTURED, note="captured (found at Stripe)",
+                                  amount_captured=min(captured, payment.amount_authorized), settled_at=timezone.now())
+    if status == "canceled" and payment.status in Payment.OPEN_STATUSES:
+        payment = payment_transition(payment=payment, to_status=Payment.Status.CANCELED,
+                                     note="canceled at Stripe (hold expired?)",
+                                     settled_at=timezone.now())
+        if payment.session_id and payment.amount_due:
+            replacement = _extra_payment(payment=payment, amount=payment.amount_due, purpose="replacement")
+            payment_advance(payment_id=replacement.pk)
+        return payment
+    return payment
+
+
+# --- Settlement ------------------------------------------------------------------------------------
+
+def _claim_hold(session: ChargingSession) -> Payment | None:
+    """The session's hold: the one already claimed, else the token's oldest open unclaimed hold."""
+    held = Payment.objects.filter(session=session, kind=Payment.Kind.SESSION_HOLD).exclude(
+        status__in=[Payment.Status.FAILED]).order_by("-created_at").first()
+    if held is not None or session.id_token_id is None:
+        return held
+    with transaction.atomic():
+        hold = (Payment.objects.select_for_update()
+                .filter(id_token_id=session.id_token_id, kind=Payment.Kind.SESSION_HOLD, session__isnull=True,
+                        status__in=Payment.OPEN_STATUSES, created_at__lte=session.created_at + timedelta(minutes=5))
+                .order_by("created_at", "pk").first())
+        if hold is None:
+            return None
+        hold.session = session
+        hold.save(update_fields=["session", "updated_at"])
+        payment_event_record(hold, to_status=hold.status, note=f"claimed by session {session.pk}")
+    return hold
+
+
+def _extra_payment(*, payment: Payment, amount: Decimal, purpose: str = "extra") -> Payment:
+    """An off-session charge of `amount` for the payment's session (cost above the hold, or an expired
+    hold); one per session (its idempotency key and a unique constraint)."""
+    key = f"evb-session-{payment.session_id}-{purpose}"
+    existing = Payment.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            extra = Payment.objects.create(
+                operator_id=payment.operator_id, driver_id=payment.driver_id, id_token_id=payment.id_token_id,
+                session_id=payment.session_id, kind=Payment.Kind.SESSION_EXTRA, currency=payment.currency,
+                amount_requested=amount, amount_due=amount, idempotency_key=key,
+                stripe_customer_id=payment.stripe_customer_id,
+                stripe_payment_method_id=payment.stripe_payment_method_id,
+            )
+            payment_event_record(extra, from_status="", to_status=extra.status,
+                                 note=f"{amount} {extra.currency} above the hold")
+    except IntegrityError:
+        return Payment.objects.get(idempotency_key=key)
+    return extra
+
+
+def session_payment_settle(*, session_id: int) -> list[Payment]:
+    """Charge a priced pay-as-you-go session: capture its price incl. VAT from the hold (partial capture),
+    release a zero-cost hold, charge a cost above the hold off-session.
+
+    Idempotent: the target is recorded once (`amount_due`), the extra payment is unique per session,
+    and `payment_advance` is status-guarded. Sessions without a hold (postpaid, subscription, not priced
+    yet) return []. Raises `StripeUnavailable` for a retry; what was recorded stays and settles later.
+    """
+    charge = SessionCharge.objects.filter(session_id=session_id).select_related("session").first()
+    if charge is None:
+        return []
+    hold = _claim_hold(charge.session)
+    if hold is None:
+        return []
+    total = quantize_money(charge.total_incl_vat, hold.currency)
+    if charge.currency != hold.currency:
+        logger.error("session %s priced in %s but held in %s: not captured", session_id, charge.currency,
+                     hold.currency)
+        return [hold]
+    with transaction.atomic():
+        hold = Payment.objects.select_for_update().get(pk=hold.pk)
+        if hold.amount_due is None:
+            hold.amount_due = min(total, hold.amount_requested)
+            hold.save(update_fields=["amount_due", "updated_at"])
+            payment_event_record(hold, to_status=hold.status, note=f"session priced at {total} {hold.currency}")
+    payments = [hold]
+    if total > hold.amount_requested:
+        payments.append(_extra_payment(payment=hold, amount=total - hold.amount_requested))
+    return [payment_advance(payment_id=p.pk) for p in payments]
+
+
+# --- Refunds ---------------------------------------------------------------------------------------
+
+def payment_refund(*, payment: Payment, amount: Decimal, reason: str, idempotency_key: str) -> Refund:
+    """Refund part or all of a captured payment; used by disputes and credit notes.
+
+    Never above captured minus already refunded: the payment row is locked while the amount is reserved
+    (pending refunds count), and a check constraint backs it. The same `idempotency_key` (derived from
+    the caller's ids, e.g. "credit-note-12") returns the same refund instead of making a second one.
+    Stripe being down leaves the refund pending (reserved) for `refund_retry`; a refusal releases it.
+    """
+    existing = Refund.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        if existing.payment_id != payment.pk:
+            raise RefundError(f"Idempotency key {idempotency_key!r} belongs to a refund of another payment.")
+        return existing
+    amount = quantize_money(amount, payment.currency)
+    if amount <= ZERO:
+        raise RefundError("A refund must be above zero.")
+    try:
+        with transaction.atomic():
+            locked = Payment.objects.select_for_update().get(pk=payment.pk)
+            if locked.status != Payment.Status.CAPTURED:
+                raise RefundError(f"Payment {payment.pk} is {locked.status}: nothing captured to refund.")
+            if amount > locked.refundable:
+                raise RefundError(f"At most {locked.refundable} {locked.currency} can be refunded.")
+            refund = Refund.objects.create(payment=locked, amount=amount, reason=reason[:255],
+                                           idempotency_key=idempotency_key)
+            Payment.objects.filter(pk=locked.pk).update(amount_refunded=F("amount_refunded") + amount)
+            payment_event_record(locked, to_status=locked.status,
+                                 note=f"refund of {amount} {locked.currency}: {reason}")
+    except IntegrityError:
+        existing = Refund.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise RefundError("The refund would exceed what was captured.") from None
+        return existing
+    return refund_send(refund_id=refund.pk)
+
+
+def refund_send(*, refund_id: int) -> Refund:
+    """Send a pending refund to Stripe (again, with the same key). Raises `StripeUnavailable`."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status != Refund.Status.PENDING:
+        return refund
+    payment = refund.payment
+    try:
+        sent = stripe_client.refund_create(
+            payment_intent_id=payment.stripe_payment_intent_id, amount=refund.amount, currency=payment.currency,
+            metadata={"evbilling_refund": str(refund.pk), "evbilling_payment": str(payment.pk)},
+            idempotency_key=f"evb-refund-{refund.idempotency_key}",
+        )
+    except (stripe_client.StripeRejected, stripe_client.PaymentDeclined) as error:
+        with transaction.atomic():
+            Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+                status=Refund.Status.FAILED, failure_message=str(error)[:255])
+            Payment.objects.filter(pk=payment.pk).update(amount_refunded=F("amount_refunded") - refund.amount)
+            payment_event_record(payment, to_status=payment.status, note=f"refund {refund.pk} refused: {error}")
+        refund.refresh_from_db()
+        return refund
+    with transaction.atomic():
+        succeeded = Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+            status=Refund.Status.SUCCEEDED, stripe_refund_id=sent["id"])
+        refund.refresh_from_db()
+        if succeeded:
+            refund_succeeded.send(sender=Refund, refund=refund)
+    return refund
+
+
+# --- Sweeps (beat) ---------------------------------------------------------------------------------
+
+def payments_settle_pending() -> int:
+    """Finish what a lost task or an unreachable Stripe left: pending payments, recorded targets not yet
+    captured, priced sessions whose hold was not claimed, pending refunds. Returns how many were tried."""
+    tried = 0
+    stuck = Payment.objects.filter(status=Payment.Status.PENDING) | Payment.objects.filter(
+        status=Payment.Status.AUTHORIZED, amount_due__isnull=False)
+    for payment_id in stuck.values_list("pk", flat=True):
+        tried += 1
+        try:
+            payment_advance(payment_id=payment_id)
+        except stripe_client.StripeUnavailable:
+            logger.warning("Stripe unreachable; payments wait for the next sweep")
+            return tried
+    unsettled = (SessionCharge.objects.filter(
+        session__id_token__payments__kind=Payment.Kind.SESSION_HOLD,
+        session__id_token__payments__session__isnull=True,
+        session__id_token__payments__status__in=Payment.OPEN_STATUSES,
+    ).filter(session__payments__isnull=True).values_list("session_id", flat=True).distinct())
+    # A worker lost between claiming the hold and recording its target leaves a claimed hold without amount_due.
+    claimed_not_targeted = Payment.objects.filter(
+        kind=Payment.Kind.SESSION_HOLD, status=Payment.Status.AUTHORIZED, amount_due__isnull=True,
+        session__charge__isnull=False).values_list("session_id", flat=True)
+    for session_id in [*unsettled, *claimed_not_targeted]:
+        tried += 1
+        try:
+            session_payment_settle(session_id=session_id)
+        except stripe_client.StripeUnavailable:
+            return tried
+    for refund_id in Refund.objects.filter(status=Refund.Status.PENDING).values_list("pk", flat=True):
+        tried += 1
+        try:
+            refund_send(refund_id=refund_id)
+        except stripe_client.StripeUnavailable:
+            return tried
+    return tried
+
+
+def payment_holds_maintain(*, now: datetime | None = None) -> int:
+    """Release holds no session claimed within PAYMENT_UNUSED_HOLD_MINUTES, and renew holds about to
+    expire (older than PAYMENT_HOLD_RENEW_AFTER_DAYS) whose session is not priced yet: a new hold is
+    placed before the old one is released. Returns how many holds were touched."""
+    now = now or timezone.now()
+    touched = 0
+    unused = Payment.objects.filter(
+        kind=Payment.Kind.SESSION_HOLD, status=Payment.Status.AUTHORIZED, session__isnull=True,
+        authorized_at__lt=now - timedelta(minutes=settings.PAYMENT_UNUSED_HOLD_MINUTES),
+    )
+    for hold in unused:
+        if ChargingSession.objects.filter(id_token_id=hold.id_token_id, state=ChargingSession.State.ACTIVE).exists():
+            continue
+        hold.amount_due = ZERO
+        hold.save(update_fields=["amount_due", "updated_at"])
+        payment_advance(payment_id=hold.pk)
+        touched += 1
+    ageing = Payment.objects.filter(
+        kind=Payment.Kind.SESSION_HOLD, status=Payment.Status.AUTHORIZED, session__isnull=False,
+        amount_due__isnull=True, authorized_at__lt=now - timedelta(days=settings.PAYMENT_HOLD_RENEW_AFTER_DAYS),
+    )
+    for hold in ageing:
+        if SessionCharge.objects.filter(session_id=hold.session_id).exists():
+            session_payment_settle(session_id=hold.session_id)
+        else:
+            hold_renew(payment_id=hold.pk)
+        touched += 1
+    return touched
+
+
+def hold_renew(*, payment_id: int) -> Payment:
+    """Replace an ageing hold with a fresh one for the same session, then release the old one."""
+    old = Payment.objects.get(pk=payment_id)
+    renewed = Payment.objects.create(
+        operator_id=old.operator_id, driver_id=old.driver_id, id_token_id=old.id_token_id,
+        kind=Payment.Kind.SESSION_HOLD, currency=old.currency, amount_requested=old.amount_requested,
+        idempotency_key=f"{old.idempotency_key}-renewal-{old.renewals + 1}",
+        stripe_customer_id=old.stripe_customer_id, stripe_payment_method_id=old.stripe_payment_method_id,
+        renewals=old.renewals + 1,
+    )
+    payment_event_record(renewed, from_status="", to_status=renewed.status, note=f"renews payment {old.pk}")
+    renewed = payment_advance(payment_id=renewed.pk)
+    if renewed.status != Payment.Status.AUTHORIZED:
+        return old
+    session_id = old.session_id
+    with transaction.atomic():
+        Payment.objects.filter(pk=old.pk).update(amount_due=ZERO)
+    payment_advance(payment_id=old.pk)
+    Payment.objects.filter(pk=renewed.pk).update(session_id=session_id)
+    renewed.refresh_from_db()
+    return renewed

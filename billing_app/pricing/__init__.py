@@ -1,0 +1,89 @@
+"""The OCPI 2.2.1 pricing engine: `price_session` and the objects it reads and writes.
+
+Pure (no ORM, no I/O). One module per rule of the spec: `restrictions`, `elements` (element
+choice), `periods` (period splitting), `step_size`, `lines` (lines and totals), `bounds`
+(min/max price); `engine` walks the periods; `types` holds the OCPI objects. Money is rounded
+by `billing_app.money`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+from billing_app import money
+from billing_app.money import MINOR_UNITS
+
+from .engine import price_session
+from .types import (
+    DAYS_OF_WEEK,
+    ENERGY,
+    FLAT,
+    MAX_PRICE,
+    MIN_PRICE,
+    PARKING_TIME,
+    RESERVATION,
+    RESERVATION_EXPIRES,
+    RESERVATION_FLAT,
+    RESERVATION_TIME,
+    RESERVATION_TYPES,
+    TARIFF_DIMENSIONS,
+    TARIFF_TYPES,
+    TIME,
+    ZERO,
+    ChargingPeriod,
+    CostBreakdown,
+    CostLine,
+    DisplayText,
+    Price,
+    PriceComponent,
+    PricingError,
+    Session,
+    Tariff,
+    TariffElement,
+    TariffRestrictions,
+)
+
+__all__ = [
+    "DAYS_OF_WEEK",
+    "ENERGY",
+    "FLAT",
+    "MAX_PRICE",
+    "MINOR_UNITS",
+    "MIN_PRICE",
+    "PARKING_TIME",
+    "RESERVATION",
+    "RESERVATION_EXPIRES",
+    "RESERVATION_FLAT",
+    "RESERVATION_TIME",
+    "RESERVATION_TYPES",
+    "TARIFF_DIMENSIONS",
+    "TARIFF_TYPES",
+    "TIME",
+    "ZERO",
+    "ChargingPeriod",
+    "CostBreakdown",
+    "CostLine",
+    "DisplayText",
+    "Price",
+    "PriceComponent",
+    "PricingError",
+    "Session",
+    "Tariff",
+    "TariffElement",
+    "TariffRestrictions",
+    "price_session",
+    "quantize_money",
+]
+
+
+def quantize_money(amount: Decimal | Fraction, currency: str) -> Decimal:
+    """`billing_app.money.quantize_money` for the callers not yet switched to `billing_app.money`.
+
+    Same rounding (to the minor unit, ROUND_HALF_UP); an unknown currency still raises
+    `PricingError`, which those callers catch (webhooks_app.payloads passes such amounts through).
+    """
+    try:
+        return money.quantize_money(amount, currency)
+    except money.UnknownCurrencyError as error:
+        raise PricingError(str(error)) from None

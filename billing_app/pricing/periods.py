@@ -1,0 +1,154 @@
+"""Period splitting (OCPI 2.2.1 CDRs module, CdrChargingPeriod: periods split at tariff element changes).
+
+Periods are split where a restriction boundary falls inside them (time of day, midnight for
+day/date restrictions, duration and kWh thresholds), but only where the split changes the
+elements used. Volumes are shared out in proportion to time (kWh thresholds: energy exactly,
+time in proportion to the energy, i.e. constant power within the period). OCPI asks the CPO to
+split periods at tariff changes; on periods already split this is a no-op.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from datetime import timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+from .elements import MODES, CompiledTariff
+from .restrictions import DAY_US, MatchContext
+from .types import ZERO, ChargingPeriod, PricingError, Session
+from .volumes import add_volumes, exact
+
+ONE_US = timedelta(microseconds=1)
+
+
+def next_cut(cuts: list[int], tod: int) -> int:
+    """The next time of day (possibly tomorrow) where some element's time window opens or closes."""
+    i = bisect_right(cuts, tod)
+    return cuts[i] if i < len(cuts) else cuts[0] + DAY_US
+
+
+def scan_periods(session: Session) -> tuple[list[int], int]:
+    """Validate the session; return period start offsets (microseconds since the session
+    start, plus the session end) and the index of the last charging period (-1 if none)."""
+    start, end = session.start_date_time, session.end_date_time
+    if start.tzinfo is None or end.tzinfo is None:
+        raise PricingError("session start and end must be timezone-aware")
+    if end < start:
+        raise PricingError("session ends before it starts")
+    if session.reservation not in MODES:
+        raise PricingError(f"unknown reservation type {session.reservation!r}")
+    end_us = (end - start) // ONE_US
+    offsets = []
+    previous = None
+    last_charging = -1
+    try:
+        for index, period in enumerate(session.charging_periods):
+            offset = (period.start_date_time - start) // ONE_US
+            if previous is not None and offset < previous:
+                raise PricingError(f"charging period {index} starts before the previous one")
+            if offset > end_us:
+                raise PricingError(f"charging period {index} starts after the session end")
+            if period.time or period.energy:
+                last_charging = index
+            offsets.append(offset)
+            previous = offset
+    except TypeError:
+        raise PricingError("charging period starts must be timezone-aware") from None
+    offsets.append(end_us)
+    return offsets, last_charging
+
+
+def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, tuple]]) -> list[Decimal | Fraction]:
+    """Share a period's volume over its pieces in proportion to their extent; exact, and the
+    last piece takes the rest so the parts add up to the volume."""
+    if not volume:
+        return [ZERO] * len(pieces)
+    parts: list[Decimal | Fraction] = []
+    whole = Fraction(volume)
+    before = Fraction(0)
+    done: Decimal | Fraction = ZERO
+    for end, _ in pieces[:-1]:
+        part = exact(whole * (end - before))
+        parts.append(part)
+        done = add_volumes(done, part)
+        before = end
+    parts.append(volume - done if type(done) is Decimal else exact(whole - done))
+    return parts
+
+
+def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: int, matched: tuple, period: ChargingPeriod,
+           x0: int, x1: int, energy_before: Decimal | Fraction) -> list[tuple[Fraction, tuple]]:  # fmt: skip
+    """Cut a period where the matched components change: (end as fraction of the period, match)
+    pieces. Positions are exact; kWh thresholds assume constant power within the period."""
+    energy = period.energy
+    bounds = compiled.kwh_bounds
+    if energy > 0 and bounds:
+        i = bisect_right(bounds, energy_before)
+        if i < len(bounds) and bounds[i] < energy_before + energy:
+            return _split_by_energy(compiled, clock, ctx, mode, matched, energy, x0, x1, energy_before)
+    span = x1 - x0
+    cuts: list[tuple[Fraction, tuple]] = []
+    current = matched
+    x = x0
+    while True:
+        nxt = min(x1, next_time_boundary(compiled, clock, x))
+        if nxt >= x1:
+            cuts.append((Fraction(1), current))
+            return cuts
+        ctx.elapsed = nxt
+        if compiled.uses_clock:
+            ctx.ordinal, ctx.tod = clock(nxt)
+        found = compiled.match(ctx, mode)
+        if found != current:
+            cuts.append((Fraction(nxt - x0, span), current))
+            current = found
+        x = nxt
+
+
+def next_time_boundary(compiled: CompiledTariff, clock, x: int) -> int:
+    """The first instant after `x` where a time-of-day, day or duration band changes."""
+    nxt = 1 << 62
+    if compiled.uses_clock:
+        ordinal, tod = clock(x)
+        target = compiled.tod_bounds[bisect_right(compiled.tod_bounds, tod)]
+        boundary = x + target - tod
+        got_ordinal, got_tod = clock(boundary)
+        boundary += (ordinal * DAY_US + target) - (got_ordinal * DAY_US + got_tod)
+        if boundary > x:
+            nxt = boundary
+    i = bisect_right(compiled.dur_bounds, x)
+    if i < len(compiled.dur_bounds):
+        nxt = min(nxt, compiled.dur_bounds[i])
+    return nxt
+
+
+def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: int, matched: tuple,
+                     energy: Decimal, x0: int, x1: int, energy_before: Decimal | Fraction,
+                     ) -> list[tuple[Fraction, tuple]]:  # fmt: skip
+    span = x1 - x0
+    whole = Fraction(energy)
+    before = Fraction(energy_before)
+    pieces: list[tuple[Fraction, tuple]] = []
+    position = Fraction(0)
+    current = matched
+    while True:
+        x = x0 + math.ceil(position * span)
+        upcoming = [Fraction(next_time_boundary(compiled, clock, x) - x0, span)]
+        i = bisect_right(compiled.kwh_bounds, before + whole * position)
+        if i < len(compiled.kwh_bounds):
+            upcoming.append((Fraction(compiled.kwh_bounds[i]) - before) / whole)
+        nxt = min((c for c in upcoming if c > position), default=Fraction(1))
+        if nxt >= 1:
+            pieces.append((Fraction(1), current))
+            return pieces
+        ctx.elapsed = x0 + math.ceil(nxt * span)
+        ctx.energy = exact(before + whole * nxt)
+        if compiled.uses_clock:
+            ctx.ordinal, ctx.tod = clock(ctx.elapsed)
+        found = compiled.match(ctx, mode)
+        if found != current:
+            pieces.append((nxt, current))
+            current = found
+        position = nxt

@@ -1,0 +1,75 @@
+"""Volumes (CdrDimension kWh and hours) kept exact while a period is shared out.
+
+A split period's share of a volume is exact: a Decimal when its decimal expansion terminates,
+a Fraction otherwise, so that nothing is lost before the one rounding of each line's amount.
+Time volumes are taken to the microsecond (hours x 3600, quantized), so an hour value such as
+Decimal(7) / 60 bills 420 s, while a CDR's 0.1667 h is 600.12 s.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+
+from .elements import Candidate
+from .types import ZERO
+
+SECONDS_PER_HOUR = Decimal(3600)
+_MICROSECOND = Decimal("0.000001")
+
+
+def exact(value: Fraction) -> Decimal | Fraction:
+    """A Fraction as an exact Decimal when its decimal expansion terminates."""
+    den = value.denominator
+    while den % 2 == 0:
+        den //= 2
+    while den % 5 == 0:
+        den //= 5
+    if den != 1:
+        return value
+    return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def add_volumes(a: Decimal | Fraction, b: Decimal | Fraction) -> Decimal | Fraction:
+    if type(a) is type(b):
+        return a + b
+    return Fraction(a) + Fraction(b)
+
+
+def to_decimal(value: Decimal | Fraction) -> Decimal:
+    if type(value) is Fraction:
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    return value
+
+
+def to_seconds(hours: Decimal | Fraction) -> Decimal:
+    """Hours to seconds, to the microsecond (the engine's time resolution): a volume such as
+    Decimal(7) / 60, inexact in its 28th digit, must not spill into the next step_size block."""
+    if type(hours) is Fraction:
+        micro = hours * 3_600_000_000
+        return Decimal(round(micro)).scaleb(-6)
+    return (hours * SECONDS_PER_HOUR).quantize(_MICROSECOND)
+
+
+class ComponentVolume:
+    """Volume priced by one component: `quantity` in kWh or hours; `free` grace seconds;
+    `billed` (kWh or seconds) is set after the loop and raised by step_size rounding."""
+
+    __slots__ = ("billed", "cand", "free", "periods", "quantity", "start")
+
+    def __init__(self, cand: Candidate, index: int, start: datetime, quantity: Decimal | Fraction) -> None:
+        self.cand = cand
+        self.quantity = quantity
+        self.free = ZERO
+        self.billed: Decimal | Fraction = ZERO
+        self.periods = [index]
+        self.start = start
+
+    def add(self, index: int, quantity: Decimal | Fraction) -> None:
+        if self.periods[-1] != index:
+            self.periods.append(index)
+        try:
+            self.quantity += quantity
+        except TypeError:
+            self.quantity = add_volumes(self.quantity, quantity)

@@ -1,0 +1,98 @@
+"""REST API for sessions with what they cost and why ("explain my bill")."""
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from billing_app.models import SessionCharge
+from evbilling.api_conventions import IsoDateTimeFilter
+from sessions_app.models import ChargingSession, MeterSample
+from sessions_app.selectors import visible_to
+
+
+class ChargeSerializer(serializers.ModelSerializer):
+    tariff = serializers.SlugRelatedField(slug_field="ocpi_id", read_only=True)
+    lines = serializers.SerializerMethodField(help_text="per dimension: quantity, billed after step size, "
+                                                        "unit price, amount, VAT")
+
+    class Meta:
+        model = SessionCharge
+        fields = ["currency", "total_excl_vat", "total_vat", "total_incl_vat", "total_energy_kwh",
+                  "total_time_hours", "total_parking_hours", "tariff", "lines", "priced_at"]
+
+    def get_lines(self, charge) -> list[dict]:
+        return charge.breakdown.get("lines", [])
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    station = serializers.CharField(source="connector.station.ocpp_identity")
+    connector = serializers.IntegerField(source="connector.number")
+    location = serializers.CharField(source="connector.station.location.name")
+    energy_kwh = serializers.DecimalField(max_digits=12, decimal_places=3)
+    duration_seconds = serializers.SerializerMethodField()
+    cost = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ChargingSession
+        fields = ["id", "state", "started_at", "stopped_at", "duration_seconds", "energy_kwh", "stop_reason",
+                  "location", "station", "connector", "cost"]
+
+    def get_duration_seconds(self, session) -> int | None:
+        return int(session.duration.total_seconds()) if session.duration is not None else None
+
+    @extend_schema(exclude=True)
+    def get_cost(self, session) -> dict | None:
+        charge = getattr(session, "charge", None)
+        if charge is None:
+            return None
+        return {"currency": charge.currency, "excl_vat": str(charge.total_excl_vat),
+                "incl_vat": str(charge.total_incl_vat)}
+
+
+class SessionDetailSerializer(SessionSerializer):
+    charge = serializers.SerializerMethodField()
+
+    class Meta(SessionSerializer.Meta):
+        fields = [*SessionSerializer.Meta.fields, "meter_start_wh", "meter_stop_wh", "charge"]
+
+    def get_charge(self, session) -> dict | None:
+        charge = getattr(session, "charge", None)
+        return ChargeSerializer(charge).data if charge else None
+
+
+class SampleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MeterSample
+        fields = ["taken_at", "energy_wh", "power_w", "current_a", "soc_percent"]
+
+
+class SessionFilter(django_filters.FilterSet):
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    station = django_filters.CharFilter(field_name="connector__station__ocpp_identity")
+
+    class Meta:
+        model = ChargingSession
+        fields = ["state"]
+
+
+class SessionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Drivers: their own sessions. Operator and support staff: their operators' sessions."""
+
+    filterset_class = SessionFilter
+
+    def get_serializer_class(self):
+        return SessionDetailSerializer if self.action == "retrieve" else SessionSerializer
+
+    def get_queryset(self):
+        return (visible_to(ChargingSession.objects.all(), self.request.user, driver_path="driver")
+                .select_related("connector__station__location", "charge__tariff").order_by("-started_at"))
+
+    @extend_schema(responses=SampleSerializer(many=True))
+    @action(detail=True, pagination_class=None)  # a session's whole curve, as the schema says
+    def samples(self, request, pk=None):
+        session = self.get_object()
+        return Response(SampleSerializer(session.samples.order_by("taken_at"), many=True).data)

@@ -1,0 +1,31 @@
+"""What an active session has cost so far, for the charger's display (OCPP 2.0.1 totalCost).
+
+Named in the setting OCPP_RUNNING_COST_FUNCTION so the gateway (sessions_app) can call it
+without importing billing.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from billing_app import ocpi, pricing
+from billing_app.tariffs.cdr import session_pricing_input
+from billing_app.tariffs.services import tariff_for_session, tariff_to_ocpi
+from sessions_app.models import ChargingSession
+
+
+def session_running_total(session: ChargingSession) -> tuple[Decimal, str] | None:
+    """The session priced up to its latest meter reading: (incl. VAT, currency); None when no tariff applies."""
+    tariff = tariff_for_session(session)
+    if tariff is None:
+        return None
+    breakdown = pricing.price_session(
+        tariff=ocpi.tariff_from_ocpi(tariff_to_ocpi(tariff)),
+        session=ocpi.session_from_json(session_pricing_input(session)),
+    )
+    return breakdown.total_cost.incl_vat, tariff.currency
+
+
+def session_running_cost(session: ChargingSession) -> Decimal | None:
+    """The running total incl. VAT alone, as the charger's display wants it."""
+    total = session_running_total(session)
+    return None if total is None else total[0]

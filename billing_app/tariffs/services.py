@@ -1,0 +1,204 @@
+"""Tariff rows <-> OCPI 2.2.1 Tariff objects, and which tariff applies to a session.
+
+The OCPI object is the exchange format (import, export, the snapshot frozen on each priced
+session); the engine reads it through `billing_app.ocpi`. Import validates with the same parser the
+engine uses, so a tariff that imports is a tariff that prices.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from billing_app import ocpi
+from billing_app.models import DriverGroup, PriceComponent, Tariff, TariffAltText, TariffAssignment, TariffElement
+from evbilling.errors import ApplicationError
+from sessions_app.models import ChargingSession, Operator
+
+_PRICE_KEYS = ("min_price", "max_price")
+
+
+class TariffImportError(ApplicationError, ValueError):
+    """An OCPI tariff that cannot be stored; the message is one line for the person importing."""
+
+
+def _price(excl: Decimal | None, incl: Decimal | None) -> dict | None:
+    if excl is None:
+        return None
+    price = {"excl_vat": excl}
+    if incl is not None:
+        price["incl_vat"] = incl
+    return price
+
+
+def _normal(value: Decimal) -> Decimal:
+    """6-place database decimals back to the shortest form (0.250000 -> 0.25) for export."""
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral() else normal
+
+
+def tariff_to_ocpi(tariff: Tariff) -> dict[str, Any]:
+    """The tariff as an OCPI 2.2.1 Tariff object (numbers as Decimal; `ocpi.dumps` writes them exactly)."""
+    data: dict[str, Any] = {
+        "country_code": tariff.country_code,
+        "party_id": tariff.party_id,
+        "id": tariff.ocpi_id,
+        "currency": tariff.currency,
+    }
+    if tariff.type:
+        data["type"] = tariff.type
+    alt_texts = [{"language": t.language, "text": t.text} for t in tariff.alt_texts.all()]
+    if alt_texts:
+        data["tariff_alt_text"] = alt_texts
+    if tariff.tariff_alt_url:
+        data["tariff_alt_url"] = tariff.tariff_alt_url
+    for key in _PRICE_KEYS:
+        excl, incl = getattr(tariff, f"{key}_excl_vat"), getattr(tariff, f"{key}_incl_vat")
+        price = _price(_normal(excl) if excl is not None else None, _normal(incl) if incl is not None else None)
+        if price:
+            data[key] = price
+    data["elements"] = [_element_to_ocpi(e) for e in tariff.elements.all()]
+    if tariff.start_date_time:
+        data["start_date_time"] = ocpi.format_datetime_seconds(tariff.start_date_time)
+    if tariff.end_date_time:
+        data["end_date_time"] = ocpi.format_datetime_seconds(tariff.end_date_time)
+    if tariff.energy_mix is not None:
+        data["energy_mix"] = tariff.energy_mix
+    if tariff.parking_grace_minutes:
+        data[ocpi.GRACE_KEY] = tariff.parking_grace_minutes
+    data["last_updated"] = ocpi.format_datetime_seconds(tariff.last_updated or datetime.now(UTC))
+    return data
+
+
+def _element_to_ocpi(element: TariffElement) -> dict[str, Any]:
+    components = [
+        {"type": c.type, "price": _normal(c.price), **({"vat": _normal(c.vat)} if c.vat is not None else {}),
+         "step_size": c.step_size}
+        for c in element.price_components.all()
+    ]
+    result: dict[str, Any] = {"price_components": components}
+    restrictions: dict[str, Any] = {}
+    for name in TariffElement.RESTRICTION_FIELDS:
+        value = getattr(element, name)
+        if value in (None, "", []):
+            continue
+        if isinstance(value, Decimal):
+            value = _normal(value)
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        restrictions[name] = value
+    if restrictions or element.has_restrictions:
+        result["restrictions"] = restrictions
+    return result
+
+
+def snapshot(tariff: Tariff) -> str:
+    """The tariff frozen as OCPI JSON text, numbers exact."""
+    return ocpi.dumps(tariff_to_ocpi(tariff))
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+@transaction.atomic
+def tariff_import_ocpi(*, operator: Operator, data: dict[str, Any]) -> Tariff:
+    """Create or replace (by OCPI id) the operator's tariff from an OCPI 2.2.1 Tariff object.
+
+    Validated first by the engine's own parser; a bad object raises TariffImportError and writes
+    nothing. Assignments of a replaced tariff are kept.
+    """
+    try:
+        ocpi.tariff_from_ocpi(data)
+    except ocpi.OcpiError as error:
+        raise TariffImportError(str(error)) from None
+    if data["currency"] not in settings.CURRENCIES:
+        raise TariffImportError(f"Currency {data['currency']} is not enabled (CURRENCIES: {settings.CURRENCIES}).")
+
+    tariff = Tariff.objects.filter(operator=operator, ocpi_id=data["id"]).first() or Tariff(
+        operator=operator, ocpi_id=data["id"]
+    )
+    alt_texts = data.get("tariff_alt_text") or []
+    tariff.country_code = data["country_code"]
+    tariff.party_id = data["party_id"]
+    tariff.currency = data["currency"]
+    tariff.type = data.get("type") or ""
+    tariff.name = tariff.name or next((t["text"] for t in alt_texts if t.get("language") == "en"),
+                                      alt_texts[0]["text"] if alt_texts else data["id"])[:120]
+    tariff.tariff_alt_url = data.get("tariff_alt_url") or ""
+    for key in _PRICE_KEYS:
+        price = data.get(key) or {}
+        setattr(tariff, f"{key}_excl_vat", _dec(price.get("excl_vat")))
+        setattr(tariff, f"{key}_incl_vat", _dec(price.get("incl_vat")))
+    tariff.start_date_time = _parse_dt(data.get("start_date_time"))
+    tariff.end_date_time = _parse_dt(data.get("end_date_time"))
+    tariff.energy_mix = data.get("energy_mix")
+    tariff.parking_grace_minutes = int(data.get(ocpi.GRACE_KEY) or 0)
+    tariff.full_clean(exclude=["operator"])
+    tariff.save()
+
+    tariff.alt_texts.all().delete()
+    TariffAltText.objects.bulk_create(TariffAltText(tariff=tariff, language=t["language"], text=t["text"])
+                                      for t in alt_texts)
+    tariff.elements.all().delete()
+    for position, element_data in enumerate(data["elements"]):
+        restrictions = element_data.get("restrictions")
+        element = TariffElement(tariff=tariff, position=position, has_restrictions=restrictions is not None)
+        for name, value in (restrictions or {}).items():
+            if name in ("min_kwh", "max_kwh", "min_current", "max_current", "min_power", "max_power"):
+                value = _dec(value)
+            setattr(element, name, value)
+        element.full_clean(exclude=["tariff"])
+        element.save()
+        PriceComponent.objects.bulk_create(
+            PriceComponent(element=element, position=i, type=c["type"], price=_dec(c["price"]), vat=_dec(c.get("vat")),
+                           step_size=int(c["step_size"]))
+            for i, c in enumerate(element_data["price_components"])
+        )
+    return tariff
+
+
+def _parse_dt(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def tariff_for_session(session: ChargingSession) -> Tariff | None:
+    """The tariff in force at the session's start for its connector and driver.
+
+    The most specific assignment wins: connector, then station, then location, then the operator
+    default; at each level a tariff for one of the driver's groups beats the one for everybody.
+    Only tariffs valid at the start (start_date_time <= start < end_date_time) count.
+    """
+    connector = session.connector
+    station = connector.station
+    at = session.started_at
+    group_ids = (
+        set(DriverGroup.objects.filter(drivers=session.driver_id).values_list("pk", flat=True))
+        if session.driver_id else set()
+    )
+    candidates = (
+        TariffAssignment.objects.filter(tariff__operator_id=session.operator_id)
+        .filter(Q(tariff__start_date_time__isnull=True) | Q(tariff__start_date_time__lte=at))
+        .filter(Q(tariff__end_date_time__isnull=True) | Q(tariff__end_date_time__gt=at))
+        .filter(Q(driver_group__isnull=True) | Q(driver_group__in=group_ids))
+        .filter(
+            Q(connector=connector)
+            | Q(station=station)
+            | Q(location_id=station.location_id)
+            | Q(connector__isnull=True, station__isnull=True, location__isnull=True)
+        )
+        .select_related("tariff")
+    )
+
+    def rank(assignment: TariffAssignment) -> tuple[int, int, int]:
+        level = 3 if assignment.connector_id else 2 if assignment.station_id else 1 if assignment.location_id else 0
+        return level, 1 if assignment.driver_group_id else 0, assignment.pk
+
+    best = max(candidates, key=rank, default=None)
+    return best.tariff if best else None
