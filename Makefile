@@ -34,12 +34,15 @@ migrate: install
 demo: migrate
 	$(PY) manage.py load_demo
 
-# localstripe, the fake Stripe of `make run` (STRIPE_API_HOST defaults to it); started unless something
-# already listens on LOCALSTRIPE_PORT. The tests start their own on a free port (or use LOCALSTRIPE_URL).
+# localstripe, the fake Stripe of `make run` (which points STRIPE_API_HOST at it); started unless something
+# already listens on LOCALSTRIPE_PORT, with its state in $(VENV)/localstripe/ (the launcher keeps it apart from
+# other instances'). The tests start their own on a free port (or use LOCALSTRIPE_URL).
 localstripe: install
 	@if ! $(PY) -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1', $(LOCALSTRIPE_PORT))))"; then \
 		echo "starting localstripe on 127.0.0.1:$(LOCALSTRIPE_PORT) (log: $(VENV)/localstripe.log)"; \
-		nohup $(VENV)/bin/localstripe --port $(LOCALSTRIPE_PORT) >$(VENV)/localstripe.log 2>&1 & \
+		mkdir -p $(VENV)/localstripe; \
+		nohup $(PY) -m evbilling.localstripe_launcher --port $(LOCALSTRIPE_PORT) --state-dir $(VENV)/localstripe \
+			>$(VENV)/localstripe.log 2>&1 & echo $$! >$(VENV)/localstripe/$(LOCALSTRIPE_PORT).pid; \
 		for _ in $$(seq 1 50); do \
 			$(PY) -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1', $(LOCALSTRIPE_PORT))))" && break; \
 			sleep 0.2; done; \
@@ -47,6 +50,8 @@ localstripe: install
 			|| { echo "localstripe did not start (see $(VENV)/localstripe.log)"; exit 1; }; \
 	fi
 
+# The app processes talk to the localstripe started above (unless STRIPE_API_HOST is given).
+run: export STRIPE_API_HOST ?= http://127.0.0.1:$(LOCALSTRIPE_PORT)
 run: migrate localstripe
 	@$(PY) manage.py shell -c "from sessions_app.models import Operator; import sys; sys.exit(0 if Operator.objects.exists() else 1)" \
 		|| $(PY) manage.py load_demo

@@ -44,17 +44,14 @@ def _reachable(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def localstripe_url():
-    """A localstripe of our own (state from scratch), stopped at the end of the run."""
-    url = os.environ.get("LOCALSTRIPE_URL")
-    if url:
-        yield url.rstrip("/")
-        return
-    port = _free_port()
-    binary = Path(sys.executable).with_name("localstripe")
+def localstripe_start(state_dir: Path, *, port: int | None = None,
+                      from_scratch: bool = True) -> tuple[subprocess.Popen, str]:
+    """A localstripe (a free port unless given) with its state in `state_dir` (evbilling.localstripe_launcher)."""
+    port = port or _free_port()
     process = subprocess.Popen(
-        [str(binary), "--port", str(port), "--from-scratch"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "evbilling.localstripe_launcher", "--port", str(port), "--state-dir", str(state_dir),
+         *(["--from-scratch"] if from_scratch else [])],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
@@ -63,6 +60,17 @@ def localstripe_url():
             process.kill()
             pytest.fail(f"localstripe did not start on port {port}")
         time.sleep(0.1)
+    return process, url
+
+
+@pytest.fixture(scope="session")
+def localstripe_url(tmp_path_factory):
+    """A localstripe of our own (state from scratch, in a temporary folder), stopped at the end of the run."""
+    url = os.environ.get("LOCALSTRIPE_URL")
+    if url:
+        yield url.rstrip("/")
+        return
+    process, url = localstripe_start(tmp_path_factory.mktemp("localstripe"))
     yield url
     process.terminate()
     process.wait(timeout=10)
