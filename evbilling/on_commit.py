@@ -8,6 +8,7 @@ deferred call goes through `after_commit`, which hands Django a real function.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +20,7 @@ def after_commit(func: Callable[..., Any], /, *args: Any, using: str | None = No
     def hook() -> None:
         func(*args, **kwargs)
 
-    name = getattr(func, "__qualname__", None) or getattr(func, "name", None) or repr(func)
+    target = func.func if isinstance(func, partial) else func
+    name = getattr(target, "__qualname__", None) or getattr(target, "name", None) or repr(target)
     hook.__qualname__ = hook.__name__ = f"after_commit({name})"
     transaction.on_commit(hook, using=using, robust=True)

@@ -9,6 +9,14 @@ from hypothesis import settings as hypothesis_settings
 
 from tests import factories
 
+# Fixture modules shared across apps (payments with localstripe, invoices, API users), loaded once for the
+# whole suite instead of star-imported into each test module.
+pytest_plugins = [
+    "tests.billing_app.invoice_fixtures",
+    "tests.billing_app.payment_fixtures",
+    "tests.evbilling.api_fixtures",
+]
+
 # Property tests judge correctness, never speed: no per-example deadline (a loaded CI machine must
 # not fail them), and a fixed seed in CI so a red run can be replayed.
 hypothesis_settings.register_profile(

@@ -1,7 +1,7 @@
 """Helpers and fixtures for the invoice tests: priced sessions without meter samples (the pricing
 engine run on given volumes), billing accounts, PDFs read back with pdftotext.
 
-Import the fixtures into a test module with `from tests.billing_app.invoice_fixtures import *`.
+Loaded for the whole suite by `pytest_plugins` in tests/conftest.py.
 """
 import subprocess
 from datetime import timedelta

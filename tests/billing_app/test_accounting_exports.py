@@ -15,7 +15,6 @@ from billing_app.reporting import analytics
 from billing_app.reporting import exports as accounting_exports
 from disputes_app import services as dispute_services
 from tests import factories
-from tests.billing_app.invoice_fixtures import *  # noqa: F403
 from tests.billing_app.invoice_fixtures import account, charged_session
 
 D = Decimal

@@ -11,7 +11,6 @@ from billing_app.invoicing.billing_run import billing_run
 from billing_app.invoicing.tasks import billing_run as billing_run_task
 from billing_app.models import BillingAccount, Invoice
 from tests import factories
-from tests.billing_app.invoice_fixtures import *  # noqa: F403
 from tests.billing_app.invoice_fixtures import account, charged_session
 
 D = Decimal

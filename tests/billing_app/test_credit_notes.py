@@ -11,7 +11,6 @@ from billing_app import invoicing
 from billing_app.invoicing import CreditNoteError, credit_note_issued, invoice_remaining
 from billing_app.models import BillingAccount, CreditNote, CreditNoteLine
 from tests import factories
-from tests.billing_app.invoice_fixtures import *  # noqa: F403
 from tests.billing_app.invoice_fixtures import account, charged_session, pdf_text
 
 D = Decimal

@@ -11,7 +11,6 @@ from django.db import connection, connections
 from billing_app import invoicing
 from billing_app.invoicing.numbering import number_format
 from billing_app.models import CreditNote, Invoice
-from tests.billing_app.invoice_fixtures import *  # noqa: F403
 from tests.billing_app.invoice_fixtures import account, charged_session
 
 D = Decimal

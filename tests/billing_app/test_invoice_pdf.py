@@ -13,7 +13,6 @@ from billing_app.models import BillingAccount, Invoice
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn
 from tests import factories
-from tests.billing_app.invoice_fixtures import *  # noqa: F403
 from tests.billing_app.invoice_fixtures import account, charged_session, pdf_text
 
 D = Decimal

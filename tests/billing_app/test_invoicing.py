@@ -14,7 +14,6 @@ from billing_app.invoicing import documents
 from billing_app.invoicing.lines import line_priced, share_out, totals, vat_summary
 from billing_app.models import BillingAccount, Invoice, InvoiceLine, NumberSequence
 from tests import factories
-from tests.billing_app.invoice_fixtures import *  # noqa: F403
 from tests.billing_app.invoice_fixtures import account, charged_session
 
 D = Decimal

@@ -13,7 +13,6 @@ from billing_app.payments import stripe_client
 from billing_app.payments.methods import payment_method_add
 from sessions_app import services as session_services
 from tests import factories
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
 from tests.billing_app.payment_fixtures import declining_card, payg_driver, payg_session_stopped
 
 pytestmark = pytest.mark.django_db

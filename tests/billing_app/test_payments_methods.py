@@ -6,7 +6,6 @@ from django.urls import reverse
 from billing_app.models import PaymentCustomer
 from billing_app.payments import methods as payment_methods
 from tests import factories
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
 from tests.billing_app.payment_fixtures import payg_driver
 
 pytestmark = pytest.mark.django_db

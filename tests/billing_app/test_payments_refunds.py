@@ -11,7 +11,6 @@ from billing_app.models import Payment, PaymentCustomer, Refund
 from billing_app.payments import services as payments
 from billing_app.payments import stripe_client
 from billing_app.payments.services import RefundError
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
 from tests.billing_app.payment_fixtures import payg_driver
 
 pytestmark = pytest.mark.django_db

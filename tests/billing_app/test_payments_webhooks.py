@@ -9,7 +9,6 @@ from billing_app.payments import services as payments
 from billing_app.payments import stripe_events
 from sessions_app import services as session_services
 from tests import factories
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
 from tests.billing_app.payment_fixtures import payg_driver, post_webhook, sign, stripe_event
 
 pytestmark = pytest.mark.django_db

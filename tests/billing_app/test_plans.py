@@ -12,7 +12,6 @@ from billing_app.invoicing import statement_create
 from billing_app.models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
 from billing_app.payments.methods import payment_method_add
 from billing_app.plans import services as plans
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
 from tests.billing_app.payment_fixtures import payg_driver
 from tests.billing_app.plan_fixtures import make_plan
 

@@ -8,7 +8,6 @@ from django.urls import reverse
 
 from billing_app.models import PaymentCustomer, Subscription
 from tests import factories
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
 from tests.billing_app.payment_fixtures import payg_driver
 from tests.billing_app.plan_fixtures import make_plan, subscribed
 

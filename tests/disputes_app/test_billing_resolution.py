@@ -14,7 +14,6 @@ from disputes_app.models import DisputeTicket
 from disputes_app.services.resolutions import ResolutionError
 from sessions_app import services as session_services
 from tests import factories
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures
 from tests.billing_app.payment_fixtures import payg_driver, payg_session_stopped, post_webhook, sign, stripe_event
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,6 @@ import pytest
 from billing_app.models import Invoice
 from sessions_app import services as session_services
 from tests import factories
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures (localstripe, stripe_server, payg_*)
 from tests.billing_app.payment_fixtures import payg_driver, payg_session_stopped
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -1,7 +1,7 @@
 """Helpers and fixtures of the REST API tests: API clients for a user, issued receipts of priced sessions
 (without rendering PDFs or sending mail), and the people around operator A.
 
-Import the fixtures into a test module with `from tests.evbilling.api_fixtures import *`.
+Loaded for the whole suite by `pytest_plugins` in tests/conftest.py.
 """
 from __future__ import annotations
 

@@ -9,9 +9,7 @@ from rest_framework.test import APIClient
 from disputes_app import services
 from disputes_app.models import DisputeTicket, TicketMessage
 from tests import factories
-from tests.billing_app.invoice_fixtures import *  # noqa: F403 - fixtures (media, ...)
 from tests.billing_app.invoice_fixtures import charged_session
-from tests.evbilling.api_fixtures import *  # noqa: F403 - fixtures (staff, support, other_driver, ...)
 from tests.evbilling.api_fixtures import T0, api_for, assert_error, issued_receipt
 
 pytestmark = pytest.mark.usefixtures("media")

@@ -2,7 +2,6 @@
 (found by the Schemathesis run: an id past SQLite's INTEGER, a time zone offset PostgreSQL refuses)."""
 import pytest
 
-from tests.evbilling.api_fixtures import *  # noqa: F403 - fixtures (staff, ...)
 from tests.evbilling.api_fixtures import api_for, assert_error
 
 HUGE = str(2**64)

@@ -11,8 +11,6 @@ from rest_framework.test import APIClient
 from billing_app import invoicing
 from billing_app.models import Invoice, Payment
 from tests import factories
-from tests.billing_app.invoice_fixtures import *  # noqa: F403 - fixtures (media, ...)
-from tests.evbilling.api_fixtures import *  # noqa: F403 - fixtures (staff, support, other_driver, ...)
 from tests.evbilling.api_fixtures import T0, api_for, assert_error, issued_receipt
 
 pytestmark = pytest.mark.usefixtures("media")

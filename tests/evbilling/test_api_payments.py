@@ -9,7 +9,6 @@ from rest_framework.test import APIClient
 
 from billing_app.models import Payment, Plan, Refund, Subscription, SubscriptionPeriod
 from tests import factories
-from tests.evbilling.api_fixtures import *  # noqa: F403 - fixtures (staff, support, other_driver, ...)
 from tests.evbilling.api_fixtures import T0, api_for, assert_error
 
 D = Decimal

@@ -32,7 +32,6 @@ from billing_app.invoicing import delivery
 from billing_app.models import Payment, Plan, Subscription
 from disputes_app import services as disputes
 from tests import factories
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures (localstripe, stripe_server)
 from tests.billing_app.payment_fixtures import payg_driver
 from tests.evbilling.api_fixtures import T0, issued_receipt
 

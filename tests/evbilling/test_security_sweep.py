@@ -31,7 +31,6 @@ from disputes_app.models import DisputeTicket, MessageAttachment
 from sessions_app import services as session_services
 from sessions_app.models import ChargingSession, User
 from tests import factories
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures (localstripe, stripe_server, payg_*)
 from tests.billing_app.payment_fixtures import payg_driver, payg_session_stopped
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,6 @@ import pytest
 
 from billing_app.models import Payment, PaymentCustomer
 from billing_app.payments import services as payments
-from tests.billing_app.payment_fixtures import *  # noqa: F403 - fixtures (localstripe, stripe_server)
 from tests.billing_app.payment_fixtures import payg_driver
 
 pytestmark = pytest.mark.django_db
