@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from .models import ChargingStation, Connector, IdToken, Location
 from .selectors import scope_to_user, visible_to
+from .services.tokens import token_block
 
 
 class IsOperatorStaffOrReadOnlySupport(permissions.BasePermission):
@@ -121,6 +122,5 @@ class IdTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         token = self.get_object()
         if request.user.is_support:
             raise PermissionDenied("Support staff cannot block tokens.")
-        token.status = IdToken.Status.BLOCKED
-        token.save(update_fields=["status"])
+        token = token_block(token_id=token.pk, by=request.user)
         return Response(IdTokenSerializer(token).data, status=status.HTTP_200_OK)

@@ -18,9 +18,11 @@ from billing_app.portal import selectors
 from billing_app.portal.forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm
 from billing_app.settlement.running_cost import session_running_total
 from billing_app.tariffs.cdr import session_periods
+from evbilling.errors import message_call
 from sessions_app.models import DriverProfile, IdToken
 from sessions_app.periods import CHARGING
 from sessions_app.selectors import session_energy_so_far_wh
+from sessions_app.services import tokens as token_services
 
 LINE_LABELS = {
     "ENERGY": "Energy (kWh)", "TIME": "Charging time (h)", "PARKING_TIME": "Idle time after charging (h)",
@@ -146,9 +148,8 @@ def token_list(request):
 @driver_required
 def token_block(request, pk: int):
     token = get_object_or_404(selectors.driver_tokens(request.user), pk=pk)
-    if token.status != IdToken.Status.BLOCKED:
-        token.status = IdToken.Status.BLOCKED
-        token.save(update_fields=["status"])
+    was_blocked = token.status == IdToken.Status.BLOCKED
+    if message_call(request, token_services.token_block, token_id=token.pk, by=request.user) and not was_blocked:
         messages.success(request, f"Card {token.uid} is blocked: chargers will refuse it from now on.")
     return redirect("portal:tokens")
 
