@@ -354,10 +354,10 @@ def load_sessions(*, plan: list[_Session], templates: list[Template], stats: Loa
 def load_charges_and_receipts(*, plan: list[_Session], templates: list[Template], stats: LoadStats,
                               now: datetime, progress: Progress) -> None:
     from billing_app.invoicing.documents import seller_snapshot
-    from sessions_app.selectors import operator_time_zone
     from billing_app.invoicing.numbering import number_format
     from billing_app.models import NumberSequence
     from sessions_app.models import Operator
+    from sessions_app.selectors import operator_time_zone
 
     priced = [s for s in plan if s.state == "completed"]
     first_charge = _reserve_ids("billing_app_sessioncharge", len(priced))

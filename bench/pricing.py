@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from billing_app.ocpi import session_from_json, tariff_from_ocpi
 from billing_app.pricing import Session, Tariff, price_session
+from billing_app.pricing.ocpi import session_from_json, tariff_from_ocpi
 
 REALISTIC_TARIFF = {
     "country_code": "DE",

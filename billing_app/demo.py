@@ -9,10 +9,13 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from billing_app.invoicing import delivery_suppressed, receipts_issue_pending
+from billing_app.invoicing.billing_run import billing_run
 from billing_app.models import BillingAccount, DriverGroup, Plan, Subscription, SubscriptionPeriod, TariffAssignment
-from billing_app.ocpi import loads
+from billing_app.plans import services as plans
+from billing_app.pricing.ocpi import loads
 from billing_app.tariffs.services import tariff_import_ocpi
-from sessions_app.models import Operator, User
+from sessions_app.models import ChargingSession, Operator, User
 
 TARIFF_DIR = Path(__file__).resolve().parent / "demo_tariffs"
 TARIFFS = {
@@ -60,7 +63,6 @@ def load_plans(*, subscribers: int = 3) -> None:
     """The Voltara Plus plan and a few pay-as-you-go drivers on it, their current period (started ten
     days ago) marked paid without a Stripe charge (the demo may run without localstripe); call before
     the sessions are priced so their recent sessions use the plan."""
-    from billing_app.plans import services as plans
 
     operator = Operator.objects.filter(name="Voltara Charging").first()
     if operator is None:
@@ -87,9 +89,6 @@ def load_invoices(*, progress=lambda n: None) -> tuple[int, int]:
     """Receipts for the demo's pay-as-you-go sessions and statements for every closed month of the
     history, issued like the real ones but without PDF or email (PDFs render on first download).
     Idempotent: what has its invoice is not invoiced again. Returns (receipts, statements)."""
-    from billing_app.invoicing import delivery_suppressed, receipts_issue_pending
-    from billing_app.invoicing.billing_run import billing_run
-    from sessions_app.models import ChargingSession
 
     with delivery_suppressed():
         receipts = receipts_issue_pending(progress=progress)

@@ -3,6 +3,8 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from billing_app.invoicing import reconciliation  # noqa: F401 - connects the credit note -> refund receiver
+from billing_app.payments.tasks import session_payment_settle
+from billing_app.settlement.tasks import session_settle
 from sessions_app.signals import session_completed
 
 
@@ -13,8 +15,6 @@ def settle_completed_session(sender, session, **kwargs):
     robust: a failure to queue or (eagerly) price never fails the stop the charger is waiting on;
     unpriced sessions are picked up again by `settle_pending` on the beat schedule. Pricing is chained
     to the payment (capture of a pay-as-you-go hold); `payments_settle_pending` catches what it misses."""
-    from billing_app.payments.tasks import session_payment_settle
-    from billing_app.settlement.tasks import session_settle
 
     transaction.on_commit(
         lambda: (session_settle.si(session.pk) | session_payment_settle.si(session.pk)).delay(), robust=True

@@ -16,9 +16,9 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from billing_app import ocpi
 from billing_app.invoicing.reconciliation import session_card_payments
 from billing_app.models import Invoice, InvoiceLine, Payment, SessionCharge
+from billing_app.pricing import ocpi
 from billing_app.tariffs.cdr import session_charging_periods, session_periods
 from sessions_app.models import ConnectorStatusEvent
 from sessions_app.selectors import session_samples

@@ -72,7 +72,7 @@ class ResolveForm(forms.Form):
     kind = forms.ChoiceField(label="Resolution", choices=[
         (k, label) for k, label in DisputeTicket.ResolutionKind.choices if k != DisputeTicket.ResolutionKind.CHARGEBACK
     ])
-    amount = forms.DecimalField(required=False, min_value=Decimal("0.01"), max_digits=12, decimal_places=2,
+    amount = forms.DecimalField(required=False, max_digits=12, decimal_places=3,
                                 help_text="Refund or credit amount (incl. VAT).")
     corrected_energy_kwh = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=3,
                                               label="Corrected energy (kWh)", help_text="For re-pricing.")

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from django.dispatch import receiver
 
 from billing_app.models import Payment
+from billing_app.money import from_minor_units
 from billing_app.payments.services import payment_dispute_changed
-from billing_app.payments.stripe_client import from_minor_units
 
 from . import services
 

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from billing_app.pricing import PricingError, quantize_money
+from billing_app.money import UnknownCurrencyError, quantize_money
+from sessions_app.models import Connector
 
 from .models import WebhookEndpoint, WebhookEvent
 
@@ -36,7 +37,7 @@ def money(amount: Decimal | None, currency: str) -> dict | None:
     currency = (currency or "").upper()
     try:
         return {"amount": str(quantize_money(Decimal(amount), currency)), "currency": currency}
-    except PricingError:
+    except UnknownCurrencyError:
         return {"amount": str(amount), "currency": currency}
 
 
@@ -50,7 +51,6 @@ def envelope(event: WebhookEvent) -> dict:
 
 
 def session_data(session) -> dict:
-    from sessions_app.models import Connector
 
     connector = (Connector.objects.filter(pk=session.connector_id)
                  .values("number", "station_id", "station__ocpp_identity", "station__location_id").first()) or {}

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from billing_app.invoicing import credit_note_issued
+from billing_app.models import InvoiceLine
 from billing_app.payments.services import payment_dispute_changed
 from billing_app.signals import invoice_issued, invoice_paid, invoice_voided, payment_status_changed, refund_succeeded
 from disputes_app.signals import dispute_opened, dispute_resolved
@@ -46,7 +47,6 @@ def on_session_completed(sender, session, **kwargs):
 def on_invoices_issued(sender, invoices, **kwargs):
     """A whole issuing batch at once: one query to find listeners, one for the lines of the invoices
     someone listens to."""
-    from billing_app.models import InvoiceLine
 
     try:
         with transaction.atomic():

@@ -24,7 +24,7 @@ from sessions_app.models import Operator, User
 
 from . import payloads
 from .attempts import deliver
-from .models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent, secret_generate
 from .selectors import deliveries_for, endpoints_for
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,6 @@ def webhook_delivery_redeliver(*, delivery_id: int, user: User, now: datetime | 
 def webhook_endpoint_rotate_secret(*, endpoint_id: int, user: User, now: datetime | None = None) -> WebhookEndpoint:
     """Give the endpoint a new secret; requests are signed with it from now on (the old one stops
     working at once: update the receiver right after)."""
-    from .models import secret_generate
 
     with transaction.atomic():
         endpoint = _endpoint_for(endpoint_id=endpoint_id, user=user)

@@ -16,7 +16,7 @@ from billing_app.models import (
     TariffAssignment,
     TariffElement,
 )
-from billing_app.ocpi import dumps, loads
+from billing_app.pricing.ocpi import dumps, loads
 from billing_app.tariffs.cdr import cdr_for_charge
 from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
 from sessions_app.admin_paginator import EstimatedCountPaginator

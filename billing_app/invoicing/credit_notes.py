@@ -26,7 +26,7 @@ from billing_app.invoicing.errors import CreditNoteError
 from billing_app.invoicing.lines import share_out, vat_summary
 from billing_app.invoicing.numbering import number_format, number_take
 from billing_app.models import CreditNote, CreditNoteLine, Invoice, NumberSequence
-from billing_app.pricing import quantize_money
+from billing_app.money import quantize_money
 from evbilling.on_commit import after_commit
 from sessions_app.selectors import operator_time_zone
 

@@ -1,7 +1,7 @@
 """Invoice lines from a session's pricing breakdown, and the sums an invoice shows.
 
 Money rule (DESIGN.md): every line is rounded once to the currency's minor unit by
-`pricing.quantize_money`, VAT is computed on the rounded line, and every total (per VAT rate and
+`money.quantize_money`, VAT is computed on the rounded line, and every total (per VAT rate and
 overall) is a plain sum of rounded lines, so the totals always add up to the cent. Breakdown
 lines arrive already rounded by the engine; quantizing them again changes nothing and guards the
 invariant for extra lines (plan fees, discounts) that come from elsewhere.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing_app import pricing
-from billing_app.pricing import quantize_money
+from billing_app.money import minor_unit, quantize_money, vat_amount
 
 _HUNDRED = Decimal(100)
 _QUANTITY = Decimal("0.0001")
@@ -58,8 +58,7 @@ def line_priced(*, kind: str, description: str, quantity: Decimal, unit: str, un
     """A line priced here (plan fees, discounts: negative unit price): quantity x unit price rounded
     once, VAT on the rounded amount, rounded once."""
     excl = quantize_money(quantity * unit_price, currency)
-    vat = quantize_money(excl * vat_rate / _HUNDRED, currency) if vat_rate is not None else quantize_money(
-        Decimal(0), currency)
+    vat = vat_amount(excl, vat_rate if vat_rate is not None else Decimal(0), currency)
     return LineIn(kind=kind, description=description, quantity=quantity, unit=unit, unit_price=unit_price,
                   vat_rate=vat_rate, amount_excl_vat=excl, vat_amount=vat)
 
@@ -126,8 +125,8 @@ def share_out(amount: Decimal, weights: Sequence[Decimal], currency: str) -> lis
     weights are zero (then equal parts)."""
     if not weights:
         return []
-    unit = quantize_money(Decimal(1), currency).as_tuple().exponent
-    quantum = Decimal(1).scaleb(unit)
+    quantum = minor_unit(currency)
+    unit = quantum.as_tuple().exponent
     signed_units = int((amount / quantum).to_integral_value())
     sign, total_units = (-1 if signed_units < 0 else 1), abs(signed_units)
     total_weight = sum(weights, Decimal(0))

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from billing_app.invoicing.lines import vat_summary
 from billing_app.models import CreditNote, Invoice
-from billing_app.pricing import MINOR_UNITS
+from billing_app.money import MINOR_UNITS
 from sessions_app.models import ChargingSession
 from sessions_app.selectors import operator_time_zone
 

@@ -11,9 +11,10 @@ from decimal import Decimal
 
 from django.dispatch import receiver
 
-from billing_app.invoicing import credit_note_issued, invoice_mark_paid
+from billing_app.invoicing.credit_notes import credit_note_issued
+from billing_app.invoicing.documents import invoice_mark_paid, receipt_issue_for_session, receipts_issue_pending
 from billing_app.models import CreditNote, Invoice, Payment
-from billing_app.payments.services import RefundError, payment_refund
+from billing_app.payments.services import RefundError, payment_refund, session_payment_settle
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,30 @@ def receipts_reconcile_pending() -> int:
         receipt = receipt_reconcile(session_id=session_id)
         paid += bool(receipt and receipt.state == Invoice.State.PAID)
     return paid
+
+
+def receipt_settle(*, session_id: int) -> Invoice | None:
+    """Issue the session's receipt (pay-as-you-go accounts only) and mark it paid when its captures cover
+    it. The task after settlement and the sweep below take this one path."""
+    invoice = receipt_issue_for_session(session_id=session_id)
+    if invoice is not None:
+        receipt_reconcile(session_id=session_id)
+    return invoice
+
+
+def receipts_settle_pending() -> int:
+    """The sweep: receipts not issued yet (a lost task) and issued receipts whose payment has since
+    been captured. Returns how many receipts it issued."""
+    issued = receipts_issue_pending()
+    receipts_reconcile_pending()
+    return issued
+
+
+def session_payment_collect(*, session_id: int) -> list[Payment]:
+    """Capture (or charge) what the priced session owes, then mark its receipt paid if that covers it."""
+    settled = session_payment_settle(session_id=session_id)
+    receipt_reconcile(session_id=session_id)
+    return settled
 
 
 def credit_note_refund(*, credit_note: CreditNote) -> list:

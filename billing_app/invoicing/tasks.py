@@ -5,7 +5,6 @@ from datetime import date
 from celery import shared_task
 from django.db import OperationalError
 
-from billing_app import invoicing
 from billing_app.invoicing import billing_run as runs
 from billing_app.invoicing import reconciliation
 
@@ -16,17 +15,13 @@ RETRY = {"retry_backoff": True, "retry_backoff_max": 600, "retry_jitter": True, 
 
 @shared_task(name="billing_app.tasks.invoice_receipt_issue", autoretry_for=(OperationalError,), **RETRY)
 def invoice_receipt_issue(session_id: int) -> str | None:
-    invoice = invoicing.receipt_issue_for_session(session_id=session_id)
-    if invoice is not None:
-        reconciliation.receipt_reconcile(session_id=session_id)
+    invoice = reconciliation.receipt_settle(session_id=session_id)
     return invoice.number if invoice else None
 
 
 @shared_task(name="billing_app.tasks.receipts_issue_pending", autoretry_for=(OperationalError,), **RETRY)
 def receipts_issue_pending() -> int:
-    issued = invoicing.receipts_issue_pending()
-    reconciliation.receipts_reconcile_pending()
-    return issued
+    return reconciliation.receipts_settle_pending()
 
 
 @shared_task(name="billing_app.tasks.billing_run", autoretry_for=(OperationalError,), **RETRY)

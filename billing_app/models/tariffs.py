@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 
+from billing_app.pricing.ocpi import loads
 from sessions_app.models import (
     CURRENCY_CHOICES,
     ChargingSession,
@@ -298,6 +299,5 @@ class SessionCharge(models.Model):
     @property
     def tariff_snapshot(self) -> dict:
         """The frozen OCPI tariff, numbers exact (Decimal)."""
-        from billing_app.ocpi import loads
 
         return loads(self.tariff_snapshot_json)

@@ -8,7 +8,9 @@ import urllib.request
 from django.conf import settings
 from django.db import transaction
 
+from billing_app.models import BillingAccount, PaymentCustomer
 from billing_app.payments import stripe_client
+from billing_app.payments.methods import payment_method_add
 from sessions_app.models import User
 
 LOCAL_ACCOUNT_ID = "acct_evbillinglocal0001"
@@ -69,8 +71,6 @@ def data_wipe() -> None:
 
 def demo_cards_ensure() -> int:
     """Give each pay-as-you-go driver without a card the test card pm_card_visa."""
-    from billing_app.models import BillingAccount, PaymentCustomer
-    from billing_app.payments.methods import payment_method_add
 
     drivers = User.objects.filter(billing_account__payment_mode=BillingAccount.PaymentMode.PAY_AS_YOU_GO).exclude(
         pk__in=PaymentCustomer.objects.exclude(default_payment_method_id="").values("driver_id"))

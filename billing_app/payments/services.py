@@ -30,9 +30,9 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from billing_app.models import BillingAccount, Payment, PaymentCustomer, Refund, SessionCharge
+from billing_app.money import from_minor_units, quantize_money
 from billing_app.payments import stripe_client
 from billing_app.payments.transitions import payment_event_record, payment_transition
-from billing_app.pricing import quantize_money
 from billing_app.signals import refund_succeeded
 from billing_app.tariffs.services import tariff_for_session
 from evbilling.errors import ApplicationError
@@ -202,7 +202,7 @@ def payment_sync(*, payment_id: int) -> Payment:
     status = intent.get("status")
     if status == "succeeded" and payment.status != Payment.Status.CAPTURED:
         received = intent.get("amount_received")
-        captured = (stripe_client.from_minor_units(received, payment.currency) if received is not None
+        captured = (from_minor_units(received, payment.currency) if received is not None
                     else payment.amount_due if payment.amount_due is not None else payment.amount_authorized)
         return payment_transition(payment=payment, to_status=Payment.Status.CAPTURED, note="captured (found at Stripe)",
                                   amount_captured=min(captured, payment.amount_authorized), settled_at=timezone.now())

@@ -18,7 +18,7 @@ from functools import cache
 import stripe
 from django.conf import settings
 
-from billing_app.pricing import MINOR_UNITS, quantize_money
+from billing_app.money import to_minor_units
 from evbilling.errors import ApplicationError, UnavailableError
 
 
@@ -48,19 +48,6 @@ class PaymentDeclined(StripeError):
 
 class StripeRejected(StripeError):
     """Stripe refused the request for good."""
-
-
-def to_minor_units(amount: Decimal, currency: str) -> int:
-    """The one conversion to Stripe's integer amounts (cents for EUR, whole yen for JPY).
-
-    The amount is rounded to the currency's minor unit first (ROUND_HALF_UP, `quantize_money`)."""
-    if not isinstance(amount, Decimal):
-        raise TypeError("Money amounts are Decimal.")
-    return int(quantize_money(amount, currency).scaleb(MINOR_UNITS[currency]))
-
-
-def from_minor_units(units: int, currency: str) -> Decimal:
-    return quantize_money(Decimal(units).scaleb(-MINOR_UNITS[currency]), currency)
 
 
 @cache

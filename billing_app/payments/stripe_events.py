@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from djstripe.models import Event
 
 from billing_app.models import Payment, PaymentEvent
-from billing_app.payments import stripe_client
+from billing_app.money import from_minor_units
 from billing_app.payments.services import payment_dispute_changed
 from billing_app.payments.transitions import payment_can_move, payment_transition
 from evbilling.errors import UnavailableError
@@ -43,7 +43,7 @@ class Change:
 
 
 def _amount(payment: Payment, units) -> Any:
-    return stripe_client.from_minor_units(int(units), payment.currency) if units is not None else None
+    return from_minor_units(int(units), payment.currency) if units is not None else None
 
 
 def _authorized(payment: Payment, obj: dict) -> Change:

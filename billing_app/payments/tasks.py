@@ -22,8 +22,7 @@ _RETRY = {"retry_backoff": True, "retry_backoff_max": 600, "retry_jitter": True,
 @shared_task(name="billing_app.tasks.session_payment_settle",
              autoretry_for=(stripe_client.StripeUnavailable, OperationalError), **_RETRY)
 def session_payment_settle(session_id: int) -> list[str]:
-    settled = payments.session_payment_settle(session_id=session_id)
-    reconciliation.receipt_reconcile(session_id=session_id)
+    settled = reconciliation.session_payment_collect(session_id=session_id)
     return [f"{p.pk}:{p.status}" for p in settled]
 
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing_app.models import BillingAccount, Plan, Subscription, SubscriptionPeriod
-from billing_app.pricing import quantize_money
+from billing_app.money import quantize_money, vat_amount
 from evbilling.errors import ApplicationError
 from sessions_app.models import User
 from sessions_app.selectors import operator_time_zone
@@ -40,8 +40,7 @@ def local_today(operator_id: int, now: datetime) -> date:
 
 def _fee(plan: Plan) -> tuple[Decimal, Decimal, Decimal]:
     excl = quantize_money(plan.fee_excl_vat, plan.currency)
-    vat = quantize_money(excl * plan.vat_rate / 100, plan.currency) if plan.vat_rate else quantize_money(
-        Decimal(0), plan.currency)
+    vat = vat_amount(excl, plan.vat_rate or Decimal(0), plan.currency)
     return excl, vat, excl + vat
 
 

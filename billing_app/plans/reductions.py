@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from billing_app import pricing
-from billing_app.pricing import ZERO, CostBreakdown, CostLine, Price, quantize_money
+from billing_app.money import quantize_money, vat_amount
+from billing_app.pricing import ZERO, CostBreakdown, CostLine, Price
 
 PLAN_INCLUDED_ENERGY = "PLAN_INCLUDED_ENERGY"
 PLAN_DISCOUNT_ENERGY = "PLAN_DISCOUNT_ENERGY"
@@ -59,7 +60,7 @@ def _reduction(source: CostLine, *, dimension: str, quantity: Decimal, unit_pric
     """A negative line against `source`: `amount` (>= 0, full precision) rounded once, VAT at the
     source's rate on the rounded amount."""
     excl = -quantize_money(amount, currency)
-    vat = ZERO if source.vat_rate is None else quantize_money(excl * source.vat_rate / _HUNDRED, currency)
+    vat = ZERO if source.vat_rate is None else vat_amount(excl, source.vat_rate, currency)
     return CostLine(dimension=dimension, element_index=None, component_index=None,
                     period_indices=source.period_indices, period_start=source.period_start, quantity=quantity,
                     billed_quantity=quantity, unit_price=-unit_price, vat_rate=source.vat_rate,

@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from billing_app.invoicing.documents import Draft, invoice_mark_paid, issue_drafts
 from billing_app.models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
+from billing_app.payments import services as payments
+from billing_app.payments.stripe_client import StripeUnavailable
 from billing_app.plans.periods import PlanError, _account, _end, _fall_back_to_payg, local_today, period_open
 from billing_app.plans.statements import plan_fee_line
 from evbilling.on_commit import after_commit
@@ -89,11 +91,9 @@ def period_charge(*, period_id: int, now: datetime | None = None, notify: bool =
         period.refresh_from_db()
         return period
     payment = _attempt_payment(period, account)
-    from billing_app.payments.services import payment_advance
-    from billing_app.payments.stripe_client import StripeUnavailable
 
     try:
-        payment = payment_advance(payment_id=payment.pk)
+        payment = payments.payment_advance(payment_id=payment.pk)
     except StripeUnavailable:
         logger.warning("Stripe unreachable: plan period %s stays %s", period.pk, period.status)
         return period

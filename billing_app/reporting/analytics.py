@@ -15,7 +15,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, ExtractHour, ExtractIsoWeekDay, TruncDay, TruncMonth, TruncWeek
 
 from billing_app.models import Payment, Refund, SessionCharge
-from billing_app.pricing import quantize_money
+from billing_app.money import quantize_money
 from sessions_app.models import ChargingSession, Connector, Location, User
 from sessions_app.selectors import scope_to_user
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from billing_app import ocpi, pricing
+from billing_app import pricing
+from billing_app.pricing import ocpi
 from billing_app.tariffs.cdr import session_pricing_input
 from billing_app.tariffs.services import tariff_for_session, tariff_to_ocpi
 from sessions_app.models import ChargingSession

@@ -10,10 +10,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
-from billing_app import ocpi, pricing
+from billing_app import pricing
 from billing_app.invoicing.tasks import invoice_receipt_issue
 from billing_app.models import SessionCharge
 from billing_app.plans import services as plans
+from billing_app.pricing import ocpi
 from billing_app.tariffs.cdr import session_pricing_input
 from billing_app.tariffs.services import snapshot, tariff_for_session
 from evbilling.errors import ApplicationError

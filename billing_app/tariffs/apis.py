@@ -9,8 +9,8 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from billing_app import ocpi
 from billing_app.models import Tariff
+from billing_app.pricing import ocpi
 from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
 from sessions_app.api import IsOperatorStaffOrReadOnlySupport
 from sessions_app.selectors import operators_for, scope_to_user

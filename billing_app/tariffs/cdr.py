@@ -19,8 +19,8 @@ import pycountry
 from django.conf import settings
 from django.utils import timezone
 
-from billing_app import ocpi
 from billing_app.models import SessionCharge
+from billing_app.pricing import ocpi
 from sessions_app.models import ChargingSession, ConnectorStatusEvent
 from sessions_app.periods import CHARGING, Period, Reading, derive_periods
 from sessions_app.selectors import session_samples

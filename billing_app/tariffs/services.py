@@ -1,7 +1,7 @@
 """Tariff rows <-> OCPI 2.2.1 Tariff objects, and which tariff applies to a session.
 
 The OCPI object is the exchange format (import, export, the snapshot frozen on each priced
-session); the engine reads it through `billing_app.ocpi`. Import validates with the same parser the
+session); the engine reads it through `billing_app.pricing.ocpi`. Import validates with the same parser the
 engine uses, so a tariff that imports is a tariff that prices.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from billing_app import ocpi
 from billing_app.models import DriverGroup, PriceComponent, Tariff, TariffAltText, TariffAssignment, TariffElement
+from billing_app.pricing import ocpi
 from evbilling.errors import ApplicationError
 from sessions_app.models import ChargingSession, Operator
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing_app.models import SessionCharge
+from billing_app.money import MINOR_UNITS, quantize_money
 from sessions_app.models import User
 
 from .. import notifications, sla, workflow
@@ -28,7 +29,12 @@ def _currency(ticket: DisputeTicket) -> str:
     return charge.currency if charge else ticket.operator.default_currency
 
 
-def _check_amount(kind: str, amount: Decimal | None) -> Decimal | None:
+_DIGITS = {1: "one", 2: "two", 3: "three"}
+
+
+def _check_amount(kind: str, amount: Decimal | None, currency: str) -> Decimal | None:
+    """The resolution's amount, checked against the kind and the currency's minor unit (cents for EUR,
+    whole yen for JPY, thousandths for KWD)."""
     if kind == Kind.REJECT:
         if amount is not None:
             raise DisputeError("A rejection has no amount.")
@@ -39,8 +45,10 @@ def _check_amount(kind: str, amount: Decimal | None) -> Decimal | None:
         raise DisputeError(f"A {Kind(kind).label.lower()} needs an amount.")
     if amount <= 0:
         raise DisputeError("The amount must be positive.")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise DisputeError("The amount has at most two decimal places.")
+    if amount != quantize_money(amount, currency):
+        digits = MINOR_UNITS[currency]
+        raise DisputeError(f"The amount has at most {_DIGITS[digits]} decimal places." if digits
+                           else f"The amount is in whole {currency}.")
     return amount
 
 
@@ -70,8 +78,8 @@ def ticket_resolve(
         raise DisputeError(f"{kind!r} is not a resolution.")
     if not workflow.is_allowed(ticket.status, Status.RESOLVED):
         raise DisputeError(workflow.refusal(ticket.status, Status.RESOLVED))
-    amount = _check_amount(kind, amount)
     currency = _currency(ticket)
+    amount = _check_amount(kind, amount, currency)
     try:
         resolver = RESOLVERS.get(kind)
         if resolver is None:

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing_app.models import Invoice
 from evbilling.errors import ApplicationError, NotFoundError
 from sessions_app.models import ChargingSession, Operator, User
 
@@ -146,7 +147,6 @@ def ticket_open(
 def _invoice_for(*, by: User, invoice_id: int, staff: bool):
     """The issued invoice a ticket is about: a driver's own, or one of an operator the staff member
     works for; anything else is "not found"."""
-    from billing_app.models import Invoice
 
     invoice = (Invoice.objects.select_related("operator", "driver", "session")
                .filter(pk=invoice_id, number__isnull=False).first())

@@ -29,6 +29,21 @@ def _may_see(user: User, token: IdToken) -> bool:
     return allowed is None or token.operator_id in allowed
 
 
+@contextlib.contextmanager
+def _acting(user: User):
+    """Name `user` as the actor of the audit entries written inside, keeping the request's address when
+    auditlog's middleware set one, and give the request's own context back afterwards (auditlog's
+    set_actor replaces it and never restores it)."""
+    previous = auditlog_value.get(None)
+    address = {key: previous.get(key) for key in ("remote_addr", "remote_port")} if previous else {}
+    try:
+        with set_actor(user, **address):
+            yield
+    finally:
+        if previous is not None:
+            auditlog_value.set(previous)
+
+
 @transaction.atomic
 def token_block(*, token_id: int, by: User) -> IdToken:
     """Block the token so chargers refuse it from now on. Another driver's token is "not found"."""
@@ -38,9 +53,7 @@ def token_block(*, token_id: int, by: User) -> IdToken:
     if getattr(by, "is_support", False) and token.driver_id != by.pk:
         raise TokenError("Support staff cannot block tokens.")
     if token.status != IdToken.Status.BLOCKED:
-        # In a request auditlog's middleware already names the actor (and the address); elsewhere, we do.
-        in_request = auditlog_value.get(None) is not None
-        with contextlib.nullcontext() if in_request else set_actor(by):
+        with _acting(by):
             token.status = IdToken.Status.BLOCKED
             token.save(update_fields=["status"])
     return token

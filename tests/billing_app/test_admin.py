@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from billing_app.models import Tariff
-from billing_app.ocpi import loads
+from billing_app.pricing.ocpi import loads
 from tests import factories
 
 DEMO_TARIFFS = Path(__file__).resolve().parents[2] / "billing_app" / "demo_tariffs"

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from billing_app import ocpi
+from billing_app.pricing import ocpi
 from billing_app.settlement import services
 from billing_app.settlement.running_cost import session_running_cost
 from billing_app.tariffs.cdr import cdr_for_charge, session_pricing_input

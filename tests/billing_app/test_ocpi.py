@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_app import ocpi
-from billing_app.ocpi import OcpiError, cdr_totals, session_from_json, tariff_from_ocpi, tariff_to_ocpi
-from billing_app.pricing import DAYS_OF_WEEK, price_session
+from billing_app.pricing import DAYS_OF_WEEK, ocpi, price_session
+from billing_app.pricing.ocpi import OcpiError, cdr_totals, session_from_json, tariff_from_ocpi, tariff_to_ocpi
 
 D = Decimal
 

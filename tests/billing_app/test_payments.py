@@ -34,14 +34,6 @@ def _charge(payg_station, token, *, kwh: str, capture):
                                 capture=capture)
 
 
-def test_to_minor_units_rounds_once_and_converts_exactly():
-    assert stripe_client.to_minor_units(Decimal("12.345"), "EUR") == 1235
-    assert stripe_client.to_minor_units(Decimal("0.10"), "EUR") == 10
-    assert stripe_client.from_minor_units(1235, "EUR") == Decimal("12.35")
-    with pytest.raises(TypeError):
-        stripe_client.to_minor_units(12.3, "EUR")
-
-
 def test_hold_is_sized_from_the_tariff_max_price(stripe_server, operator, payg_station, payg_tariff):
     token, authorization = _authorize(payg_station, payg_driver(operator))
     assert authorization.accepted

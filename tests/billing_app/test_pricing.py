@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_app.ocpi import tariff_from_ocpi
 from billing_app.pricing import (
     ChargingPeriod,
     CostBreakdown,
@@ -20,6 +19,7 @@ from billing_app.pricing import (
     price_session,
     quantize_money,
 )
+from billing_app.pricing.ocpi import tariff_from_ocpi
 
 D = Decimal
 

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from billing_app.models import Tariff, TariffAssignment, TariffElement
-from billing_app.ocpi import dumps, loads
+from billing_app.pricing.ocpi import dumps, loads
 from billing_app.tariffs.services import (
     TariffImportError,
     snapshot,

@@ -9,7 +9,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from billing_app.models import Tariff
-from billing_app.ocpi import loads
+from billing_app.pricing.ocpi import loads
 from sessions_app.models import ChargingStation, IdToken
 from tests import factories
 

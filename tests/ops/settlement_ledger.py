@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import stripe
 
+from billing_app import money
 from billing_app.models import Invoice, Payment, PaymentCustomer, SessionCharge
-from billing_app.payments import stripe_client
 from sessions_app.models import ChargingSession
 
 LOCALSTRIPE_KEY = "sk_test_" + "x" * 24
@@ -40,7 +40,7 @@ def settlement_of(session: ChargingSession) -> Settlement:
         captures=len(captured),
         captured=sum((p.amount_captured for p in captured), Decimal("0.00")),
         stripe_captures=len(at_stripe),
-        stripe_taken=sum((stripe_client.from_minor_units(c.amount - c.amount_refunded, "EUR") for c in at_stripe),
+        stripe_taken=sum((money.from_minor_units(c.amount - c.amount_refunded, "EUR") for c in at_stripe),
                          Decimal("0.00")),
         receipts=receipts.count(),
         receipts_paid=receipts.filter(state=Invoice.State.PAID).count(),

@@ -2,7 +2,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from billing_app.models import SessionCharge
-from billing_app.ocpi import dumps
+from billing_app.pricing.ocpi import dumps
 from billing_app.tariffs.cdr import cdr_for_charge
 
 

@@ -1,7 +1,7 @@
 """`manage.py price TARIFF.json SESSION.json [--time-zone ZONE]`: price a session file.
 
 TARIFF.json is an OCPI 2.2.1 Tariff; SESSION.json is a session file or an OCPI 2.2.1 CDR (see
-`billing_app.ocpi.session_from_json`). Prints one JSON object: the OCPI CDR totals (costs as
+`billing_app.pricing.ocpi.session_from_json`). Prints one JSON object: the OCPI CDR totals (costs as
 Price objects with decimal strings) and the priced lines. A bad file is reported on one line
 on stderr with exit code 2.
 """
@@ -12,8 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from billing_app import ocpi
-from billing_app.pricing import PricingError, price_session
+from billing_app.pricing import PricingError, ocpi, price_session
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing_app.ocpi import loads
+from billing_app.pricing.ocpi import loads
 from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi
 from sessions_app.models import Operator
 
