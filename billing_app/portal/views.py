@@ -18,7 +18,7 @@ from billing_app.portal import selectors
 from billing_app.portal.forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm
 from billing_app.settlement.running_cost import session_running_total
 from billing_app.tariffs.cdr import session_periods
-from evbilling.errors import message_call
+from evbilling.errors import form_call, message_call
 from sessions_app.models import DriverProfile, IdToken
 from sessions_app.periods import CHARGING
 from sessions_app.selectors import session_energy_so_far_wh
@@ -194,15 +194,10 @@ def plan_subscribe(request):
     driver = request.user
     form = PlanSubscribeForm(request.POST, plans=plans.plans_offered(driver=driver),
                              methods=payment_methods_list(driver=driver))
-    if form.is_valid():
-        try:
-            plans.plan_subscribe(driver=driver, plan=form.cleaned_data["plan"],
-                                 payment_method_id=form.cleaned_data["payment_method"])
-        except plans.PlanError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, f"You are subscribed to {form.cleaned_data['plan'].name}.")
-            return redirect("portal:plan")
+    if form.is_valid() and form_call(form, plans.plan_subscribe, driver=driver, plan=form.cleaned_data["plan"],
+                                     payment_method_id=form.cleaned_data["payment_method"]):
+        messages.success(request, f"You are subscribed to {form.cleaned_data['plan'].name}.")
+        return redirect("portal:plan")
     return _plan_page(request, subscribe_form=form, status=400)
 
 
@@ -242,10 +237,6 @@ def plan_cancel(request, pk: int):
 def plan_pay(request, pk: int):
     """Pay the failed renewal now; success reactivates a past-due or suspended plan."""
     subscription = _own_subscription(request, pk)
-    try:
-        plans.subscription_pay_now(subscription=subscription)
-    except plans.PlanError as error:
-        messages.error(request, str(error))
-    else:
+    if message_call(request, plans.subscription_pay_now, subscription=subscription):
         messages.success(request, "Thank you: your plan is active again.")
     return redirect("portal:plan")
