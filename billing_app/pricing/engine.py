@@ -51,6 +51,16 @@ from .volumes import SECONDS_PER_HOUR, ComponentVolume, add_volumes, to_decimal,
 _QUANTITY_QUANTUM = Decimal("0.0001")
 
 
+def _accumulate(acc: dict, cand, index: int, moment, part) -> ComponentVolume:
+    """Add one period's volume to the component that prices it (a new line on its first period)."""
+    line = acc.get(cand)
+    if line is None:
+        line = acc[cand] = ComponentVolume(cand, index, moment, part)
+    else:
+        line.add(index, part)
+    return line
+
+
 def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     """Price one session with one tariff (OCPI 2.2.1 rules, see the module docstring)."""
     compiled = compiled_tariff(tariff)
@@ -141,35 +151,11 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
         for e_part, t_part, p_part, r_part, found in parts:
             c_energy, c_time, c_park, c_flat, c_rtime, c_rflat = found
             if e_part and c_energy is not None:
-                line = acc.get(c_energy)
-                if line is None:
-                    line = acc[c_energy] = ComponentVolume(c_energy, index, moment, e_part)
-                else:
-                    if line.periods[-1] != index:
-                        line.periods.append(index)
-                    try:
-                        line.quantity += e_part
-                    except TypeError:
-                        line.quantity = add_volumes(line.quantity, e_part)
-                last[ENERGY] = line
+                last[ENERGY] = _accumulate(acc, c_energy, index, moment, e_part)
             if t_part and c_time is not None:
-                line = acc.get(c_time)
-                if line is None:
-                    line = acc[c_time] = ComponentVolume(c_time, index, moment, t_part)
-                else:
-                    if line.periods[-1] != index:
-                        line.periods.append(index)
-                    try:
-                        line.quantity += t_part
-                    except TypeError:
-                        line.quantity = add_volumes(line.quantity, t_part)
-                last[TIME] = line
+                last[TIME] = _accumulate(acc, c_time, index, moment, t_part)
             if p_part and c_park is not None and not period.suspended_by_evse:
-                line = acc.get(c_park)
-                if line is None:
-                    line = acc[c_park] = ComponentVolume(c_park, index, moment, p_part)
-                else:
-                    line.add(index, p_part)
+                line = _accumulate(acc, c_park, index, moment, p_part)
                 if index > last_charging and grace_left > 0:
                     seconds = to_seconds(p_part)
                     free = min(grace_left, seconds)
@@ -180,17 +166,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                 if line is not None:
                     last[PARKING_TIME] = line
             if r_part and c_rtime is not None:
-                line = acc.get(c_rtime)
-                if line is None:
-                    line = acc[c_rtime] = ComponentVolume(c_rtime, index, moment, r_part)
-                else:
-                    if line.periods[-1] != index:
-                        line.periods.append(index)
-                    try:
-                        line.quantity += r_part
-                    except TypeError:
-                        line.quantity = add_volumes(line.quantity, r_part)
-                last[RESERVATION_TIME] = line
+                last[RESERVATION_TIME] = _accumulate(acc, c_rtime, index, moment, r_part)
             if res_h:
                 reservation_seen = True
                 if reservation_flat is None and c_rflat is not None:
