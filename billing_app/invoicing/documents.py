@@ -354,14 +354,22 @@ def statement_create(*, account_id: int, period: date, issue: bool = True,
 
 # --- After issue --------------------------------------------------------------------------------
 
+def _issued_for_update(invoice_id: int, *, to_state: str, refusal: str) -> Invoice:
+    """The invoice locked for a move out of `issued`; already in `to_state` is returned as is (a repeat
+    changes nothing), any other state is refused with `refusal`."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    if invoice.state not in (to_state, Invoice.State.ISSUED):
+        raise InvoicingError(f"{invoice} is {invoice.state}: {refusal}.")
+    return invoice
+
+
 def invoice_mark_paid(*, invoice_id: int, paid_at: datetime | None = None, reference: str = "") -> Invoice:
     """issued -> paid; marking a paid invoice paid again changes nothing."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        invoice = _issued_for_update(invoice_id, to_state=Invoice.State.PAID,
+                                     refusal="only an issued invoice can be paid")
         if invoice.state == Invoice.State.PAID:
             return invoice
-        if invoice.state != Invoice.State.ISSUED:
-            raise InvoicingError(f"{invoice} is {invoice.state}: only an issued invoice can be paid.")
         invoice.state = Invoice.State.PAID
         invoice.paid_at = paid_at or timezone.now()
         invoice.payment_reference = reference
@@ -374,11 +382,10 @@ def invoice_void(*, invoice_id: int, reason: str, now: datetime | None = None) -
     """issued -> void (keeps its number: the sequence stays gapless). A paid or credited invoice
     is corrected by a credit note instead."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+        invoice = _issued_for_update(invoice_id, to_state=Invoice.State.VOID,
+                                     refusal="only an issued, unpaid invoice can be voided")
         if invoice.state == Invoice.State.VOID:
             return invoice
-        if invoice.state != Invoice.State.ISSUED:
-            raise InvoicingError(f"{invoice} is {invoice.state}: only an issued, unpaid invoice can be voided.")
         if invoice.credit_notes.exists():
             raise InvoicingError(f"{invoice} has credit notes: credit the rest instead of voiding it.")
         invoice.state = Invoice.State.VOID
