@@ -1,34 +1,71 @@
-"""The REST API's entry points: token login and the router of every app's viewsets (/api/v1/).
-Pagination and the error shape are in `api_conventions` (read by the settings)."""
+"""The REST API's entry points: sign-in for API tokens, sign-out, and the router of every app's viewsets
+(/api/v1/). Pagination and the error shape are in `api_conventions` (read by the settings)."""
 from __future__ import annotations
 
+from django.contrib.auth import authenticate
 from django.urls import path
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.permissions import AllowAny
+from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
+
+from evbilling import signin
+from evbilling.api_tokens import TokenAuthentication, api_token_create, api_token_revoke, api_tokens_revoke_all
+
+
+class TokenLoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
 class TokenView(APIView):
-    """Exchange a username and password for an API token (rate limited)."""
+    """Exchange a username and password for a new API token, valid for a limited time (24 hours by default).
+    Failed attempts count toward the sign-in lockout of the account and of the client address (429 while locked)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
 
-    @extend_schema(request=AuthTokenSerializer,
-                   responses=inline_serializer("Token", {"token": serializers.CharField()}))
+    @extend_schema(request=TokenLoginSerializer,
+                   responses={200: inline_serializer("Token", {"token": serializers.CharField()}),
+                              400: OpenApiResponse(description="wrong username or password"),
+                              429: OpenApiResponse(description="too many failed sign-ins: locked for a while")})
     def post(self, request):
-        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key}, status=status.HTTP_200_OK)
+        credentials = TokenLoginSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        # The DRF request, not the HttpRequest: axes flags the lockout on it, and the lockout middleware
+        # (which would answer with the HTML page) never sees the flag.
+        user = authenticate(request, **credentials.validated_data)
+        if getattr(request, "axes_locked_out", False):
+            raise Throttled(wait=signin.lockout_seconds(), detail=signin.LOCKOUT_MESSAGE)
+        if user is None:
+            raise ValidationError({"non_field_errors": ["Unable to log in with provided credentials."]})
+        return Response({"token": api_token_create(user=user)}, status=status.HTTP_200_OK)
+
+
+class LogoutView(APIView):
+    """Revoke the token this request is made with."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        api_token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    """Revoke every token of the user (every device must sign in again); from a token or a browser session."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        api_tokens_revoke_all(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ApiRouter(DefaultRouter):

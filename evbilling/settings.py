@@ -3,6 +3,7 @@
 Every variable has an embedded default suited to `make run` on a laptop; production sets
 DEBUG=off, SECRET_KEY, DATABASE_URL, REDIS_URL and ALLOWED_HOSTS. docs/ and the README list them all.
 """
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,7 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "djmoney",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
     "billing_app",
     "disputes_app",
     "webhooks_app",
+    "evbilling.apps.EvbillingConfig",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +60,7 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the 429 page
 ]
 
 ROOT_URLCONF = "evbilling.urls"
@@ -102,7 +106,39 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-LOGIN_ATTEMPTS_PER_MINUTE = env.int("LOGIN_ATTEMPTS_PER_MINUTE", default=10)
+
+# --- Sign-in lockout (django-axes; evbilling/signin.py, docs/operations.md) ------------------------------
+# Failed sign-ins (portal, admin, API token) lock an account after SIGNIN_FAILURES_PER_ACCOUNT and a client
+# address after SIGNIN_FAILURES_PER_ADDRESS, for SIGNIN_LOCKOUT_MINUTES after the last counted failure.
+# Recorded in the database: sign-in does not depend on Redis. `manage.py axes_reset` lifts every lock.
+SIGNIN_FAILURES_PER_ACCOUNT = env.int("SIGNIN_FAILURES_PER_ACCOUNT", default=5)
+SIGNIN_FAILURES_PER_ADDRESS = env.int("SIGNIN_FAILURES_PER_ADDRESS", default=30)
+SIGNIN_LOCKOUT_MINUTES = env.int("SIGNIN_LOCKOUT_MINUTES", default=15)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the header is ignored).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if min(SIGNIN_FAILURES_PER_ACCOUNT, SIGNIN_FAILURES_PER_ADDRESS, SIGNIN_LOCKOUT_MINUTES) < 1 or TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("SIGNIN_* settings must be at least 1, TRUSTED_PROXY_COUNT at least 0.")
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "evbilling.signin.SignInLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = SIGNIN_FAILURES_PER_ACCOUNT
+AXES_COOLOFF_TIME = timedelta(minutes=SIGNIN_LOCKOUT_MINUTES)
+AXES_CLIENT_IP_CALLABLE = "evbilling.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "evbilling.signin.lockout_response"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts are not counted (see signin.py)
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept (the lockout needs them), successes are not: no ever-growing table
+
+# --- API tokens (django-rest-knox; evbilling/api_tokens.py, docs/api.md) ---------------------------------
+# A token lives API_TOKEN_TTL_HOURS from sign-in; a user keeps at most API_TOKENS_PER_USER (the oldest goes).
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=24)
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=10)
+if API_TOKEN_TTL_HOURS < 1 or API_TOKENS_PER_USER < 1:
+    raise ImproperlyConfigured("API_TOKEN_TTL_HOURS and API_TOKENS_PER_USER must be at least 1.")
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTH_TOKEN_CHARACTER_LENGTH": 40,  # 160 random bits, the length clients already store
+}
 
 # --- Time and language: UTC storage, local time only at the edges -------------------------------
 LANGUAGE_CODE = "en-us"
@@ -124,7 +160,7 @@ STORAGES = {
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
-# --- Cache: Redis when REDIS_URL is set (shared by all processes: login rate limits), else memory ---
+# --- Cache: Redis when REDIS_URL is set (shared by all processes), else memory ------------------------
 _REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL,
@@ -135,7 +171,7 @@ CACHES = {
 # --- REST API (/api/v1/): token or session auth, paginated, one JSON error shape ------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "evbilling.api_tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -143,7 +179,6 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "evbilling.api_conventions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"login": f"{LOGIN_ATTEMPTS_PER_MINUTE}/min"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "evbilling API",
@@ -191,6 +226,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "billing-payments-settle-pending": {
         "task": "billing_app.tasks.payments_settle_pending",
+        "schedule": crontab(minute="*/5"),
+    },
+    "billing-credit-note-refunds-pending": {  # refunds credit notes owe that no task sent (lost, Stripe down)
+        "task": "billing_app.tasks.credit_notes_refund_pending",
         "schedule": crontab(minute="*/5"),
     },
     "billing-payment-holds-maintain": {

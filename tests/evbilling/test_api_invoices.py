@@ -5,11 +5,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from billing_app import invoicing
 from billing_app.models import Invoice, Payment
+from evbilling.api_tokens import api_token_create
 from tests import factories
 from tests.evbilling.api_fixtures import T0, api_for, assert_error, issued_receipt
 
@@ -148,7 +148,7 @@ def test_pagination(staff, receipts):
 def test_invoice_pdf_over_token_auth_is_the_stored_document(driver, staff, receipts):
     own = receipts[0]
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=driver).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=driver)}")
     response = client.get(f"/api/v1/invoices/{own.pk}/pdf/", HTTP_ACCEPT="application/pdf")
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")

@@ -23,7 +23,6 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck, Phase, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -31,6 +30,7 @@ from billing_app import invoicing
 from billing_app.invoicing import delivery
 from billing_app.models import Payment, Plan, Subscription
 from disputes_app import services as disputes
+from evbilling.api_tokens import api_token_create
 from tests import factories
 from tests.billing_app.payment_fixtures import payg_driver
 from tests.evbilling.api_fixtures import T0, issued_receipt
@@ -89,7 +89,7 @@ def world(stripe_server, operator, other_operator):
     Subscription.objects.create(driver=driver, plan=plan, anchor_day=2, current_period_start=T0.date(),
                                 current_period_end=T0.date() + timedelta(days=31))
     staff = factories.OperatorStaffFactory(operator=operator)
-    return {role: {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    return {role: {"Authorization": f"Token {api_token_create(user=user)}"}
             for role, user in (("driver", driver), ("operator", staff))}
 
 

@@ -21,13 +21,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from billing_app.models import CreditNote, Invoice
 from billing_app.payments.methods import payment_methods_list
 from disputes_app import services as disputes
 from disputes_app.models import DisputeTicket, MessageAttachment
+from evbilling.api_tokens import api_token_create
 from sessions_app import services as session_services
 from sessions_app.models import ChargingSession, User
 from tests import factories
@@ -168,7 +169,7 @@ def world(stripe_server, operator, other_operator, payg_station, payg_tariff, dj
                                 explanation="ok")
     credit_note = CreditNote.objects.get(invoice=receipt)
     attachments = MessageAttachment.objects.filter(message__ticket=ticket).order_by("pk")
-    Token.objects.create(user=owner)
+    api_token_create(user=owner)
     plan = apps.get_model("billing_app", "Plan").objects.create(operator=operator, name="Sweep plan",
                                                                 fee_excl_vat=Decimal("9.00"), currency="EUR")
     today = timezone.localdate()
@@ -424,7 +425,7 @@ def factories_for_admin(model, w: World):
 def test_superuser_only_admin_objects(world):
     """dj-stripe, auth groups and API tokens: superusers only (the owner's API token above all)."""
     sweep = Sweep(world)
-    token = Token.objects.get(user=world.owner)
+    token = AuthToken.objects.get(user=world.owner)
     for app_label, model_name, view in admin_routes():
         if app_label in OUR_APPS:
             continue
@@ -433,8 +434,8 @@ def test_superuser_only_admin_objects(world):
         object_id = obj.pk if obj is not None else "missing"
         url = f"/admin/{app_label}/{model_name}/{object_id}/{view + '/' if view else ''}"
         sweep.expect_denied(but("superuser"), "get", url)
-    sweep.expect_denied(but("superuser"), "get", f"/admin/authtoken/tokenproxy/{token.user_id}/change/")
-    sweep.expect_allowed(["superuser"], "get", f"/admin/authtoken/tokenproxy/{token.user_id}/change/")
+    sweep.expect_denied(but("superuser"), "get", f"/admin/knox/authtoken/{token.pk}/change/")
+    sweep.expect_allowed(["superuser"], "get", f"/admin/knox/authtoken/{token.pk}/change/")
     sweep.assert_clean()
 
 
