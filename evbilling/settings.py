@@ -127,6 +127,7 @@ AXES_CLIENT_IP_CALLABLE = "evbilling.signin.client_address"
 AXES_LOCKOUT_CALLABLE = "evbilling.signin.lockout_response"
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts are not counted (see signin.py)
 AXES_DISABLE_ACCESS_LOG = True  # failures are kept (the lockout needs them), successes are not: no ever-growing table
+AXES_VERBOSE = False  # no start-up banner on stderr (management commands keep one line per error)
 
 # --- API tokens (django-rest-knox; evbilling/api_tokens.py, docs/api.md) ---------------------------------
 # A token lives API_TOKEN_TTL_HOURS from sign-in; a user keeps at most API_TOKENS_PER_USER (the oldest goes).
@@ -244,6 +245,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sessions_app.tasks.ensure_sample_partitions",
         "schedule": crontab(minute=20, hour=3),
     },
+    "billing-receipts-collect-unpaid": {  # off-session charge and dunning of unpaid receipts; once per receipt
+        "task": "billing_app.tasks.receipts_collect_unpaid",
+        "schedule": crontab(minute="11,41"),
+    },
     "billing-subscriptions-renew-due": {  # renewals and dunning retries; idempotent per (subscription, period)
         "task": "billing_app.tasks.subscriptions_renew_due",
         "schedule": crontab(minute="*/15"),
@@ -310,6 +315,10 @@ PAYMENT_ACCEPT_WHEN_STRIPE_DOWN = env.bool("PAYMENT_ACCEPT_WHEN_STRIPE_DOWN", de
 SESSIONS_PAYMENT_STANDING_FUNCTION = env.str(
     "SESSIONS_PAYMENT_STANDING_FUNCTION", default="billing_app.payments.services.token_payment_standing"
 )
+# Receipts no payment covered are charged off-session once this old (settlement and its sweeps go first);
+# a failed charge is retried these many days after the first failure, then the receipt is overdue.
+PAYMENTS_COLLECT_AFTER_MINUTES = env.int("PAYMENTS_COLLECT_AFTER_MINUTES", default=60)
+PAYMENTS_DUNNING_RETRY_DAYS = env.list("PAYMENTS_DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 7])
 
 # --- Logging: text on a terminal, JSON (LOG_FORMAT=json) for log shippers; request ids on every line
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
