@@ -19,6 +19,8 @@ from ocpp.messages import CallError, MessageType, unpack
 from sessions_app import services
 from sessions_app.models import ChargingStation
 
+from . import frames
+
 if TYPE_CHECKING:
     from .sample_writer import SampleWriter
 
@@ -79,6 +81,10 @@ class GatewayConnection:
     async def route_message(self, raw_msg):
         """The library's router, made strict: every Call gets an answer (a CallError when it cannot
         be handled) and nothing a charger sends can end the connection."""
+        cause = frames.undecodable(raw_msg)
+        if cause:
+            await self._answer_undecodable(raw_msg, cause)
+            return
         try:
             msg = unpack(raw_msg)
         except OCPPError as error:
@@ -113,6 +119,18 @@ class GatewayConnection:
 
     def _frame_error_code(self, error: OCPPError) -> str:
         return self.FRAME_ERROR
+
+    async def _answer_undecodable(self, raw_msg, cause: str) -> None:
+        """A frame not decoded at all (frames.undecodable): a Call whose start reads well gets a
+        FormatViolation under its id, anything else the frame error; responses are dropped."""
+        message_type, unique_id = frames.frame_head(raw_msg)
+        logger.warning("%s: undecodable frame (%s) of %d characters", self.id, cause, len(raw_msg))
+        if message_type in (MessageType.CallResult, MessageType.CallError):
+            return
+        if message_type == MessageType.Call and unique_id is not None:
+            await self._send_error(unique_id, "FormatViolation", "Payload cannot be decoded.", {"cause": cause})
+        else:
+            await self._send_error("-1", self.FRAME_ERROR, "Frame cannot be decoded.", {"cause": cause})
 
     async def _send_error(self, unique_id: str, code: str, description: str, details: dict | None = None) -> None:
         code = self.ERROR_CODES.get(code, code)

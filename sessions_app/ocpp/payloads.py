@@ -30,6 +30,31 @@ _DEFAULT_UNIT = {ENERGY: "Wh", POWER: "W", CURRENT: "A", SOC: "Percent"}
 _IGNORED_LOCATIONS = {"Inlet", "Cable"}
 _QUANTUM = {ENERGY: Decimal("0.001"), POWER: Decimal("0.1"), CURRENT: Decimal("0.01"), SOC: Decimal(1)}
 
+#: The highest connector (1.6) or EVSE (2.0.1) number a station can have: what Connector.number and
+#: ConnectorStatusEvent.connector_number store (PositiveSmallIntegerField). The schemas set no bound.
+CONNECTOR_NUMBER_MAX = 32767
+#: The highest meter reading a session stores, in Wh (DecimalField, 15 digits of which 3 decimals).
+METER_WH_MAX = Decimal("999999999999.999")
+
+
+def connector_number(value: int, *, field: str, station: bool = False) -> int:
+    """A connector or EVSE number as the charger sent it; 0 (the station as a whole) only where `station`
+    allows it. Any other value is a PropertyConstraintViolation, checked before anything is looked up."""
+    low = 0 if station else 1
+    if not low <= value <= CONNECTOR_NUMBER_MAX:
+        cause = f"{field} {value} is outside {low}..{CONNECTOR_NUMBER_MAX}."
+        raise PropertyConstraintViolationError(details={"cause": cause})
+    return value
+
+
+def meter_wh(value: int | float, *, field: str) -> Decimal:
+    """A meter reading in Wh (meterStart, meterStop): not negative and storable, else a
+    PropertyConstraintViolation."""
+    reading = Decimal(str(value))
+    if not reading.is_finite() or not 0 <= reading <= METER_WH_MAX:
+        raise PropertyConstraintViolationError(details={"cause": f"{field} {value} is outside 0..{METER_WH_MAX}."})
+    return reading
+
 
 def parse_timestamp(value: str, *, field: str = "timestamp") -> datetime:
     """An OCPP dateTime; one without an offset is taken as UTC (the spec says UTC)."""

@@ -115,3 +115,20 @@ async def exchange(ws: ClientConnection, frame: str | list) -> list:
     """Send one raw frame and return the gateway's answer, decoded."""
     await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
     return json.loads(await asyncio.wait_for(ws.recv(), timeout=5))
+
+
+def answers(identity: str, version: str, frames: list) -> tuple[list, list]:
+    """Connect as `identity` to a new gateway and send raw frames: the answer to each, then the answer to a
+    Heartbeat (the connection must still be up)."""
+    async def main():
+        async with gateway() as gw, raw_socket(gw, identity, version=version) as ws:
+            got = [await exchange(ws, frame) for frame in frames]
+            alive = await exchange(ws, [2, "still-there", "Heartbeat", {}])
+            return got, alive
+
+    return asyncio.run(main())
+
+
+def codes(answers: list) -> list[tuple[str, str]]:
+    """(unique id, CallError code or "accepted") of each answer."""
+    return [(a[1], a[2]) if a[0] == 4 else (a[1], "accepted") for a in answers]
