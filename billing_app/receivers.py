@@ -3,9 +3,10 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from billing_app.invoicing import reconciliation  # noqa: F401 - connects the credit note -> refund receiver
+from billing_app.payments.session_holds import session_hold_claim
 from billing_app.payments.tasks import session_payment_settle
 from billing_app.settlement.tasks import session_settle
-from sessions_app.signals import session_completed
+from sessions_app.signals import session_authorized, session_completed
 
 
 @receiver(session_completed, dispatch_uid="billing_settle_completed_session")
@@ -19,3 +20,12 @@ def settle_completed_session(sender, session, **kwargs):
     transaction.on_commit(
         lambda: (session_settle.si(session.pk) | session_payment_settle.si(session.pk)).delay(), robust=True
     )
+
+
+@receiver(session_authorized, dispatch_uid="billing_claim_hold_of_started_session")
+def claim_hold_of_started_session(sender, session, **kwargs):
+    """Each pay-as-you-go session claims its own hold as it starts (docs/payments.md). Inside the start's
+    transaction, in a savepoint of its own; sent robustly, so a failure never fails the start: the settlement
+    then claims a free hold, and the receipt sweep collects what none covered."""
+    with transaction.atomic():
+        session_hold_claim(session=session)

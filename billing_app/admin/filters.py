@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from billing_app.models import ReceiptCollection
 from sessions_app.selectors import operators_for
 
 
@@ -18,3 +19,16 @@ class CurrencyFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(currency=self.value()) if self.value() else queryset
+
+
+class CollectionFilter(admin.SimpleListFilter):
+    """Receipts by their off-session collection (`invoicing.collection`): overdue, in dunning, collected."""
+
+    title = "collection"
+    parameter_name = "collection"
+
+    def lookups(self, request, model_admin):
+        return ReceiptCollection.Status.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(collection__status=self.value()) if self.value() else queryset

@@ -6,7 +6,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing_app import invoicing
-from billing_app.admin.filters import CurrencyFilter
+from billing_app.admin.filters import CollectionFilter, CurrencyFilter
 from billing_app.invoicing.views import pdf_response
 from billing_app.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from sessions_app.admin_paginator import EstimatedCountPaginator
@@ -73,12 +73,12 @@ class _PdfLinkMixin:
 @admin.register(Invoice)
 class InvoiceAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
     list_display = ["__str__", "kind", "driver", "period_start", "total_incl_vat", "currency", "state",
-                    "issued_at", "pdf_link", "operator"]
+                    "collection_status", "issued_at", "pdf_link", "operator"]
     # issued_at as a filter, not a date_hierarchy, and currencies from the operators, not a DISTINCT over
     # every invoice: both read the whole table on each page view (bench/web_load.py, a million receipts).
-    list_filter = ["state", "kind", "operator", CurrencyFilter, "issued_at"]
+    list_filter = ["state", CollectionFilter, "kind", "operator", CurrencyFilter, "issued_at"]
     search_fields = ["number", "driver__username", "driver__email", "buyer__company_name"]
-    list_select_related = ["driver", "operator"]
+    list_select_related = ["driver", "operator", "collection"]
     paginator = EstimatedCountPaginator  # a receipt per session: no COUNT(*) per page view
     show_full_result_count = False
     readonly_fields = ["pdf_link"]
@@ -87,6 +87,11 @@ class InvoiceAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
 
     def has_issue_permission(self, request):
         return request.user.is_superuser or request.user.is_operator_staff
+
+    @admin.display(description="collection")
+    def collection_status(self, obj):
+        collection = getattr(obj, "collection", None)  # only receipts no payment covered have one
+        return collection.get_status_display() if collection else "-"
 
     @admin.action(description="Issue selected drafts", permissions=["issue"])
     def issue_drafts(self, request, queryset):

@@ -18,7 +18,9 @@ from billing_app.payments.services import RefundError, payment_refund, session_p
 
 logger = logging.getLogger(__name__)
 
-SESSION_KINDS = (Payment.Kind.SESSION_HOLD, Payment.Kind.SESSION_EXTRA)
+#: A session's card payments: its hold, the charge above it, and what the receipt sweep charged off-session
+#: (kind `invoice` with the session; `invoicing.collection`).
+SESSION_KINDS = (Payment.Kind.SESSION_HOLD, Payment.Kind.SESSION_EXTRA, Payment.Kind.INVOICE)
 
 
 def session_card_payments(session_id: int):
@@ -32,11 +34,13 @@ def session_refundable(session_id: int) -> Decimal:
 
 
 def receipt_reconcile(*, session_id: int) -> Invoice | None:
-    """Mark the session's receipt paid when its card payments are all captured and cover it."""
+    """Mark the session's receipt paid when its card payments are all captured and cover it (a declined one
+    took nothing and counts for nothing: what it left is collected by `invoicing.collection`)."""
     receipt = Invoice.objects.filter(session_id=session_id, kind=Invoice.Kind.RECEIPT).first()
     if receipt is None or receipt.state != Invoice.State.ISSUED:
         return receipt
-    payments = [p for p in session_card_payments(session_id) if p.status != Payment.Status.CANCELED]
+    payments = [p for p in session_card_payments(session_id)
+                if p.status not in (Payment.Status.CANCELED, Payment.Status.FAILED)]
     if not payments or any(p.status != Payment.Status.CAPTURED for p in payments):
         return receipt
     captured = sum((p.amount_captured for p in payments), Decimal(0))

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from billing_app.invoicing import billing_run as runs
-from billing_app.invoicing import reconciliation
+from billing_app.invoicing import collection, reconciliation
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,12 @@ def invoice_receipt_issue(session_id: int) -> str | None:
 @shared_task(name="billing_app.tasks.receipts_issue_pending", autoretry_for=(OperationalError,), **RETRY)
 def receipts_issue_pending() -> int:
     return reconciliation.receipts_settle_pending()
+
+
+@shared_task(name="billing_app.tasks.receipts_collect_unpaid")
+def receipts_collect_unpaid() -> int:
+    """Beat: charge receipts no payment covered, with dunning (a run Stripe stops is resumed by the next)."""
+    return collection.receipts_collect_unpaid()
 
 
 @shared_task(name="billing_app.tasks.billing_run", autoretry_for=(OperationalError,), **RETRY)

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -74,9 +74,11 @@ def token_payment_standing(*, id_token: IdToken, station: ChargingStation, at: d
     """The hook of `sessions_app.services.token_authorize` (SESSIONS_PAYMENT_STANDING_FUNCTION).
 
     None accepts the token; a string refuses it and says why. Only pay-as-you-go drivers are held;
-    postpaid and subscription drivers (and drivers without a billing account) pass. A token that already
-    has an open hold, or is re-presented for a transaction running (or just stopped) at this station,
-    gets no second hold.
+    postpaid and subscription drivers (and drivers without a billing account) pass. A token that has a
+    free hold (placed at an Authorize, not yet claimed by a session), or is re-presented for a transaction
+    running (or just stopped) at this station, gets no second hold. Every session claims its own hold
+    when it starts (`session_holds.session_hold_claim`), so a token with a session running elsewhere has
+    no free hold and a second Authorize places a second hold.
     """
     account = BillingAccount.objects.filter(driver_id=id_token.driver_id).first()
     if account is None or account.payment_mode != BillingAccount.PaymentMode.PAY_AS_YOU_GO:
@@ -97,20 +99,22 @@ def token_payment_standing(*, id_token: IdToken, station: ChargingStation, at: d
 
 
 def open_hold_for_token(*, id_token: IdToken) -> Payment | None:
-    """The token's hold not yet claimed by a session (the oldest first)."""
+    """The token's free hold: open and not yet claimed by a session (the oldest first)."""
     return (Payment.objects.filter(id_token=id_token, kind=Payment.Kind.SESSION_HOLD, session__isnull=True,
                                    status__in=Payment.OPEN_STATUSES).order_by("created_at", "pk").first())
 
 
-def payment_hold(*, id_token: IdToken, station: ChargingStation, at: datetime) -> Payment:
+def payment_hold(*, id_token: IdToken, station: ChargingStation, at: datetime,
+                 session: ChargingSession | None = None) -> Payment:
     """Place a pay-as-you-go hold for the token's driver; returns the Payment (authorized, failed with
-    the reason, or pending when Stripe could not be reached: a task then retries it)."""
+    the reason, or pending when Stripe could not be reached: a task then retries it). With `session`, the
+    hold is that running session's own from the start (key `evb-session-<id>-hold`)."""
     amount, currency = hold_amount(station=station, driver_id=id_token.driver_id, at=at)
     customer = PaymentCustomer.objects.filter(driver_id=id_token.driver_id).first()
     payment = Payment.objects.create(
-        operator_id=station.location.operator_id, driver_id=id_token.driver_id, id_token=id_token,
+        operator_id=station.location.operator_id, driver_id=id_token.driver_id, id_token=id_token, session=session,
         kind=Payment.Kind.SESSION_HOLD, currency=currency, amount_requested=amount,
-        idempotency_key=f"evb-payment-{uuid.uuid4().hex}",
+        idempotency_key=f"evb-session-{session.pk}-hold" if session else f"evb-payment-{uuid.uuid4().hex}",
         stripe_customer_id=customer.stripe_customer_id if customer else "",
         stripe_payment_method_id=customer.default_payment_method_id if customer else "",
     )
@@ -220,11 +224,14 @@ def payment_sync(*, payment_id: int) -> Payment:
 # --- Settlement ------------------------------------------------------------------------------------
 
 def _claim_hold(session: ChargingSession) -> Payment | None:
-    """The session's hold: the one already claimed, else the token's oldest open unclaimed hold."""
+    """The session's hold: the one it claimed at its start, else the token's oldest free hold (the claim at
+    start failed); never a second charge for a session the receipt sweep already charged off-session."""
     held = Payment.objects.filter(session=session, kind=Payment.Kind.SESSION_HOLD).exclude(
         status__in=[Payment.Status.FAILED]).order_by("-created_at").first()
     if held is not None or session.id_token_id is None:
         return held
+    if Payment.objects.filter(session=session, kind=Payment.Kind.INVOICE).exists():
+        return None
     with transaction.atomic():
         hold = (Payment.objects.select_for_update()
                 .filter(id_token_id=session.id_token_id, kind=Payment.Kind.SESSION_HOLD, session__isnull=True,
@@ -399,17 +406,19 @@ def payments_settle_pending() -> int:
 
 
 def payment_holds_maintain(*, now: datetime | None = None) -> int:
-    """Release holds no session claimed within PAYMENT_UNUSED_HOLD_MINUTES, and renew holds about to
-    expire (older than PAYMENT_HOLD_RENEW_AFTER_DAYS) whose session is not priced yet: a new hold is
-    placed before the old one is released. Returns how many holds were touched."""
+    """Release holds no session claimed within PAYMENT_UNUSED_HOLD_MINUTES (and holds of sessions that
+    failed unpriced), and renew holds about to expire (older than PAYMENT_HOLD_RENEW_AFTER_DAYS) whose
+    session is not priced yet: a new hold is placed before the old one is released. Returns how many holds
+    were touched."""
     now = now or timezone.now()
     touched = 0
     unused = Payment.objects.filter(
-        kind=Payment.Kind.SESSION_HOLD, status=Payment.Status.AUTHORIZED, session__isnull=True,
+        Q(session__isnull=True) | Q(session__state=ChargingSession.State.FAILED, session__charge__isnull=True),
+        kind=Payment.Kind.SESSION_HOLD, status=Payment.Status.AUTHORIZED,
         authorized_at__lt=now - timedelta(minutes=settings.PAYMENT_UNUSED_HOLD_MINUTES),
     )
     for hold in unused:
-        if ChargingSession.objects.filter(id_token_id=hold.id_token_id, state=ChargingSession.State.ACTIVE).exists():
+        if hold.session_id is None and _token_session_awaits_hold(hold.id_token_id):
             continue
         hold.amount_due = ZERO
         hold.save(update_fields=["amount_due", "updated_at"])
@@ -426,6 +435,15 @@ def payment_holds_maintain(*, now: datetime | None = None) -> int:
             hold_renew(payment_id=hold.pk)
         touched += 1
     return touched
+
+
+def _token_session_awaits_hold(id_token_id: int) -> bool:
+    """The token has a running session without a hold of its own (its claim at start failed, or it started
+    before sessions claimed holds at start): settlement will claim the token's free hold for it."""
+    own_hold = Payment.objects.filter(session=OuterRef("pk"), kind=Payment.Kind.SESSION_HOLD,
+                                      status__in=Payment.OPEN_STATUSES)
+    return ChargingSession.objects.filter(id_token_id=id_token_id, state=ChargingSession.State.ACTIVE).exclude(
+        Exists(own_hold)).exists()
 
 
 def hold_renew(*, payment_id: int) -> Payment:

@@ -18,7 +18,8 @@ def driver_sessions(driver: User) -> QuerySet[ChargingSession]:
 
 
 def driver_invoices(driver: User) -> QuerySet[Invoice]:
-    return invoices_for_driver(driver).order_by("-issued_at")
+    """With each receipt's collection, so the list can say which are overdue."""
+    return invoices_for_driver(driver).select_related("collection").order_by("-issued_at")
 
 
 def driver_credit_notes(driver: User) -> QuerySet[CreditNote]:

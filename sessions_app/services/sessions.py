@@ -16,7 +16,7 @@ from django.utils import timezone
 from evbilling.errors import ApplicationError
 
 from ..models import ChargingSession, Connector, IdToken, MeterSample
-from ..signals import session_completed
+from ..signals import session_authorized, session_completed
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def session_start(
         return existing
     try:
         with transaction.atomic():
-            return ChargingSession.objects.create(
+            session = ChargingSession.objects.create(
                 operator=operator,
                 connector=connector,
                 id_token=id_token,
@@ -74,6 +74,9 @@ def session_start(
                 meter_start_wh=meter_start_wh,
                 last_message_at=started_at,
             )
+            if id_token is not None:
+                session_authorized.send_robust(sender=ChargingSession, session=session)
+            return session
     except IntegrityError:
         existing = ChargingSession.objects.filter(connector=connector, transaction_ref=transaction_ref).first()
         if existing is not None:
@@ -236,8 +239,11 @@ def session_attach_token(*, session: ChargingSession, id_token: IdToken) -> Char
     starts a transaction at plug-in). A session that already has a token keeps it."""
     if id_token.operator_id != session.operator_id:
         raise SessionError("This token belongs to another operator.")
-    ChargingSession.objects.filter(pk=session.pk, id_token__isnull=True).update(
-        id_token=id_token, driver_id=id_token.driver_id
-    )
-    session.refresh_from_db(fields=["id_token", "driver"])
+    with transaction.atomic():
+        attached = ChargingSession.objects.filter(pk=session.pk, id_token__isnull=True).update(
+            id_token=id_token, driver_id=id_token.driver_id
+        )
+        session.refresh_from_db(fields=["id_token", "driver"])
+        if attached:
+            session_authorized.send_robust(sender=ChargingSession, session=session)
     return session

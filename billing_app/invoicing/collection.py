@@ -1,0 +1,213 @@
+"""Collecting pay-as-you-go receipts no card payment covers: the sweep, its dunning, the overdue mark.
+
+A receipt is normally paid from its session's hold and the off-session charge above it
+(`reconciliation.session_payment_collect`). When that left it unpaid (a session that ran without a hold, a
+hold or an extra charge declined, a hold that expired), `receipts_collect_unpaid` (beat) charges what is
+owed to the driver's default card off-session, once the receipt is PAYMENTS_COLLECT_AFTER_MINUTES old and
+nothing is still under way for its session.
+
+- Once, under concurrency and reruns: one `ReceiptCollection` per receipt (unique), locked while an attempt
+  is decided and its Payment (kind `invoice`, with the session and the receipt, idempotency key
+  `evb-receipt-<invoice>-<attempt>`) written and committed; only the run that wrote an attempt sends it to
+  Stripe. A run that finds an attempt under way leaves it (Stripe being down: `payments_settle_pending`
+  finishes it) and records its outcome when it has one.
+- Dunning like plans: a failed attempt is retried PAYMENTS_DUNNING_RETRY_DAYS after the first failure, each
+  failure emailed to the driver; after the last the receipt is overdue (admin list and filter, the driver's
+  portal, a last email) and is no longer charged automatically.
+- One receipt's refusal never stops the sweep; Stripe being unreachable does (the next run goes on).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from billing_app.invoicing.credit_notes import invoice_remaining
+from billing_app.invoicing.documents import invoice_mark_paid
+from billing_app.invoicing.reconciliation import session_card_payments
+from billing_app.models import Invoice, Payment, PaymentCustomer, ReceiptCollection, Refund
+from billing_app.payments.services import payment_advance
+from billing_app.payments.stripe_client import StripeUnavailable
+from billing_app.payments.transitions import payment_event_record
+from evbilling.errors import ApplicationError, ConflictError
+from evbilling.on_commit import after_commit
+
+logger = logging.getLogger(__name__)
+
+STATUS = ReceiptCollection.Status
+
+
+def receipt_owed(invoice: Invoice) -> Decimal:
+    """What the driver still owes on a receipt: what credit notes left of it, less what the session's card
+    payments took and kept. Refunds we made went with credit notes (already off the receipt), so they
+    count back; a refund made at Stripe outside evbilling is not charged again."""
+    kept = Decimal(0)
+    for payment in session_card_payments(invoice.session_id).filter(status=Payment.Status.CAPTURED):
+        refunded = payment.refunds.exclude(status=Refund.Status.FAILED).aggregate(s=Sum("amount"))["s"]
+        kept += payment.amount_captured - (refunded or Decimal(0))
+    return max(invoice_remaining(invoice) - kept, Decimal(0))
+
+
+def receipts_to_collect(*, now: datetime):
+    """Issued receipts old enough for the sweep, not overdue or collected, not waiting for a retry date.
+    (A session held for review gets no receipt until it is resolved, and keeps its hold meanwhile.)"""
+    return (Invoice.objects.filter(
+        kind=Invoice.Kind.RECEIPT, state=Invoice.State.ISSUED,
+        issued_at__lte=now - timedelta(minutes=settings.PAYMENTS_COLLECT_AFTER_MINUTES))
+        .exclude(collection__status__in=[STATUS.OVERDUE, STATUS.COLLECTED])
+        .exclude(Q(collection__status=STATUS.RETRYING) & Q(collection__next_attempt_at__gt=now))
+        .order_by("issued_at", "pk"))
+
+
+def receipts_collect_unpaid(*, now: datetime | None = None) -> int:
+    """The beat task's work: try every receipt `receipts_to_collect` finds. Returns how many were tried."""
+    now = now or timezone.now()
+    tried = 0
+    for invoice_id in receipts_to_collect(now=now).values_list("pk", flat=True):
+        tried += 1
+        try:
+            receipt_collect(invoice_id=invoice_id, now=now)
+        except StripeUnavailable:
+            logger.warning("Stripe unreachable: receipt collection waits for the next run")
+            break
+        except ConflictError:  # Stripe still busy with this attempt's key: under way, looked at next run
+            logger.info("receipt %s: collection under way", invoice_id)
+        except ApplicationError:
+            logger.exception("receipt %s: collection refused; the sweep goes on", invoice_id)
+    return tried
+
+
+def _in_flight(invoice: Invoice) -> bool:
+    """A payment of the session the settlement or the payments sweep is still driving, or a hold kept for a
+    review (held, pending): nothing is charged beside it."""
+    return session_card_payments(invoice.session_id).filter(status__in=Payment.OPEN_STATUSES).exclude(
+        kind=Payment.Kind.INVOICE).exists()
+
+
+def receipt_collect(*, invoice_id: int, now: datetime | None = None) -> ReceiptCollection | None:
+    """Charge what a receipt is owed, or record how the attempt under way ended. None when the receipt
+    needs no collection (paid, void, covered, or its session's payments still under way).
+
+    Raises `StripeUnavailable` with the attempt left pending (the payments sweep sends it again, same key)."""
+    now = now or timezone.now()
+    invoice = Invoice.objects.get(pk=invoice_id)
+    if invoice.kind != Invoice.Kind.RECEIPT or invoice.state != Invoice.State.ISSUED or _in_flight(invoice):
+        return None
+    if not hasattr(invoice, "collection") and receipt_owed(invoice) <= 0:
+        _paid_if_covered(invoice, now=now)
+        return None
+    payment = _attempt(invoice, now=now)
+    if payment is None:
+        return ReceiptCollection.objects.filter(invoice=invoice).first()
+    payment = payment_advance(payment_id=payment.pk)
+    return _record_outcome(invoice.pk, payment, now=now)
+
+
+def _attempt(invoice: Invoice, *, now: datetime) -> Payment | None:
+    """Under a lock on the receipt's collection: the new attempt's Payment (committed on return), or None
+    when there is nothing to send (an attempt under way, an outcome recorded now, a retry not due)."""
+    with transaction.atomic():
+        ReceiptCollection.objects.get_or_create(invoice=invoice)
+        collection = ReceiptCollection.objects.select_for_update().get(invoice=invoice)
+        if collection.status in (STATUS.OVERDUE, STATUS.COLLECTED):
+            return None
+        last = Payment.objects.get(pk=collection.payment_id) if collection.payment_id else None  # read after the lock
+        if last is not None and last.status in Payment.OPEN_STATUSES:
+            return None  # under way here or in another run; Stripe down: the payments sweep finishes it
+        if last is not None and collection.status == STATUS.COLLECTING:
+            _record_outcome(invoice.pk, last, now=now)  # its outcome was never recorded (a lost run)
+            return None
+        if collection.status == STATUS.RETRYING and collection.next_attempt_at > now:
+            return None
+        owed = receipt_owed(Invoice.objects.get(pk=invoice.pk))
+        if owed <= 0:
+            _record_collected(collection, now=now)
+            return None
+        attempt = collection.attempts + 1
+        customer = PaymentCustomer.objects.filter(driver_id=invoice.driver_id).first()
+        payment = Payment.objects.create(
+            operator_id=invoice.operator_id, driver_id=invoice.driver_id, id_token_id=invoice.session.id_token_id,
+            session_id=invoice.session_id, invoice_id=invoice.pk, kind=Payment.Kind.INVOICE,
+            currency=invoice.currency, amount_requested=owed, amount_due=owed,
+            idempotency_key=f"evb-receipt-{invoice.pk}-{attempt}",
+            stripe_customer_id=customer.stripe_customer_id if customer else "",
+            stripe_payment_method_id=customer.default_payment_method_id if customer else "",
+        )
+        payment_event_record(payment, from_status="", to_status=payment.status,
+                             note=f"receipt {invoice.number}: {owed} {invoice.currency} owed, attempt {attempt}")
+        collection.attempts, collection.payment, collection.status = attempt, payment, STATUS.COLLECTING
+        collection.save(update_fields=["attempts", "payment", "status", "updated_at"])
+    return payment
+
+
+def _record_outcome(invoice_id: int, payment: Payment, *, now: datetime) -> ReceiptCollection:
+    with transaction.atomic():
+        collection = ReceiptCollection.objects.select_for_update().get(invoice_id=invoice_id)
+        if collection.payment_id != payment.pk or collection.status != STATUS.COLLECTING:
+            return collection  # recorded already (a concurrent run)
+        if payment.status == Payment.Status.CAPTURED:
+            return _record_collected(collection, now=now)
+        if payment.status in (Payment.Status.FAILED, Payment.Status.CANCELED):
+            return _record_failed(collection, payment, now=now)
+    return collection
+
+
+def _record_collected(collection: ReceiptCollection, *, now: datetime) -> ReceiptCollection:
+    """In the caller's transaction (the collection row is locked): collected, and the receipt paid."""
+    collection.status, collection.collected_at, collection.next_attempt_at = STATUS.COLLECTED, now, None
+    collection.failure_message = ""
+    collection.save(update_fields=["status", "collected_at", "next_attempt_at", "failure_message", "updated_at"])
+    _paid_if_covered(Invoice.objects.get(pk=collection.invoice_id), now=now)
+    return collection
+
+
+def _paid_if_covered(invoice: Invoice, *, now: datetime) -> None:
+    """Mark the receipt paid when its card payments cover all that credit notes left of it."""
+    captured = list(session_card_payments(invoice.session_id).filter(status=Payment.Status.CAPTURED))
+    if captured and receipt_owed(invoice) <= 0:
+        reference = ", ".join(p.stripe_payment_intent_id for p in captured if p.stripe_payment_intent_id)
+        invoice_mark_paid(invoice_id=invoice.pk, paid_at=now, reference=reference[:100])
+
+
+def _record_failed(collection: ReceiptCollection, payment: Payment, *, now: datetime) -> ReceiptCollection:
+    """In the caller's transaction: schedule the next retry (days after the first failure), or mark the
+    receipt overdue after the last; the driver is emailed either way."""
+    schedule = [int(days) for days in settings.PAYMENTS_DUNNING_RETRY_DAYS]
+    collection.first_failed_at = collection.first_failed_at or now
+    collection.failure_message = (payment.failure_message or payment.failure_code or payment.status)[:255]
+    retries_done = collection.attempts - 1
+    if retries_done < len(schedule):
+        collection.status = STATUS.RETRYING
+        collection.next_attempt_at = collection.first_failed_at + timedelta(days=schedule[retries_done])
+    else:
+        collection.status, collection.next_attempt_at, collection.overdue_at = STATUS.OVERDUE, None, now
+    collection.save(update_fields=["status", "first_failed_at", "failure_message", "next_attempt_at", "overdue_at",
+                                   "updated_at"])
+    after_commit(_dunning_email, collection.pk)
+    return collection
+
+
+def _dunning_email(collection_id: int) -> None:
+    collection = ReceiptCollection.objects.select_related("invoice__driver", "payment").get(pk=collection_id)
+    invoice, driver = collection.invoice, collection.invoice.driver
+    if not driver.email:
+        return
+    amount = f"{collection.payment.amount_requested} {invoice.currency}"
+    if collection.status == STATUS.OVERDUE:
+        subject = f"Your charging receipt {invoice.number} is overdue"
+        body = (f"We could not charge {amount} for your charging session (receipt {invoice.number}) to your card "
+                f"({collection.failure_message}), and we will not try again. Please add a working card in the "
+                "portal (Payment methods) and contact us to settle the receipt.")
+    else:
+        retry = timezone.localtime(collection.next_attempt_at).strftime("%Y-%m-%d")
+        subject = f"Payment for your charging receipt {invoice.number} failed"
+        body = (f"We could not charge {amount} for your charging session (receipt {invoice.number}) to your card "
+                f"({collection.failure_message}). We will try again on {retry}; you can change your card in the "
+                "portal (Payment methods) before then.")
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [driver.email])

@@ -1,0 +1,46 @@
+"""The off-session collection of a pay-as-you-go receipt that no card payment covered, and its dunning.
+
+One row per receipt (the database refuses a second): the lock the collection sweep takes, the attempts
+it made (each a Payment with its own idempotency key), when it tries next, and whether the receipt is
+overdue (every retry failed: shown to the operator in the admin and to the driver in the portal).
+"""
+from django.db import models
+
+from billing_app.models.invoices import Invoice
+from billing_app.models.payments import Payment
+
+__all__ = ["ReceiptCollection"]
+
+
+class ReceiptCollection(models.Model):
+    OWNER_PATH = "invoice__operator"
+
+    class Status(models.TextChoices):
+        COLLECTING = "collecting", "Collecting (charge under way)"
+        RETRYING = "retrying", "Payment failed (dunning)"
+        OVERDUE = "overdue", "Overdue (every retry failed)"
+        COLLECTED = "collected", "Collected"
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="collection")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COLLECTING)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="charges tried")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                help_text="the latest attempt")
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    overdue_at = models.DateTimeField(null=True, blank=True)
+    collected_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="receipt_collection_dunning")]
+
+    def __str__(self) -> str:
+        return f"collection of {self.invoice} ({self.status})"
+
+    @property
+    def overdue(self) -> bool:
+        return self.status == self.Status.OVERDUE
