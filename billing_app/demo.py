@@ -96,7 +96,7 @@ def load_invoices(*, progress=lambda n: None) -> tuple[int, int]:
         statements = 0
         if first is not None:
             month = first.stopped_at.date().replace(day=1)
-            this_month = timezone.now().date().replace(day=1)
+            this_month = (timezone.now() - timedelta(hours=12)).date().replace(day=1)  # ended in every time zone
             while month < this_month:
                 statements += sum(r.issued for r in billing_run(period=month))
                 month = (month + timedelta(days=32)).replace(day=1)

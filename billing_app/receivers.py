@@ -1,8 +1,7 @@
-"""Billing's reactions to sessions_app signals (and, by importing `reconciliation`, to its own)."""
+"""Billing's reactions to sessions_app signals (billing reacts to none of its own: it calls)."""
 from django.db import transaction
 from django.dispatch import receiver
 
-from billing_app.invoicing import reconciliation  # noqa: F401 - connects the credit note -> refund receiver
 from billing_app.payments.session_holds import session_hold_claim
 from billing_app.payments.tasks import session_payment_settle
 from billing_app.settlement.tasks import session_settle

@@ -36,7 +36,7 @@ class InvoiceLineInline(_ReadOnlyInline):
 
 class CreditNoteInline(_ReadOnlyInline):
     model = CreditNote
-    fields = ["number", "issued_at", "reason", "total_incl_vat"]
+    fields = ["number", "issued_at", "reason", "total_incl_vat", "refund_amount", "refund_status"]
     readonly_fields = fields
     show_change_link = True
 
@@ -115,8 +115,9 @@ class InvoiceAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
 
 @admin.register(CreditNote)
 class CreditNoteAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
-    list_display = ["number", "invoice", "total_incl_vat", "currency", "issued_at", "pdf_link", "operator"]
-    list_filter = ["operator", CurrencyFilter]
+    list_display = ["number", "invoice", "total_incl_vat", "currency", "refund_amount", "refund_status", "issued_at",
+                    "pdf_link", "operator"]
+    list_filter = ["refund_status", "operator", CurrencyFilter]
     search_fields = ["number", "invoice__number"]
     list_select_related = ["invoice", "operator"]
     readonly_fields = ["pdf_link"]

@@ -28,8 +28,8 @@ class RefundInline(ScopedInline, admin.TabularInline):
 
 @admin.register(Payment)
 class PaymentAdmin(OperatorScopedAdmin):
-    list_display = ["pk", "driver", "kind", "status", "currency", "amount_authorized", "amount_captured",
-                    "amount_refunded", "dispute_status", "session", "created_at"]
+    list_display = ["pk", "driver", "kind", "status", "failure_code", "currency", "amount_authorized",
+                    "amount_captured", "amount_refunded", "dispute_status", "session", "created_at"]
     list_filter = ["status", "kind", "dispute_status", "operator"]
     search_fields = ["stripe_payment_intent_id", "driver__username", "driver__email", "idempotency_key"]
     list_select_related = ["driver", "session"]

@@ -80,7 +80,10 @@ class CreditNoteSerializer(serializers.ModelSerializer):
     class Meta:
         model = CreditNote
         fields = ["id", "number", "invoice", "invoice_number", "issued_at", "reason", "currency",
-                  "total_excl_vat", "total_vat", "total_incl_vat", "lines", "pdf_url"]
+                  "total_excl_vat", "total_vat", "total_incl_vat", "refund_amount", "refund_status", "lines", "pdf_url"]
+        extra_kwargs = {"refund_amount": {"help_text": "what goes back to the card (0.00: no refund)"},
+                        "refund_status": {"help_text": "none, pending (sent shortly, retried while Stripe is "
+                                                       "unreachable), succeeded or failed"}}
 
     def get_pdf_url(self, note) -> str:
         return _absolute(self.context.get("request"), "credit-note-pdf", note.pk)

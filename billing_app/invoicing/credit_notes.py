@@ -5,9 +5,13 @@ note stored, so two concurrent credit notes cannot together exceed the invoice. 
 out over the invoice's VAT rates in proportion to what remains at each rate, in whole cents that
 add up exactly; each rate's VAT is taken out of its gross share (rounded once).
 
-Refunds are not made here: `credit_note_issued` is sent after the credit note commits, with
-`refund=True` when the caller asked for the money to go back; the payments module connects a
-receiver that refunds (with an idempotency key derived from the credit note id).
+A credit note with `refund=True` gives its total back to the card that paid the invoice (a session
+receipt's hold and extra charge, a plan fee's payment): never above what those payments captured and
+have not refunded or promised to another credit note (`refunds.invoice_refundable`, checked with the
+payment rows locked). The refund is stored on the credit note as an intent (`refund_amount`,
+`refund_status=pending`) in the issuing transaction and sent after the commit by
+`refunds.credit_note_refund_send_task`; the beat sweep sends what a lost task left. `credit_note_issued`
+is sent on commit for the webhooks (with `refund`).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from billing_app.invoicing.documents import delivery_is_suppressed
 from billing_app.invoicing.errors import CreditNoteError
 from billing_app.invoicing.lines import share_out, vat_summary
 from billing_app.invoicing.numbering import number_format, number_take
+from billing_app.invoicing.refunds import credit_note_refund_send_task, invoice_refundable
 from billing_app.models import CreditNote, CreditNoteLine, Invoice, NumberSequence
 from billing_app.money import quantize_money
 from evbilling.on_commit import after_commit
@@ -83,10 +88,12 @@ def _split_gross(gross: Decimal, rate: Decimal | None, limit: Remaining, currenc
 
 def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal | None = None,
                       refund: bool = False, now: datetime | None = None) -> CreditNote:
-    """Credit `amount_incl_vat` (None: all that remains) of an issued or paid invoice.
+    """Credit `amount_incl_vat` (None: all that remains) of an issued or paid invoice; with `refund`, owe
+    it back to the card (stored on the credit note, sent after the commit).
 
     Raises CreditNoteError, writing nothing, when the amount is not positive, not in whole minor
-    units, or above what remains on the invoice."""
+    units, above what remains on the invoice, or (with `refund`) above what its card payments can
+    still give back."""
     now = now or timezone.now()
     with transaction.atomic():
         invoice = (Invoice.objects.select_for_update(of=("self",)).select_related("operator")
@@ -101,6 +108,13 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
             raise CreditNoteError(f"{amount} is not a whole amount of {currency} minor units.")
         if amount <= 0:
             raise CreditNoteError(f"Nothing to credit: {amount} {currency} (remaining {left} {currency}).")
+        if refund:
+            refundable = invoice_refundable(invoice, lock=True)
+            if refundable <= 0:
+                raise CreditNoteError(f"Nothing paid by card on {invoice} is left to refund; "
+                                      "issue the credit note without a refund.")
+            if amount > refundable:
+                raise CreditNoteError(f"At most {refundable} {currency} was captured and not yet refunded.")
         if amount > left:
             raise CreditNoteError(f"{amount} {currency} is above what remains on {invoice}: {left} {currency}.")
         if amount == left:
@@ -121,6 +135,8 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
                                  kind=NumberSequence.Kind.CREDIT_NOTE),
             number_year=year, number_sequence=sequence, seller=invoice.seller, buyer=invoice.buyer,
             total_excl_vat=total_excl, total_vat=total_vat, total_incl_vat=total_excl + total_vat,
+            refund_amount=total_excl + total_vat if refund else Decimal(0),
+            refund_status=CreditNote.RefundStatus.PENDING if refund else CreditNote.RefundStatus.NONE,
         )
         CreditNoteLine.objects.bulk_create([
             CreditNoteLine(credit_note=note, position=position, vat_rate=r.rate,
@@ -128,6 +144,8 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
                            amount_excl_vat=excl, vat_amount=vat, amount_incl_vat=excl + vat)
             for position, (r, excl, vat) in enumerate(parts, start=1)
         ])
+        if refund:
+            after_commit(credit_note_refund_send_task.delay, note.pk)
         after_commit(credit_note_issued.send, sender=CreditNote, credit_note=note, refund=refund)
         if not delivery_is_suppressed():
             after_commit(credit_note_pdf_render.delay, note.pk)

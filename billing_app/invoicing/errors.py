@@ -8,3 +8,7 @@ class InvoicingError(ApplicationError):
 
 class CreditNoteError(InvoicingError):
     """A credit note the invoice does not allow (not issued, above what remains, not in cents)."""
+
+
+class PeriodNotEndedError(InvoicingError):
+    """A billing run asked for a month that has not ended yet in the operator's time zone."""

@@ -1,20 +1,21 @@
-"""Where payments meet invoices: a receipt is paid once its session's card payments are captured,
-and a credit note with a refund gives the money back from those payments.
+"""Where payments meet invoices: a receipt is paid once its session's card payments are captured.
 
-Both directions are idempotent and tolerate either side arriving first (the receipt may be issued
-before or after the capture completes).
+Idempotent, and tolerant of either side arriving first (the receipt may be issued before or after the
+capture completes). The other direction, a credit note's refund to the card, is `invoicing.refunds`.
 """
 from __future__ import annotations
 
 import logging
 from decimal import Decimal
 
-from django.dispatch import receiver
-
-from billing_app.invoicing.credit_notes import credit_note_issued
-from billing_app.invoicing.documents import invoice_mark_paid, receipt_issue_for_session, receipts_issue_pending
-from billing_app.models import CreditNote, Invoice, Payment
-from billing_app.payments.services import RefundError, payment_refund, session_payment_settle
+from billing_app.invoicing.documents import (
+    invoice_mark_paid,
+    pending_receipt_charges,
+    receipt_issue_for_session,
+    receipts_issue_pending,
+)
+from billing_app.models import Invoice, Payment
+from billing_app.payments.services import session_payment_review, session_payment_settle
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +26,6 @@ SESSION_KINDS = (Payment.Kind.SESSION_HOLD, Payment.Kind.SESSION_EXTRA, Payment.
 
 def session_card_payments(session_id: int):
     return Payment.objects.filter(session_id=session_id, kind__in=SESSION_KINDS).order_by("pk")
-
-
-def session_refundable(session_id: int) -> Decimal:
-    """What can still be refunded of a session's captured card payments."""
-    return sum((p.refundable for p in session_card_payments(session_id) if p.status == Payment.Status.CAPTURED),
-               Decimal(0))
 
 
 def receipt_reconcile(*, session_id: int) -> Invoice | None:
@@ -64,7 +59,11 @@ def receipts_reconcile_pending() -> int:
 
 def receipt_settle(*, session_id: int) -> Invoice | None:
     """Issue the session's receipt (pay-as-you-go accounts only) and mark it paid when its captures cover
-    it. The task after settlement and the sweep below take this one path."""
+    it. The task after settlement and the sweep below take this one path. A session held for review gets
+    none yet: whether it is (the off-session cap) is decided first, so its receipt never shows a figure a
+    correction replaces; resolving the review queues this again."""
+    if session_payment_review(session_id=session_id):
+        return None
     invoice = receipt_issue_for_session(session_id=session_id)
     if invoice is not None:
         receipt_reconcile(session_id=session_id)
@@ -74,6 +73,8 @@ def receipt_settle(*, session_id: int) -> Invoice | None:
 def receipts_settle_pending() -> int:
     """The sweep: receipts not issued yet (a lost task) and issued receipts whose payment has since
     been captured. Returns how many receipts it issued."""
+    for session_id in pending_receipt_charges().filter(review__isnull=True).values_list("session_id", flat=True):
+        session_payment_review(session_id=session_id)  # the off-session cap is decided before any receipt
     issued = receipts_issue_pending()
     receipts_reconcile_pending()
     return issued
@@ -84,40 +85,3 @@ def session_payment_collect(*, session_id: int) -> list[Payment]:
     settled = session_payment_settle(session_id=session_id)
     receipt_reconcile(session_id=session_id)
     return settled
-
-
-def credit_note_refund(*, credit_note: CreditNote) -> list:
-    """Refund a credit note's amount from the card payments of the receipt's session, newest first
-    (an off-session extra charge before the hold). Idempotent per (credit note, payment).
-
-    Callers check `session_refundable` before issuing the credit note (the dispute resolvers do);
-    a shortfall here is logged, never silently ignored."""
-    invoice = credit_note.invoice
-    if invoice.kind != Invoice.Kind.RECEIPT or invoice.session_id is None:
-        logger.info("credit note %s: %s is not a card-paid receipt, nothing to refund", credit_note.number, invoice)
-        return []
-    left = credit_note.total_incl_vat
-    refunds = []
-    for payment in reversed(list(session_card_payments(invoice.session_id))):
-        if left <= 0:
-            break
-        if payment.status != Payment.Status.CAPTURED or payment.refundable <= 0:
-            continue
-        amount = min(left, payment.refundable)
-        try:
-            refunds.append(payment_refund(payment=payment, amount=amount, reason=f"Credit note {credit_note.number}",
-                                          idempotency_key=f"credit-note-{credit_note.pk}-payment-{payment.pk}"))
-        except RefundError as error:
-            logger.error("credit note %s: refund from payment %s refused: %s", credit_note.number, payment.pk, error)
-            continue
-        left -= amount
-    if left > 0:
-        logger.error("credit note %s: %s %s could not be refunded to the card", credit_note.number, left,
-                     credit_note.currency)
-    return refunds
-
-
-@receiver(credit_note_issued, dispatch_uid="billing_refund_credit_note")
-def refund_credit_note(sender, credit_note, refund, **kwargs):
-    if refund:
-        credit_note_refund(credit_note=credit_note)

@@ -32,7 +32,8 @@ def receipts_collect_unpaid() -> int:
 
 @shared_task(name="billing_app.tasks.billing_run", autoretry_for=(OperationalError,), **RETRY)
 def billing_run(period: str | None = None) -> int:
-    """Close the previous month (in each operator's time zone) or `period` ("2026-10")."""
+    """Close the previous month (in each operator's time zone) or `period` ("2026-10"); a `period` that
+    has not ended for every operator fails with PeriodNotEndedError (not retried: nothing was issued)."""
     month = date.fromisoformat(f"{period}-01") if period else None
     results = runs.billing_run(period=month)
     return sum(result.issued for result in results)

@@ -204,15 +204,23 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
     """A correction of an issued invoice, full or partial, issued (and numbered) at creation.
 
     Never above what remains on the invoice: `billing_app.invoicing.credit_note_issue` checks it
-    while holding a row lock on the invoice."""
+    while holding a row lock on the invoice. A credit note that gives money back to the card carries
+    the refund it owes (`refund_amount`, `refund_status` pending), written in the issuing transaction;
+    `billing_app.invoicing.refunds` sends it and records the outcome."""
 
     OWNER_PATH = "operator"
 
     class State(models.TextChoices):
         ISSUED = "issued", "Issued"
 
+    class RefundStatus(models.TextChoices):
+        NONE = "none", "No refund"
+        PENDING = "pending", "Refund pending"
+        SUCCEEDED = "succeeded", "Refunded"
+        FAILED = "failed", "Refund failed"
+
     FROZEN_FIELDS = ("invoice_id", "number", "issued_at", "total_excl_vat", "total_vat", "total_incl_vat",
-                     "seller", "buyer", "reason")
+                     "seller", "buyer", "reason", "refund_amount")
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="credit_notes")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
@@ -228,6 +236,10 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
     total_excl_vat = _money()
     total_vat = _money()
     total_incl_vat = _money()
+    refund_amount = _money(default=0, help_text="what goes back to the card (0: no refund)")
+    refund_status = models.CharField(max_length=9, choices=RefundStatus.choices, default=RefundStatus.NONE)
+    refund_failure_message = models.CharField(max_length=255, blank=True,
+                                              help_text="why the refund (or part of it) could not be made")
     pdf = models.FileField(upload_to="invoices/", blank=True, max_length=200)
     pdf_sha256 = models.CharField("PDF SHA-256", max_length=64, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
@@ -235,10 +247,19 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
 
     class Meta:
         ordering = ["-issued_at", "-pk"]
+        indexes = [
+            models.Index(fields=["refund_status"], condition=Q(refund_status="pending"),
+                         name="credit_note_refund_pending"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["operator", "number_year", "number_sequence"],
                                     name="unique_credit_note_sequence_per_operator_year"),
             models.CheckConstraint(name="credit_note_positive", condition=Q(total_incl_vat__gt=0)),
+            models.CheckConstraint(name="credit_note_refund_within_total",
+                                   condition=Q(refund_amount__gte=0) & Q(refund_amount__lte=F("total_incl_vat"))),
+            models.CheckConstraint(name="credit_note_refund_status_matches_amount",
+                                   condition=(Q(refund_status="none") & Q(refund_amount=0))
+                                   | (~Q(refund_status="none") & Q(refund_amount__gt=0))),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,8 @@ The flow of a pay-as-you-go session:
 2. `session_payment_settle` (chained after pricing) claims the token's open hold for the session, sets
    what it must capture (`amount_due`), and adds an off-session `session_extra` payment for a cost above
    the hold. `payment_advance` then does the Stripe work: capture (partial) or cancel (zero cost).
+   A session held for review (implausible readings, or more above the hold than the operator allows
+   off-session) waits untouched, its hold kept alive, until `settlement.review` resolves it.
 3. `payment_refund` gives money back, never more than captured minus refunded.
 
 Every Payment row is committed before Stripe is called, and every Stripe call carries an idempotency key
@@ -29,7 +31,15 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.dispatch import Signal
 from django.utils import timezone
 
-from billing_app.models import BillingAccount, Payment, PaymentCustomer, Refund, SessionCharge
+from billing_app.models import (
+    BillingAccount,
+    ChargeReview,
+    Invoice,
+    Payment,
+    PaymentCustomer,
+    Refund,
+    SessionCharge,
+)
 from billing_app.money import from_minor_units, quantize_money
 from billing_app.payments import stripe_client
 from billing_app.payments.transitions import payment_event_record, payment_transition
@@ -125,7 +135,7 @@ def payment_hold(*, id_token: IdToken, station: ChargingStation, at: datetime,
                                   failure_code="no_payment_method", failure_message="The driver has no card on file.")
     try:
         return payment_advance(payment_id=payment.pk)
-    except stripe_client.StripeUnavailable:
+    except (stripe_client.StripeUnavailable, stripe_client.StripeInProgress):
         logger.warning("Stripe unreachable: hold %s stays pending (retried by the sweep and at settlement)",
                        payment.pk)
         payment.refresh_from_db()
@@ -135,6 +145,9 @@ def payment_hold(*, id_token: IdToken, station: ChargingStation, at: datetime,
 # --- Driving a payment to its target ---------------------------------------------------------------
 
 def _create_intent(payment: Payment) -> Payment:
+    """Create the payment's PaymentIntent (its own idempotency key) and record Stripe's answer once, under a
+    row lock: a concurrent caller that recorded the same PaymentIntent first wins, this one changes nothing.
+    A 409 (the same key still in flight elsewhere) raises `StripeInProgress` with nothing recorded."""
     manual = payment.kind == Payment.Kind.SESSION_HOLD
     try:
         intent = stripe_client.payment_intent_create(
@@ -144,8 +157,18 @@ def _create_intent(payment: Payment) -> Payment:
             idempotency_key=payment.idempotency_key,
         )
     except (stripe_client.PaymentDeclined, stripe_client.StripeRejected) as error:
-        return payment_transition(payment=payment, to_status=Payment.Status.FAILED, note=f"declined: {error}",
-                                  failure_code=error.code or "declined", failure_message=str(error)[:255])
+        intent, refusal = None, error
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.status != Payment.Status.PENDING:
+            return payment
+        if intent is None:
+            return payment_transition(payment=payment, to_status=Payment.Status.FAILED, note=f"declined: {refusal}",
+                                      failure_code=refusal.code or "declined", failure_message=str(refusal)[:255])
+        return _intent_record(payment, intent)
+
+
+def _intent_record(payment: Payment, intent: dict) -> Payment:
     fields = {"stripe_payment_intent_id": intent["id"]}
     status = intent.get("status")
     if status == "requires_capture":
@@ -185,17 +208,36 @@ def _capture_or_cancel(payment: Payment) -> Payment:
 def payment_advance(*, payment_id: int) -> Payment:
     """Do the Stripe work a payment still needs: create its PaymentIntent, then capture or release it
     once `amount_due` is known. Status-guarded, so running it twice does nothing twice; raises
-    `StripeUnavailable` (for a Celery retry) with the payment left as it was."""
+    `StripeUnavailable` or `StripeInProgress` (for a Celery retry) with the payment left as it was. A
+    permanent refusal nothing else handles (a capture refused, and the look-up after it too) fails the
+    payment with Stripe's words instead of escaping: retries and sweeps stop asking and go on."""
     payment = Payment.objects.get(pk=payment_id)
-    if payment.status == Payment.Status.PENDING:
-        if not payment.stripe_customer_id or not payment.stripe_payment_method_id:
-            return payment_transition(payment=payment, to_status=Payment.Status.FAILED, note="no payment method",
-                                      failure_code="no_payment_method",
-                                      failure_message="The driver has no card on file.")
-        payment = _create_intent(payment)
-    if payment.status == Payment.Status.AUTHORIZED and payment.amount_due is not None:
-        payment = _capture_or_cancel(payment)
+    try:
+        if payment.status == Payment.Status.PENDING:
+            if not payment.stripe_customer_id or not payment.stripe_payment_method_id:
+                return payment_transition(payment=payment, to_status=Payment.Status.FAILED,
+                                          note="no payment method", failure_code="no_payment_method",
+                                          failure_message="The driver has no card on file.")
+            payment = _create_intent(payment)
+        if payment.status == Payment.Status.AUTHORIZED and payment.amount_due is not None:
+            payment = _capture_or_cancel(payment)
+    except (stripe_client.StripeUnavailable, stripe_client.StripeInProgress):
+        raise
+    except stripe_client.StripeError as error:
+        return payment_refused(payment_id=payment_id, error=error)
     return payment
+
+
+def payment_refused(*, payment_id: int, error: stripe_client.StripeError) -> Payment:
+    """Record a permanent Stripe refusal on an open payment: failed, with Stripe's code and words (shown in
+    the admin). A payment that is no longer open is left as it is."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status not in Payment.OPEN_STATUSES:
+            return payment
+        return payment_transition(payment=payment, to_status=Payment.Status.FAILED,
+                                  note=f"refused by Stripe: {error}", failure_code=(error.code or "refused")[:64],
+                                  failure_message=str(error)[:255])
 
 
 def payment_sync(*, payment_id: int) -> Payment:
@@ -268,14 +310,50 @@ def _extra_payment(*, payment: Payment, amount: Decimal, purpose: str = "extra")
     return extra
 
 
+def session_payment_review(*, session_id: int) -> bool:
+    """Whether the priced session waits for review: nothing is captured, charged or invoiced meanwhile.
+
+    Held when settlement found its readings implausible, or when what would be charged off-session (the
+    cost above the hold; all of it for a pay-as-you-go session without one) is above the operator's
+    `max_off_session_charge`: that review is opened here, once. A resolved review lets the session
+    through, whatever it costs: someone looked at it. Claims the session's hold (no Stripe call)."""
+    charge = SessionCharge.objects.filter(session_id=session_id).select_related("session__operator").first()
+    if charge is None:
+        return False
+    review = ChargeReview.objects.filter(charge=charge).first()
+    if review is not None:
+        return review.status == ChargeReview.Status.HELD
+    if Invoice.objects.filter(session_id=session_id).exists():
+        return False  # decided before its receipt was issued (`receipt_settle` and the receipts sweep ask first)
+    hold = _claim_hold(charge.session)
+    if hold is None and not BillingAccount.objects.filter(
+            driver_id=charge.session.driver_id, payment_mode=BillingAccount.PaymentMode.PAY_AS_YOU_GO).exists():
+        return False
+    off_session = charge.total_incl_vat - (hold.amount_requested if hold else ZERO)
+    cap = charge.session.operator.max_off_session_charge
+    if off_session <= cap:
+        return False
+    detail = (f"{off_session} {charge.currency} would be charged off-session, above the operator's maximum of "
+              f"{cap} without a review")
+    with transaction.atomic():
+        ChargeReview.objects.get_or_create(charge=charge, defaults={
+            "reasons": [{"code": "off_session_above_cap", "detail": detail}],
+            "measured_energy_kwh": charge.total_energy_kwh, "priced_total_incl_vat": charge.total_incl_vat})
+    logger.warning("session %s held for review: %s", session_id, detail)
+    return True
+
+
 def session_payment_settle(*, session_id: int) -> list[Payment]:
     """Charge a priced pay-as-you-go session: capture its price incl. VAT from the hold (partial capture),
     release a zero-cost hold, charge a cost above the hold off-session.
 
     Idempotent: the target is recorded once (`amount_due`), the extra payment is unique per session,
     and `payment_advance` is status-guarded. Sessions without a hold (postpaid, subscription, not priced
-    yet) return []. Raises `StripeUnavailable` for a retry; what was recorded stays and settles later.
+    yet) and sessions held for review (`session_payment_review`) return []. Raises `StripeUnavailable` for a
+    retry; what was recorded stays and settles later.
     """
+    if session_payment_review(session_id=session_id):
+        return []
     charge = SessionCharge.objects.filter(session_id=session_id).select_related("session").first()
     if charge is None:
         return []
@@ -370,17 +448,24 @@ def refund_send(*, refund_id: int) -> Refund:
 
 def payments_settle_pending() -> int:
     """Finish what a lost task or an unreachable Stripe left: pending payments, recorded targets not yet
-    captured, priced sessions whose hold was not claimed, pending refunds. Returns how many were tried."""
+    captured, priced sessions whose hold was not claimed, pending refunds. Returns how many were tried.
+
+    Stripe unreachable stops the sweep (every item would wait the same); an item still in flight elsewhere
+    (409) is skipped; a permanent refusal fails that one item (`payment_refused`) and the sweep goes on."""
     tried = 0
     stuck = Payment.objects.filter(status=Payment.Status.PENDING) | Payment.objects.filter(
         status=Payment.Status.AUTHORIZED, amount_due__isnull=False)
-    for payment_id in stuck.values_list("pk", flat=True):
+    for payment_id in list(stuck.values_list("pk", flat=True)):
         tried += 1
         try:
             payment_advance(payment_id=payment_id)
         except stripe_client.StripeUnavailable:
             logger.warning("Stripe unreachable; payments wait for the next sweep")
             return tried
+        except stripe_client.StripeInProgress:
+            continue
+        except stripe_client.StripeError as error:
+            payment_refused(payment_id=payment_id, error=error)
     unsettled = (SessionCharge.objects.filter(
         session__id_token__payments__kind=Payment.Kind.SESSION_HOLD,
         session__id_token__payments__session__isnull=True,
@@ -389,19 +474,26 @@ def payments_settle_pending() -> int:
     # A worker lost between claiming the hold and recording its target leaves a claimed hold without amount_due.
     claimed_not_targeted = Payment.objects.filter(
         kind=Payment.Kind.SESSION_HOLD, status=Payment.Status.AUTHORIZED, amount_due__isnull=True,
-        session__charge__isnull=False).values_list("session_id", flat=True)
+        session__charge__isnull=False).exclude(session__charge__review__status=ChargeReview.Status.HELD).values_list(
+        "session_id", flat=True)
     for session_id in [*unsettled, *claimed_not_targeted]:
         tried += 1
         try:
             session_payment_settle(session_id=session_id)
         except stripe_client.StripeUnavailable:
             return tried
-    for refund_id in Refund.objects.filter(status=Refund.Status.PENDING).values_list("pk", flat=True):
+        except stripe_client.StripeInProgress:
+            continue
+        except stripe_client.StripeError as error:
+            logger.error("session %s: payment refused by Stripe: %s", session_id, error)
+    for refund_id in list(Refund.objects.filter(status=Refund.Status.PENDING).values_list("pk", flat=True)):
         tried += 1
         try:
             refund_send(refund_id=refund_id)
         except stripe_client.StripeUnavailable:
             return tried
+        except stripe_client.StripeInProgress:
+            continue
     return tried
 
 
@@ -428,8 +520,9 @@ def payment_holds_maintain(*, now: datetime | None = None) -> int:
         kind=Payment.Kind.SESSION_HOLD, status=Payment.Status.AUTHORIZED, session__isnull=False,
         amount_due__isnull=True, authorized_at__lt=now - timedelta(days=settings.PAYMENT_HOLD_RENEW_AFTER_DAYS),
     )
-    for hold in ageing:
-        if SessionCharge.objects.filter(session_id=hold.session_id).exists():
+    for hold in ageing:  # a session held for review keeps its hold alive until someone resolves it
+        if SessionCharge.objects.filter(session_id=hold.session_id).exclude(
+                review__status=ChargeReview.Status.HELD).exists():
             session_payment_settle(session_id=hold.session_id)
         else:
             hold_renew(payment_id=hold.pk)

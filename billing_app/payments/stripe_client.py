@@ -7,6 +7,8 @@ sorted into three kinds the services act on:
   (with the same idempotency key) later, by a Celery retry.
 - `PaymentDeclined`: the card said no; the code and message are kept for the driver.
 - `StripeRejected`: any other refusal (bad request, unknown object); repeating it will not help.
+- `StripeInProgress`: 409, another request with the same idempotency key is still being processed (a double
+  click, a task and a sweep at once). Not a failure: the other request decides; ask again later.
 
 The client never retries by itself (max_network_retries=0): retries belong to Celery, with backoff.
 """
@@ -19,7 +21,7 @@ import stripe
 from django.conf import settings
 
 from billing_app.money import to_minor_units
-from evbilling.errors import ApplicationError, UnavailableError
+from evbilling.errors import ApplicationError, ConflictError, UnavailableError
 
 
 class StripeError(ApplicationError):
@@ -48,6 +50,18 @@ class PaymentDeclined(StripeError):
 
 class StripeRejected(StripeError):
     """Stripe refused the request for good."""
+
+
+class StripeInProgress(StripeError, ConflictError):
+    """Stripe is still processing another request with the same idempotency key (HTTP 409): the payment is
+    under way, neither done nor failed. Leave it as it is and look again later (a retry, the sweep)."""
+
+    def __init__(self, detail: str, *, code: str = "idempotency_key_in_use"):
+        super().__init__("A payment with this key is already under way; try again shortly.", code=code)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.detail})"
 
 
 @cache
@@ -82,6 +96,8 @@ def _call(method, *args, idempotency_key: str | None = None, **params):
             raise StripeUnavailable(str(error), code="unavailable") from error
         body = error.json_body or {}
         code = error.code or (body.get("error") or {}).get("code") or ""
+        if error.http_status == 409 or code == "idempotency_key_in_use":
+            raise StripeInProgress(str(error), code=code or "idempotency_key_in_use") from error
         if code == "card_declined" or (error.http_status == 402):
             raise PaymentDeclined(error.user_message or str(error), code=code or "card_declined") from error
         raise StripeRejected(str(error), code=code) from error

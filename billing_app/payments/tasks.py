@@ -17,23 +17,25 @@ __all__ = [
 ]
 
 _RETRY = {"retry_backoff": True, "retry_backoff_max": 600, "retry_jitter": True, "max_retries": 10}
+#: Worth asking again later: Stripe unreachable, the same request still in flight (409), the database busy.
+_STRIPE_LATER = (stripe_client.StripeUnavailable, stripe_client.StripeInProgress, OperationalError)
 
 
 @shared_task(name="billing_app.tasks.session_payment_settle",
-             autoretry_for=(stripe_client.StripeUnavailable, OperationalError), **_RETRY)
+             autoretry_for=_STRIPE_LATER, **_RETRY)
 def session_payment_settle(session_id: int) -> list[str]:
     settled = reconciliation.session_payment_collect(session_id=session_id)
     return [f"{p.pk}:{p.status}" for p in settled]
 
 
 @shared_task(name="billing_app.tasks.payment_advance",
-             autoretry_for=(stripe_client.StripeUnavailable, OperationalError), **_RETRY)
+             autoretry_for=_STRIPE_LATER, **_RETRY)
 def payment_advance(payment_id: int) -> str:
     return payments.payment_advance(payment_id=payment_id).status
 
 
 @shared_task(name="billing_app.tasks.refund_send",
-             autoretry_for=(stripe_client.StripeUnavailable, OperationalError), **_RETRY)
+             autoretry_for=_STRIPE_LATER, **_RETRY)
 def refund_send(refund_id: int) -> str:
     return payments.refund_send(refund_id=refund_id).status
 

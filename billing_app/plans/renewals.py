@@ -13,14 +13,19 @@ from django.utils import timezone
 from billing_app.invoicing.documents import Draft, invoice_mark_paid, issue_drafts
 from billing_app.models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
 from billing_app.payments import services as payments
-from billing_app.payments.stripe_client import StripeUnavailable
+from billing_app.payments.stripe_client import StripeInProgress, StripeUnavailable
 from billing_app.plans.periods import PlanError, _account, _end, _fall_back_to_payg, local_today, period_open
 from billing_app.plans.statements import plan_fee_line
+from evbilling.errors import ConflictError
 from evbilling.on_commit import after_commit
 
 logger = logging.getLogger(__name__)
 
 MODE = BillingAccount.PaymentMode
+
+
+class PlanPaymentInProgress(PlanError, ConflictError):
+    """The period's charge is already under way (another "pay now", a retry or the sweep): no second one."""
 
 
 def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> SubscriptionPeriod | None:
@@ -94,8 +99,8 @@ def period_charge(*, period_id: int, now: datetime | None = None, notify: bool =
 
     try:
         payment = payments.payment_advance(payment_id=payment.pk)
-    except StripeUnavailable:
-        logger.warning("Stripe unreachable: plan period %s stays %s", period.pk, period.status)
+    except (StripeUnavailable, StripeInProgress) as error:
+        logger.warning("plan period %s stays %s: %s", period.pk, period.status, error)
         return period
     if payment.status == Payment.Status.CAPTURED:
         return _record_paid(period.pk, payment, now=now)
@@ -196,17 +201,31 @@ def dunning(*, period_id: int, now: datetime | None = None) -> SubscriptionPerio
 
 def subscription_pay_now(*, subscription: Subscription, payment_method_id: str = "",
                          now: datetime | None = None) -> SubscriptionPeriod:
-    """The driver pays the failed period from the portal; success reactivates the subscription."""
-    period = subscription.periods.filter(status=SubscriptionPeriod.Status.FAILED).order_by("period_start").first()
-    if period is None:
-        raise PlanError("Nothing to pay.")
-    if payment_method_id:
-        subscription.payment_method_id = payment_method_id
-        subscription.save(update_fields=["payment_method_id"])
+    """The driver pays the failed period from the portal; success reactivates the subscription.
+
+    One path however often it is clicked: the failed period's row is locked (period before subscription,
+    the order `_record_paid` takes) while its last attempt is looked at and a new one (Payment row, own
+    idempotency key) is made. A concurrent "pay now" then finds that attempt under way or taken
+    (`PlanPaymentInProgress`), or the period paid ("Nothing to pay"), and never asks Stripe itself; only
+    the request that made the attempt charges it, after the lock is released."""
+    with transaction.atomic():
+        period = (SubscriptionPeriod.objects.select_for_update()
+                  .filter(subscription_id=subscription.pk, status=SubscriptionPeriod.Status.FAILED)
+                  .order_by("period_start").first())
+        if period is None:
+            raise PlanError("Nothing to pay.")
+        last = Payment.objects.filter(pk=period.payment_id).values_list("status", flat=True).first()
+        if last is not None and last not in (Payment.Status.FAILED, Payment.Status.CANCELED):
+            raise PlanPaymentInProgress("Your payment is already under way; the plan page shows it in a moment.")
+        if payment_method_id:
+            Subscription.objects.filter(pk=subscription.pk).update(payment_method_id=payment_method_id)
+        _attempt_payment(period, _account(subscription.driver))
     period = period_charge(period_id=period.pk, now=now, notify=False)
-    if period.status != SubscriptionPeriod.Status.PAID:
-        raise PlanError(f"The payment was declined: {period.failure_message or 'try another card'}.")
-    return period
+    if period.status == SubscriptionPeriod.Status.PAID:
+        return period
+    if period.payment_id and period.payment.status in Payment.OPEN_STATUSES:
+        raise PlanPaymentInProgress("Your payment is under way; the plan page shows it in a moment.")
+    raise PlanError(f"The payment was declined: {period.failure_message or 'try another card'}.")
 
 
 def _dunning_email(period_id: int, event: str) -> None:

@@ -3,11 +3,16 @@ the asking user may see and the date range (and location) of the analytics filte
 database in chunks, so a year of data never sits in memory.
 
 Amounts are the stored decimals as text (never floats); a credit note is a row of its own with negative
-amounts, so the invoice export's amount columns sum to the net invoiced."""
+amounts, so the invoice export's amount columns sum to the net invoiced.
+
+Rows are typed: numbers (ids, amounts, kWh) are `int` / `Decimal` and stay numbers; every text cell, much
+of it typed by drivers, chargers or operators (names, usernames, token ids, station identities), passes
+through `spreadsheet_safe` on its way out, so none can start a formula in the spreadsheet it is opened in."""
 from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 
 from django.db.models import Q
 
@@ -32,11 +37,24 @@ PAYMENT_COLUMNS = [
 ]
 
 
+Cell = str | int | Decimal
+#: What a spreadsheet may read as the start of a formula (OWASP, CSV injection): = + - @, tab, carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: Cell) -> Cell:
+    """A text cell that could start a formula, led by an apostrophe so it stays text (`=1+1` -> `'=1+1`);
+    numbers are left alone (a credit note's -2.00 stays a number)."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def _iso(moment) -> str:
     return moment.isoformat() if moment else ""
 
 
-def sessions_rows(user: User, filters: Filters) -> Iterator[list[str]]:
+def sessions_rows(user: User, filters: Filters) -> Iterator[list[Cell]]:
     """A header, then one row per session started in the range (priced or not)."""
     yield SESSION_COLUMNS
     sessions = (
@@ -47,11 +65,11 @@ def sessions_rows(user: User, filters: Filters) -> Iterator[list[str]]:
     for s in sessions.iterator(chunk_size=2000):
         charge = getattr(s, "charge", None)
         yield [
-            str(s.pk), s.operator.name, s.connector.station.location.name, s.connector.station.ocpp_identity,
-            str(s.connector.number), s.driver.username if s.driver else "", s.id_token.uid if s.id_token else "",
-            s.state, _iso(s.started_at), _iso(s.stopped_at), f"{s.energy_kwh:.3f}",
-            charge.currency if charge else "", str(charge.total_excl_vat) if charge else "",
-            str(charge.total_vat) if charge else "", str(charge.total_incl_vat) if charge else "",
+            s.pk, s.operator.name, s.connector.station.location.name, s.connector.station.ocpp_identity,
+            s.connector.number, s.driver.username if s.driver else "", s.id_token.uid if s.id_token else "",
+            s.state, _iso(s.started_at), _iso(s.stopped_at), s.energy_kwh.quantize(Decimal("0.001")),
+            charge.currency if charge else "", charge.total_excl_vat if charge else "",
+            charge.total_vat if charge else "", charge.total_incl_vat if charge else "",
             charge.tariff.ocpi_id if charge and charge.tariff else "",
         ]
 
@@ -63,7 +81,7 @@ def _at_location(filters: Filters, prefix: str = "") -> Q:
             | Q(**{f"{prefix}lines__session__connector__station__location": location}))
 
 
-def invoices_rows(user: User, filters: Filters) -> Iterator[list[str]]:
+def invoices_rows(user: User, filters: Filters) -> Iterator[list[Cell]]:
     """A header, then every invoice and credit note issued in the range, in issue order per kind
     (drafts have no number and are not accounting documents yet)."""
     yield INVOICE_COLUMNS
@@ -80,8 +98,8 @@ def invoices_rows(user: User, filters: Filters) -> Iterator[list[str]]:
             "invoice", invoice.number or "", invoice.kind, invoice.state, _iso(invoice.issued_at),
             invoice.period_start.isoformat(), invoice.period_end.isoformat(), invoice.operator.name,
             invoice.driver.username, buyer.get("company_name") or buyer.get("name", ""), buyer.get("vat_id", ""),
-            str(invoice.session_id or ""), "", invoice.currency, str(invoice.total_excl_vat),
-            str(invoice.total_vat), str(invoice.total_incl_vat), _iso(invoice.paid_at),
+            invoice.session_id or "", "", invoice.currency, invoice.total_excl_vat,
+            invoice.total_vat, invoice.total_incl_vat, _iso(invoice.paid_at),
         ]
     for note in (notes.select_related("operator", "invoice__driver").order_by("issued_at", "pk")
                  .iterator(chunk_size=2000)):
@@ -89,12 +107,12 @@ def invoices_rows(user: User, filters: Filters) -> Iterator[list[str]]:
         yield [
             "credit_note", note.number, "credit_note", note.state, _iso(note.issued_at), "", "", note.operator.name,
             note.invoice.driver.username, buyer.get("company_name") or buyer.get("name", ""),
-            buyer.get("vat_id", ""), str(note.invoice.session_id or ""), note.invoice.number or "", note.currency,
-            str(-note.total_excl_vat), str(-note.total_vat), str(-note.total_incl_vat), "",
+            buyer.get("vat_id", ""), note.invoice.session_id or "", note.invoice.number or "", note.currency,
+            -note.total_excl_vat, -note.total_vat, -note.total_incl_vat, "",
         ]
 
 
-def payments_rows(user: User, filters: Filters) -> Iterator[list[str]]:
+def payments_rows(user: User, filters: Filters) -> Iterator[list[Cell]]:
     """A header, then every payment created in the range with what was held, captured and refunded."""
     yield PAYMENT_COLUMNS
     since, until = filters.window
@@ -103,13 +121,13 @@ def payments_rows(user: User, filters: Filters) -> Iterator[list[str]]:
         payments = payments.filter(session__connector__station__location=filters.location)
     for p in payments.select_related("operator", "driver").order_by("created_at", "pk").iterator(chunk_size=2000):
         yield [
-            str(p.pk), p.operator.name, p.driver.username, str(p.session_id or ""), p.kind, p.status, p.currency,
-            str(p.amount_requested), str(p.amount_authorized), str(p.amount_captured), str(p.amount_refunded),
+            p.pk, p.operator.name, p.driver.username, p.session_id or "", p.kind, p.status, p.currency,
+            p.amount_requested, p.amount_authorized, p.amount_captured, p.amount_refunded,
             p.stripe_payment_intent_id or "", p.failure_code, _iso(p.created_at), _iso(p.settled_at),
         ]
 
 
-EXPORTS: dict[str, Callable[[User, Filters], Iterator[list[str]]]] = {
+EXPORTS: dict[str, Callable[[User, Filters], Iterator[list[Cell]]]] = {
     "sessions": sessions_rows,
     "invoices": invoices_rows,
     "payments": payments_rows,
@@ -123,6 +141,7 @@ class _Echo:
         return value
 
 
-def csv_lines(rows: Iterator[list[str]]) -> Iterator[str]:
+def csv_lines(rows: Iterator[list[Cell]]) -> Iterator[str]:
+    """The rows as CSV lines, every text cell made spreadsheet-safe on the way out."""
     writer = csv.writer(_Echo())
-    return (writer.writerow(row) for row in rows)
+    return (writer.writerow([spreadsheet_safe(cell) for cell in row]) for row in rows)

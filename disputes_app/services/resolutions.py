@@ -5,7 +5,8 @@ It runs inside `ticket_resolve`'s transaction with the ticket row locked, does w
 (refund through a credit note with refund, a credit note alone, a re-price that credits the difference),
 raises `ResolutionError` to refuse (e.g. a refund above what was captured: nothing is written then), and
 returns references to what it created (stored in `DisputeTicket.resolution_reference`). Billing's
-services are idempotent; external effects (Stripe) happen after commit.
+services are idempotent; external effects (Stripe) happen after commit: a refund is stored on the credit
+note (its refund status) and sent by billing's task, retried and swept until Stripe has it.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing_app.invoicing import CreditNoteError, credit_note_issue, invoice_remaining
-from billing_app.invoicing.reconciliation import session_refundable
+from billing_app.invoicing.refunds import invoice_refundable
 from billing_app.models import Invoice, InvoiceLine, SessionCharge
 from billing_app.settlement.services import SettlementError, session_reprice_total
 from evbilling.errors import ApplicationError
@@ -50,12 +51,8 @@ def _document(ticket) -> Invoice:
 
 
 def _credit(*, ticket, invoice: Invoice, amount: Decimal, refund: bool, explanation: str) -> dict[str, Any]:
-    if refund:
-        if ticket.session_id is None or invoice.kind != Invoice.Kind.RECEIPT:
-            raise ResolutionError("Only a card-paid session receipt can be refunded; use a credit note instead.")
-        refundable = session_refundable(ticket.session_id)
-        if amount > refundable:
-            raise ResolutionError(f"At most {refundable} {invoice.currency} was captured and not yet refunded.")
+    """A credit note on `invoice`; with `refund`, owed back to the card that paid it (a session receipt or a
+    plan fee), never above what that card payment can still give back (billing refuses, writing nothing)."""
     try:
         note = credit_note_issue(invoice_id=invoice.pk, amount_incl_vat=amount, refund=refund,
                                  reason=f"Dispute #{ticket.pk}: {explanation}"[:255])
@@ -94,7 +91,7 @@ def resolve_reprice(*, ticket, amount, currency, explanation, details, by, idemp
                               f"not less than the {charge.total_incl_vat} charged.")
     invoice = _document(ticket)
     difference = min(difference, invoice_remaining(invoice))
-    card_paid = invoice.kind == Invoice.Kind.RECEIPT and session_refundable(ticket.session_id) >= difference
+    card_paid = invoice_refundable(invoice) >= difference
     result = _credit(ticket=ticket, invoice=invoice, amount=difference, refund=card_paid, explanation=explanation)
     return {**result, "repriced_total": str(new_total), "corrected_energy_kwh": str(corrected)}
 

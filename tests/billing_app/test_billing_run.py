@@ -1,5 +1,6 @@
 """The monthly billing run: statements per postpaid/subscription account for the month closed in
-the operator's time zone, idempotent per (account, period); the command and the task."""
+the operator's time zone, idempotent per (account, period), never for a month not ended there;
+the command and the task."""
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import StringIO
@@ -7,7 +8,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from billing_app.invoicing.billing_run import billing_run
+from billing_app.invoicing.billing_run import billing_run, operator_billing_run
+from billing_app.invoicing.errors import PeriodNotEndedError
 from billing_app.invoicing.tasks import billing_run as billing_run_task
 from billing_app.models import BillingAccount, Invoice
 from tests import factories
@@ -42,7 +44,7 @@ def test_run_closes_the_month_in_the_operators_time_zone(fleet):
     assert set(Invoice.objects.values_list("kind", "period_start", "period_end").distinct()) == {
         ("statement", date(2026, 10, 1), date(2026, 10, 31))}
     assert not Invoice.objects.filter(driver=fleet[2]).exists()
-    november = billing_run(period=date(2026, 11, 1))
+    november = billing_run(period=date(2026, 11, 1), now=datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
     assert november[0].issued == 1
     assert Invoice.objects.get(driver=fleet[0], period_start=date(2026, 11, 1)).lines.count() == 1
 
@@ -75,3 +77,29 @@ def test_command_with_period_and_operator(fleet, other_operator):
 def test_task_runs_the_billing_run(fleet):
     assert billing_run_task.delay("2026-10").get() == 2
     assert billing_run_task.delay("2026-10").get() == 0
+
+
+def test_a_month_not_ended_in_the_operators_time_zone_is_refused_and_nothing_issued(fleet, connector):
+    # 29 November: November is under way; a session on the 30th must still find its November statement.
+    with pytest.raises(PeriodNotEndedError, match=r"2026-11 has not ended yet for Voltara \(Europe/Berlin\)"):
+        billing_run(period=date(2026, 11, 1), now=datetime(2026, 11, 29, 10, tzinfo=UTC))
+    with pytest.raises(PeriodNotEndedError):  # 23:30 on 30 November in Berlin: still November
+        operator_billing_run(operator=connector.station.location.operator, period=date(2026, 11, 1),
+                             now=datetime(2026, 11, 30, 22, 30, tzinfo=UTC))
+    assert not Invoice.objects.filter(period_start=date(2026, 11, 1)).exists()
+    charged_session(connector=connector, driver=fleet[0], started_at=datetime(2026, 11, 30, 12, tzinfo=UTC))
+    december_1st = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)  # 00:30 on 1 December in Berlin
+    assert billing_run(period=date(2026, 11, 1), now=december_1st)[0].issued == 1
+    assert Invoice.objects.get(driver=fleet[0], period_start=date(2026, 11, 1)).lines.count() == 2
+
+
+def test_the_command_refuses_a_month_not_ended_with_a_clear_error(fleet):
+    with pytest.raises(CommandError, match=r"Refused: 2099-01 has not ended yet for Voltara .*Nothing was issued"):
+        call_command("billing_run", period="2099-01", no_progress=True, stdout=StringIO())
+    assert not Invoice.objects.exists()
+
+
+def test_the_task_refuses_a_month_not_ended(fleet):
+    with pytest.raises(PeriodNotEndedError):
+        billing_run_task.delay("2099-01").get()
+    assert not Invoice.objects.exists()

@@ -1,5 +1,5 @@
 """Credit notes: full or partial, shared over VAT rates to the cent, never above what remains,
-their own number sequence, the refund seam, and the PDF."""
+their own number sequence, the signal sent on commit (webhooks), and the PDF. Refunds: test_credit_note_refunds."""
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -99,7 +99,7 @@ def test_draft_or_void_invoices_take_no_credit_note(connector, driver, no_delive
         invoicing.credit_note_issue(invoice_id=draft.pk, reason="x")
 
 
-def test_refund_seam_signal_is_sent_on_commit(statement, django_capture_on_commit_callbacks):
+def test_credit_note_issued_signal_is_sent_on_commit(statement, django_capture_on_commit_callbacks):
     received = []
 
     def receiver(sender, credit_note, refund, **kwargs):
@@ -108,12 +108,11 @@ def test_refund_seam_signal_is_sent_on_commit(statement, django_capture_on_commi
     credit_note_issued.connect(receiver)
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            invoicing.credit_note_issue(invoice_id=statement.pk, reason="Refund", amount_incl_vat=D("1.00"),
-                                        refund=True)
+            invoicing.credit_note_issue(invoice_id=statement.pk, reason="Goodwill", amount_incl_vat=D("1.00"))
         assert received == []  # nothing before the commit
         for callback in callbacks:
             callback()
-        assert received == [("VOLT-CN-2026-000001", True)]
+        assert received == [("VOLT-CN-2026-000001", False)]
     finally:
         credit_note_issued.disconnect(receiver)
 

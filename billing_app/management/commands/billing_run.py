@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from billing_app.invoicing.billing_run import billing_run, billing_run_size
+from billing_app.invoicing.errors import PeriodNotEndedError
 
 
 def _period(value: str) -> date:
@@ -27,9 +28,12 @@ class Command(BaseCommand):
     def handle(self, *args, period, operators, no_progress, **options):
         month = _period(period) if period else None
         total = billing_run_size(period=month, operator_names=operators)
-        with tqdm(total=total, desc="statements", unit="account", disable=no_progress,
-                  file=self.stdout._out) as bar:
-            results = billing_run(period=month, operator_names=operators, progress=bar.update)
+        try:
+            with tqdm(total=total, desc="statements", unit="account", disable=no_progress,
+                      file=self.stdout._out) as bar:
+                results = billing_run(period=month, operator_names=operators, progress=bar.update)
+        except PeriodNotEndedError as error:
+            raise CommandError(f"Refused: {error.message} Nothing was issued.") from None
         if operators and len(results) != len(set(operators)):
             raise CommandError("Unknown operator name(s): "
                                + ", ".join(sorted(set(operators) - {r.operator for r in results})))
