@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from billing_app.invoicing.selectors import invoices_for_driver
+from billing_app.settlement.selectors import held_reviews
 from evbilling.errors import form_call
 from sessions_app.selectors import sessions_for_driver
 
@@ -64,7 +65,8 @@ def support_queue(request: HttpRequest) -> HttpResponse:
     tickets = list(selectors.support_queue(request.user, now=now, **filters)[:500])
     rows = [{"ticket": t, "time_left": sla.time_left(t, now=now), "sla_state": sla.sla_state(t, now=now)}
             for t in tickets]
-    return render(request, "support/queue.html", {"form": form, "rows": rows, "sla_states": sla.SLA_STATES})
+    return render(request, "support/queue.html", {"form": form, "rows": rows, "sla_states": sla.SLA_STATES,
+                                                  "held_reviews": list(held_reviews(request.user)[:50])})
 
 
 def _support_forms(ticket: DisputeTicket, data=None, files=None, *, action: str = "") -> dict:

@@ -7,6 +7,7 @@ class SessionsAppConfig(AppConfig):
 
     def ready(self):
         from .audit import audit_register
-        from .models import IdToken
+        from .models import IdToken, Operator
 
         audit_register(IdToken)
+        audit_register(Operator, include_fields=["max_off_session_charge"])  # who changed the off-session cap

@@ -7,6 +7,9 @@ tasks and the gateway: shown as "system"). Nobody edits or deletes an entry.
 """
 from __future__ import annotations
 
+import contextlib
+
+from auditlog.context import auditlog_value, set_actor
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.contrib import admin
@@ -38,6 +41,21 @@ def audit_register(model, **options) -> None:
     `get_additional_data`, which is set here so the models stay free of audit code)."""
     model.get_additional_data = _additional_data
     auditlog.register(model, **options)
+
+
+@contextlib.contextmanager
+def acting(user):
+    """Name `user` as the actor of the audit entries written inside (a service acting for someone, also
+    from a task), keeping the request's address when auditlog's middleware set one, and give the request's
+    own context back afterwards (auditlog's set_actor replaces it and never restores it)."""
+    previous = auditlog_value.get(None)
+    address = {key: previous.get(key) for key in ("remote_addr", "remote_port")} if previous else {}
+    try:
+        with set_actor(user, **address):
+            yield
+    finally:
+        if previous is not None:
+            auditlog_value.set(previous)
 
 
 if admin.site.is_registered(LogEntry):

@@ -44,6 +44,12 @@ class Operator(models.Model):
         validators=[RegexValidator(r"^[A-Z0-9]{2,12}$", "2-12 capital letters or digits.")],
     )
     email = models.EmailField(blank=True)
+    max_off_session_charge = models.DecimalField(
+        "maximum off-session charge", max_digits=10, decimal_places=2, default=Decimal("50.00"),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="The most a pay-as-you-go session may charge the card above its hold without a review "
+                  "(in the session's currency); a higher cost waits for review in the admin.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,2 +1,2 @@
 """Billing admin, one module per concept (registration happens on import)."""
-from billing_app.admin import accounts, collections, invoices, payments, plans, tariffs  # noqa: F401
+from billing_app.admin import accounts, collections, invoices, payments, plans, reviews, tariffs  # noqa: F401

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from billing_app.models import ReceiptCollection
+from billing_app.models import ChargeReview, ReceiptCollection
 from sessions_app.selectors import operators_for
 
 
@@ -19,6 +19,25 @@ class CurrencyFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(currency=self.value()) if self.value() else queryset
+
+
+class ReviewFilter(admin.SimpleListFilter):
+    """Session charges by review: held (nothing captured or invoiced yet), resolved, never held."""
+
+    title = "review"
+    parameter_name = "review"
+
+    def lookups(self, request, model_admin):
+        return [("held", "Held for review"), ("resolved", "Reviewed"), ("none", "Never held")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "held":
+            return queryset.filter(review__status=ChargeReview.Status.HELD)
+        if self.value() == "resolved":
+            return queryset.filter(review__isnull=False).exclude(review__status=ChargeReview.Status.HELD)
+        if self.value() == "none":
+            return queryset.filter(review__isnull=True)
+        return queryset
 
 
 class CollectionFilter(admin.SimpleListFilter):

@@ -6,7 +6,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from billing_app.admin.filters import CurrencyFilter
+from billing_app.admin.filters import CurrencyFilter, ReviewFilter
 from billing_app.models import (
     DriverGroup,
     PriceComponent,
@@ -144,7 +144,7 @@ class DriverGroupAdmin(OperatorScopedAdmin):
 class SessionChargeAdmin(ReadOnlyScopedAdmin):
     list_display = ["session", "total_excl_vat", "total_vat", "total_incl_vat", "currency", "total_energy_kwh",
                     "tariff", "priced_at"]
-    list_filter = [CurrencyFilter, "session__operator"]
+    list_filter = [ReviewFilter, CurrencyFilter, "session__operator"]
     search_fields = ["session__transaction_ref", "session__driver__username"]
     # Newest sessions first through the sessions' (operator, started_at) index: ordering by priced_at walks
     # every charge of the other operators before finding an operator's newest (0.8 s at a million).

@@ -25,7 +25,7 @@ from billing_app.invoicing.delivery import invoice_pdf_render
 from billing_app.invoicing.errors import InvoicingError
 from billing_app.invoicing.lines import LineIn, lines_from_breakdown, totals
 from billing_app.invoicing.numbering import number_format, number_take
-from billing_app.models import BillingAccount, Invoice, InvoiceLine, NumberSequence, SessionCharge
+from billing_app.models import BillingAccount, ChargeReview, Invoice, InvoiceLine, NumberSequence, SessionCharge
 from billing_app.plans.statements import plan_statement_lines
 from billing_app.signals import invoice_issued, invoice_paid, invoice_voided
 from evbilling.on_commit import after_commit
@@ -35,6 +35,7 @@ from sessions_app.selectors import operator_time_zone
 logger = logging.getLogger(__name__)
 
 STATEMENT_MODES = (BillingAccount.PaymentMode.POSTPAID, BillingAccount.PaymentMode.SUBSCRIPTION)
+HELD = ChargeReview.Status.HELD  # a charge held for review is on no receipt or statement until resolved
 _NO_DELIVERY: ContextVar[bool] = ContextVar("invoice_delivery_suppressed", default=False)
 
 
@@ -240,11 +241,11 @@ def invoice_create_for_session(*, session_id: int) -> Invoice | None:
 
 def receipt_issue_for_session(*, session_id: int, now: datetime | None = None) -> Invoice | None:
     """Issue the receipt of a settled pay-as-you-go session, once (None when the session is not
-    billed per session, or cost nothing)."""
+    billed per session, cost nothing, or is held for review)."""
     existing = Invoice.objects.filter(session_id=session_id).first()
     if existing is not None:
         return invoice_issue(invoice_id=existing.pk, now=now) if existing.state == Invoice.State.DRAFT else existing
-    charge = _charges().filter(session_id=session_id).first()
+    charge = _charges().filter(session_id=session_id).exclude(review__status=HELD).first()
     draft = _receipt_draft(charge) if charge is not None and charge.total_incl_vat else None
     if draft is None:
         return None
@@ -253,11 +254,11 @@ def receipt_issue_for_session(*, session_id: int, now: datetime | None = None) -
 
 
 def pending_receipt_charges(*, operator_id: int | None = None):
-    """Charges of pay-as-you-go sessions that cost something and are on no invoice yet."""
+    """Charges of pay-as-you-go sessions that cost something, are on no invoice yet and not held for review."""
     payg = BillingAccount.PaymentMode.PAY_AS_YOU_GO
     charges = (_charges().filter(session__driver__billing_account__payment_mode=payg,
                                  session__receipts__isnull=True, session__invoice_lines__isnull=True)
-               .exclude(total_incl_vat=0).order_by("session__stopped_at", "pk"))
+               .exclude(total_incl_vat=0).exclude(review__status=HELD).order_by("session__stopped_at", "pk"))
     return charges.filter(session__operator_id=operator_id) if operator_id else charges
 
 
@@ -282,17 +283,20 @@ def statement_drafts(*, operator: Operator, period: date, accounts: Sequence[Bil
                      tz: ZoneInfo | None = None) -> list[Draft]:
     """Statement drafts for `accounts` (of `operator`) for the month of `period`: every settled
     session that ended in that month (operator's time zone) and is on no invoice yet, plus the plan
-    fees billed on the statement (`plans.statements`). Accounts with nothing to bill get none. One
-    query for all sessions."""
+    fees billed on the statement (`plans.statements`). Accounts with nothing to bill get none. A session
+    held for review waits; one resolved after its own month's statement comes on the statement of the
+    month it was resolved in. One query for all sessions, one for those resolved late."""
     period = period.replace(day=1)
     start, end = month_bounds(period, tz or operator_time_zone(operator.pk))
     by_driver: dict[int, list[SessionCharge]] = defaultdict(list)
-    charges = (SessionCharge.objects.filter(session__operator=operator,
-                                            session__driver_id__in=[a.driver_id for a in accounts],
-                                            session__stopped_at__gte=start, session__stopped_at__lt=end,
-                                            session__receipts__isnull=True, session__invoice_lines__isnull=True)
-               .select_related("session").order_by("session__stopped_at", "pk"))
-    for charge in charges:
+    unbilled = (SessionCharge.objects.filter(session__operator=operator,
+                                             session__driver_id__in=[a.driver_id for a in accounts],
+                                             session__receipts__isnull=True, session__invoice_lines__isnull=True)
+                .exclude(review__status=HELD).select_related("session").order_by("session__stopped_at", "pk"))
+    resolved_late = unbilled.filter(session__stopped_at__lt=start, review__resolved_at__gte=start,
+                                    review__resolved_at__lt=end)
+    charges = unbilled.filter(session__stopped_at__gte=start, session__stopped_at__lt=end)
+    for charge in [*resolved_late, *charges]:
         by_driver[charge.session.driver_id].append(charge)
     currency = operator.default_currency
     drafts = []

@@ -4,6 +4,7 @@ from billing_app.models.collections import *  # noqa: F403
 from billing_app.models.invoices import *  # noqa: F403
 from billing_app.models.payments import *  # noqa: F403
 from billing_app.models.plans import *  # noqa: F403
+from billing_app.models.reviews import ChargeReview
 from billing_app.models.tariffs import (
     DriverGroup,
     PriceComponent,
@@ -16,6 +17,7 @@ from billing_app.models.tariffs import (
 
 __all__ = [
     "BillingAccount",
+    "ChargeReview",
     "DriverGroup",
     "PriceComponent",
     "SessionCharge",

@@ -18,6 +18,7 @@ from billing_app.plans.subscriptions import (
     plans_offered,
     session_period,
     session_plan_apply,
+    session_plan_release,
     tariff_for_plan,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "plans_offered",
     "session_period",
     "session_plan_apply",
+    "session_plan_release",
     "subscription_pay_now",
     "subscription_renew",
     "subscriptions_due",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -112,6 +113,21 @@ def session_plan_apply(*, breakdown: pricing.CostBreakdown, period_id: int) -> t
     return applied, {"plan": plan.name, "plan_id": plan.pk, "subscription_id": period.subscription_id,
                      "period_id": period.pk, "included_kwh_used": str(applied.included_kwh_used),
                      "included_kwh_left": str(period.remaining_kwh)}
+
+
+def session_plan_release(*, plan_entry: dict | None) -> SubscriptionPeriod | None:
+    """Give back the included kWh a priced session took from its plan period (`plan_entry` is the `plan`
+    entry of its stored breakdown), under the period's row lock, before it is priced again in the same
+    transaction; returns that period (None when no plan applied)."""
+    if not plan_entry:
+        return None
+    period = (SubscriptionPeriod.objects.select_for_update(of=("self",)).select_related("plan")
+              .get(pk=plan_entry["period_id"]))
+    used = Decimal(plan_entry["included_kwh_used"])
+    if used:
+        period.used_kwh -= used
+        period.save(update_fields=["used_kwh"])
+    return period
 
 
 def plans_offered(*, driver: User):

@@ -1,5 +1,6 @@
 """Billing operations. `session_settle` prices a completed session exactly once (with the driver's
-subscription plan applied, see `billing_app.plans`)."""
+subscription plan applied, see `billing_app.plans`); a session whose meter readings are impossible
+(`sessions_app.plausibility`) is priced and held for review (`settlement.review`)."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,7 @@ from django.db.models import Exists, OuterRef
 
 from billing_app import pricing
 from billing_app.invoicing.tasks import invoice_receipt_issue
-from billing_app.models import SessionCharge
+from billing_app.models import ChargeReview, SessionCharge
 from billing_app.plans import services as plans
 from billing_app.pricing import ocpi
 from billing_app.tariffs.cdr import session_pricing_input
@@ -20,6 +21,8 @@ from billing_app.tariffs.services import snapshot, tariff_for_session
 from evbilling.errors import ApplicationError
 from evbilling.on_commit import after_commit
 from sessions_app.models import ChargingSession
+from sessions_app.plausibility import Finding, implausible_readings
+from sessions_app.selectors import session_samples
 
 logger = logging.getLogger(__name__)
 
@@ -49,35 +52,54 @@ def session_settle(*, session_id: int) -> SessionCharge:
         raise SettlementError(f"No tariff applies to session {session_id} at {session.started_at:%Y-%m-%d %H:%M}.")
 
     frozen = snapshot(tariff)
-    breakdown = pricing.price_session(
-        tariff=plans.tariff_for_plan(ocpi.tariff_from_ocpi(ocpi.loads(frozen)), period),
-        session=ocpi.session_from_json(session_pricing_input(session)),
-    )
+    breakdown = _price(frozen=frozen, period=period, data=session_pricing_input(session))
+    findings = session_implausible(session)
     try:
         with transaction.atomic():
-            plan_entry = None
-            if period is not None:
-                applied, plan_entry = plans.session_plan_apply(breakdown=breakdown, period_id=period.pk)
-                breakdown = applied.breakdown
-            stored = breakdown.to_dict() | ({"plan": plan_entry} if plan_entry else {})
-            totals = breakdown.total_cost
-            charge = SessionCharge.objects.create(
-                session=session,
-                tariff=tariff,
-                tariff_snapshot_json=frozen,
-                currency=tariff.currency,
-                total_excl_vat=totals.excl_vat,
-                total_vat=totals.incl_vat - totals.excl_vat,
-                total_incl_vat=totals.incl_vat,
-                total_energy_kwh=breakdown.total_energy,
-                total_time_hours=breakdown.total_time,
-                total_parking_hours=breakdown.total_parking_time,
-                breakdown=stored,
-            )
-            _queue_receipt(session_id)
+            charge = SessionCharge.objects.create(session=session, tariff=tariff, tariff_snapshot_json=frozen,
+                                                  currency=tariff.currency, **_charge_figures(breakdown, period))
+            if findings:
+                ChargeReview.objects.create(charge=charge, reasons=[f.as_dict() for f in findings],
+                                            measured_energy_kwh=charge.total_energy_kwh,
+                                            priced_total_incl_vat=charge.total_incl_vat)
+                logger.warning("session %s held for review: %s", session_id, [f.code for f in findings])
+            else:
+                _queue_receipt(session_id)
             return charge
     except IntegrityError:
         return SessionCharge.objects.get(session_id=session_id)
+
+
+def _price(*, frozen: str, period, data: dict) -> pricing.CostBreakdown:
+    """The engine's breakdown of a session (`data`: its OCPI charging periods) with the frozen tariff,
+    as the driver's plan period (if any) adjusts it."""
+    return pricing.price_session(tariff=plans.tariff_for_plan(ocpi.tariff_from_ocpi(ocpi.loads(frozen)), period),
+                                 session=ocpi.session_from_json(data))
+
+
+def _charge_figures(breakdown: pricing.CostBreakdown, period) -> dict:
+    """A charge's stored figures, with the plan period's reductions applied (consuming its included kWh
+    under its row lock: call inside the transaction that stores the charge)."""
+    plan_entry = None
+    if period is not None:
+        applied, plan_entry = plans.session_plan_apply(breakdown=breakdown, period_id=period.pk)
+        breakdown = applied.breakdown
+    totals = breakdown.total_cost
+    return {
+        "total_excl_vat": totals.excl_vat, "total_vat": totals.incl_vat - totals.excl_vat,
+        "total_incl_vat": totals.incl_vat, "total_energy_kwh": breakdown.total_energy,
+        "total_time_hours": breakdown.total_time, "total_parking_hours": breakdown.total_parking_time,
+        "breakdown": breakdown.to_dict() | ({"plan": plan_entry} if plan_entry else {}),
+    }
+
+
+def session_implausible(session: ChargingSession) -> list[Finding]:
+    """What is physically impossible about a completed session's meter readings (empty: nothing)."""
+    return implausible_readings(
+        max_power_kw=session.connector.max_power_kw, started_at=session.started_at, stopped_at=session.stopped_at,
+        meter_start_wh=session.meter_start_wh, meter_stop_wh=session.meter_stop_wh,
+        samples=session_samples(session).values_list("taken_at", "energy_wh"),
+    )
 
 
 def _queue_receipt(session_id: int) -> None:
@@ -111,19 +133,46 @@ def sessions_settle_pending(*, progress: Callable[[int], None] = lambda n: None)
     return priced
 
 
+def _energy_corrected(charge: SessionCharge, corrected_energy_kwh: Decimal) -> dict:
+    """The session's OCPI charging periods with each period's energy scaled by corrected / measured; the
+    largest one takes what is left, so the energies add up to exactly `corrected_energy_kwh`."""
+    data = session_pricing_input(charge.session)
+    energies = [d for p in data["charging_periods"] for d in p["dimensions"] if d["type"] == "ENERGY"]
+    for dimension in energies:
+        dimension["volume"] = Decimal(str(dimension["volume"]))
+    measured = sum((d["volume"] for d in energies), Decimal(0))
+    if measured <= 0:
+        raise SettlementError("The session has no measured energy to correct.")
+    largest = max(energies, key=lambda d: d["volume"])
+    factor = corrected_energy_kwh / measured
+    for dimension in energies:
+        if dimension is not largest:
+            dimension["volume"] *= factor
+    largest["volume"] = corrected_energy_kwh - sum((d["volume"] for d in energies if d is not largest), Decimal(0))
+    return data
+
+
 def session_reprice_total(*, charge: SessionCharge, corrected_energy_kwh: Decimal) -> Decimal:
     """The session priced again with its frozen tariff and the energy corrected (each period's energy
     scaled by corrected / measured), incl. VAT."""
-    data = session_pricing_input(charge.session)
-    measured = sum((Decimal(str(d["volume"])) for p in data["charging_periods"] for d in p["dimensions"]
-                    if d["type"] == "ENERGY"), Decimal(0))
-    if measured <= 0:
-        raise SettlementError("The session has no measured energy to correct.")
-    factor = corrected_energy_kwh / measured
-    for period in data["charging_periods"]:
-        for dimension in period["dimensions"]:
-            if dimension["type"] == "ENERGY":
-                dimension["volume"] = Decimal(str(dimension["volume"])) * factor
     breakdown = pricing.price_session(tariff=ocpi.tariff_from_ocpi(charge.tariff_snapshot),
-                                      session=ocpi.session_from_json(data))
+                                      session=ocpi.session_from_json(_energy_corrected(charge, corrected_energy_kwh)))
     return breakdown.total_cost.incl_vat
+
+
+def charge_energy_correct(*, charge_id: int, corrected_energy_kwh: Decimal) -> SessionCharge:
+    """Price a charge again with its energy corrected and store the new figures in its place, the way
+    `session_settle` prices (frozen tariff, the plan period's kWh given back and taken again).
+
+    Only for a charge nothing has been captured or invoiced for yet (one held for review): call it inside
+    the transaction that checked so (the charge's row stays locked until that one commits)."""
+    with transaction.atomic():
+        charge = SessionCharge.objects.select_for_update(of=("self",)).select_related(
+            "session__connector").get(pk=charge_id)
+        data = _energy_corrected(charge, corrected_energy_kwh)
+        period = plans.session_plan_release(plan_entry=charge.breakdown.get("plan"))
+        figures = _charge_figures(_price(frozen=charge.tariff_snapshot_json, period=period, data=data), period)
+        for field, value in figures.items():
+            setattr(charge, field, value)
+        charge.save(update_fields=list(figures))
+    return charge

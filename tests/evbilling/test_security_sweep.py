@@ -64,7 +64,7 @@ def id_taking_routes() -> list[tuple[str, str, list[str]]]:
 
 
 OUR_APPS = ("sessions_app", "billing_app", "disputes_app", "webhooks_app", "auditlog")  # admin scoped to the operator
-ADMIN_VIEWS = ("change", "history", "delete", "pdf", "")  # "" is the bare <id>/ (redirects to change)
+ADMIN_VIEWS = ("change", "history", "delete", "pdf", "resolve", "")  # "" is the bare <id>/ (redirects to change)
 
 # Named non-admin routes and what they are. Admin routes are classified by their model's app below.
 CLASSIFIED = {
@@ -408,6 +408,11 @@ def factories_for_admin(model, w: World):
         return model._default_manager.create(operator=w.operator, name="Fleet")
     if label == "disputes_app.OperatorSla":
         return model._default_manager.get_or_create(operator=w.operator)[0]
+    if label == "billing_app.ChargeReview":
+        charge = w.session.charge
+        return model._default_manager.get_or_create(charge=charge, defaults={
+            "reasons": [{"code": "register_jump", "detail": ""}], "measured_energy_kwh": charge.total_energy_kwh,
+            "priced_total_incl_vat": charge.total_incl_vat})[0]
     if label in ("webhooks_app.WebhookEndpoint", "webhooks_app.WebhookDelivery"):
         from webhooks_app.models import WebhookEndpoint
         from webhooks_app.services import webhook_event_emit
