@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing_app', '0005_list_indexes'),
+        ('billing_app', '0006_charge_review'),
     ]
 
     operations = [
