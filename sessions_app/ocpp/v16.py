@@ -22,7 +22,7 @@ from sessions_app import services
 from sessions_app.models import ChargingSession, ChargingStation
 
 from .connection import GatewayConnection, db, session_error
-from .payloads import parse_timestamp, samples_from_meter_values
+from .payloads import connector_number, meter_wh, parse_timestamp, samples_from_meter_values
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +42,19 @@ def transaction_ref(*, started_at: datetime, meter_start: int, id_tag: str) -> s
 
 
 def _start(*, station: ChargingStation, connector_id: int, id_tag: str, meter_start: int, started_at: datetime):
-    authorization = services.token_authorize(station=station, uid=id_tag, at=started_at)
+    """The start is recorded before its token goes to the payment hook, so a start refused (one older than
+    the connector's running session) places no hold; the token then names the session's driver. A re-sent
+    start finds its session with the token already on it, and the hook gives a running session no second hold."""
     connector = services.connector_for_number(station=station, number=connector_id)
     session = services.session_start_reported(
         connector=connector,
         started_at=started_at,
         meter_start_wh=Decimal(meter_start),
         transaction_ref=transaction_ref(started_at=started_at, meter_start=meter_start, id_tag=id_tag),
-        id_token=authorization.id_token,
     )
+    authorization = services.token_authorize(station=station, uid=id_tag, at=started_at)
+    if authorization.id_token is not None and session.id_token_id is None:
+        session = services.session_attach_token(session=session, id_token=authorization.id_token)
     return session, authorization
 
 
@@ -106,7 +110,8 @@ class CentralSystem16(GatewayConnection, ChargePoint):
     ):
         received_at = self.now()
         await db(
-            services.connector_status_record, station=self.station, connector_number=connector_id, status=status,
+            services.connector_status_record, station=self.station,
+            connector_number=connector_number(connector_id, field="connectorId", station=True), status=status,
             error_code="" if error_code == "NoError" else error_code, info=info, vendor_id=vendor_id,
             vendor_error_code=vendor_error_code, received_at=received_at,
             timestamp=parse_timestamp(timestamp) if timestamp else received_at,
@@ -120,11 +125,12 @@ class CentralSystem16(GatewayConnection, ChargePoint):
 
     @on(Action.start_transaction)
     async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_):
-        started_at = parse_timestamp(timestamp)
+        started_at = parse_timestamp(timestamp)  # the payload is checked before anything is stored or authorized
+        meter_wh(meter_start, field="meterStart")
         try:
             session, authorization = await db(
-                _start, station=self.station, connector_id=connector_id, id_tag=id_tag,
-                meter_start=meter_start, started_at=started_at,
+                _start, station=self.station, connector_id=connector_number(connector_id, field="connectorId"),
+                id_tag=id_tag, meter_start=meter_start, started_at=started_at,
             )
         except services.SessionError as error:
             raise session_error(error) from error
@@ -132,6 +138,7 @@ class CentralSystem16(GatewayConnection, ChargePoint):
 
     @on(Action.meter_values)
     async def on_meter_values(self, connector_id: int, meter_value: list, transaction_id: int | None = None, **_):
+        connector_number(connector_id, field="connectorId", station=True)
         samples = samples_from_meter_values(meter_value)
         if transaction_id is None or not samples:
             return call_result.MeterValues()
@@ -148,6 +155,7 @@ class CentralSystem16(GatewayConnection, ChargePoint):
         self, meter_stop: int, timestamp: str, transaction_id: int, reason: str = "Local",
         id_tag: str | None = None, transaction_data: list | None = None, **_,
     ):
+        meter_wh(meter_stop, field="meterStop")
         await self.writer.flush(station_id=self.station.pk, session_id=transaction_id)
         try:
             authorization = await db(

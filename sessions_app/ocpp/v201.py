@@ -25,7 +25,7 @@ from sessions_app import services
 from sessions_app.models import ChargingSession, ChargingStation, Connector, MeterSample
 
 from .connection import GatewayConnection, db, session_error
-from .payloads import parse_timestamp, samples_from_meter_values
+from .payloads import connector_number, parse_timestamp, samples_from_meter_values
 from .running_cost import running_cost
 
 logger = logging.getLogger(__name__)
@@ -130,8 +130,10 @@ class CentralSystem201(GatewayConnection, ChargePoint):
 
     @on(Action.status_notification)
     async def on_status_notification(self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_):
+        connector_number(connector_id, field="connectorId", station=True)
         await db(
-            services.connector_status_record, station=self.station, connector_number=evse_id,
+            services.connector_status_record, station=self.station,
+            connector_number=connector_number(evse_id, field="evseId", station=True),
             status=connector_status, timestamp=parse_timestamp(timestamp), received_at=self.now(),
             info=f"connector {connector_id}" if connector_id else "",
         )
@@ -149,6 +151,10 @@ class CentralSystem201(GatewayConnection, ChargePoint):
     ):
         samples = samples_from_meter_values(meter_value or [])
         transaction_id = transaction_info["transaction_id"]
+        if evse:  # checked before the token is authorized
+            connector_number(evse["id"], field="evse.id")
+            if "connector_id" in evse:
+                connector_number(evse["connector_id"], field="evse.connectorId")
         try:
             session, authorization = await db(
                 _transaction_event, station=self.station, event_type=event_type, at=parse_timestamp(timestamp),
@@ -195,6 +201,7 @@ class CentralSystem201(GatewayConnection, ChargePoint):
 
     @on(Action.meter_values)
     async def on_meter_values(self, evse_id: int, meter_value: list, **_):
+        connector_number(evse_id, field="evseId", station=True)  # 0: the station's main meter
         samples_from_meter_values(meter_value)  # validated; readings outside a transaction are not stored
         return call_result.MeterValues()
 
