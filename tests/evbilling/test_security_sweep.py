@@ -413,6 +413,8 @@ def factories_for_admin(model, w: World):
         return model._default_manager.get_or_create(charge=charge, defaults={
             "reasons": [{"code": "register_jump", "detail": ""}], "measured_energy_kwh": charge.total_energy_kwh,
             "priced_total_incl_vat": charge.total_incl_vat})[0]
+    if label == "billing_app.ReceiptCollection":
+        return model._default_manager.get_or_create(invoice=w.receipt, defaults={"status": "retrying"})[0]
     if label in ("webhooks_app.WebhookEndpoint", "webhooks_app.WebhookDelivery"):
         from webhooks_app.models import WebhookEndpoint
         from webhooks_app.services import webhook_event_emit
