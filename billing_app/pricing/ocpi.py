@@ -10,7 +10,8 @@
   only when present.
 * `session_from_json`: a session file (`start_date_time`, `end_date_time`, `time_zone`,
   `charging_periods`, optional `reservation`) or a whole OCPI CDR (other keys ignored). A
-  period may carry `"evbilling_suspended_by_evse": true`.
+  period may carry `"evbilling_suspended_by_evse": true`. Every OCPI 2.2.1 CdrDimensionType is
+  accepted; `session_to_json` writes the session back with every dimension it was read with.
 * `cdr_totals`: the OCPI CDR total fields of a `CostBreakdown`.
 
 Every bad input raises `OcpiError` with a one-line message naming the offending field.
@@ -47,7 +48,8 @@ from billing_app.pricing import (
 GRACE_KEY = "evbilling_parking_grace_minutes"
 SUSPENDED_KEY = "evbilling_suspended_by_evse"
 CDR_DIMENSIONS = (
-    "ENERGY", "MAX_CURRENT", "MIN_CURRENT", "MAX_POWER", "MIN_POWER", "PARKING_TIME", "RESERVATION_TIME", "TIME",
+    "CURRENT", "ENERGY", "ENERGY_EXPORT", "ENERGY_IMPORT", "MAX_CURRENT", "MIN_CURRENT", "MAX_POWER", "MIN_POWER",
+    "PARKING_TIME", "POWER", "RESERVATION_TIME", "STATE_OF_CHARGE", "TIME",
 )  # fmt: skip
 
 _TARIFF_KEYS = {
@@ -423,6 +425,8 @@ def session_from_json(data: Mapping[str, Any], time_zone_override: str | None = 
     )
 
 
+# CdrDimensionType -> the ChargingPeriod field the engine reads; the others (ENERGY_EXPORT,
+# ENERGY_IMPORT, STATE_OF_CHARGE) price nothing and are only kept in `ChargingPeriod.dimensions`.
 _PERIOD_FIELDS = {
     "ENERGY": "energy",
     "TIME": "time",
@@ -432,26 +436,70 @@ _PERIOD_FIELDS = {
     "MAX_POWER": "max_power",
     "MIN_CURRENT": "min_current",
     "MAX_CURRENT": "max_current",
+    "POWER": "power",
+    "CURRENT": "current",
 }
+# The spec allows a negative volume for these (power or current flowing from the EV to the grid).
+_SIGNED_DIMENSIONS = frozenset({"CURRENT", "MIN_CURRENT", "MIN_POWER", "POWER"})
 
 
 def _period(data: Mapping[str, Any], where: str) -> ChargingPeriod:
     values: dict[str, Any] = {
         "start_date_time": _datetime(_required(data, "start_date_time", where), f"{where}.start_date_time"),
     }
+    dimensions: list[tuple[str, Decimal]] = []
+    seen: set[str] = set()
     for j, raw in enumerate(_list(_required(data, "dimensions", where), f"{where}.dimensions")):
         item = _object(raw, f"{where}.dimensions[{j}]")
         at = f"{where}.dimensions[{j}]"
         kind = _choice(_required(item, "type", at), CDR_DIMENSIONS, f"{at}.type")
-        name = _PERIOD_FIELDS[kind]
-        if name in values:
+        if kind in seen:
             raise OcpiError(f"{at}: duplicate {kind} dimension")
-        values[name] = _number(_required(item, "volume", at), f"{at}.volume")
+        seen.add(kind)
+        volume = _number(_required(item, "volume", at), f"{at}.volume", negative=kind in _SIGNED_DIMENSIONS)
+        if kind == "STATE_OF_CHARGE" and volume > 100:
+            raise OcpiError(f"{at}.volume: a state of charge is 0 to 100")
+        dimensions.append((kind, volume))
+        if kind in _PERIOD_FIELDS:
+            values[_PERIOD_FIELDS[kind]] = volume
     suspended = data.get(SUSPENDED_KEY, False)
     if not isinstance(suspended, bool):
         raise OcpiError(f"{where}.{SUSPENDED_KEY}: must be true or false")
     values["suspended_by_evse"] = suspended
-    return ChargingPeriod(**values)
+    return ChargingPeriod(**values, dimensions=tuple(dimensions))
+
+
+def session_to_json(session: Session) -> dict[str, Any]:
+    """Write a session in the shape `session_from_json` reads (numbers as Decimal, see `dumps`).
+
+    Every period's CdrDimensions go out as they were read, those that price nothing included; a
+    period built in code (no `dimensions`) writes the volumes it has.
+    """
+    data: dict[str, Any] = {
+        "start_date_time": _format_datetime(session.start_date_time),
+        "end_date_time": _format_datetime(session.end_date_time),
+        "time_zone": session.time_zone,
+        "charging_periods": [charging_period_to_ocpi(period) for period in session.charging_periods],
+    }
+    if session.reservation is not None:
+        data["reservation"] = session.reservation
+    return data
+
+
+def charging_period_to_ocpi(period: ChargingPeriod) -> dict[str, Any]:
+    """An OCPI 2.2.1 CdrChargingPeriod (with the evbilling suspension flag when set)."""
+    dimensions = period.dimensions or tuple(
+        (kind, getattr(period, name))
+        for kind, name in _PERIOD_FIELDS.items()
+        if getattr(period, name) is not None and getattr(period, name) != 0
+    )
+    data: dict[str, Any] = {
+        "start_date_time": _format_datetime(period.start_date_time),
+        "dimensions": [{"type": kind, "volume": volume} for kind, volume in dimensions],
+    }
+    if period.suspended_by_evse:
+        data[SUSPENDED_KEY] = True
+    return data
 
 
 def cdr_totals(breakdown: CostBreakdown) -> dict[str, Any]:
@@ -480,10 +528,12 @@ __all__ = [
     "SUSPENDED_KEY",
     "OcpiError",
     "cdr_totals",
+    "charging_period_to_ocpi",
     "dumps",
     "format_datetime_seconds",
     "loads",
     "session_from_json",
+    "session_to_json",
     "tariff_from_ocpi",
     "tariff_to_ocpi",
 ]

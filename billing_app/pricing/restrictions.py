@@ -5,10 +5,21 @@ the window [start, end); `end_time` before `start_time` wraps past midnight, `en
 means the end of the day and equal times mean the whole day. Dates: [start_date, end_date).
 Lower bounds are inclusive, upper bounds exclusive (`max_kwh`, `max_power`, `max_current`,
 `max_duration`). kWh and duration compare the session's cumulative energy and elapsed time at the
-(sub)period start; power/current compare the period's MIN_* dimension against a minimum and its
-MAX_* dimension against a maximum (one of them stands in for the other when only one is given;
-without either, power is the period's average power and current is unknown, so current
-restrictions do not match while charging).
+(sub)period start.
+
+Power and current. The spec, TariffRestrictions `min_power`: "When the EV is charging with more
+than, or equal to, the defined amount of power, this TariffElement is/becomes active. If the
+charging power is or becomes lower, this TariffElement is not or no longer valid and becomes
+inactive" (`max_power`, `min_current`, `max_current` alike, mirrored). So a minimum is compared
+with the lowest power of the period and a maximum with the highest: the CdrDimensionTypes
+MIN_POWER and MAX_POWER ("Minimum/Maximum power reached during this ChargingPeriod"), MIN_CURRENT
+and MAX_CURRENT. When one is absent, the period's POWER ("Average power during this
+ChargingPeriod") stands in for it: a period that reports only POWER ran at that power throughout,
+so POWER is both its min and max power (and CURRENT both its min and max current). The average is
+preferred over the other bound because it is closer to the missing one. Without either bound or
+average: the other bound; without any power dimension, power is the period's energy / time
+(its average power, zero for a period without energy), and current is unknown, so current
+restrictions do not match while charging (zero current when the period has no energy and no time).
 """
 
 from __future__ import annotations
@@ -124,9 +135,13 @@ _Electric = tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None
 
 
 def power_and_current(period: ChargingPeriod, span_us: int) -> _Electric:
-    """(min power, max power, min current, max current) the restrictions compare."""
-    p_min = period.min_power if period.min_power is not None else period.max_power
-    p_max = period.max_power if period.max_power is not None else p_min
+    """(min power, max power, min current, max current) the restrictions compare (module docstring)."""
+    p_min = period.min_power
+    p_max = period.max_power
+    if p_min is None:
+        p_min = period.power if period.power is not None else p_max
+    if p_max is None:
+        p_max = period.power if period.power is not None else p_min
     if p_min is None:
         if period.time > 0:
             p_min = p_max = period.energy / period.time
@@ -134,8 +149,12 @@ def power_and_current(period: ChargingPeriod, span_us: int) -> _Electric:
             p_min = p_max = period.energy * 3_600_000_000 / span_us
         else:
             p_min = p_max = ZERO
-    c_min = period.min_current if period.min_current is not None else period.max_current
-    c_max = period.max_current if period.max_current is not None else c_min
+    c_min = period.min_current
+    c_max = period.max_current
+    if c_min is None:
+        c_min = period.current if period.current is not None else c_max
+    if c_max is None:
+        c_max = period.current if period.current is not None else c_min
     if c_min is None and not (period.energy > 0 or period.time > 0):
         c_min = c_max = ZERO
     return p_min, p_max, c_min, c_max

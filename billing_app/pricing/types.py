@@ -115,7 +115,11 @@ class Tariff:
 class ChargingPeriod:
     """An OCPI CdrChargingPeriod: energy in kWh, times in hours, power in kW, current in A.
 
-    The period ends where the next one starts (the last one at the session end).
+    The period ends where the next one starts (the last one at the session end). `power` and
+    `current` are the CdrDimensionTypes POWER and CURRENT (averages over the period), which stand
+    in for absent MIN_/MAX_ values (see `restrictions`). `dimensions` holds every CdrDimension as
+    read, (type, volume) in order, including those that price nothing (ENERGY_EXPORT,
+    ENERGY_IMPORT, STATE_OF_CHARGE), so a loaded session is written back unchanged.
     """
 
     start_date_time: datetime
@@ -127,7 +131,10 @@ class ChargingPeriod:
     max_power: Decimal | None = None
     min_current: Decimal | None = None
     max_current: Decimal | None = None
+    power: Decimal | None = None
+    current: Decimal | None = None
     suspended_by_evse: bool = False
+    dimensions: tuple[tuple[str, Decimal], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing_app.pricing import DAYS_OF_WEEK, ocpi, price_session
-from billing_app.pricing.ocpi import OcpiError, cdr_totals, session_from_json, tariff_from_ocpi, tariff_to_ocpi
+from billing_app.pricing.ocpi import (
+    CDR_DIMENSIONS,
+    OcpiError,
+    cdr_totals,
+    session_from_json,
+    session_to_json,
+    tariff_from_ocpi,
+    tariff_to_ocpi,
+)
 
 D = Decimal
 
@@ -287,6 +295,77 @@ def test_time_zone_defaults_to_utc_and_can_be_overridden() -> None:
     assert session_from_json(SESSION, time_zone_override="Asia/Tokyo").time_zone == "Asia/Tokyo"
 
 
+def _session(**changes) -> dict:
+    data = copy.deepcopy(SESSION)
+    data.update(changes)
+    return data
+
+
+def _with_period(index: int, **changes) -> dict:
+    data = copy.deepcopy(SESSION)
+    data["charging_periods"][index].update(changes)
+    return data
+
+
+OCPI_CDR_DIMENSION_TYPES = (
+    "CURRENT", "ENERGY", "ENERGY_EXPORT", "ENERGY_IMPORT", "MAX_CURRENT", "MIN_CURRENT", "MAX_POWER", "MIN_POWER",
+    "PARKING_TIME", "POWER", "RESERVATION_TIME", "STATE_OF_CHARGE", "TIME",
+)  # fmt: skip
+
+
+def test_every_ocpi_cdr_dimension_type_is_known() -> None:
+    assert sorted(CDR_DIMENSIONS) == sorted(OCPI_CDR_DIMENSION_TYPES)
+
+
+@pytest.mark.parametrize("kind", OCPI_CDR_DIMENSION_TYPES)
+def test_each_cdr_dimension_type_is_accepted(kind: str) -> None:
+    data = _with_period(0, dimensions=[{"type": "TIME", "volume": D("0.1667")}] * (kind != "TIME")
+                        + [{"type": kind, "volume": D("12.5")}])  # fmt: skip
+    period = session_from_json(data).charging_periods[0]
+    assert (kind, D("12.5")) in period.dimensions
+
+
+def test_power_and_current_are_read_for_the_restrictions() -> None:
+    data = _with_period(0, dimensions=[{"type": "POWER", "volume": D("11.2")}, {"type": "CURRENT", "volume": 16}])
+    period = session_from_json(data).charging_periods[0]
+    assert (period.power, period.current) == (D("11.2"), 16)
+    assert period.min_power is period.max_power is None
+
+
+def test_power_and_current_may_be_negative_like_the_spec_says() -> None:
+    data = _with_period(0, dimensions=[{"type": "POWER", "volume": D(-7)}, {"type": "MIN_CURRENT", "volume": -10}])
+    assert session_from_json(data).charging_periods[0].power == D(-7)
+
+
+ALL_DIMENSIONS_SESSION = _session(charging_periods=[
+    {"start_date_time": "2019-01-07T16:55:00Z",
+     "dimensions": [{"type": kind, "volume": D(f"{i + 1}.25")} for i, kind in enumerate(OCPI_CDR_DIMENSION_TYPES)]},
+    {"start_date_time": "2019-01-07T17:05:00Z", "evbilling_suspended_by_evse": True,
+     "dimensions": [{"type": "PARKING_TIME", "volume": D("0.0333")}, {"type": "ENERGY", "volume": 0},
+                    {"type": "STATE_OF_CHARGE", "volume": 80}]},
+])  # fmt: skip
+
+
+def test_session_round_trip_keeps_every_dimension() -> None:
+    written = session_to_json(session_from_json(ALL_DIMENSIONS_SESSION))
+    assert ocpi.loads(ocpi.dumps(written)) == ocpi.loads(ocpi.dumps(ALL_DIMENSIONS_SESSION))
+    assert session_from_json(written) == session_from_json(ALL_DIMENSIONS_SESSION)
+
+
+def test_cdr_with_every_dimension_prices_and_writes_them_back() -> None:
+    cdr = ocpi.loads(CDR)
+    cdr["charging_periods"][0]["dimensions"] += [
+        {"type": "CURRENT", "volume": 16}, {"type": "POWER", "volume": D("11.0")},
+        {"type": "ENERGY_IMPORT", "volume": D("15.342")}, {"type": "ENERGY_EXPORT", "volume": 0},
+        {"type": "STATE_OF_CHARGE", "volume": 64},
+    ]  # fmt: skip
+    session = session_from_json(cdr)
+    breakdown = price_session(tariff=tariff_from_ocpi(cdr["tariffs"][0]), session=session)
+    assert cdr_totals(breakdown)["total_cost"] == cdr["total_cost"]
+    written = session_to_json(session)["charging_periods"]
+    assert [period["dimensions"] for period in written] == [period["dimensions"] for period in cdr["charging_periods"]]
+
+
 def test_cdr_is_accepted_and_priced_like_the_spec() -> None:
     cdr = ocpi.loads(CDR)
     breakdown = price_session(tariff=tariff_from_ocpi(cdr["tariffs"][0]), session=session_from_json(cdr))
@@ -298,18 +377,6 @@ def test_cdr_is_accepted_and_priced_like_the_spec() -> None:
         "total_parking_time", "total_parking_cost", "total_reservation_cost",
     }  # fmt: skip
     assert json.loads(ocpi.dumps(totals))["total_cost"] == {"excl_vat": 4.0, "incl_vat": 4.4}
-
-
-def _session(**changes) -> dict:
-    data = copy.deepcopy(SESSION)
-    data.update(changes)
-    return data
-
-
-def _with_period(index: int, **changes) -> dict:
-    data = copy.deepcopy(SESSION)
-    data["charging_periods"][index].update(changes)
-    return data
 
 
 @pytest.mark.parametrize(
@@ -324,6 +391,8 @@ def _with_period(index: int, **changes) -> dict:
         (_session(reservation="SOON"), None, "unknown value 'SOON'"),
         (_with_period(0, dimensions=[{"type": "VOLTAGE", "volume": 230}]), None, "unknown value 'VOLTAGE'"),
         (_with_period(0, dimensions=[{"type": "ENERGY", "volume": D(-1)}]), None, "must not be negative"),
+        (_with_period(0, dimensions=[{"type": "MAX_POWER", "volume": D(-1)}]), None, "must not be negative"),
+        (_with_period(0, dimensions=[{"type": "STATE_OF_CHARGE", "volume": 101}]), None, "0 to 100"),
         (_with_period(0, dimensions=[{"type": "ENERGY"}]), None, "missing 'volume'"),
         (_with_period(0, dimensions=[{"type": "TIME", "volume": 1}, {"type": "TIME", "volume": 1}]), None,
          "duplicate TIME"),

@@ -434,6 +434,28 @@ def test_power_falls_back_to_average_power() -> None:
     assert cost(t, session(MONDAY + "10:00+00:00", charge(30, "10")))[0] == D("5.00")
 
 
+@pytest.mark.parametrize(("power", "price"), [("15.99", "0.20"), ("16", "0.50"), ("40", "0.50")])
+def test_power_stands_for_min_and_max_power_when_they_are_absent(power: str, price: str) -> None:
+    t = tariff(element(pc("ENERGY", "0.20"), max_power=D(16)), element(pc("ENERGY", "0.50")))
+    # 1 kWh in an hour would be 1 kW on average: the reported POWER wins over energy / time.
+    assert cost(t, session(MONDAY + "10:00+00:00", charge(60, "1", power=D(power))))[0] == D(price)
+    at_least = tariff(element(pc("ENERGY", "0.70"), min_power=D(16)), element(pc("ENERGY", "0.50")))
+    expected = "0.70" if D(power) >= 16 else "0.50"
+    assert cost(at_least, session(MONDAY + "10:00+00:00", charge(60, "1", power=D(power))))[0] == D(expected)
+
+
+def test_power_stands_for_the_missing_bound_before_the_other_bound() -> None:
+    t = tariff(element(pc("ENERGY", "0.70"), min_power=D(50)), element(pc("ENERGY", "0.50")))
+    peaked = session(MONDAY + "10:00+00:00", charge(60, "1", max_power=D(60), power=D(45)))
+    assert cost(t, peaked)[0] == D("0.50")  # averaged 45 kW, so it ran below 50 kW at some point
+
+
+def test_current_stands_for_min_and_max_current_when_they_are_absent() -> None:
+    t = tariff(element(pc("TIME", "1.00"), max_current=D(32)), element(pc("TIME", "2.00")))
+    assert cost(t, session(MONDAY + "10:00+00:00", charge(60, current=D(16))))[0] == D("1.00")
+    assert cost(t, session(MONDAY + "10:00+00:00", charge(60, current=D(32))))[0] == D("2.00")
+
+
 def test_current_restriction_without_current_data_does_not_match() -> None:
     t = tariff(element(pc("TIME", "1.00"), max_current=D(32)), element(pc("TIME", "2.00")))
     assert cost(t, session(MONDAY + "10:00+00:00", charge(60)))[0] == D("2.00")
