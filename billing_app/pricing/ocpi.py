@@ -72,8 +72,13 @@ class OcpiError(ValueError):
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse JSON reading every non-integer number as Decimal (never float)."""
-    return json.loads(text, parse_float=Decimal)
+    """Parse JSON reading every non-integer number as Decimal (never float); NaN and Infinity,
+    which Python's json would accept, are not JSON and raise ValueError."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_not_json)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def dumps(data: Any, *, indent: int | None = None) -> str:

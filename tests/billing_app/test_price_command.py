@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.billing_app.test_ocpi import CDR, SPEC_TARIFFS
+from tests.factories import LocationFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,8 +80,80 @@ def test_time_zone_option_overrides_the_session(tmp_path: Path) -> None:
 
 def test_accepts_an_ocpi_cdr(tmp_path: Path) -> None:
     cdr = json.loads(CDR)
-    result = run(write(tmp_path, "t.json", cdr["tariffs"][0]), write(tmp_path, "cdr.json", CDR))
+    result = run(write(tmp_path, "t.json", cdr["tariffs"][0]), write(tmp_path, "cdr.json", CDR),
+                 "--time-zone", "Europe/Brussels")  # fmt: skip
     assert result["total_cost"] == {"excl_vat": "4.00", "incl_vat": "4.40"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Time zone of a raw OCPI CDR.
+
+EVENING_TARIFF = {
+    **TARIFF,
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 0.20, "step_size": 1}],
+         "restrictions": {"start_time": "18:00", "end_time": "00:00"}},
+        {"price_components": [{"type": "ENERGY", "price": 0.35, "step_size": 1}]},
+    ],
+}  # fmt: skip
+
+
+def evening_cdr(cdr_location: dict | None) -> dict:
+    """An OCPI 2.2.1 CDR (no time zone) of 10 kWh from 18:00 to 19:00 Berlin time (17:00 UTC)."""
+    cdr = {
+        "country_code": "DE", "party_id": "ALL", "id": "CDR-1",
+        "start_date_time": "2019-01-07T17:00:00Z", "end_date_time": "2019-01-07T18:00:00Z",
+        "currency": "EUR",
+        "charging_periods": [{"start_date_time": "2019-01-07T17:00:00Z",
+                              "dimensions": [{"type": "ENERGY", "volume": 10}, {"type": "TIME", "volume": 1}]}],
+    }  # fmt: skip
+    if cdr_location is not None:
+        cdr["cdr_location"] = cdr_location
+    return cdr
+
+
+@pytest.mark.django_db
+def test_cdr_is_priced_in_the_time_zone_of_our_location(tmp_path: Path) -> None:
+    location = LocationFactory(time_zone="Europe/Berlin")
+    cdr = evening_cdr({"id": str(location.pk), "name": location.name, "city": location.city})
+    result = run(write(tmp_path, "t.json", EVENING_TARIFF), write(tmp_path, "cdr.json", cdr))
+    assert result["total_cost"]["excl_vat"] == "2.00"  # 18:00-19:00 Berlin, not 17:00-18:00 UTC (3.50)
+
+
+@pytest.mark.django_db
+def test_time_zone_option_beats_the_location(tmp_path: Path) -> None:
+    location = LocationFactory(time_zone="Europe/Berlin")
+    cdr = evening_cdr({"id": str(location.pk), "name": location.name})
+    result = run(write(tmp_path, "t.json", EVENING_TARIFF), write(tmp_path, "cdr.json", cdr), "--time-zone", "UTC")
+    assert result["total_cost"]["excl_vat"] == "3.50"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("known", ["other name", "unknown id", "no cdr_location"])
+def test_cdr_without_a_known_location_is_refused_naming_the_option(tmp_path: Path, known: str) -> None:
+    location = LocationFactory(time_zone="Europe/Berlin")
+    cdr_location = {
+        "other name": {"id": str(location.pk), "name": "Gent Zuid"},
+        "unknown id": {"id": str(location.pk + 1000), "name": location.name},
+        "no cdr_location": None,
+    }[known]
+    cdr_path = write(tmp_path, "cdr.json", evening_cdr(cdr_location))
+    with pytest.raises(CommandError, match=r"carries no time zone.*give --time-zone") as raised:
+        call_command("price", write(tmp_path, "t.json", EVENING_TARIFF), cdr_path)
+    assert raised.value.returncode == 2
+    assert "\n" not in str(raised.value)
+
+
+def test_raw_cdr_process_exits_2_with_one_stderr_line_naming_the_option(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "price", write(tmp_path, "t.json", EVENING_TARIFF),
+         write(tmp_path, "cdr.json", evening_cdr({"id": "LOC1", "name": "Gent Zuid"}))],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--time-zone" in lines[0] and "cdr.json: time_zone:" in lines[0]
 
 
 @pytest.mark.parametrize(
