@@ -1,16 +1,19 @@
 """`manage.py price TARIFF.json SESSION.json`: JSON out, one-line errors with exit code 2."""
 
+import copy
 import json
 import subprocess
 import sys
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from billing_app.pricing.ocpi import CDR_DIMENSIONS
 from tests.billing_app.test_ocpi import CDR, SPEC_TARIFFS
 from tests.factories import LocationFactory
 
@@ -202,3 +205,89 @@ def test_spec_tariff_with_all_fields_is_accepted(tmp_path: Path) -> None:
     result = run(write(tmp_path, "t.json", jpy), write(tmp_path, "s.json", session))
     assert result["currency"] == "JPY"
     assert "." not in result["total_cost"]["excl_vat"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch: --jsonl.
+
+BAD_START_TIME = copy.deepcopy(TARIFF)
+BAD_START_TIME["elements"][2]["restrictions"] = {"start_time": "25:00"}
+
+
+def jsonl(*lines: object) -> str:
+    return "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
+
+
+BATCH = jsonl(
+    {"tariff": TARIFF, "cdr": SESSION},
+    {"tariff": BAD_START_TIME, "cdr": SESSION},
+    "{not json",
+    "",
+    {"tariff": TARIFF, "cdr": {**SESSION, "charging_periods": [
+        {"start_date_time": "2019-01-07T16:30:00Z", "dimensions": [{"type": "VOLTAGE", "volume": 1}]}]}},
+    {"tariff": TARIFF},
+    {"tariff": EVENING_TARIFF, "cdr": evening_cdr(None)},
+    {"tariff": TARIFF, "cdr": {**SESSION, "time_zone": "UTC"}},
+)  # fmt: skip
+BATCH_ERRORS = [
+    {"line": 2, "error": "tariff: elements[2].restrictions.start_time: '25:00' is not HH:MM"},
+    {"line": 3, "error": "not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2"
+                         " (char 1))"},
+    {"line": 5, "error": "cdr: charging_periods[0].dimensions[0].type: unknown value 'VOLTAGE' (expected one of "
+                         + ", ".join(CDR_DIMENSIONS) + ")"},
+    {"line": 6, "error": "missing 'cdr'"},
+    {"line": 7, "error": "cdr: time_zone: the CDR carries no time zone and its cdr_location is not one of our"
+                         " locations; give --time-zone (e.g. --time-zone Europe/Berlin)"},
+]  # fmt: skip
+
+
+def assert_batch_output(stdout: str) -> None:
+    results = [json.loads(line) for line in stdout.splitlines()]
+    assert len(results) == 7  # one per non-blank line, in order
+    single = run_single(SESSION)
+    assert results[0] == single
+    assert [r for r in results if "error" in r] == BATCH_ERRORS
+    assert results[6]["total_energy_cost"]["excl_vat"] == "2.00"  # line 8, priced in UTC as its file says
+
+
+def run_single(session: dict) -> dict:
+    out = StringIO()
+    with TemporaryDirectory() as folder:
+        call_command("price", write(Path(folder), "t.json", TARIFF), write(Path(folder), "s.json", session), stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_batch_prices_every_good_line_and_reports_bad_ones_with_exit_code_2(tmp_path: Path) -> None:
+    out = StringIO()
+    with pytest.raises(CommandError, match=r"^5 of 7 lines failed$") as raised:
+        call_command("price", "--jsonl", write(tmp_path, "batch.jsonl", BATCH), stdout=out)
+    assert raised.value.returncode == 2
+    assert_batch_output(out.getvalue())
+
+
+def test_batch_of_good_lines_exits_0(tmp_path: Path) -> None:
+    out = StringIO()
+    call_command("price", "--jsonl", write(tmp_path, "batch.jsonl", jsonl(*[{"tariff": TARIFF, "cdr": SESSION}] * 3)),
+                 stdout=out)  # fmt: skip
+    assert [json.loads(line)["total_cost"]["excl_vat"] for line in out.getvalue().splitlines()] == ["4.50"] * 3
+
+
+def test_batch_reads_stdin(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "price", "--jsonl", "-"],
+        input=BATCH, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert_batch_output(completed.stdout)
+    assert completed.stderr.strip().splitlines() == ["CommandError: 5 of 7 lines failed"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["t.json", "s.json", "--jsonl", "b.jsonl"], "not both"), (["t.json"], "give TARIFF and SESSION"),
+     (["--jsonl", "missing.jsonl"], "cannot read file")],
+)  # fmt: skip
+def test_batch_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    with pytest.raises(CommandError, match=message) as raised:
+        call_command("price", *[a if a.startswith("--") else str(tmp_path / a) for a in args])
+    assert raised.value.returncode == 2
