@@ -4,11 +4,11 @@ Without REDIS_URL the settings make Celery run tasks eagerly (the embedded defau
 """
 import os
 
-from celery import Celery
+from evbilling.task_publishing import App
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evbilling.settings")
 
-app = Celery("evbilling")
+app = App("evbilling")  # Celery, able to send from a background thread (the OCPP gateway: task_publishing.py)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # billing_app keeps a tasks module per concept package

@@ -22,6 +22,7 @@ from sessions_app.models import ChargingStation
 from . import frames
 
 if TYPE_CHECKING:
+    from .authorization import Authorizer
     from .sample_writer import SampleWriter
 
 logger = logging.getLogger(__name__)
@@ -65,12 +66,14 @@ class GatewayConnection:
     FRAME_ERROR: ClassVar[str] = "FormationViolation"
 
     def __init__(
-        self, station: ChargingStation, websocket, *, gateway: str, writer: SampleWriter, response_timeout: int = 30
+        self, station: ChargingStation, websocket, *, gateway: str, writer: SampleWriter, authorizer: Authorizer,
+        response_timeout: int = 30,
     ):
         super().__init__(station.ocpp_identity, websocket, response_timeout=response_timeout)
         self.station = station
         self.gateway = gateway
         self.writer = writer
+        self.authorizer = authorizer
         self._seen_written = time.monotonic()
 
     @staticmethod

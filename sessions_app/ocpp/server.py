@@ -2,8 +2,13 @@
 an OCPP connection object of its protocol version (1.6J or 2.0.1).
 
 One process holds many chargers; several processes can run side by side. Remote commands reach
-the process holding a charger through Redis pub/sub (see commands.py); stations show as online
-through `connected_to` / `last_seen_at` in the database.
+the process holding a charger through Redis pub/sub (see commands.py, command_listener.py); stations show
+as online through `connected_to` / `last_seen_at` in the database.
+
+No slow dependency holds up a charger's answer: the payment hook (Stripe) runs beside the database thread
+under a deadline (authorization.py), task messages go to the broker from a background thread
+(evbilling/task_publishing.py), and Redis is subscribed to in the background, so the gateway starts and
+serves chargers without it.
 """
 from __future__ import annotations
 
@@ -22,9 +27,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHeader
 from websockets.headers import build_www_authenticate_basic, parse_authorization_basic
 from websockets.http11 import Request, Response
 
+from evbilling.celery import app as celery_app
 from sessions_app import services
 
 from .auth import identity_from_path, station_authenticate
+from .authorization import Authorizer
+from .command_listener import CommandListener
 from .commands import CHANNEL_PREFIX, RESULT_TTL_SECONDS, channel_for, result_key
 from .connection import GatewayConnection, db
 from .sample_writer import SampleWriter
@@ -57,10 +65,11 @@ class Gateway:
         self.connections: dict[str, GatewayConnection] = {}
         self._server = None
         self._redis = None
-        self._pubsub = None
-        self._listener: asyncio.Task | None = None
+        self._commands: CommandListener | None = None
         self._tasks: set[asyncio.Task] = set()
         self.writer: SampleWriter | None = None
+        self.authorizer: Authorizer | None = None
+        self._publishing = False
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -75,19 +84,25 @@ class Gateway:
             max_batch=getattr(settings, "OCPP_GROUP_COMMIT_MAX", 500),
         )
         await self.writer.start()
+        self.authorizer = Authorizer()
         self._server = await serve(
             self._handle, self.host, self.port, subprotocols=list(PROTOCOLS),
             process_request=self._authenticate, ping_interval=60, ping_timeout=60, max_size=2**20,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        celery_app.publish_in_background()
+        self._publishing = True
         self.name = self.name or f"{socket.gethostname()}:{os.getpid()}:{self.port}"
         if self.redis_url:
             import redis.asyncio
 
-            self._redis = redis.asyncio.Redis.from_url(self.redis_url)
-            self._pubsub = self._redis.pubsub()
-            await self._pubsub.subscribe(f"evbilling:ocpp:gateway:{self.name}")
-            self._listener = asyncio.create_task(self._listen())
+            self._redis = redis.asyncio.Redis.from_url(
+                self.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=15
+            )
+            self._commands = CommandListener(
+                self._redis, gateway_channel=f"evbilling:ocpp:gateway:{self.name}", on_command=self._on_command
+            )
+            self._commands.start()
         logger.info("OCPP gateway %s listening on ws://%s:%s/<identity>", self.name, self.host, self.port)
 
     async def stop(self) -> None:
@@ -96,12 +111,15 @@ class Gateway:
             await self._server.wait_closed()
         if self.writer is not None:
             await self.writer.stop()
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
+        if self._commands is not None:
+            await self._commands.stop()
+        if self._redis is not None:
             await self._redis.aclose()
+        if self.authorizer is not None:
+            await self.authorizer.close()
+        if self._publishing:
+            self._publishing = False
+            await asyncio.to_thread(celery_app.publish_in_foreground)
         await sync_to_async(connections.close_all)()
 
     # --- handshake ------------------------------------------------------------------------------
@@ -152,7 +170,8 @@ class Gateway:
         station = websocket.station
         identity = station.ocpp_identity
         cp = PROTOCOLS[websocket.subprotocol](
-            station, websocket, gateway=self.name, writer=self.writer, response_timeout=self.response_timeout
+            station, websocket, gateway=self.name, writer=self.writer, authorizer=self.authorizer,
+            response_timeout=self.response_timeout,
         )
         previous = self.connections.get(identity)
         self.connections[identity] = cp
@@ -181,40 +200,26 @@ class Gateway:
 
     # --- remote commands ------------------------------------------------------------------------
     async def _subscribe(self, identity: str) -> None:
-        if self._pubsub is not None:
-            await self._pubsub.subscribe(channel_for(identity))
+        if self._commands is not None:
+            self._commands.want(channel_for(identity))
 
     async def _unsubscribe(self, identity: str) -> None:
-        if self._pubsub is not None:
-            await self._pubsub.unsubscribe(channel_for(identity))
+        if self._commands is not None:
+            self._commands.drop(channel_for(identity))
 
-    async def _listen(self) -> None:
-        while True:
-            try:
-                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("Redis command channel failed; retrying")
-                await asyncio.sleep(1)
-                continue
-            if message is None or message.get("type") != "message":
-                continue
-            channel = message["channel"].decode()
-            cp = self.connections.get(channel.removeprefix(CHANNEL_PREFIX))
-            if cp is None:
-                continue
-            try:
-                command = json.loads(message["data"])
-            except ValueError:
-                logger.warning("ignored malformed command on %s", channel)
-                continue
-            task = asyncio.create_task(self._run_command(cp, command))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    def _on_command(self, channel: str, command: dict) -> None:
+        cp = self.connections.get(channel.removeprefix(CHANNEL_PREFIX))
+        if cp is None:
+            return
+        task = asyncio.create_task(self._run_command(cp, command))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _run_command(self, cp: GatewayConnection, command: dict) -> None:
         result = await cp.run_command(command)
         logger.info("%s: command %s -> %s", cp.id, command.get("command"), result)
         if command.get("id"):
-            await self._redis.set(result_key(str(command["id"])), json.dumps(result), ex=RESULT_TTL_SECONDS)
+            try:
+                await self._redis.set(result_key(str(command["id"])), json.dumps(result), ex=RESULT_TTL_SECONDS)
+            except Exception as error:  # Redis went away meanwhile: the admin sees no answer, the charger is fine
+                logger.warning("%s: result of command %s not stored: %r", cp.id, command.get("id"), error)

@@ -41,21 +41,16 @@ def transaction_ref(*, started_at: datetime, meter_start: int, id_tag: str) -> s
     return f"v16-{int(started_at.timestamp())}-{meter_start}-{id_tag}"[:64]
 
 
-def _start(*, station: ChargingStation, connector_id: int, id_tag: str, meter_start: int, started_at: datetime):
-    """The start is recorded before its token goes to the payment hook, so a start refused (one older than
-    the connector's running session) places no hold; the token then names the session's driver. A re-sent
-    start finds its session with the token already on it, and the hook gives a running session no second hold."""
+def _start(
+    *, station: ChargingStation, connector_id: int, id_tag: str, meter_start: int, started_at: datetime,
+) -> ChargingSession:
     connector = services.connector_for_number(station=station, number=connector_id)
-    session = services.session_start_reported(
+    return services.session_start_reported(
         connector=connector,
         started_at=started_at,
         meter_start_wh=Decimal(meter_start),
         transaction_ref=transaction_ref(started_at=started_at, meter_start=meter_start, id_tag=id_tag),
     )
-    authorization = services.token_authorize(station=station, uid=id_tag, at=started_at)
-    if authorization.id_token is not None and session.id_token_id is None:
-        session = services.session_attach_token(session=session, id_token=authorization.id_token)
-    return session, authorization
 
 
 def _session(station: ChargingStation, transaction_id: int) -> ChargingSession | None:
@@ -65,15 +60,14 @@ def _session(station: ChargingStation, transaction_id: int) -> ChargingSession |
 
 def _stop(
     *, station: ChargingStation, transaction_id: int, stopped_at: datetime, meter_stop: int, reason: str,
-    samples: list, id_tag: str | None,
-) -> services.Authorization | None:
+    samples: list,
+) -> None:
     session = _session(station, transaction_id)
     if session is None:
         logger.warning("%s: stop of unknown transaction %s ignored", station, transaction_id)
     else:
         services.session_record_samples(session=session, samples=[s for s in samples if s.taken_at <= stopped_at])
         services.session_stop(session=session, stopped_at=stopped_at, meter_stop_wh=Decimal(meter_stop), reason=reason)
-    return services.token_authorize(station=station, uid=id_tag, at=stopped_at) if id_tag else None
 
 
 class CentralSystem16(GatewayConnection, ChargePoint):
@@ -120,20 +114,27 @@ class CentralSystem16(GatewayConnection, ChargePoint):
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str, **_):
-        authorization = await db(services.token_authorize, station=self.station, uid=id_tag)
+        authorization = await self.authorizer.authorize(station=self.station, uid=id_tag, at=self.now())
         return call_result.Authorize(id_tag_info=_id_tag_info(authorization))
 
     @on(Action.start_transaction)
     async def on_start_transaction(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_):
-        started_at = parse_timestamp(timestamp)  # the payload is checked before anything is stored or authorized
+        """The start is checked and recorded before its token goes to the payment hook, so a start refused
+        (a bad connector or meter reading, a start older than the connector's running session) places no
+        hold; the token then names the session's driver. A re-sent start finds its session with the token
+        already on it, and the hook gives a running session no second hold."""
+        started_at = parse_timestamp(timestamp)
         meter_wh(meter_start, field="meterStart")
         try:
-            session, authorization = await db(
+            session = await db(
                 _start, station=self.station, connector_id=connector_number(connector_id, field="connectorId"),
                 id_tag=id_tag, meter_start=meter_start, started_at=started_at,
             )
         except services.SessionError as error:
             raise session_error(error) from error
+        authorization = await self.authorizer.authorize(station=self.station, uid=id_tag, at=started_at)
+        if authorization.id_token is not None and session.id_token_id is None:
+            session = await db(services.session_attach_token, session=session, id_token=authorization.id_token)
         return call_result.StartTransaction(transaction_id=session.pk, id_tag_info=_id_tag_info(authorization))
 
     @on(Action.meter_values)
@@ -157,14 +158,17 @@ class CentralSystem16(GatewayConnection, ChargePoint):
     ):
         meter_wh(meter_stop, field="meterStop")
         await self.writer.flush(station_id=self.station.pk, session_id=transaction_id)
+        stopped_at = parse_timestamp(timestamp)
         try:
-            authorization = await db(
-                _stop, station=self.station, transaction_id=transaction_id, stopped_at=parse_timestamp(timestamp),
+            await db(
+                _stop, station=self.station, transaction_id=transaction_id, stopped_at=stopped_at,
                 meter_stop=meter_stop, reason=reason, samples=samples_from_meter_values(transaction_data or []),
-                id_tag=id_tag,
             )
         except services.SessionError as error:
             raise session_error(error) from error
+        authorization = (
+            await self.authorizer.authorize(station=self.station, uid=id_tag, at=stopped_at) if id_tag else None
+        )
         return call_result.StopTransaction(id_tag_info=_id_tag_info(authorization) if authorization else None)
 
     @on(Action.data_transfer)

@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import logging
 import time
-from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,7 +21,7 @@ from ocpp.v201.enums import (
 )
 
 from sessions_app import services
-from sessions_app.models import ChargingSession, ChargingStation, Connector, MeterSample
+from sessions_app.models import ChargingSession
 
 from .connection import GatewayConnection, db, session_error
 from .payloads import connector_number, parse_timestamp, samples_from_meter_values
@@ -39,54 +38,6 @@ def _id_token_info(authorization: services.Authorization) -> dict:
     if authorization.id_token and authorization.id_token.expires_at:
         info["cache_expiry_date_time"] = authorization.id_token.expires_at.isoformat()
     return info
-
-
-def _connector_number(station: ChargingStation, evse: dict | None) -> int | None:
-    if evse and evse.get("id"):
-        return int(evse["id"])
-    numbers = list(Connector.objects.filter(station=station).values_list("number", flat=True)[:2])
-    return numbers[0] if len(numbers) == 1 else None
-
-
-def _transaction_event(
-    *, station: ChargingStation, event_type: str, at: datetime, transaction_id: str, stopped_reason: str | None,
-    evse: dict | None, id_token: str | None, samples: list[services.SampleIn], charging_state: str | None = None,
-    seq_no: int | None = None, received_at: datetime | None = None,
-) -> tuple[ChargingSession | None, services.Authorization | None]:
-    """Apply one TransactionEvent. Any event of a transaction we have not seen opens its session
-    (a Started that went missing or arrives late must not lose the charge); re-sent events change
-    nothing, since start, samples, charging state and stop are each idempotent."""
-    authorization = services.token_authorize(station=station, uid=id_token, at=at) if id_token else None
-    token = authorization.id_token if authorization else None
-    session = ChargingSession.objects.filter(connector__station=station, transaction_ref=transaction_id).first()
-    if session is None:
-        number = _connector_number(station, evse)
-        if number is None:
-            logger.warning("%s: transaction %s on an unknown EVSE ignored", station, transaction_id)
-            return None, authorization
-        energies = [s.energy_wh for s in samples]
-        session = services.session_start_reported(
-            connector=services.connector_for_number(station=station, number=number),
-            started_at=min([at, *(s.taken_at for s in samples)]),
-            meter_start_wh=min(energies) if energies else Decimal(0),
-            transaction_ref=transaction_id,
-            id_token=token,
-        )
-    elif token is not None and session.id_token_id is None:
-        session = services.session_attach_token(session=session, id_token=token)
-    if samples:
-        services.session_record_samples(session=session, samples=samples)
-    if charging_state:
-        services.session_charging_state_record(
-            session=session, state=charging_state, at=at, received_at=received_at or at, seq_no=seq_no
-        )
-    if event_type == TransactionEventEnumType.ended:
-        last = MeterSample.objects.filter(session=session, taken_at__lte=at).order_by("-taken_at").first()
-        meter_stop = max([session.meter_start_wh, *(s.energy_wh for s in samples), *([last.energy_wh] if last else [])])
-        session = services.session_stop(
-            session=session, stopped_at=at, meter_stop_wh=meter_stop, reason=stopped_reason or "Local"
-        )
-    return session, authorization
 
 
 def _running_cost_of(session_id: int) -> Decimal | None:
@@ -141,7 +92,7 @@ class CentralSystem201(GatewayConnection, ChargePoint):
 
     @on(Action.authorize)
     async def on_authorize(self, id_token: dict, **_):
-        authorization = await db(services.token_authorize, station=self.station, uid=id_token["id_token"])
+        authorization = await self.authorizer.authorize(station=self.station, uid=id_token["id_token"], at=self.now())
         return call_result.Authorize(id_token_info=_id_token_info(authorization))
 
     @on(Action.transaction_event)
@@ -151,16 +102,20 @@ class CentralSystem201(GatewayConnection, ChargePoint):
     ):
         samples = samples_from_meter_values(meter_value or [])
         transaction_id = transaction_info["transaction_id"]
-        if evse:  # checked before the token is authorized
-            connector_number(evse["id"], field="evse.id")
-            if "connector_id" in evse:
-                connector_number(evse["connector_id"], field="evse.connectorId")
+        at = parse_timestamp(timestamp)
+        evse_number = connector_number(evse["id"], field="evse.id") if evse else None  # checked before authorizing
+        if evse and "connector_id" in evse:
+            connector_number(evse["connector_id"], field="evse.connectorId")
+        authorization = (
+            await self.authorizer.authorize(station=self.station, uid=id_token["id_token"], at=at) if id_token else None
+        )
         try:
-            session, authorization = await db(
-                _transaction_event, station=self.station, event_type=event_type, at=parse_timestamp(timestamp),
-                transaction_id=transaction_id, stopped_reason=transaction_info.get("stopped_reason"),
-                evse=evse, id_token=id_token["id_token"] if id_token else None, samples=samples,
-                charging_state=transaction_info.get("charging_state"), seq_no=seq_no, received_at=self.now(),
+            session = await db(
+                services.transaction_event_record, station=self.station, event_type=event_type, at=at,
+                transaction_ref=transaction_id, evse_number=evse_number,
+                id_token=authorization.id_token if authorization else None, samples=samples,
+                charging_state=transaction_info.get("charging_state"), seq_no=seq_no,
+                stopped_reason=transaction_info.get("stopped_reason"), received_at=self.now(),
             )
         except services.SessionError as error:
             raise session_error(error) from error

@@ -3,7 +3,8 @@ chargers re-send messages after a reconnect, so the same start, samples or stop 
 changes nothing the second time.
 
 The operations live in `sessions` (start to stop), `stations` (what the gateway reports about stations,
-connectors and tokens) and `samples_batch` (the gateway's group commit); import them from here."""
+connectors and tokens), `transactions` (OCPP 2.0.1 TransactionEvents) and `samples_batch` (the gateway's
+group commit); import them from here."""
 from .samples_batch import SampleReport, samples_validate, session_charging_state_record, session_samples_record_many
 from .sessions import (
     SampleIn,
@@ -18,6 +19,8 @@ from .sessions import (
 )
 from .stations import (
     Authorization,
+    authorization_payment_check,
+    authorization_payment_unknown,
     connector_for_number,
     connector_status_record,
     station_boot,
@@ -25,13 +28,17 @@ from .stations import (
     station_disconnected,
     station_seen,
     token_authorize,
+    token_check,
 )
+from .transactions import transaction_event_record
 
 __all__ = [
     "Authorization",
     "SampleIn",
     "SampleReport",
     "SessionError",
+    "authorization_payment_check",
+    "authorization_payment_unknown",
     "connector_for_number",
     "connector_status_record",
     "samples_validate",
@@ -49,4 +56,6 @@ __all__ = [
     "station_disconnected",
     "station_seen",
     "token_authorize",
+    "token_check",
+    "transaction_event_record",
 ]

@@ -34,8 +34,17 @@ class Authorization:
 
 
 def token_authorize(*, station: ChargingStation, uid: str, at: datetime | None = None) -> Authorization:
-    """May the token `uid` charge at `station`? Only tokens of the station's operator are known."""
+    """May the token `uid` charge at `station`? Only tokens of the station's operator are known; an
+    accepted token is then put to the payment hook (`authorization_payment_check`)."""
     at = at or timezone.now()
+    return authorization_payment_check(authorization=token_check(station=station, uid=uid, at=at), station=station,
+                                       at=at)
+
+
+def token_check(*, station: ChargingStation, uid: str, at: datetime) -> Authorization:
+    """The token's own verdict at `station` (known to the operator, blocked, expired), before any payment
+    check. The OCPP gateway calls the two halves of `token_authorize` separately, so that the payment
+    hook, which may wait on Stripe, never runs on its database thread."""
     token = (
         IdToken.objects.filter(operator_id=station.location.operator_id, uid__iexact=uid)
         .select_related("driver")
@@ -47,9 +56,6 @@ def token_authorize(*, station: ChargingStation, uid: str, at: datetime | None =
         return Authorization("Blocked", token)
     if token.status == IdToken.Status.EXPIRED or (token.expires_at is not None and token.expires_at <= at):
         return Authorization("Expired", token)
-    refusal = _payment_standing(token=token, station=station, at=at)
-    if refusal:
-        return Authorization("Blocked", token, reason=refusal)
     return Authorization("Accepted", token)
 
 
@@ -58,16 +64,29 @@ def _standing_function(path: str):
     return import_string(path) if path else None
 
 
-def _payment_standing(*, token: IdToken, station: ChargingStation, at: datetime) -> str | None:
-    """The payment hook named in SESSIONS_PAYMENT_STANDING_FUNCTION (billing places its pay-as-you-go hold
-    there; sessions_app never imports billing): None accepts, a reason string refuses."""
+def authorization_payment_check(*, authorization: Authorization, station: ChargingStation, at: datetime,
+                                ) -> Authorization:
+    """An accepted verdict put to the payment hook named in SESSIONS_PAYMENT_STANDING_FUNCTION (billing places
+    its pay-as-you-go hold there; sessions_app never imports billing): None keeps it accepted, a reason
+    string refuses it (Blocked, with the reason). Other verdicts pass unchanged. The one place that calls
+    the hook."""
     check = _standing_function(getattr(settings, "SESSIONS_PAYMENT_STANDING_FUNCTION", ""))
-    if check is None:
-        return None
-    refusal = check(id_token=token, station=station, at=at)
-    if refusal:
-        logger.info("token %s refused at %s: %s", token.uid, station, refusal)
-    return refusal
+    if check is None or not authorization.accepted:
+        return authorization
+    refusal = check(id_token=authorization.id_token, station=station, at=at)
+    if not refusal:
+        return authorization
+    logger.info("token %s refused at %s: %s", authorization.id_token.uid, station, refusal)
+    return Authorization("Blocked", authorization.id_token, reason=refusal)
+
+
+def authorization_payment_unknown(*, authorization: Authorization) -> Authorization:
+    """The verdict when the payment hook could not decide in time (the gateway's deadline passed while
+    Stripe was slow): the rule billing applies when Stripe is unreachable, PAYMENT_ACCEPT_WHEN_STRIPE_DOWN
+    (default on: accepted; off: Blocked, reason `payment_unavailable`)."""
+    if not authorization.accepted or getattr(settings, "PAYMENT_ACCEPT_WHEN_STRIPE_DOWN", True):
+        return authorization
+    return Authorization("Blocked", authorization.id_token, reason="payment_unavailable")
 
 
 def station_boot(
