@@ -25,6 +25,9 @@ class SampleReport:
     samples: tuple[SampleIn, ...]
 
 
+#: The largest id a session can have (a bigint column); a charger's transaction id past it is unknown.
+_MAX_ID = 2**63 - 1
+
 def samples_validate(*, samples: Iterable[SampleIn]) -> None:
     """Raise SessionError for a sample no session may store (checked before a sample is queued)."""
     for sample in samples:
@@ -53,7 +56,7 @@ def session_samples_record_many(
         sessions = {
             pk: (station_id, started_at, stopped_at)
             for pk, station_id, started_at, stopped_at in ChargingSession.objects.filter(
-                pk__in={r.session_id for r in reports}
+                pk__in={r.session_id for r in reports if 0 < r.session_id <= _MAX_ID}  # past the column: unknown
             ).values_list("pk", "connector__station_id", "started_at", "stopped_at")
         }
         known, rows, latest = [], {}, {}
