@@ -279,11 +279,7 @@ SESSION_IDLE_POWER_W = env.int("SESSION_IDLE_POWER_W", default=100)
 # --- OCPP gateway (python manage.py run_ocpp) -----------------------------------------------------
 # Heartbeat interval told to chargers at boot (seconds); a station counts as online for two of them.
 OCPP_HEARTBEAT_INTERVAL = env.int("OCPP_HEARTBEAT_INTERVAL", default=300)
-# Dotted path of `f(session) -> Decimal | None`, the running cost sent to OCPP 2.0.1 chargers
-# (billing_app plugs its pricing engine in here; sessions_app never imports billing_app).
-OCPP_RUNNING_COST_FUNCTION = env.str(
-    "OCPP_RUNNING_COST_FUNCTION", default="billing_app.settlement.running_cost.session_running_cost"
-)
+# Running cost and the payment hook of authorization: billing sets them in code (sessions_app/hooks.py).
 
 # --- Stripe (dj-stripe): localstripe on 127.0.0.1:8420 by default, real keys from env in production -----
 # localstripe accepts any well-formed key; dj-stripe insists on the sk_test_/pk_test_ + 24 characters shape.
@@ -310,11 +306,6 @@ PAYMENT_HOLD_RENEW_AFTER_DAYS = env.int("PAYMENT_HOLD_RENEW_AFTER_DAYS", default
 PAYMENT_UNUSED_HOLD_MINUTES = env.int("PAYMENT_UNUSED_HOLD_MINUTES", default=30)
 # Accept a pay-as-you-go token while Stripe is unreachable (the hold is retried, the session settles later).
 PAYMENT_ACCEPT_WHEN_STRIPE_DOWN = env.bool("PAYMENT_ACCEPT_WHEN_STRIPE_DOWN", default=True)
-# Dotted path of `f(*, id_token, station, at) -> str | None` consulted by token_authorize: None accepts,
-# a string refuses with that reason (billing plugs its pay-as-you-go hold in; sessions_app never imports it).
-SESSIONS_PAYMENT_STANDING_FUNCTION = env.str(
-    "SESSIONS_PAYMENT_STANDING_FUNCTION", default="billing_app.payments.services.token_payment_standing"
-)
 # Receipts no payment covered are charged off-session once this old (settlement and its sweeps go first);
 # a failed charge is retried these many days after the first failure, then the receipt is overdue.
 PAYMENTS_COLLECT_AFTER_MINUTES = env.int("PAYMENTS_COLLECT_AFTER_MINUTES", default=60)

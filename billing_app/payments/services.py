@@ -81,7 +81,8 @@ def hold_amount(*, station: ChargingStation, driver_id: int, at: datetime) -> tu
 
 
 def token_payment_standing(*, id_token: IdToken, station: ChargingStation, at: datetime) -> str | None:
-    """The hook of `sessions_app.services.token_authorize` (SESSIONS_PAYMENT_STANDING_FUNCTION).
+    """The payment hook of `sessions_app.services.token_authorize` (`sessions_app.hooks.payment_standing`,
+    set by billing's AppConfig).
 
     None accepts the token; a string refuses it and says why. Only pay-as-you-go drivers are held;
     postpaid and subscription drivers (and drivers without a billing account) pass. A token that has a

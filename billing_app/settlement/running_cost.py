@@ -1,6 +1,6 @@
 """What an active session has cost so far, for the charger's display (OCPP 2.0.1 totalCost).
 
-Named in the setting OCPP_RUNNING_COST_FUNCTION so the gateway (sessions_app) can call it
+Set as `sessions_app.hooks.running_cost` by billing's AppConfig, so the gateway (sessions_app) can call it
 without importing billing.
 """
 from __future__ import annotations

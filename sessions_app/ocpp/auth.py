@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from sessions_app.models import ChargingStation
 
-from .connection import db
+from .database import db
 
 _verified: dict[tuple[int, str], bytes] = {}
 

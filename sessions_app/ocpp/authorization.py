@@ -25,7 +25,7 @@ from django.db import connections
 from sessions_app import services
 from sessions_app.models import ChargingStation
 
-from .connection import db
+from .database import db
 
 logger = logging.getLogger(__name__)
 

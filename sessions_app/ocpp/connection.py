@@ -6,12 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
-from asgiref.sync import sync_to_async
-from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
 from ocpp.messages import CallError, MessageType, unpack
@@ -20,10 +17,8 @@ from sessions_app import services
 from sessions_app.models import ChargingStation
 
 from . import frames
-
-if TYPE_CHECKING:
-    from .authorization import Authorizer
-    from .sample_writer import SampleWriter
+from .authorization import Authorizer
+from .sample_writer import SampleWriter
 
 logger = logging.getLogger(__name__)
 
@@ -31,26 +26,6 @@ T = TypeVar("T")
 
 #: How often (seconds) any message from a charger moves its last_seen_at forward.
 SEEN_WRITE_EVERY = 60
-
-
-def _run_guarded(fn: Callable[..., T], args: tuple, kwargs: dict[str, Any]) -> T:
-    """Run `fn`; after a database error (typically a dropped connection: a restart, a failover, a killed
-    backend) close the connection and run it once more on a new one, so the first message after a drop
-    is not refused (chargers repeat transaction messages, but not an Authorize or a StatusNotification).
-    Safe because every gateway service is idempotent; a second failure goes to the charger."""
-    try:
-        return fn(*args, **kwargs)
-    except (OperationalError, InterfaceError) as error:
-        connection.close()
-        if connection.in_atomic_block:
-            raise
-        logger.warning("database error (%r): reconnecting and trying %s again", error, getattr(fn, "__name__", fn))
-    return fn(*args, **kwargs)
-
-
-async def db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run a synchronous ORM/service call off the event loop (one database thread per process)."""
-    return await sync_to_async(_run_guarded)(fn, args, kwargs)
 
 
 def session_error(error: services.SessionError) -> PropertyConstraintViolationError:

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from sessions_app import services
 
-from .connection import db
+from .database import db
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,8 @@ from .auth import identity_from_path, station_authenticate
 from .authorization import Authorizer
 from .command_listener import CommandListener
 from .commands import CHANNEL_PREFIX, RESULT_TTL_SECONDS, channel_for, result_key
-from .connection import GatewayConnection, db
+from .connection import GatewayConnection
+from .database import db
 from .sample_writer import SampleWriter
 from .v16 import CentralSystem16
 from .v201 import CentralSystem201

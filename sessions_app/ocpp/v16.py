@@ -21,7 +21,8 @@ from ocpp.v16.enums import (
 from sessions_app import services
 from sessions_app.models import ChargingSession, ChargingStation
 
-from .connection import GatewayConnection, db, session_error
+from .connection import GatewayConnection, session_error
+from .database import db
 from .payloads import connector_number, meter_wh, parse_timestamp, samples_from_meter_values
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,8 @@ from ocpp.v201.enums import (
 from sessions_app import services
 from sessions_app.models import ChargingSession
 
-from .connection import GatewayConnection, db, session_error
+from .connection import GatewayConnection, session_error
+from .database import db
 from .payloads import connector_number, parse_timestamp, samples_from_meter_values
 from .running_cost import running_cost
 

@@ -6,14 +6,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from .. import hooks
 from ..models import ChargingStation, Connector, ConnectorStatusEvent, IdToken
 from .sessions import SessionError, _require_aware
 
@@ -59,21 +58,15 @@ def token_check(*, station: ChargingStation, uid: str, at: datetime) -> Authoriz
     return Authorization("Accepted", token)
 
 
-@cache
-def _standing_function(path: str):
-    return import_string(path) if path else None
-
-
 def authorization_payment_check(*, authorization: Authorization, station: ChargingStation, at: datetime,
                                 ) -> Authorization:
-    """An accepted verdict put to the payment hook named in SESSIONS_PAYMENT_STANDING_FUNCTION (billing places
+    """An accepted verdict put to the payment hook (`sessions_app.hooks.payment_standing`: billing places
     its pay-as-you-go hold there; sessions_app never imports billing): None keeps it accepted, a reason
     string refuses it (Blocked, with the reason). Other verdicts pass unchanged. The one place that calls
     the hook."""
-    check = _standing_function(getattr(settings, "SESSIONS_PAYMENT_STANDING_FUNCTION", ""))
-    if check is None or not authorization.accepted:
+    if not authorization.accepted:
         return authorization
-    refusal = check(id_token=authorization.id_token, station=station, at=at)
+    refusal = hooks.token_payment_standing(id_token=authorization.id_token, station=station, at=at)
     if not refusal:
         return authorization
     logger.info("token %s refused at %s: %s", authorization.id_token.uid, station, refusal)

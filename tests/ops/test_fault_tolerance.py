@@ -26,7 +26,7 @@ from billing_app.payments.tasks import payments_settle_pending
 from billing_app.settlement.tasks import sessions_settle_pending
 from sessions_app import services as session_services
 from sessions_app.models import ChargingSession, MeterSample
-from sessions_app.ocpp.connection import db
+from sessions_app.ocpp.database import db
 from sessions_app.services import SampleIn
 from sessions_app.signals import session_completed
 from tests import factories

@@ -5,6 +5,7 @@ is stored and no token is authorized (no payment hold). Undecodable frames: test
 import pytest
 
 from billing_app.models import Payment
+from sessions_app import hooks
 from sessions_app.models import ChargingSession, Connector, ConnectorStatusEvent
 from tests import factories
 from tests.billing_app.payment_fixtures import payg_driver
@@ -19,7 +20,7 @@ authorized: list[str] = []
 
 
 def standing_recorded(*, id_token, station, at):
-    """SESSIONS_PAYMENT_STANDING_FUNCTION of these tests: where billing would place its hold."""
+    """The payment hook of these tests (sessions_app.hooks.payment_standing): where billing would place its hold."""
     authorized.append(id_token.uid)
     return None
 
@@ -30,8 +31,8 @@ def station(connector):
 
 
 @pytest.fixture
-def holds(settings):
-    settings.SESSIONS_PAYMENT_STANDING_FUNCTION = "tests.sessions_app.test_ocpp_bad_input.standing_recorded"
+def holds(settings, monkeypatch):
+    monkeypatch.setattr(hooks, "payment_standing", standing_recorded)
     authorized.clear()
     return authorized
 

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from django.db import InterfaceError, OperationalError
 
-from sessions_app.ocpp.connection import db as gateway_db
+from sessions_app.ocpp.database import db as gateway_db
 
 
 def flaky(failures: int, error: Exception):

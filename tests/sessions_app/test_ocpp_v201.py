@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from ocpp.v201 import ChargePoint, call
 
+from sessions_app import hooks
 from sessions_app.models import ChargingSession, ChargingStation, Connector, ConnectorStatusEvent
 from sessions_app.signals import session_completed
 from tests.sessions_app.ocpp_chargers import charger, gateway, raw_socket
@@ -147,8 +148,8 @@ def test_station_status_and_unknown_token(station):
     assert ChargingStation.objects.get(pk=station.pk).status == ChargingStation.Status.UNAVAILABLE
 
 
-def test_running_cost_comes_from_the_configured_pricer(station, id_token, settings):
-    settings.OCPP_RUNNING_COST_FUNCTION = "tests.sessions_app.test_ocpp_v201.flat_cost"
+def test_running_cost_comes_from_the_configured_pricer(station, id_token, settings, monkeypatch):
+    monkeypatch.setattr(hooks, "running_cost", flat_cost)
 
     async def scenario(gw):
         async with charger(gw, station.ocpp_identity, version="2.0.1") as cp:
@@ -205,8 +206,8 @@ async def _wait_for(predicate, timeout: float = 5) -> None:
             await asyncio.sleep(0.01)
 
 
-def test_cost_updated_is_pushed_after_meter_updates_at_most_once_per_interval(station, settings):
-    settings.OCPP_RUNNING_COST_FUNCTION = "tests.sessions_app.test_ocpp_v201.energy_cost"
+def test_cost_updated_is_pushed_after_meter_updates_at_most_once_per_interval(station, settings, monkeypatch):
+    monkeypatch.setattr(hooks, "running_cost", energy_cost)
     settings.OCPP_COST_UPDATED_INTERVAL = 60
 
     async def scenario(gw):
@@ -237,16 +238,16 @@ class ChargerWithoutCostUpdated(ChargePoint):
     """Answers CostUpdated with NotImplemented, as a station without a display may."""
 
 
-def test_a_failing_pricer_or_a_refused_cost_update_never_breaks_the_connection(station, settings):
+def test_a_failing_pricer_or_a_refused_cost_update_never_breaks_the_connection(station, settings, monkeypatch):
     settings.OCPP_COST_UPDATED_INTERVAL = 0
 
     async def scenario(gw):
         async with charger(gw, station.ocpp_identity, version="2.0.1") as cp:
-            settings.OCPP_RUNNING_COST_FUNCTION = "tests.sessions_app.test_ocpp_v201.failing_cost"
+            monkeypatch.setattr(hooks, "running_cost", failing_cost)
             first = await cp.call(event("Started", 0, 0, meter_values=[meter(0, 10_000)]))
             await asyncio.sleep(0.1)
             received = list(cp.received)
-        settings.OCPP_RUNNING_COST_FUNCTION = "tests.sessions_app.test_ocpp_v201.energy_cost"
+        monkeypatch.setattr(hooks, "running_cost", energy_cost)
         async with charger(gw, station.ocpp_identity, version="2.0.1", cls=ChargerWithoutCostUpdated) as cp:
             updated = await cp.call(event("Updated", 1, 1, meter_values=[meter(1, 11_000)]))
             await asyncio.sleep(0.3)  # the station refused the push meanwhile
@@ -259,8 +260,8 @@ def test_a_failing_pricer_or_a_refused_cost_update_never_breaks_the_connection(s
     assert ChargingSession.objects.get(transaction_ref="TX-2001").samples.count() == 2
 
 
-def test_cost_updated_does_not_hold_up_the_next_answer(station, settings):
-    settings.OCPP_RUNNING_COST_FUNCTION = "tests.sessions_app.test_ocpp_v201.energy_cost"
+def test_cost_updated_does_not_hold_up_the_next_answer(station, settings, monkeypatch):
+    monkeypatch.setattr(hooks, "running_cost", energy_cost)
     settings.OCPP_COST_UPDATED_INTERVAL = 0
 
     def frame(unique_id, event_type, minutes, seq_no, wh):

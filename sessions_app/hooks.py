@@ -1,0 +1,36 @@
+"""What sessions_app asks of the billing app above it, without importing it (dependencies point
+billing_app -> sessions_app). The only two hooks left in the code; billing's AppConfig sets both.
+
+- `running_cost(session) -> Decimal | None`: what an active session has cost so far, incl. VAT
+  (OCPP 2.0.1 totalCost on the charger's display). Unset: no running cost is sent.
+- `payment_standing(*, id_token, station, at) -> str | None`: asked when a token is accepted; None keeps
+  it accepted, a string refuses it with that reason (billing places its pay-as-you-go hold here).
+  Unset: every known, valid token is accepted.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+RunningCost = Callable[[Any], Decimal | None]
+PaymentStanding = Callable[..., str | None]
+
+running_cost: RunningCost | None = None
+payment_standing: PaymentStanding | None = None
+
+
+def hooks_set(*, running_cost_of: RunningCost | None, payment_standing_of: PaymentStanding | None) -> None:
+    """Install the app above's functions (billing_app.apps.BillingAppConfig.ready)."""
+    global running_cost, payment_standing
+    running_cost = running_cost_of
+    payment_standing = payment_standing_of
+
+
+def session_running_cost(session: Any) -> Decimal | None:
+    return running_cost(session) if running_cost is not None else None
+
+
+def token_payment_standing(*, id_token: Any, station: Any, at: datetime) -> str | None:
+    return payment_standing(id_token=id_token, station=station, at=at) if payment_standing is not None else None
