@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -447,26 +448,38 @@ def refund_send(*, refund_id: int) -> Refund:
 
 # --- Sweeps (beat) ---------------------------------------------------------------------------------
 
+def _sweep(ids, send: Callable[[int], object], refused: Callable[[int, Exception], object]) -> tuple[int, bool]:
+    """Send each item once: Stripe unreachable stops (every item would wait the same: returns False), an
+    item still in flight elsewhere (409) is skipped, a permanent refusal goes to `refused` and the sweep
+    goes on. Returns (how many were tried, whether Stripe answered)."""
+    tried = 0
+    for item_id in list(ids):
+        tried += 1
+        try:
+            send(item_id)
+        except stripe_client.StripeUnavailable:
+            logger.warning("Stripe unreachable; payments wait for the next sweep")
+            return tried, False
+        except stripe_client.StripeInProgress:
+            continue
+        except stripe_client.StripeError as error:
+            refused(item_id, error)
+    return tried, True
+
+
 def payments_settle_pending() -> int:
     """Finish what a lost task or an unreachable Stripe left: pending payments, recorded targets not yet
     captured, priced sessions whose hold was not claimed, pending refunds. Returns how many were tried.
 
-    Stripe unreachable stops the sweep (every item would wait the same); an item still in flight elsewhere
-    (409) is skipped; a permanent refusal fails that one item (`payment_refused`) and the sweep goes on."""
-    tried = 0
+    Stripe unreachable stops the sweep; an item still in flight elsewhere (409) is skipped; a permanent
+    refusal fails that one item (`payment_refused`, or a log line for a session) and the sweep goes on."""
     stuck = Payment.objects.filter(status=Payment.Status.PENDING) | Payment.objects.filter(
         status=Payment.Status.AUTHORIZED, amount_due__isnull=False)
-    for payment_id in list(stuck.values_list("pk", flat=True)):
-        tried += 1
-        try:
-            payment_advance(payment_id=payment_id)
-        except stripe_client.StripeUnavailable:
-            logger.warning("Stripe unreachable; payments wait for the next sweep")
-            return tried
-        except stripe_client.StripeInProgress:
-            continue
-        except stripe_client.StripeError as error:
-            payment_refused(payment_id=payment_id, error=error)
+    tried, answered = _sweep(stuck.values_list("pk", flat=True),
+                             lambda pk: payment_advance(payment_id=pk),
+                             lambda pk, error: payment_refused(payment_id=pk, error=error))
+    if not answered:
+        return tried
     unsettled = (SessionCharge.objects.filter(
         session__id_token__payments__kind=Payment.Kind.SESSION_HOLD,
         session__id_token__payments__session__isnull=True,
@@ -477,25 +490,16 @@ def payments_settle_pending() -> int:
         kind=Payment.Kind.SESSION_HOLD, status=Payment.Status.AUTHORIZED, amount_due__isnull=True,
         session__charge__isnull=False).exclude(session__charge__review__status=ChargeReview.Status.HELD).values_list(
         "session_id", flat=True)
-    for session_id in [*unsettled, *claimed_not_targeted]:
-        tried += 1
-        try:
-            session_payment_settle(session_id=session_id)
-        except stripe_client.StripeUnavailable:
-            return tried
-        except stripe_client.StripeInProgress:
-            continue
-        except stripe_client.StripeError as error:
-            logger.error("session %s: payment refused by Stripe: %s", session_id, error)
-    for refund_id in list(Refund.objects.filter(status=Refund.Status.PENDING).values_list("pk", flat=True)):
-        tried += 1
-        try:
-            refund_send(refund_id=refund_id)
-        except stripe_client.StripeUnavailable:
-            return tried
-        except stripe_client.StripeInProgress:
-            continue
-    return tried
+    settled, answered = _sweep([*unsettled, *claimed_not_targeted],
+                               lambda pk: session_payment_settle(session_id=pk),
+                               lambda pk, error: logger.error("session %s: payment refused by Stripe: %s", pk, error))
+    tried += settled
+    if not answered:
+        return tried
+    sent, _ = _sweep(Refund.objects.filter(status=Refund.Status.PENDING).values_list("pk", flat=True),
+                     lambda pk: refund_send(refund_id=pk),
+                     lambda pk, error: logger.error("refund %s refused by Stripe: %s", pk, error))
+    return tried + sent
 
 
 def payment_holds_maintain(*, now: datetime | None = None) -> int:

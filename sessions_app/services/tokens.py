@@ -7,13 +7,11 @@ audit entry. The audit log (django-auditlog) records the change with the acting 
 """
 from __future__ import annotations
 
-import contextlib
-
-from auditlog.context import auditlog_value, set_actor
 from django.db import transaction
 
 from evbilling.errors import ApplicationError, NotFoundError
 
+from ..audit import acting
 from ..models import IdToken, User
 from ..selectors import operator_ids_for
 
@@ -29,21 +27,6 @@ def _may_see(user: User, token: IdToken) -> bool:
     return allowed is None or token.operator_id in allowed
 
 
-@contextlib.contextmanager
-def _acting(user: User):
-    """Name `user` as the actor of the audit entries written inside, keeping the request's address when
-    auditlog's middleware set one, and give the request's own context back afterwards (auditlog's
-    set_actor replaces it and never restores it)."""
-    previous = auditlog_value.get(None)
-    address = {key: previous.get(key) for key in ("remote_addr", "remote_port")} if previous else {}
-    try:
-        with set_actor(user, **address):
-            yield
-    finally:
-        if previous is not None:
-            auditlog_value.set(previous)
-
-
 @transaction.atomic
 def token_block(*, token_id: int, by: User) -> IdToken:
     """Block the token so chargers refuse it from now on. Another driver's token is "not found"."""
@@ -53,7 +36,7 @@ def token_block(*, token_id: int, by: User) -> IdToken:
     if getattr(by, "is_support", False) and token.driver_id != by.pk:
         raise TokenError("Support staff cannot block tokens.")
     if token.status != IdToken.Status.BLOCKED:
-        with _acting(by):
+        with acting(by):
             token.status = IdToken.Status.BLOCKED
             token.save(update_fields=["status"])
     return token
