@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Q
 
@@ -105,6 +106,21 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+#: Model fields whose OCPI name differs.
+_OCPI_NAMES = {"ocpi_id": "id"}
+
+
+def _clean(row, *, exclude: list[str], path: str) -> None:
+    """The model's own checks (lengths, formats), refused as an import error naming the OCPI path, like
+    the engine's parser does: `id: Ensure this value has at most 36 characters (it has 40).`"""
+    try:
+        row.full_clean(exclude=exclude)
+    except ValidationError as error:
+        parts = [f"{path}{_OCPI_NAMES.get(field, field)}: {' '.join(messages)}" if field != NON_FIELD_ERRORS
+                 else " ".join(messages) for field, messages in error.message_dict.items()]
+        raise TariffImportError("; ".join(parts)) from None
+
+
 @transaction.atomic
 def tariff_import_ocpi(*, operator: Operator, data: dict[str, Any]) -> Tariff:
     """Create or replace (by OCPI id) the operator's tariff from an OCPI 2.2.1 Tariff object.
@@ -138,7 +154,7 @@ def tariff_import_ocpi(*, operator: Operator, data: dict[str, Any]) -> Tariff:
     tariff.end_date_time = _parse_dt(data.get("end_date_time"))
     tariff.energy_mix = data.get("energy_mix")
     tariff.parking_grace_minutes = int(data.get(ocpi.GRACE_KEY) or 0)
-    tariff.full_clean(exclude=["operator"])
+    _clean(tariff, exclude=["operator"], path="")
     tariff.save()
 
     tariff.alt_texts.all().delete()
@@ -152,7 +168,7 @@ def tariff_import_ocpi(*, operator: Operator, data: dict[str, Any]) -> Tariff:
             if name in ("min_kwh", "max_kwh", "min_current", "max_current", "min_power", "max_power"):
                 value = _dec(value)
             setattr(element, name, value)
-        element.full_clean(exclude=["tariff"])
+        _clean(element, exclude=["tariff"], path=f"elements[{position}].restrictions.")
         element.save()
         PriceComponent.objects.bulk_create(
             PriceComponent(element=element, position=i, type=c["type"], price=_dec(c["price"]), vat=_dec(c.get("vat")),

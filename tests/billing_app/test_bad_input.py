@@ -83,3 +83,16 @@ def test_api_import_passes_the_path_through(operator) -> None:
     assert response.status_code == 400
     assert PATH_MESSAGE in json.dumps(response.json()["error"]["fields"]["tariff"])
     assert not Tariff.objects.exists()
+
+
+@pytest.mark.parametrize(("field", "value"), [("id", "X" * 40), ("party_id", "TOOLONG"), ("country_code", "DEUX")])
+def test_values_past_ocpi_lengths_are_an_import_error_naming_the_field(operator, field: str, value: str) -> None:
+    data = copy.deepcopy(TARIFF)
+    data[field] = value
+    with pytest.raises(TariffImportError, match=field):
+        tariff_import_ocpi(operator=operator, data=data)
+    assert not Tariff.objects.filter(operator=operator).exists()
+    response = api_for(factories.OperatorStaffFactory(operator=operator)).post(
+        "/api/v1/tariffs/import/", data=json.dumps(data), content_type="application/json")
+    assert response.status_code == 400
+    assert f"{field}: " in json.dumps(response.json()["error"]["fields"]["tariff"])
