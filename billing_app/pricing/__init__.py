@@ -8,10 +8,6 @@ by `billing_app.money`.
 
 from __future__ import annotations
 
-from decimal import Decimal
-from fractions import Fraction
-
-from billing_app import money
 from billing_app.money import MINOR_UNITS
 
 from .engine import price_session
@@ -73,17 +69,4 @@ __all__ = [
     "TariffElement",
     "TariffRestrictions",
     "price_session",
-    "quantize_money",
 ]
-
-
-def quantize_money(amount: Decimal | Fraction, currency: str) -> Decimal:
-    """`billing_app.money.quantize_money` for the callers not yet switched to `billing_app.money`.
-
-    Same rounding (to the minor unit, ROUND_HALF_UP); an unknown currency still raises
-    `PricingError`, which those callers catch (webhooks_app.payloads passes such amounts through).
-    """
-    try:
-        return money.quantize_money(amount, currency)
-    except money.UnknownCurrencyError as error:
-        raise PricingError(str(error)) from None

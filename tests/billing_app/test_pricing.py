@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from billing_app.money import quantize_money
 from billing_app.pricing import (
     ChargingPeriod,
     CostBreakdown,
@@ -17,7 +18,6 @@ from billing_app.pricing import (
     Session,
     Tariff,
     price_session,
-    quantize_money,
 )
 from billing_app.pricing.ocpi import tariff_from_ocpi
 
