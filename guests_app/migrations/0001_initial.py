@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing_app', '0008_receipt_collection'),
-        ('sessions_app', '0006_alter_idtoken_type'),
+        ('sessions_app', '0007_idtoken_type_ad_hoc'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

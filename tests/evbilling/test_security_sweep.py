@@ -63,7 +63,8 @@ def id_taking_routes() -> list[tuple[str, str, list[str]]]:
     return routes
 
 
-OUR_APPS = ("sessions_app", "billing_app", "disputes_app", "webhooks_app", "guests_app", "auditlog")  # admin scoped to the operator
+# admin scoped to the operator
+OUR_APPS = ("sessions_app", "billing_app", "disputes_app", "webhooks_app", "guests_app", "auditlog")
 ADMIN_VIEWS = ("change", "history", "delete", "pdf", "resolve", "")  # "" is the bare <id>/ (redirects to change)
 
 # Named non-admin routes and what they are. Admin routes are classified by their model's app below.

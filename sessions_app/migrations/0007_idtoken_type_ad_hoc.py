@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0005_operator_max_off_session_charge'),
+        ('sessions_app', '0006_signed_meter_values'),
     ]
 
     operations = [
