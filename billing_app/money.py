@@ -188,3 +188,14 @@ def format_hours(hours: Decimal | float | int | timedelta | None) -> str:
         return f"{seconds} s"
     minutes = (seconds + 30) // 60
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def money_format(amount: Decimal, currency: str, *, locale: str = "en_GB") -> str:
+    """An amount as a reader of `locale` writes it ('16,69 €' in de_DE, '€16.69' in en_GB): `format_money`
+    with an explicit locale (pages whose reader is the charger's country, not the signed-in language)."""
+    return format_money(amount, currency, locale=locale)
+
+
+def rate_format(amount: Decimal, currency: str, *, locale: str = "en_GB") -> str:
+    """A unit price in an explicit locale ('€0.39' for 0.390000, '€0.0125' for 0.012500): `format_rate`."""
+    return format_rate(amount, currency, locale=locale)

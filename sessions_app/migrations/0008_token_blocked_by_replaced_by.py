@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0005_operator_max_off_session_charge'),
+        ('sessions_app', '0007_idtoken_type_ad_hoc'),
     ]
 
     operations = [
