@@ -27,6 +27,7 @@ urlpatterns = [
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("payments/", include("billing_app.payments.urls")),
     path("", include("disputes_app.urls")),
+    path("", include("guests_app.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("portal/", include("billing_app.portal.urls")),

@@ -253,6 +253,7 @@ class IdToken(models.Model):
     class Type(models.TextChoices):
         RFID = "RFID", "RFID card"
         APP = "APP_USER", "App token"
+        AD_HOC = "AD_HOC", "Ad hoc (guest, one session)"
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"
