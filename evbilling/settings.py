@@ -218,6 +218,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks_app.tasks.deliver_due",
         "schedule": crontab(minute="*"),
     },
+    "ocpi-push-due": {  # OCPI push retries (and first attempts whose task was lost); claimed per push
+        "task": "ocpi_app.push.deliver_due",
+        "schedule": crontab(minute="*"),
+    },
     "disputes-sla-check": {
         "task": "disputes_app.tasks.sla_check",
         "schedule": crontab(minute="*/5"),
@@ -286,6 +290,8 @@ OCPI_PAGE_LIMIT = env.int("OCPI_PAGE_LIMIT", default=50)
 OCPI_TIMEOUT = env.int("OCPI_TIMEOUT", default=10)
 # Partner URLs on loopback or private networks only in development (like webhooks).
 OCPI_ALLOW_PRIVATE_HOSTS = env.bool("OCPI_ALLOW_PRIVATE_HOSTS", default=DEBUG)
+# Seconds between push attempts (attempt n failed -> wait the n-th value): len + 1 attempts, then failed.
+OCPI_PUSH_RETRY_SCHEDULE = env.list("OCPI_PUSH_RETRY_SCHEDULE", cast=int, default=[30, 120, 600, 3600])
 
 # --- Email: console for make run, locmem in tests, SMTP from EMAIL_URL in production -------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
