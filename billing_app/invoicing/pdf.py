@@ -22,7 +22,7 @@ from django.utils import timezone
 from billing_app.invoicing.lines import vat_summary
 from billing_app.models import CreditNote, Invoice
 from billing_app.money import MINOR_UNITS
-from sessions_app.models import ChargingSession
+from sessions_app.models import ChargingSession, MeterSignatureCheck
 from sessions_app.selectors import operator_time_zone
 
 FIXED_SOURCE_DATE_EPOCH = "1767225600"  # 2026-01-01T00:00:00Z: font subset timestamps only
@@ -63,6 +63,8 @@ def _session_groups(lines: list, currency: str) -> list[dict]:
     ids = {line.session_id for line in lines if line.session_id}
     sessions = {s.pk: s for s in ChargingSession.objects.filter(pk__in=ids)
                 .select_related("connector__station__location")}
+    signed = dict(MeterSignatureCheck.objects.filter(session_id__in=ids, status=MeterSignatureCheck.Status.VERIFIED)
+                  .values_list("session_id", "meter_serial"))
     groups: OrderedDict = OrderedDict()
     for line in lines:
         groups.setdefault(line.session_id, []).append(line)
@@ -80,7 +82,10 @@ def _session_groups(lines: list, currency: str) -> list[dict]:
             heading = (f"Session {session.pk} · {start:%d %b %Y %H:%M} to {stop:%H:%M} ({location.time_zone}) · "
                        f"{location.name}, {location.city} · {session.connector} · "
                        f"{kwh} kWh · {minutes // 60} h {minutes % 60:02d} min")
-        result.append({"heading": heading, "rows": [_line_row(line, currency) for line in group]})
+            if session_id in signed:
+                heading += f" · signed by meter {signed[session_id]}, verified"
+        result.append({"heading": heading, "rows": [_line_row(line, currency) for line in group],
+                       "signed": session_id in signed})
     return result
 
 
@@ -102,6 +107,7 @@ def document_context(document: Invoice | CreditNote) -> dict:
         "issue_date": issued_local.date(),
         "metadata_date": document.issued_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "groups": groups,
+        "meter_signed": any(group.get("signed") for group in groups),
         "vat_rows": [{"label": row.label, "excl": money(row.amount_excl_vat, currency),
                       "vat": money(row.vat_amount, currency), "incl": money(row.amount_incl_vat, currency)}
                      for row in vat_summary(lines, currency)],

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -19,9 +19,14 @@ from billing_app.portal.forms import PlanChangeForm, PlanSubscribeForm, ProfileF
 from billing_app.settlement.running_cost import session_running_total
 from billing_app.tariffs.cdr import session_periods
 from evbilling.errors import form_call, message_call
-from sessions_app.models import DriverProfile, IdToken
+from sessions_app.models import DriverProfile, IdToken, MeterSignatureCheck
 from sessions_app.periods import CHARGING
-from sessions_app.selectors import session_energy_so_far_wh
+from sessions_app.selectors import (
+    meter_key_pem,
+    session_energy_so_far_wh,
+    session_signed_data,
+    session_transparency_xml,
+)
 from sessions_app.services import tokens as token_services
 
 LINE_LABELS = {
@@ -125,7 +130,33 @@ def session_detail(request, pk: int):
         "time_zone": session.connector.station.location.time_zone,
         "chart": chart, "periods": periods, "charging": CHARGING,
         "receipt": session.receipts.exclude(number__isnull=True).first(),
+        "signature": MeterSignatureCheck.objects.filter(session=session).first(),
+        "calibration_law": session.connector.station.location.calibration_law,
     })
+
+
+@driver_required
+def session_signed_data_download(request, pk: int):
+    """The session's signed meter readings in the XML container the S.A.F.E. Transparenzsoftware opens."""
+    session = get_object_or_404(selectors.driver_sessions(request.user), pk=pk)
+    xml = session_transparency_xml(session)
+    if xml is None:
+        raise Http404("This session has no signed meter readings.")
+    response = HttpResponse(xml, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-signed-meter-values.xml"'
+    return response
+
+
+@driver_required
+def session_meter_key_download(request, pk: int):
+    """The public key of the meter that signed the session's readings (PEM)."""
+    session = get_object_or_404(selectors.driver_sessions(request.user), pk=pk)
+    _, key = session_signed_data(session)
+    if key is None:
+        raise Http404("No meter key is known for this session.")
+    response = HttpResponse(meter_key_pem(key), content_type="application/x-pem-file")
+    response["Content-Disposition"] = f'attachment; filename="meter-{key.meter_serial or key.pk}-public-key.pem"'
+    return response
 
 
 @driver_required
