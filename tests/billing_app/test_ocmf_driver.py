@@ -4,16 +4,18 @@ the portal and the receipt PDF (read back with pdftotext) say "signed by meter <
 downloads (the Transparenzsoftware's XML container, the meter's key) verify again with pyocmf. Another
 driver gets 404s."""
 import asyncio
+import base64
 import random
 from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from pyocmf import OcmfContainer, PublicKey
+from pyocmf import OCMF, OcmfContainer, PublicKey
 
 from billing_app import invoicing
 from billing_app.models import ChargeReview, Invoice, SessionCharge
+from billing_app.tariffs.cdr import cdr_for_charge
 from sessions_app import services
 from sessions_app.models import ChargingSession
 from sessions_app.ocmf.signing import TestMeter
@@ -74,6 +76,18 @@ def test_portal_receipt_and_downloads_show_and_prove_the_signed_energy(client, d
     assert pem.status_code == 200
     key = "".join(pem.content.decode().splitlines()[1:-1])
     assert PublicKey.from_string(key).key.lower() == METER.public_key_hex
+
+
+def test_the_cdr_carries_the_signed_values_and_the_meters_key(signed_session):
+    cdr = cdr_for_charge(SessionCharge.objects.get(session=signed_session))
+    signed = cdr["signed_data"]
+    assert signed["encoding_method"] == "OCMF"
+    assert PublicKey.from_string(signed["public_key"]).key.lower() == METER.public_key_hex
+    assert [v["nature"] for v in signed["signed_values"]] == ["Start", "End"]
+    for value in signed["signed_values"]:
+        record = OCMF.from_string(base64.b64decode(value["signed_data"]).decode())
+        assert record.verify_signature(signed["public_key"])
+        assert len(value["plain_data"]) <= 512 and "1-b:1.8.0" in value["plain_data"]
 
 
 def test_another_driver_gets_404_for_the_downloads(client, operator, signed_session):
