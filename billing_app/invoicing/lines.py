@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing_app import pricing
-from billing_app.money import minor_unit, quantize_money, vat_amount
+from billing_app.money import quantize_money, share_out, vat_amount
 
 _HUNDRED = Decimal(100)
 _QUANTITY = Decimal("0.0001")
@@ -117,29 +117,6 @@ def _implied_rate(line: LineIn) -> Decimal | None:
 
 def _rate_label(rate: Decimal | None) -> str:
     return "no VAT" if rate is None else f"VAT {rate.normalize():f} %"
-
-
-def share_out(amount: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
-    """Split `amount` over `weights` in proportion, in whole minor units, the parts summing exactly
-    to `amount` (largest remainder; ties to the earlier part). Zero weights get nothing unless all
-    weights are zero (then equal parts)."""
-    if not weights:
-        return []
-    quantum = minor_unit(currency)
-    unit = quantum.as_tuple().exponent
-    signed_units = int((amount / quantum).to_integral_value())
-    sign, total_units = (-1 if signed_units < 0 else 1), abs(signed_units)
-    total_weight = sum(weights, Decimal(0))
-    if total_weight == 0:
-        weights = [Decimal(1)] * len(weights)
-        total_weight = Decimal(len(weights))
-    exact = [Decimal(total_units) * w / total_weight for w in weights]
-    floors = [int(e.to_integral_value(rounding="ROUND_FLOOR")) for e in exact]
-    left = total_units - sum(floors)
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
-    for i in order[:left]:
-        floors[i] += 1
-    return [quantize_money(Decimal(sign * units).scaleb(unit), currency) for units in floors]
 
 
 @dataclass(frozen=True, slots=True)
