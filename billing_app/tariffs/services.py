@@ -14,9 +14,11 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from billing_app.models import DriverGroup, PriceComponent, Tariff, TariffAltText, TariffAssignment, TariffElement
 from billing_app.pricing import ocpi
+from billing_app.tariffs.checks import TariffWarning, tariff_checks
 from evbilling.errors import ApplicationError
 from sessions_app.models import ChargingSession, Operator
 
@@ -176,6 +178,17 @@ def tariff_import_ocpi(*, operator: Operator, data: dict[str, Any]) -> Tariff:
             for i, c in enumerate(element_data["price_components"])
         )
     return tariff
+
+
+def tariff_warnings(tariff: Tariff) -> list[TariffWarning]:
+    """The checks of `billing_app.tariffs.checks` on a stored tariff, for the admin, the import command and
+    the API to show (warnings, never refusals). A tariff the engine cannot read yet (an element saved without
+    price components) is one warning saying why."""
+    try:
+        engine_tariff = ocpi.tariff_from_ocpi(ocpi.loads(snapshot(tariff)))
+    except ocpi.OcpiError as error:
+        return [TariffWarning("not_priceable", "", f"the engine cannot price this tariff yet: {error}")]
+    return tariff_checks(engine_tariff, now=timezone.now())
 
 
 def _parse_dt(value: str | None) -> datetime | None:
