@@ -122,6 +122,17 @@ def share_out(amount: Decimal, weights: Sequence[Decimal], currency: str) -> lis
     return [quantize_money(Decimal(sign * units).scaleb(unit), currency) for units in floors]
 
 
+def vat_of_gross(gross: Decimal, vat_percent: Decimal | None, currency: str) -> tuple[Decimal, Decimal]:
+    """(net, VAT) of an amount incl. VAT at one rate, computed once: the net is gross / (1 + rate)
+    rounded to the minor unit, the VAT the rest. When some net amount N has N + `vat_amount(N)` equal
+    to `gross`, this is it (so its VAT is rate x net rounded once, BR-CO-17); for a gross amount no
+    net reaches (19 %: 0.03), the VAT is one minor unit from rate x net. No rate: all of it is net."""
+    if vat_percent is None:
+        return gross, quantize_money(Decimal(0), currency)
+    net = quantize_money(gross * _HUNDRED / (_HUNDRED + vat_percent), currency)
+    return net, quantize_money(gross - net, currency)
+
+
 def _stripe_exponent(currency: str) -> int:
     if currency in _STRIPE_ZERO_DECIMAL:
         return 0
