@@ -1,6 +1,7 @@
 """Portal pages: thin views over the portal selectors; every object is the driver's own or a 404."""
 from __future__ import annotations
 
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -17,6 +18,7 @@ from billing_app.plans import services as plans
 from billing_app.portal import selectors
 from billing_app.portal.forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm
 from billing_app.settlement.running_cost import session_running_total
+from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import session_periods
 from evbilling.errors import form_call, message_call
 from sessions_app.models import DriverProfile, IdToken
@@ -120,8 +122,11 @@ def session_detail(request, pk: int):
              "power_kw": [float(s["power_w"] or 0) / 1000 for s in samples]}
     lines = [{**line, "label": LINE_LABELS.get(line["dimension"], line["dimension"].title())}
              for line in (charge.breakdown.get("lines", []) if charge else [])]
+    vat_rows = [{**row, "label": "no VAT" if row["rate"] is None else f"{row['rate']} %",
+                 "gross": Decimal(row["taxable_amount"]) + Decimal(row["vat_amount"])}
+                for row in (charge_vat_breakdown(charge) if charge else [])]
     return render(request, "portal/session_detail.html", {
-        "session": session, "charge": charge, "lines": lines,
+        "session": session, "charge": charge, "lines": lines, "vat_rows": vat_rows,
         "time_zone": session.connector.station.location.time_zone,
         "chart": chart, "periods": periods, "charging": CHARGING,
         "receipt": session.receipts.exclude(number__isnull=True).first(),
