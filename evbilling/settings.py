@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "billing_app",
     "disputes_app",
     "webhooks_app",
+    "ocpi_app",
     "evbilling.apps.EvbillingConfig",
 ]
 
@@ -264,6 +265,15 @@ WEBHOOKS_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", default=
 WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)
 WEBHOOKS_RETRY_SCHEDULE = env.list("WEBHOOKS_RETRY_SCHEDULE", cast=int,
                                    default=[60, 300, 1800, 7200, 43200, 86400, 86400])
+
+# --- OCPI 2.2.1 roaming (docs/ocpi.md) ------------------------------------------------------------
+# The public address partners reach us at (our versions URL is OCPI_BASE_URL/ocpi/versions).
+OCPI_BASE_URL = env.str("OCPI_BASE_URL", default="http://127.0.0.1:8000")
+# Most objects one page of a GET list holds (X-Limit); seconds a partner has to answer our requests.
+OCPI_PAGE_LIMIT = env.int("OCPI_PAGE_LIMIT", default=50)
+OCPI_TIMEOUT = env.int("OCPI_TIMEOUT", default=10)
+# Partner URLs on loopback or private networks only in development (like webhooks).
+OCPI_ALLOW_PRIVATE_HOSTS = env.bool("OCPI_ALLOW_PRIVATE_HOSTS", default=DEBUG)
 
 # --- Email: console for make run, locmem in tests, SMTP from EMAIL_URL in production -------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
