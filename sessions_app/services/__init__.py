@@ -21,6 +21,7 @@ from .sessions import (
 from .signed_values import (
     MeterKeyError,
     SignedReadingIn,
+    meter_key_check,
     meter_key_for,
     meter_key_register,
     session_signatures_verify,
@@ -52,6 +53,7 @@ __all__ = [
     "authorization_payment_unknown",
     "connector_for_number",
     "connector_status_record",
+    "meter_key_check",
     "meter_key_for",
     "meter_key_register",
     "samples_validate",

@@ -90,26 +90,38 @@ def _key_from_charger(*, session: ChargingSession, reading: SignedReadingIn) -> 
         logger.warning("%s: key sent with a signed reading not registered: %s", station, error)
 
 
+def meter_key_check(*, station: ChargingStation, evse_number: int | None, public_key: str,
+                    valid_from: datetime) -> tuple[str, str]:
+    """(hex DER, curve) of a key that can be registered from `valid_from`, else MeterKeyError: the key is
+    unreadable, or the key in service on that connector started later."""
+    try:
+        hex_key, curve = public_key_hex(public_key)
+    except KeyFormatError as error:
+        raise MeterKeyError(str(error)) from None
+    current = MeterPublicKey.objects.filter(station=station, evse_number=evse_number, valid_until__isnull=True).first()
+    if current is not None and current.public_key != hex_key and current.valid_from > valid_from:
+        raise MeterKeyError(f"The key in service since {current.valid_from:%Y-%m-%d %H:%M} started after "
+                            f"{valid_from:%Y-%m-%d %H:%M}: give the new meter's first day of service.")
+    return hex_key, curve
+
+
 def meter_key_register(*, station: ChargingStation, evse_number: int | None, public_key: str, meter_serial: str = "",
                        source: str = MeterPublicKey.Source.OPERATOR, valid_from: datetime | None = None
                        ) -> MeterPublicKey:
     """Register a meter's key (hex, base64 or PEM) from `valid_from` on. The key in service for the same
     connector until then ends at `valid_from`. Registering a key the station has already returns its row."""
-    try:
-        hex_key, curve = public_key_hex(public_key)
-    except KeyFormatError as error:
-        raise MeterKeyError(str(error)) from None
     valid_from = valid_from or timezone.now()
     with transaction.atomic():
+        list(MeterPublicKey.objects.select_for_update().filter(station=station, evse_number=evse_number,
+                                                               valid_until__isnull=True))
+        hex_key, curve = meter_key_check(station=station, evse_number=evse_number, public_key=public_key,
+                                         valid_from=valid_from)
         existing = MeterPublicKey.objects.filter(station=station, public_key=hex_key).first()
         if existing is not None:
             return existing
-        current = (MeterPublicKey.objects.select_for_update().filter(station=station, evse_number=evse_number,
-                                                                     valid_until__isnull=True).first())
+        current = MeterPublicKey.objects.filter(station=station, evse_number=evse_number,
+                                                valid_until__isnull=True).first()
         if current is not None:
-            if current.valid_from > valid_from:
-                raise MeterKeyError(f"The key in service since {current.valid_from:%Y-%m-%d %H:%M} started after "
-                                    f"{valid_from:%Y-%m-%d %H:%M}: give the new meter's first day of service.")
             current.valid_until = valid_from
             current.save(update_fields=["valid_until"])
         try:

@@ -83,9 +83,9 @@ def test_pdf_shows_the_vat_table_per_rate(media, connector, driver):
     receipt = invoicing.receipt_issue_for_session(session_id=charge.session_id)
     text = _one_spaced(pdf_text(invoicing.document_pdf_bytes(receipt)))
     assert "VAT RATE TAXABLE AMOUNT VAT INCL. VAT" in text  # headers in capitals (CSS)
-    assert "VAT 7 % 1.76 EUR 0.12 EUR 1.88 EUR" in text
-    assert "VAT 19 % 10.23 EUR 1.94 EUR 12.17 EUR" in text  # lines' own VAT: 0.19 + 1.76
-    assert "Total excl. VAT 11.99 EUR" in text and "Total 14.05 EUR" in text
+    assert "VAT 7 % €1.76 €0.12 €1.88" in text
+    assert "VAT 19 % €10.23 €1.94 €12.17" in text  # lines' own VAT: 0.19 + 1.76
+    assert "Total excl. VAT €11.99" in text and "Total €14.05" in text
     assert "VAT is computed per rate on the sum of that rate's lines" in text
 
 
@@ -108,7 +108,7 @@ def test_invoice_issued_before_vat_per_rate_keeps_its_figures(media, connector, 
     receipt = Invoice.objects.get(pk=receipt.pk)
     assert _rows(receipt) == [(D(19), D("15.92"), D("3.03"))]
     text = _one_spaced(pdf_text(invoicing.document_pdf_bytes(receipt)))
-    assert "VAT 19 % 15.92 EUR 3.03 EUR 18.95 EUR" in text and "Total 18.95 EUR" in text
+    assert "VAT 19 % €15.92 €3.03 €18.95" in text and "Total €18.95" in text
     assert "VAT is the sum of the lines' VAT" in text and "per rate on the sum" not in text
     note = invoicing.credit_note_issue(invoice_id=receipt.pk, reason="Goodwill")
     assert (note.total_excl_vat, note.total_vat, note.total_incl_vat) == (D("15.92"), D("3.03"), D("18.95"))
