@@ -15,9 +15,10 @@ from billing_app.models import Invoice, SessionCharge, Tariff, TariffAssignment,
 from billing_app.pricing import ocpi
 from billing_app.settlement import services as settlement
 from billing_app.tariffs import what_if
+from billing_app.tariffs.checks import tariff_checks
 from billing_app.tariffs.services import snapshot, tariff_for_session
 from sessions_app import services as session_services
-from sessions_app.models import ChargingSession
+from sessions_app.models import ChargingSession, User
 from sessions_app.services import SampleIn
 from tests import factories
 
@@ -298,3 +299,26 @@ def test_the_run_is_computed_by_a_real_worker(celery_worker_redis, client, opera
     assert (run.sessions_done, run.sessions_total) == (5, 5)
     assert list(SessionCharge.objects.order_by("pk").values()) == before
     assert len(sessions) == WhatIfSession.objects.filter(run=run).count()
+
+
+def test_the_demo_operator_can_try_the_demo_draft(db, client, django_capture_on_commit_callbacks):
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    call_command("load_demo", days=3, no_progress=True)
+    call_command("load_demo", days=3, no_progress=True)  # idempotent: one draft
+    draft = Tariff.objects.get(ocpi_id="VOLTARA-STANDARD-D1")
+    assert not draft.assignments.exists() and draft.operator.name == "Voltara Charging"
+    assert tariff_checks(ocpi.tariff_from_ocpi(ocpi.loads(snapshot(draft)))) == []
+    operator_staff = User.objects.get(username="operator")
+    assert operator_staff.check_password("operator")
+    client.force_login(operator_staff)
+    today = timezone.localdate()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:billing_app_whatifrun_add"), {
+            "draft_tariff": draft.pk, "compared_tariff": Tariff.objects.get(ocpi_id="VOLTARA-STANDARD").pk,
+            "start_date": (today - timedelta(days=4)).isoformat(), "end_date": today.isoformat()})
+    run = WhatIfRun.objects.get()
+    assert response.status_code == 302 and run.state == WhatIfRun.State.DONE, run.error
+    assert run.summary["sessions"] > 0 and run.summary["more"]["count"] + run.summary["less"]["count"] > 0
+    assert client.get(response.url).status_code == 200
