@@ -16,13 +16,16 @@ Rules:
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from types import MappingProxyType
 from typing import Final
 
 from babel.core import get_global
-from babel.numbers import get_currency_precision
+from babel.numbers import format_currency, format_decimal, get_currency_precision
+
+from evbilling.languages import babel_locale
 
 
 class UnknownCurrencyError(ValueError):
@@ -127,3 +130,72 @@ def from_minor_units(units: int, currency: str) -> Decimal:
     (1235 EUR -> Decimal('12.35'), 500 JPY -> Decimal('500')); the inverse of `to_minor_units`
     for the amounts it produces."""
     return quantize_money(Decimal(units).scaleb(-_stripe_exponent(currency)), currency)
+
+
+# --- Display: the one path from an amount or a quantity to text (HTML, PDF, e-mail) -------------------
+# Babel formats in the active language's locale (evbilling.languages): `16,69 €` in German, `€16.69` in
+# English. CSV exports write plain machine values (`16.69`) and never come here.
+
+_RATE_DIGITS: Final = 4
+NOTHING: Final = "\u2013"  # shown for a missing amount, quantity or time (an en dash)
+
+
+def format_money(amount: Decimal | None, currency: str, *, locale: str | None = None) -> str:
+    """An amount rounded to the currency's minor unit, in the reader's locale: `€16.69`, `16,69 €`."""
+    if amount is None:
+        return NOTHING
+    return format_currency(quantize_money(Decimal(amount), currency), currency, locale=locale or babel_locale())
+
+
+def format_rate(amount: Decimal | None, currency: str, *, locale: str | None = None) -> str:
+    """A unit price (per kWh, per hour): at least the currency's digits, at most four, nothing lost that the
+    tariff states (`€0.395`, `€6.00`)."""
+    if amount is None:
+        return NOTHING
+    digits = max(_RATE_DIGITS, MINOR_UNITS.get(currency, 2))
+    value = Decimal(amount).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP).normalize()
+    return format_currency(value, currency, locale=locale or babel_locale(), decimal_quantization=False)
+
+
+def format_quantity(value: Decimal | float | int | None, digits: int = 3, *, locale: str | None = None) -> str:
+    """A measured quantity with exactly `digits` decimals (ROUND_HALF_UP), grouped in the reader's locale:
+    `1,234.567`, `1.234,567`."""
+    if value is None:
+        return NOTHING
+    quantum = Decimal(1).scaleb(-digits)
+    rounded = Decimal(str(value)).quantize(quantum, ROUND_HALF_UP)
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return format_decimal(rounded, format=pattern, locale=locale or babel_locale(), decimal_quantization=False)
+
+
+def format_percent(rate: Decimal | float | int | None, *, locale: str | None = None) -> str:
+    """A percentage as the tariff states it, without trailing zeros: `19 %`, `7,5 %`."""
+    if rate is None:
+        return NOTHING
+    number = format_decimal(Decimal(str(rate)).normalize(), format="#,##0.##", locale=locale or babel_locale())
+    return f"{number}\u00a0%"
+
+
+def format_hours(hours: Decimal | float | int | timedelta | None) -> str:
+    """A duration (in hours, or a timedelta) as hours and minutes (`1 h 05 min`, `12 min`, `20 s`), never
+    `0.0033 h`."""
+    if hours is None:
+        return NOTHING
+    if isinstance(hours, timedelta):
+        hours = Decimal(str(hours.total_seconds())) / 3600
+    seconds = int((Decimal(str(hours)) * 3600).to_integral_value(ROUND_HALF_UP))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = (seconds + 30) // 60
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def money_format(amount: Decimal, currency: str, *, locale: str = "en_GB") -> str:
+    """An amount as a reader of `locale` writes it ('16,69 €' in de_DE, '€16.69' in en_GB): `format_money`
+    with an explicit locale (pages whose reader is the charger's country, not the signed-in language)."""
+    return format_money(amount, currency, locale=locale)
+
+
+def rate_format(amount: Decimal, currency: str, *, locale: str = "en_GB") -> str:
+    """A unit price in an explicit locale ('€0.39' for 0.390000, '€0.0125' for 0.012500): `format_rate`."""
+    return format_rate(amount, currency, locale=locale)
