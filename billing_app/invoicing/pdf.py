@@ -19,7 +19,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from billing_app.invoicing.lines import vat_summary
+from billing_app.invoicing.lines import rate_label
 from billing_app.models import CreditNote, Invoice
 from billing_app.money import format_money, format_percent, format_quantity, format_rate
 from sessions_app.local_time import format_local_date, format_local_time
@@ -83,6 +83,18 @@ def _session_groups(lines: list, currency: str) -> list[dict]:
     return result
 
 
+def _vat_rows(document: Invoice | CreditNote, lines: list, currency: str) -> list[dict]:
+    """The VAT summary per rate (rate, taxable amount, VAT, gross), as the document stores it: an
+    invoice's per-rate rows (VAT per rate, EN 16931 BR-CO-17; for an invoice issued before, the sums
+    of its lines as issued), a credit note's lines (one per rate)."""
+    if isinstance(document, CreditNote):
+        rows = [(line.vat_rate, line.amount_excl_vat, line.vat_amount) for line in lines]
+    else:
+        rows = [(row.vat_rate, row.taxable_amount, row.vat_amount) for row in document.vat_subtotals.all()]
+    return [{"label": rate_label(rate), "excl": money(excl, currency), "vat": money(vat, currency),
+             "incl": money(excl + vat, currency)} for rate, excl, vat in rows]
+
+
 def document_context(document: Invoice | CreditNote) -> dict:
     currency = document.currency
     lines = list(document.lines.all())
@@ -101,9 +113,8 @@ def document_context(document: Invoice | CreditNote) -> dict:
         "issue_date": issued_local.date(),
         "metadata_date": document.issued_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "groups": groups,
-        "vat_rows": [{"label": row.label, "excl": money(row.amount_excl_vat, currency),
-                      "vat": money(row.vat_amount, currency), "incl": money(row.amount_incl_vat, currency)}
-                     for row in vat_summary(lines, currency)],
+        "vat_rows": _vat_rows(document, lines, currency),
+        "vat_per_rate": getattr(document, "vat_per_rate", True),
         "total_excl": money(document.total_excl_vat, currency),
         "total_vat": money(document.total_vat, currency),
         "total_incl": money(document.total_incl_vat, currency),

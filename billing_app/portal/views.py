@@ -1,6 +1,7 @@
 """Portal pages: thin views over the portal selectors; every object is the driver's own or a 404."""
 from __future__ import annotations
 
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -13,12 +14,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from billing_app.models import Subscription
-from billing_app.money import format_hours, format_money, format_quantity
+from billing_app.money import format_hours, format_money, format_percent, format_quantity
 from billing_app.payments.methods import payment_methods_list
 from billing_app.plans import services as plans
 from billing_app.portal import selectors
 from billing_app.portal.forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm, TokenReplaceForm
 from billing_app.settlement.running_cost import session_running_total
+from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import session_periods
 from evbilling.errors import form_call, message_call
 from sessions_app.local_time import format_local_date
@@ -143,8 +145,11 @@ def session_detail(request, pk: int):
              for line in (charge.breakdown.get("lines", []) if charge else [])]
     receipt = session.receipts.exclude(number__isnull=True).first()
     tickets = list(session.dispute_tickets.filter(driver=request.user).order_by("-opened_at"))
+    vat_rows = [{**row, "label": "no VAT" if row["rate"] is None else format_percent(Decimal(row["rate"])),
+                 "gross": Decimal(row["taxable_amount"]) + Decimal(row["vat_amount"])}
+                for row in (charge_vat_breakdown(charge) if charge else [])]
     return render(request, "portal/session_detail.html", {
-        "session": session, "charge": charge, "lines": lines,
+        "session": session, "charge": charge, "lines": lines, "vat_rows": vat_rows,
         "time_zone": session.connector.station.location.time_zone,
         "chart": chart, "periods": periods, "charging": CHARGING,
         "receipt": receipt,
