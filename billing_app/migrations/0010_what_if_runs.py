@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing_app', '0008_receipt_collection'),
+        ('billing_app', '0009_invoice_vat_per_rate'),
         ('sessions_app', '0005_operator_max_off_session_charge'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
