@@ -67,8 +67,8 @@ def cdr_issue_for_charge(*, charge_id: int) -> list[CdrRecord]:
              if charge and charge.session.id_token_id else None)
     if token is None or (getattr(charge, "review", None) is not None and not _review_done(charge)):
         return []
-    live = (CdrRecord.objects.select_for_update().filter(session_id=charge.session_id, kind=CdrRecord.Kind.CDR,
-                                                         credited_by__isnull=True).first())
+    live = (CdrRecord.objects.select_for_update(of=("self",))
+            .filter(session_id=charge.session_id, kind=CdrRecord.Kind.CDR, credited_by__isnull=True).first())
     if live is not None and (live.total_excl_vat, live.total_incl_vat) == (charge.total_excl_vat,
                                                                            charge.total_incl_vat):
         return []
