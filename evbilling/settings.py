@@ -152,6 +152,7 @@ REST_KNOX = {
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["evbilling.formats"]  # English dates as `29 Nov 2026, 14:05` (the admin included)
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
