@@ -36,7 +36,7 @@ def test_receipt_pdf_shows_number_lines_and_totals(receipt, operator, driver):
     assert operator.legal_name in text and f"VAT id {operator.vat_id}" in text
     assert driver.driver_profile.full_name in text
     for expected in ("Session fee", "€0.50", "Energy", "11 kWh", "€4.29", "€5.11", "Parking / idle time",
-                     "€3.00", "€0.57", "Total excl. VAT", "€7.79", "€1.49", "€9.28", "VAT 19 %"):
+                     "€3.00", "€0.57", "Total excl. VAT", "€7.79", "€1.48", "€9.27", "VAT 19 %"):
         assert expected in text, expected
     assert "Berlin" in text and "11.000 kWh" in text  # the per-session detail
 
@@ -56,7 +56,7 @@ def test_driver_gets_the_email_with_the_pdf_once(receipt, driver):
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [driver.email]
-    assert "VOLT-2026-000001" in message.subject and "€9.28" in message.body
+    assert "VOLT-2026-000001" in message.subject and "€9.27" in message.body
     (name, content, mimetype), = message.attachments
     assert (name, mimetype) == ("VOLT-2026-000001.pdf", "application/pdf")
     assert pdf.sha256(content) == receipt.pdf_sha256

@@ -57,6 +57,9 @@ def test_session_detail_explains_the_bill(driver_client, priced):
     page = response.content.decode()
     assert "Why it costs €5.11" in page  # 11 kWh x 0.39 = 4.29 + 0.82 VAT
     assert "4.29" in page and "0.82" in page
+    assert "VAT per rate" in page  # the same rows as the receipt and the CDR
+    assert [(row["label"], row["taxable_amount"], row["vat_amount"], row["gross"])
+            for row in response.context["vat_rows"]] == [("19\u00a0%", "4.29", "0.82", Decimal("5.11"))]
     assert response.context["chart"]["power_kw"] == [11.0, 11.0]
     assert "vendor/chartjs/chart.umd.min.js" in page
 
