@@ -228,6 +228,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ocpi_app.push.deliver_due",
         "schedule": crontab(minute="*"),
     },
+    "ocpi-sessions-push-active": {  # running roaming sessions with their energy and cost so far
+        "task": "ocpi_app.sessions.push_active",
+        "schedule": crontab(minute="*/5"),
+    },
     "disputes-sla-check": {
         "task": "disputes_app.tasks.sla_check",
         "schedule": crontab(minute="*/5"),

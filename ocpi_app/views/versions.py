@@ -12,6 +12,9 @@ MODULES = (
     ("credentials", "SENDER"),
     ("locations", "SENDER"),
     ("tariffs", "SENDER"),
+    ("sessions", "SENDER"),
+    ("cdrs", "SENDER"),
+    ("tokens", "RECEIVER"),
 )
 
 
