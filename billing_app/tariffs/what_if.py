@@ -31,6 +31,7 @@ from django.utils import timezone
 from billing_app import pricing
 from billing_app.models import SessionCharge, Tariff, WhatIfRun, WhatIfSession
 from billing_app.pricing import ocpi
+from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import session_pricing_input
 from billing_app.tariffs.checks import TariffWarning, tariff_checks
 from evbilling.errors import ApplicationError
@@ -261,8 +262,8 @@ def _compare(run: WhatIfRun, draft: pricing.Tariff, session: ChargingSession, ch
         difference_incl_vat=priced.total_cost.incl_vat - charge.total_incl_vat,
     )
     rows.append(row)
-    comparison.add(row, location=station.location.name, started_at=session.started_at, charged=charge.breakdown,
-                   draft=priced.to_dict())
+    comparison.add(row, location=station.location.name, started_at=session.started_at,
+                   charged={**charge.breakdown, "vat_breakdown": charge_vat_breakdown(charge)}, draft=priced.to_dict())
 
 
 def _flush(run: WhatIfRun, rows: list[WhatIfSession], done: int) -> None:
