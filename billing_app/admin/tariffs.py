@@ -23,7 +23,13 @@ from billing_app.money import format_percent, format_rate
 from billing_app.pricing.ocpi import dumps, loads
 from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import cdr_for_charge
-from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_to_ocpi, tariff_warnings
+from billing_app.tariffs.services import (
+    TariffImportError,
+    tariff_copy_draft,
+    tariff_import_ocpi,
+    tariff_to_ocpi,
+    tariff_warnings,
+)
 from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 from sessions_app.selectors import operators_for
@@ -95,7 +101,7 @@ class TariffAdmin(OperatorScopedAdmin):
     list_filter = ["operator", "currency", "type"]
     search_fields = ["name", "ocpi_id", "alt_texts__text"]
     inlines = [TariffAltTextInline, TariffElementInline, TariffAssignmentInline]
-    actions = ["export_ocpi"]
+    actions = ["export_ocpi", "copy_as_draft"]
     change_list_template = "admin/billing_app/tariff/change_list.html"
     readonly_fields = ["checks"]
 
@@ -121,6 +127,16 @@ class TariffAdmin(OperatorScopedAdmin):
         name = queryset[0].ocpi_id if len(tariffs) == 1 else "tariffs"
         response["Content-Disposition"] = f'attachment; filename="{name}.json"'
         return response
+
+    @admin.action(description="Copy as a draft for a what-if (unassigned)", permissions=["add"])
+    def copy_as_draft(self, request, queryset):
+        for tariff in queryset:
+            copy = tariff_copy_draft(tariff=tariff)
+            url = reverse("admin:billing_app_whatifrun_add") + f"?draft_tariff={copy.pk}&compared_tariff={tariff.pk}"
+            self.message_user(request, format_html(
+                'Copied {} as <a href="{}">{}</a>: edit it (it applies to no session), then <a href="{}">try it in '
+                "a what-if</a>.", tariff.ocpi_id, reverse("admin:billing_app_tariff_change", args=[copy.pk]),
+                copy.ocpi_id, url), messages.SUCCESS)
 
     def get_urls(self):
         return [

@@ -208,3 +208,13 @@ class CentralSystem16(GatewayConnection, ChargePoint):
 
     def _command_reset(self, *, hard: bool = False, **_):
         return call.Reset(type=ResetType.hard if hard else ResetType.soft)
+
+    def _command_unlock(self, *, connector: int, **_):
+        return call.UnlockConnector(connector_id=connector)
+
+    def _command_reserve_now(self, *, connector: int, id_tag: str, expires_at: str, reservation_id: int, **_):
+        return call.ReserveNow(connector_id=connector, expiry_date=expires_at, id_tag=id_tag,
+                               reservation_id=reservation_id)
+
+    def _command_cancel_reservation(self, *, reservation_id: int, **_):
+        return call.CancelReservation(reservation_id=reservation_id)
