@@ -29,6 +29,7 @@ from .signed_values import (
 )
 from .stations import (
     Authorization,
+    authorization_complete,
     authorization_payment_check,
     authorization_payment_unknown,
     connector_for_number,
@@ -49,6 +50,7 @@ __all__ = [
     "SampleReport",
     "SessionError",
     "SignedReadingIn",
+    "authorization_complete",
     "authorization_payment_check",
     "authorization_payment_unknown",
     "connector_for_number",
