@@ -200,6 +200,7 @@ def _session_rows(rng: random.Random, connector: Connector, start: datetime, tok
     stop = t + timedelta(seconds=rng.randint(5, 50))
     session = ChargingSession(
         operator_id=token.operator_id, connector=connector, id_token=token, driver_id=token.driver_id,
+        **token.session_billing(),
         transaction_ref=f"demo-{connector.pk}-{seq}",
         state=ChargingSession.State.FAILED if aborted else ChargingSession.State.COMPLETED,
         started_at=start, stopped_at=stop, meter_start_wh=meter_start, meter_stop_wh=meter,

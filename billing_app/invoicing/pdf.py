@@ -19,6 +19,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from billing_app.companies.statement import is_company_statement, session_list_name, statement_layout
 from billing_app.invoicing.lines import vat_summary
 from billing_app.models import CreditNote, Invoice
 from billing_app.money import MINOR_UNITS
@@ -84,16 +85,51 @@ def _session_groups(lines: list, currency: str) -> list[dict]:
     return result
 
 
+def _sums_row(label: str, sums, currency: str) -> dict:
+    return {"label": label, "sessions": sums.sessions, "kwh": f"{sums.energy_kwh.quantize(Decimal('0.001'))}",
+            "excl": money(sums.excl, currency), "vat": money(sums.vat, currency), "incl": money(sums.incl, currency)}
+
+
+def company_context(invoice: Invoice, lines: list) -> dict:
+    """The consolidated statement's sections (`companies.statement`): subtotals per cost centre and per driver,
+    a row per session unless there are more than the company's limit, plan fees, the month's credit notes."""
+    currency = invoice.currency
+    layout = statement_layout(invoice, lines)
+    return {
+        "cost_centres": [_sums_row(name, sums, currency) for name, sums in layout.cost_centres],
+        "drivers": [_sums_row(name, sums, currency) for name, sums in layout.drivers],
+        "sessions": [] if layout.summary_only else [{
+            "id": row.session.pk, "when": f"{row.local_start:%d %b %H:%M}", "driver": row.driver,
+            "card": row.card + (f" · {row.plate}" if row.plate else ""), "cost_centre": row.cost_centre,
+            "location": row.session.connector.station.location.name,
+            "kwh": f"{row.sums.energy_kwh.quantize(Decimal('0.001'))}",
+            "excl": money(row.sums.excl, currency), "incl": money(row.sums.incl, currency),
+        } for row in layout.sessions],
+        "session_count": len(layout.sessions),
+        "summary_only": layout.summary_only,
+        "limit": layout.limit,
+        "session_list": session_list_name(invoice),
+        "other_rows": [_line_row(line, currency) for line in layout.other_lines],
+        "credit_notes": [{"number": note.number, "invoice": note.invoice.number, "reason": note.reason,
+                          "date": note.issued_at, "incl": money(note.total_incl_vat, note.currency)}
+                         for note in layout.credit_notes],
+    }
+
+
 def document_context(document: Invoice | CreditNote) -> dict:
     currency = document.currency
     lines = list(document.lines.all())
     issued_local = timezone.localtime(document.issued_at, operator_time_zone(document.operator_id))
+    company = None
     if isinstance(document, CreditNote):
         title, groups = "Credit note", [{"heading": "", "rows": [_line_row(line, currency) for line in lines]}]
+    elif is_company_statement(document):
+        title, groups, company = "Invoice", [], company_context(document, lines)
     else:
         title = "Invoice" if document.kind == Invoice.Kind.STATEMENT else "Receipt"
         groups = _session_groups(lines, currency)
     return {
+        "company": company,
         "document": document,
         "title": title,
         "is_credit_note": isinstance(document, CreditNote),
