@@ -127,3 +127,24 @@ def from_minor_units(units: int, currency: str) -> Decimal:
     (1235 EUR -> Decimal('12.35'), 500 JPY -> Decimal('500')); the inverse of `to_minor_units`
     for the amounts it produces."""
     return quantize_money(Decimal(units).scaleb(-_stripe_exponent(currency)), currency)
+
+
+def money_format(amount: Decimal, currency: str, *, locale: str = "en_GB") -> str:
+    """An amount as a reader of `locale` writes it ('16,69 €' in de_DE, '€16.69' in en_GB), with the
+    currency's own number of decimals; Babel's CLDR data decides symbol, separators and placement."""
+    from babel.numbers import format_currency
+
+    return format_currency(amount, currency, locale=locale, currency_digits=True)
+
+
+def rate_format(amount: Decimal, currency: str, *, locale: str = "en_GB") -> str:
+    """A unit price (per kWh, per hour) in the reader's format: the currency's decimals, more where the
+    tariff has them, up to 4 ('€0.39' for 0.390000, '€0.0125' for 0.012500)."""
+    from babel.numbers import format_currency
+
+    digits = MINOR_UNITS.get(currency, 2)
+    exponent = -amount.normalize().as_tuple().exponent
+    if exponent <= digits:
+        return money_format(amount, currency, locale=locale)
+    shown = amount.quantize(Decimal(1).scaleb(-min(4, exponent)), rounding=ROUND_HALF_UP)
+    return format_currency(shown, currency, locale=locale, currency_digits=False, decimal_quantization=False)

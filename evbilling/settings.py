@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "billing_app",
     "disputes_app",
     "webhooks_app",
+    "ocpi_app",
+    "guests_app",
     "evbilling.apps.EvbillingConfig",
 ]
 
@@ -237,6 +239,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing_app.tasks.payment_holds_maintain",
         "schedule": crontab(minute="7,37"),
     },
+    "guests-watch": {  # guests' starts past their deadline, sessions near their hold, abandoned checkouts
+        "task": "guests_app.tasks.guests_watch",
+        "schedule": 20.0,
+    },
     "sessions-close-stale": {
         "task": "sessions_app.tasks.sessions_close_stale",
         "schedule": crontab(minute="*/15"),
@@ -264,6 +270,15 @@ WEBHOOKS_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", default=
 WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)
 WEBHOOKS_RETRY_SCHEDULE = env.list("WEBHOOKS_RETRY_SCHEDULE", cast=int,
                                    default=[60, 300, 1800, 7200, 43200, 86400, 86400])
+
+# --- OCPI 2.2.1 roaming (docs/ocpi.md) ------------------------------------------------------------
+# The public address partners reach us at (our versions URL is OCPI_BASE_URL/ocpi/versions).
+OCPI_BASE_URL = env.str("OCPI_BASE_URL", default="http://127.0.0.1:8000")
+# Most objects one page of a GET list holds (X-Limit); seconds a partner has to answer our requests.
+OCPI_PAGE_LIMIT = env.int("OCPI_PAGE_LIMIT", default=50)
+OCPI_TIMEOUT = env.int("OCPI_TIMEOUT", default=10)
+# Partner URLs on loopback or private networks only in development (like webhooks).
+OCPI_ALLOW_PRIVATE_HOSTS = env.bool("OCPI_ALLOW_PRIVATE_HOSTS", default=DEBUG)
 
 # --- Email: console for make run, locmem in tests, SMTP from EMAIL_URL in production -------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -310,6 +325,17 @@ PAYMENT_ACCEPT_WHEN_STRIPE_DOWN = env.bool("PAYMENT_ACCEPT_WHEN_STRIPE_DOWN", de
 # a failed charge is retried these many days after the first failure, then the receipt is overdue.
 PAYMENTS_COLLECT_AFTER_MINUTES = env.int("PAYMENTS_COLLECT_AFTER_MINUTES", default=60)
 PAYMENTS_DUNNING_RETRY_DAYS = env.list("PAYMENTS_DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 7])
+
+# --- Guest charging (AFIR ad hoc payment, docs/guest-charging.md) -------------------------------------------
+# The hold when the ad hoc tariff has no max price; how long a guest's charger may take to start after the
+# hold (the car plugged in), and when to look at its answer to the remote start; the share of the hold at
+# which the platform stops a guest's session; the pay endpoints' limit per client address (count/seconds).
+GUEST_HOLD_DEFAULT = Decimal(env.str("GUEST_HOLD_DEFAULT", default=str(PAYMENT_HOLD_DEFAULT)))
+GUEST_START_TIMEOUT_SECONDS = env.int("GUEST_START_TIMEOUT_SECONDS", default=180)
+GUEST_START_ANSWER_SECONDS = env.int("GUEST_START_ANSWER_SECONDS", default=8)
+GUEST_STOP_AT_HOLD_SHARE = Decimal(env.str("GUEST_STOP_AT_HOLD_SHARE", default="0.9"))
+GUEST_CHECKOUT_MINUTES = env.int("GUEST_CHECKOUT_MINUTES", default=30)
+GUEST_PAY_RATE = env.str("GUEST_PAY_RATE", default="20/600")
 
 # --- Logging: text on a terminal, JSON (LOG_FORMAT=json) for log shippers; request ids on every line
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

@@ -22,10 +22,12 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(register_routes().urls)),
     # Stripe webhooks: dj-stripe's URL and models, our view (verify, record, answer; process in a task)
+    path("ocpi/", include("ocpi_app.urls")),
     path("stripe/webhook/<uuid:uuid>/", StripeWebhookView.as_view(), name="stripe_webhook"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("payments/", include("billing_app.payments.urls")),
     path("", include("disputes_app.urls")),
+    path("", include("guests_app.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("portal/", include("billing_app.portal.urls")),

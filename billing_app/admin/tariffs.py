@@ -5,6 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from billing_app.admin.filters import CurrencyFilter, ReviewFilter
 from billing_app.models import (
@@ -18,10 +19,16 @@ from billing_app.models import (
 )
 from billing_app.pricing.ocpi import dumps, loads
 from billing_app.tariffs.cdr import cdr_for_charge
-from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
+from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_to_ocpi, tariff_warnings
 from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 from sessions_app.selectors import operators_for
+
+
+def warn_about(admin_view, request, tariff: Tariff) -> None:
+    """The tariff's checks as warning messages (never a refusal): shown after a save or an import."""
+    for warning in tariff_warnings(tariff):
+        admin_view.message_user(request, f"Check: {warning}", messages.WARNING)
 
 
 class TariffAltTextInline(ScopedInline, admin.TabularInline):
@@ -84,6 +91,21 @@ class TariffAdmin(OperatorScopedAdmin):
     inlines = [TariffAltTextInline, TariffElementInline, TariffAssignmentInline]
     actions = ["export_ocpi"]
     change_list_template = "admin/billing_app/tariff/change_list.html"
+    readonly_fields = ["checks"]
+
+    @admin.display(description="checks")
+    def checks(self, obj):
+        if not obj.pk:
+            return "Shown once the tariff is saved."
+        warnings = tariff_warnings(obj)
+        if not warnings:
+            return "No warnings."
+        return format_html("<ul>{}</ul>", format_html_join("", "<li><code>{}</code> {}</li>",
+                                                           ((w.path, w.message) for w in warnings)))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        warn_about(self, request, form.instance)
 
     @admin.action(description="Export selected as OCPI 2.2.1 JSON")
     def export_ocpi(self, request, queryset):
@@ -111,6 +133,7 @@ class TariffAdmin(OperatorScopedAdmin):
                 form.add_error("file", str(error))
             else:
                 self.message_user(request, f"Imported tariff {tariff.ocpi_id}.", messages.SUCCESS)
+                warn_about(self, request, tariff)
                 return redirect(reverse("admin:billing_app_tariff_change", args=[tariff.pk]))
         context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
                    "title": "Import an OCPI tariff"}
@@ -131,6 +154,10 @@ class TariffElementAdmin(OperatorScopedAdmin):
 
     def has_module_permission(self, request):
         return False  # reached from a tariff's page
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        warn_about(self, request, form.instance.tariff)
 
 
 @admin.register(DriverGroup)

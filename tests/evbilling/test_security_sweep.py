@@ -63,7 +63,8 @@ def id_taking_routes() -> list[tuple[str, str, list[str]]]:
     return routes
 
 
-OUR_APPS = ("sessions_app", "billing_app", "disputes_app", "webhooks_app", "auditlog")  # admin scoped to the operator
+# admin scoped to the operator
+OUR_APPS = ("sessions_app", "billing_app", "disputes_app", "webhooks_app", "guests_app", "auditlog")
 ADMIN_VIEWS = ("change", "history", "delete", "pdf", "resolve", "")  # "" is the bare <id>/ (redirects to change)
 
 # Named non-admin routes and what they are. Admin routes are classified by their model's app below.
@@ -94,6 +95,13 @@ CLASSIFIED = {
     "admin:view_on_site": "admin-shortcut",
     "admin:auth_user_password_change": "admin-password",
     "admin:djstripe_custom_action": "admin-superuser",
+    # Guest charging: the connector page, its checkout and the price API are public by design (AFIR); a guest's
+    # session pages take the link's key, which is the secret (test_guest_links_and_qr_codes below).
+    "guests:connector": "public-price", "guests:checkout": "public-price",
+    "guests:api_connector": "public-price", "guests:api_location": "public-price",
+    "guests:live": "guest-key", "guests:pay": "guest-key", "guests:status": "guest-key", "guests:stop": "guest-key",
+    "guests:receipt": "guest-key",
+    "admin:guests_qr_connector": "admin-qr", "admin:guests_qr_sheet": "admin-qr",
 }
 
 
@@ -427,6 +435,13 @@ def factories_for_admin(model, w: World):
         endpoint = WebhookEndpoint.objects.create(operator=w.operator, url="https://helpdesk.example.com/hooks")
         event = webhook_event_emit(operator=w.operator, type="invoice.issued", payload={"number": w.marker})
         return endpoint if label == "webhooks_app.WebhookEndpoint" else event.deliveries.get()
+    if label == "guests_app.GuestSession":
+        from guests_app.models import GuestSession
+
+        token = factories.IdTokenFactory(operator=w.operator)
+        return GuestSession.objects.create(operator=w.operator, connector=w.session.connector, driver=token.driver,
+                                           id_token=token, access_key_hash="0" * 64, currency="EUR",
+                                           hold_amount=Decimal("30"), state="ended")
     if label == "sessions_app.ConnectorStatusEvent":
         station = w.session.connector.station
         return model._default_manager.create(station=station, connector_number=1, status="Available",
@@ -448,6 +463,22 @@ def test_superuser_only_admin_objects(world):
         sweep.expect_denied(but("superuser"), "get", url)
     sweep.expect_denied(but("superuser"), "get", f"/admin/knox/authtoken/{token.pk}/change/")
     sweep.expect_allowed(["superuser"], "get", f"/admin/knox/authtoken/{token.pk}/change/")
+    sweep.assert_clean()
+
+
+def test_guest_links_and_qr_codes(world):
+    """A guest's pages open only with their link's key (anything else is a 404 for everyone); QR codes are
+    the operator's staff's (and support's), like the connectors they encode."""
+    sweep = Sweep(world)
+    for suffix in ("", "status/", "receipt.pdf"):
+        sweep.expect_denied(list(EVERYONE), "get", f"/charge-session/not-the-key/{suffix}")
+    for suffix in ("pay/", "stop/"):
+        sweep.expect_denied(list(EVERYONE), "post", f"/charge-session/not-the-key/{suffix}")
+    connector = world.session.connector
+    for url in (f"/admin/guests_app/guestsession/qr/connector/{connector.pk}.png",
+                f"/admin/guests_app/guestsession/qr/location/{connector.station.location_id}/"):
+        sweep.expect_allowed(["superuser", "own_staff"], "get", url)
+        sweep.expect_denied(but("superuser", "own_staff", "own_support"), "get", url)
     sweep.assert_clean()
 
 

@@ -1,0 +1,116 @@
+"""OCPI 2.2.1 roaming: our CPO identity per operator and the partners (eMSPs, hubs) connected to it.
+
+A partner is one OCPI connection of one operator. Its credentials token (the one it sends us) is stored
+only as a SHA-256 hash: we verify it, never send it. The token we send it (its token B or C) is kept as
+given, because every request we make carries it.
+
+Invariants kept by the database: one CPO party (country code + party id) per operator and platform-wide
+unique, one registered partner per (operator, country code, party id, role), one hashed token per partner
+and platform-wide unique (a token identifies exactly one partner, hence one operator).
+"""
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from sessions_app.models import Operator
+
+party_id_validator = RegexValidator(r"^[A-Z0-9]{3}$", "Three capital letters or digits (ISO 15118), e.g. VOL.")
+ocpi_country_validator = RegexValidator(r"^[A-Z]{2}$", "The ISO 3166-1 alpha-2 code, e.g. DE.")
+
+
+class CpoParty(models.Model):
+    """Who the operator is in OCPI: the CPO role it announces in its credentials and on its objects."""
+
+    OWNER_PATH = "operator"
+
+    operator = models.OneToOneField(Operator, on_delete=models.CASCADE, related_name="ocpi_party")
+    country_code = models.CharField(max_length=2, validators=[ocpi_country_validator])
+    party_id = models.CharField("party id", max_length=3, validators=[party_id_validator])
+    business_name = models.CharField(max_length=100, blank=True, help_text="blank: the operator's legal name")
+    website = models.URLField(blank=True)
+
+    class Meta:
+        verbose_name = "OCPI CPO party"
+        verbose_name_plural = "OCPI CPO parties"
+        constraints = [
+            models.UniqueConstraint(fields=["country_code", "party_id"], name="unique_ocpi_cpo_party"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id}"
+
+
+class Partner(models.Model):
+    """An OCPI connection of one operator with one platform (an eMSP, or a hub standing for many).
+
+    Status: `pending` (we issued token A, the partner has not registered yet), `registering` (we are
+    registering with the partner: it may read our versions with the token B we sent), `registered`,
+    `unregistered` (either side ended it; nothing is exchanged any more).
+    """
+
+    OWNER_PATH = "operator"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the partner to register (token A issued)"
+        REGISTERING = "registering", "Registering with the partner"
+        REGISTERED = "registered", "Registered"
+        UNREGISTERED = "unregistered", "Unregistered"
+
+    class Role(models.TextChoices):
+        EMSP = "EMSP", "eMSP"
+        HUB = "HUB", "Hub"
+        NSP = "NSP", "Navigation service provider"
+        NAP = "NAP", "National access point"
+        SCSP = "SCSP", "Smart charging service provider"
+        OTHER = "OTHER", "Other"
+
+    class TokenKind(models.TextChoices):
+        A = "A", "Token A (registration only)"
+        B = "B", "Token B (we registered with the partner)"
+        C = "C", "Token C (the partner registered with us)"
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="ocpi_partners")
+    name = models.CharField(max_length=100)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    country_code = models.CharField(max_length=2, blank=True, validators=[ocpi_country_validator])
+    party_id = models.CharField("party id", max_length=3, blank=True, validators=[party_id_validator])
+    role = models.CharField(max_length=5, choices=Role.choices, blank=True)
+    business_name = models.CharField(max_length=100, blank=True)
+    roles = models.JSONField(default=list, blank=True, help_text="the CredentialsRoles the partner sent")
+    versions_url = models.URLField("versions URL", max_length=500, blank=True)
+    version = models.CharField(max_length=8, blank=True)
+    endpoints = models.JSONField(default=list, blank=True, help_text="the partner's 2.2.1 endpoints")
+    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False,
+                                  help_text="SHA-256 of the token the partner sends us")
+    token_kind = models.CharField(max_length=1, choices=TokenKind.choices, blank=True, editable=False)
+    token_theirs = models.CharField(max_length=64, blank=True, editable=False,
+                                    help_text="the token we send the partner (its token B or C)")
+    registered_at = models.DateTimeField(null=True, blank=True)
+    unregistered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["operator", "name"]
+        verbose_name = "OCPI partner"
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "name"], name="unique_ocpi_partner_name"),
+            models.UniqueConstraint(fields=["operator", "country_code", "party_id", "role"],
+                                    condition=Q(status="registered"), name="one_registered_ocpi_party_per_operator"),
+            models.CheckConstraint(name="ocpi_partner_registered_has_party",
+                                   condition=~Q(status="registered") | (~Q(country_code="") & ~Q(party_id="")
+                                                                         & ~Q(role="") & ~Q(token_theirs=""))),
+        ]
+
+    def __str__(self) -> str:
+        party = f" ({self.country_code}*{self.party_id})" if self.party_id else ""
+        return f"{self.name}{party}"
+
+    def endpoint_url(self, identifier: str, role: str = "RECEIVER") -> str | None:
+        """The partner's URL of module `identifier` for the interface `role` (SENDER / RECEIVER)."""
+        for endpoint in self.endpoints or []:
+            if endpoint.get("identifier") == identifier and endpoint.get("role", role) == role:
+                return endpoint.get("url")
+        return None
