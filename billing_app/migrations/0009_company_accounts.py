@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing_app', '0008_receipt_collection'),
-        ('sessions_app', '0006_companies'),
+        ('sessions_app', '0008_companies'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
