@@ -56,9 +56,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sessions_app.viewer.ViewerTimeZoneMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -79,7 +81,10 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
             ],
+            # Money, quantity and time filters in every template (billing_app/templatetags/display.py)
+            "builtins": ["billing_app.templatetags.display"],
         },
     },
 ]
@@ -144,7 +149,9 @@ REST_KNOX = {
 }
 
 # --- Time and language: UTC storage, local time only at the edges -------------------------------
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -209,6 +216,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "webhooks-deliver-due": {  # webhook retries (and first attempts whose task was lost); claimed per delivery
         "task": "webhooks_app.tasks.deliver_due",
+        "schedule": crontab(minute="*"),
+    },
+    "ocpi-push-due": {  # OCPI push retries (and first attempts whose task was lost); claimed per push
+        "task": "ocpi_app.push.deliver_due",
         "schedule": crontab(minute="*"),
     },
     "disputes-sla-check": {
@@ -279,6 +290,8 @@ OCPI_PAGE_LIMIT = env.int("OCPI_PAGE_LIMIT", default=50)
 OCPI_TIMEOUT = env.int("OCPI_TIMEOUT", default=10)
 # Partner URLs on loopback or private networks only in development (like webhooks).
 OCPI_ALLOW_PRIVATE_HOSTS = env.bool("OCPI_ALLOW_PRIVATE_HOSTS", default=DEBUG)
+# Seconds between push attempts (attempt n failed -> wait the n-th value): len + 1 attempts, then failed.
+OCPI_PUSH_RETRY_SCHEDULE = env.list("OCPI_PUSH_RETRY_SCHEDULE", cast=int, default=[30, 120, 600, 3600])
 
 # --- Email: console for make run, locmem in tests, SMTP from EMAIL_URL in production -------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -1,11 +1,12 @@
 """A guest's charge: someone without an account who scanned a connector's QR code, paid a hold and started
 the charger with a one-time token (EU AFIR Art. 5 ad hoc payment).
 
-The guest's key is a random link (`/charge-session/<key>/`); only its SHA-256 is stored, so the database alone
-never opens a session page. Each guest gets a driver row of their own that cannot sign in (`is_active`
-false), a pay-as-you-go billing account and an `AD_HOC` token: the hold, the capture, the receipt and its
-PDF then follow the same code paths as a registered driver's. The database refuses two guests starting or
-charging on one connector at once, and a second hold for one guest (the Payment's idempotency key).
+The guest's key is a random link (`/charge-session/<key>/`); only its SHA-256 is stored, so the database
+alone never opens a session page. Each guest gets a driver row of their own that cannot sign in (no usable
+password, so no password reset either), a pay-as-you-go billing account and an `AD_HOC` token: the hold, the
+capture, the receipt and its PDF then follow the same code paths as a registered driver's. The database
+refuses two guests starting or charging on one connector at once, and a second hold for one guest (the
+Payment's idempotency key).
 """
 from __future__ import annotations
 

@@ -106,7 +106,7 @@ def guest_checkout_open(*, connector: Connector, email: str = "", language: str 
     key = secrets.token_urlsafe(32)
     with transaction.atomic():
         driver = User(username=f"guest-{secrets.token_hex(8)}", role=User.Role.DRIVER, operator=operator,
-                      email=email, first_name="Guest", is_active=False)
+                      email=email, first_name="Guest")
         driver.set_unusable_password()
         driver.save()
         BillingAccount.objects.create(driver=driver, operator=operator,
@@ -340,13 +340,22 @@ def guest_stop(*, guest: GuestSession, by_platform: str = "") -> GuestSession:
     return locked
 
 
+def _running_total(session: ChargingSession) -> Decimal | None:
+    """The session priced up to its latest reading, incl. VAT; None before its first reading."""
+    try:
+        total = session_running_total(session)
+    except ValueError:  # no charging period yet: the engine has nothing to price
+        return None
+    return total[0] if total else None
+
+
 def guest_hold_watch(*, guest: GuestSession) -> bool:
     """Stop a guest's session whose running cost reached GUEST_STOP_AT_HOLD_SHARE of the hold, so it never
     costs more than was authorized. True when a stop was sent."""
     if guest.state != State.CHARGING or guest.stop_requested_at is not None or guest.session is None:
         return False
-    total = session_running_total(guest.session)
-    if total is None or total[0] < guest.hold_amount * settings.GUEST_STOP_AT_HOLD_SHARE:
+    total = _running_total(guest.session)
+    if total is None or total < guest.hold_amount * settings.GUEST_STOP_AT_HOLD_SHARE:
         return False
     try:
         guest_stop(guest=guest, by_platform="Stopped by the platform: the session reached the amount you "
@@ -394,8 +403,7 @@ def guest_live(*, guest: GuestSession) -> dict:
         latest = session.samples.order_by("-taken_at").values_list("energy_wh", flat=True).first()
         if latest is not None:
             data["energy_kwh"] = str(((latest - session.meter_start_wh) / 1000).quantize(Decimal("0.001")))
-        total = session_running_total(session)
-        cost = total[0] if total else None
+        cost = _running_total(session)
     else:
         charge = SessionCharge.objects.filter(session=session).first()
         cost = charge.total_incl_vat if charge else None

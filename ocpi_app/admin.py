@@ -11,10 +11,10 @@ from django import forms
 from django.contrib import admin, messages
 
 from evbilling.errors import ApplicationError
-from sessions_app.admin_scope import OperatorScopedAdmin
+from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 
 from . import credentials
-from .models import CpoParty, Partner
+from .models import CpoParty, Partner, PartnerTariff, PushDelivery
 
 
 @admin.register(CpoParty)
@@ -40,6 +40,33 @@ class PartnerForm(forms.ModelForm):
         return data
 
 
+class PartnerTariffInline(ScopedInline, admin.TabularInline):
+    model = PartnerTariff
+    extra = 0
+    verbose_name_plural = "tariffs this partner sees (pulled, pushed, and its drivers are priced with)"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        partner_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        if db_field.name == "tariff" and partner_id:
+            partner = Partner.objects.filter(pk=partner_id).first()
+            if partner:  # only the partner's operator's tariffs, whoever edits
+                field.queryset = field.queryset.filter(operator_id=partner.operator_id)
+        return field
+
+
+@admin.register(PushDelivery)
+class PushDeliveryAdmin(ReadOnlyScopedAdmin):
+    list_display = ["created_at", "partner", "module", "object_id", "method", "status", "attempts",
+                    "last_http_status", "last_status_code", "next_attempt_at"]
+    list_filter = ["status", "module", "method"]
+    search_fields = ["object_id", "url", "last_error"]
+    list_select_related = ["partner"]
+    readonly_fields = ["partner", "module", "object_id", "method", "url", "body", "status", "attempts",
+                       "next_attempt_at", "last_attempt_at", "delivered_at", "last_http_status", "last_status_code",
+                       "last_error", "created_at"]
+
+
 @admin.register(Partner)
 class PartnerAdmin(OperatorScopedAdmin):
     list_display = ["name", "country_code", "party_id", "role", "status", "registered_at", "operator"]
@@ -47,6 +74,9 @@ class PartnerAdmin(OperatorScopedAdmin):
     search_fields = ["name", "party_id", "business_name"]
     actions = ["issue_token_a", "renew_credentials", "unregister"]
     staff_may_delete = False
+
+    def get_inlines(self, request, obj=None):
+        return [PartnerTariffInline] if obj is not None else []
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

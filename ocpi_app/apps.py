@@ -9,6 +9,7 @@ class OcpiAppConfig(AppConfig):
     def ready(self):
         from sessions_app.audit import audit_register
 
+        from . import receivers  # noqa: F401 - connects the signal receivers
         from .models import Partner
 
         audit_register(Partner, exclude_fields=["token_hash", "token_theirs"])

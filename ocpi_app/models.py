@@ -114,3 +114,83 @@ class Partner(models.Model):
             if endpoint.get("identifier") == identifier and endpoint.get("role", role) == role:
                 return endpoint.get("url")
         return None
+
+
+class PartnerTariff(models.Model):
+    """A tariff the operator shows one partner (OCPI 2.2.1 allows per-eMSP tariffs): what it pulls, what we
+    push, and what its drivers are priced with."""
+
+    OWNER_PATH = "partner__operator"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tariff_links")
+    tariff = models.ForeignKey("billing_app.Tariff", on_delete=models.CASCADE, related_name="ocpi_partner_links")
+
+    class Meta:
+        verbose_name = "tariff shown to the partner"
+        constraints = [models.UniqueConstraint(fields=["partner", "tariff"], name="one_partner_tariff_link")]
+
+    def __str__(self) -> str:
+        return f"{self.tariff} for {self.partner}"
+
+
+class LocationVersion(models.Model):
+    """When a location, one of its chargers or connectors, or a connector's status last changed: the OCPI
+    `last_updated` that date filters and pushes go by (sessions_app keeps no such column)."""
+
+    OWNER_PATH = "location__operator"
+
+    location = models.OneToOneField("sessions_app.Location", on_delete=models.CASCADE, related_name="ocpi_version")
+    last_updated = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.location_id} at {self.last_updated:%Y-%m-%d %H:%M:%S}"
+
+
+class PushDelivery(models.Model):
+    """One push (PUT or PATCH) of one object to one partner's receiver endpoint, with its attempt history in
+    the columns: pending (queued), retrying (due again at `next_attempt_at`), succeeded (HTTP 2xx with OCPI
+    1xxx), failed (attempts used up, or an OCPI client error that a retry cannot fix), superseded (a newer
+    push of the same object to the same URL was queued before this one went out)."""
+
+    OWNER_PATH = "partner__operator"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RETRYING = "retrying", "Retrying"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded by a newer push"
+
+    OPEN_STATUSES = (Status.PENDING, Status.RETRYING)
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="pushes")
+    module = models.CharField(max_length=20)
+    object_id = models.CharField(max_length=100)
+    method = models.CharField(max_length=6)
+    url = models.URLField("URL", max_length=700)
+    body = models.TextField(help_text="the OCPI JSON sent")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField("last OCPI status code", null=True, blank=True)
+    last_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "OCPI push"
+        verbose_name_plural = "OCPI pushes"
+        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status__in=["pending", "retrying"]),
+                                name="ocpi_push_due")]
+        constraints = [
+            models.CheckConstraint(name="ocpi_push_open_is_scheduled",
+                                   condition=~Q(status__in=["pending", "retrying"]) | Q(next_attempt_at__isnull=False)),
+            models.CheckConstraint(name="ocpi_push_succeeded_has_time",
+                                   condition=~Q(status="succeeded") | Q(delivered_at__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.module} {self.object_id} to {self.partner} ({self.status})"

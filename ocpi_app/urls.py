@@ -2,7 +2,7 @@
 accepted everywhere (clients differ), without a redirect (a redirect would lose a PUT's body)."""
 from django.urls import re_path
 
-from .views import credentials, versions
+from .views import credentials, locations, tariffs, versions
 
 app_name = "ocpi"
 
@@ -10,4 +10,11 @@ urlpatterns = [
     re_path(r"^versions/?$", versions.versions, name="versions"),
     re_path(r"^2\.2\.1/?$", versions.version_details, name="details"),
     re_path(r"^2\.2\.1/credentials/?$", credentials.credentials, name="credentials"),
+    re_path(r"^2\.2\.1/locations/?$", locations.location_list, name="locations"),
+    re_path(r"^2\.2\.1/locations/(?P<location_id>[^/]{1,36})/?$", locations.location_detail, name="location"),
+    re_path(r"^2\.2\.1/locations/(?P<location_id>[^/]{1,36})/(?P<evse>[^/]{1,48})/?$", locations.location_detail,
+            name="evse"),
+    re_path(r"^2\.2\.1/locations/(?P<location_id>[^/]{1,36})/(?P<evse>[^/]{1,48})/(?P<connector>[^/]{1,36})/?$",
+            locations.location_detail, name="connector"),
+    re_path(r"^2\.2\.1/tariffs/?$", tariffs.tariff_list, name="tariffs"),
 ]

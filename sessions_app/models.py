@@ -334,6 +334,10 @@ class IdToken(models.Model):
     type = models.CharField(max_length=10, choices=Type.choices, default=Type.RFID)
     driver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="id_tokens")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    blocked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                   help_text="who blocked it: a driver may unblock only a card they blocked")
+    replaced_by = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="replaces", help_text="the card registered in its place")
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.PROTECT, related_name="cards",

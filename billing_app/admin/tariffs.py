@@ -18,6 +18,7 @@ from billing_app.models import (
     TariffElement,
 )
 from billing_app.pricing.ocpi import dumps, loads
+from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import cdr_for_charge
 from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_to_ocpi, tariff_warnings
 from sessions_app.admin_paginator import EstimatedCountPaginator
@@ -194,4 +195,5 @@ class SessionChargeAdmin(ReadOnlyScopedAdmin):
     def breakdown_table(self, obj):
         from django.template.loader import render_to_string
 
-        return render_to_string("billing/breakdown_table.html", {"breakdown": obj.breakdown})
+        return render_to_string("billing/breakdown_table.html", {"breakdown": obj.breakdown,
+                                                                 "vat_rows": charge_vat_breakdown(obj)})

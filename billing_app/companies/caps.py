@@ -21,7 +21,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing_app.models import CardCapNotice, SessionCharge
-from billing_app.money import quantize_money
+from billing_app.money import format_money, quantize_money
 from evbilling.on_commit import after_commit
 from sessions_app.models import ChargingSession, IdToken, User
 from sessions_app.selectors import operator_time_zone
@@ -93,9 +93,9 @@ def card_cap_notice_send(*, notice_id: int) -> bool:
         token = notice.id_token
         body = (f"Card {token.uid}{f' ({token.licence_plate})' if token.licence_plate else ''} of "
                 f"{token.company.legal_name}, cost centre {token.cost_centre or '-'}, has spent "
-                f"{notice.spent} {notice.currency} on business charging in {notice.month:%B %Y}, reaching its "
-                f"monthly cap of {notice.cap} {notice.currency}.\n\nChargers refuse it until the month ends. A fleet "
-                f"manager can raise or remove the cap in the fleet portal.\n")
+                f"{format_money(notice.spent, notice.currency)} on business charging in {notice.month:%B %Y}, "
+                f"reaching its monthly cap of {format_money(notice.cap, notice.currency)}.\n\nChargers refuse it "
+                f"until the month ends. A fleet manager can raise or remove the cap in the fleet portal.\n")
         send_mail(f"Card {token.uid} reached its monthly spending cap", body, settings.DEFAULT_FROM_EMAIL,
                   _recipients(token))
         notice.emailed_at = timezone.now()

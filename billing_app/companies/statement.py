@@ -1,8 +1,11 @@
 """The consolidated monthly statement of a company: its lines regrouped per cost centre, per driver and per
 session, with subtotals, and the credit notes of the month.
 
-Amounts are never computed anew: a session's amount is the sum of its rounded invoice lines, a subtotal the sum
-of its sessions, so every subtotal adds up to the invoice's totals to the cent. Above the company's
+Net amounts are never computed anew: a session's net is the sum of its rounded invoice lines, a subtotal the sum
+of its sessions. VAT is the document's, per rate (EN 16931 BR-CO-17, `invoicing.lines.document_vat`): each rate's
+VAT is shared out over the sessions (and the lines on no session) in proportion to their net at that rate, in
+whole cents (`money.share_out`, largest remainder). So every subtotal, net, VAT and gross, adds up to the
+invoice's totals to the cent, even where the lines' own VAT (information only) would not. Above the company's
 `statement_session_lines` (frozen in the buyer snapshot at issue) the PDF shows the subtotals only and the
 session list travels beside it as CSV (`session_list_rows`): attached to the e-mail, downloadable in the fleet
 portal.
@@ -17,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from billing_app.invoicing.lines import document_vat
 from billing_app.models import CreditNote, Invoice
-from billing_app.money import quantize_money
+from billing_app.money import quantize_money, share_out
 from billing_app.reporting.exports import csv_lines
 from sessions_app.models import ChargingSession
 from sessions_app.selectors import operator_time_zone
@@ -83,16 +87,25 @@ def _driver_name(session: ChargingSession) -> str:
     return (profile.full_name if profile else "") or driver.get_full_name() or driver.username
 
 
+def _rate_key(rate) -> Decimal | None:
+    return None if rate is None else Decimal(rate)  # equal rates hash alike (19 == 19.000)
+
+
 def statement_layout(invoice: Invoice, lines: Iterable) -> StatementLayout:
     """The statement's lines per session, cost centre and driver, in session order."""
     lines = list(lines)
+    currency = invoice.currency
     ids = {line.session_id for line in lines if line.session_id}
     sessions = {s.pk: s for s in ChargingSession.objects.filter(pk__in=ids).select_related(
         "driver__driver_profile", "id_token", "connector__station__location")}
     rows: dict[int, SessionRow] = {}
     other = []
-    for line in lines:
+    net_at_rate: dict[object, dict[Decimal | None, Decimal]] = {}
+    for index, line in enumerate(lines):
         session = sessions.get(line.session_id) if line.session_id else None
+        key = session.pk if session is not None else ("line", index)
+        rates = net_at_rate.setdefault(key, {})
+        rates[_rate_key(line.vat_rate)] = rates.get(_rate_key(line.vat_rate), Decimal(0)) + line.amount_excl_vat
         if session is None:
             other.append(line)
             continue
@@ -107,7 +120,13 @@ def statement_layout(invoice: Invoice, lines: Iterable) -> StatementLayout:
                 cost_centre=session.cost_centre or NO_COST_CENTRE)
             row.sums.sessions = 1
             row.sums.energy_kwh = session.energy_kwh
-        row.sums.add(line.amount_excl_vat, line.vat_amount)
+        row.sums.add(line.amount_excl_vat, Decimal(0))
+    keys = list(net_at_rate)
+    for subtotal in document_vat(lines, currency).subtotals:
+        weights = [max(net_at_rate[key].get(_rate_key(subtotal.rate), Decimal(0)), Decimal(0)) for key in keys]
+        for key, part in zip(keys, share_out(subtotal.vat_amount, weights, currency), strict=True):
+            if key in rows:
+                rows[key].sums.vat += part
     ordered = sorted(rows.values(), key=lambda r: (r.session.stopped_at, r.session.pk))
     by_centre: dict[str, Sums] = {}
     by_driver: dict[str, Sums] = {}
@@ -136,7 +155,7 @@ def session_list_rows(invoice: Invoice) -> Iterator[list]:
     yield SESSION_LIST_COLUMNS
     layout = statement_layout(invoice, invoice.lines.all())
     currency = invoice.currency
-    for row in layout.sessions:
+    for row in layout.sessions:  # VAT: the session's share of the document's VAT per rate
         location = row.session.connector.station.location
         yield [row.session.pk, row.local_start.isoformat(), row.local_stop.isoformat(), location.time_zone,
                row.driver, row.card, row.plate, row.session.cost_centre, location.name,

@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from billing_app.companies.statement import is_company_statement, session_list_name, statement_layout
-from billing_app.invoicing.lines import vat_summary
+from billing_app.invoicing.lines import rate_label
 from billing_app.models import CreditNote, Invoice
-from billing_app.money import MINOR_UNITS
+from billing_app.money import format_money, format_percent, format_quantity, format_rate
+from sessions_app.local_time import format_local_date, format_local_time
 from sessions_app.models import ChargingSession
 from sessions_app.selectors import operator_time_zone
 
@@ -30,20 +31,18 @@ FIXED_SOURCE_DATE_EPOCH = "1767225600"  # 2026-01-01T00:00:00Z: font subset time
 
 
 def money(amount: Decimal, currency: str) -> str:
-    return f"{amount:,.{MINOR_UNITS.get(currency, 2)}f} {currency}"
+    """An amount as documents and their e-mails print it: `billing_app.money.format_money`."""
+    return format_money(amount, currency)
 
 
 def _quantity(value: Decimal) -> str:
-    return format(value.normalize(), "f")
-
-
-def _unit_price(value: Decimal) -> str:
-    value = value.normalize()
-    return format(value.quantize(Decimal("0.01")) if value.as_tuple().exponent > -2 else value, "f")
+    """Quantities as the document states them (`11`, `0.25`), in the reader's locale, nothing rounded away."""
+    exponent = value.normalize().as_tuple().exponent
+    return format_quantity(value, max(0, -exponent) if isinstance(exponent, int) else 0)
 
 
 def _rate(rate) -> str:
-    return "-" if rate is None else f"{Decimal(rate).normalize():f} %"
+    return "-" if rate is None else format_percent(rate)
 
 
 def _line_row(line, currency: str) -> dict:
@@ -51,7 +50,7 @@ def _line_row(line, currency: str) -> dict:
         "description": line.description,
         "quantity": _quantity(line.quantity) if hasattr(line, "quantity") else "",
         "unit": getattr(line, "unit", ""),
-        "unit_price": _unit_price(line.unit_price) if hasattr(line, "unit_price") else "",
+        "unit_price": format_rate(line.unit_price, currency) if hasattr(line, "unit_price") else "",
         "vat_rate": _rate(line.vat_rate),
         "excl": money(line.amount_excl_vat, currency),
         "vat": money(line.vat_amount, currency),
@@ -77,16 +76,16 @@ def _session_groups(lines: list, currency: str) -> list[dict]:
             start = timezone.localtime(session.started_at, tz)
             stop = timezone.localtime(session.stopped_at, tz)
             minutes = int((session.stopped_at - session.started_at).total_seconds() // 60)
-            kwh = session.energy_kwh.quantize(Decimal("0.001"))
-            heading = (f"Session {session.pk} · {start:%d %b %Y %H:%M} to {stop:%H:%M} ({location.time_zone}) · "
+            heading = (f"Session {session.pk} · {format_local_date(start, tz)} {format_local_time(start, tz)} to "
+                       f"{format_local_time(stop, tz)} ({location.time_zone}) · "
                        f"{location.name}, {location.city} · {session.connector} · "
-                       f"{kwh} kWh · {minutes // 60} h {minutes % 60:02d} min")
+                       f"{format_quantity(session.energy_kwh)} kWh · {minutes // 60} h {minutes % 60:02d} min")
         result.append({"heading": heading, "rows": [_line_row(line, currency) for line in group]})
     return result
 
 
 def _sums_row(label: str, sums, currency: str) -> dict:
-    return {"label": label, "sessions": sums.sessions, "kwh": f"{sums.energy_kwh.quantize(Decimal('0.001'))}",
+    return {"label": label, "sessions": sums.sessions, "kwh": format_quantity(sums.energy_kwh, 3),
             "excl": money(sums.excl, currency), "vat": money(sums.vat, currency), "incl": money(sums.incl, currency)}
 
 
@@ -99,10 +98,12 @@ def company_context(invoice: Invoice, lines: list) -> dict:
         "cost_centres": [_sums_row(name, sums, currency) for name, sums in layout.cost_centres],
         "drivers": [_sums_row(name, sums, currency) for name, sums in layout.drivers],
         "sessions": [] if layout.summary_only else [{
-            "id": row.session.pk, "when": f"{row.local_start:%d %b %H:%M}", "driver": row.driver,
+            "id": row.session.pk, "when": f"{format_local_date(row.local_start, row.local_start.tzinfo)} "
+                                          f"{format_local_time(row.local_start, row.local_start.tzinfo)}",
+            "driver": row.driver,
             "card": row.card + (f" · {row.plate}" if row.plate else ""), "cost_centre": row.cost_centre,
             "location": row.session.connector.station.location.name,
-            "kwh": f"{row.sums.energy_kwh.quantize(Decimal('0.001'))}",
+            "kwh": format_quantity(row.sums.energy_kwh, 3),
             "excl": money(row.sums.excl, currency), "incl": money(row.sums.incl, currency),
         } for row in layout.sessions],
         "session_count": len(layout.sessions),
@@ -114,6 +115,18 @@ def company_context(invoice: Invoice, lines: list) -> dict:
                           "date": note.issued_at, "incl": money(note.total_incl_vat, note.currency)}
                          for note in layout.credit_notes],
     }
+
+
+def _vat_rows(document: Invoice | CreditNote, lines: list, currency: str) -> list[dict]:
+    """The VAT summary per rate (rate, taxable amount, VAT, gross), as the document stores it: an
+    invoice's per-rate rows (VAT per rate, EN 16931 BR-CO-17; for an invoice issued before, the sums
+    of its lines as issued), a credit note's lines (one per rate)."""
+    if isinstance(document, CreditNote):
+        rows = [(line.vat_rate, line.amount_excl_vat, line.vat_amount) for line in lines]
+    else:
+        rows = [(row.vat_rate, row.taxable_amount, row.vat_amount) for row in document.vat_subtotals.all()]
+    return [{"label": rate_label(rate), "excl": money(excl, currency), "vat": money(vat, currency),
+             "incl": money(excl + vat, currency)} for rate, excl, vat in rows]
 
 
 def document_context(document: Invoice | CreditNote) -> dict:
@@ -138,9 +151,8 @@ def document_context(document: Invoice | CreditNote) -> dict:
         "issue_date": issued_local.date(),
         "metadata_date": document.issued_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "groups": groups,
-        "vat_rows": [{"label": row.label, "excl": money(row.amount_excl_vat, currency),
-                      "vat": money(row.vat_amount, currency), "incl": money(row.amount_incl_vat, currency)}
-                     for row in vat_summary(lines, currency)],
+        "vat_rows": _vat_rows(document, lines, currency),
+        "vat_per_rate": getattr(document, "vat_per_rate", True),
         "total_excl": money(document.total_excl_vat, currency),
         "total_vat": money(document.total_vat, currency),
         "total_incl": money(document.total_incl_vat, currency),
@@ -148,7 +160,9 @@ def document_context(document: Invoice | CreditNote) -> dict:
 
 
 def document_html(document: Invoice | CreditNote) -> str:
-    return render_to_string("billing/invoice.html", document_context(document))
+    """The document in the operator's time zone and the default language, so a re-render is identical."""
+    with translation.override(settings.LANGUAGE_CODE), timezone.override(operator_time_zone(document.operator_id)):
+        return render_to_string("billing/invoice.html", document_context(document))
 
 
 def html_to_pdf(html: str, *, identifier: bytes) -> bytes:

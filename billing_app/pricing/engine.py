@@ -10,8 +10,8 @@ The OCPI 2.2.1 rules, with the errata of the spec's worked examples (ocpi/ocpi i
 * `restrictions`: TariffRestrictions, evaluated in the session's local time;
 * `periods`: periods split where a restriction boundary changes the elements used;
 * `step_size`: step_size once per session per dimension, TIME and PARKING_TIME shared;
-* `lines`: each line rounded once, VAT on the rounded line, totals the sum of lines;
-* `bounds`: min_price / max_price as one adjustment line.
+* `lines`: each line rounded once, totals the sum of lines, VAT per rate on the totals;
+* `bounds`: min_price / max_price as adjustment lines (one per VAT rate).
 
 This module walks the periods and applies the rules that span them:
 
@@ -39,7 +39,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
-from .bounds import price_bound_line
+from .bounds import price_bound_lines
 from .elements import MODES, Candidate, compiled_tariff
 from .lines import build_lines, cdr_totals
 from .periods import ONE_US, divide_volume, next_cut, next_time_boundary, scan_periods, split_period
@@ -197,11 +197,9 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
 
 
 def _finish(tariff: Tariff, session: Session, lines: list[CostLine], total_energy, total_parking) -> CostBreakdown:
-    """The breakdown: the min/max price line if a bound applies, then the CDR totals."""
+    """The breakdown: the min/max price lines if a bound applies, then the CDR totals (VAT per rate)."""
     currency = tariff.currency
-    bound = price_bound_line(tariff, cdr_totals(lines, currency)["total_cost"], currency)
-    if bound is not None:
-        lines.append(bound)
+    lines += price_bound_lines(tariff, lines, currency)
     totals = cdr_totals(lines, currency)
     seconds = Decimal((session.end_date_time - session.start_date_time) // ONE_US) / 1_000_000
     return CostBreakdown(

@@ -170,7 +170,8 @@ def session_pricing_input(session: ChargingSession, *, until: datetime | None = 
     }
 
 
-def _alpha3(country: str) -> str:
+def country_alpha3(country: str) -> str:
+    """ISO 3166 alpha-3 (OCPI locations and CDRs) of an alpha-2 code."""
     found = pycountry.countries.get(alpha_2=country)
     return found.alpha_3 if found else country
 
@@ -214,7 +215,7 @@ def cdr_for_charge(charge: SessionCharge) -> dict[str, Any]:
             "address": location.address,
             "city": location.city,
             "postal_code": location.postal_code,
-            "country": _alpha3(location.country),
+            "country": country_alpha3(location.country),
             "coordinates": {"latitude": f"{location.latitude:.6f}", "longitude": f"{location.longitude:.6f}"},
             "evse_uid": f"{station.ocpp_identity}-{connector.number}",
             "evse_id": f"{location.country}*{tariff['party_id']}*E{station.ocpp_identity}*{connector.number}",

@@ -10,6 +10,8 @@ from ..endpoint import ocpi_view
 #: (module identifier, interface role) of every module we implement, as listed in the version details.
 MODULES = (
     ("credentials", "SENDER"),
+    ("locations", "SENDER"),
+    ("tariffs", "SENDER"),
 )
 
 

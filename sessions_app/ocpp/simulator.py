@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import logging
 import random
@@ -24,8 +25,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from websockets.asyncio.client import connect
@@ -267,3 +271,79 @@ async def simulate(stations: list[SimStation], url: str, *, sessions: int, speed
         if isinstance(result, BaseException):
             logger.error("charger %s failed: %r", charger.station.identity, result)
     return sum(c.completed for c, _ in chargers)
+
+
+# --- A charger that waits to be started remotely (guest charging, `simulate_chargers --wait-for-remote`) ------
+
+class RemoteStartCharger16(ChargePoint16):
+    """An OCPP 1.6 charger that does what the central system tells it, in real time: RemoteStartTransaction
+    starts a transaction with the given idTag (when a car is `plugged`; answered with `answer`), meter values
+    follow every `interval` seconds at `power_kw`, RemoteStopTransaction stops it. What the central system shows
+    on its display (California Pricing DataTransfer: SetUserPrice, RunningCost, FinalCost) is kept in
+    `display` and logged, as a real screen would show it."""
+
+    def __init__(self, *args, answer: str = "Accepted", plugged: bool = True, power_kw: float = 11.0,
+                 interval: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.answer, self.plugged, self.power_kw, self.interval = answer, plugged, power_kw, interval
+        self.display: list[dict] = []
+        self.received: list[tuple[str, dict]] = []
+        self.register_wh = 1_000_000
+        self.stopped: dict[int, asyncio.Event] = {}
+        self.completed: list[int] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    @on(Action16.remote_start_transaction)
+    def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_):
+        self.received.append(("RemoteStartTransaction", {"id_tag": id_tag, "connector_id": connector_id}))
+        return result16.RemoteStartTransaction(status=self.answer)
+
+    @after(Action16.remote_start_transaction)
+    def after_remote_start(self, id_tag: str, connector_id: int | None = None, **_):
+        if self.answer == "Accepted" and self.plugged:
+            task = asyncio.create_task(self._transaction(id_tag, connector_id or 1))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @on(Action16.remote_stop_transaction)
+    def on_remote_stop(self, transaction_id: int, **_):
+        self.received.append(("RemoteStopTransaction", {"transaction_id": transaction_id}))
+        event = self.stopped.get(transaction_id)
+        if event is None:
+            return result16.RemoteStopTransaction(status="Rejected")
+        event.set()
+        return result16.RemoteStopTransaction(status="Accepted")
+
+    @on(Action16.data_transfer)
+    def on_data_transfer(self, vendor_id: str, message_id: str | None = None, data: str | None = None, **_):
+        self.received.append(("DataTransfer", {"vendor_id": vendor_id, "message_id": message_id, "data": data}))
+        self.display.append({"message_id": message_id, "data": data})
+        logger.info("%s display: %s %s", self.id, message_id, data)
+        return result16.DataTransfer(status="Accepted")
+
+    async def _transaction(self, id_tag: str, connector: int) -> None:
+        now = timezone.now
+        await self.call(call16.StatusNotification(connector_id=connector, error_code="NoError", status="Preparing",
+                                                  timestamp=now().isoformat()))
+        started = await self.call(call16.StartTransaction(connector_id=connector, id_tag=id_tag,
+                                                          meter_start=self.register_wh, timestamp=now().isoformat()))
+        if started.id_tag_info.get("status") != "Accepted":
+            await self.call(call16.StopTransaction(meter_stop=self.register_wh, timestamp=now().isoformat(),
+                                                   transaction_id=started.transaction_id, reason="DeAuthorized"))
+            return
+        transaction_id = started.transaction_id
+        self.stopped[transaction_id] = asyncio.Event()
+        await self.call(call16.StatusNotification(connector_id=connector, error_code="NoError", status="Charging",
+                                                  timestamp=now().isoformat()))
+        while not self.stopped[transaction_id].is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopped[transaction_id].wait(), self.interval)
+            self.register_wh += round(self.power_kw * 1000 * self.interval / 3600)
+            reading = Reading(now(), self.register_wh, self.power_kw * 1000, 50)
+            await self.call(call16.MeterValues(connector_id=connector, transaction_id=transaction_id,
+                                               meter_value=[_meter16(reading)]))
+        await self.call(call16.StopTransaction(meter_stop=self.register_wh, timestamp=now().isoformat(),
+                                               transaction_id=transaction_id, reason="Remote"))
+        await self.call(call16.StatusNotification(connector_id=connector, error_code="NoError", status="Available",
+                                                  timestamp=now().isoformat()))
+        self.completed.append(transaction_id)

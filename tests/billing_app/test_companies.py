@@ -115,17 +115,17 @@ def test_statement_pdf_has_subtotals_per_cost_centre_and_driver_to_the_cent(comp
     assert "Buyer reference 04011000-12345-67" in flat and "Purchase order PO-4711" in flat
     assert "Payable within 30 days" in flat
     # Sales: Anna 4.64 + 9.28, Clara 3.49 = 17.41; Service: Ben 6.96
-    assert "Sales 3 37.500 14.63 EUR 2.78 EUR 17.41 EUR" in flat
-    assert "Service 1 15.000 5.85 EUR 1.11 EUR 6.96 EUR" in flat
-    assert "Anna Novak 2 30.000 11.70 EUR 2.22 EUR 13.92 EUR" in flat
-    assert "Ben Schmidt 1 15.000 5.85 EUR 1.11 EUR 6.96 EUR" in flat
-    assert "Clara Byrne 1 7.500 2.93 EUR 0.56 EUR 3.49 EUR" in flat
+    assert "Sales 3 37.500 €14.63 €2.78 €17.41" in flat
+    assert "Service 1 15.000 €5.85 €1.11 €6.96" in flat
+    assert "Anna Novak 2 30.000 €11.70 €2.22 €13.92" in flat
+    assert "Ben Schmidt 1 15.000 €5.85 €1.11 €6.96" in flat
+    assert "Clara Byrne 1 7.500 €2.93 €0.56 €3.49" in flat
     rows = [" ".join(line.split()) for line in text.splitlines() if "04BUS" in line]
     session, site = fleet["charges"]["anna1"].session_id, connector.station.location.name
-    assert rows[0] == f"{session} 06 Oct 10:00 Anna Novak 04BUSANNA · B-AC 1001 Sales {site} 10.000 3.90 EUR 4.64 EUR"
-    assert len(rows) == 4 and rows[3].endswith(f"Clara Byrne 04BUSCLARA Sales {site} 7.500 2.93 EUR 3.49 EUR")
+    assert rows[0] == f"{session} 6 Oct 2026 10:00 Anna Novak 04BUSANNA · B-AC 1001 Sales {site} 10.000 €3.90 €4.64"
+    assert len(rows) == 4 and rows[3].endswith(f"Clara Byrne 04BUSCLARA Sales {site} 7.500 €2.93 €3.49")
     assert "Attn." not in flat
-    assert "Total 24.37 EUR" in flat
+    assert "Total €24.37" in flat and "VAT 19 % €20.48 €3.89 €24.37" in flat
     assert "04PRIVANNA" not in flat
 
 
@@ -137,7 +137,7 @@ def test_above_the_size_limit_the_statement_summarises_and_attaches_the_session_
     statement = _statement(company)
     flat = " ".join(pdf_text(document_pdf(statement)).split())
     assert "4 sessions (more than 3)" in flat and f"{statement.number}-sessions.csv" in flat
-    assert "04BUSANNA" not in flat and "Sales 3 37.500 14.63 EUR 2.78 EUR 17.41 EUR" in flat
+    assert "04BUSANNA" not in flat and "Sales 3 37.500 €14.63 €2.78 €17.41" in flat
     [message] = mail.outbox
     assert message.to == [company.billing_email]
     names = [name for name, _content, _type in message.attachments]
@@ -174,7 +174,7 @@ def test_a_card_at_its_monthly_cap_is_refused_and_the_company_told_once(
     assert CardCapNotice.objects.count() == 1 and notice.spent == D("13.92") and notice.month == date(2026, 10, 1)
     [message] = mail.outbox
     assert set(message.to) == {company.billing_email, manager.email, fleet["drivers"][0].email}
-    assert "04BUSANNA" in message.subject and "13.92 EUR" in message.body
+    assert "04BUSANNA" in message.subject and "€13.92" in message.body
     IdToken.objects.filter(pk=card.pk).update(monthly_cap=D("13.93"))
     card.refresh_from_db()
     assert card_cap_standing(id_token=card, at=OCT + timedelta(days=20)) is None
@@ -210,9 +210,9 @@ def test_vat_ids_are_checked_by_the_companys_country(operator):
 
 @pytest.mark.usefixtures("no_delivery")
 def test_migration_turns_postpaid_accounts_into_companies_keeping_history(operator, connector):
-    """The data migration (billing_app 0010) run on today's shape: a postpaid fleet driver with an issued
+    """The data migration (billing_app 0011) run on today's shape: a postpaid fleet driver with an issued
     statement, a receipt from before they were postpaid, and a pay-as-you-go driver who is left alone."""
-    migration = importlib.import_module("billing_app.migrations.0010_postpaid_accounts_to_companies")
+    migration = importlib.import_module("billing_app.migrations.0011_postpaid_accounts_to_companies")
     fleet_driver = factories.DriverFactory(operator=operator, profile__company_name="Fleetwise Logistics",
                                            profile__full_name="Felix Weber")
     payg_driver = factories.DriverFactory(operator=operator)
@@ -248,3 +248,28 @@ def test_migration_turns_postpaid_accounts_into_companies_keeping_history(operat
     card.refresh_from_db()
     assert (moved.driver, moved.company) == (fleet_driver, None) and not Company.objects.exists()
     assert card.charging == IdToken.Charging.PRIVATE
+
+
+@pytest.mark.usefixtures("no_delivery")
+def test_subtotals_share_the_documents_vat_per_rate_to_the_cent(company, operator, connector):
+    """Five sessions of 0.05 kWh (0.02 net each): each line's own VAT rounds to 0.00, the document's VAT at
+    19 % on 0.10 is 0.02 (BR-CO-17). The cost centres and drivers carry shares of that 0.02, never 0.00."""
+    from billing_app.companies.statement import statement_layout
+
+    driver = factories.DriverFactory(operator=operator, company=company)
+    cards = [factories.IdTokenFactory(operator=operator, driver=driver, company=company, charging=BUSINESS,
+                                      cost_centre=centre) for centre in ("North", "South")]
+    for n in range(5):
+        charged_session(connector=connector, driver=driver, id_token=cards[n % 2], started_at=OCT + timedelta(hours=n),
+                        energy_kwh="0.05")
+    billing_run(period=date(2026, 10, 1))
+    statement = _statement(company)
+    assert (statement.total_excl_vat, statement.total_vat) == (D("0.10"), D("0.02"))
+    assert sum(line.vat_amount for line in statement.lines.all()) == D("0.00")
+    layout = statement_layout(statement, statement.lines.all())
+    for table in (layout.cost_centres, layout.drivers):
+        assert sum(sums.excl for _, sums in table) == D("0.10")
+        assert sum(sums.vat for _, sums in table) == D("0.02")
+    assert [(name, sums.excl, sums.vat) for name, sums in layout.cost_centres] == [
+        ("North", D("0.06"), D("0.01")), ("South", D("0.04"), D("0.01"))]
+    assert sum(row.sums.incl for row in layout.sessions) == statement.total_incl_vat
