@@ -152,6 +152,7 @@ REST_KNOX = {
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["evbilling.formats"]  # English dates as `29 Nov 2026, 14:05` (the admin included)
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -198,6 +199,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a `type` field with choices: name both enums so the schema (and `check --deploy`) stays clean.
+    "ENUM_NAME_OVERRIDES": {
+        "TariffTypeEnum": "billing_app.models.tariffs.Tariff.Type",
+        "IdTokenTypeEnum": "sessions_app.models.IdToken.Type",
+    },
 }
 
 # --- Money --------------------------------------------------------------------------------------
@@ -221,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
     "ocpi-push-due": {  # OCPI push retries (and first attempts whose task was lost); claimed per push
         "task": "ocpi_app.push.deliver_due",
         "schedule": crontab(minute="*"),
+    },
+    "ocpi-sessions-push-active": {  # running roaming sessions with their energy and cost so far
+        "task": "ocpi_app.sessions.push_active",
+        "schedule": crontab(minute="*/5"),
     },
     "disputes-sla-check": {
         "task": "disputes_app.tasks.sla_check",
@@ -291,6 +301,8 @@ OCPI_TIMEOUT = env.int("OCPI_TIMEOUT", default=10)
 # Partner URLs on loopback or private networks only in development (like webhooks).
 OCPI_ALLOW_PRIVATE_HOSTS = env.bool("OCPI_ALLOW_PRIVATE_HOSTS", default=DEBUG)
 # Seconds between push attempts (attempt n failed -> wait the n-th value): len + 1 attempts, then failed.
+# Seconds a partner's command may wait for the charger's answer before its CommandResult says TIMEOUT.
+OCPI_COMMAND_TIMEOUT = env.int("OCPI_COMMAND_TIMEOUT", default=30)
 OCPI_PUSH_RETRY_SCHEDULE = env.list("OCPI_PUSH_RETRY_SCHEDULE", cast=int, default=[30, 120, 600, 3600])
 
 # --- Email: console for make run, locmem in tests, SMTP from EMAIL_URL in production -------------

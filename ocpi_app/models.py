@@ -87,6 +87,9 @@ class Partner(models.Model):
     token_kind = models.CharField(max_length=1, choices=TokenKind.choices, blank=True, editable=False)
     token_theirs = models.CharField(max_length=64, blank=True, editable=False,
                                     help_text="the token we send the partner (its token B or C)")
+    roaming_driver = models.OneToOneField("sessions_app.User", null=True, blank=True, on_delete=models.PROTECT,
+                                          related_name="ocpi_partner", editable=False,
+                                          help_text="stands for the partner's drivers on their tokens and sessions")
     registered_at = models.DateTimeField(null=True, blank=True)
     unregistered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -194,3 +197,119 @@ class PushDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.module} {self.object_id} to {self.partner} ({self.status})"
+
+
+class PartnerToken(models.Model):
+    """A token a partner pushed (mod_tokens, we are its Receiver), tied to the IdToken the chargers know it
+    by. The IdToken belongs to the operator and to the partner's roaming driver (`Partner.roaming_driver`),
+    who has no billing account: no card hold, no receipt; the eMSP pays us against the CDRs."""
+
+    OWNER_PATH = "partner__operator"
+
+    class Whitelist(models.TextChoices):
+        ALWAYS = "ALWAYS", "Always (no real-time authorization)"
+        ALLOWED = "ALLOWED", "Allowed (real-time authorization when reachable)"
+        ALLOWED_OFFLINE = "ALLOWED_OFFLINE", "Allowed offline (only when the eMSP is unreachable)"
+        NEVER = "NEVER", "Never (real-time authorization required)"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tokens")
+    id_token = models.OneToOneField("sessions_app.IdToken", on_delete=models.PROTECT, related_name="ocpi_token")
+    uid = models.CharField(max_length=36)
+    type = models.CharField(max_length=12)
+    contract_id = models.CharField(max_length=36)
+    valid = models.BooleanField()
+    whitelist = models.CharField(max_length=15, choices=Whitelist.choices)
+    last_updated = models.DateTimeField()
+    data = models.TextField(help_text="the Token object as the partner sent it (JSON)")
+
+    class Meta:
+        ordering = ["partner", "uid"]
+        verbose_name = "OCPI token"
+        constraints = [models.UniqueConstraint(fields=["partner", "uid", "type"], name="one_ocpi_token_per_uid_type")]
+
+    def __str__(self) -> str:
+        return f"{self.uid} ({self.type}) of {self.partner}"
+
+
+class CdrRecord(models.Model):
+    """A CDR we issued to a partner, as sent: never edited. A correction is a credit CDR (negative totals,
+    `credit_reference_id` = the CDR it cancels) followed by a new CDR. `state` follows its push."""
+
+    OWNER_PATH = "partner__operator"
+
+    class Kind(models.TextChoices):
+        CDR = "cdr", "CDR"
+        CREDIT = "credit", "Credit CDR"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent (no receiver: waits to be pulled)"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged by the partner"
+        FAILED = "failed", "Push failed"
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="cdrs")
+    session = models.ForeignKey("sessions_app.ChargingSession", on_delete=models.PROTECT, related_name="ocpi_cdrs")
+    cdr_id = models.CharField("CDR id", max_length=39, unique=True)
+    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.CDR)
+    credit_reference = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                            related_name="credited_by")
+    currency = models.CharField(max_length=3)
+    total_excl_vat = models.DecimalField(max_digits=14, decimal_places=2)
+    total_incl_vat = models.DecimalField(max_digits=14, decimal_places=2)
+    body = models.TextField(help_text="the CDR JSON as issued")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    push = models.ForeignKey(PushDelivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_updated = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["last_updated", "pk"]
+        verbose_name = "OCPI CDR"
+        verbose_name_plural = "OCPI CDRs"
+        constraints = [
+            models.CheckConstraint(name="ocpi_credit_cdr_references",
+                                   condition=Q(kind="cdr", credit_reference__isnull=True)
+                                   | Q(kind="credit", credit_reference__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return self.cdr_id
+
+
+class CommandRequest(models.Model):
+    """A command a partner sent (mod_commands, we are its Receiver) and what became of it: the charger's
+    answer is sent back to `response_url` as the CommandResult."""
+
+    OWNER_PATH = "partner__operator"
+
+    class Result(models.TextChoices):
+        PENDING = "PENDING", "Waiting for the charger"
+        ACCEPTED = "ACCEPTED", "Accepted"
+        CANCELED_RESERVATION = "CANCELED_RESERVATION", "Reservation canceled"
+        EVSE_OCCUPIED = "EVSE_OCCUPIED", "EVSE occupied"
+        EVSE_INOPERATIVE = "EVSE_INOPERATIVE", "EVSE inoperative"
+        FAILED = "FAILED", "Failed"
+        NOT_SUPPORTED = "NOT_SUPPORTED", "Not supported"
+        REJECTED = "REJECTED", "Rejected"
+        TIMEOUT = "TIMEOUT", "No answer in time"
+        UNKNOWN_RESERVATION = "UNKNOWN_RESERVATION", "Unknown reservation"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="commands")
+    command = models.CharField(max_length=20)
+    reference = models.CharField(max_length=36, blank=True, help_text="the session or reservation id it names")
+    connector = models.ForeignKey("sessions_app.Connector", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    response_url = models.URLField("response URL", max_length=500)
+    body = models.TextField(help_text="the command as the partner sent it (JSON)")
+    command_id = models.CharField(max_length=32, blank=True, help_text="the gateway's id of the OCPP command")
+    charger_answer = models.CharField(max_length=255, blank=True)
+    result = models.CharField(max_length=20, choices=Result.choices, default=Result.PENDING)
+    result_sent_at = models.DateTimeField(null=True, blank=True)
+    result_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "OCPI command"
+
+    def __str__(self) -> str:
+        return f"{self.command} from {self.partner} ({self.result})"

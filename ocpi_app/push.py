@@ -4,9 +4,9 @@ partner, attempted by a Celery task, retried on the OCPI_PUSH_RETRY_SCHEDULE by 
 Intent before effect: the row (with the JSON as it is sent) is written first, then the task sends it; the
 beat sweep queues what is due, so a lost task or a worker restart delays a push but never drops it. OCPI
 wants the latest state, not a replay: queuing a push supersedes the open ones of the same object to the same
-URL. An answer with an OCPI client error (2xxx) is final (a retry would get the same answer); no answer, an
-HTTP error or a 3xxx is retried. The attempt claims the row under a lock (skip_locked) and sends outside any
-transaction, like webhooks_app's attempts.
+URL (never another object: each CDR is POSTed to the same URL). An answer with an OCPI client error (2xxx)
+is final (a retry would get the same answer); no answer, an HTTP error or a 3xxx is retried. The attempt
+claims the row under a lock (skip_locked) and sends outside any transaction, like webhooks_app's attempts.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from billing_app.pricing import ocpi
 from evbilling.on_commit import after_commit
 
 from . import client
-from .models import CpoParty, Partner, PushDelivery
+from .models import CdrRecord, CpoParty, Partner, PushDelivery
 
 logger = logging.getLogger(__name__)
 Status = PushDelivery.Status
@@ -46,10 +46,11 @@ def push_enqueue(*, partner: Partner, module: str, object_id: str, method: str, 
     base = partner.endpoint_url(module, "RECEIVER")
     if partner.status != Partner.Status.REGISTERED or not base:
         return None
-    url = f"{base.rstrip('/')}/{path}"
+    url = f"{base.rstrip('/')}/{path}" if path else base
     now = timezone.now()
     with transaction.atomic():
-        PushDelivery.objects.filter(partner=partner, url=url, method=method, status__in=PushDelivery.OPEN_STATUSES,
+        PushDelivery.objects.filter(partner=partner, module=module, object_id=object_id, url=url, method=method,
+                                    status__in=PushDelivery.OPEN_STATUSES,
                                     ).update(status=Status.SUPERSEDED, next_attempt_at=None)
         delivery = PushDelivery.objects.create(partner=partner, module=module, object_id=object_id, method=method,
                                                url=url, body=ocpi.dumps(body), next_attempt_at=now)
@@ -104,6 +105,9 @@ def push_attempt(*, delivery_id: int, now: datetime | None = None) -> PushDelive
                 delivery.status = Status.RETRYING
                 delivery.next_attempt_at = now + timedelta(seconds=schedule[delivery.attempts - 1])
         delivery.save()
+        if delivery.status in (Status.SUCCEEDED, Status.FAILED):  # a CDR's state follows its push
+            CdrRecord.objects.filter(push=delivery, state=CdrRecord.State.PENDING).update(
+                state=CdrRecord.State.ACKNOWLEDGED if delivery.status == Status.SUCCEEDED else CdrRecord.State.FAILED)
     if error:
         logger.info("OCPI push %s attempt %s: %s", delivery.pk, delivery.attempts, error)
     return delivery

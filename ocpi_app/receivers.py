@@ -1,16 +1,17 @@
 """Changes in sessions_app and billing_app that partners must hear of, queued after the commit (so a push
-reads the committed state and a rolled-back change pushes nothing). Connected in apps.py."""
+reads the committed state and a rolled-back change pushes nothing). Sessions and charges queue work only when
+they are a partner's (a roaming token's), so local charging gains no after-commit work. Connected in apps.py."""
 from __future__ import annotations
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from billing_app.models import Tariff
+from billing_app.models import ChargeReview, SessionCharge, Tariff
 from evbilling.on_commit import after_commit
-from sessions_app.models import ChargingStation, Connector, ConnectorStatusEvent, Location
+from sessions_app.models import ChargingSession, ChargingStation, Connector, ConnectorStatusEvent, Location
 
-from . import sync
-from .models import PartnerTariff
+from . import cdrs, sessions, sync, tokens
+from .models import PartnerTariff, PartnerToken
 
 
 @receiver(post_save, sender=Location, dispatch_uid="ocpi_location_saved")
@@ -56,3 +57,30 @@ def _tariff_linked(sender, instance: PartnerTariff, created=False, raw=False, **
 def _tariff_unlinked(sender, instance: PartnerTariff, **kwargs):
     partner, tariff = instance.partner, instance.tariff
     after_commit(sync.tariff_withdraw, partner=partner, tariff=tariff)
+    after_commit(tokens.partner_tariffs_assign, partner)
+
+
+@receiver(post_save, sender=PartnerTariff, dispatch_uid="ocpi_partner_tariff_priced")
+def _tariff_priced(sender, instance: PartnerTariff, raw=False, **kwargs):
+    if not raw:  # the partner's drivers are priced with what it is shown
+        after_commit(tokens.partner_tariffs_assign, instance.partner)
+
+
+@receiver(post_save, sender=ChargingSession, dispatch_uid="ocpi_session_saved")
+def _session_saved(sender, instance: ChargingSession, raw=False, **kwargs):
+    if not raw and instance.id_token_id and PartnerToken.objects.filter(id_token_id=instance.id_token_id).exists():
+        after_commit(sessions.session_push, instance.pk)
+
+
+@receiver(post_save, sender=SessionCharge, dispatch_uid="ocpi_charge_saved")
+def _charge_saved(sender, instance: SessionCharge, raw=False, **kwargs):
+    if not raw and PartnerToken.objects.filter(id_token__sessions=instance.session_id).exists():
+        after_commit(sessions.session_push, instance.session_id)  # the session with its final cost
+        after_commit(cdrs.cdr_issue_for_charge, charge_id=instance.pk)
+
+
+@receiver(post_save, sender=ChargeReview, dispatch_uid="ocpi_review_saved")
+def _review_saved(sender, instance: ChargeReview, raw=False, **kwargs):
+    if not raw and instance.status != ChargeReview.Status.HELD and PartnerToken.objects.filter(
+            id_token__sessions__charge=instance.charge_id).exists():
+        after_commit(cdrs.cdr_issue_for_charge, charge_id=instance.charge_id)

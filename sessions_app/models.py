@@ -80,6 +80,8 @@ class User(AbstractUser):
         "Company", null=True, blank=True, on_delete=models.PROTECT, related_name="members",
         help_text="A driver's employer (its business cards are billed to it), or the company a fleet manager manages.",
     )
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text="the language pages and e-mails use; blank: the browser's")
 
     class Meta:
         constraints = [

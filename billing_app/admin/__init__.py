@@ -8,4 +8,5 @@ from billing_app.admin import (  # noqa: F401
     plans,
     reviews,
     tariffs,
+    what_if,
 )

@@ -24,7 +24,7 @@ from billing_app.invoicing.lines import rate_label
 from billing_app.models import CreditNote, Invoice
 from billing_app.money import format_money, format_percent, format_quantity, format_rate
 from sessions_app.local_time import format_local_date, format_local_time
-from sessions_app.models import ChargingSession
+from sessions_app.models import ChargingSession, MeterSignatureCheck
 from sessions_app.selectors import operator_time_zone
 
 FIXED_SOURCE_DATE_EPOCH = "1767225600"  # 2026-01-01T00:00:00Z: font subset timestamps only
@@ -63,6 +63,8 @@ def _session_groups(lines: list, currency: str) -> list[dict]:
     ids = {line.session_id for line in lines if line.session_id}
     sessions = {s.pk: s for s in ChargingSession.objects.filter(pk__in=ids)
                 .select_related("connector__station__location")}
+    signed = dict(MeterSignatureCheck.objects.filter(session_id__in=ids, status=MeterSignatureCheck.Status.VERIFIED)
+                  .values_list("session_id", "meter_serial"))
     groups: OrderedDict = OrderedDict()
     for line in lines:
         groups.setdefault(line.session_id, []).append(line)
@@ -80,7 +82,10 @@ def _session_groups(lines: list, currency: str) -> list[dict]:
                        f"{format_local_time(stop, tz)} ({location.time_zone}) · "
                        f"{location.name}, {location.city} · {session.connector} · "
                        f"{format_quantity(session.energy_kwh)} kWh · {minutes // 60} h {minutes % 60:02d} min")
-        result.append({"heading": heading, "rows": [_line_row(line, currency) for line in group]})
+            if session_id in signed:
+                heading += f" · signed by meter {signed[session_id]}, verified"
+        result.append({"heading": heading, "rows": [_line_row(line, currency) for line in group],
+                       "signed": session_id in signed})
     return result
 
 
@@ -151,6 +156,7 @@ def document_context(document: Invoice | CreditNote) -> dict:
         "issue_date": issued_local.date(),
         "metadata_date": document.issued_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "groups": groups,
+        "meter_signed": any(group.get("signed") for group in groups),
         "vat_rows": _vat_rows(document, lines, currency),
         "vat_per_rate": getattr(document, "vat_per_rate", True),
         "total_excl": money(document.total_excl_vat, currency),

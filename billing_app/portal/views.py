@@ -8,9 +8,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing_app.models import Subscription
@@ -24,18 +25,26 @@ from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import session_periods
 from evbilling.errors import form_call, message_call
 from sessions_app.local_time import format_local_date
-from sessions_app.models import DriverProfile, IdToken
+from sessions_app.models import DriverProfile, IdToken, MeterSignatureCheck
 from sessions_app.periods import CHARGING
-from sessions_app.selectors import session_energy_so_far_wh
+from sessions_app.selectors import (
+    meter_key_pem,
+    session_energy_so_far_wh,
+    session_signed_data,
+    session_transparency_xml,
+)
 from sessions_app.services import tokens as token_services
 
 LINE_LABELS = {
-    "ENERGY": "Energy (kWh)", "TIME": "Charging time (h)", "PARKING_TIME": "Idle time after charging (h)",
-    "FLAT": "Session fee", "RESERVATION_TIME": "Reservation time (h)", "RESERVATION_FLAT": "Reservation fee",
-    "MIN_PRICE": "Minimum price adjustment", "MAX_PRICE": "Price cap",
-    "PLAN_INCLUDED_ENERGY": "Included in your plan (kWh)", "PLAN_DISCOUNT_ENERGY": "Plan discount on energy",
-    "PLAN_DISCOUNT_TIME": "Plan discount on charging time", "PLAN_WAIVED_FLAT": "Session fee waived by your plan",
-    "PLAN_WAIVED_PARKING": "Idle fee waived by your plan", "PLAN_FLOOR": "Plan adjustment",
+    "ENERGY": gettext_lazy("Energy (kWh)"), "TIME": gettext_lazy("Charging time (h)"),
+    "PARKING_TIME": gettext_lazy("Idle time after charging (h)"), "FLAT": gettext_lazy("Session fee"),
+    "RESERVATION_TIME": gettext_lazy("Reservation time (h)"), "RESERVATION_FLAT": gettext_lazy("Reservation fee"),
+    "MIN_PRICE": gettext_lazy("Minimum price adjustment"), "MAX_PRICE": gettext_lazy("Price cap"),
+    "PLAN_INCLUDED_ENERGY": gettext_lazy("Included in your plan (kWh)"),
+    "PLAN_DISCOUNT_ENERGY": gettext_lazy("Plan discount on energy"),
+    "PLAN_DISCOUNT_TIME": gettext_lazy("Plan discount on charging time"),
+    "PLAN_WAIVED_FLAT": gettext_lazy("Session fee waived by your plan"),
+    "PLAN_WAIVED_PARKING": gettext_lazy("Idle fee waived by your plan"), "PLAN_FLOOR": gettext_lazy("Plan adjustment"),
 }
 
 
@@ -154,6 +163,8 @@ def session_detail(request, pk: int):
         "session": session, "charge": charge, "lines": lines, "vat_rows": vat_rows,
         "time_zone": session.connector.station.location.time_zone,
         "chart": chart, "periods": periods, "charging": CHARGING,
+        "signature": MeterSignatureCheck.objects.filter(session=session).first(),
+        "calibration_law": session.connector.station.location.calibration_law,
         "receipt": receipt,
         "credit_notes": selectors.session_credit_notes(request.user, session),
         "refunds": selectors.session_refunds(request.user, session),
@@ -164,6 +175,30 @@ def session_detail(request, pk: int):
         "nothing_charged": session.stopped_at is not None and charge is None
         and session.state == session.State.FAILED,
     })
+
+
+@driver_required
+def session_signed_data_download(request, pk: int):
+    """The session's signed meter readings in the XML container the S.A.F.E. Transparenzsoftware opens."""
+    session = get_object_or_404(selectors.driver_sessions(request.user), pk=pk)
+    xml = session_transparency_xml(session)
+    if xml is None:
+        raise Http404("This session has no signed meter readings.")
+    response = HttpResponse(xml, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-signed-meter-values.xml"'
+    return response
+
+
+@driver_required
+def session_meter_key_download(request, pk: int):
+    """The public key of the meter that signed the session's readings (PEM)."""
+    session = get_object_or_404(selectors.driver_sessions(request.user), pk=pk)
+    _, key = session_signed_data(session)
+    if key is None:
+        raise Http404("No meter key is known for this session.")
+    response = HttpResponse(meter_key_pem(key), content_type="application/x-pem-file")
+    response["Content-Disposition"] = f'attachment; filename="meter-{key.meter_serial or key.pk}-public-key.pem"'
+    return response
 
 
 @driver_required

@@ -180,6 +180,22 @@ def tariff_import_ocpi(*, operator: Operator, data: dict[str, Any]) -> Tariff:
     return tariff
 
 
+@transaction.atomic
+def tariff_copy_draft(*, tariff: Tariff) -> Tariff:
+    """An unassigned copy of the tariff to edit and try in a what-if (`tariffs.what_if`): OCPI id `<id>-D<n>`,
+    name `Draft: <name>`. Without assignments it applies to no session until someone assigns it."""
+    base = tariff.ocpi_id[:31]
+    taken = set(Tariff.objects.filter(operator_id=tariff.operator_id, ocpi_id__startswith=f"{base}-D")
+                .values_list("ocpi_id", flat=True))
+    number = next(n for n in range(1, len(taken) + 2) if f"{base}-D{n}" not in taken)
+    data = ocpi.loads(snapshot(tariff))
+    data["id"] = f"{base}-D{number}"
+    copy = tariff_import_ocpi(operator=tariff.operator, data=data)
+    copy.name = f"Draft: {tariff.name}"[:120]
+    copy.save(update_fields=["name"])
+    return copy
+
+
 def tariff_warnings(tariff: Tariff) -> list[TariffWarning]:
     """The checks of `billing_app.tariffs.checks` on a stored tariff, for the admin, the import command and
     the API to show (warnings, never refusals). A tariff the engine cannot read yet (an element saved without

@@ -12,6 +12,10 @@ MODULES = (
     ("credentials", "SENDER"),
     ("locations", "SENDER"),
     ("tariffs", "SENDER"),
+    ("sessions", "SENDER"),
+    ("cdrs", "SENDER"),
+    ("tokens", "RECEIVER"),
+    ("commands", "RECEIVER"),
 )
 
 

@@ -113,6 +113,21 @@ def plan_sessions(rng: random.Random, station: SimStation, count: int, *, end: d
     return sessions
 
 
+class MeterKeyCharger16(ChargePoint16):
+    """A 1.6 charger that reports its meter's public key as the configuration key `MeterPublicKey<connector>`."""
+
+    meter: TestMeter | None = None
+    connectors: tuple[int, ...] = ()
+
+    @on(Action16.get_configuration)
+    def on_get_configuration(self, key: list | None = None, **_):
+        known = {f"MeterPublicKey{n}": self.meter.public_key_hex for n in self.connectors} if self.meter else {}
+        asked = key or list(known)
+        return result16.GetConfiguration(
+            configuration_key=[{"key": k, "readonly": True, "value": known[k]} for k in asked if k in known],
+            unknown_key=[k for k in asked if k not in known] or None)
+
+
 class SimulatedCharger:
     """Replays planned sessions over one OCPP connection."""
 
@@ -132,8 +147,10 @@ class SimulatedCharger:
         headers = {"Authorization": build_authorization_basic(self.station.identity, self.station.password)}
         async with connect(f"{self.url.rstrip('/')}/{self.station.identity}", subprotocols=[f"ocpp{self.version}"],
                            additional_headers=headers) as ws:
-            cls = ChargePoint201 if self.version == "2.0.1" else ChargePoint16
+            cls = ChargePoint201 if self.version == "2.0.1" else MeterKeyCharger16
             cp = cls(self.station.identity, ws)
+            if self.version == "1.6":
+                cp.meter, cp.connectors = self.station.meter, tuple(self.station.connectors)
             reader = asyncio.create_task(cp.start())
             try:
                 replay = self._run_201 if self.version == "2.0.1" else self._run_16

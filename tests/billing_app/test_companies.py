@@ -210,9 +210,9 @@ def test_vat_ids_are_checked_by_the_companys_country(operator):
 
 @pytest.mark.usefixtures("no_delivery")
 def test_migration_turns_postpaid_accounts_into_companies_keeping_history(operator, connector):
-    """The data migration (billing_app 0011) run on today's shape: a postpaid fleet driver with an issued
+    """The data migration (billing_app 0012) run on today's shape: a postpaid fleet driver with an issued
     statement, a receipt from before they were postpaid, and a pay-as-you-go driver who is left alone."""
-    migration = importlib.import_module("billing_app.migrations.0011_postpaid_accounts_to_companies")
+    migration = importlib.import_module("billing_app.migrations.0012_postpaid_accounts_to_companies")
     fleet_driver = factories.DriverFactory(operator=operator, profile__company_name="Fleetwise Logistics",
                                            profile__full_name="Felix Weber")
     payg_driver = factories.DriverFactory(operator=operator)

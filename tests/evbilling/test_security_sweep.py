@@ -31,6 +31,7 @@ from disputes_app.models import DisputeTicket, MessageAttachment
 from evbilling.api_tokens import api_token_create
 from sessions_app import services as session_services
 from sessions_app.models import ChargingSession, User
+from sessions_app.ocmf.signing import TestMeter
 from tests import factories
 from tests.billing_app.payment_fixtures import payg_driver, payg_session_stopped
 
@@ -71,6 +72,8 @@ ADMIN_VIEWS = ("change", "history", "delete", "pdf", "resolve", "")  # "" is the
 CLASSIFIED = {
     "portal:session": "driver-page",
     "portal:session_live": "driver-page",
+    "portal:session_signed_data": "driver-page",
+    "portal:session_meter_key": "driver-page",
     "portal:token_block": "driver-post",
     "portal:plan_change": "driver-post", "portal:plan_cancel": "driver-post", "portal:plan_pay": "driver-post",
     "invoices:invoice_pdf": "driver-page",
@@ -100,7 +103,7 @@ CLASSIFIED = {
     "guests:connector": "public-price", "guests:checkout": "public-price",
     "guests:api_connector": "public-price", "guests:api_location": "public-price",
     "guests:live": "guest-key", "guests:pay": "guest-key", "guests:status": "guest-key", "guests:stop": "guest-key",
-    "guests:receipt": "guest-key",
+    "guests:receipt": "guest-key", "guests:signed_data": "guest-key", "guests:meter_key": "guest-key",
     "admin:guests_qr_connector": "admin-qr", "admin:guests_qr_sheet": "admin-qr",
 }
 
@@ -153,6 +156,12 @@ def world(stripe_server, operator, other_operator, payg_station, payg_tariff, dj
     session = payg_session_stopped(payg_station, token, ref="tx-sweep",  # hold captured, receipt paid
                                    capture=django_capture_on_commit_callbacks)
     receipt = Invoice.objects.get(session=session, kind=Invoice.Kind.RECEIPT)
+    meter = TestMeter("security sweep", serial="TM-SWEEP")  # signed readings, so the owner can download them
+    session_services.meter_key_register(station=payg_station, evse_number=None, public_key=meter.public_key_hex,
+                                        meter_serial=meter.serial, valid_from=session.started_at)
+    record = meter.reading(at=session.started_at, wh=0, tx="B", id_tag=token.uid)
+    session_services.session_signed_values_record(session=session, readings=[session_services.SignedReadingIn(
+        taken_at=session.started_at, signed_data=record, format="OCMF", encoding="plain", ocmf=record)])
 
     own_support = factories.SupportFactory(username="own-support")
     own_support.supported_operators.add(operator)
@@ -253,6 +262,8 @@ def driver_urls(w: World) -> dict:
     return {
         "portal:session": f"/portal/sessions/{w.session.pk}/",
         "portal:session_live": f"/portal/sessions/{w.session.pk}/live/",
+        "portal:session_signed_data": f"/portal/sessions/{w.session.pk}/signed-meter-values.xml",
+        "portal:session_meter_key": f"/portal/sessions/{w.session.pk}/meter-public-key.pem",
         "invoices:invoice_pdf": f"/invoices/{w.receipt.pk}/pdf/",
         "invoices:credit_note_pdf": f"/invoices/credit-notes/{w.credit_note.pk}/pdf/",
         "disputes:detail": f"/disputes/{w.ticket.pk}/",

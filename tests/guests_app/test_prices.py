@@ -42,7 +42,8 @@ def test_the_example_is_the_engines_price_at_that_time_of_day(guest_connector, g
     # 22 kW x 90 % x 40 min = 13 kWh; day: 13 x 0.39 + 0.50 fee = 5.57 net, 19 % VAT; night: 13 x 0.29 + the
     # fee, which only the all-day element has (OCPI: each dimension from the first active element that prices it)
     assert (day.example_kwh, day.example_minutes, day.example_total_incl_vat) == ("13", 40, "6.63")
-    assert night.example_total_incl_vat == "5.09"
+    # night: 3.77 + 0.50 = 4.27 net, 19 % VAT per rate 0.8113 -> 0.81 (the lines' own VAT, 0.72 + 0.10, made 5.09)
+    assert night.example_total_incl_vat == "5.08"
     assert day.example == "A 13 kWh charge in 40 minutes, started now, costs 6,63\xa0€ incl. VAT."
 
 

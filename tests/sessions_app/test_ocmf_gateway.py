@@ -120,3 +120,19 @@ def test_a_replaced_meter_keeps_its_old_key_for_the_sessions_it_signed(operator)
                                     public_key=TestMeter("x", serial="X").public_key_hex)
     with pytest.raises(services.MeterKeyError):
         services.meter_key_register(station=station, evse_number=1, public_key="not a key")
+
+
+def test_a_16_charger_at_a_calibration_law_site_reports_its_meter_key_at_boot(operator, id_token):
+    station = _station(operator, dc=False)
+    station.location.calibration_law = True
+    station.location.save()
+    meter = TestMeter("1.6 configuration key", serial="TM-CK")
+    _run(station, meter, dc=False, id_token=id_token)
+    key = MeterPublicKey.objects.get(station=station)
+    assert (key.public_key, key.source, key.evse_number) == (meter.public_key_hex, "charger", 1)
+
+
+def test_a_16_charger_elsewhere_is_not_asked_for_keys(operator, id_token):
+    station = _station(operator, dc=False)
+    _run(station, TestMeter("not asked", serial="TM-NA"), dc=False, id_token=id_token)
+    assert not MeterPublicKey.objects.filter(station=station).exists()

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('sessions_app', '0008_token_blocked_by_replaced_by'),
+        ('sessions_app', '0009_user_language'),
     ]
 
     operations = [

@@ -8,8 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing_app', '0009_invoice_vat_per_rate'),
-        ('sessions_app', '0009_companies'),
+        ('billing_app', '0010_what_if_runs'),
+        ('sessions_app', '0010_companies'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

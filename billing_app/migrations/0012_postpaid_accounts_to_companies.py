@@ -73,7 +73,7 @@ def companies_to_postpaid_accounts(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("billing_app", "0010_company_accounts"),
+        ("billing_app", "0011_company_accounts"),
     ]
 
     operations = [
