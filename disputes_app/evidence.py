@@ -20,6 +20,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from billing_app.invoicing.reconciliation import session_card_payments
 from billing_app.models import Invoice, InvoiceLine, Payment, SessionCharge
 from billing_app.pricing import ocpi
+from billing_app.settlement.selectors import charge_energy_proven
 from billing_app.tariffs.cdr import session_charging_periods, session_periods
 from sessions_app.models import ConnectorStatusEvent, MeterSignatureCheck, SignedMeterValue
 from sessions_app.ocmf.decoding import public_key_base64
@@ -182,9 +183,7 @@ def _signed_meter_values(*, ticket) -> dict[str, Any] | None:
                 for v in SignedMeterValue.objects.filter(session=session).order_by("taken_at", "pk")]
     check = MeterSignatureCheck.objects.filter(session=session).select_related("meter_key").first()
     charge = SessionCharge.objects.filter(session=session).first()
-    proven = False
-    if check is not None and check.status == MeterSignatureCheck.Status.VERIFIED and charge is not None:
-        proven = abs(charge.total_energy_kwh * 1000 - check.signed_energy_wh) <= check.resolution_wh
+    proven = charge is not None and charge_energy_proven(charge)
     return {
         "status": check.status if check else ("unsigned" if not readings else "not checked"),
         "billed_energy_proven": proven,

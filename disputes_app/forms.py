@@ -81,6 +81,9 @@ class ResolveForm(forms.Form):
                                 help_text="Refund or credit amount (incl. VAT).")
     corrected_energy_kwh = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=3,
                                               label="Corrected energy (kWh)", help_text="For re-pricing.")
+    signature_override_reason = forms.CharField(
+        required=False, max_length=500, label="Override the meter's signatures because",
+        help_text="Only when re-pricing a session whose billed energy the meter's verified signatures prove.")
     explanation = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000,
                                   help_text="Sent to the driver; required when rejecting.")
 
@@ -97,7 +100,9 @@ class ResolveForm(forms.Form):
 
     def details(self) -> dict:
         energy = self.cleaned_data.get("corrected_energy_kwh")
-        return {"corrected_energy_kwh": energy} if energy is not None else {}
+        override = (self.cleaned_data.get("signature_override_reason") or "").strip()
+        return ({"corrected_energy_kwh": energy} if energy is not None else {}) | (
+            {"signature_override_reason": override} if override else {})
 
 
 class QueueFilterForm(forms.Form):

@@ -301,6 +301,8 @@ OCPI_TIMEOUT = env.int("OCPI_TIMEOUT", default=10)
 # Partner URLs on loopback or private networks only in development (like webhooks).
 OCPI_ALLOW_PRIVATE_HOSTS = env.bool("OCPI_ALLOW_PRIVATE_HOSTS", default=DEBUG)
 # Seconds between push attempts (attempt n failed -> wait the n-th value): len + 1 attempts, then failed.
+# Seconds a partner's command may wait for the charger's answer before its CommandResult says TIMEOUT.
+OCPI_COMMAND_TIMEOUT = env.int("OCPI_COMMAND_TIMEOUT", default=30)
 OCPI_PUSH_RETRY_SCHEDULE = env.list("OCPI_PUSH_RETRY_SCHEDULE", cast=int, default=[30, 120, 600, 3600])
 
 # --- Email: console for make run, locmem in tests, SMTP from EMAIL_URL in production -------------

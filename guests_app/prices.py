@@ -98,6 +98,8 @@ class PriceOut:
     parking_grace_minutes: int
     min_price_incl_vat: str | None
     max_price_incl_vat: str | None
+    min_price_shown: str
+    max_price_shown: str
     hold: str
     hold_shown: str
     example: str
@@ -206,13 +208,24 @@ def connector_price(connector: Connector, *, language: str = "en", at=None) -> P
     def incl(value):
         return None if value is None else str(quantize_money(value, currency))
 
+    def shown(value):
+        return "" if value is None else money_format(quantize_money(value, currency), currency, locale=locale)
+
     return PriceOut(
         tariff_id=tariff.ocpi_id, tariff_type=tariff.type or "REGULAR", currency=currency,
         elements=[_element(e, currency, locale) for e in engine_tariff.elements],
         parking_grace_minutes=tariff.parking_grace_minutes,
         min_price_incl_vat=incl(tariff.min_price_incl_vat), max_price_incl_vat=incl(tariff.max_price_incl_vat),
+        min_price_shown=shown(tariff.min_price_incl_vat), max_price_shown=shown(tariff.max_price_incl_vat),
         hold=str(hold), hold_shown=money_format(hold, currency, locale=locale),
         example=(f"A {kwh} kWh charge in {minutes} minutes, started now, costs "
                  f"{money_format(total, currency, locale=locale)} incl. VAT."),
         example_total_incl_vat=str(total), example_kwh=str(kwh), example_minutes=minutes, alt_text=alt,
     )
+
+
+def price_text(price: PriceOut) -> str:
+    """The price in one line for a charger's display (at most 512 characters)."""
+    parts = [f"{e.when}: " + ", ".join(f"{c.label} {c.shown}" for c in e.components) for e in price.elements]
+    grace = f" Parking after {price.parking_grace_minutes} min grace." if price.parking_grace_minutes else ""
+    return (f"Ad hoc price. {' | '.join(parts)}.{grace} Hold {price.hold_shown}.")[:512]

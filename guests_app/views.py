@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from evbilling.errors import ApplicationError, NotFoundError
 from guests_app import prices, services
+from sessions_app.selectors import meter_key_pem, session_signed_data, session_transparency_xml
 
 
 def _private(response):
@@ -142,6 +143,7 @@ def live_page(request, key: str):
     return _private(render(request, "guests/live.html", {
         "guest": guest, "live": services.guest_live(guest=guest), "connector": guest.connector,
         "location": guest.connector.station.location, "key": key,
+        "signature": getattr(guest.session, "signature_check", None) if guest.session_id else None,
     }))
 
 
@@ -173,3 +175,35 @@ def receipt_pdf(request, key: str):
     response["Content-Disposition"] = f'inline; filename="{receipt.number}.pdf"'
     return _private(response)
 
+
+
+def _guest_charging_session(key: str):
+    try:
+        guest = services.guest_by_key(key)
+    except NotFoundError as error:
+        raise Http404(error.message) from error
+    if guest.session is None:
+        raise Http404("This charge has no session yet.")
+    return guest.session
+
+
+@require_GET
+def signed_data(request, key: str):
+    """The guest's signed meter readings in the S.A.F.E. Transparenzsoftware's XML container."""
+    xml = session_transparency_xml(_guest_charging_session(key))
+    if xml is None:
+        raise Http404("This session has no signed meter readings.")
+    response = HttpResponse(xml, content_type="application/xml")
+    response["Content-Disposition"] = 'attachment; filename="signed-meter-values.xml"'
+    return _private(response)
+
+
+@require_GET
+def meter_key(request, key: str):
+    """The public key of the meter that signed the guest's readings (PEM)."""
+    _, meter = session_signed_data(_guest_charging_session(key))
+    if meter is None:
+        raise Http404("No meter key is known for this session.")
+    response = HttpResponse(meter_key_pem(meter), content_type="application/x-pem-file")
+    response["Content-Disposition"] = 'attachment; filename="meter-public-key.pem"'
+    return _private(response)

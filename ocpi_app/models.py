@@ -273,3 +273,43 @@ class CdrRecord(models.Model):
 
     def __str__(self) -> str:
         return self.cdr_id
+
+
+class CommandRequest(models.Model):
+    """A command a partner sent (mod_commands, we are its Receiver) and what became of it: the charger's
+    answer is sent back to `response_url` as the CommandResult."""
+
+    OWNER_PATH = "partner__operator"
+
+    class Result(models.TextChoices):
+        PENDING = "PENDING", "Waiting for the charger"
+        ACCEPTED = "ACCEPTED", "Accepted"
+        CANCELED_RESERVATION = "CANCELED_RESERVATION", "Reservation canceled"
+        EVSE_OCCUPIED = "EVSE_OCCUPIED", "EVSE occupied"
+        EVSE_INOPERATIVE = "EVSE_INOPERATIVE", "EVSE inoperative"
+        FAILED = "FAILED", "Failed"
+        NOT_SUPPORTED = "NOT_SUPPORTED", "Not supported"
+        REJECTED = "REJECTED", "Rejected"
+        TIMEOUT = "TIMEOUT", "No answer in time"
+        UNKNOWN_RESERVATION = "UNKNOWN_RESERVATION", "Unknown reservation"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="commands")
+    command = models.CharField(max_length=20)
+    reference = models.CharField(max_length=36, blank=True, help_text="the session or reservation id it names")
+    connector = models.ForeignKey("sessions_app.Connector", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    response_url = models.URLField("response URL", max_length=500)
+    body = models.TextField(help_text="the command as the partner sent it (JSON)")
+    command_id = models.CharField(max_length=32, blank=True, help_text="the gateway's id of the OCPP command")
+    charger_answer = models.CharField(max_length=255, blank=True)
+    result = models.CharField(max_length=20, choices=Result.choices, default=Result.PENDING)
+    result_sent_at = models.DateTimeField(null=True, blank=True)
+    result_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "OCPI command"
+
+    def __str__(self) -> str:
+        return f"{self.command} from {self.partner} ({self.result})"

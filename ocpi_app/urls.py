@@ -21,4 +21,5 @@ urlpatterns = [
     re_path(r"^2\.2\.1/cdrs/?$", roaming.cdr_list, name="cdrs"),
     re_path(r"^2\.2\.1/tokens/(?P<country_code>[^/]{1,2})/(?P<party_id>[^/]{1,3})/(?P<uid>[^/]{1,36})/?$",
             roaming.token_detail, name="token"),
+    re_path(r"^2\.2\.1/commands/(?P<command>[A-Za-z_]{1,30})/?$", roaming.command, name="command"),
 ]

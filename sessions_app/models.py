@@ -75,6 +75,8 @@ class User(AbstractUser):
         Operator, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
     supported_operators = models.ManyToManyField(Operator, blank=True, related_name="support_staff")
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text="the language pages and e-mails use; blank: the browser's")
 
     class Meta:
         constraints = [

@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from billing_app.models import ChargeReview, SessionCharge
-from sessions_app.models import User
+from sessions_app.models import MeterSignatureCheck, User
 from sessions_app.selectors import scope_to_user
 
 
@@ -34,3 +34,13 @@ def charge_vat_breakdown(charge: SessionCharge) -> list[dict]:
     ordered = sorted(sums.items(), key=lambda item: (item[0] is None, item[0] or 0))
     return [{"rate": None if rate is None else format(rate, "f"), "taxable_amount": str(net), "vat_amount": str(vat)}
             for rate, (net, vat) in ordered]
+
+
+def charge_energy_proven(charge: SessionCharge) -> bool:
+    """Whether the meter's verified signatures prove the energy the charge billed: the signed energy
+    (end - begin) equals it to the meter's resolution. Dispute evidence shows it; a re-pricing with
+    corrected energy is refused while it holds, unless overridden with a reason."""
+    check = MeterSignatureCheck.objects.filter(session_id=charge.session_id).first()
+    if check is None or check.status != MeterSignatureCheck.Status.VERIFIED or check.signed_energy_wh is None:
+        return False
+    return abs(charge.total_energy_kwh * 1000 - check.signed_energy_wh) <= (check.resolution_wh or 0)

@@ -1,5 +1,5 @@
-"""Sessions and CDRs (Sender interfaces: paginated lists of the partner's own) and Tokens (Receiver interface:
-GET, PUT, PATCH of the partner's tokens under its own country code and party id)."""
+"""Sessions and CDRs (Sender interfaces: paginated lists of the partner's own), Tokens (Receiver interface:
+GET, PUT, PATCH of the partner's tokens under its own country code and party id) and Commands (Receiver)."""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from billing_app.pricing import ocpi
 
 from .. import envelope
+from ..commands import command_receive
 from ..endpoint import ocpi_view, read_json
 from ..models import CdrRecord
 from ..pagination import paginated
@@ -34,3 +35,9 @@ def token_detail(request: HttpRequest, country_code: str, party_id: str, uid: st
         return envelope.success(token_get(**key))
     _, created = token_store(**key, data=read_json(request), patch=request.method == "PATCH")
     return envelope.success(http_status=201 if created else 200)
+
+
+@ocpi_view(methods=("POST",))
+def command(request: HttpRequest, command: str) -> HttpResponse:
+    return envelope.success(command_receive(partner=request.ocpi_partner, command=command.upper(),
+                                            data=read_json(request)))

@@ -15,6 +15,7 @@ MODULES = (
     ("sessions", "SENDER"),
     ("cdrs", "SENDER"),
     ("tokens", "RECEIVER"),
+    ("commands", "RECEIVER"),
 )
 
 

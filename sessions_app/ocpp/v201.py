@@ -30,6 +30,7 @@ from .running_cost import running_cost
 
 logger = logging.getLogger(__name__)
 
+_display_message_ids = itertools.count(1)
 _remote_start_ids = itertools.count(1)
 
 
@@ -178,3 +179,20 @@ class CentralSystem201(GatewayConnection, ChargePoint):
 
     def _command_reset(self, *, hard: bool = False, **_):
         return call.Reset(type=ResetEnumType.immediate if hard else ResetEnumType.on_idle)
+
+    def _command_display_price(self, *, text: str, **_):
+        """The price on the charger's display before the start (SetDisplayMessage, shown in front)."""
+        return call.SetDisplayMessage(message={
+            "id": next(_display_message_ids), "priority": "InFront",
+            "message": {"format": "UTF8", "content": text[:512]},
+        })
+
+    def _command_unlock(self, *, connector: int, **_):
+        return call.UnlockConnector(evse_id=connector, connector_id=1)
+
+    def _command_reserve_now(self, *, connector: int, id_tag: str, expires_at: str, reservation_id: int, **_):
+        return call.ReserveNow(id=reservation_id, expiry_date_time=expires_at, evse_id=connector,
+                               id_token={"id_token": id_tag, "type": "ISO14443"})
+
+    def _command_cancel_reservation(self, *, reservation_id: int, **_):
+        return call.CancelReservation(reservation_id=reservation_id)

@@ -100,7 +100,7 @@ CLASSIFIED = {
     "guests:connector": "public-price", "guests:checkout": "public-price",
     "guests:api_connector": "public-price", "guests:api_location": "public-price",
     "guests:live": "guest-key", "guests:pay": "guest-key", "guests:status": "guest-key", "guests:stop": "guest-key",
-    "guests:receipt": "guest-key",
+    "guests:receipt": "guest-key", "guests:signed_data": "guest-key", "guests:meter_key": "guest-key",
     "admin:guests_qr_connector": "admin-qr", "admin:guests_qr_sheet": "admin-qr",
 }
 
