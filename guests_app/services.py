@@ -197,7 +197,8 @@ def guest_start(*, guest_id: int) -> GuestSession:
     except IntegrityError:
         return guest_start_fail(guest_id=guest_id, message="This connector was taken by someone else just now; "
                                                           "your hold was released and nothing was charged.")
-    guest = GuestSession.objects.select_related("connector__station", "id_token").get(pk=guest_id)
+    guest = GuestSession.objects.select_related("connector__station__location", "id_token").get(pk=guest_id)
+    _display_price(guest)
     try:
         sent = commands.station_remote_start(station=guest.connector.station, id_token=guest.id_token,
                                              connector=guest.connector.number)
@@ -220,6 +221,19 @@ def guest_start(*, guest_id: int) -> GuestSession:
 def guest_start_check_task(guest_id: int) -> str:
     """Looks at the charger's answer (soon after the request) and at the deadline."""
     return guest_start_check(guest_id=guest_id).state
+
+
+def _display_price(guest: GuestSession) -> None:
+    """The price on the charger's display before it starts (best effort: a charger without a display, or
+    one that does not advertise California Pricing on 1.6, simply shows nothing)."""
+    price = prices.connector_price(guest.connector, language=guest.language)
+    if price is None:
+        return
+    try:
+        commands.station_display_price(station=guest.connector.station, id_token=guest.id_token,
+                                       text=prices.price_text(price))
+    except Exception as error:
+        logger.info("guest %s: price not sent to the display: %r", guest.pk, error)
 
 
 def _command_answer(command_id: str) -> dict | None:

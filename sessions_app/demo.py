@@ -156,6 +156,8 @@ def load_reference_data(rng: random.Random) -> tuple[list[Operator], list[User]]
             driver = _user(
                 username, driver_hash, role=User.Role.DRIVER, operator=operator,
                 first_name=first, last_name=last, email=f"{username}@drivers.example",
+                # Half of the German operator's drivers read the portal in German (driver102, driver104, ...).
+                language="de" if op_index == 0 and d % 2 == 1 else "",
             )
             DriverProfile.objects.get_or_create(
                 user=driver,

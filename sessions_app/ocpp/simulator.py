@@ -300,9 +300,10 @@ class RemoteStartCharger16(ChargePoint16):
     `display` and logged, as a real screen would show it."""
 
     def __init__(self, *args, answer: str = "Accepted", plugged: bool = True, power_kw: float = 11.0,
-                 interval: float = 1.0, **kwargs):
+                 interval: float = 1.0, shows_prices: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.answer, self.plugged, self.power_kw, self.interval = answer, plugged, power_kw, interval
+        self.shows_prices = shows_prices
         self.display: list[dict] = []
         self.received: list[tuple[str, dict]] = []
         self.register_wh = 1_000_000
@@ -330,6 +331,15 @@ class RemoteStartCharger16(ChargePoint16):
             return result16.RemoteStopTransaction(status="Rejected")
         event.set()
         return result16.RemoteStopTransaction(status="Accepted")
+
+    @on(Action16.get_configuration)
+    def on_get_configuration(self, key: list[str] | None = None, **_):
+        """Advertises California Pricing (CustomDisplayCostAndPrice) when it `shows_prices`."""
+        known = {"CustomDisplayCostAndPrice": "true" if self.shows_prices else "false"}
+        asked = key or list(known)
+        return result16.GetConfiguration(
+            configuration_key=[{"key": k, "readonly": True, "value": known[k]} for k in asked if k in known],
+            unknown_key=[k for k in asked if k not in known] or None)
 
     @on(Action16.data_transfer)
     def on_data_transfer(self, vendor_id: str, message_id: str | None = None, data: str | None = None, **_):

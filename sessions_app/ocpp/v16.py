@@ -3,6 +3,7 @@ services. The transactionId we hand out is the session's primary key."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import datetime
 from decimal import Decimal
@@ -33,6 +34,11 @@ from .payloads import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: California Pricing for OCPP 1.6 (Open Charge Alliance): the DataTransfer vendor and the configuration key a
+#: charger sets to "true" when its display shows prices and costs.
+COST_VENDOR_ID = "org.openchargealliance.costmsg"
+COST_DISPLAY_KEY = "CustomDisplayCostAndPrice"
 
 
 def _id_tag_info(authorization: services.Authorization) -> IdTagInfo:
@@ -245,6 +251,21 @@ class CentralSystem16(GatewayConnection, ChargePoint):
 
     def _command_reset(self, *, hard: bool = False, **_):
         return call.Reset(type=ResetType.hard if hard else ResetType.soft)
+
+    async def _command_display_price(self, *, id_tag: str, text: str, **_):
+        """The Open Charge Alliance's California Pricing for 1.6: SetUserPrice as a DataTransfer, only to a
+        charger whose configuration advertises it (CustomDisplayCostAndPrice = true); None otherwise."""
+        try:
+            answer = await self.call(call.GetConfiguration(key=[COST_DISPLAY_KEY]), suppress=False)
+        except Exception as error:  # no answer or a CallError: treat as not advertised
+            logger.info("%s: %s not readable (%r): no price shown", self.id, COST_DISPLAY_KEY, error)
+            return None
+        advertised = any(entry.get("key") == COST_DISPLAY_KEY and str(entry.get("value", "")).lower() == "true"
+                         for entry in answer.configuration_key or [])
+        if not advertised:
+            return None
+        return call.DataTransfer(vendor_id=COST_VENDOR_ID, message_id="SetUserPrice",
+                                 data=json.dumps({"idToken": id_tag, "priceText": text[:512]}))
 
     def _command_unlock(self, *, connector: int, **_):
         return call.UnlockConnector(connector_id=connector)
