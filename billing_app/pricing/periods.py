@@ -1,5 +1,9 @@
 """Period splitting (OCPI 2.2.1 CDRs module, CdrChargingPeriod: periods split at tariff element changes).
 
+The spec, TariffRestrictions: "These restrictions are not for the entire Charging Session. They
+only describe if and when a TariffElement becomes active or inactive during a Charging Session."
+So a period that a restriction boundary falls inside is priced in pieces.
+
 Periods are split where a restriction boundary falls inside them (time of day, midnight for
 day/date restrictions, duration and kWh thresholds), but only where the split changes the
 elements used. Volumes are shared out in proportion to time (kWh thresholds: energy exactly,
@@ -14,8 +18,10 @@ from bisect import bisect_right
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
+from itertools import repeat
+from operator import attrgetter, floordiv, le, sub
 
-from .elements import MODES, CompiledTariff
+from .elements import MODES, CompiledTariff, Match, Mode
 from .restrictions import DAY_US, MatchContext
 from .types import ZERO, ChargingPeriod, PricingError, Session
 from .volumes import add_volumes, exact
@@ -39,10 +45,28 @@ def scan_periods(session: Session) -> tuple[list[int], int]:
         raise PricingError("session ends before it starts")
     if session.reservation not in MODES:
         raise PricingError(f"unknown reservation type {session.reservation!r}")
-    end_us = (end - start) // ONE_US
-    offsets = []
+    periods = session.charging_periods
+    try:
+        offsets = list(map(floordiv, map(sub, map(_START, periods), repeat(start)), repeat(ONE_US)))
+    except TypeError:
+        offsets = []  # a naive start: the check below names it
+    offsets.append((end - start) // ONE_US)
+    if len(offsets) <= len(periods) or not all(map(le, offsets, offsets[1:])):
+        _refuse_periods(session)
+    last_charging = len(periods) - 1
+    while last_charging >= 0 and not (periods[last_charging].time or periods[last_charging].energy):
+        last_charging -= 1
+    return offsets, last_charging
+
+
+_START = attrgetter("start_date_time")
+
+
+def _refuse_periods(session: Session) -> None:
+    """Raise the error naming the first period out of order, after the end, or naive."""
+    start = session.start_date_time
+    end_us = (session.end_date_time - start) // ONE_US
     previous = None
-    last_charging = -1
     try:
         for index, period in enumerate(session.charging_periods):
             offset = (period.start_date_time - start) // ONE_US
@@ -50,17 +74,13 @@ def scan_periods(session: Session) -> tuple[list[int], int]:
                 raise PricingError(f"charging period {index} starts before the previous one")
             if offset > end_us:
                 raise PricingError(f"charging period {index} starts after the session end")
-            if period.time or period.energy:
-                last_charging = index
-            offsets.append(offset)
             previous = offset
     except TypeError:
         raise PricingError("charging period starts must be timezone-aware") from None
-    offsets.append(end_us)
-    return offsets, last_charging
+    raise AssertionError("periods in order")  # pragma: no cover (called only when they are not)
 
 
-def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, tuple]]) -> list[Decimal | Fraction]:
+def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, Match]]) -> list[Decimal | Fraction]:
     """Share a period's volume over its pieces in proportion to their extent; exact, and the
     last piece takes the rest so the parts add up to the volume."""
     if not volume:
@@ -78,8 +98,8 @@ def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, tuple]]) -> list
     return parts
 
 
-def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: int, matched: tuple, period: ChargingPeriod,
-           x0: int, x1: int, energy_before: Decimal | Fraction) -> list[tuple[Fraction, tuple]]:  # fmt: skip
+def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode, matched: Match, period: ChargingPeriod,
+           x0: int, x1: int, energy_before: Decimal | Fraction) -> list[tuple[Fraction, Match]]:  # fmt: skip
     """Cut a period where the matched components change: (end as fraction of the period, match)
     pieces. Positions are exact; kWh thresholds assume constant power within the period."""
     energy = period.energy
@@ -89,7 +109,7 @@ def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: int, 
         if i < len(bounds) and bounds[i] < energy_before + energy:
             return _split_by_energy(compiled, clock, ctx, mode, matched, energy, x0, x1, energy_before)
     span = x1 - x0
-    cuts: list[tuple[Fraction, tuple]] = []
+    cuts: list[tuple[Fraction, Match]] = []
     current = matched
     x = x0
     while True:
@@ -124,13 +144,13 @@ def next_time_boundary(compiled: CompiledTariff, clock, x: int) -> int:
     return nxt
 
 
-def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: int, matched: tuple,
+def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode, matched: Match,
                      energy: Decimal, x0: int, x1: int, energy_before: Decimal | Fraction,
-                     ) -> list[tuple[Fraction, tuple]]:  # fmt: skip
+                     ) -> list[tuple[Fraction, Match]]:  # fmt: skip
     span = x1 - x0
     whole = Fraction(energy)
     before = Fraction(energy_before)
-    pieces: list[tuple[Fraction, tuple]] = []
+    pieces: list[tuple[Fraction, Match]] = []
     position = Fraction(0)
     current = matched
     while True:
