@@ -18,6 +18,9 @@ import argparse
 import contextlib
 import importlib.util
 import io
+import os
+import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -35,7 +38,7 @@ from tests.billing_app.pricing_corpus import expected_outputs, read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 # The engine as it was when the regression corpus was recorded (main, before the speed-up).
-BEFORE = "23ca7bb"
+BEFORE = "80b2665"
 
 REALISTIC_TARIFF = {
     "country_code": "DE",
@@ -173,16 +176,61 @@ def same_results(before, tariff: Tariff, session: Session) -> bool:
     )
 
 
+def count_instructions(before_revision: str, runs: int) -> None:
+    """Instructions per session of each engine under valgrind's callgrind: a figure that, unlike
+    time, does not move with other work on the machine. The child marks each measured stretch by
+    calling getppid(), before which callgrind writes its counters."""
+    if shutil.which("valgrind") is None:
+        print("--instructions needs valgrind (apt-get install valgrind)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            "valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={tmp}/out",
+            sys.executable, __file__, "--before", before_revision, "--instructions-child", str(runs),
+        ]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True)  # noqa: S603 (our own command line)
+        dumps = sorted(Path(tmp).glob("out.*"), key=lambda path: int(path.suffix[1:]))
+        counts = [int(re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)[1]) for dump in dumps]
+    measured = counts[1::2]  # dump 1: start-up and warm-up; then measured runs and the next warm-up, in turn
+    for index, (name, _, _) in enumerate(CASES):
+        then, now = measured[2 * index] / runs, measured[2 * index + 1] / runs
+        print(f"{name:<36} now {now / 1000:>8,.0f}k instructions  before {then / 1000:>8,.0f}k  x{then / now:.2f}")
+
+
+def instructions_child(before_revision: str, runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        before = load_engine(before_revision, Path(tmp))
+        for _, tariff_data, session_data in CASES:
+            tariff, session = tariff_from_ocpi(tariff_data), session_from_json(session_data)
+            for engine in (before, price_session):
+                for _ in range(3):
+                    engine(tariff=tariff, session=session)
+                os.getppid()
+                for _ in range(runs):
+                    engine(tariff=tariff, session=session)
+                os.getppid()
+
+
+CASES = (
+    ("realistic (60 periods, 6 elements)", REALISTIC_TARIFF, realistic_session()),
+    ("simple (2 periods, 1 element)", SIMPLE_TARIFF, simple_session()),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="time spent on each case and engine")
     parser.add_argument("--before", default=BEFORE, help="git revision of the engine to compare with")
     parser.add_argument("--corpus", type=int, default=500, help="corpus cases whose outputs are compared")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead")
+    parser.add_argument("--instructions-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    cases = [
-        ("realistic (60 periods, 6 elements)", tariff_from_ocpi(REALISTIC_TARIFF), realistic_session()),
-        ("simple (2 periods, 1 element)", tariff_from_ocpi(SIMPLE_TARIFF), simple_session()),
-    ]
+    if args.instructions_child:
+        instructions_child(args.before, args.instructions_child)
+        return
+    if args.instructions:
+        count_instructions(args.before, 50)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         before = load_engine(args.before, Path(tmp))
         engines = {"now": price_session} if before is None else {"before": before, "now": price_session}
@@ -193,8 +241,8 @@ def main() -> None:
                 with contextlib.suppress(ValueError):  # a case both refuse; the corpus test checks the message
                     differ += not same_results(before, tariff, session)
             print(f"corpus: {args.corpus - differ} of {args.corpus} cases price the same before and now")
-        for name, tariff, raw in cases:
-            session = session_from_json(raw)
+        for name, tariff_data, session_data in CASES:
+            tariff, session = tariff_from_ocpi(tariff_data), session_from_json(session_data)
             total = price_session(tariff=tariff, session=session).total_cost.incl_vat
             per_second = rates(engines, tariff, session, args.seconds)
             now = per_second["now"]

@@ -41,6 +41,31 @@ def load_tariffs() -> None:
                                                    connector=None)
 
 
+#: A draft for the tariff what-if (admin -> What-if runs): Voltara's standard tariff without the session fee,
+#: with dearer energy. Unassigned, so it prices no real session; small AC sessions get cheaper, the rest dearer.
+WHAT_IF_DRAFT = ("Voltara Charging", "voltara-standard.json", "VOLTARA-STANDARD-D1",
+                 "Draft: Voltara standard, no session fee, AC 0.42, DC 0.65")
+
+
+@transaction.atomic
+def load_what_if_draft() -> None:
+    operator_name, filename, draft_id, name = WHAT_IF_DRAFT
+    operator = Operator.objects.filter(name=operator_name).first()
+    if operator is None or operator.tariffs.filter(ocpi_id=draft_id).exists():
+        return
+    data = loads((TARIFF_DIR / filename).read_text())
+    data["id"] = draft_id
+    data["elements"] = [e for e in data["elements"] if e["price_components"][0]["type"] != "FLAT"]
+    for element in data["elements"]:
+        component = element["price_components"][0]
+        if component["type"] == "ENERGY":
+            component["price"] = Decimal("0.65") if (element.get("restrictions") or {}).get("min_power") else \
+                Decimal("0.42")
+    draft = tariff_import_ocpi(operator=operator, data=data)
+    draft.name = name
+    draft.save(update_fields=["name"])
+
+
 @transaction.atomic
 def load_accounts() -> None:
     """A billing account per demo driver: company drivers are postpaid fleets, the rest pay as they go."""

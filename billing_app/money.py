@@ -10,19 +10,27 @@ Rules:
   ISO 4217's X codes that are legal tender nowhere (gold, SDR, XTS for testing, XXX for "no
   currency") are not money. Anything else raises `UnknownCurrencyError`.
 * Rounding is to the minor unit, ROUND_HALF_UP (ties away from zero), once per amount.
+* VAT is computed per rate on the document (EN 16931 BR-CO-17): `vat_breakdown` sums each rate's
+  rounded net lines, computes that rate's VAT once and rounds it once; the gross total is net + those
+  VAT amounts. Every document, CDR and explanation takes its VAT from it.
 * Stripe takes integer amounts in its own minor unit, which is not always ISO's or CLDR's: see
   `to_minor_units`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from types import MappingProxyType
 from typing import Final
 
 from babel.core import get_global
-from babel.numbers import get_currency_precision
+from babel.numbers import format_currency, format_decimal, get_currency_precision
+
+from evbilling.languages import babel_locale
 
 
 class UnknownCurrencyError(ValueError):
@@ -94,6 +102,40 @@ def vat_amount(net: Decimal, vat_percent: Decimal, currency: str) -> Decimal:
     return quantize_money(net * vat_percent / _HUNDRED, currency)
 
 
+def share_out(amount: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
+    """Split `amount` over `weights` in proportion, in whole minor units, the parts summing exactly
+    to `amount` (largest remainder; ties to the earlier part). Zero weights get nothing unless all
+    weights are zero (then equal parts)."""
+    if not weights:
+        return []
+    quantum = minor_unit(currency)
+    unit = quantum.as_tuple().exponent
+    signed_units = int((amount / quantum).to_integral_value())
+    sign, total_units = (-1 if signed_units < 0 else 1), abs(signed_units)
+    total_weight = sum(weights, Decimal(0))
+    if total_weight == 0:
+        weights = [Decimal(1)] * len(weights)
+        total_weight = Decimal(len(weights))
+    exact = [Decimal(total_units) * w / total_weight for w in weights]
+    floors = [int(e.to_integral_value(rounding="ROUND_FLOOR")) for e in exact]
+    left = total_units - sum(floors)
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:left]:
+        floors[i] += 1
+    return [quantize_money(Decimal(sign * units).scaleb(unit), currency) for units in floors]
+
+
+def vat_of_gross(gross: Decimal, vat_percent: Decimal | None, currency: str) -> tuple[Decimal, Decimal]:
+    """(net, VAT) of an amount incl. VAT at one rate, computed once: the net is gross / (1 + rate)
+    rounded to the minor unit, the VAT the rest. When some net amount N has N + `vat_amount(N)` equal
+    to `gross`, this is it (so its VAT is rate x net rounded once, BR-CO-17); for a gross amount no
+    net reaches (19 %: 0.03), the VAT is one minor unit from rate x net. No rate: all of it is net."""
+    if vat_percent is None:
+        return gross, quantize_money(Decimal(0), currency)
+    net = quantize_money(gross * _HUNDRED / (_HUNDRED + vat_percent), currency)
+    return net, quantize_money(gross - net, currency)
+
+
 def _stripe_exponent(currency: str) -> int:
     if currency in _STRIPE_ZERO_DECIMAL:
         return 0
@@ -127,3 +169,136 @@ def from_minor_units(units: int, currency: str) -> Decimal:
     (1235 EUR -> Decimal('12.35'), 500 JPY -> Decimal('500')); the inverse of `to_minor_units`
     for the amounts it produces."""
     return quantize_money(Decimal(units).scaleb(-_stripe_exponent(currency)), currency)
+
+
+@dataclass(frozen=True, slots=True)
+class VatSubtotal:
+    """One VAT rate of a document (EN 16931 BG-23 "VAT breakdown"): the rate in percent (None: no
+    VAT applies, which is not the same as 0 %), the taxable amount (the sum of that rate's net
+    lines, BT-116) and the VAT on it (BT-117), computed once and rounded once."""
+
+    rate: Decimal | None
+    taxable_amount: Decimal
+    vat_amount: Decimal
+
+    @property
+    def gross_amount(self) -> Decimal:
+        return self.taxable_amount + self.vat_amount
+
+
+@dataclass(frozen=True, slots=True)
+class VatBreakdown:
+    """The VAT of a document, per rate (rates ascending, "no VAT" last), and its totals:
+    `net` is the sum of the net lines, `vat` the sum of the per-rate VAT amounts, `gross` net + vat."""
+
+    currency: str
+    subtotals: tuple[VatSubtotal, ...]
+    net: Decimal
+    vat: Decimal
+
+    @property
+    def gross(self) -> Decimal:
+        return self.net + self.vat
+
+
+def _plain_rate(rate: Decimal) -> Decimal:
+    """19.000 -> 19, 20.0 -> 20 (not 2E+1), 5.50 -> 5.5."""
+    rate = rate.normalize()
+    return rate.quantize(Decimal(1)) if rate.as_tuple().exponent > 0 else rate
+
+
+def vat_breakdown(lines: Iterable[tuple[Decimal | None, Decimal]], currency: str) -> VatBreakdown:
+    """The one VAT computation of a document (EN 16931 BR-CO-17; DESIGN.md "Money").
+
+    `lines` are (VAT rate in percent or None, net amount) pairs, each net amount already rounded to
+    the currency's minor unit (negative for discounts and credits). For each rate, the VAT is
+    computed once on the sum of that rate's net amounts and rounded once (`vat_amount`,
+    ROUND_HALF_UP); the document's VAT is the sum of those, and its gross total net + VAT. VAT per
+    line, where a document shows it, is information only: it may differ from the rate's VAT by up
+    to half a minor unit per line. Rates are compared as numbers (19 == 19.000). Raises ValueError
+    for a net amount finer than the minor unit, `UnknownCurrencyError` for an unknown currency.
+    """
+    zero = quantize_money(Decimal(0), currency)
+    taxable: dict[Decimal | None, Decimal] = {}
+    for rate, net in lines:
+        if quantize_money(net, currency) != net:
+            raise ValueError(f"net amount {net} {currency} is not rounded to the minor unit")
+        key = None if rate is None else _plain_rate(Decimal(rate))
+        taxable[key] = taxable.get(key, zero) + net
+    subtotals = tuple(
+        VatSubtotal(rate, quantize_money(amount, currency),
+                    zero if rate is None else vat_amount(amount, rate, currency))
+        for rate, amount in sorted(taxable.items(), key=lambda item: (item[0] is None, item[0] or 0))
+    )
+    return VatBreakdown(currency=currency, subtotals=subtotals,
+                        net=sum((s.taxable_amount for s in subtotals), zero),
+                        vat=sum((s.vat_amount for s in subtotals), zero))
+
+
+# --- Display: the one path from an amount or a quantity to text (HTML, PDF, e-mail) -------------------
+# Babel formats in the active language's locale (evbilling.languages): `16,69 €` in German, `€16.69` in
+# English. CSV exports write plain machine values (`16.69`) and never come here.
+
+_RATE_DIGITS: Final = 4
+NOTHING: Final = "\u2013"  # shown for a missing amount, quantity or time (an en dash)
+
+
+def format_money(amount: Decimal | None, currency: str, *, locale: str | None = None) -> str:
+    """An amount rounded to the currency's minor unit, in the reader's locale: `€16.69`, `16,69 €`."""
+    if amount is None:
+        return NOTHING
+    return format_currency(quantize_money(Decimal(amount), currency), currency, locale=locale or babel_locale())
+
+
+def format_rate(amount: Decimal | None, currency: str, *, locale: str | None = None) -> str:
+    """A unit price (per kWh, per hour): at least the currency's digits, at most four, nothing lost that the
+    tariff states (`€0.395`, `€6.00`)."""
+    if amount is None:
+        return NOTHING
+    digits = max(_RATE_DIGITS, MINOR_UNITS.get(currency, 2))
+    value = Decimal(amount).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP).normalize()
+    return format_currency(value, currency, locale=locale or babel_locale(), decimal_quantization=False)
+
+
+def format_quantity(value: Decimal | float | int | None, digits: int = 3, *, locale: str | None = None) -> str:
+    """A measured quantity with exactly `digits` decimals (ROUND_HALF_UP), grouped in the reader's locale:
+    `1,234.567`, `1.234,567`."""
+    if value is None:
+        return NOTHING
+    quantum = Decimal(1).scaleb(-digits)
+    rounded = Decimal(str(value)).quantize(quantum, ROUND_HALF_UP)
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return format_decimal(rounded, format=pattern, locale=locale or babel_locale(), decimal_quantization=False)
+
+
+def format_percent(rate: Decimal | float | int | None, *, locale: str | None = None) -> str:
+    """A percentage as the tariff states it, without trailing zeros: `19 %`, `7,5 %`."""
+    if rate is None:
+        return NOTHING
+    number = format_decimal(Decimal(str(rate)).normalize(), format="#,##0.##", locale=locale or babel_locale())
+    return f"{number}\u00a0%"
+
+
+def format_hours(hours: Decimal | float | int | timedelta | None) -> str:
+    """A duration (in hours, or a timedelta) as hours and minutes (`1 h 05 min`, `12 min`, `20 s`), never
+    `0.0033 h`."""
+    if hours is None:
+        return NOTHING
+    if isinstance(hours, timedelta):
+        hours = Decimal(str(hours.total_seconds())) / 3600
+    seconds = int((Decimal(str(hours)) * 3600).to_integral_value(ROUND_HALF_UP))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = (seconds + 30) // 60
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def money_format(amount: Decimal, currency: str, *, locale: str = "en_GB") -> str:
+    """An amount as a reader of `locale` writes it ('16,69 €' in de_DE, '€16.69' in en_GB): `format_money`
+    with an explicit locale (pages whose reader is the charger's country, not the signed-in language)."""
+    return format_money(amount, currency, locale=locale)
+
+
+def rate_format(amount: Decimal, currency: str, *, locale: str = "en_GB") -> str:
+    """A unit price in an explicit locale ('€0.39' for 0.390000, '€0.0125' for 0.012500): `format_rate`."""
+    return format_rate(amount, currency, locale=locale)

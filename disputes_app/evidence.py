@@ -3,7 +3,8 @@
 Each part is `func(*, ticket) -> JSON-able value` stored under its name in `Evidence.data`;
 `driver_visible` says whether the driver sees that part: the session, its meter samples, derived
 periods, the price (tariff snapshot and breakdown), the connector's status timeline around the
-session (staff only), the card payments and refunds, and the invoices and credit notes.
+session (staff only), the card payments and refunds, the invoices and credit notes, and the meter's signed
+readings (OCMF) with what they prove: whether the billed energy is the energy the meter signed.
 Values may hold Decimals and datetimes: the JSON field writes them as exact strings.
 """
 from __future__ import annotations
@@ -19,8 +20,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from billing_app.invoicing.reconciliation import session_card_payments
 from billing_app.models import Invoice, InvoiceLine, Payment, SessionCharge
 from billing_app.pricing import ocpi
+from billing_app.settlement.selectors import charge_energy_proven
 from billing_app.tariffs.cdr import session_charging_periods, session_periods
-from sessions_app.models import ConnectorStatusEvent
+from sessions_app.models import ConnectorStatusEvent, MeterSignatureCheck, SignedMeterValue
+from sessions_app.ocmf.decoding import public_key_base64
 from sessions_app.selectors import session_samples
 
 from .models import DisputeTicket
@@ -169,6 +172,34 @@ def _invoices(*, ticket) -> list[dict[str, Any]]:
     ]
 
 
+def _signed_meter_values(*, ticket) -> dict[str, Any] | None:
+    """The meter's signed readings, the key that checks them and the verification; `billed_energy_proven`
+    says at a glance whether the energy billed is what the meter signed (to its resolution)."""
+    session = ticket.session
+    if session is None:
+        return None
+    readings = [{"taken_at": v.taken_at, "context": v.context, "format": v.format, "encoding": v.encoding,
+                 "signing_method": v.signing_method, "ocmf": v.ocmf, "signed_data": v.signed_data}
+                for v in SignedMeterValue.objects.filter(session=session).order_by("taken_at", "pk")]
+    check = MeterSignatureCheck.objects.filter(session=session).select_related("meter_key").first()
+    charge = SessionCharge.objects.filter(session=session).first()
+    proven = charge is not None and charge_energy_proven(charge)
+    return {
+        "status": check.status if check else ("unsigned" if not readings else "not checked"),
+        "billed_energy_proven": proven,
+        "reasons": check.reasons if check else [],
+        "notes": check.notes if check else [],
+        "meter_serial": check.meter_serial if check else "",
+        "signed_begin_wh": check.begin_wh if check else None,
+        "signed_end_wh": check.end_wh if check else None,
+        "signed_energy_wh": check.signed_energy_wh if check else None,
+        "resolution_wh": check.resolution_wh if check else None,
+        "billed_energy_kwh": charge.total_energy_kwh if charge else None,
+        "public_key": public_key_base64(check.meter_key.public_key) if check and check.meter_key_id else None,
+        "readings": readings,
+    }
+
+
 #: The parts of the bundle, in the order of the ticket page: name -> (provider, driver sees it, title).
 PARTS: dict[str, _Part] = {
     "session": _Part(_session, True, "Session"),
@@ -178,4 +209,5 @@ PARTS: dict[str, _Part] = {
     "connector_timeline": _Part(_connector_timeline, False, "Connector status timeline (±1 h)"),
     "payments": _Part(_payments, True, "Payments and refunds"),
     "invoices": _Part(_invoices, True, "Invoices and credit notes"),
+    "signed_meter_values": _Part(_signed_meter_values, True, "Signed meter values (OCMF) and what they prove"),
 }

@@ -4,14 +4,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from sessions_app.selectors import operators_for
 
-from . import sla
+from . import sla, workflow
 from .attachments import validate_attachments
 from .models import DisputeTicket
-from .selectors import UNASSIGNED
+from .selectors import UNASSIGNED, assignees_for
 
 Status = DisputeTicket.Status
 
@@ -51,9 +50,15 @@ class StaffMessageForm(MessageForm):
 
 
 class TransitionForm(forms.Form):
-    to_status = forms.ChoiceField(label="Move to", choices=[(s, label) for s, label in Status.choices
-                                                             if s != Status.RESOLVED])
+    """Only the statuses the ticket can move to now (resolving has its own form)."""
+
+    to_status = forms.ChoiceField(label="Move to", choices=[])
     note = forms.CharField(required=False, max_length=1000)
+
+    def __init__(self, *args, from_status: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(Status.choices)
+        self.fields["to_status"].choices = [(s, labels[s]) for s in workflow.moves_from(from_status)]
 
 
 class ReopenForm(forms.Form):
@@ -69,13 +74,16 @@ class AssignForm(forms.Form):
 
 
 class ResolveForm(forms.Form):
-    kind = forms.ChoiceField(label="Resolution", choices=[
+    kind = forms.ChoiceField(label="Resolution", choices=[("", "— choose —"), *(
         (k, label) for k, label in DisputeTicket.ResolutionKind.choices if k != DisputeTicket.ResolutionKind.CHARGEBACK
-    ])
+    )])
     amount = forms.DecimalField(required=False, max_digits=12, decimal_places=3,
                                 help_text="Refund or credit amount (incl. VAT).")
     corrected_energy_kwh = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=3,
                                               label="Corrected energy (kWh)", help_text="For re-pricing.")
+    signature_override_reason = forms.CharField(
+        required=False, max_length=500, label="Override the meter's signatures because",
+        help_text="Only when re-pricing a session whose billed energy the meter's verified signatures prove.")
     explanation = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000,
                                   help_text="Sent to the driver; required when rejecting.")
 
@@ -92,24 +100,26 @@ class ResolveForm(forms.Form):
 
     def details(self) -> dict:
         energy = self.cleaned_data.get("corrected_energy_kwh")
-        return {"corrected_energy_kwh": energy} if energy is not None else {}
+        override = (self.cleaned_data.get("signature_override_reason") or "").strip()
+        return ({"corrected_energy_kwh": energy} if energy is not None else {}) | (
+            {"signature_override_reason": override} if override else {})
 
 
 class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "any status"), *Status.choices])
     operator = forms.ModelChoiceField(queryset=None, required=False, empty_label="any operator")
     sla = forms.ChoiceField(required=False, label="SLA", choices=[("", "any SLA state"), *sla.SLA_STATES.items()])
-    assignee = forms.CharField(required=False)
+    assignee = forms.ChoiceField(required=False)
+    q = forms.CharField(required=False, max_length=100, label="Search",
+                        help_text="Driver, e-mail, session number, invoice number or ticket number.")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["operator"].queryset = operators_for(user)
+        self.fields["assignee"].choices = [("", "anyone"), ("me", "me"), (UNASSIGNED, "nobody (unassigned)"), *(
+            (str(pk), name) for pk, name in assignees_for(user) if pk != user.pk)]
         self.user = user
 
     def clean_assignee(self) -> str:
-        value = self.cleaned_data["assignee"].strip()
-        if value == "me":
-            return str(self.user.pk)
-        if value in ("", UNASSIGNED) or value.isdigit():
-            return value
-        raise ValidationError('Use "me", "none" or a user id.')
+        value = self.cleaned_data["assignee"]
+        return str(self.user.pk) if value == "me" else value

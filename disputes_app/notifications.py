@@ -7,15 +7,21 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
+
+from sessions_app.selectors import operator_time_zone
 
 from . import selectors
 from .models import DisputeTicket, TicketMessage
 
 
 def _send_on_commit(*, subject: str, template: str, context: dict, recipients: list[str]) -> None:
+    """Render in the ticket operator's time zone (named in the text as `zone`)."""
     if not recipients:
         return
-    body = render_to_string(template, context)
+    zone = operator_time_zone(context["ticket"].operator_id)
+    with timezone.override(zone):
+        body = render_to_string(template, {**context, "zone": str(zone)})
     transaction.on_commit(
         lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients), robust=True
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from billing_app.models import Invoice
 from sessions_app.models import User
 from sessions_app.selectors import operator_ids_for, scope_to_user
 
@@ -56,10 +57,20 @@ def support_queue(
     operator_id: int | None = None,
     sla_state: str = "",
     assignee: str = "",
+    search: str = "",
 ) -> QuerySet[DisputeTicket]:
     """The tickets `user` works, least time left first (resolved and closed last). `assignee` is a
-    user id, "none" for unassigned tickets, or blank for all."""
+    user id, "none" for unassigned tickets, or blank for all; `search` finds a driver (name, e-mail),
+    a session, an invoice or receipt number, or a ticket number."""
     tickets = sla.with_next_due(tickets_for_staff(user))
+    if search := search.strip().lstrip("#"):
+        found = (Q(driver__username__icontains=search) | Q(driver__email__icontains=search)
+                 | Q(driver__first_name__icontains=search) | Q(driver__last_name__icontains=search)
+                 | Q(subject__icontains=search)
+                 | Q(invoice_id__in=Invoice.objects.filter(number__icontains=search).values("pk")))
+        if search.isdigit():
+            found |= Q(pk=int(search)) | Q(session_id=int(search))
+        tickets = tickets.filter(found)
     if status:
         tickets = tickets.filter(status=status)
     if operator_id:
@@ -99,6 +110,19 @@ def assignable_staff(ticket: DisputeTicket) -> QuerySet[User]:
         .distinct()
         .order_by("username")
     )
+
+
+def ticket_invoice(ticket: DisputeTicket) -> Invoice | None:
+    """The invoice or receipt a ticket is about (same operator: the id came from our own rows)."""
+    if not ticket.invoice_id:
+        return None
+    return Invoice.objects.filter(pk=ticket.invoice_id, operator_id=ticket.operator_id).first()
+
+
+def assignees_for(user: User) -> list[tuple[int, str]]:
+    """(id, username) of everyone assigned to a ticket `user` can see: the queue's assignee choices."""
+    return list(User.objects.filter(assigned_tickets__in=tickets_for_staff(user)).distinct()
+                .order_by("username").values_list("pk", "username"))
 
 
 def support_recipients(ticket: DisputeTicket) -> list[str]:

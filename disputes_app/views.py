@@ -18,7 +18,7 @@ from billing_app.settlement.selectors import held_reviews
 from evbilling.errors import form_call
 from sessions_app.selectors import sessions_for_driver
 
-from . import selectors, services, sla
+from . import selectors, services, sla, workflow
 from .evidence import driver_parts, part_titles
 from .forms import (
     AssignForm,
@@ -41,8 +41,9 @@ def _evidence(ticket: DisputeTicket, *, for_driver: bool) -> list[dict]:
         return []
     data = driver_parts(evidence.data) if for_driver else evidence.data
     titles = part_titles()
+    zone = (evidence.data.get("session") or {}).get("time_zone") or ""  # times at the charger
     return [
-        {"name": name, "title": titles.get(name, name), "value": value,
+        {"name": name, "title": titles.get(name, name), "value": value, "zone": zone,
          "json": json.dumps(value, cls=DjangoJSONEncoder, indent=2)}
         for name, value in data.items()
     ]
@@ -61,7 +62,7 @@ def support_queue(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         filters = {"status": data["status"], "operator_id": data["operator"].pk if data["operator"] else None,
-                   "sla_state": data["sla"], "assignee": data["assignee"]}
+                   "sla_state": data["sla"], "assignee": data["assignee"], "search": data["q"]}
     tickets = list(selectors.support_queue(request.user, now=now, **filters)[:500])
     rows = [{"ticket": t, "time_left": sla.time_left(t, now=now), "sla_state": sla.sla_state(t, now=now)}
             for t in tickets]
@@ -75,7 +76,7 @@ def _support_forms(ticket: DisputeTicket, data=None, files=None, *, action: str 
 
     return {
         "message_form": StaffMessageForm(*bound("message"), prefix="message"),
-        "transition_form": TransitionForm(bound("transition")[0], prefix="transition"),
+        "transition_form": TransitionForm(bound("transition")[0], prefix="transition", from_status=ticket.status),
         "assign_form": AssignForm(bound("assign")[0], prefix="assign", staff=selectors.assignable_staff(ticket),
                                   initial={"assignee": ticket.assignee_id}),
         "resolve_form": ResolveForm(bound("resolve")[0], prefix="resolve"),
@@ -125,6 +126,8 @@ def support_ticket(request: HttpRequest, pk: int) -> HttpResponse:
         "time_left": sla.time_left(ticket, now=now),
         "sla_state": sla.sla_state(ticket, now=now),
         "sla_states": sla.SLA_STATES,
+        "invoice": selectors.ticket_invoice(ticket),
+        "can_resolve": workflow.is_allowed(ticket.status, Status.RESOLVED),
         **forms,
     }, status=400 if action else 200)
 

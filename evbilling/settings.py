@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "billing_app",
     "disputes_app",
     "webhooks_app",
+    "ocpi_app",
+    "guests_app",
     "evbilling.apps.EvbillingConfig",
 ]
 
@@ -54,9 +56,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sessions_app.viewer.ViewerTimeZoneMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -77,7 +81,10 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
             ],
+            # Money, quantity and time filters in every template (billing_app/templatetags/display.py)
+            "builtins": ["billing_app.templatetags.display"],
         },
     },
 ]
@@ -142,7 +149,10 @@ REST_KNOX = {
 }
 
 # --- Time and language: UTC storage, local time only at the edges -------------------------------
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["evbilling.formats"]  # English dates as `29 Nov 2026, 14:05` (the admin included)
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -189,6 +199,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a `type` field with choices: name both enums so the schema (and `check --deploy`) stays clean.
+    "ENUM_NAME_OVERRIDES": {
+        "TariffTypeEnum": "billing_app.models.tariffs.Tariff.Type",
+        "IdTokenTypeEnum": "sessions_app.models.IdToken.Type",
+    },
 }
 
 # --- Money --------------------------------------------------------------------------------------
@@ -208,6 +223,14 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-deliver-due": {  # webhook retries (and first attempts whose task was lost); claimed per delivery
         "task": "webhooks_app.tasks.deliver_due",
         "schedule": crontab(minute="*"),
+    },
+    "ocpi-push-due": {  # OCPI push retries (and first attempts whose task was lost); claimed per push
+        "task": "ocpi_app.push.deliver_due",
+        "schedule": crontab(minute="*"),
+    },
+    "ocpi-sessions-push-active": {  # running roaming sessions with their energy and cost so far
+        "task": "ocpi_app.sessions.push_active",
+        "schedule": crontab(minute="*/5"),
     },
     "disputes-sla-check": {
         "task": "disputes_app.tasks.sla_check",
@@ -237,6 +260,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing_app.tasks.payment_holds_maintain",
         "schedule": crontab(minute="7,37"),
     },
+    "guests-watch": {  # guests' starts past their deadline, sessions near their hold, abandoned checkouts
+        "task": "guests_app.tasks.guests_watch",
+        "schedule": 20.0,
+    },
     "sessions-close-stale": {
         "task": "sessions_app.tasks.sessions_close_stale",
         "schedule": crontab(minute="*/15"),
@@ -264,6 +291,19 @@ WEBHOOKS_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", default=
 WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)
 WEBHOOKS_RETRY_SCHEDULE = env.list("WEBHOOKS_RETRY_SCHEDULE", cast=int,
                                    default=[60, 300, 1800, 7200, 43200, 86400, 86400])
+
+# --- OCPI 2.2.1 roaming (docs/ocpi.md) ------------------------------------------------------------
+# The public address partners reach us at (our versions URL is OCPI_BASE_URL/ocpi/versions).
+OCPI_BASE_URL = env.str("OCPI_BASE_URL", default="http://127.0.0.1:8000")
+# Most objects one page of a GET list holds (X-Limit); seconds a partner has to answer our requests.
+OCPI_PAGE_LIMIT = env.int("OCPI_PAGE_LIMIT", default=50)
+OCPI_TIMEOUT = env.int("OCPI_TIMEOUT", default=10)
+# Partner URLs on loopback or private networks only in development (like webhooks).
+OCPI_ALLOW_PRIVATE_HOSTS = env.bool("OCPI_ALLOW_PRIVATE_HOSTS", default=DEBUG)
+# Seconds between push attempts (attempt n failed -> wait the n-th value): len + 1 attempts, then failed.
+# Seconds a partner's command may wait for the charger's answer before its CommandResult says TIMEOUT.
+OCPI_COMMAND_TIMEOUT = env.int("OCPI_COMMAND_TIMEOUT", default=30)
+OCPI_PUSH_RETRY_SCHEDULE = env.list("OCPI_PUSH_RETRY_SCHEDULE", cast=int, default=[30, 120, 600, 3600])
 
 # --- Email: console for make run, locmem in tests, SMTP from EMAIL_URL in production -------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -310,6 +350,17 @@ PAYMENT_ACCEPT_WHEN_STRIPE_DOWN = env.bool("PAYMENT_ACCEPT_WHEN_STRIPE_DOWN", de
 # a failed charge is retried these many days after the first failure, then the receipt is overdue.
 PAYMENTS_COLLECT_AFTER_MINUTES = env.int("PAYMENTS_COLLECT_AFTER_MINUTES", default=60)
 PAYMENTS_DUNNING_RETRY_DAYS = env.list("PAYMENTS_DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 7])
+
+# --- Guest charging (AFIR ad hoc payment, docs/guest-charging.md) -------------------------------------------
+# The hold when the ad hoc tariff has no max price; how long a guest's charger may take to start after the
+# hold (the car plugged in), and when to look at its answer to the remote start; the share of the hold at
+# which the platform stops a guest's session; the pay endpoints' limit per client address (count/seconds).
+GUEST_HOLD_DEFAULT = Decimal(env.str("GUEST_HOLD_DEFAULT", default=str(PAYMENT_HOLD_DEFAULT)))
+GUEST_START_TIMEOUT_SECONDS = env.int("GUEST_START_TIMEOUT_SECONDS", default=180)
+GUEST_START_ANSWER_SECONDS = env.int("GUEST_START_ANSWER_SECONDS", default=8)
+GUEST_STOP_AT_HOLD_SHARE = Decimal(env.str("GUEST_STOP_AT_HOLD_SHARE", default="0.9"))
+GUEST_CHECKOUT_MINUTES = env.int("GUEST_CHECKOUT_MINUTES", default=30)
+GUEST_PAY_RATE = env.str("GUEST_PAY_RATE", default="20/600")
 
 # --- Logging: text on a terminal, JSON (LOG_FORMAT=json) for log shippers; request ids on every line
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

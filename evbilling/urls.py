@@ -9,6 +9,7 @@ from billing_app.payments.webhooks import WebhookView as StripeWebhookView
 from billing_app.portal import views as portal_views
 from evbilling.api import LogoutAllView, LogoutView, TokenView, register_routes
 from evbilling.health import healthz
+from evbilling.sign_out import sign_out
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
@@ -22,11 +23,15 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(register_routes().urls)),
     # Stripe webhooks: dj-stripe's URL and models, our view (verify, record, answer; process in a task)
+    path("ocpi/", include("ocpi_app.urls")),
     path("stripe/webhook/<uuid:uuid>/", StripeWebhookView.as_view(), name="stripe_webhook"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("payments/", include("billing_app.payments.urls")),
     path("", include("disputes_app.urls")),
+    path("", include("guests_app.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    # Sign-out is a POST (CSRF); a GET (an old link, a typed URL) asks for it instead of answering 405.
+    path("accounts/logout/", sign_out, name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("portal/", include("billing_app.portal.urls")),
     path("", portal_views.home, name="home"),

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from . import audit  # noqa: F401 - registers the scoped audit log admin
 from .admin_paginator import EstimatedCountPaginator
 from .admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
-from .forms import ChargingStationForm, RemoteStartForm
+from .forms import ChargingStationForm, MeterPublicKeyForm, RemoteStartForm
 from .models import (
     ChargingSession,
     ChargingStation,
@@ -17,10 +17,14 @@ from .models import (
     DriverProfile,
     IdToken,
     Location,
+    MeterPublicKey,
     MeterSample,
+    MeterSignatureCheck,
     Operator,
+    SignedMeterValue,
     User,
 )
+from .services import meter_key_register, session_signatures_verify
 
 
 @admin.register(Operator)
@@ -78,8 +82,8 @@ class ConnectorInline(ScopedInline, admin.TabularInline):
 
 @admin.register(Location)
 class LocationAdmin(OperatorScopedAdmin):
-    list_display = ["name", "city", "country", "time_zone", "operator"]
-    list_filter = ["operator", "country", "time_zone"]
+    list_display = ["name", "city", "country", "time_zone", "calibration_law", "operator"]
+    list_filter = ["operator", "country", "time_zone", "calibration_law"]
     search_fields = ["name", "city", "address", "postal_code"]
 
 
@@ -105,8 +109,18 @@ class ChargingStationAdmin(OperatorScopedAdmin):
     list_display = ["ocpp_identity", "location", "vendor", "model", "status", "online", "ocpp_version", "last_seen_at"]
     list_filter = ["status", "ocpp_version", "vendor", "location__operator", "location"]
     search_fields = ["ocpp_identity", "serial_number", "vendor", "model", "location__name"]
-    readonly_fields = ["status", "last_seen_at", "last_boot_at", "firmware_version", "ocpp_version", "connected_to"]
+    readonly_fields = ["status", "last_seen_at", "last_boot_at", "firmware_version", "ocpp_version", "connected_to",
+                       "meter_keys"]
     inlines = [ConnectorInline]
+
+    @admin.display(description="meter keys")
+    def meter_keys(self, obj):
+        """The station's meter keys, history included (entered on the meter key page)."""
+        keys = MeterPublicKey.objects.filter(station=obj) if obj.pk else []
+        return "; ".join(
+            f"connector {k.evse_number or 'all'}: meter {k.meter_serial or '?'} ({k.get_source_display().lower()}) "
+            f"from {k.valid_from:%Y-%m-%d}" + (f" until {k.valid_until:%Y-%m-%d}" if k.valid_until else "")
+            for k in keys) or "none"
     list_select_related = ["location"]
     actions = ["remote_start", "reset_soft", "reset_hard"]
 
@@ -178,6 +192,17 @@ class MeterSampleInline(ScopedInline, admin.TabularInline):
     max_num = 0
 
 
+class SignedMeterValueInline(ScopedInline, admin.TabularInline):
+    staff_may_add = False
+    staff_may_delete = False
+    model = SignedMeterValue
+    extra = 0
+    can_delete = False
+    fields = ["taken_at", "context", "format", "encoding", "signing_method", "ocmf"]
+    readonly_fields = fields
+    max_num = 0
+
+
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(ReadOnlyScopedAdmin):
     list_display = [
@@ -190,15 +215,35 @@ class ChargingSessionAdmin(ReadOnlyScopedAdmin):
     list_select_related = ["connector__station", "driver"]
     paginator = EstimatedCountPaginator  # a million sessions: no COUNT(*) per page view
     show_full_result_count = False
-    inlines = [MeterSampleInline]
-    actions = ["remote_stop"]
+    inlines = [SignedMeterValueInline, MeterSampleInline]
+    readonly_fields = ["meter_signatures"]
+    actions = ["remote_stop", "signatures_verify"]
 
     def get_actions(self, request):
-        # Sessions are read-only here, but stopping a charge is an operation, not an edit.
+        # Sessions are read-only here, but stopping a charge or checking signatures is an operation, not an edit.
         actions = super().get_actions(request)
         if not (request.user.is_superuser or request.user.is_operator_staff):
             actions.pop("remote_stop", None)
+            actions.pop("signatures_verify", None)
         return actions
+
+    @admin.display(description="meter signatures")
+    def meter_signatures(self, obj):
+        check = MeterSignatureCheck.objects.filter(session=obj).first()
+        if check is None:
+            return "not checked yet"
+        reasons = "; ".join(r["detail"] for r in check.reasons)
+        serial = f" by meter {check.meter_serial}" if check.meter_serial else ""
+        energy = f", {check.signed_energy_wh} Wh signed" if check.signed_energy_wh is not None else ""
+        return f"{check.get_status_display()}{serial}{energy}" + (f": {reasons}" if reasons else "")
+
+    @admin.action(description="Check meter signatures again (after entering a meter key)")
+    def signatures_verify(self, request, queryset):
+        done = 0
+        for session in queryset.filter(state=ChargingSession.State.COMPLETED).select_related("connector__station"):
+            session_signatures_verify(session=session)
+            done += 1
+        self.message_user(request, f"Signatures of {done} completed session(s) checked.")
 
     @admin.action(description="Stop charging remotely")
     def remote_stop(self, request, queryset):
@@ -235,3 +280,36 @@ class ConnectorStatusEventAdmin(ReadOnlyScopedAdmin):
     date_hierarchy = "timestamp"
     list_select_related = ["station"]
     show_full_result_count = False
+
+
+@admin.register(MeterPublicKey)
+class MeterPublicKeyAdmin(OperatorScopedAdmin):
+    """Meter keys per station and connector. A key is entered (or pasted from the manufacturer's file) and
+    never edited: a replaced meter gets a new key, which ends the old one's service where it begins."""
+
+    form = MeterPublicKeyForm
+    staff_may_delete = False
+    list_display = ["station", "evse_number", "meter_serial", "source", "valid_from", "valid_until", "curve"]
+    list_filter = ["source", "station__location"]
+    search_fields = ["meter_serial", "station__ocpp_identity", "public_key"]
+    list_select_related = ["station"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["station", "evse_number", "public_key", "curve", "source", "valid_from", "valid_until"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["station", "evse_number", "meter_serial", "public_key", "valid_from"]
+        return ["station", "evse_number", "meter_serial", "public_key", "curve", "source", "valid_from", "valid_until"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        registered = meter_key_register(
+            station=obj.station, evse_number=obj.evse_number, public_key=obj.public_key, meter_serial=obj.meter_serial,
+            source=MeterPublicKey.Source.OPERATOR, valid_from=obj.valid_from)
+        obj.pk = registered.pk
+        obj.refresh_from_db()
+        return None

@@ -3,7 +3,9 @@
 Deterministic for a given seed. Loading twice duplicates nothing: reference rows are looked up by
 their natural keys and sessions are generated only for operators that have none yet. Sessions are
 shaped like real ones: a power curve that tapers as the battery fills, an idle tail after charging
-on many AC sessions, and a few aborted starts.
+on many AC sessions, and a few aborted starts. German sites run in calibration-law mode (Eichrecht):
+their stations' TEST meters (`demo_meter`, a key derived from the station's identity, registered as the
+station's meter key) sign every session's begin and end reading, as `simulate_chargers` does for them.
 """
 from __future__ import annotations
 
@@ -29,6 +31,17 @@ from .models import (
     Operator,
     User,
 )
+from .ocmf.signing import TestMeter
+from .services import SignedReadingIn, meter_key_register, session_signed_values_record
+
+#: Calibration-law mode (German Eichrecht) is on for the demo sites in these countries.
+CALIBRATION_LAW_COUNTRIES = {"DE"}
+METER_KEYS_FROM = datetime(2020, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def demo_meter(ocpp_identity: str) -> TestMeter:
+    """The TEST meter of a demo station (the same key pair every time; never a real meter)."""
+    return TestMeter(f"demo station {ocpp_identity}", serial=f"TM-{ocpp_identity}")
 
 DEMO_STATION_PASSWORD = "evbilling-demo-station"  # noqa: S105 - documented demo credential
 
@@ -102,6 +115,7 @@ def load_reference_data(rng: random.Random) -> tuple[list[Operator], list[User]]
                 defaults={
                     "address": street, "postal_code": postal, "city": city, "country": country,
                     "time_zone": tz, "latitude": Decimal(lat), "longitude": Decimal(lon),
+                    "calibration_law": country in CALIBRATION_LAW_COUNTRIES,
                 },
             )
             for station_index in range(2):
@@ -118,6 +132,10 @@ def load_reference_data(rng: random.Random) -> tuple[list[Operator], list[User]]
                         "status": ChargingStation.Status.AVAILABLE,
                     },
                 )
+                if location.calibration_law:
+                    meter = demo_meter(identity)
+                    meter_key_register(station=station, evse_number=None, public_key=meter.public_key_hex,
+                                       meter_serial=meter.serial, valid_from=METER_KEYS_FROM)
                 if created:
                     count = rng.randint(1, 4)
                     Connector.objects.bulk_create(
@@ -243,10 +261,26 @@ def load_sessions(
                     for s, samples in batch for (at, e, p, c, soc) in samples
                 ]
                 MeterSample.objects.bulk_create(rows, batch_size=2000)
+                for session, _ in batch:
+                    if session.connector.station.location.calibration_law:
+                        _sign(session, tokens)
             sessions_created += len(batch)
             samples_created += len(rows)
             progress(1)
     return sessions_created, samples_created
+
+
+def _sign(session: ChargingSession, tokens: list[IdToken]) -> None:
+    """The station's TEST meter signs the session's begin and end reading (OCMF, as its charger would send)."""
+    meter = demo_meter(session.connector.station.ocpp_identity)
+    uid = next((t.uid for t in tokens if t.pk == session.id_token_id), "")
+    readings = []
+    for at, wh, tx, context in ((session.started_at, session.meter_start_wh, "B", "Transaction.Begin"),
+                                (session.stopped_at, session.meter_stop_wh, "E", "Transaction.End")):
+        record = meter.reading(at=at, wh=wh, tx=tx, id_tag=uid)
+        readings.append(SignedReadingIn(taken_at=at, signed_data=record, format="OCMF", encoding="plain",
+                                        ocmf=record, context=context))
+    session_signed_values_record(session=session, readings=readings)
 
 
 def load_demo(*, days: int = 90, seed: int = 2026, progress: Callable[[int], None] = lambda n: None) -> DemoSummary:

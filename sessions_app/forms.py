@@ -1,8 +1,9 @@
 """Admin forms that need more than the model gives."""
 from django import forms
 
-from .models import ChargingStation, IdToken
+from .models import ChargingStation, IdToken, MeterPublicKey
 from .selectors import scope_to_user
+from .services import MeterKeyError, meter_key_check
 
 
 class ChargingStationForm(forms.ModelForm):
@@ -46,3 +47,32 @@ class RemoteStartForm(forms.Form):
         self.fields["id_token"].queryset = scope_to_user(
             IdToken.objects.filter(operator_id=station.location.operator_id, status=IdToken.Status.ACCEPTED), user
         ).select_related("driver")
+
+
+class MeterPublicKeyForm(forms.ModelForm):
+    """A meter's public key as the operator enters or pastes it (hex or base64 DER, or a PEM file's text);
+    stored as hex DER. A key in service on the same connector ends where this one starts."""
+
+    public_key = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+                                 help_text="From the meter's label or the manufacturer's key file: hex, base64 or PEM.")
+
+    class Meta:
+        model = MeterPublicKey
+        fields = ["station", "evse_number", "meter_serial", "public_key", "valid_from"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # a registered key is never edited (only its meter serial)
+            self.fields.pop("public_key", None)
+
+    def clean(self):
+        cleaned = super().clean()
+        station, key, valid_from = cleaned.get("station"), cleaned.get("public_key"), cleaned.get("valid_from")
+        if station is None or not key or valid_from is None:
+            return cleaned
+        try:
+            cleaned["public_key"], self.instance.curve = meter_key_check(
+                station=station, evse_number=cleaned.get("evse_number"), public_key=key, valid_from=valid_from)
+        except MeterKeyError as error:
+            self.add_error("public_key", error.message)
+        return cleaned

@@ -135,6 +135,11 @@ class Location(models.Model):
         decimal_places=6,
         validators=[MinValueValidator(Decimal("-180")), MaxValueValidator(Decimal("180"))],
     )
+    calibration_law = models.BooleanField(
+        "calibration-law mode", default=False,
+        help_text="German Eichrecht: bill exactly the energy the meter signed (end - begin); a session without "
+                  "valid signed readings is held for review. Off: signatures are checked for information only.",
+    )
 
     class Meta:
         ordering = ["operator", "name"]
@@ -248,6 +253,7 @@ class IdToken(models.Model):
     class Type(models.TextChoices):
         RFID = "RFID", "RFID card"
         APP = "APP_USER", "App token"
+        AD_HOC = "AD_HOC", "Ad hoc (guest, one session)"
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"
@@ -263,6 +269,10 @@ class IdToken(models.Model):
     type = models.CharField(max_length=10, choices=Type.choices, default=Type.RFID)
     driver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="id_tokens")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    blocked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                   help_text="who blocked it: a driver may unblock only a card they blocked")
+    replaced_by = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="replaces", help_text="the card registered in its place")
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -420,3 +430,104 @@ class ConnectorStatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.station_id}#{self.connector_number} {self.status} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class MeterPublicKey(models.Model):
+    """The public key of the calibrated meter behind a station's connector (EVSE), for the time it was in
+    service. A replaced meter's key keeps its row with `valid_until` set, so older sessions are still
+    verified with the key of the meter that signed them. `public_key` is the DER SubjectPublicKeyInfo in
+    lower-case hex (what OCMF verification takes)."""
+
+    OWNER_PATH = "station__location__operator"
+
+    class Source(models.TextChoices):
+        CHARGER = "charger", "Sent by the charger"
+        OPERATOR = "operator", "Entered by the operator"
+
+    station = models.ForeignKey(ChargingStation, on_delete=models.CASCADE, related_name="meter_keys")
+    evse_number = models.PositiveSmallIntegerField(
+        "connector / EVSE", null=True, blank=True, help_text="Empty: the station's only meter (every connector)."
+    )
+    meter_serial = models.CharField(max_length=64, blank=True, help_text="The meter's serial (OCMF MS).")
+    public_key = models.CharField(max_length=400, help_text="DER public key, hex (base64 and PEM are converted).")
+    curve = models.CharField(max_length=32, blank=True, editable=False)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.OPERATOR)
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateTimeField(null=True, blank=True, help_text="Set when the meter was replaced.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["station", "evse_number", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["station", "public_key"], name="one_row_per_station_meter_key"),
+            models.CheckConstraint(name="meter_key_valid_until_after_from",
+                                   condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from"))),
+        ]
+
+    def __str__(self) -> str:
+        return f"meter {self.meter_serial or '?'} of {self.station_id}#{self.evse_number or '*'}"
+
+
+class SignedMeterValue(models.Model):
+    """A signed meter reading as the charger sent it (OCPP 1.6 `SignedData`, 2.0.1 `signedMeterValue`):
+    the raw data, how it was encoded, and the plain OCMF text decoded from it. Stored once per session and
+    content (`digest`), so a re-sent message adds nothing."""
+
+    OWNER_PATH = "session__operator"
+
+    session = models.ForeignKey(ChargingSession, on_delete=models.CASCADE, related_name="signed_values")
+    taken_at = models.DateTimeField(help_text="The OCPP meter value's timestamp.")
+    context = models.CharField(max_length=30, blank=True, help_text="Transaction.Begin, Transaction.End, ...")
+    format = models.CharField(max_length=20, help_text="OCMF, or what 2.0.1's encodingMethod named.")
+    encoding = models.CharField(max_length=10, help_text="How the data travelled: plain, hex or base64.")
+    signing_method = models.CharField(max_length=50, blank=True)
+    signed_data = models.TextField(help_text="Exactly as received.")
+    ocmf = models.TextField(blank=True, help_text="The decoded OCMF record (OCMF|payload|signature).")
+    public_key = models.CharField(max_length=400, blank=True, help_text="The key sent with the reading, hex DER.")
+    digest = models.CharField(max_length=64, editable=False)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "taken_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "digest"], name="one_signed_value_per_session_content"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.format} {self.context or 'reading'} at {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+
+class MeterSignatureCheck(models.Model):
+    """What the meter's signatures prove about a completed session: verified (begin and end signed by the
+    station's meter, same transaction, energy as billed), invalid (with the reasons) or unsigned."""
+
+    OWNER_PATH = "session__operator"
+
+    class Status(models.TextChoices):
+        VERIFIED = "verified", "Verified"
+        INVALID = "invalid", "Invalid"
+        UNSIGNED = "unsigned", "Unsigned"
+
+    session = models.OneToOneField(ChargingSession, on_delete=models.CASCADE, related_name="signature_check")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    reasons = models.JSONField(default=list, help_text='[{"code": ..., "detail": ...}] that make it invalid')
+    notes = models.JSONField(default=list, help_text="warnings that do not (time not synchronized, ...)")
+    meter_serial = models.CharField(max_length=64, blank=True)
+    meter_key = models.ForeignKey(MeterPublicKey, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="checks")
+    begin_wh = models.DecimalField(max_digits=15, decimal_places=3, null=True, blank=True)
+    end_wh = models.DecimalField(max_digits=15, decimal_places=3, null=True, blank=True)
+    resolution_wh = models.DecimalField(max_digits=15, decimal_places=3, null=True, blank=True)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-checked_at"]
+
+    def __str__(self) -> str:
+        return f"signatures of session {self.session_id}: {self.status}"
+
+    @property
+    def signed_energy_wh(self) -> Decimal | None:
+        if self.begin_wh is None or self.end_wh is None:
+            return None
+        return self.end_wh - self.begin_wh

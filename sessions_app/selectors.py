@@ -7,7 +7,18 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Count, Min, QuerySet
 
-from .models import ChargingSession, Location, MeterSample, Operator, User
+from .models import (
+    ChargingSession,
+    Location,
+    MeterPublicKey,
+    MeterSample,
+    MeterSignatureCheck,
+    Operator,
+    SignedMeterValue,
+    User,
+)
+from .ocmf.decoding import public_key_base64
+from .ocmf.transparency import transparency_xml
 
 
 def operator_ids_for(user: User) -> set[int] | None:
@@ -79,3 +90,32 @@ def operator_time_zone(operator_id: int) -> ZoneInfo:
     row = (Location.objects.filter(operator_id=operator_id).values("time_zone")
            .annotate(n=Count("pk"), first=Min("pk")).order_by("-n", "first").first())
     return ZoneInfo(row["time_zone"] if row else settings.TIME_ZONE)
+
+
+def session_signed_data(session: ChargingSession) -> tuple[list[str], MeterPublicKey | None]:
+    """The session's signed OCMF records (plain text, in the order taken, each once) and the meter key that
+    checks them: the one its signature check used, else the key in service at its start."""
+    from .services.signed_values import meter_key_for
+
+    records = list(dict.fromkeys(
+        SignedMeterValue.objects.filter(session=session).exclude(ocmf="").order_by("taken_at", "pk")
+        .values_list("ocmf", flat=True)))
+    check = MeterSignatureCheck.objects.filter(session=session).select_related("meter_key").first()
+    key = check.meter_key if check is not None and check.meter_key_id else meter_key_for(
+        station=session.connector.station, evse_number=session.connector.number, at=session.started_at)
+    return records, key
+
+
+def session_transparency_xml(session: ChargingSession) -> bytes | None:
+    """The session's signed data in the S.A.F.E. Transparenzsoftware's XML container; None when unsigned."""
+    records, key = session_signed_data(session)
+    if not records:
+        return None
+    return transparency_xml(records=records, public_key_hex=key.public_key if key else "", transaction_id=session.pk)
+
+
+def meter_key_pem(key: MeterPublicKey) -> str:
+    """The meter's public key as a PEM file's text."""
+    body = public_key_base64(key.public_key)
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return "\n".join(["-----BEGIN PUBLIC KEY-----", *lines, "-----END PUBLIC KEY-----", ""])

@@ -1,2 +1,11 @@
 """Billing admin, one module per concept (registration happens on import)."""
-from billing_app.admin import accounts, collections, invoices, payments, plans, reviews, tariffs  # noqa: F401
+from billing_app.admin import (  # noqa: F401
+    accounts,
+    collections,
+    invoices,
+    payments,
+    plans,
+    reviews,
+    tariffs,
+    what_if,
+)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from billing_app.reporting import analytics
 from billing_app.reporting import exports as accounting_exports
+from sessions_app.local_time import format_local_date
 from sessions_app.models import Location
 from sessions_app.selectors import is_back_office, operator_ids_for, scope_to_user
 
@@ -22,7 +23,9 @@ class AnalyticsFilterForm(forms.Form):
     end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     bucket = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week"), ("month", "Month")], initial="day")
     location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False,
-                                      empty_label="All locations (UTC days)")
+                                      empty_label="All locations",
+                                      help_text="Days are counted in UTC across all locations, in the "
+                                                "location's own time zone when you choose one.")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,7 +72,7 @@ def _figures(user, filters: analytics.Filters) -> dict:
     currencies = sorted({c for row in series for c in row["revenue"]})
     heatmap = analytics.peak_hours(user, filters)
     chart = {
-        "labels": [row["bucket"].isoformat() for row in series],
+        "labels": [format_local_date(row["bucket"]) for row in series],
         "sessions": [row["sessions"] for row in series],
         "energy": [float(row["energy_kwh"]) for row in series],
         "revenue": {c: [float(row["revenue"].get(c, (0, 0))[0]) for row in series] for c in currencies},
@@ -86,6 +89,7 @@ def _figures(user, filters: analytics.Filters) -> dict:
         "heat_max": max((n for row in heatmap for n in row), default=0) or 1,
         "idle_fees": analytics.top_idle_fee_stations(user, filters),
         "disputes": analytics.disputes_and_refunds(user, filters),
+        "day_zone": str(filters.zone),
     }
 
 

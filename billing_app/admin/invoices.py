@@ -6,9 +6,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing_app import invoicing
+from billing_app.admin.display import money_column
 from billing_app.admin.filters import CollectionFilter, CurrencyFilter
 from billing_app.invoicing.views import pdf_response
 from billing_app.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from billing_app.money import format_money
 from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import ReadOnlyScopedAdmin, ScopedInline
 
@@ -72,8 +74,9 @@ class _PdfLinkMixin:
 
 @admin.register(Invoice)
 class InvoiceAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
-    list_display = ["__str__", "kind", "driver", "period_start", "total_incl_vat", "currency", "state",
+    list_display = ["__str__", "kind", "driver", "period_start", "total_shown", "state",
                     "collection_status", "issued_at", "pdf_link", "operator"]
+    total_shown = money_column("total_incl_vat", description="total incl. VAT")
     # issued_at as a filter, not a date_hierarchy, and currencies from the operators, not a DISTINCT over
     # every invoice: both read the whole table on each page view (bench/web_load.py, a million receipts).
     list_filter = ["state", CollectionFilter, "kind", "operator", CurrencyFilter, "issued_at"]
@@ -109,14 +112,16 @@ class InvoiceAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
             except invoicing.CreditNoteError as error:
                 self.message_user(request, f"{invoice}: {error}", messages.WARNING)
             else:
-                self.message_user(request, f"{note} credits {note.total_incl_vat} {note.currency} of {invoice}.",
-                                  messages.SUCCESS)
+                credited = format_money(note.total_incl_vat, note.currency)
+                self.message_user(request, f"{note} credits {credited} of {invoice}.", messages.SUCCESS)
 
 
 @admin.register(CreditNote)
 class CreditNoteAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
-    list_display = ["number", "invoice", "total_incl_vat", "currency", "refund_amount", "refund_status", "issued_at",
+    list_display = ["number", "invoice", "total_shown", "refund_shown", "refund_status", "issued_at",
                     "pdf_link", "operator"]
+    total_shown = money_column("total_incl_vat", description="total incl. VAT")
+    refund_shown = money_column("refund_amount", description="refund")
     list_filter = ["refund_status", "operator", CurrencyFilter]
     search_fields = ["number", "invoice__number"]
     list_select_related = ["invoice", "operator"]

@@ -2,6 +2,7 @@
 services (refunds from disputes and credit notes), never through edited amounts."""
 from django.contrib import admin
 
+from billing_app.admin.display import money_column
 from billing_app.models import Payment, PaymentEvent, Refund
 from sessions_app.admin_scope import OperatorScopedAdmin, ScopedInline
 
@@ -28,8 +29,11 @@ class RefundInline(ScopedInline, admin.TabularInline):
 
 @admin.register(Payment)
 class PaymentAdmin(OperatorScopedAdmin):
-    list_display = ["pk", "driver", "kind", "status", "failure_code", "currency", "amount_authorized",
-                    "amount_captured", "amount_refunded", "dispute_status", "session", "created_at"]
+    list_display = ["pk", "driver", "kind", "status", "failure_code", "authorized", "captured", "refunded",
+                    "dispute_status", "session", "created_at"]
+    authorized = money_column("amount_authorized", description="authorized")
+    captured = money_column("amount_captured", description="captured")
+    refunded = money_column("amount_refunded", description="refunded")
     list_filter = ["status", "kind", "dispute_status", "operator"]
     search_fields = ["stripe_payment_intent_id", "driver__username", "driver__email", "idempotency_key"]
     list_select_related = ["driver", "session"]

@@ -1,13 +1,15 @@
 """Admin for subscription plans (operators edit them) and subscriptions (the system writes them)."""
 from django.contrib import admin
 
+from billing_app.admin.display import money_column
 from billing_app.models import Plan, Subscription, SubscriptionPeriod
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin
 
 
 @admin.register(Plan)
 class PlanAdmin(OperatorScopedAdmin):
-    list_display = ["name", "period", "fee_excl_vat", "vat_rate", "currency", "included_kwh", "active", "operator"]
+    list_display = ["name", "period", "fee_shown", "vat_rate", "included_kwh", "active", "operator"]
+    fee_shown = money_column("fee_excl_vat", description="fee excl. VAT")
     list_filter = ["active", "period", "operator"]
     search_fields = ["name"]
     staff_may_delete = False  # subscriptions point at plans: deactivate instead

@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from billing_app.models import ChargeReview
+from billing_app.money import format_money
 from billing_app.settlement.review import charge_review_accept, charge_review_correct
 from evbilling.errors import ApplicationError
 from sessions_app.admin_scope import ReadOnlyScopedAdmin
@@ -66,7 +67,7 @@ class ChargeReviewAdmin(ReadOnlyScopedAdmin):
 
     @admin.display(description="priced at")
     def priced_total(self, review):
-        return f"{review.priced_total_incl_vat} {review.charge.currency}"
+        return format_money(review.priced_total_incl_vat, review.charge.currency)
 
     @admin.display(description="resolve")
     def resolve_link(self, review):

@@ -1,11 +1,14 @@
 """Admin for tariffs and session charges, scoped to the staff member's operator."""
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
+from billing_app.admin.display import TrimmedDecimalInput, kwh_column, money_column
 from billing_app.admin.filters import CurrencyFilter, ReviewFilter
 from billing_app.models import (
     DriverGroup,
@@ -16,12 +19,26 @@ from billing_app.models import (
     TariffAssignment,
     TariffElement,
 )
+from billing_app.money import format_percent, format_rate
 from billing_app.pricing.ocpi import dumps, loads
+from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import cdr_for_charge
-from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
+from billing_app.tariffs.services import (
+    TariffImportError,
+    tariff_copy_draft,
+    tariff_import_ocpi,
+    tariff_to_ocpi,
+    tariff_warnings,
+)
 from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 from sessions_app.selectors import operators_for
+
+
+def warn_about(admin_view, request, tariff: Tariff) -> None:
+    """The tariff's checks as warning messages (never a refusal): shown after a save or an import."""
+    for warning in tariff_warnings(tariff):
+        admin_view.message_user(request, f"Check: {warning}", messages.WARNING)
 
 
 class TariffAltTextInline(ScopedInline, admin.TabularInline):
@@ -44,7 +61,9 @@ class TariffElementInline(ScopedInline, admin.StackedInline):
     def components_summary(self, obj):
         if not obj.pk:
             return "Save, then open the element to add its price components."
-        parts = [f"{c.type} {c.price:f}" + (f" +{c.vat:f}% VAT" if c.vat is not None else "") + f" step {c.step_size}"
+        currency = obj.tariff.currency
+        parts = [f"{c.type} {format_rate(c.price, currency)}" + (f" + {format_percent(c.vat)} VAT" if c.vat is not None
+                                                                 else "") + f" step {c.step_size}"
                  for c in obj.price_components.all()]
         return "; ".join(parts) or "none yet: open the element (change link) to add them"
 
@@ -82,8 +101,23 @@ class TariffAdmin(OperatorScopedAdmin):
     list_filter = ["operator", "currency", "type"]
     search_fields = ["name", "ocpi_id", "alt_texts__text"]
     inlines = [TariffAltTextInline, TariffElementInline, TariffAssignmentInline]
-    actions = ["export_ocpi"]
+    actions = ["export_ocpi", "copy_as_draft"]
     change_list_template = "admin/billing_app/tariff/change_list.html"
+    readonly_fields = ["checks"]
+
+    @admin.display(description="checks")
+    def checks(self, obj):
+        if not obj.pk:
+            return "Shown once the tariff is saved."
+        warnings = tariff_warnings(obj)
+        if not warnings:
+            return "No warnings."
+        return format_html("<ul>{}</ul>", format_html_join("", "<li><code>{}</code> {}</li>",
+                                                           ((w.path, w.message) for w in warnings)))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        warn_about(self, request, form.instance)
 
     @admin.action(description="Export selected as OCPI 2.2.1 JSON")
     def export_ocpi(self, request, queryset):
@@ -93,6 +127,16 @@ class TariffAdmin(OperatorScopedAdmin):
         name = queryset[0].ocpi_id if len(tariffs) == 1 else "tariffs"
         response["Content-Disposition"] = f'attachment; filename="{name}.json"'
         return response
+
+    @admin.action(description="Copy as a draft for a what-if (unassigned)", permissions=["add"])
+    def copy_as_draft(self, request, queryset):
+        for tariff in queryset:
+            copy = tariff_copy_draft(tariff=tariff)
+            url = reverse("admin:billing_app_whatifrun_add") + f"?draft_tariff={copy.pk}&compared_tariff={tariff.pk}"
+            self.message_user(request, format_html(
+                'Copied {} as <a href="{}">{}</a>: edit it (it applies to no session), then <a href="{}">try it in '
+                "a what-if</a>.", tariff.ocpi_id, reverse("admin:billing_app_tariff_change", args=[copy.pk]),
+                copy.ocpi_id, url), messages.SUCCESS)
 
     def get_urls(self):
         return [
@@ -111,6 +155,7 @@ class TariffAdmin(OperatorScopedAdmin):
                 form.add_error("file", str(error))
             else:
                 self.message_user(request, f"Imported tariff {tariff.ocpi_id}.", messages.SUCCESS)
+                warn_about(self, request, tariff)
                 return redirect(reverse("admin:billing_app_tariff_change", args=[tariff.pk]))
         context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
                    "title": "Import an OCPI tariff"}
@@ -121,6 +166,7 @@ class PriceComponentInline(ScopedInline, admin.TabularInline):
     model = PriceComponent
     extra = 1
     fields = ["position", "type", "price", "vat", "step_size"]
+    formfield_overrides = {models.DecimalField: {"widget": TrimmedDecimalInput(attrs={"step": "any"})}}
 
 
 @admin.register(TariffElement)
@@ -132,6 +178,10 @@ class TariffElementAdmin(OperatorScopedAdmin):
     def has_module_permission(self, request):
         return False  # reached from a tariff's page
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        warn_about(self, request, form.instance.tariff)
+
 
 @admin.register(DriverGroup)
 class DriverGroupAdmin(OperatorScopedAdmin):
@@ -142,8 +192,12 @@ class DriverGroupAdmin(OperatorScopedAdmin):
 
 @admin.register(SessionCharge)
 class SessionChargeAdmin(ReadOnlyScopedAdmin):
-    list_display = ["session", "total_excl_vat", "total_vat", "total_incl_vat", "currency", "total_energy_kwh",
+    list_display = ["session", "total_excl_vat_shown", "total_vat_shown", "total_incl_vat_shown", "energy_shown",
                     "tariff", "priced_at"]
+    total_excl_vat_shown = money_column("total_excl_vat")
+    total_vat_shown = money_column("total_vat")
+    total_incl_vat_shown = money_column("total_incl_vat")
+    energy_shown = kwh_column("total_energy_kwh", description="energy")
     list_filter = [ReviewFilter, CurrencyFilter, "session__operator"]
     search_fields = ["session__transaction_ref", "session__driver__username"]
     # Newest sessions first through the sessions' (operator, started_at) index: ordering by priced_at walks
@@ -167,4 +221,5 @@ class SessionChargeAdmin(ReadOnlyScopedAdmin):
     def breakdown_table(self, obj):
         from django.template.loader import render_to_string
 
-        return render_to_string("billing/breakdown_table.html", {"breakdown": obj.breakdown})
+        return render_to_string("billing/breakdown_table.html", {"breakdown": obj.breakdown, "currency": obj.currency,
+                                                                 "vat_rows": charge_vat_breakdown(obj)})

@@ -18,7 +18,7 @@ from rest_framework.decorators import action
 
 from billing_app.invoicing.reconciliation import SESSION_KINDS
 from billing_app.invoicing.views import pdf_response
-from billing_app.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment
+from billing_app.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoiceVatSubtotal, Payment
 from evbilling.api_conventions import IdFilter
 from sessions_app.models import User
 from sessions_app.selectors import visible_to
@@ -66,6 +66,12 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
                   "amount_excl_vat", "vat_amount", "amount_incl_vat"]
 
 
+class InvoiceVatSubtotalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InvoiceVatSubtotal
+        fields = ["vat_rate", "taxable_amount", "vat_amount"]
+
+
 class CreditNoteLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = CreditNoteLine
@@ -95,6 +101,9 @@ class InvoiceSerializer(serializers.ModelSerializer):
         help_text="paid, void, pending (a card payment is under way), failed (the last card payment was "
                   "declined) or unpaid")
     lines = InvoiceLineSerializer(many=True, read_only=True)
+    vat_breakdown = InvoiceVatSubtotalSerializer(
+        source="vat_subtotals", many=True, read_only=True,
+        help_text="VAT per rate (EN 16931 BR-CO-17): total_vat is their sum; a line's vat_amount is information")
     credit_notes = CreditNoteSerializer(many=True, read_only=True)
     pdf_url = serializers.SerializerMethodField()
 
@@ -102,7 +111,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
         model = Invoice
         fields = ["id", "number", "kind", "status", "payment_status", "issued_at", "paid_at", "period_start",
                   "period_end", "session", "currency", "total_excl_vat", "total_vat", "total_incl_vat",
-                  "lines", "credit_notes", "pdf_url"]
+                  "vat_per_rate", "vat_breakdown", "lines", "credit_notes", "pdf_url"]
 
     def get_payment_status(self, invoice) -> str:
         if invoice.state in (Invoice.State.PAID, Invoice.State.VOID):
@@ -153,7 +162,7 @@ class InvoiceViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         notes = CreditNote.objects.prefetch_related("lines").select_related("invoice").order_by("issued_at", "pk")
         return with_payment_state(documents_visible_to(Invoice, self.request.user)).prefetch_related(
-            "lines", Prefetch("credit_notes", queryset=notes)).order_by("-issued_at", "-pk")
+            "lines", "vat_subtotals", Prefetch("credit_notes", queryset=notes)).order_by("-issued_at", "-pk")
 
     @extend_schema(responses=PDF_RESPONSES)
     @action(detail=True, renderer_classes=[renderers.JSONRenderer, PdfRenderer])

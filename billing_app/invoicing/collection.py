@@ -32,11 +32,14 @@ from billing_app.invoicing.credit_notes import invoice_remaining
 from billing_app.invoicing.documents import invoice_mark_paid
 from billing_app.invoicing.reconciliation import session_card_payments
 from billing_app.models import Invoice, Payment, PaymentCustomer, ReceiptCollection, Refund
+from billing_app.money import format_money
 from billing_app.payments.services import payment_advance
 from billing_app.payments.stripe_client import StripeUnavailable
 from billing_app.payments.transitions import payment_event_record
 from evbilling.errors import ApplicationError, ConflictError
 from evbilling.on_commit import after_commit
+from sessions_app.local_time import format_local_date
+from sessions_app.selectors import operator_time_zone
 
 logger = logging.getLogger(__name__)
 
@@ -198,14 +201,14 @@ def _dunning_email(collection_id: int) -> None:
     invoice, driver = collection.invoice, collection.invoice.driver
     if not driver.email:
         return
-    amount = f"{collection.payment.amount_requested} {invoice.currency}"
+    amount = format_money(collection.payment.amount_requested, invoice.currency)
     if collection.status == STATUS.OVERDUE:
         subject = f"Your charging receipt {invoice.number} is overdue"
         body = (f"We could not charge {amount} for your charging session (receipt {invoice.number}) to your card "
                 f"({collection.failure_message}), and we will not try again. Please add a working card in the "
                 "portal (Payment methods) and contact us to settle the receipt.")
     else:
-        retry = timezone.localtime(collection.next_attempt_at).strftime("%Y-%m-%d")
+        retry = format_local_date(collection.next_attempt_at, operator_time_zone(invoice.operator_id))
         subject = f"Payment for your charging receipt {invoice.number} failed"
         body = (f"We could not charge {amount} for your charging session (receipt {invoice.number}) to your card "
                 f"({collection.failure_message}). We will try again on {retry}; you can change your card in the "

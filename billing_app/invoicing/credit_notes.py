@@ -1,9 +1,15 @@
 """Credit notes: corrections of issued invoices, full or partial, never above what remains.
 
 The invoice row is locked (SELECT ... FOR UPDATE) while what remains is computed and the credit
-note stored, so two concurrent credit notes cannot together exceed the invoice. A credit is shared
-out over the invoice's VAT rates in proportion to what remains at each rate, in whole cents that
-add up exactly; each rate's VAT is taken out of its gross share (rounded once).
+note stored, so two concurrent credit notes cannot together exceed the invoice. What remains is counted
+per VAT rate from the invoice's stored per-rate rows (`InvoiceVatSubtotal`, EN 16931 BR-CO-17) less
+the credit notes' lines, one per rate. A credit is shared out over the rates in proportion to what
+remains at each rate, in whole cents that add up exactly; each rate's VAT is computed once on its
+share (`money.vat_of_gross`): the net amount whose VAT at the rate, rounded once, makes up the share,
+so the credit note's VAT per rate is rate x net rounded (BR-CO-17) whenever a net amount reaches the
+share exactly; for the few gross amounts none reaches (19 %: 0.03 is 0.02 + 0.00 or 0.03 + 0.01) the
+VAT is the share less the nearest net, one minor unit from rate x net. Crediting all that remains at
+a rate takes its remaining net and VAT as they stand, so an invoice's credit notes add up to it.
 
 A credit note with `refund=True` gives its total back to the card that paid the invoice (a session
 receipt's hold and extra charge, a plan fee's payment): never above what those payments captured and
@@ -27,18 +33,17 @@ from django.utils import timezone
 from billing_app.invoicing.delivery import credit_note_pdf_render
 from billing_app.invoicing.documents import delivery_is_suppressed
 from billing_app.invoicing.errors import CreditNoteError
-from billing_app.invoicing.lines import share_out, vat_summary
+from billing_app.invoicing.lines import rate_label
 from billing_app.invoicing.numbering import number_format, number_take
 from billing_app.invoicing.refunds import credit_note_refund_send_task, invoice_refundable
 from billing_app.models import CreditNote, CreditNoteLine, Invoice, NumberSequence
-from billing_app.money import quantize_money
+from billing_app.money import quantize_money, share_out, vat_of_gross
 from evbilling.on_commit import after_commit
 from sessions_app.selectors import operator_time_zone
 
 credit_note_issued = Signal()
 """Sent on commit of a new credit note: kwargs `credit_note` (CreditNote) and `refund` (bool)."""
 
-_HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,7 @@ class Remaining:
 
 
 def invoice_remaining_by_rate(invoice: Invoice) -> list[Remaining]:
-    """Per VAT rate: the invoice's lines minus what credit notes took already."""
+    """Per VAT rate: the invoice's per-rate rows (net and VAT as issued) minus what credit notes took already."""
     credited: dict[Decimal | None, tuple[Decimal, Decimal]] = {}
     rows = (CreditNoteLine.objects.filter(credit_note__invoice=invoice).values("vat_rate")
             .annotate(excl=Sum("amount_excl_vat"), vat=Sum("vat_amount")))
@@ -63,10 +68,11 @@ def invoice_remaining_by_rate(invoice: Invoice) -> list[Remaining]:
         rate = None if row["vat_rate"] is None else Decimal(row["vat_rate"]).normalize()
         credited[rate] = (row["excl"], row["vat"])
     remaining = []
-    for summary in vat_summary(invoice.lines.all(), invoice.currency):
-        excl, vat = credited.get(summary.rate, (Decimal(0), Decimal(0)))
-        remaining.append(Remaining(summary.rate, quantize_money(summary.amount_excl_vat - excl, invoice.currency),
-                                   quantize_money(summary.vat_amount - vat, invoice.currency)))
+    for subtotal in invoice.vat_subtotals.all():
+        rate = None if subtotal.vat_rate is None else subtotal.vat_rate.normalize()
+        excl, vat = credited.get(rate, (Decimal(0), Decimal(0)))
+        remaining.append(Remaining(rate, quantize_money(subtotal.taxable_amount - excl, invoice.currency),
+                                   quantize_money(subtotal.vat_amount - vat, invoice.currency)))
     return remaining
 
 
@@ -80,10 +86,10 @@ def _split_gross(gross: Decimal, rate: Decimal | None, limit: Remaining, currenc
     """(excl., VAT) of a gross credit at one rate; the whole remainder when it takes all of it."""
     if gross == limit.amount_incl_vat:
         return limit.amount_excl_vat, limit.vat_amount
-    if rate is None:
-        return gross, quantize_money(Decimal(0), currency)
-    excl = min(quantize_money(gross * _HUNDRED / (_HUNDRED + rate), currency), limit.amount_excl_vat)
-    return excl, gross - excl
+    excl, vat = vat_of_gross(gross, rate, currency)
+    if excl > limit.amount_excl_vat:
+        return limit.amount_excl_vat, gross - limit.amount_excl_vat
+    return excl, vat
 
 
 def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal | None = None,
@@ -140,7 +146,7 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
         )
         CreditNoteLine.objects.bulk_create([
             CreditNoteLine(credit_note=note, position=position, vat_rate=r.rate,
-                           description=f"Credit on invoice {invoice.number} ({_rate_label(r.rate)})",
+                           description=f"Credit on invoice {invoice.number} ({rate_label(r.rate)})",
                            amount_excl_vat=excl, vat_amount=vat, amount_incl_vat=excl + vat)
             for position, (r, excl, vat) in enumerate(parts, start=1)
         ])
@@ -150,7 +156,3 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
         if not delivery_is_suppressed():
             after_commit(credit_note_pdf_render.delay, note.pk)
     return note
-
-
-def _rate_label(rate: Decimal | None) -> str:
-    return "no VAT" if rate is None else f"VAT {rate.normalize():f} %"

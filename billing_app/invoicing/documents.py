@@ -23,9 +23,17 @@ from django.utils import timezone
 
 from billing_app.invoicing.delivery import invoice_pdf_render
 from billing_app.invoicing.errors import InvoicingError
-from billing_app.invoicing.lines import LineIn, lines_from_breakdown, totals
+from billing_app.invoicing.lines import LineIn, document_vat, lines_from_breakdown
 from billing_app.invoicing.numbering import number_format, number_take
-from billing_app.models import BillingAccount, ChargeReview, Invoice, InvoiceLine, NumberSequence, SessionCharge
+from billing_app.models import (
+    BillingAccount,
+    ChargeReview,
+    Invoice,
+    InvoiceLine,
+    InvoiceVatSubtotal,
+    NumberSequence,
+    SessionCharge,
+)
 from billing_app.plans.statements import plan_statement_lines
 from billing_app.signals import invoice_issued, invoice_paid, invoice_voided
 from evbilling.on_commit import after_commit
@@ -98,8 +106,15 @@ class Draft:
     lines: list[LineIn]
 
 
-def _set_totals(invoice: Invoice, lines: Sequence) -> None:
-    invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat = totals(lines, invoice.currency)
+def _set_totals(invoice: Invoice, lines: Sequence) -> list[InvoiceVatSubtotal]:
+    """The invoice's totals from its lines, VAT per rate (EN 16931 BR-CO-17, `money.vat_breakdown`),
+    and its per-rate rows to store once the invoice has its primary key."""
+    vat = document_vat(lines, invoice.currency)
+    invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat = vat.net, vat.vat, vat.gross
+    invoice.vat_per_rate = True
+    return [InvoiceVatSubtotal(invoice=invoice, position=position, vat_rate=subtotal.rate,
+                               taxable_amount=subtotal.taxable_amount, vat_amount=subtotal.vat_amount)
+            for position, subtotal in enumerate(vat.subtotals, start=1)]
 
 
 def _number(invoices: Sequence[Invoice], now: datetime) -> None:
@@ -135,14 +150,29 @@ def _line_rows(invoice: Invoice, lines: Sequence[LineIn]) -> list[InvoiceLine]:
 def _issue_new(drafts: Sequence[Draft], *, now: datetime) -> list[Invoice]:
     """Number and store new invoices with their lines, in the caller's transaction."""
     invoices = [draft.invoice for draft in drafts]
-    for draft in drafts:
-        _set_totals(draft.invoice, draft.lines)
+    vat_rows = [row for draft in drafts for row in _set_totals(draft.invoice, draft.lines)]
     _number(invoices, now)
     Invoice.objects.bulk_create(invoices)
     InvoiceLine.objects.bulk_create([row for draft in drafts for row in _line_rows(draft.invoice, draft.lines)])
+    InvoiceVatSubtotal.objects.bulk_create(_attached(vat_rows))
     invoice_issued.send(sender=Invoice, invoices=invoices)
     _queue_delivery([invoice.pk for invoice in invoices])
     return invoices
+
+
+def _attached(vat_rows: list[InvoiceVatSubtotal]) -> list[InvoiceVatSubtotal]:
+    """Per-rate rows made before their invoice was saved, pointed at its primary key."""
+    for row in vat_rows:
+        row.invoice_id = row.invoice.pk
+    return vat_rows
+
+
+def _store_draft(draft: Draft) -> None:
+    """Save a draft invoice with its lines and per-rate VAT rows (in the caller's transaction)."""
+    vat_rows = _set_totals(draft.invoice, draft.lines)
+    draft.invoice.save()
+    InvoiceLine.objects.bulk_create(_line_rows(draft.invoice, draft.lines))
+    InvoiceVatSubtotal.objects.bulk_create(_attached(vat_rows))
 
 
 def issue_drafts(drafts: Sequence[Draft], *, now: datetime) -> list[Invoice]:
@@ -187,7 +217,9 @@ def invoice_issue(*, invoice_id: int, now: datetime | None = None) -> Invoice:
         lines = list(invoice.lines.all())
         if not lines:
             raise InvoicingError(f"Draft {invoice_id} has no lines.")
-        _set_totals(invoice, lines)
+        vat_rows = _set_totals(invoice, lines)
+        invoice.vat_subtotals.all().delete()
+        InvoiceVatSubtotal.objects.bulk_create(vat_rows)
         _number([invoice], now)
         invoice.save()
         invoice_issued.send(sender=Invoice, invoices=[invoice])
@@ -231,9 +263,7 @@ def invoice_create_for_session(*, session_id: int) -> Invoice | None:
         return None
     try:
         with transaction.atomic():
-            _set_totals(draft.invoice, draft.lines)
-            draft.invoice.save()
-            InvoiceLine.objects.bulk_create(_line_rows(draft.invoice, draft.lines))
+            _store_draft(draft)
     except IntegrityError:
         return Invoice.objects.get(session_id=session_id)
     return draft.invoice
@@ -345,11 +375,8 @@ def statement_create(*, account_id: int, period: date, issue: bool = True,
     else:
         try:
             with transaction.atomic():
-                draft = drafts[0]
-                _set_totals(draft.invoice, draft.lines)
-                draft.invoice.save()
-                InvoiceLine.objects.bulk_create(_line_rows(draft.invoice, draft.lines))
-                issued = [draft.invoice]
+                _store_draft(drafts[0])
+                issued = [drafts[0].invoice]
         except IntegrityError:
             issued = []
     return issued[0] if issued else Invoice.objects.get(kind=Invoice.Kind.STATEMENT, account_id=account_id,

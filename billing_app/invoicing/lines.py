@@ -1,10 +1,12 @@
 """Invoice lines from a session's pricing breakdown, and the sums an invoice shows.
 
 Money rule (DESIGN.md): every line is rounded once to the currency's minor unit by
-`money.quantize_money`, VAT is computed on the rounded line, and every total (per VAT rate and
-overall) is a plain sum of rounded lines, so the totals always add up to the cent. Breakdown
-lines arrive already rounded by the engine; quantizing them again changes nothing and guards the
-invariant for extra lines (plan fees, discounts) that come from elsewhere.
+`money.quantize_money`; the net total is the plain sum of the rounded lines. VAT is per rate on the
+document (EN 16931 BR-CO-17): `document_vat` (that is `money.vat_breakdown`) computes each rate's VAT
+once on the sum of its lines and rounds it once, and the total incl. VAT is net + those amounts. A
+line's own VAT and gross amount are kept as information. Breakdown lines arrive already rounded by
+the engine; quantizing them again changes nothing and guards the invariant for extra lines (plan
+fees, discounts) that come from elsewhere.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing_app import pricing
-from billing_app.money import minor_unit, quantize_money, vat_amount
+from billing_app.money import VatBreakdown, quantize_money, share_out, vat_amount, vat_breakdown
 
 _HUNDRED = Decimal(100)
 _QUANTITY = Decimal("0.0001")
@@ -29,6 +31,7 @@ LABELS = {
     pricing.MAX_PRICE: ("Maximum price cap", "session"),
 }
 ADJUSTMENTS = (pricing.MIN_PRICE, pricing.MAX_PRICE)
+_LEGACY_UNRATED = (*ADJUSTMENTS, "PLAN_FLOOR")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,7 +59,7 @@ class LineIn:
 def line_priced(*, kind: str, description: str, quantity: Decimal, unit: str, unit_price: Decimal,
                 vat_rate: Decimal | None, currency: str) -> LineIn:
     """A line priced here (plan fees, discounts: negative unit price): quantity x unit price rounded
-    once, VAT on the rounded amount, rounded once."""
+    once; its own VAT (information) on the rounded amount, rounded once."""
     excl = quantize_money(quantity * unit_price, currency)
     vat = vat_amount(excl, vat_rate if vat_rate is not None else Decimal(0), currency)
     return LineIn(kind=kind, description=description, quantity=quantity, unit=unit, unit_price=unit_price,
@@ -65,18 +68,24 @@ def line_priced(*, kind: str, description: str, quantity: Decimal, unit: str, un
 
 def lines_from_breakdown(breakdown: dict, *, currency: str, session_id: int | None = None,
                          session_charge_id: int | None = None) -> list[LineIn]:
-    """One invoice line per breakdown line, in the engine's order; amounts exactly the engine's, so
-    a receipt's total is the session charge's total to the cent.
+    """One invoice line per breakdown line, in the engine's order; net amounts exactly the engine's, so
+    a receipt's totals are the session charge's to the cent (both take VAT per rate on the same lines).
 
-    A min/max price adjustment carries no VAT rate in the engine (it moves the total, not a
-    component): it takes the rate of the session's other lines, or is shared out over their rates
-    in proportion to their amounts when they have several (see `_adjustment_lines`)."""
+    The engine gives every line its VAT rate, min/max price adjustments included (one line per rate).
+    A breakdown stored before VAT per rate (no "vat_breakdown" key) has adjustments and plan floors
+    without a rate: each takes the rate of the session's other lines, or is shared out over their
+    rates in proportion to their amounts when they have several (see `_adjustment_lines`)."""
+    legacy = "vat_breakdown" not in breakdown
+    raws = breakdown.get("lines", [])
+    split = {kind for kind in ADJUSTMENTS if sum(raw["dimension"] == kind for raw in raws) > 1}
     lines: list[LineIn] = []
     adjustments: list[LineIn] = []
-    for index, raw in enumerate(breakdown.get("lines", [])):
+    for index, raw in enumerate(raws):
         kind = raw["dimension"]
         label, unit = LABELS.get(kind, (kind.replace("_", " ").capitalize(), "unit"))
         vat_rate = None if raw.get("vat_rate") is None else Decimal(raw["vat_rate"])
+        if kind in split:
+            label = f"{label} ({rate_label(vat_rate)})"
         line = LineIn(
             kind=kind, description=label,
             quantity=Decimal(raw["billed_quantity"]).quantize(_QUANTITY, rounding=ROUND_HALF_UP),
@@ -85,7 +94,7 @@ def lines_from_breakdown(breakdown: dict, *, currency: str, session_id: int | No
             vat_amount=quantize_money(Decimal(raw["vat_amount"]), currency),
             session_id=session_id, session_charge_id=session_charge_id, source_index=index,
         )
-        (adjustments if kind in ADJUSTMENTS else lines).append(line)
+        (adjustments if legacy and kind in _LEGACY_UNRATED and vat_rate is None else lines).append(line)
     for adjustment in adjustments:
         lines.extend(_adjustment_lines(adjustment, lines, currency))
     return lines
@@ -105,7 +114,7 @@ def _adjustment_lines(adjustment: LineIn, others: Sequence[LineIn], currency: st
     excl = share_out(adjustment.amount_excl_vat, weights, currency)
     vat = share_out(adjustment.vat_amount, weights, currency)
     return [replace(adjustment, vat_rate=rate, unit_price=part_excl, amount_excl_vat=part_excl, vat_amount=part_vat,
-                    description=f"{adjustment.description} ({_rate_label(rate)})")
+                    description=f"{adjustment.description} ({rate_label(rate)})")
             for (rate, _), part_excl, part_vat in zip(ordered, excl, vat, strict=True)]
 
 
@@ -115,62 +124,18 @@ def _implied_rate(line: LineIn) -> Decimal | None:
     return (line.vat_amount * _HUNDRED / line.amount_excl_vat).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
 
-def _rate_label(rate: Decimal | None) -> str:
+def rate_label(rate: Decimal | None) -> str:
     return "no VAT" if rate is None else f"VAT {rate.normalize():f} %"
 
 
-def share_out(amount: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
-    """Split `amount` over `weights` in proportion, in whole minor units, the parts summing exactly
-    to `amount` (largest remainder; ties to the earlier part). Zero weights get nothing unless all
-    weights are zero (then equal parts)."""
-    if not weights:
-        return []
-    quantum = minor_unit(currency)
-    unit = quantum.as_tuple().exponent
-    signed_units = int((amount / quantum).to_integral_value())
-    sign, total_units = (-1 if signed_units < 0 else 1), abs(signed_units)
-    total_weight = sum(weights, Decimal(0))
-    if total_weight == 0:
-        weights = [Decimal(1)] * len(weights)
-        total_weight = Decimal(len(weights))
-    exact = [Decimal(total_units) * w / total_weight for w in weights]
-    floors = [int(e.to_integral_value(rounding="ROUND_FLOOR")) for e in exact]
-    left = total_units - sum(floors)
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
-    for i in order[:left]:
-        floors[i] += 1
-    return [quantize_money(Decimal(sign * units).scaleb(unit), currency) for units in floors]
-
-
-@dataclass(frozen=True, slots=True)
-class VatRow:
-    rate: Decimal | None
-    amount_excl_vat: Decimal
-    vat_amount: Decimal
-    amount_incl_vat: Decimal
-
-    @property
-    def label(self) -> str:
-        return _rate_label(self.rate)
-
-
-def vat_summary(lines: Iterable, currency: str) -> list[VatRow]:
-    """Sums of rounded lines per VAT rate, rates ascending, "no VAT" last."""
-    zero = quantize_money(Decimal(0), currency)
-    sums: dict[Decimal | None, list[Decimal]] = {}
-    for line in lines:
-        row = sums.setdefault(None if line.vat_rate is None else Decimal(line.vat_rate).normalize(), [zero, zero])
-        row[0] += line.amount_excl_vat
-        row[1] += line.vat_amount
-    ordered = sorted(sums.items(), key=lambda item: (item[0] is None, item[0] or 0))
-    return [VatRow(rate, excl, vat, excl + vat) for rate, (excl, vat) in ordered]
+def document_vat(lines: Iterable, currency: str) -> VatBreakdown:
+    """The document's VAT per rate and totals (`money.vat_breakdown` over the lines' rates and net amounts)."""
+    return vat_breakdown(((line.vat_rate, line.amount_excl_vat) for line in lines), currency)
 
 
 def totals(lines: Iterable, currency: str) -> tuple[Decimal, Decimal, Decimal]:
-    """(excl. VAT, VAT, incl. VAT): sums of the rounded lines."""
-    zero = quantize_money(Decimal(0), currency)
-    excl = vat = zero
-    for line in lines:
-        excl += line.amount_excl_vat
-        vat += line.vat_amount
-    return excl, vat, excl + vat
+    """(excl. VAT, VAT, incl. VAT): net the sum of the rounded lines, VAT per rate (`document_vat`)."""
+    vat = document_vat(lines, currency)
+    return vat.net, vat.vat, vat.gross
+
+

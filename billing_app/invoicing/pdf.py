@@ -17,32 +17,31 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from billing_app.invoicing.lines import vat_summary
+from billing_app.invoicing.lines import rate_label
 from billing_app.models import CreditNote, Invoice
-from billing_app.money import MINOR_UNITS
-from sessions_app.models import ChargingSession
+from billing_app.money import format_money, format_percent, format_quantity, format_rate
+from sessions_app.local_time import format_local_date, format_local_time
+from sessions_app.models import ChargingSession, MeterSignatureCheck
 from sessions_app.selectors import operator_time_zone
 
 FIXED_SOURCE_DATE_EPOCH = "1767225600"  # 2026-01-01T00:00:00Z: font subset timestamps only
 
 
 def money(amount: Decimal, currency: str) -> str:
-    return f"{amount:,.{MINOR_UNITS.get(currency, 2)}f} {currency}"
+    """An amount as documents and their e-mails print it: `billing_app.money.format_money`."""
+    return format_money(amount, currency)
 
 
 def _quantity(value: Decimal) -> str:
-    return format(value.normalize(), "f")
-
-
-def _unit_price(value: Decimal) -> str:
-    value = value.normalize()
-    return format(value.quantize(Decimal("0.01")) if value.as_tuple().exponent > -2 else value, "f")
+    """Quantities as the document states them (`11`, `0.25`), in the reader's locale, nothing rounded away."""
+    exponent = value.normalize().as_tuple().exponent
+    return format_quantity(value, max(0, -exponent) if isinstance(exponent, int) else 0)
 
 
 def _rate(rate) -> str:
-    return "-" if rate is None else f"{Decimal(rate).normalize():f} %"
+    return "-" if rate is None else format_percent(rate)
 
 
 def _line_row(line, currency: str) -> dict:
@@ -50,7 +49,7 @@ def _line_row(line, currency: str) -> dict:
         "description": line.description,
         "quantity": _quantity(line.quantity) if hasattr(line, "quantity") else "",
         "unit": getattr(line, "unit", ""),
-        "unit_price": _unit_price(line.unit_price) if hasattr(line, "unit_price") else "",
+        "unit_price": format_rate(line.unit_price, currency) if hasattr(line, "unit_price") else "",
         "vat_rate": _rate(line.vat_rate),
         "excl": money(line.amount_excl_vat, currency),
         "vat": money(line.vat_amount, currency),
@@ -63,6 +62,8 @@ def _session_groups(lines: list, currency: str) -> list[dict]:
     ids = {line.session_id for line in lines if line.session_id}
     sessions = {s.pk: s for s in ChargingSession.objects.filter(pk__in=ids)
                 .select_related("connector__station__location")}
+    signed = dict(MeterSignatureCheck.objects.filter(session_id__in=ids, status=MeterSignatureCheck.Status.VERIFIED)
+                  .values_list("session_id", "meter_serial"))
     groups: OrderedDict = OrderedDict()
     for line in lines:
         groups.setdefault(line.session_id, []).append(line)
@@ -76,12 +77,27 @@ def _session_groups(lines: list, currency: str) -> list[dict]:
             start = timezone.localtime(session.started_at, tz)
             stop = timezone.localtime(session.stopped_at, tz)
             minutes = int((session.stopped_at - session.started_at).total_seconds() // 60)
-            kwh = session.energy_kwh.quantize(Decimal("0.001"))
-            heading = (f"Session {session.pk} · {start:%d %b %Y %H:%M} to {stop:%H:%M} ({location.time_zone}) · "
+            heading = (f"Session {session.pk} · {format_local_date(start, tz)} {format_local_time(start, tz)} to "
+                       f"{format_local_time(stop, tz)} ({location.time_zone}) · "
                        f"{location.name}, {location.city} · {session.connector} · "
-                       f"{kwh} kWh · {minutes // 60} h {minutes % 60:02d} min")
-        result.append({"heading": heading, "rows": [_line_row(line, currency) for line in group]})
+                       f"{format_quantity(session.energy_kwh)} kWh · {minutes // 60} h {minutes % 60:02d} min")
+            if session_id in signed:
+                heading += f" · signed by meter {signed[session_id]}, verified"
+        result.append({"heading": heading, "rows": [_line_row(line, currency) for line in group],
+                       "signed": session_id in signed})
     return result
+
+
+def _vat_rows(document: Invoice | CreditNote, lines: list, currency: str) -> list[dict]:
+    """The VAT summary per rate (rate, taxable amount, VAT, gross), as the document stores it: an
+    invoice's per-rate rows (VAT per rate, EN 16931 BR-CO-17; for an invoice issued before, the sums
+    of its lines as issued), a credit note's lines (one per rate)."""
+    if isinstance(document, CreditNote):
+        rows = [(line.vat_rate, line.amount_excl_vat, line.vat_amount) for line in lines]
+    else:
+        rows = [(row.vat_rate, row.taxable_amount, row.vat_amount) for row in document.vat_subtotals.all()]
+    return [{"label": rate_label(rate), "excl": money(excl, currency), "vat": money(vat, currency),
+             "incl": money(excl + vat, currency)} for rate, excl, vat in rows]
 
 
 def document_context(document: Invoice | CreditNote) -> dict:
@@ -102,9 +118,9 @@ def document_context(document: Invoice | CreditNote) -> dict:
         "issue_date": issued_local.date(),
         "metadata_date": document.issued_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "groups": groups,
-        "vat_rows": [{"label": row.label, "excl": money(row.amount_excl_vat, currency),
-                      "vat": money(row.vat_amount, currency), "incl": money(row.amount_incl_vat, currency)}
-                     for row in vat_summary(lines, currency)],
+        "meter_signed": any(group.get("signed") for group in groups),
+        "vat_rows": _vat_rows(document, lines, currency),
+        "vat_per_rate": getattr(document, "vat_per_rate", True),
         "total_excl": money(document.total_excl_vat, currency),
         "total_vat": money(document.total_vat, currency),
         "total_incl": money(document.total_incl_vat, currency),
@@ -112,7 +128,9 @@ def document_context(document: Invoice | CreditNote) -> dict:
 
 
 def document_html(document: Invoice | CreditNote) -> str:
-    return render_to_string("billing/invoice.html", document_context(document))
+    """The document in the operator's time zone and the default language, so a re-render is identical."""
+    with translation.override(settings.LANGUAGE_CODE), timezone.override(operator_time_zone(document.operator_id)):
+        return render_to_string("billing/invoice.html", document_context(document))
 
 
 def html_to_pdf(html: str, *, identifier: bytes) -> bytes:

@@ -14,6 +14,7 @@ from billing_app.models.tariffs import (
     TariffAssignment,
     TariffElement,
 )
+from billing_app.models.what_if import WhatIfRun, WhatIfSession
 
 __all__ = [
     "BillingAccount",
@@ -25,4 +26,6 @@ __all__ = [
     "TariffAltText",
     "TariffAssignment",
     "TariffElement",
+    "WhatIfRun",
+    "WhatIfSession",
 ]

@@ -4,8 +4,11 @@ An invoice is a draft until `billing_app.invoicing.invoice_issue` gives it its n
 the seller's and buyer's details; from then on its lines and amounts never change (the model
 refuses to save changed frozen fields, the database refuses a number given twice). Corrections
 are credit notes, numbered in their own sequence. Amounts are Decimal, rounded to the currency's
-minor unit per line; totals are sums of lines (checked by the services, not by CHECK constraints:
-SQLite would compare the sums as floats).
+minor unit per line; the net total is the sum of the lines. VAT is per rate (EN 16931 BR-CO-17):
+`InvoiceVatSubtotal` stores, per rate, the taxable amount and the VAT computed once on it, and the
+invoice's VAT is their sum (checked by the services, not by CHECK constraints: SQLite would compare
+the sums as floats). Invoices issued before VAT per rate (`vat_per_rate=False`) keep the VAT they
+were issued with, the sum of their lines' VAT, which their per-rate rows were backfilled from.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from billing_app.models.accounts import BillingAccount
 from billing_app.models.tariffs import SessionCharge
 from sessions_app.models import ChargingSession, Operator, User
 
-__all__ = ["CreditNote", "CreditNoteLine", "Invoice", "InvoiceLine", "NumberSequence"]
+__all__ = ["CreditNote", "CreditNoteLine", "Invoice", "InvoiceLine", "InvoiceVatSubtotal", "NumberSequence"]
 
 
 def _money(**kwargs) -> models.DecimalField:
@@ -95,7 +98,7 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
     FROZEN_FIELDS = (
         "operator_id", "account_id", "driver_id", "kind", "session_id", "period_start", "period_end", "currency",
         "number", "number_year", "number_sequence", "issued_at", "seller", "buyer",
-        "total_excl_vat", "total_vat", "total_incl_vat",
+        "total_excl_vat", "total_vat", "total_incl_vat", "vat_per_rate",
     )
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="invoices")
@@ -121,6 +124,10 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
     total_excl_vat = _money(default=0)
     total_vat = _money(default=0)
     total_incl_vat = _money(default=0)
+    vat_per_rate = models.BooleanField(
+        "VAT per rate", default=True,
+        help_text="VAT computed per rate on the sum of its lines (EN 16931 BR-CO-17); "
+                  "off for invoices issued before, whose VAT is the sum of their lines' VAT")
     pdf = models.FileField(upload_to="invoices/", blank=True, max_length=200)
     pdf_sha256 = models.CharField("PDF SHA-256", max_length=64, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
@@ -198,6 +205,45 @@ class InvoiceLine(models.Model):
         if self.invoice.is_issued:
             raise ValidationError(f"{self.invoice} is issued: its lines cannot change.")
         return super().delete(*args, **kwargs)
+
+
+class InvoiceVatSubtotal(models.Model):
+    """One VAT rate of an invoice (EN 16931 BG-23 "VAT breakdown"): the sum of that rate's net lines
+    (`taxable_amount`) and the VAT on it, computed once and rounded once (`money.vat_breakdown`).
+    Written with the invoice's totals; frozen once it is issued, like its lines. Rows of invoices
+    issued before VAT per rate hold the sums of their lines, as those were issued."""
+
+    OWNER_PATH = "invoice__operator"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="vat_subtotals")
+    position = models.PositiveSmallIntegerField()
+    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True,
+                                   help_text="blank: no VAT applies")
+    taxable_amount = _money()
+    vat_amount = _money()
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="unique_invoice_vat_subtotal_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice}: {self.vat_rate if self.vat_rate is not None else 'no VAT'}"
+
+    def save(self, *args, **kwargs):
+        if self.invoice.is_issued:
+            raise ValidationError(f"{self.invoice} is issued: its VAT cannot change.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.invoice.is_issued:
+            raise ValidationError(f"{self.invoice} is issued: its VAT cannot change.")
+        return super().delete(*args, **kwargs)
+
+    @property
+    def gross_amount(self):
+        return self.taxable_amount + self.vat_amount
 
 
 class CreditNote(FrozenOnceIssuedMixin, models.Model):

@@ -12,10 +12,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models.invoices import Invoice
 from billing_app.models.payments import Payment
 from billing_app.models.tariffs import Tariff
+from billing_app.money import format_money
 from sessions_app.models import CURRENCY_CHOICES, Operator, User
 
 __all__ = ["Plan", "Subscription", "SubscriptionPeriod"]
@@ -70,7 +72,14 @@ class Plan(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.fee_excl_vat} {self.currency}/{self.get_period_display().lower()})"
+        return f"{self.name} ({format_money(self.fee_excl_vat, self.currency)} / {self.per_period})"
+
+    #: The fee's unit as a reader says it ("€19.90 / month", not "19.90 EUR / monthly").
+    PER_PERIOD = {Period.MONTHLY: _("month"), Period.YEARLY: _("year")}
+
+    @property
+    def per_period(self) -> str:
+        return str(self.PER_PERIOD.get(self.period, self.get_period_display()))
 
     def clean(self):
         if self.member_tariff_id and self.operator_id and self.member_tariff.operator_id != self.operator_id:

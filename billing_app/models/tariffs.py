@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 
+from billing_app.money import format_money
 from billing_app.pricing.ocpi import loads
 from sessions_app.models import (
     CURRENCY_CHOICES,
@@ -216,7 +217,7 @@ class PriceComponent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.type} {self.price}"
+        return f"{self.type} {self.price.normalize():f}" if self.price is not None else self.type
 
 
 class TariffAssignment(models.Model):
@@ -294,7 +295,7 @@ class SessionCharge(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.total_incl_vat} {self.currency} for session {self.session_id}"
+        return f"{format_money(self.total_incl_vat, self.currency)} for session {self.session_id}"
 
     @property
     def tariff_snapshot(self) -> dict:

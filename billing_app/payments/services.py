@@ -144,6 +144,24 @@ def payment_hold(*, id_token: IdToken, station: ChargingStation, at: datetime,
         return payment
 
 
+def hold_release(*, payment_id: int, reason: str) -> Payment:
+    """Release a hold no session will use (a guest's charger refused or never started): nothing is due, so
+    `payment_advance` cancels it at Stripe (a pending one is created and cancelled, never left to authorize
+    later). Idempotent; a hold a session has claimed or whose target is set is left to settlement."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status not in Payment.OPEN_STATUSES or payment.session_id or payment.amount_due is not None:
+            return payment
+        payment.amount_due = ZERO
+        payment.save(update_fields=["amount_due", "updated_at"])
+        payment_event_record(payment, to_status=payment.status, note=f"released: {reason}"[:255])
+    try:
+        return payment_advance(payment_id=payment.pk)
+    except (stripe_client.StripeUnavailable, stripe_client.StripeInProgress):
+        logger.warning("Stripe unreachable: hold %s is released by the payments sweep", payment.pk)
+        return Payment.objects.get(pk=payment.pk)
+
+
 # --- Driving a payment to its target ---------------------------------------------------------------
 
 def _create_intent(payment: Payment) -> Payment:

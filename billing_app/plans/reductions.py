@@ -8,10 +8,11 @@ shows both the price and what the plan covered:
 - PLAN_DISCOUNT_ENERGY / PLAN_DISCOUNT_TIME: the percentage off what remains of each ENERGY / TIME line.
 - PLAN_WAIVED_FLAT / PLAN_WAIVED_PARKING: the per-session fee / the idle fee taken off in full.
 
-Each plan line is rounded once with `quantize_money`, carries the VAT rate of the line it reduces
-(VAT computed on the rounded amount), and totals are the sum of all lines. The plan never makes a
-session cost less than zero: should a max-price cap and the plan together go below zero, a
-PLAN_FLOOR line brings the total back to zero.
+Each plan line is rounded once with `quantize_money` and carries the VAT rate of the line it reduces
+(its own VAT on the rounded amount is information); totals are the engine's (`pricing.lines.cdr_totals`):
+net the sum of all lines, VAT per rate on it (EN 16931 BR-CO-17). The plan never makes a session cost
+less than zero: should a max-price cap and the plan together take the net below zero, PLAN_FLOOR lines,
+one per VAT rate, bring every rate's taxable amount, and so the total and its VAT, back to zero.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from decimal import Decimal
 
 from billing_app import pricing
 from billing_app.money import quantize_money, vat_amount
-from billing_app.pricing import ZERO, CostBreakdown, CostLine, Price
+from billing_app.pricing import ZERO, CostBreakdown, CostLine
+from billing_app.pricing.lines import cdr_totals
 
 PLAN_INCLUDED_ENERGY = "PLAN_INCLUDED_ENERGY"
 PLAN_DISCOUNT_ENERGY = "PLAN_DISCOUNT_ENERGY"
@@ -100,21 +102,16 @@ def plan_apply(breakdown: CostBreakdown, terms: PlanTerms) -> PlanApplied:
     if not extra:
         return PlanApplied(breakdown, used)
     lines = list(breakdown.lines) + extra
-    total_excl = sum((line.amount_excl_vat for line in lines), ZERO)
-    total_incl = sum((line.amount_incl_vat for line in lines), ZERO)
-    if total_excl < ZERO or total_incl < ZERO:
-        lines.append(CostLine(dimension=PLAN_FLOOR, element_index=None, component_index=None, period_indices=(),
-                              period_start=None, quantity=Decimal(1), billed_quantity=Decimal(1),
-                              unit_price=-total_excl, vat_rate=None, amount_excl_vat=-total_excl,
-                              vat_amount=total_excl - total_incl, amount_incl_vat=-total_incl))
-    return PlanApplied(replace(breakdown, lines=tuple(lines), **_totals(lines, currency)), used)
+    totals = cdr_totals(lines, currency, _TOTAL_OF)
+    if totals["total_cost"].excl_vat < ZERO or totals["total_cost"].incl_vat < ZERO:
+        lines += [_floor(subtotal.rate, -subtotal.taxable_amount, currency)
+                  for subtotal in totals["vat_breakdown"] if subtotal.taxable_amount]
+        totals = cdr_totals(lines, currency, _TOTAL_OF)
+    return PlanApplied(replace(breakdown, lines=tuple(lines), **totals), used)
 
 
-def _totals(lines: list[CostLine], currency: str) -> dict[str, Price]:
-    zero = quantize_money(ZERO, currency)
-    sums = {name: [zero, zero] for name in set(_TOTAL_OF.values()) | {"total_cost"}}
-    for line in lines:
-        for name in {_TOTAL_OF.get(line.dimension, "total_cost"), "total_cost"}:
-            sums[name][0] += line.amount_excl_vat
-            sums[name][1] += line.amount_incl_vat
-    return {name: Price(excl, incl) for name, (excl, incl) in sums.items()}
+def _floor(rate: Decimal | None, amount: Decimal, currency: str) -> CostLine:
+    vat = ZERO if rate is None else vat_amount(amount, rate, currency)
+    return CostLine(dimension=PLAN_FLOOR, element_index=None, component_index=None, period_indices=(),
+                    period_start=None, quantity=Decimal(1), billed_quantity=Decimal(1), unit_price=amount,
+                    vat_rate=rate, amount_excl_vat=amount, vat_amount=vat, amount_incl_vat=amount + vat)

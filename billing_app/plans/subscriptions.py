@@ -69,6 +69,19 @@ def plan_cancel(*, subscription: Subscription, now: datetime | None = None) -> S
     return subscription
 
 
+def plan_resume(*, subscription: Subscription, now: datetime | None = None) -> Subscription:
+    """Undo a cancellation before the period ends: the plan renews again as if never cancelled."""
+    today = local_today(subscription.plan.operator_id, now or timezone.now())
+    if not subscription.cancel_at_period_end:
+        return subscription
+    if subscription.status not in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE) \
+            or subscription.current_period_end <= today:
+        raise PlanError("This plan has ended; subscribe again to use it.")
+    subscription.cancel_at_period_end = False
+    subscription.save(update_fields=["cancel_at_period_end"])
+    return subscription
+
+
 def session_period(session: ChargingSession) -> SubscriptionPeriod | None:
     """The plan period covering the session's start, if the driver's subscription is in force
     (active or past due; suspended and canceled ones price as pay-as-you-go)."""

@@ -1,5 +1,6 @@
 """Portal forms."""
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import ChargingSession, DriverProfile
 
@@ -24,6 +25,11 @@ class SessionFilterForm(forms.Form):
         if data.get("end"):
             sessions = sessions.filter(started_at__date__lte=data["end"])
         return sessions
+
+
+class TokenReplaceForm(forms.Form):
+    uid = forms.CharField(label=_("Number of the new card"), max_length=36,
+                          help_text=_("As printed on the card: letters, digits and dashes."))
 
 
 class ProfileForm(forms.ModelForm):

@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from billing_app.invoicing.selectors import credit_notes_for_driver, invoices_for_driver
-from billing_app.models import CreditNote, Invoice
+from billing_app.models import CreditNote, Invoice, Payment
 from sessions_app.models import ChargingSession, IdToken, User
 from sessions_app.selectors import sessions_for_driver
 
@@ -24,6 +24,16 @@ def driver_invoices(driver: User) -> QuerySet[Invoice]:
 
 def driver_credit_notes(driver: User) -> QuerySet[CreditNote]:
     return credit_notes_for_driver(driver).order_by("-issued_at")
+
+
+def session_credit_notes(driver: User, session: ChargingSession) -> QuerySet[CreditNote]:
+    """Credit notes issued against the session's receipt."""
+    return credit_notes_for_driver(driver).filter(invoice__session=session).order_by("issued_at")
+
+
+def session_refunds(driver: User, session: ChargingSession) -> QuerySet[Payment]:
+    """The session's payments some of which was given back."""
+    return Payment.objects.filter(driver=driver, session=session, amount_refunded__gt=0).order_by("created_at")
 
 
 def driver_tokens(driver: User) -> QuerySet[IdToken]:

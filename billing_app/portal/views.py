@@ -1,27 +1,37 @@
 """Portal pages: thin views over the portal selectors; every object is the driver's own or a 404."""
 from __future__ import annotations
 
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from billing_app.models import Subscription
+from billing_app.money import format_hours, format_money, format_percent, format_quantity
 from billing_app.payments.methods import payment_methods_list
 from billing_app.plans import services as plans
 from billing_app.portal import selectors
-from billing_app.portal.forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm
+from billing_app.portal.forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm, TokenReplaceForm
 from billing_app.settlement.running_cost import session_running_total
+from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import session_periods
 from evbilling.errors import form_call, message_call
-from sessions_app.models import DriverProfile, IdToken
+from sessions_app.local_time import format_local_date
+from sessions_app.models import DriverProfile, IdToken, MeterSignatureCheck
 from sessions_app.periods import CHARGING
-from sessions_app.selectors import session_energy_so_far_wh
+from sessions_app.selectors import (
+    meter_key_pem,
+    session_energy_so_far_wh,
+    session_signed_data,
+    session_transparency_xml,
+)
 from sessions_app.services import tokens as token_services
 
 LINE_LABELS = {
@@ -35,6 +45,17 @@ LINE_LABELS = {
 
 
 PAGE_SIZE = 25
+
+
+def quantity_text(dimension: str, value) -> str:
+    """A breakdown line's quantity in its dimension's unit: energy in kWh, times as hours and minutes."""
+    if value in (None, ""):
+        return ""
+    if "ENERGY" in dimension:
+        return f"{format_quantity(value)}\u00a0kWh"
+    if "TIME" in dimension or "PARKING" in dimension:
+        return format_hours(value)
+    return format_quantity(value, 0)
 
 
 def _query_without(request, name: str) -> str:
@@ -89,11 +110,15 @@ def session_live(request, pk: int):
     if session is None:
         return JsonResponse({"error": {"code": "not_found", "message": "No such session."}}, status=404)
     running = session_running_total(session) if session.state == "active" else None
+    energy_kwh = session_energy_so_far_wh(session) / 1000
     return JsonResponse({
         "id": session.pk,
         "state": session.state,
-        "energy_kwh": f"{session_energy_so_far_wh(session) / 1000:.3f}",
-        "cost_so_far": None if running is None else f"{running[0]} {running[1]}",
+        "energy_kwh": f"{energy_kwh:.3f}",
+        "energy_text": f"{format_quantity(energy_kwh)}\u00a0kWh",
+        "cost_so_far": None if running is None else str(running[0]),
+        "currency": None if running is None else running[1],
+        "cost_text": None if running is None else format_money(running[0], running[1]),
         "started_at": session.started_at.isoformat(),
     })
 
@@ -102,8 +127,9 @@ def session_live(request, pk: int):
 def session_list(request):
     form = SessionFilterForm(request.GET or None)
     sessions = selectors.driver_sessions(request.user)
-    if form.is_bound and form.is_valid():
-        sessions = form.apply(sessions)
+    if form.is_bound:
+        # A filter that does not hold (end before start) lists nothing rather than everything.
+        sessions = form.apply(sessions) if form.is_valid() else sessions.none()
     page = Paginator(sessions, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "portal/sessions.html", {"form": form, "page": page,
                                                     "query": _query_without(request, "page")})
@@ -118,14 +144,55 @@ def session_detail(request, pk: int):
     zone = ZoneInfo(session.connector.station.location.time_zone)
     chart = {"labels": [s["taken_at"].astimezone(zone).strftime("%H:%M") for s in samples],
              "power_kw": [float(s["power_w"] or 0) / 1000 for s in samples]}
-    lines = [{**line, "label": LINE_LABELS.get(line["dimension"], line["dimension"].title())}
+    lines = [{**line, "label": LINE_LABELS.get(line["dimension"], line["dimension"].title()),
+              "measured": quantity_text(line["dimension"], line.get("quantity")),
+              "billed": quantity_text(line["dimension"], line.get("billed_quantity"))}
              for line in (charge.breakdown.get("lines", []) if charge else [])]
+    receipt = session.receipts.exclude(number__isnull=True).first()
+    tickets = list(session.dispute_tickets.filter(driver=request.user).order_by("-opened_at"))
+    vat_rows = [{**row, "label": "no VAT" if row["rate"] is None else format_percent(Decimal(row["rate"])),
+                 "gross": Decimal(row["taxable_amount"]) + Decimal(row["vat_amount"])}
+                for row in (charge_vat_breakdown(charge) if charge else [])]
     return render(request, "portal/session_detail.html", {
-        "session": session, "charge": charge, "lines": lines,
+        "session": session, "charge": charge, "lines": lines, "vat_rows": vat_rows,
         "time_zone": session.connector.station.location.time_zone,
         "chart": chart, "periods": periods, "charging": CHARGING,
-        "receipt": session.receipts.exclude(number__isnull=True).first(),
+        "signature": MeterSignatureCheck.objects.filter(session=session).first(),
+        "calibration_law": session.connector.station.location.calibration_law,
+        "receipt": receipt,
+        "credit_notes": selectors.session_credit_notes(request.user, session),
+        "refunds": selectors.session_refunds(request.user, session),
+        "tickets": tickets,
+        # Something to dispute: a billed session without a ticket still open (a failed session that
+        # delivered nothing has no charge, so nothing to dispute).
+        "can_dispute": bool(charge or receipt) and not any(t.status not in ("resolved", "closed") for t in tickets),
+        "nothing_charged": session.stopped_at is not None and charge is None
+        and session.state == session.State.FAILED,
     })
+
+
+@driver_required
+def session_signed_data_download(request, pk: int):
+    """The session's signed meter readings in the XML container the S.A.F.E. Transparenzsoftware opens."""
+    session = get_object_or_404(selectors.driver_sessions(request.user), pk=pk)
+    xml = session_transparency_xml(session)
+    if xml is None:
+        raise Http404("This session has no signed meter readings.")
+    response = HttpResponse(xml, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-signed-meter-values.xml"'
+    return response
+
+
+@driver_required
+def session_meter_key_download(request, pk: int):
+    """The public key of the meter that signed the session's readings (PEM)."""
+    session = get_object_or_404(selectors.driver_sessions(request.user), pk=pk)
+    _, key = session_signed_data(session)
+    if key is None:
+        raise Http404("No meter key is known for this session.")
+    response = HttpResponse(meter_key_pem(key), content_type="application/x-pem-file")
+    response["Content-Disposition"] = f'attachment; filename="meter-{key.meter_serial or key.pk}-public-key.pem"'
+    return response
 
 
 @driver_required
@@ -141,7 +208,8 @@ def invoice_list(request):
 
 @driver_required
 def token_list(request):
-    return render(request, "portal/tokens.html", {"tokens": selectors.driver_tokens(request.user)})
+    return render(request, "portal/tokens.html", {"tokens": selectors.driver_tokens(request.user),
+                                                  "replace_form": TokenReplaceForm()})
 
 
 @require_POST
@@ -152,6 +220,29 @@ def token_block(request, pk: int):
     if message_call(request, token_services.token_block, token_id=token.pk, by=request.user) and not was_blocked:
         messages.success(request, f"Card {token.uid} is blocked: chargers will refuse it from now on.")
     return redirect("portal:tokens")
+
+
+@require_POST
+@driver_required
+def token_unblock(request, pk: int):
+    token = get_object_or_404(selectors.driver_tokens(request.user), pk=pk)
+    if message_call(request, token_services.token_unblock, token_id=token.pk, by=request.user):
+        messages.success(request, _("Card %(uid)s is accepted again.") % {"uid": token.uid})
+    return redirect("portal:tokens")
+
+
+@require_POST
+@driver_required
+def token_replace(request, pk: int):
+    token = get_object_or_404(selectors.driver_tokens(request.user), pk=pk)
+    form = TokenReplaceForm(request.POST)
+    if form.is_valid() and form_call(form, token_services.token_replace, token_id=token.pk,
+                                     uid=form.cleaned_data["uid"], by=request.user):
+        messages.success(request, _("Card %(new)s replaces card %(old)s.")
+                         % {"new": form.cleaned_data["uid"], "old": token.uid})
+        return redirect("portal:tokens")
+    return render(request, "portal/tokens.html", {"tokens": selectors.driver_tokens(request.user),
+                                                  "replace_form": form, "replacing": token}, status=400)
 
 
 @driver_required
@@ -167,6 +258,12 @@ def profile(request):
 
 # --- Plan ---------------------------------------------------------------------------------------
 
+def _change_choices(offered, subscription: Subscription):
+    """The plans a change can go to: every offered plan but the one the next period already has (so a
+    pending change can be undone by choosing the current plan again)."""
+    return offered.exclude(pk=(subscription.pending_plan_id or subscription.plan_id))
+
+
 def _plan_page(request, *, subscribe_form=None, change_form=None, status=200):
     driver = request.user
     offered = plans.plans_offered(driver=driver)
@@ -174,7 +271,7 @@ def _plan_page(request, *, subscribe_form=None, change_form=None, status=200):
     if subscription is None and subscribe_form is None:
         subscribe_form = PlanSubscribeForm(plans=offered, methods=payment_methods_list(driver=driver))
     if subscription is not None and change_form is None:
-        change_form = PlanChangeForm(plans=offered, initial={"plan": subscription.pending_plan or subscription.plan})
+        change_form = PlanChangeForm(plans=_change_choices(offered, subscription))
     periods = subscription.periods.order_by("-period_start")[:6] if subscription else []
     return render(request, "portal/plan.html", {
         "subscription": subscription, "periods": periods, "offered": offered,
@@ -210,7 +307,7 @@ def _own_subscription(request, pk: int) -> Subscription:
 @driver_required
 def plan_change(request, pk: int):
     subscription = _own_subscription(request, pk)
-    form = PlanChangeForm(request.POST, plans=plans.plans_offered(driver=request.user))
+    form = PlanChangeForm(request.POST, plans=_change_choices(plans.plans_offered(driver=request.user), subscription))
     if form.is_valid():
         try:
             plans.plan_change(subscription=subscription, plan=form.cleaned_data["plan"])
@@ -227,8 +324,19 @@ def plan_change(request, pk: int):
 @driver_required
 def plan_cancel(request, pk: int):
     subscription = plans.plan_cancel(subscription=_own_subscription(request, pk))
-    messages.success(request, "Your plan is canceled." if subscription.status == Subscription.Status.CANCELED
-                     else f"Your plan ends on {subscription.current_period_end:%Y-%m-%d}.")
+    messages.success(request, _("Your plan is canceled.") if subscription.status == Subscription.Status.CANCELED
+                     else _("Your plan ends on %(day)s.") % {"day": format_local_date(subscription.current_period_end)})
+    return redirect("portal:plan")
+
+
+@require_POST
+@driver_required
+def plan_resume(request, pk: int):
+    """Undo a cancellation before the period ends."""
+    subscription = _own_subscription(request, pk)
+    if message_call(request, plans.plan_resume, subscription=subscription):
+        messages.success(request, _("Your plan continues: it renews on %(day)s.")
+                         % {"day": format_local_date(subscription.current_period_end)})
     return redirect("portal:plan")
 
 

@@ -10,8 +10,8 @@ The OCPI 2.2.1 rules, with the errata of the spec's worked examples (ocpi/ocpi i
 * `restrictions`: TariffRestrictions, evaluated in the session's local time;
 * `periods`: periods split where a restriction boundary changes the elements used;
 * `step_size`: step_size once per session per dimension, TIME and PARKING_TIME shared;
-* `lines`: each line rounded once, VAT on the rounded line, totals the sum of lines;
-* `bounds`: min_price / max_price as one adjustment line.
+* `lines`: each line rounded once, totals the sum of lines, VAT per rate on the totals;
+* `bounds`: min_price / max_price as adjustment lines (one per VAT rate).
 
 This module walks the periods and applies the rules that span them:
 
@@ -46,28 +46,15 @@ from bisect import bisect_right
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from functools import reduce
-from operator import add, attrgetter
 from typing import Any
 
-from .bounds import price_bound_line
+from .bounds import price_bound_lines
 from .elements import MODES, Candidate, Match, Mode, compiled_tariff
 from .lines import build_lines, cdr_totals
 from .periods import ONE_US, divide_volume, next_cut, next_time_boundary, scan_periods, split_period
 from .restrictions import MatchContext, local_clock, power_and_current
 from .step_size import apply_step_sizes
-from .types import (
-    ENERGY,
-    PARKING_TIME,
-    RESERVATION_TIME,
-    TIME,
-    ZERO,
-    ChargingPeriod,
-    CostBreakdown,
-    CostLine,
-    Session,
-    Tariff,
-)
+from .types import ENERGY, PARKING_TIME, RESERVATION_TIME, TIME, ZERO, CostBreakdown, CostLine, Session, Tariff
 from .volumes import SECONDS_PER_HOUR, ComponentVolume, add_volumes, to_decimal, to_seconds
 
 _QUANTITY_QUANTUM = Decimal("0.0001")
@@ -107,7 +94,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     flat: tuple[Candidate, int, datetime] | None = None
     reservation_flat: tuple[Candidate, int, datetime] | None = None
     flat_seen = reservation_seen = False
-    energy_so_far = ZERO  # kept only when kWh restrictions compare it
+    energy_so_far = ZERO
     total_parking = ZERO
     uses_clock, uses_dow = compiled.uses_clock, compiled.uses_dow
     uses_power, uses_current = compiled.uses_power, compiled.uses_current
@@ -162,8 +149,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
         )
         if matched is None:
             ordinal, tod = clock(x0) if uses_clock else (0, 0)
-            before = energy_so_far if n_kwh else _energy_before(periods, index)
-            ctx = MatchContext(ordinal, tod, x0, before, p_min, p_max, c_min, c_max)
+            ctx = MatchContext(ordinal, tod, x0, energy_so_far, p_min, p_max, c_min, c_max)
             matched = compiled.match(ctx, mode)
 
         time_h, park_h, res_h = period.time, period.parking_time, period.reservation_time
@@ -177,9 +163,8 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             or (kwh_band < n_kwh and energy and kwh_bounds[kwh_band] < energy_so_far + energy)
         ):
             ordinal, tod = clock(x0) if uses_clock else (0, 0)
-            before = energy_so_far if n_kwh else _energy_before(periods, index)
-            ctx = MatchContext(ordinal, tod, x0, before, p_min, p_max, c_min, c_max)
-            pieces = split_period(compiled, clock, ctx, mode, matched, period, x0, x1, before)
+            ctx = MatchContext(ordinal, tod, x0, energy_so_far, p_min, p_max, c_min, c_max)
+            pieces = split_period(compiled, clock, ctx, mode, matched, period, x0, x1, energy_so_far)
             if len(pieces) == 1:
                 parts: Any = ((energy, time_h, park_h, res_h, pieces[0][1]),)
             else:
@@ -220,8 +205,8 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                     flat = (found.flat, index, moment)
         if park_h:
             total_parking += park_h
-        if energy and n_kwh:  # kWh restrictions compare it; otherwise summed when needed
-            energy_so_far += energy
+        if energy:
+            energy_so_far += energy  # Decimal: periods' volumes are, only split pieces may be Fractions
 
     reserved = mode != Mode.CHARGING
     if not flat_seen or (reserved and not reservation_seen):
@@ -234,26 +219,14 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
 
     apply_step_sizes(acc, last)
     lines = build_lines(acc, flat, reservation_flat, tariff.currency)
-    total_energy = energy_so_far if n_kwh else _energy_before(periods, len(periods))
-    return _finish(tariff, session, lines, total_energy, total_parking)
-
-
-def _energy_before(periods: tuple[ChargingPeriod, ...], index: int) -> Decimal:
-    """The session's energy before period `index`, summed in period order."""
-    return reduce(add, filter(None, map(_PERIOD_ENERGY, periods[:index])), ZERO)
-
-
-_PERIOD_ENERGY = attrgetter("energy")
+    return _finish(tariff, session, lines, energy_so_far, total_parking)
 
 
 def _finish(tariff: Tariff, session: Session, lines: list[CostLine], total_energy, total_parking) -> CostBreakdown:
-    """The breakdown: the min/max price line if a bound applies, then the CDR totals."""
+    """The breakdown: the min/max price lines if a bound applies, then the CDR totals (VAT per rate)."""
     currency = tariff.currency
+    lines += price_bound_lines(tariff, lines, currency)
     totals = cdr_totals(lines, currency)
-    bound = price_bound_line(tariff, totals["total_cost"], currency)
-    if bound is not None:
-        lines.append(bound)
-        totals = cdr_totals(lines, currency)
     seconds = Decimal((session.end_date_time - session.start_date_time) // ONE_US) / 1_000_000
     return CostBreakdown(
         currency=currency,

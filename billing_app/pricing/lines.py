@@ -2,17 +2,25 @@
 
 Each line (one price component's billed volume x its price) is computed at full precision
 (exact rational arithmetic when a split produced a non-terminating fraction) and rounded once
-to the currency's minor unit; its VAT is computed on the rounded amount, rounded once
-(`billing_app.money`); every CDR total is the sum of its rounded lines.
+to the currency's minor unit; every CDR total excl. VAT is the sum of its rounded lines.
+
+VAT is per rate (EN 16931 BR-CO-17, `billing_app.money.vat_breakdown`): for each rate, computed
+once on the sum of that rate's lines and rounded once; a total incl. VAT is its net plus those
+VAT amounts. `total_cost` takes every line (price-bound adjustments included) and carries the
+per-rate rows (`vat_breakdown`) a document shows; each per-dimension total applies the same rule
+to its own lines, so its incl. VAT is information and the dimensions' incl. VAT need not add up
+to `total_cost.incl_vat` (their excl. VAT does, bound adjustments aside). A line's own VAT and
+gross amount are kept as information.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from billing_app.money import quantize_money, vat_amount
+from billing_app.money import quantize_money, vat_amount, vat_breakdown
 
 from .elements import Candidate
 from .types import (
@@ -78,15 +86,25 @@ def _line(cand: Candidate, periods: tuple[int, ...], start: datetime, quantity: 
     )
 
 
-def cdr_totals(lines: list[CostLine], currency: str) -> dict[str, Price]:
-    """Sum of rounded lines per CDR total."""
-    zero = quantize_money(ZERO, currency)
-    sums = {name: [zero, zero] for name in _TOTAL_OF.values()}
+def cdr_totals(lines: Sequence[CostLine], currency: str,
+               total_of: Mapping[str, str] | None = None) -> dict[str, Price | tuple]:
+    """The CDR totals of `lines` (see the module docstring) and `vat_breakdown`, the per-rate VAT rows
+    of `total_cost`; keyword arguments of `CostBreakdown`. `total_of` maps a line's dimension to its
+    CDR total (the engine's by default; a dimension it does not name counts towards `total_cost` only)."""
+    total_of = _TOTAL_OF if total_of is None else total_of
+    groups: dict[str, list[CostLine]] = {name: [] for name in _TOTAL_OF.values()}
     for line in lines:
-        for name in {_TOTAL_OF[line.dimension], "total_cost"}:
-            sums[name][0] += line.amount_excl_vat
-            sums[name][1] += line.amount_incl_vat
-    return {name: Price(excl, incl) for name, (excl, incl) in sums.items()}
+        name = total_of.get(line.dimension, "total_cost")
+        if name != "total_cost":
+            groups.setdefault(name, []).append(line)
+    groups["total_cost"] = list(lines)
+    result: dict[str, Price | tuple] = {}
+    for name, members in groups.items():
+        vat = vat_breakdown(((line.vat_rate, line.amount_excl_vat) for line in members), currency)
+        result[name] = Price(vat.net, vat.gross)
+        if name == "total_cost":
+            result["vat_breakdown"] = vat.subtotals
+    return result
 
 
 _TOTAL_OF = {

@@ -169,6 +169,11 @@ def _datetime(value: Any, where: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def parse_datetime(value: Any, where: str) -> datetime:
+    """An OCPI DateTime (RFC 3339; no zone means UTC) as an aware UTC datetime; OcpiError naming `where`."""
+    return _datetime(value, where)
+
+
 def format_datetime_seconds(moment: datetime) -> str:
     """An OCPI DateTime in UTC at whole-second resolution (our stored timestamps: tariff validity,
     session and period starts)."""

@@ -18,8 +18,6 @@ from bisect import bisect_right
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
-from itertools import repeat
-from operator import attrgetter, floordiv, le, sub
 
 from .elements import MODES, CompiledTariff, Match, Mode
 from .restrictions import DAY_US, MatchContext
@@ -45,28 +43,10 @@ def scan_periods(session: Session) -> tuple[list[int], int]:
         raise PricingError("session ends before it starts")
     if session.reservation not in MODES:
         raise PricingError(f"unknown reservation type {session.reservation!r}")
-    periods = session.charging_periods
-    try:
-        offsets = list(map(floordiv, map(sub, map(_START, periods), repeat(start)), repeat(ONE_US)))
-    except TypeError:
-        offsets = []  # a naive start: the check below names it
-    offsets.append((end - start) // ONE_US)
-    if len(offsets) <= len(periods) or not all(map(le, offsets, offsets[1:])):
-        _refuse_periods(session)
-    last_charging = len(periods) - 1
-    while last_charging >= 0 and not (periods[last_charging].time or periods[last_charging].energy):
-        last_charging -= 1
-    return offsets, last_charging
-
-
-_START = attrgetter("start_date_time")
-
-
-def _refuse_periods(session: Session) -> None:
-    """Raise the error naming the first period out of order, after the end, or naive."""
-    start = session.start_date_time
-    end_us = (session.end_date_time - start) // ONE_US
+    end_us = (end - start) // ONE_US
+    offsets = []
     previous = None
+    last_charging = -1
     try:
         for index, period in enumerate(session.charging_periods):
             offset = (period.start_date_time - start) // ONE_US
@@ -74,10 +54,14 @@ def _refuse_periods(session: Session) -> None:
                 raise PricingError(f"charging period {index} starts before the previous one")
             if offset > end_us:
                 raise PricingError(f"charging period {index} starts after the session end")
+            if period.time or period.energy:
+                last_charging = index
+            offsets.append(offset)
             previous = offset
     except TypeError:
         raise PricingError("charging period starts must be timezone-aware") from None
-    raise AssertionError("periods in order")  # pragma: no cover (called only when they are not)
+    offsets.append(end_us)
+    return offsets, last_charging
 
 
 def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, Match]]) -> list[Decimal | Fraction]:

@@ -4,7 +4,8 @@ Input: the Tariffs module's Tariff, TariffElement, PriceComponent (TariffDimensi
 FLAT, PARKING_TIME, TIME), TariffRestrictions (DayOfWeek, ReservationRestrictionType) and Price,
 and the session as the CDRs module's CdrChargingPeriods. Output: one `CostLine` per rounded
 amount and a `CostBreakdown` whose totals mirror the CDR's total_cost, total_fixed_cost,
-total_energy(_cost), total_time(_cost), total_parking_time/_cost and total_reservation_cost.
+total_energy(_cost), total_time(_cost), total_parking_time/_cost and total_reservation_cost, with the
+document's VAT per rate (`vat_breakdown`, EN 16931 BR-CO-17) beside them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from billing_app.money import VatSubtotal
 
 ENERGY = "ENERGY"
 FLAT = "FLAT"
@@ -157,9 +160,10 @@ class CostLine:
 
     `quantity` is the volume (kWh, hours, 1 for a fee) priced by this component,
     `billed_quantity` what is billed after grace minutes and step_size rounding;
-    `amount_excl_vat` = billed_quantity x unit_price, rounded once; `vat_amount` is computed on
-    the rounded amount, `amount_incl_vat` = amount_excl_vat + vat_amount. `period_indices` point
-    into `Session.charging_periods`. Price-bound adjustments have no element or periods.
+    `amount_excl_vat` = billed_quantity x unit_price, rounded once. `vat_amount` and
+    `amount_incl_vat` are the line's own VAT and gross, information only: the VAT billed is computed
+    per rate on the sum of the lines (`CostBreakdown.vat_breakdown`). `period_indices` point into
+    `Session.charging_periods`. Price-bound adjustments have no element or periods.
     """
 
     dimension: str
@@ -194,8 +198,12 @@ class CostLine:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CostBreakdown:
-    """Priced session. Cost totals are sums of rounded lines and mirror the OCPI CDR fields;
-    quantities (kWh, hours) are rounded to OCPI's 4 decimals."""
+    """Priced session. Cost totals mirror the OCPI CDR fields: excl. VAT the sum of the rounded lines,
+    incl. VAT that plus the VAT computed per rate on those lines (`billing_app.money.vat_breakdown`).
+    `vat_breakdown` holds the per-rate VAT of `total_cost` (rate, taxable amount, VAT), what a
+    document shows; the per-dimension totals' incl. VAT is computed the same way over the
+    dimension's own lines (information: they need not add up to `total_cost.incl_vat`).
+    Quantities (kWh, hours) are rounded to OCPI's 4 decimals."""
 
     currency: str
     lines: tuple[CostLine, ...]
@@ -208,6 +216,7 @@ class CostBreakdown:
     total_parking_time: Decimal
     total_parking_cost: Price
     total_reservation_cost: Price
+    vat_breakdown: tuple[VatSubtotal, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form: Decimals as strings, cost totals as OCPI Price objects."""
@@ -226,8 +235,18 @@ class CostBreakdown:
             "total_parking_time": str(self.total_parking_time),
             "total_parking_cost": price(self.total_parking_cost),
             "total_reservation_cost": price(self.total_reservation_cost),
+            "vat_breakdown": [vat_subtotal_to_dict(subtotal) for subtotal in self.vat_breakdown],
             "lines": [line.to_dict() for line in self.lines],
         }
+
+
+def vat_subtotal_to_dict(subtotal: VatSubtotal) -> dict[str, str | None]:
+    """A per-rate VAT row as JSON: rate (percent, None: no VAT), taxable amount and VAT as strings."""
+    return {
+        "rate": None if subtotal.rate is None else format(subtotal.rate, "f"),
+        "taxable_amount": str(subtotal.taxable_amount),
+        "vat_amount": str(subtotal.vat_amount),
+    }
 
 
 def _iso(value: datetime) -> str:

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from billing_app.models import SessionCharge
+from billing_app.settlement.selectors import charge_vat_breakdown
 from evbilling.api_conventions import IsoDateTimeFilter
 from sessions_app.models import ChargingSession, MeterSample
 from sessions_app.selectors import visible_to
@@ -16,15 +17,21 @@ from sessions_app.selectors import visible_to
 class ChargeSerializer(serializers.ModelSerializer):
     tariff = serializers.SlugRelatedField(slug_field="ocpi_id", read_only=True)
     lines = serializers.SerializerMethodField(help_text="per dimension: quantity, billed after step size, "
-                                                        "unit price, amount, VAT")
+                                                        "unit price, amount, the line's own VAT (information)")
+    vat_breakdown = serializers.SerializerMethodField(
+        help_text="VAT per rate (EN 16931 BR-CO-17): rate (null: no VAT), taxable_amount, vat_amount; "
+                  "total_vat is their sum")
 
     class Meta:
         model = SessionCharge
         fields = ["currency", "total_excl_vat", "total_vat", "total_incl_vat", "total_energy_kwh",
-                  "total_time_hours", "total_parking_hours", "tariff", "lines", "priced_at"]
+                  "total_time_hours", "total_parking_hours", "tariff", "vat_breakdown", "lines", "priced_at"]
 
     def get_lines(self, charge) -> list[dict]:
         return charge.breakdown.get("lines", [])
+
+    def get_vat_breakdown(self, charge) -> list[dict]:
+        return charge_vat_breakdown(charge)
 
 
 class SessionSerializer(serializers.ModelSerializer):

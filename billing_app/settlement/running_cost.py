@@ -14,8 +14,9 @@ from billing_app.tariffs.services import tariff_for_session, tariff_to_ocpi
 from sessions_app.models import ChargingSession
 
 
-def session_running_total(session: ChargingSession) -> tuple[Decimal, str] | None:
-    """The session priced up to its latest meter reading: (incl. VAT, currency); None when no tariff applies."""
+def session_running_breakdown(session: ChargingSession) -> tuple[pricing.CostBreakdown, str] | None:
+    """The session priced up to its latest meter reading: (the engine's breakdown, currency); None when no
+    tariff applies. OCPI session updates send its total excl. and incl. VAT."""
     tariff = tariff_for_session(session)
     if tariff is None:
         return None
@@ -23,7 +24,13 @@ def session_running_total(session: ChargingSession) -> tuple[Decimal, str] | Non
         tariff=ocpi.tariff_from_ocpi(tariff_to_ocpi(tariff)),
         session=ocpi.session_from_json(session_pricing_input(session)),
     )
-    return breakdown.total_cost.incl_vat, tariff.currency
+    return breakdown, tariff.currency
+
+
+def session_running_total(session: ChargingSession) -> tuple[Decimal, str] | None:
+    """The session priced up to its latest meter reading: (incl. VAT, currency); None when no tariff applies."""
+    found = session_running_breakdown(session)
+    return None if found is None else (found[0].total_cost.incl_vat, found[1])
 
 
 def session_running_cost(session: ChargingSession) -> Decimal | None:

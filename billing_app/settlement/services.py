@@ -1,6 +1,8 @@
 """Billing operations. `session_settle` prices a completed session exactly once (with the driver's
 subscription plan applied, see `billing_app.plans`); a session whose meter readings are impossible
-(`sessions_app.plausibility`) is priced and held for review (`settlement.review`)."""
+(`sessions_app.plausibility`) is priced and held for review (`settlement.review`). At a location in
+calibration-law mode (German Eichrecht) the energy priced is what the meter signed (end - begin), and a
+session whose signed readings are missing or invalid is held the same way."""
 from __future__ import annotations
 
 import logging
@@ -20,9 +22,10 @@ from billing_app.tariffs.cdr import session_pricing_input
 from billing_app.tariffs.services import snapshot, tariff_for_session
 from evbilling.errors import ApplicationError
 from evbilling.on_commit import after_commit
-from sessions_app.models import ChargingSession
+from sessions_app.models import ChargingSession, MeterSignatureCheck
 from sessions_app.plausibility import Finding, implausible_readings
 from sessions_app.selectors import session_samples
+from sessions_app.services import session_signatures_verify
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +55,9 @@ def session_settle(*, session_id: int) -> SessionCharge:
         raise SettlementError(f"No tariff applies to session {session_id} at {session.started_at:%Y-%m-%d %H:%M}.")
 
     frozen = snapshot(tariff)
-    breakdown = _price(frozen=frozen, period=period, data=session_pricing_input(session))
-    findings = session_implausible(session)
+    data, findings = _signed_energy(session, session_pricing_input(session))
+    breakdown = _price(frozen=frozen, period=period, data=data)
+    findings = session_implausible(session) + findings
     try:
         with transaction.atomic():
             charge = SessionCharge.objects.create(session=session, tariff=tariff, tariff_snapshot_json=frozen,
@@ -91,6 +95,25 @@ def _charge_figures(breakdown: pricing.CostBreakdown, period) -> dict:
         "total_time_hours": breakdown.total_time, "total_parking_hours": breakdown.total_parking_time,
         "breakdown": breakdown.to_dict() | ({"plan": plan_entry} if plan_entry else {}),
     }
+
+
+def _signed_energy(session: ChargingSession, data: dict) -> tuple[dict, list[Finding]]:
+    """Check the session's signed meter readings (the result is stored whatever the mode). In calibration-law
+    mode: the charging periods with their energy scaled to exactly the signed energy, or, when the
+    signatures do not prove it, the periods as measured and the findings that hold the charge for review.
+    Outside that mode the result is information only."""
+    check = session_signatures_verify(session=session)
+    if not session.connector.station.location.calibration_law:
+        return data, []
+    if check.status == MeterSignatureCheck.Status.UNSIGNED:
+        return data, [Finding("meter_unsigned", "calibration-law mode: the meter signed no readings of this session")]
+    if check.status != MeterSignatureCheck.Status.VERIFIED:
+        return data, [Finding(r["code"], r["detail"]) for r in check.reasons]
+    signed_kwh = check.signed_energy_wh / 1000
+    try:
+        return _energy_scaled(data, signed_kwh), []
+    except SettlementError as error:
+        return data, [Finding("signed_energy_unplaceable", f"{signed_kwh} kWh signed: {error}")]
 
 
 def session_implausible(session: ChargingSession) -> list[Finding]:
@@ -134,9 +157,13 @@ def sessions_settle_pending(*, progress: Callable[[int], None] = lambda n: None)
 
 
 def _energy_corrected(charge: SessionCharge, corrected_energy_kwh: Decimal) -> dict:
-    """The session's OCPI charging periods with each period's energy scaled by corrected / measured; the
-    largest one takes what is left, so the energies add up to exactly `corrected_energy_kwh`."""
-    data = session_pricing_input(charge.session)
+    """The session's OCPI charging periods with their energy corrected (see `_energy_scaled`)."""
+    return _energy_scaled(session_pricing_input(charge.session), corrected_energy_kwh)
+
+
+def _energy_scaled(data: dict, corrected_energy_kwh: Decimal) -> dict:
+    """OCPI charging periods (`data`) with each period's energy scaled by wanted / measured; the largest one
+    takes what is left, so the energies add up to exactly `corrected_energy_kwh`."""
     energies = [d for p in data["charging_periods"] for d in p["dimensions"] if d["type"] == "ENERGY"]
     for dimension in energies:
         dimension["volume"] = Decimal(str(dimension["volume"]))

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from billing_app.models import Tariff
 from billing_app.pricing import ocpi
-from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_to_ocpi
+from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_to_ocpi, tariff_warnings
 from sessions_app.api import IsOperatorStaffOrReadOnlySupport
 from sessions_app.selectors import operators_for, scope_to_user
 
@@ -32,9 +32,25 @@ class TariffSerializer(serializers.ModelSerializer):
         fields = ["id", "ocpi_id", "name", "currency", "type", "operator", "last_updated"]
 
 
+class TariffWarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    path = serializers.CharField()
+    message = serializers.CharField()
+
+
+class TariffImportedSerializer(TariffSerializer):
+    """The imported tariff with the tariff checks' warnings (never a refusal)."""
+
+    warnings = TariffWarningSerializer(many=True, read_only=True)
+
+    class Meta(TariffSerializer.Meta):
+        fields = [*TariffSerializer.Meta.fields, "warnings"]
+
+
 class TariffViewSet(viewsets.ReadOnlyModelViewSet):
     """Tariffs of the operator. `ocpi` gives the OCPI 2.2.1 Tariff object; POST an OCPI object to
-    `import` to create or replace one (by its id)."""
+    `import` to create or replace one (by its id); the answer carries the tariff checks as `warnings`
+    (code, path, message), which never refuse an import."""
 
     serializer_class = TariffSerializer
     permission_classes = [permissions.IsAuthenticated, IsOperatorStaffOrReadOnlySupport]
@@ -48,7 +64,7 @@ class TariffViewSet(viewsets.ReadOnlyModelViewSet):
     def ocpi(self, request, pk=None):
         return Response(tariff_to_ocpi(self.get_object()))  # DRF writes Decimals as JSON numbers
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: TariffSerializer})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: TariffImportedSerializer})
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[ExactJSONParser])
     def import_ocpi(self, request):
         operators = list(operators_for(request.user))
@@ -60,5 +76,6 @@ class TariffViewSet(viewsets.ReadOnlyModelViewSet):
             tariff = tariff_import_ocpi(operator=operators[0], data=request.data)
         except TariffImportError as error:
             raise ValidationError({"tariff": str(error)}) from None
-        return Response(TariffSerializer(tariff).data, status=status.HTTP_201_CREATED)
+        tariff.warnings = tariff_warnings(tariff)
+        return Response(TariffImportedSerializer(tariff).data, status=status.HTTP_201_CREATED)
 

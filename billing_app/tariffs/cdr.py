@@ -22,8 +22,9 @@ from django.utils import timezone
 from billing_app.models import SessionCharge
 from billing_app.pricing import ocpi
 from sessions_app.models import ChargingSession, ConnectorStatusEvent
+from sessions_app.ocmf.roaming import ocpi_signed_data
 from sessions_app.periods import CHARGING, Period, Reading, derive_periods
-from sessions_app.selectors import session_samples
+from sessions_app.selectors import session_samples, session_signed_data
 
 KW = Decimal(1000)
 SUSPENDED_EVSE = "SuspendedEVSE"
@@ -170,7 +171,8 @@ def session_pricing_input(session: ChargingSession, *, until: datetime | None = 
     }
 
 
-def _alpha3(country: str) -> str:
+def country_alpha3(country: str) -> str:
+    """ISO 3166 alpha-3 (OCPI locations and CDRs) of an alpha-2 code."""
     found = pycountry.countries.get(alpha_2=country)
     return found.alpha_3 if found else country
 
@@ -179,7 +181,8 @@ def cdr_for_charge(charge: SessionCharge) -> dict[str, Any]:
     """The priced session as an OCPI 2.2.1 CDR (numbers as Decimal: write it with `ocpi.dumps`).
 
     Re-pricing this CDR with the tariff in `tariffs` gives back its totals: the `price` command
-    accepts it as SESSION.json.
+    accepts it as SESSION.json. A session whose meter signed its readings carries them as `signed_data`
+    (OCMF records and the meter's public key), for the roaming partner to verify.
     """
     session = charge.session
     connector = session.connector
@@ -193,6 +196,8 @@ def cdr_for_charge(charge: SessionCharge) -> dict[str, Any]:
         return {k: Decimal(v) for k, v in breakdown[key].items()}
 
     periods = [{**period, "tariff_id": tariff["id"]} for period in session_charging_periods(session)]
+    records, meter_key = session_signed_data(session)
+    signed = ocpi_signed_data(records=records, public_key_hex=meter_key.public_key if meter_key else "")
     return {
         "country_code": tariff["country_code"],
         "party_id": tariff["party_id"],
@@ -214,7 +219,7 @@ def cdr_for_charge(charge: SessionCharge) -> dict[str, Any]:
             "address": location.address,
             "city": location.city,
             "postal_code": location.postal_code,
-            "country": _alpha3(location.country),
+            "country": country_alpha3(location.country),
             "coordinates": {"latitude": f"{location.latitude:.6f}", "longitude": f"{location.longitude:.6f}"},
             "evse_uid": f"{station.ocpp_identity}-{connector.number}",
             "evse_id": f"{location.country}*{tariff['party_id']}*E{station.ocpp_identity}*{connector.number}",
@@ -235,5 +240,6 @@ def cdr_for_charge(charge: SessionCharge) -> dict[str, Any]:
         "total_parking_time": Decimal(breakdown["total_parking_time"]),
         "total_parking_cost": price("total_parking_cost"),
         "total_reservation_cost": price("total_reservation_cost"),
+        **({"signed_data": signed} if signed else {}),
         "last_updated": ocpi.format_datetime_seconds(charge.priced_at),
     }

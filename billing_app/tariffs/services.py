@@ -14,11 +14,13 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from billing_app.models import DriverGroup, PriceComponent, Tariff, TariffAltText, TariffAssignment, TariffElement
 from billing_app.pricing import ocpi
+from billing_app.tariffs.checks import TariffWarning, tariff_checks
 from evbilling.errors import ApplicationError
-from sessions_app.models import ChargingSession, Operator
+from sessions_app.models import ChargingSession, IdToken, Operator
 
 _PRICE_KEYS = ("min_price", "max_price")
 
@@ -178,18 +180,47 @@ def tariff_import_ocpi(*, operator: Operator, data: dict[str, Any]) -> Tariff:
     return tariff
 
 
+@transaction.atomic
+def tariff_copy_draft(*, tariff: Tariff) -> Tariff:
+    """An unassigned copy of the tariff to edit and try in a what-if (`tariffs.what_if`): OCPI id `<id>-D<n>`,
+    name `Draft: <name>`. Without assignments it applies to no session until someone assigns it."""
+    base = tariff.ocpi_id[:31]
+    taken = set(Tariff.objects.filter(operator_id=tariff.operator_id, ocpi_id__startswith=f"{base}-D")
+                .values_list("ocpi_id", flat=True))
+    number = next(n for n in range(1, len(taken) + 2) if f"{base}-D{n}" not in taken)
+    data = ocpi.loads(snapshot(tariff))
+    data["id"] = f"{base}-D{number}"
+    copy = tariff_import_ocpi(operator=tariff.operator, data=data)
+    copy.name = f"Draft: {tariff.name}"[:120]
+    copy.save(update_fields=["name"])
+    return copy
+
+
+def tariff_warnings(tariff: Tariff) -> list[TariffWarning]:
+    """The checks of `billing_app.tariffs.checks` on a stored tariff, for the admin, the import command and
+    the API to show (warnings, never refusals). A tariff the engine cannot read yet (an element saved without
+    price components) is one warning saying why."""
+    try:
+        engine_tariff = ocpi.tariff_from_ocpi(ocpi.loads(snapshot(tariff)))
+    except ocpi.OcpiError as error:
+        return [TariffWarning("not_priceable", "", f"the engine cannot price this tariff yet: {error}")]
+    return tariff_checks(engine_tariff, now=timezone.now())
+
+
 def _parse_dt(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def tariff_for_session(session: ChargingSession) -> Tariff | None:
+def tariff_for_session(session: ChargingSession, *, ad_hoc: bool | None = None) -> Tariff | None:
     """The tariff in force at the session's start for its connector and driver.
 
     The most specific assignment wins: connector, then station, then location, then the operator
     default; at each level a tariff for one of the driver's groups beats the one for everybody.
-    Only tariffs valid at the start (start_date_time <= start < end_date_time) count.
+    Only tariffs valid at the start (start_date_time <= start < end_date_time) count. A guest's session
+    (its token is `AD_HOC`, or `ad_hoc=True` for the price shown before a guest starts) takes the most specific
+    `AD_HOC_PAYMENT` tariff, else the same tariff as anyone without a group (AFIR Art. 5 ad hoc price).
     """
     connector = session.connector
     station = connector.station
@@ -216,5 +247,11 @@ def tariff_for_session(session: ChargingSession) -> Tariff | None:
         level = 3 if assignment.connector_id else 2 if assignment.station_id else 1 if assignment.location_id else 0
         return level, 1 if assignment.driver_group_id else 0, assignment.pk
 
+    candidates = list(candidates)
+    if ad_hoc is None:
+        ad_hoc = session.id_token_id is not None and session.id_token.type == IdToken.Type.AD_HOC
+    if ad_hoc:  # a guest (AFIR ad hoc payment) pays the AD_HOC_PAYMENT tariff where one applies
+        ad_hoc_tariffs = [a for a in candidates if a.tariff.type == Tariff.Type.AD_HOC_PAYMENT]
+        candidates = ad_hoc_tariffs or candidates
     best = max(candidates, key=rank, default=None)
     return best.tariff if best else None

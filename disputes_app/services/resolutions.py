@@ -17,6 +17,7 @@ from typing import Any
 from billing_app.invoicing import CreditNoteError, credit_note_issue, invoice_remaining
 from billing_app.invoicing.refunds import invoice_refundable
 from billing_app.models import Invoice, InvoiceLine, SessionCharge
+from billing_app.settlement.selectors import charge_energy_proven
 from billing_app.settlement.services import SettlementError, session_reprice_total
 from evbilling.errors import ApplicationError
 
@@ -74,13 +75,18 @@ def resolve_credit_note(*, ticket, amount, currency, explanation, details, by, i
 
 def resolve_reprice(*, ticket, amount, currency, explanation, details, by, idempotency_key) -> dict[str, Any]:
     """Price the session again with corrected energy and credit (and refund, when paid by card) the
-    difference."""
+    difference. Refused when the meter's verified signatures prove the billed energy, unless the agent gives
+    `signature_override_reason` (kept in the resolution reference, with the agent, in the audit log)."""
     corrected = details.get("corrected_energy_kwh")
     if corrected is None or Decimal(corrected) < 0:
         raise ResolutionError("Re-pricing needs the corrected energy in kWh.")
     charge = SessionCharge.objects.filter(session_id=ticket.session_id).select_related("session").first()
     if charge is None:
         raise ResolutionError("The session was never priced: nothing to re-price.")
+    override = (details.get("signature_override_reason") or "").strip()
+    if charge_energy_proven(charge) and not override:
+        raise ResolutionError(f"The meter's verified signatures prove the {charge.total_energy_kwh} kWh billed: "
+                              "re-price only with a reason for overriding them.")
     try:
         new_total = session_reprice_total(charge=charge, corrected_energy_kwh=Decimal(corrected))
     except SettlementError as error:
@@ -93,7 +99,8 @@ def resolve_reprice(*, ticket, amount, currency, explanation, details, by, idemp
     difference = min(difference, invoice_remaining(invoice))
     card_paid = invoice_refundable(invoice) >= difference
     result = _credit(ticket=ticket, invoice=invoice, amount=difference, refund=card_paid, explanation=explanation)
-    return {**result, "repriced_total": str(new_total), "corrected_energy_kwh": str(corrected)}
+    return {**result, "repriced_total": str(new_total), "corrected_energy_kwh": str(corrected),
+            **({"signature_override_reason": override} if override else {})}
 
 
 #: The resolver of each resolution kind (DisputeTicket.ResolutionKind).

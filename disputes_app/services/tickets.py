@@ -59,7 +59,8 @@ def _move(ticket: DisputeTicket, *, to_status: str, by: User | None, now: dateti
 
 
 def _subject(reason: str, session: ChargingSession | None, invoice_id: int | None) -> str:
-    what = f"session {session.pk}" if session else f"invoice {invoice_id}" if invoice_id else "account"
+    number = Invoice.objects.filter(pk=invoice_id).values_list("number", flat=True).first() if invoice_id else None
+    what = f"session {session.pk}" if session else f"invoice {number or invoice_id}" if invoice_id else "account"
     return f"{DisputeTicket.Reason(reason).label} — {what}"
 
 

@@ -1,4 +1,5 @@
-"""Remote commands (start, stop, reset) from the web side to whichever gateway holds a charger.
+"""Remote commands (start, stop, reset, unlock, reserve, cancel a reservation) from the web side to
+whichever gateway holds a charger.
 
 Each gateway process subscribes, in Redis, to the channel of every charger connected to it and
 unsubscribes when it leaves; the web side publishes to the charger's channel. PUBLISH reports how
@@ -11,11 +12,12 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 
 from evbilling.errors import UnavailableError
-from sessions_app.models import ChargingSession, ChargingStation, IdToken
+from sessions_app.models import ChargingSession, ChargingStation, Connector, IdToken
 
 CHANNEL_PREFIX = "evbilling:ocpp:station:"
 RESULT_PREFIX = "evbilling:ocpp:result:"
@@ -71,6 +73,20 @@ def session_remote_stop(*, session: ChargingSession) -> Sent:
 
 def station_reset(*, station: ChargingStation, hard: bool = False) -> Sent:
     return _publish(station, "reset", hard=hard)
+
+
+def connector_unlock(*, connector: Connector) -> Sent:
+    return _publish(connector.station, "unlock", connector=connector.number)
+
+
+def connector_reserve(*, connector: Connector, id_token: IdToken, expires_at: datetime, reservation_id: int) -> Sent:
+    return _publish(connector.station, "reserve_now", connector=connector.number, id_tag=id_token.uid,
+                    expires_at=expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    reservation_id=reservation_id)
+
+
+def station_reservation_cancel(*, station: ChargingStation, reservation_id: int) -> Sent:
+    return _publish(station, "cancel_reservation", reservation_id=reservation_id)
 
 
 def command_result(command_id: str) -> dict | None:

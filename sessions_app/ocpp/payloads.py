@@ -2,7 +2,9 @@
 
 Both protocol versions report meter values the same way apart from details: 1.6 sends the value as
 a string with `unit`, 2.0.1 as a number with `unitOfMeasure: {unit, multiplier}`. A bad value is the
-charger's fault and answers with a PropertyConstraintViolation.
+charger's fault and answers with a PropertyConstraintViolation. Signed readings (1.6: a sampled value
+with `format: "SignedData"` whose value is the signed record; 2.0.1: `signedMeterValue` beside the
+plain value) are picked out by `signed_readings_from_meter_values`.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 
 from ocpp.exceptions import PropertyConstraintViolationError
 
-from sessions_app.services import SampleIn
+from sessions_app.ocmf.decoding import KeyFormatError, decode_signed_data, public_key_hex
+from sessions_app.services import SampleIn, SignedReadingIn
 
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
@@ -132,3 +135,47 @@ def samples_from_meter_values(meter_values: list[dict]) -> list[SampleIn]:
             soc_percent=int(soc) if soc is not None else None,
         ))
     return samples
+
+
+def _public_key(text: str | None) -> str:
+    """A key sent with a reading as hex DER; one that cannot be read is kept as sent (verification says so)."""
+    if not text:
+        return ""
+    try:
+        return public_key_hex(text)[0]
+    except KeyFormatError:
+        return text.strip()
+
+
+def _signed(sampled: dict, taken_at: datetime) -> SignedReadingIn | None:
+    signed = sampled.get("signed_meter_value")
+    if isinstance(signed, dict):  # OCPP 2.0.1
+        data = str(signed.get("signed_meter_data") or "")
+        method = str(signed.get("encoding_method") or "")
+        signing_method, key = str(signed.get("signing_method") or ""), signed.get("public_key")
+    elif sampled.get("format") == "SignedData":  # OCPP 1.6
+        data, method, signing_method, key = str(sampled.get("value") or ""), "", "", None
+    else:
+        return None
+    if not data:
+        raise PropertyConstraintViolationError(details={"cause": "A signed meter value without signed data."})
+    encoding, ocmf = decode_signed_data(data)
+    if ocmf and not key and ocmf.count("|") >= 3:  # public key appended as a fourth section
+        key = ocmf.split("|", 3)[3]
+    return SignedReadingIn(
+        taken_at=taken_at, signed_data=data, format=(method or ("OCMF" if ocmf else "unknown")).upper()[:20],
+        encoding=encoding, ocmf=ocmf, context=str(sampled.get("context") or ""), signing_method=signing_method,
+        public_key=_public_key(key),
+    )
+
+
+def signed_readings_from_meter_values(meter_values: list[dict]) -> list[SignedReadingIn]:
+    """The signed readings among the meter values, in the order sent."""
+    readings = []
+    for meter_value in meter_values or []:
+        taken_at = parse_timestamp(meter_value.get("timestamp"))
+        for sampled in meter_value.get("sampled_value") or []:
+            reading = _signed(sampled, taken_at)
+            if reading is not None:
+                readings.append(reading)
+    return readings

@@ -5,10 +5,17 @@ Each charger connects to the gateway like a real one (HTTP Basic, OCPP 1.6J for 
 above 80 % state of charge, sometimes an idle tail. Sessions are laid out back to back so that the
 last one ends now, and replayed `speed` times faster than real time, so every timestamp is in the
 past when sent (the gateway takes late messages) and sessions appear in the admin within seconds.
+
+A station with a `meter` acts as an Eichrecht charger: its TEST meter (`sessions_app.ocmf.signing`) signs the
+begin and end readings as OCMF, sent the way each version does (1.6: `SignedData` sampled values in
+MeterValues at the start and in StopTransaction's transactionData; 2.0.1: `signedMeterValue`, base64, with
+the public key). `tamper="end_value"` changes the signed end reading after signing, for tests.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import itertools
 import logging
 import random
@@ -18,14 +25,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from websockets.asyncio.client import connect
 from websockets.headers import build_authorization_basic
 
 from sessions_app.demo import _charge_profile
+from sessions_app.ocmf.decoding import public_key_base64
+from sessions_app.ocmf.signing import SIGNING_METHOD, TestMeter
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +50,8 @@ class SimStation:
     dc: bool
     max_kw: float
     tokens: list[str]
+    meter: TestMeter | None = None
+    tamper: str = ""
 
 
 @dataclass
@@ -144,14 +158,24 @@ class SimulatedCharger:
                                                             timestamp=start.at.isoformat()))
             await cp.call(call16.StatusNotification(connector_id=n, error_code="NoError", status="Charging",
                                                     timestamp=start.at.isoformat()))
+            signed_begin = self._signed(session, start, "B")
+            if signed_begin:
+                begin = {"timestamp": start.at.isoformat(),
+                         "sampled_value": [_signed16(signed_begin, start.wh, "Begin")]}
+                await cp.call(call16.MeterValues(connector_id=n, transaction_id=started.transaction_id,
+                                                 meter_value=[begin]))
             for reading in session.readings[1:-1]:
                 await self._advance(reading.at)
                 await cp.call(call16.MeterValues(connector_id=n, transaction_id=started.transaction_id,
                                                  meter_value=[_meter16(reading)]))
             await self._advance(session.stop.at)
+            end = _meter16(session.stop)
+            signed_end = self._signed(session, session.stop, "E")
+            if signed_end:
+                end["sampled_value"].append(_signed16(signed_end, session.stop.wh, "End"))
             await cp.call(call16.StopTransaction(meter_stop=session.stop.wh, timestamp=session.stop.at.isoformat(),
                                                  transaction_id=started.transaction_id, reason="EVDisconnected",
-                                                 transaction_data=[_meter16(session.stop)]))
+                                                 transaction_data=[end]))
             await cp.call(call16.StatusNotification(connector_id=n, error_code="NoError", status="Available",
                                                     timestamp=session.stop.at.isoformat()))
             self.completed += 1
@@ -171,34 +195,56 @@ class SimulatedCharger:
                                                      evse_id=n, connector_id=1))
             await cp.call(call201.Authorize(id_token={"id_token": session.token, "type": "ISO14443"}))
             await cp.call(self._event201("Started", start, tx, seq, "Authorized", "Transaction.Begin",
-                                         evse={"id": n, "connector_id": 1},
+                                         signed=self._signed(session, start, "B"), evse={"id": n, "connector_id": 1},
                                          id_token={"id_token": session.token, "type": "ISO14443"}))
             for reading in session.readings[1:-1]:
                 await self._advance(reading.at)
                 await cp.call(self._event201("Updated", reading, tx, seq, "MeterValuePeriodic", "Sample.Periodic"))
             await self._advance(session.stop.at)
             await cp.call(self._event201("Ended", session.stop, tx, seq, "EVCommunicationLost", "Transaction.End",
-                                         stopped_reason="EVDisconnected"))
+                                         stopped_reason="EVDisconnected",
+                                         signed=self._signed(session, session.stop, "E")))
             await cp.call(call201.StatusNotification(timestamp=session.stop.at.isoformat(),
                                                      connector_status="Available", evse_id=n, connector_id=1))
             self.completed += 1
 
-    @staticmethod
-    def _event201(event_type: str, reading: Reading, tx: str, seq: Iterator[int], trigger: str, context: str,
-                  stopped_reason: str | None = None, **extra) -> call201.TransactionEvent:
+    def _signed(self, session: SimSession, reading: Reading, tx: str) -> str:
+        """The meter's signed OCMF record of a begin ("B") or end ("E") reading; "" without a meter."""
+        meter = self.station.meter
+        if meter is None:
+            return ""
+        record = meter.reading(at=reading.at, wh=reading.wh, tx=tx, id_tag=session.token)
+        if tx == "E" and self.station.tamper == "end_value":
+            kwh = f'"RV":{Decimal(reading.wh) / 1000:.3f}'
+            record = record.replace(kwh, f'"RV":{Decimal(reading.wh + 1000) / 1000:.3f}')
+        return record
+
+    def _event201(self, event_type: str, reading: Reading, tx: str, seq: Iterator[int], trigger: str, context: str,
+                  stopped_reason: str | None = None, signed: str = "", **extra) -> call201.TransactionEvent:
         state = "Charging" if reading.power_w > 0 else "SuspendedEV"
+        energy = {"value": reading.wh, "measurand": "Energy.Active.Import.Register", "context": context,
+                  "unit_of_measure": {"unit": "Wh"}}
+        if signed:
+            energy["signed_meter_value"] = {
+                "signed_meter_data": base64.b64encode(signed.encode()).decode(), "signing_method": SIGNING_METHOD,
+                "encoding_method": "OCMF", "public_key": public_key_base64(self.station.meter.public_key_hex)}
         return call201.TransactionEvent(
             event_type=event_type, timestamp=reading.at.isoformat(), trigger_reason=trigger, seq_no=next(seq),
             transaction_info={"transaction_id": tx, "charging_state": "Idle" if event_type == "Ended" else state,
                               "stopped_reason": stopped_reason},
             meter_value=[{"timestamp": reading.at.isoformat(), "sampled_value": [
-                {"value": reading.wh, "measurand": "Energy.Active.Import.Register", "context": context,
-                 "unit_of_measure": {"unit": "Wh"}},
+                energy,
                 {"value": reading.power_w, "measurand": "Power.Active.Import", "context": context},
                 {"value": reading.soc, "measurand": "SoC", "context": context, "location": "EV"},
             ]}],
             **extra,
         )
+
+
+def _signed16(record: str, wh: int, context: str) -> dict:
+    """A 1.6 sampled value carrying the signed record (`format: SignedData`) of the energy register."""
+    return {"value": record, "format": "SignedData", "measurand": "Energy.Active.Import.Register",
+            "context": f"Transaction.{context}", "unit": "Wh"}
 
 
 def _meter16(reading: Reading) -> dict:
@@ -225,3 +271,79 @@ async def simulate(stations: list[SimStation], url: str, *, sessions: int, speed
         if isinstance(result, BaseException):
             logger.error("charger %s failed: %r", charger.station.identity, result)
     return sum(c.completed for c, _ in chargers)
+
+
+# --- A charger that waits to be started remotely (guest charging, `simulate_chargers --wait-for-remote`) ------
+
+class RemoteStartCharger16(ChargePoint16):
+    """An OCPP 1.6 charger that does what the central system tells it, in real time: RemoteStartTransaction
+    starts a transaction with the given idTag (when a car is `plugged`; answered with `answer`), meter values
+    follow every `interval` seconds at `power_kw`, RemoteStopTransaction stops it. What the central system shows
+    on its display (California Pricing DataTransfer: SetUserPrice, RunningCost, FinalCost) is kept in
+    `display` and logged, as a real screen would show it."""
+
+    def __init__(self, *args, answer: str = "Accepted", plugged: bool = True, power_kw: float = 11.0,
+                 interval: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.answer, self.plugged, self.power_kw, self.interval = answer, plugged, power_kw, interval
+        self.display: list[dict] = []
+        self.received: list[tuple[str, dict]] = []
+        self.register_wh = 1_000_000
+        self.stopped: dict[int, asyncio.Event] = {}
+        self.completed: list[int] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    @on(Action16.remote_start_transaction)
+    def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_):
+        self.received.append(("RemoteStartTransaction", {"id_tag": id_tag, "connector_id": connector_id}))
+        return result16.RemoteStartTransaction(status=self.answer)
+
+    @after(Action16.remote_start_transaction)
+    def after_remote_start(self, id_tag: str, connector_id: int | None = None, **_):
+        if self.answer == "Accepted" and self.plugged:
+            task = asyncio.create_task(self._transaction(id_tag, connector_id or 1))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @on(Action16.remote_stop_transaction)
+    def on_remote_stop(self, transaction_id: int, **_):
+        self.received.append(("RemoteStopTransaction", {"transaction_id": transaction_id}))
+        event = self.stopped.get(transaction_id)
+        if event is None:
+            return result16.RemoteStopTransaction(status="Rejected")
+        event.set()
+        return result16.RemoteStopTransaction(status="Accepted")
+
+    @on(Action16.data_transfer)
+    def on_data_transfer(self, vendor_id: str, message_id: str | None = None, data: str | None = None, **_):
+        self.received.append(("DataTransfer", {"vendor_id": vendor_id, "message_id": message_id, "data": data}))
+        self.display.append({"message_id": message_id, "data": data})
+        logger.info("%s display: %s %s", self.id, message_id, data)
+        return result16.DataTransfer(status="Accepted")
+
+    async def _transaction(self, id_tag: str, connector: int) -> None:
+        now = timezone.now
+        await self.call(call16.StatusNotification(connector_id=connector, error_code="NoError", status="Preparing",
+                                                  timestamp=now().isoformat()))
+        started = await self.call(call16.StartTransaction(connector_id=connector, id_tag=id_tag,
+                                                          meter_start=self.register_wh, timestamp=now().isoformat()))
+        if started.id_tag_info.get("status") != "Accepted":
+            await self.call(call16.StopTransaction(meter_stop=self.register_wh, timestamp=now().isoformat(),
+                                                   transaction_id=started.transaction_id, reason="DeAuthorized"))
+            return
+        transaction_id = started.transaction_id
+        self.stopped[transaction_id] = asyncio.Event()
+        await self.call(call16.StatusNotification(connector_id=connector, error_code="NoError", status="Charging",
+                                                  timestamp=now().isoformat()))
+        while not self.stopped[transaction_id].is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopped[transaction_id].wait(), self.interval)
+            self.register_wh += round(self.power_kw * 1000 * self.interval / 3600)
+            reading = Reading(now(), self.register_wh, self.power_kw * 1000, 50)
+            await self.call(call16.MeterValues(connector_id=connector, transaction_id=transaction_id,
+                                               meter_value=[_meter16(reading)]))
+        await self.call(call16.StopTransaction(meter_stop=self.register_wh, timestamp=now().isoformat(),
+                                               transaction_id=transaction_id, reason="Remote"))
+        await self.call(call16.StatusNotification(connector_id=connector, error_code="NoError", status="Available",
+                                                  timestamp=now().isoformat()))
+        self.completed.append(transaction_id)

@@ -23,7 +23,13 @@ from sessions_app.models import ChargingSession, ChargingStation
 
 from .connection import GatewayConnection, session_error
 from .database import db
-from .payloads import connector_number, meter_wh, parse_timestamp, samples_from_meter_values
+from .payloads import (
+    connector_number,
+    meter_wh,
+    parse_timestamp,
+    samples_from_meter_values,
+    signed_readings_from_meter_values,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,15 +65,25 @@ def _session(station: ChargingStation, transaction_id: int) -> ChargingSession |
     return ChargingSession.objects.filter(pk=transaction_id, connector__station_id=station.pk).first()
 
 
+def _signed_record(*, station: ChargingStation, transaction_id: int, readings: list) -> bool:
+    """Keep the signed readings of a transaction on this station; False when there is no such transaction."""
+    session = _session(station, transaction_id)
+    if session is None:
+        return False
+    services.session_signed_values_record(session=session, readings=readings)
+    return True
+
+
 def _stop(
     *, station: ChargingStation, transaction_id: int, stopped_at: datetime, meter_stop: int, reason: str,
-    samples: list,
+    samples: list, signed: list,
 ) -> None:
     session = _session(station, transaction_id)
     if session is None:
         logger.warning("%s: stop of unknown transaction %s ignored", station, transaction_id)
     else:
         services.session_record_samples(session=session, samples=[s for s in samples if s.taken_at <= stopped_at])
+        services.session_signed_values_record(session=session, readings=signed)
         services.session_stop(session=session, stopped_at=stopped_at, meter_stop_wh=Decimal(meter_stop), reason=reason)
 
 
@@ -142,10 +158,16 @@ class CentralSystem16(GatewayConnection, ChargePoint):
     async def on_meter_values(self, connector_id: int, meter_value: list, transaction_id: int | None = None, **_):
         connector_number(connector_id, field="connectorId", station=True)
         samples = samples_from_meter_values(meter_value)
-        if transaction_id is None or not samples:
+        signed = signed_readings_from_meter_values(meter_value)
+        if transaction_id is None or not (samples or signed):
             return call_result.MeterValues()
+        known = True
+        if signed:  # rare (begin, end): stored on their own, before the answer
+            known = await db(_signed_record, station=self.station, transaction_id=transaction_id, readings=signed)
         try:  # group commit: answered once the samples are committed (see sample_writer.py)
-            known = await self.writer.record(station_id=self.station.pk, session_id=transaction_id, samples=samples)
+            if samples:
+                known = await self.writer.record(station_id=self.station.pk, session_id=transaction_id,
+                                                 samples=samples)
         except services.SessionError as error:
             raise session_error(error) from error
         if not known:
@@ -164,6 +186,7 @@ class CentralSystem16(GatewayConnection, ChargePoint):
             await db(
                 _stop, station=self.station, transaction_id=transaction_id, stopped_at=stopped_at,
                 meter_stop=meter_stop, reason=reason, samples=samples_from_meter_values(transaction_data or []),
+                signed=signed_readings_from_meter_values(transaction_data or []),
             )
         except services.SessionError as error:
             raise session_error(error) from error
@@ -185,3 +208,13 @@ class CentralSystem16(GatewayConnection, ChargePoint):
 
     def _command_reset(self, *, hard: bool = False, **_):
         return call.Reset(type=ResetType.hard if hard else ResetType.soft)
+
+    def _command_unlock(self, *, connector: int, **_):
+        return call.UnlockConnector(connector_id=connector)
+
+    def _command_reserve_now(self, *, connector: int, id_tag: str, expires_at: str, reservation_id: int, **_):
+        return call.ReserveNow(connector_id=connector, expiry_date=expires_at, id_tag=id_tag,
+                               reservation_id=reservation_id)
+
+    def _command_cancel_reservation(self, *, reservation_id: int, **_):
+        return call.CancelReservation(reservation_id=reservation_id)

@@ -25,7 +25,7 @@ from sessions_app.models import ChargingSession
 
 from .connection import GatewayConnection, session_error
 from .database import db
-from .payloads import connector_number, parse_timestamp, samples_from_meter_values
+from .payloads import connector_number, parse_timestamp, samples_from_meter_values, signed_readings_from_meter_values
 from .running_cost import running_cost
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class CentralSystem201(GatewayConnection, ChargePoint):
         meter_value: list | None = None, evse: dict | None = None, id_token: dict | None = None, **_,
     ):
         samples = samples_from_meter_values(meter_value or [])
+        signed = signed_readings_from_meter_values(meter_value or [])
         transaction_id = transaction_info["transaction_id"]
         at = parse_timestamp(timestamp)
         evse_number = connector_number(evse["id"], field="evse.id") if evse else None  # checked before authorizing
@@ -114,7 +115,7 @@ class CentralSystem201(GatewayConnection, ChargePoint):
             session = await db(
                 services.transaction_event_record, station=self.station, event_type=event_type, at=at,
                 transaction_ref=transaction_id, evse_number=evse_number,
-                id_token=authorization.id_token if authorization else None, samples=samples,
+                id_token=authorization.id_token if authorization else None, samples=samples, signed=signed,
                 charging_state=transaction_info.get("charging_state"), seq_no=seq_no,
                 stopped_reason=transaction_info.get("stopped_reason"), received_at=self.now(),
             )
@@ -177,3 +178,13 @@ class CentralSystem201(GatewayConnection, ChargePoint):
 
     def _command_reset(self, *, hard: bool = False, **_):
         return call.Reset(type=ResetEnumType.immediate if hard else ResetEnumType.on_idle)
+
+    def _command_unlock(self, *, connector: int, **_):
+        return call.UnlockConnector(evse_id=connector, connector_id=1)
+
+    def _command_reserve_now(self, *, connector: int, id_tag: str, expires_at: str, reservation_id: int, **_):
+        return call.ReserveNow(id=reservation_id, expiry_date_time=expires_at, evse_id=connector,
+                               id_token={"id_token": id_tag, "type": "ISO14443"})
+
+    def _command_cancel_reservation(self, *, reservation_id: int, **_):
+        return call.CancelReservation(reservation_id=reservation_id)

@@ -3,7 +3,8 @@ chargers re-send messages after a reconnect, so the same start, samples or stop 
 changes nothing the second time.
 
 The operations live in `sessions` (start to stop), `stations` (what the gateway reports about stations,
-connectors and tokens), `transactions` (OCPP 2.0.1 TransactionEvents) and `samples_batch` (the gateway's
+connectors and tokens), `transactions` (OCPP 2.0.1 TransactionEvents), `signed_values` (signed meter
+values, OCMF, and meter keys) and `samples_batch` (the gateway's
 group commit); import them from here."""
 from .samples_batch import SampleReport, samples_validate, session_charging_state_record, session_samples_record_many
 from .sessions import (
@@ -16,6 +17,15 @@ from .sessions import (
     session_start_reported,
     session_stop,
     sessions_close_stale,
+)
+from .signed_values import (
+    MeterKeyError,
+    SignedReadingIn,
+    meter_key_check,
+    meter_key_for,
+    meter_key_register,
+    session_signatures_verify,
+    session_signed_values_record,
 )
 from .stations import (
     Authorization,
@@ -34,19 +44,26 @@ from .transactions import transaction_event_record
 
 __all__ = [
     "Authorization",
+    "MeterKeyError",
     "SampleIn",
     "SampleReport",
     "SessionError",
+    "SignedReadingIn",
     "authorization_payment_check",
     "authorization_payment_unknown",
     "connector_for_number",
     "connector_status_record",
+    "meter_key_check",
+    "meter_key_for",
+    "meter_key_register",
     "samples_validate",
     "session_attach_token",
     "session_charging_state_record",
     "session_fail",
     "session_record_samples",
     "session_samples_record_many",
+    "session_signatures_verify",
+    "session_signed_values_record",
     "session_start",
     "session_start_reported",
     "session_stop",

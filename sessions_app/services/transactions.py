@@ -10,6 +10,7 @@ from decimal import Decimal
 from ..models import ChargingSession, ChargingStation, Connector, IdToken, MeterSample
 from .samples_batch import session_charging_state_record
 from .sessions import SampleIn, session_attach_token, session_record_samples, session_start_reported, session_stop
+from .signed_values import SignedReadingIn, session_signed_values_record
 from .stations import connector_for_number
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def transaction_event_record(
     seq_no: int | None = None,
     stopped_reason: str | None = None,
     received_at: datetime | None = None,
+    signed: list[SignedReadingIn] = (),
 ) -> ChargingSession | None:
     """Apply one TransactionEvent to the session it belongs to; returns the session (None when the event
     names no EVSE and the station has several: it is logged and ignored).
@@ -46,11 +48,13 @@ def transaction_event_record(
     missing or arrives late must not lose the charge (the meter start is the lowest register reported,
     the start the earliest instant). The token (already authorized by the caller) names the driver of a
     session that started without one (2.0.1 starts at plug-in). Meter values are stored, the charging
-    state joins the connector's timeline, and Ended stops the session with the highest register seen.
+    state joins the connector's timeline, signed readings (OCMF) are kept, and Ended stops the session with
+    the highest register seen.
 
     Idempotent: a re-sent or late event changes nothing twice, since each step is: the session is keyed
-    by (station, transaction_ref), a sample by (session, instant), a charging state by its instant, a token
-    is attached only to a session without one, and a stopped session stays stopped.
+    by (station, transaction_ref), a sample by (session, instant), a charging state by its instant, a signed
+    reading by its content, a token is attached only to a session without one, and a stopped session stays
+    stopped.
     """
     session = ChargingSession.objects.filter(connector__station=station, transaction_ref=transaction_ref).first()
     if session is None:
@@ -70,6 +74,8 @@ def transaction_event_record(
         session = session_attach_token(session=session, id_token=id_token)
     if samples:
         session_record_samples(session=session, samples=samples)
+    if signed:
+        session_signed_values_record(session=session, readings=list(signed))
     if charging_state:
         session_charging_state_record(
             session=session, state=charging_state, at=at, received_at=received_at or at, seq_no=seq_no

@@ -159,3 +159,26 @@ def test_invoice_currency_filter_offers_only_the_staffs_operators_currencies(sta
                for c in spec.choices(response.context["cl"])]
     assert operator.default_currency in choices and "GBP" not in choices
     assert staff_client.get(reverse("admin:billing_app_invoice_changelist"), {"currency": "GBP"}).status_code == 200
+
+
+def test_admin_shows_amounts_and_rates_formatted_not_raw_decimals(staff_client, operator):
+    import re
+
+    from billing_app.models import PriceComponent, TariffElement
+
+    tariff = factories.energy_tariff(operator, price="0.39", vat="19")
+    element = TariffElement.objects.filter(tariff=tariff).first()
+    PriceComponent.objects.filter(element=element).update(price=Decimal("80.000000"))
+    page = staff_client.get(reverse("admin:billing_app_tariffelement_change", args=[element.pk])).content.decode()
+    assert 'value="80"' in page and "80.000000" not in page
+    page = staff_client.get(reverse("admin:billing_app_tariff_change", args=[tariff.pk])).content.decode()
+    assert "ENERGY €80.00" in page
+    session = factories.ChargingSessionFactory(connector__station__location__operator=operator)
+    from billing_app.models import SessionCharge
+
+    SessionCharge.objects.create(
+        session=session, tariff_snapshot_json="{}", currency="EUR", total_excl_vat=Decimal("16.69"),
+        total_vat=Decimal("3.17"), total_incl_vat=Decimal("19.86"), total_energy_kwh=Decimal("42.123456"),
+        total_time_hours=Decimal(1), total_parking_hours=Decimal(0), breakdown={"lines": []})
+    page = staff_client.get(reverse("admin:billing_app_sessioncharge_changelist")).content.decode()
+    assert "€19.86" in page and "42.123\xa0kWh" in page and not re.search(r"\d\.\d{5,}", page)

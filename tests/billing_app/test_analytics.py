@@ -146,3 +146,14 @@ def test_figures_are_cached_per_scope_and_filters_never_across_operators(client,
     client.force_login(factories.OperatorStaffFactory(operator=other_operator))
     foreign = client.get(reverse("admin_analytics"), params)
     assert foreign.context["currencies"] == ["GBP"]  # its own figures, not the cached EUR ones
+
+
+def test_dashboard_axes_start_at_zero_and_dates_and_days_read_plainly(client, data, staff):
+    import re
+
+    client.force_login(staff)
+    page = client.get(reverse("admin_analytics"), {"start": "2026-03-02", "end": "2026-03-08"}).content.decode()
+    assert page.count("beginAtZero: true") == 3
+    assert "All locations</option>" in page and "(UTC days)" not in page and "days in UTC" in page
+    assert "2 Mar 2026" in page and "2026-03-02</td>" not in page
+    assert not re.search(r"\d\.\d{5,}", page)

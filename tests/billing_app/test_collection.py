@@ -328,7 +328,7 @@ def test_a_declining_card_goes_through_dunning_and_ends_overdue(
     assert subjects == [f"Payment for your charging receipt {receipt.number} failed"] * 3 + [
         f"Your charging receipt {receipt.number} is overdue"]
     assert all(m.to == [driver.email] for m in mail.outbox)
-    assert "5.11 EUR" in mail.outbox[0].body
+    assert "€5.11" in mail.outbox[0].body
 
 
 @pytest.mark.django_db

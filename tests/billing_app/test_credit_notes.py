@@ -124,7 +124,7 @@ def test_credit_note_pdf_and_email(media, statement, driver, django_capture_on_c
     assert note.pdf_sha256
     text = pdf_text(invoicing.document_pdf_bytes(note))
     for expected in ("Credit note VOLT-CN-2026-000001", "Credits invoice: VOLT-2026-000001", "Goodwill",
-                     "2.43 EUR", "0.46 EUR", "1.76 EUR", "0.35 EUR", "5.00 EUR"):
+                     "€2.43", "€0.46", "€1.76", "€0.35", "€5.00"):
         assert expected in text, expected
     assert [m.attachments[0][0] for m in mailoutbox] == ["VOLT-CN-2026-000001.pdf"]
 

@@ -35,8 +35,8 @@ def test_receipt_pdf_shows_number_lines_and_totals(receipt, operator, driver):
     assert "Receipt VOLT-2026-000001" in text
     assert operator.legal_name in text and f"VAT id {operator.vat_id}" in text
     assert driver.driver_profile.full_name in text
-    for expected in ("Session fee", "0.50 EUR", "Energy", "11 kWh", "4.29 EUR", "5.11 EUR", "Parking / idle time",
-                     "3.00 EUR", "0.57 EUR", "Total excl. VAT", "7.79 EUR", "1.49 EUR", "9.28 EUR", "VAT 19 %"):
+    for expected in ("Session fee", "€0.50", "Energy", "11 kWh", "€4.29", "€5.11", "Parking / idle time",
+                     "€3.00", "€0.57", "Total excl. VAT", "€7.79", "€1.48", "€9.27", "VAT 19 %"):
         assert expected in text, expected
     assert "Berlin" in text and "11.000 kWh" in text  # the per-session detail
 
@@ -56,7 +56,7 @@ def test_driver_gets_the_email_with_the_pdf_once(receipt, driver):
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [driver.email]
-    assert "VOLT-2026-000001" in message.subject and "9.28 EUR" in message.body
+    assert "VOLT-2026-000001" in message.subject and "€9.27" in message.body
     (name, content, mimetype), = message.attachments
     assert (name, mimetype) == ("VOLT-2026-000001.pdf", "application/pdf")
     assert pdf.sha256(content) == receipt.pdf_sha256
@@ -107,9 +107,9 @@ def test_statement_pdf_groups_sessions(media, operator, driver):
                     components=(("ENERGY", "0.45", "20", 1),))
     invoice = invoicing.statement_create(account_id=driver.billing_account.pk, period=date(2026, 3, 1))
     text = pdf_text(invoicing.document_pdf_bytes(Invoice.objects.get(pk=invoice.pk)))
-    assert "Invoice VOLT-2026-000001" in text and "2026-03-01 to 2026-03-31" in text
+    assert "Invoice VOLT-2026-000001" in text and "1 Mar 2026 to 31 Mar 2026" in text
     assert text.index("Hbf") < text.index("Prater")
-    for expected in ("VAT 19 %", "7.80 EUR", "1.48 EUR", "VAT 20 %", "5.63 EUR", "1.13 EUR", "16.04 EUR"):
+    for expected in ("VAT 19 %", "€7.80", "€1.48", "VAT 20 %", "€5.63", "€1.13", "€16.04"):
         assert expected in text, text
 
 

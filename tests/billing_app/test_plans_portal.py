@@ -34,7 +34,7 @@ def test_subscribing_from_the_portal_charges_the_saved_card(client, stripe_serve
     assert response.status_code == 302
     subscription = Subscription.objects.get(driver=driver)
     assert subscription.periods.get().status == "paid"
-    assert "Change plan" in web.get(reverse("portal:plan")).content.decode()
+    assert "Cancel at the end of this period" in web.get(reverse("portal:plan")).content.decode()
 
 
 def test_subscribing_without_a_card_or_with_a_foreign_plan_is_a_form_error(client, stripe_server, operator,
@@ -84,4 +84,42 @@ def test_session_page_explains_what_the_plan_covered(client, operator, connector
                      kwh="10", ref="portal-plan")
     page = _client(client, driver).get(reverse("portal:session", args=[charge.session_id])).content.decode()
     assert "Included in your plan (kWh)" in page
-    assert "-5.00" in page
+    assert "-€5.00" in page
+
+
+def test_change_offers_the_other_plans_and_the_fee_reads_per_month(client, operator, driver, plan):
+    other_plan = make_plan(operator, name="Max", fee_excl_vat=D("19.90"))
+    subscription = subscribed(driver, plan, start=date.today())
+    page = _client(client, driver).get(reverse("portal:plan")).content.decode()
+    choices = page.split('name="plan"')[1].split("</select>")[0]
+    assert f'value="{other_plan.pk}"' in choices and f'value="{plan.pk}"' not in choices
+    assert "€9.90 / month" in page and "monthly" not in page.lower().split("<main>")[1]
+    assert "renews on" in page
+    subscription.pending_plan = other_plan
+    subscription.save()
+    choices = _client(client, driver).get(reverse("portal:plan")).content.decode().split('name="plan"')[1]
+    assert f'value="{plan.pk}"' in choices.split("</select>")[0]  # back to the current plan undoes the change
+
+
+def test_a_cancelled_plan_says_only_when_it_ends_and_can_be_kept(client, operator, driver, plan):
+    subscription = subscribed(driver, plan, start=date.today())
+    web = _client(client, driver)
+    assert web.post(reverse("portal:plan_cancel", args=[subscription.pk])).status_code == 302
+    page = web.get(reverse("portal:plan")).content.decode()
+    assert "ends on" in page and "renews on" not in page and "Change plan" not in page
+    assert web.post(reverse("portal:plan_resume", args=[subscription.pk])).status_code == 302
+    subscription.refresh_from_db()
+    assert subscription.cancel_at_period_end is False
+    assert "renews on" in web.get(reverse("portal:plan")).content.decode()
+
+
+def test_a_plan_whose_period_ended_cannot_be_resumed_and_others_get_a_404(client, operator, driver, plan):
+    subscription = subscribed(driver, plan, start=date(2026, 3, 10))
+    subscription.cancel_at_period_end = True
+    subscription.save()
+    intruder = factories.DriverFactory(operator=operator)
+    assert _client(client, intruder).post(reverse("portal:plan_resume", args=[subscription.pk])).status_code == 404
+    response = _client(client, driver).post(reverse("portal:plan_resume", args=[subscription.pk]), follow=True)
+    assert "has ended" in response.content.decode()
+    subscription.refresh_from_db()
+    assert subscription.cancel_at_period_end is True

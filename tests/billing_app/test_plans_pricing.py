@@ -10,6 +10,7 @@ from django.db import connection, connections
 
 from billing_app import pricing
 from billing_app.models import Subscription, SubscriptionPeriod
+from billing_app.money import VatSubtotal
 from billing_app.plans.reductions import PlanTerms, plan_apply
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn
@@ -42,8 +43,29 @@ def test_discount_is_one_rounded_line_with_vat_and_totals_are_the_sum():
     assert lines["PLAN_DISCOUNT_ENERGY"].amount_excl_vat == D("-0.61")
     assert lines["PLAN_DISCOUNT_ENERGY"].vat_amount == D("-0.12")
     assert applied.breakdown.total_cost.excl_vat == D("3.43")
-    assert applied.breakdown.total_cost.incl_vat == sum(line.amount_incl_vat for line in applied.breakdown.lines)
+    # VAT per rate on the lines (4.04 - 0.61 = 3.43 at 19 %: 0.6517 -> 0.65)
+    assert applied.breakdown.vat_breakdown == (VatSubtotal(D(19), D("3.43"), D("0.65")),)
+    assert applied.breakdown.total_cost.incl_vat == D("4.08")
     assert applied.breakdown.total_energy_cost.excl_vat == D("3.43")
+
+
+def test_plan_floor_brings_every_vat_rate_to_zero():
+    """Energy 3.90 at 19 % and a 1.50 fee at 7 %, capped to 1.00 (-3.18 / -1.22 per rate); the plan covers the
+    10 kWh and waives the fee: -4.40 net, so one PLAN_FLOOR line per rate brings each rate, and the total, to 0."""
+    components = (pricing.PriceComponent(type="ENERGY", price=D("0.39"), step_size=1, vat=D(19)),
+                  pricing.PriceComponent(type="FLAT", price=D("1.50"), step_size=1, vat=D(7)))
+    tariff = pricing.Tariff(currency="EUR", elements=(pricing.TariffElement(price_components=components),),
+                            max_price=pricing.Price(D("1.00")))
+    breakdown = pricing.price_session(tariff=tariff, session=pricing.Session(
+        start_date_time=T0, end_date_time=T0 + timedelta(hours=1),
+        charging_periods=(pricing.ChargingPeriod(start_date_time=T0, energy=D(10), time=D(1)),)))
+    applied = plan_apply(breakdown, PlanTerms(included_kwh_available=D(10), waive_flat_fee=True))
+    floors = [(line.vat_rate, line.amount_excl_vat) for line in applied.breakdown.lines
+              if line.dimension == "PLAN_FLOOR"]
+    assert floors == [(D(7), D("1.22")), (D(19), D("3.18"))]
+    assert applied.breakdown.total_cost == pricing.Price(D("0.00"), D("0.00"))
+    assert applied.breakdown.vat_breakdown == (VatSubtotal(D(7), D("0.00"), D("0.00")),
+                                               VatSubtotal(D(19), D("0.00"), D("0.00")))
 
 
 def test_included_kwh_cover_energy_then_discount_applies_to_the_rest():

@@ -68,7 +68,11 @@ def test_prices_a_session_file(tmp_path: Path) -> None:
     assert result["total_energy_cost"] == {"excl_vat": "2.50", "incl_vat": "2.98"}
     assert result["total_fixed_cost"] == {"excl_vat": "0.50", "incl_vat": "0.60"}
     assert result["total_parking_cost"] == {"excl_vat": "1.50", "incl_vat": "1.79"}
-    assert result["total_cost"] == {"excl_vat": "4.50", "incl_vat": "5.37"}
+    # VAT per rate (BR-CO-17): 19 % of 4.00 is 0.76 and 20 % of 0.50 is 0.10, so 5.36; the VAT of
+    # the lines one by one (0.19 + 0.29 + 0.10 + 0.29) made it 5.37.
+    assert result["total_cost"] == {"excl_vat": "4.50", "incl_vat": "5.36"}
+    assert result["vat_breakdown"] == [{"rate": "19", "taxable_amount": "4.00", "vat_amount": "0.76"},
+                                       {"rate": "20", "taxable_amount": "0.50", "vat_amount": "0.10"}]
     quantities = (result["total_energy"], result["total_time"], result["total_parking_time"])
     assert quantities == ("10.0000", "1.1667", "0.1667")
     assert result["total_time_cost"] == result["total_reservation_cost"] == {"excl_vat": "0.00", "incl_vat": "0.00"}

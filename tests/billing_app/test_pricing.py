@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_app.money import quantize_money
+from billing_app.money import minor_unit, quantize_money, vat_breakdown
 from billing_app.pricing import (
     ChargingPeriod,
     CostBreakdown,
@@ -88,7 +88,13 @@ def assert_consistent(breakdown: CostBreakdown) -> None:
         assert line.amount_incl_vat == line.amount_excl_vat + line.vat_amount
         assert line.amount_excl_vat == quantize_money(line.amount_excl_vat, breakdown.currency)
     assert breakdown.total_cost.excl_vat == sum(line.amount_excl_vat for line in breakdown.lines)
-    assert breakdown.total_cost.incl_vat == sum(line.amount_incl_vat for line in breakdown.lines)
+    vat = vat_breakdown(((line.vat_rate, line.amount_excl_vat) for line in breakdown.lines), breakdown.currency)
+    assert breakdown.vat_breakdown == vat.subtotals
+    assert breakdown.total_cost.incl_vat == breakdown.total_cost.excl_vat + sum(s.vat_amount for s in vat.subtotals)
+    half = minor_unit(breakdown.currency) / 2
+    for subtotal in breakdown.vat_breakdown:
+        exact = subtotal.taxable_amount * (subtotal.rate or 0) / 100
+        assert abs(subtotal.vat_amount - exact) <= half
 
 
 MONDAY = "2019-01-07T"
@@ -123,8 +129,11 @@ TARIFF_12_MIN_PRICE = tariff(element(ENERGY_025), min_price={"excl_vat": D("0.50
             session(MONDAY + "10:00+00:00", charge(60, "20"), park(40)),
             ("7.00", "7.90"), id="10-parking-billed-per-15-min",
         ),
+        # Printed 10.00 / 11.00, figures no document can carry: 10.00 net at these rates (12.50 at
+        # 10 %, 0.50 at 20 %, the cap shared out in proportion) is 11.04 with VAT per rate
+        # (BR-CO-17). Both bounds hold, so the net stops at 9.96 (9.58 + 0.96 VAT, 0.38 + 0.08).
         pytest.param(TARIFF_6_MAX_PRICE, session(MONDAY + "10:00+00:00", charge(60, "50")),
-                     ("10.00", "11.00"), id="6-max-price-applies"),
+                     ("9.96", "11.00"), id="6-max-price-applies"),
         pytest.param(TARIFF_6_MAX_PRICE, session(MONDAY + "10:00+00:00", charge(60, "30")),
                      ("8.00", "8.85"), id="6-max-price-not-reached"),
         pytest.param(tariff(element(pc("TIME", "2.00", 60, "10.0"))), session(MONDAY + "10:00+00:00", charge(150)),
@@ -522,11 +531,14 @@ def test_min_price_without_incl_vat_scales_incl_vat_in_proportion() -> None:
     assert breakdown.total_energy_cost.excl_vat == D("0.50")
 
 
-def test_max_price_caps_excl_and_incl_independently() -> None:
+def test_max_price_incl_vat_below_the_total_moves_the_net_not_the_vat() -> None:
+    """9.50 net at 25 % is 11.88 incl. VAT, above the 11.00 cap: the net comes down to 8.80 (2.20
+    VAT), the most that stays within it. (Before VAT per rate, 9.50 net with 1.50 VAT.)"""
     t = tariff(element(pc("ENERGY", "1.00", 1, "25")), max_price={"excl_vat": D("10.00"), "incl_vat": D("11.00")})
     breakdown = price_session(tariff=t, session=session(MONDAY + "10:00+00:00", charge(60, "9.5")))
-    assert (breakdown.total_cost.excl_vat, breakdown.total_cost.incl_vat) == (D("9.50"), D("11.00"))
-    assert breakdown.lines[-1].dimension == "MAX_PRICE"
+    assert (breakdown.total_cost.excl_vat, breakdown.total_cost.incl_vat) == (D("8.80"), D("11.00"))
+    adjustment = breakdown.lines[-1]
+    assert (adjustment.dimension, adjustment.vat_rate, adjustment.amount_excl_vat) == ("MAX_PRICE", D(25), D("-0.70"))
 
 
 def test_absent_vat_means_no_vat_while_zero_vat_is_zero() -> None:

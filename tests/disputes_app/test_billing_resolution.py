@@ -138,3 +138,39 @@ def test_support_opens_a_ticket_about_an_invoice_of_their_operator_only(paid_ses
     stranger.supported_operators.add(other_operator)
     with pytest.raises(disputes.DisputeNotFound):
         disputes.ticket_open(by=stranger, invoice_id=receipt.pk, reason="wrong_amount", description="x")
+
+
+@pytest.fixture
+def meter_proven(paid_session):
+    """The paid session's meter signed its begin and end (11 kWh, as billed) and the signatures verify."""
+    from sessions_app.models import MeterSignatureCheck
+    from sessions_app.ocmf.signing import TestMeter
+
+    meter = TestMeter("reprice override", serial="TM-RP")
+    station = paid_session.connector.station
+    session_services.meter_key_register(station=station, evse_number=None, public_key=meter.public_key_hex,
+                                        meter_serial=meter.serial, valid_from=paid_session.started_at)
+    records = [(paid_session.started_at, paid_session.meter_start_wh, "B"),
+               (paid_session.stopped_at, paid_session.meter_stop_wh, "E")]
+    session_services.session_signed_values_record(session=paid_session, readings=[session_services.SignedReadingIn(
+        taken_at=at, signed_data=text, format="OCMF", encoding="plain", ocmf=text)
+        for at, text in ((at, meter.reading(at=at, wh=wh, tx=tx, id_tag="T")) for at, wh, tx in records)])
+    check = session_services.session_signatures_verify(session=paid_session)
+    assert check.status == MeterSignatureCheck.Status.VERIFIED
+    return paid_session
+
+
+def test_reprice_of_energy_the_meter_proves_needs_an_override_reason(meter_proven, agent,
+                                                                     django_capture_on_commit_callbacks):
+    ticket = _ticket_in_progress(meter_proven, agent)
+    assert ticket.evidence.data["signed_meter_values"]["billed_energy_proven"] is True
+    with pytest.raises((ResolutionError, disputes.DisputeError), match="signatures prove"):
+        disputes.ticket_resolve(ticket=ticket, by=agent, kind="reprice", explanation="x",
+                                details={"corrected_energy_kwh": Decimal("10")})
+    assert not CreditNote.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        resolved = disputes.ticket_resolve(ticket=ticket, by=agent, kind="reprice", explanation="Meter replaced",
+                                           details={"corrected_energy_kwh": Decimal("10"),
+                                                    "signature_override_reason": "meter found faulty on site"})
+    assert resolved.resolution_reference["signature_override_reason"] == "meter found faulty on site"
+    assert CreditNote.objects.get().total_incl_vat == Decimal("0.47")

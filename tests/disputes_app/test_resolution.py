@@ -103,9 +103,11 @@ def test_bad_amounts_and_kinds_are_refused(working, support, resolvers, kind, am
         services.ticket_resolve(ticket=working, by=support, kind=kind, amount=amount, explanation="x")
 
 
-def test_only_a_ticket_in_progress_can_be_resolved(ticket, support):
+def test_an_open_ticket_is_resolved_directly_and_only_once(ticket, support):
+    resolved = services.ticket_resolve(ticket=ticket, by=support, kind="reject", explanation="x")
+    assert resolved.status == "resolved"
     with pytest.raises(DisputeError, match="cannot move to Resolved"):
-        services.ticket_resolve(ticket=ticket, by=support, kind="reject", explanation="x")
+        services.ticket_resolve(ticket=resolved, by=support, kind="reject", explanation="x")
 
 
 def test_drivers_cannot_resolve(working, driver):

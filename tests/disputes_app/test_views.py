@@ -172,11 +172,57 @@ def test_support_works_a_ticket_through_the_page(client, support, ticket):
     assert (ticket.assignee, ticket.status, ticket.resolution_kind) == (support, "resolved", "reject")
 
 
-def test_illegal_transition_on_the_page_is_a_form_error(client, support, ticket):
+def test_illegal_transition_on_the_page_is_a_form_error_shown_once(client, support, ticket):
     url = reverse("disputes:support_ticket", args=[ticket.pk])
     response = _login(client, support).post(url, {"action": "transition", "transition-to_status": "closed"})
     assert response.status_code == 400
-    assert "cannot move to Closed" in response.content.decode()
+    assert response.content.decode().count("Select a valid choice") == 1
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+
+
+def test_move_offers_only_valid_targets_and_resolution_has_no_default(client, support, ticket):
+    page = _login(client, support).get(reverse("disputes:support_ticket", args=[ticket.pk])).content.decode()
+    move_to = page.split('name="transition-to_status"')[1].split("</select>")[0]
+    assert 'value="in_progress"' in move_to
+    assert all(f'value="{s}"' not in move_to for s in ("open", "waiting_for_driver", "resolved", "closed"))
+    kinds = page.split('name="resolve-kind"')[1].split("</select>")[0]
+    assert '<option value="" selected>' in kinds and 'value="reject" selected' not in kinds
+
+
+def test_an_open_ticket_is_resolved_from_the_page_and_a_missing_kind_is_one_error(client, support, ticket):
+    url = reverse("disputes:support_ticket", args=[ticket.pk])
+    web = _login(client, support)
+    response = web.post(url, {"action": "resolve", "resolve-explanation": "Correct."})
+    assert response.status_code == 400 and response.content.decode().count("This field is required") == 1
+    assert web.post(url, {"action": "resolve", "resolve-kind": "reject",
+                          "resolve-explanation": "Correct."}).status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.resolution_kind) == ("resolved", "reject")
+
+
+def test_ticket_page_links_the_admin_records(client, support, ticket):
+    page = _login(client, support).get(reverse("disputes:support_ticket", args=[ticket.pk])).content.decode()
+    assert reverse("admin:sessions_app_chargingsession_change", args=[ticket.session_id]) in page
+    assert reverse("admin:sessions_app_user_change", args=[ticket.driver_id]) in page
+
+
+def test_queue_search_finds_driver_email_session_and_ticket_number(client, support, ticket):
+    web = _login(client, support)
+    queue = reverse("disputes:support_queue")
+    for query in (ticket.driver.username, ticket.driver.email.upper(), str(ticket.session_id), f"#{ticket.pk}"):
+        rows = web.get(queue, {"q": query}).content.decode()
+        assert reverse("disputes:support_ticket", args=[ticket.pk]) in rows, query
+    nothing = web.get(queue, {"q": "nobody-here"}).content.decode()
+    assert reverse("disputes:support_ticket", args=[ticket.pk]) not in nothing
+
+
+def test_queue_assignee_is_picked_from_a_list(client, support, ticket):
+    services.ticket_assign(ticket=ticket, assignee=support, by=support)
+    page = _login(client, support).get(reverse("disputes:support_queue")).content.decode()
+    assignee = page.split('name="assignee"')[1].split("</select>")[0]
+    assert 'value="me"' in assignee and 'value="none"' in assignee
+    assert _login(client, support).get(reverse("disputes:support_queue"), {"assignee": "bogus"}).status_code == 200
 
 
 def test_a_refused_resolution_is_a_form_error(client, support, ticket):
@@ -217,7 +263,7 @@ def test_resolution_amount_shows_on_the_driver_page(client, driver, support, tic
     monkeypatch.setitem(resolutions.RESOLVERS, "refund", lambda **kw: {})
     move(ticket, "in_progress", by=support)
     services.ticket_resolve(ticket=ticket, by=support, kind="refund", amount=Decimal("1.50"), explanation="Sorry.")
-    assert "1.50 EUR" in _login(client, driver).get(reverse("disputes:detail", args=[ticket.pk])).content.decode()
+    assert "€1.50" in _login(client, driver).get(reverse("disputes:detail", args=[ticket.pk])).content.decode()
 
 
 def test_reopen_after_the_limit_is_a_form_error(client, driver, support, ticket, settings):

@@ -36,8 +36,10 @@ REFUSED = [(f, t) for f in ALL for t in ALL if not workflow.is_allowed(f, t)]
 
 
 def test_the_table_is_the_documented_workflow():
-    assert sorted([*ALLOWED, (S.IN_PROGRESS, S.RESOLVED)]) == sorted([
-        (S.OPEN, S.IN_PROGRESS), (S.IN_PROGRESS, S.WAITING_FOR_DRIVER), (S.WAITING_FOR_DRIVER, S.IN_PROGRESS),
+    resolutions = [(S.OPEN, S.RESOLVED), (S.IN_PROGRESS, S.RESOLVED)]
+    assert sorted([*ALLOWED, *resolutions]) == sorted([
+        (S.OPEN, S.IN_PROGRESS), (S.OPEN, S.RESOLVED),
+        (S.IN_PROGRESS, S.WAITING_FOR_DRIVER), (S.WAITING_FOR_DRIVER, S.IN_PROGRESS),
         (S.IN_PROGRESS, S.RESOLVED), (S.RESOLVED, S.CLOSED), (S.RESOLVED, S.OPEN), (S.CLOSED, S.OPEN),
     ])
 
@@ -71,6 +73,12 @@ def test_resolving_needs_a_resolution(ticket, support):
     ticket = move(ticket, S.IN_PROGRESS, by=support)
     with pytest.raises(DisputeError, match="with a resolution"):
         services.ticket_transition(ticket=ticket, to_status=S.RESOLVED, by=support)
+
+
+def test_move_offers_only_the_statuses_a_ticket_can_move_to():
+    assert workflow.moves_from(S.OPEN) == [S.IN_PROGRESS]
+    assert workflow.moves_from(S.IN_PROGRESS) == [S.WAITING_FOR_DRIVER]
+    assert workflow.moves_from(S.RESOLVED) == [S.OPEN, S.CLOSED]
 
 
 def test_unknown_status_is_refused(ticket, support):

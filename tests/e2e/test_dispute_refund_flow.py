@@ -48,7 +48,7 @@ def test_driver_disputes_a_paid_session_and_sees_the_refund(new_page, shot, paid
     shot(page, "dispute-new")
     page.select_option("select[name=reason]", "wrong_amount")
     page.fill("textarea[name=description]", "My car shows 9 kWh, not 11.")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(re.compile(r"/disputes/\d+/$"))
     ticket = DisputeTicket.objects.get(driver=driver)
     assert ticket.session_id == paid_session.pk

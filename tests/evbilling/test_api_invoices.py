@@ -37,6 +37,8 @@ def test_driver_lists_only_their_own_invoices_with_exact_amounts(driver, receipt
     assert invoice["currency"] == "EUR" and invoice["session"] == own.session_id
     assert [(line["kind"], line["amount_excl_vat"], line["vat_rate"]) for line in invoice["lines"]] == [
         ("ENERGY", "3.90", "19.000")]
+    assert invoice["vat_per_rate"] is True
+    assert invoice["vat_breakdown"] == [{"vat_rate": "19.000", "taxable_amount": "3.90", "vat_amount": "0.74"}]
     assert invoice["pdf_url"] == f"http://testserver/api/v1/invoices/{own.pk}/pdf/"
     assert invoice["credit_notes"] == []
 

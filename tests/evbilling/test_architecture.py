@@ -7,13 +7,16 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("evbilling", "sessions_app", "billing_app", "disputes_app", "webhooks_app")
-#: Which app may import which (disputes -> billing -> sessions; webhooks above all three).
+APPS = ("evbilling", "sessions_app", "billing_app", "disputes_app", "webhooks_app", "ocpi_app", "guests_app")
+#: Which app may import which (disputes -> billing -> sessions; webhooks above all three; OCPI above billing;
+#: guests above disputes, billing and sessions, beside webhooks and OCPI).
 ALLOWED = {
     "sessions_app": {"sessions_app", "evbilling"},
     "billing_app": {"billing_app", "sessions_app", "evbilling"},
     "disputes_app": {"disputes_app", "billing_app", "sessions_app", "evbilling"},
     "webhooks_app": {"webhooks_app", "disputes_app", "billing_app", "sessions_app", "evbilling"},
+    "ocpi_app": {"ocpi_app", "billing_app", "sessions_app", "evbilling"},
+    "guests_app": {"guests_app", "disputes_app", "billing_app", "sessions_app", "evbilling"},
 }
 
 

@@ -31,6 +31,7 @@ from disputes_app.models import DisputeTicket, MessageAttachment
 from evbilling.api_tokens import api_token_create
 from sessions_app import services as session_services
 from sessions_app.models import ChargingSession, User
+from sessions_app.ocmf.signing import TestMeter
 from tests import factories
 from tests.billing_app.payment_fixtures import payg_driver, payg_session_stopped
 
@@ -63,13 +64,16 @@ def id_taking_routes() -> list[tuple[str, str, list[str]]]:
     return routes
 
 
-OUR_APPS = ("sessions_app", "billing_app", "disputes_app", "webhooks_app", "auditlog")  # admin scoped to the operator
+# admin scoped to the operator
+OUR_APPS = ("sessions_app", "billing_app", "disputes_app", "webhooks_app", "guests_app", "auditlog")
 ADMIN_VIEWS = ("change", "history", "delete", "pdf", "resolve", "")  # "" is the bare <id>/ (redirects to change)
 
 # Named non-admin routes and what they are. Admin routes are classified by their model's app below.
 CLASSIFIED = {
     "portal:session": "driver-page",
     "portal:session_live": "driver-page",
+    "portal:session_signed_data": "driver-page",
+    "portal:session_meter_key": "driver-page",
     "portal:token_block": "driver-post",
     "portal:plan_change": "driver-post", "portal:plan_cancel": "driver-post", "portal:plan_pay": "driver-post",
     "invoices:invoice_pdf": "driver-page",
@@ -91,6 +95,13 @@ CLASSIFIED = {
     "admin:view_on_site": "admin-shortcut",
     "admin:auth_user_password_change": "admin-password",
     "admin:djstripe_custom_action": "admin-superuser",
+    # Guest charging: the connector page, its checkout and the price API are public by design (AFIR); a guest's
+    # session pages take the link's key, which is the secret (test_guest_links_and_qr_codes below).
+    "guests:connector": "public-price", "guests:checkout": "public-price",
+    "guests:api_connector": "public-price", "guests:api_location": "public-price",
+    "guests:live": "guest-key", "guests:pay": "guest-key", "guests:status": "guest-key", "guests:stop": "guest-key",
+    "guests:receipt": "guest-key",
+    "admin:guests_qr_connector": "admin-qr", "admin:guests_qr_sheet": "admin-qr",
 }
 
 
@@ -142,6 +153,12 @@ def world(stripe_server, operator, other_operator, payg_station, payg_tariff, dj
     session = payg_session_stopped(payg_station, token, ref="tx-sweep",  # hold captured, receipt paid
                                    capture=django_capture_on_commit_callbacks)
     receipt = Invoice.objects.get(session=session, kind=Invoice.Kind.RECEIPT)
+    meter = TestMeter("security sweep", serial="TM-SWEEP")  # signed readings, so the owner can download them
+    session_services.meter_key_register(station=payg_station, evse_number=None, public_key=meter.public_key_hex,
+                                        meter_serial=meter.serial, valid_from=session.started_at)
+    record = meter.reading(at=session.started_at, wh=0, tx="B", id_tag=token.uid)
+    session_services.session_signed_values_record(session=session, readings=[session_services.SignedReadingIn(
+        taken_at=session.started_at, signed_data=record, format="OCMF", encoding="plain", ocmf=record)])
 
     own_support = factories.SupportFactory(username="own-support")
     own_support.supported_operators.add(operator)
@@ -242,6 +259,8 @@ def driver_urls(w: World) -> dict:
     return {
         "portal:session": f"/portal/sessions/{w.session.pk}/",
         "portal:session_live": f"/portal/sessions/{w.session.pk}/live/",
+        "portal:session_signed_data": f"/portal/sessions/{w.session.pk}/signed-meter-values.xml",
+        "portal:session_meter_key": f"/portal/sessions/{w.session.pk}/meter-public-key.pem",
         "invoices:invoice_pdf": f"/invoices/{w.receipt.pk}/pdf/",
         "invoices:credit_note_pdf": f"/invoices/credit-notes/{w.credit_note.pk}/pdf/",
         "disputes:detail": f"/disputes/{w.ticket.pk}/",
@@ -422,6 +441,13 @@ def factories_for_admin(model, w: World):
         endpoint = WebhookEndpoint.objects.create(operator=w.operator, url="https://helpdesk.example.com/hooks")
         event = webhook_event_emit(operator=w.operator, type="invoice.issued", payload={"number": w.marker})
         return endpoint if label == "webhooks_app.WebhookEndpoint" else event.deliveries.get()
+    if label == "guests_app.GuestSession":
+        from guests_app.models import GuestSession
+
+        token = factories.IdTokenFactory(operator=w.operator)
+        return GuestSession.objects.create(operator=w.operator, connector=w.session.connector, driver=token.driver,
+                                           id_token=token, access_key_hash="0" * 64, currency="EUR",
+                                           hold_amount=Decimal("30"), state="ended")
     if label == "sessions_app.ConnectorStatusEvent":
         station = w.session.connector.station
         return model._default_manager.create(station=station, connector_number=1, status="Available",
@@ -443,6 +469,22 @@ def test_superuser_only_admin_objects(world):
         sweep.expect_denied(but("superuser"), "get", url)
     sweep.expect_denied(but("superuser"), "get", f"/admin/knox/authtoken/{token.pk}/change/")
     sweep.expect_allowed(["superuser"], "get", f"/admin/knox/authtoken/{token.pk}/change/")
+    sweep.assert_clean()
+
+
+def test_guest_links_and_qr_codes(world):
+    """A guest's pages open only with their link's key (anything else is a 404 for everyone); QR codes are
+    the operator's staff's (and support's), like the connectors they encode."""
+    sweep = Sweep(world)
+    for suffix in ("", "status/", "receipt.pdf"):
+        sweep.expect_denied(list(EVERYONE), "get", f"/charge-session/not-the-key/{suffix}")
+    for suffix in ("pay/", "stop/"):
+        sweep.expect_denied(list(EVERYONE), "post", f"/charge-session/not-the-key/{suffix}")
+    connector = world.session.connector
+    for url in (f"/admin/guests_app/guestsession/qr/connector/{connector.pk}.png",
+                f"/admin/guests_app/guestsession/qr/location/{connector.station.location_id}/"):
+        sweep.expect_allowed(["superuser", "own_staff"], "get", url)
+        sweep.expect_denied(but("superuser", "own_staff", "own_support"), "get", url)
     sweep.assert_clean()
 
 

@@ -51,3 +51,18 @@ def test_load_demo_rejects_bad_days():
 
     with pytest.raises(CommandError, match="--days"):
         call_command("load_demo", days=-1, no_progress=True)
+
+
+@pytest.mark.django_db
+def test_german_demo_sites_run_in_calibration_law_mode_with_signed_sessions():
+    from billing_app.models import ChargeReview, SessionCharge
+    from sessions_app.models import MeterSignatureCheck
+
+    call_command("load_demo", days=3, no_progress=True)
+    berlin = Location.objects.get(name="Berlin Hauptbahnhof P2")
+    assert berlin.calibration_law and not Location.objects.filter(calibration_law=True).exclude(country="DE").exists()
+    signed = ChargingSession.objects.filter(connector__station__location=berlin, state="completed")
+    assert signed.exists() and all(s.signed_values.count() == 2 for s in signed)
+    charges = SessionCharge.objects.filter(session__in=signed)
+    assert charges.count() == signed.count() and not ChargeReview.objects.filter(charge__in=charges).exists()
+    assert set(MeterSignatureCheck.objects.filter(session__in=signed).values_list("status", flat=True)) == {"verified"}

@@ -23,6 +23,7 @@ class Command(BaseCommand):
                   file=self.stdout._out) as bar:
             summary = load_demo(days=days, seed=seed, progress=bar.update)
         billing_demo.load_tariffs()
+        billing_demo.load_what_if_draft()
         billing_demo.load_accounts()
         billing_demo.load_plans()
         # receipts are issued in bulk just below, not one by one as each session is priced

@@ -1,10 +1,11 @@
-"""python manage.py tariff_import TARIFF.json --operator NAME: store an OCPI 2.2.1 tariff."""
+"""python manage.py tariff_import TARIFF.json --operator NAME: store an OCPI 2.2.1 tariff; the tariff checks
+(`billing_app.tariffs.checks`) are printed as warnings on stderr, the exit status stays 0."""
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from billing_app.pricing.ocpi import loads
-from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi
+from billing_app.tariffs.services import TariffImportError, tariff_import_ocpi, tariff_warnings
 from sessions_app.models import Operator
 
 
@@ -33,3 +34,5 @@ class Command(BaseCommand):
         except TariffImportError as error:
             raise CommandError(f"{file}: {error}", returncode=2) from None
         self.stdout.write(self.style.SUCCESS(f"Imported tariff {tariff.ocpi_id} ({tariff.name}) for {owner}."))
+        for warning in tariff_warnings(tariff):
+            self.stderr.write(self.style.WARNING(f"warning: {warning}"))

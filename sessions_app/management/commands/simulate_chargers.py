@@ -4,7 +4,7 @@ import logging
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sessions_app.demo import DEMO_STATION_PASSWORD
+from sessions_app.demo import DEMO_STATION_PASSWORD, demo_meter
 from sessions_app.models import ChargingStation, IdToken
 from sessions_app.ocpp.simulator import SimStation, simulate
 
@@ -45,5 +45,7 @@ class Command(BaseCommand):
             stations.append(SimStation(
                 identity=station.ocpp_identity, password=password, connectors=connectors,
                 dc=first.power_type == "DC", max_kw=float(first.max_power_kw), tokens=tokens,
+                # Eichrecht sites: the station's TEST meter signs begin and end (its key is the demo's)
+                meter=demo_meter(station.ocpp_identity) if station.location.calibration_law else None,
             ))
         return stations

@@ -1,0 +1,177 @@
+"""Tariff what-if in the admin: the form that starts a run (a draft tariff, a date range, locations), the result
+page (progress while it runs, then the comparison), and the CSV of every session. Scoped like every admin page:
+staff see and start only their operator's runs, with their operator's tariffs and locations."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from billing_app.models import Tariff, WhatIfRun
+from billing_app.pricing import ocpi
+from billing_app.reporting.exports import csv_lines
+from billing_app.tariffs import what_if
+from billing_app.tariffs.services import snapshot
+from billing_app.tariffs.tasks import what_if_start
+from evbilling.errors import ApplicationError
+from sessions_app.admin_scope import OperatorScopedAdmin
+from sessions_app.models import Location
+from sessions_app.selectors import operators_for, scope_to_user
+
+MAX_DAYS = 366
+MAX_UPLOAD = 1_000_000
+
+
+class WhatIfForm(forms.Form):
+    operator = forms.ModelChoiceField(queryset=None, required=False,
+                                      help_text="Whose sessions (only asked when you see several operators).")
+    draft_tariff = forms.ModelChoiceField(
+        queryset=None, required=False, label="Draft: a stored tariff",
+        help_text="For an edited copy, use the tariff list's action \"Copy as a draft for a what-if\" and edit the "
+                  "copy: it applies to no session until it is assigned.")
+    draft_file = forms.FileField(required=False, label="…or an OCPI 2.2.1 tariff file (JSON)")
+    compared_tariff = forms.ModelChoiceField(queryset=None, required=False, label="Only sessions charged with",
+                                             empty_label="any tariff")
+    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="inclusive")
+    locations = forms.ModelMultipleChoiceField(queryset=None, required=False,
+                                               help_text="None chosen: every location.")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.operators = list(operators_for(user))
+        self.fields["operator"].queryset = operators_for(user)
+        if len(self.operators) == 1:
+            del self.fields["operator"]
+        tariffs = scope_to_user(Tariff.objects.all(), user).order_by("name")
+        self.fields["draft_tariff"].queryset = tariffs
+        self.fields["compared_tariff"].queryset = tariffs
+        self.fields["locations"].queryset = scope_to_user(Location.objects.all(), user).order_by("name")
+
+    def clean_draft_file(self):
+        upload = self.cleaned_data.get("draft_file")
+        if not upload:
+            return None
+        if upload.size > MAX_UPLOAD:
+            raise forms.ValidationError("The file is larger than 1 MB.")
+        try:
+            data = ocpi.loads(upload.read())
+        except ValueError as error:
+            raise forms.ValidationError(f"Not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError("The file must hold one OCPI Tariff object.")
+        try:
+            what_if.draft_from_ocpi(data)
+        except what_if.WhatIfError as error:
+            raise forms.ValidationError(f"Not an OCPI 2.2.1 tariff: {error.message}") from None
+        return data
+
+    def clean(self):
+        data = super().clean()
+        tariff, upload = data.get("draft_tariff"), data.get("draft_file")
+        if not self.has_error("draft_file") and (tariff is None) == (upload is None):
+            self.add_error("draft_tariff", "Choose a stored tariff or upload a file (one of the two).")
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end:
+            if end < start:
+                self.add_error("end_date", "The end date is before the start date.")
+            elif (end - start).days >= MAX_DAYS:
+                self.add_error("end_date", f"Choose at most {MAX_DAYS} days.")
+        operator = self.operators[0] if len(self.operators) == 1 else data.get("operator")
+        if operator is None and "operator" in self.fields and not self.has_error("operator"):
+            self.add_error("operator", "Choose the operator whose sessions to compare.")
+        data["operator"] = operator
+        if operator is not None:
+            for name in ("draft_tariff", "compared_tariff"):
+                if data.get(name) is not None and data[name].operator_id != operator.pk:
+                    self.add_error(name, "This tariff belongs to another operator.")
+            if any(loc.operator_id != operator.pk for loc in data.get("locations") or ()):
+                self.add_error("locations", "Choose locations of the operator only.")
+        return data
+
+    def start_kwargs(self) -> dict:
+        data = self.cleaned_data
+        tariff = data["draft_tariff"]
+        if tariff is not None:
+            draft, name = ocpi.loads(snapshot(tariff)), tariff.name
+        else:
+            draft, name = data["draft_file"], f"{data['draft_file']['id']} (uploaded file)"
+        return {"operator": data["operator"], "draft": draft, "draft_name": name, "draft_tariff": tariff,
+                "compared_tariff": data["compared_tariff"], "start_date": data["start_date"],
+                "end_date": data["end_date"], "locations": data["locations"]}
+
+
+@admin.register(WhatIfRun)
+class WhatIfRunAdmin(OperatorScopedAdmin):
+    list_display = ["created_at", "draft_name", "start_date", "end_date", "state", "progress", "difference",
+                    "operator"]
+    list_filter = ["state"]
+    list_select_related = ["operator"]
+
+    @admin.display(description="sessions")
+    def progress(self, run):
+        return f"{run.sessions_done} of {run.sessions_total}"
+
+    @admin.display(description="revenue difference excl. VAT")
+    def difference(self, run):
+        if run.state != WhatIfRun.State.DONE:
+            return "—"
+        return f"{run.summary['difference']['excl_vat']} {run.summary['currency']}"
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/sessions.csv", self.admin_site.admin_view(self.csv_view),
+                 name="billing_app_whatifrun_csv"),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        initial = {"start_date": today - timedelta(days=30), "end_date": today - timedelta(days=1),
+                   **{k: request.GET[k] for k in ("draft_tariff", "compared_tariff") if k in request.GET}}
+        form = WhatIfForm(request.POST or None, request.FILES or None, user=request.user, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                run = what_if_start(created_by=request.user, **form.start_kwargs())
+            except ApplicationError as error:
+                form.add_error(None, error.message)
+            else:
+                return redirect("admin:billing_app_whatifrun_change", run.pk)
+        context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
+                   "title": "Tariff what-if", "max_days": MAX_DAYS}
+        return TemplateResponse(request, "admin/billing_app/whatifrun/add.html", context)
+
+    def _run(self, request, object_id) -> WhatIfRun:
+        run = self.get_object(request, object_id)
+        if run is None:
+            raise Http404("No such what-if run.")
+        return run
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self._run(request, object_id)
+        summary = run.summary or {}
+        top_bucket = max((b["count"] for b in summary.get("buckets", [])), default=0) or 1
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "run": run, "summary": summary,
+            "title": str(run), "locations": list(run.locations.all()), "top_bucket": top_bucket,
+            "warnings": what_if.draft_warnings(run),
+            "running": run.state in (WhatIfRun.State.QUEUED, WhatIfRun.State.RUNNING),
+            "percent": int(run.sessions_done * 100 / run.sessions_total) if run.sessions_total else 0,
+            "csv_url": reverse("admin:billing_app_whatifrun_csv", args=[run.pk]),
+        }
+        return TemplateResponse(request, "admin/billing_app/whatifrun/result.html", context)
+
+    def csv_view(self, request, object_id):
+        run = self._run(request, object_id)
+        response = StreamingHttpResponse(csv_lines(what_if.what_if_rows(run)), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="what-if-{run.pk}.csv"'
+        return response

@@ -1,0 +1,66 @@
+"""A guest's charge: someone without an account who scanned a connector's QR code, paid a hold and started
+the charger with a one-time token (EU AFIR Art. 5 ad hoc payment).
+
+The guest's key is a random link (`/charge-session/<key>/`); only its SHA-256 is stored, so the database
+alone never opens a session page. Each guest gets a driver row of their own that cannot sign in (no usable
+password, so no password reset either), a pay-as-you-go billing account and an `AD_HOC` token: the hold, the
+capture, the receipt and its PDF then follow the same code paths as a registered driver's. The database
+refuses two guests starting or charging on one connector at once, and a second hold for one guest (the
+Payment's idempotency key).
+"""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from billing_app.models import Payment
+from sessions_app.models import ChargingSession, Connector, IdToken, Operator, User
+
+
+class GuestSession(models.Model):
+    OWNER_PATH = "operator"
+
+    class State(models.TextChoices):
+        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+        DECLINED = "declined", "Payment declined"
+        STARTING = "starting", "Starting (hold placed, charger asked to start)"
+        CHARGING = "charging", "Charging"
+        ENDED = "ended", "Ended"
+        FAILED = "failed", "Did not start (hold released)"
+
+    LIVE_STATES = (State.STARTING, State.CHARGING)
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="guest_sessions")
+    connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="guest_sessions")
+    driver = models.OneToOneField(User, on_delete=models.PROTECT, related_name="guest_session",
+                                  help_text="the guest's own driver row; it cannot sign in")
+    id_token = models.OneToOneField(IdToken, on_delete=models.PROTECT, related_name="guest_session",
+                                    help_text="the one-time token the charger is started with")
+    session = models.OneToOneField(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="guest")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    access_key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the guest's link key")
+    email = models.EmailField(blank=True, help_text="for the receipt; optional")
+    language = models.CharField(max_length=12, default="en")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.AWAITING_PAYMENT)
+    message = models.CharField(max_length=255, blank=True, help_text="what the guest is told (a decline, a refusal)")
+    currency = models.CharField(max_length=3)
+    hold_amount = models.DecimalField(max_digits=14, decimal_places=2)
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    setup_intent_id = models.CharField(max_length=255, blank=True)
+    start_command_id = models.CharField(max_length=64, blank=True)
+    start_deadline = models.DateTimeField(null=True, blank=True)
+    stop_requested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "start_deadline"], name="guest_state_deadline")]
+        constraints = [
+            models.UniqueConstraint(fields=["connector"], condition=Q(state__in=["starting", "charging"]),
+                                    name="one_live_guest_per_connector"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Guest {self.pk} on {self.connector_id} ({self.state})"

@@ -1,0 +1,146 @@
+"""Admin of OCPI roaming: the operator's CPO party, and its partners.
+
+Adding a partner either issues a token A (shown once, for the partner to register with us) or, with the
+partner's versions URL and the token A it gave us, registers with it at once. Actions renew the tokens
+(PUT our credentials), issue a new token A, or unregister. Tokens are never shown after the fact: the
+partner's is stored hashed, ours is the partner's secret. Scoped like every admin page.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+
+from evbilling.errors import ApplicationError
+from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
+
+from . import credentials
+from .models import CpoParty, Partner, PartnerTariff, PushDelivery
+
+
+@admin.register(CpoParty)
+class CpoPartyAdmin(OperatorScopedAdmin):
+    list_display = ["__str__", "business_name", "operator"]
+
+
+class PartnerForm(forms.ModelForm):
+    register_url = forms.URLField(
+        label="partner's versions URL", required=False, assume_scheme="https",
+        help_text="To register with the partner now: its versions URL and the token A it gave you. "
+                  "Leave both blank to issue a token A for the partner to register with us.")
+    register_token_a = forms.CharField(label="partner's token A", required=False, max_length=64)
+
+    class Meta:
+        model = Partner
+        fields = ["operator", "name"]
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("register_url")) != bool(data.get("register_token_a")):
+            raise forms.ValidationError("Give both the versions URL and the token A, or neither.")
+        return data
+
+
+class PartnerTariffInline(ScopedInline, admin.TabularInline):
+    model = PartnerTariff
+    extra = 0
+    verbose_name_plural = "tariffs this partner sees (pulled, pushed, and its drivers are priced with)"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        partner_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        if db_field.name == "tariff" and partner_id:
+            partner = Partner.objects.filter(pk=partner_id).first()
+            if partner:  # only the partner's operator's tariffs, whoever edits
+                field.queryset = field.queryset.filter(operator_id=partner.operator_id)
+        return field
+
+
+@admin.register(PushDelivery)
+class PushDeliveryAdmin(ReadOnlyScopedAdmin):
+    list_display = ["created_at", "partner", "module", "object_id", "method", "status", "attempts",
+                    "last_http_status", "last_status_code", "next_attempt_at"]
+    list_filter = ["status", "module", "method"]
+    search_fields = ["object_id", "url", "last_error"]
+    list_select_related = ["partner"]
+    readonly_fields = ["partner", "module", "object_id", "method", "url", "body", "status", "attempts",
+                       "next_attempt_at", "last_attempt_at", "delivered_at", "last_http_status", "last_status_code",
+                       "last_error", "created_at"]
+
+
+@admin.register(Partner)
+class PartnerAdmin(OperatorScopedAdmin):
+    list_display = ["name", "country_code", "party_id", "role", "status", "registered_at", "operator"]
+    list_filter = ["status", "role"]
+    search_fields = ["name", "party_id", "business_name"]
+    actions = ["issue_token_a", "renew_credentials", "unregister"]
+    staff_may_delete = False
+
+    def get_inlines(self, request, obj=None):
+        return [PartnerTariffInline] if obj is not None else []
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = PartnerForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            fields = ["operator", "name", "register_url", "register_token_a"]
+            return [f for f in fields if f != "operator" or not request.user.is_operator_staff]
+        return ["operator", "name", "status", "country_code", "party_id", "role", "business_name", "versions_url",
+                "version", "endpoints", "roles", "token_kind", "registered_at", "unregistered_at", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else [f for f in self.get_fields(request, obj) if f != "name"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        operator = request.user.operator if request.user.is_operator_staff else obj.operator
+        url, token_a = form.cleaned_data.get("register_url"), form.cleaned_data.get("register_token_a")
+        try:
+            if url:
+                partner = credentials.partner_register_outgoing(operator=operator, name=obj.name, versions_url=url,
+                                                                token_a=token_a)
+                self.message_user(request, f"Registered with {partner}.", messages.SUCCESS)
+            else:
+                partner, token = credentials.partner_token_a_issue(operator=operator, name=obj.name)
+                self.message_user(request, f"Token A for {partner.name} (shown once): {token} — send it with our "
+                                           f"versions URL {credentials.versions_url()}", messages.SUCCESS)
+        except ApplicationError as error:
+            partner = Partner.objects.filter(operator=operator, name=obj.name).first()
+            self.message_user(request, error.message, messages.ERROR)
+        obj.pk = partner.pk if partner else None
+        if obj.pk is None:  # nothing stored: the admin's redirect needs a row; keep an unregistered one
+            obj.operator, obj.status = operator, Partner.Status.UNREGISTERED
+            obj.save()
+
+    @admin.action(description="Issue a new token A (the partner registers with us)", permissions=["change"])
+    def issue_token_a(self, request, queryset):
+        for partner in queryset:
+            try:
+                _, token = credentials.partner_token_a_issue(operator=partner.operator, name=partner.name)
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.WARNING)
+            else:
+                self.message_user(request, f"Token A for {partner.name} (shown once): {token}", messages.SUCCESS)
+
+    @admin.action(description="Renew the credentials tokens (PUT)", permissions=["change"])
+    def renew_credentials(self, request, queryset):
+        for partner in queryset:
+            try:
+                credentials.partner_update_outgoing(partner=partner)
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.WARNING)
+            else:
+                self.message_user(request, f"New tokens exchanged with {partner}.", messages.SUCCESS)
+
+    @admin.action(description="Unregister (DELETE)", permissions=["change"])
+    def unregister(self, request, queryset):
+        for partner in queryset:
+            try:
+                credentials.partner_unregister_outgoing(partner=partner)
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.WARNING)
+            else:
+                self.message_user(request, f"{partner} unregistered.", messages.SUCCESS)

@@ -1,0 +1,92 @@
+"""CDRs module, Sender side (mod_cdrs): one CDR per priced roaming session, built by billing's own
+`cdr_for_charge` (the figures the engine priced, the tariff the partner is shown), stored as issued
+(`CdrRecord`) and POSTed to the partner's cdrs receiver; pulled with GET (paginated, date filters).
+
+CDRs are never edited. When a priced session is corrected (re-priced after a review or a dispute), the CDR
+sent is cancelled by a credit CDR (`credit: true`, `credit_reference_id`, every cost negated) and a new CDR with
+the corrected figures follows. The partner's receiver answering 2xx/1000 marks a CDR acknowledged; a partner
+without a cdrs receiver pulls it (`sent`).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing_app.models import SessionCharge
+from billing_app.pricing import ocpi
+from billing_app.tariffs.cdr import cdr_for_charge
+
+from .models import CdrRecord, PartnerToken
+from .push import push_enqueue
+
+_COST_KEYS = ("total_cost", "total_fixed_cost", "total_energy_cost", "total_time_cost", "total_parking_cost",
+              "total_reservation_cost")
+
+
+def _negated(cdr: dict[str, Any]) -> dict[str, Any]:
+    credit = dict(cdr)
+    for key in _COST_KEYS:
+        if key in credit and credit[key] is not None:
+            credit[key] = {k: -Decimal(v) for k, v in credit[key].items()}
+    return credit
+
+
+def _roaming_cdr(charge: SessionCharge, token: PartnerToken, cdr_id: str) -> dict[str, Any]:
+    cdr = cdr_for_charge(charge)
+    cdr["id"] = cdr_id
+    cdr["cdr_token"] = {"country_code": token.partner.country_code, "party_id": token.partner.party_id,
+                        "uid": token.uid, "type": token.type, "contract_id": token.contract_id}
+    cdr["last_updated"] = ocpi.format_datetime_seconds(timezone.now())
+    return cdr
+
+
+def _issue(*, token: PartnerToken, session_id: int, cdr: dict[str, Any], kind: str,
+           credit_reference: CdrRecord | None = None) -> CdrRecord:
+    record = CdrRecord.objects.create(
+        partner=token.partner, session_id=session_id, cdr_id=cdr["id"], kind=kind, credit_reference=credit_reference,
+        currency=cdr["currency"], total_excl_vat=cdr["total_cost"]["excl_vat"],
+        total_incl_vat=cdr["total_cost"].get("incl_vat", cdr["total_cost"]["excl_vat"]), body=ocpi.dumps(cdr),
+        last_updated=ocpi.parse_datetime(cdr["last_updated"], "last_updated"))
+    push = push_enqueue(partner=token.partner, module="cdrs", object_id=record.cdr_id, method="POST", path="", body=cdr)
+    record.push = push
+    record.state = CdrRecord.State.PENDING if push else CdrRecord.State.SENT
+    record.save(update_fields=["push", "state"])
+    return record
+
+
+@transaction.atomic
+def cdr_issue_for_charge(*, charge_id: int) -> list[CdrRecord]:
+    """Issue the CDR of a priced roaming session; for a charge whose figures changed since its last CDR, a
+    credit CDR and a new one. Nothing for a session that is not a partner's, or whose CDR is current.
+    Idempotent: a second call with the same figures issues nothing."""
+    charge = SessionCharge.objects.select_related("session__id_token").filter(pk=charge_id).first()
+    token = (PartnerToken.objects.select_related("partner").filter(id_token_id=charge.session.id_token_id).first()
+             if charge and charge.session.id_token_id else None)
+    if token is None or (getattr(charge, "review", None) is not None and not _review_done(charge)):
+        return []
+    live = (CdrRecord.objects.select_for_update(of=("self",))
+            .filter(session_id=charge.session_id, kind=CdrRecord.Kind.CDR, credited_by__isnull=True).first())
+    if live is not None and (live.total_excl_vat, live.total_incl_vat) == (charge.total_excl_vat,
+                                                                           charge.total_incl_vat):
+        return []
+    issued = []
+    base = f"{charge.session.operator.invoice_prefix}-CDR-{charge.session_id}"
+    count = CdrRecord.objects.filter(session_id=charge.session_id).count()
+    if live is not None:
+        credit = _negated(ocpi.loads(live.body))
+        credit.update(id=f"{base}-C{count}", credit=True, credit_reference_id=live.cdr_id,
+                      last_updated=ocpi.format_datetime_seconds(timezone.now()))
+        issued.append(_issue(token=token, session_id=charge.session_id, cdr=credit, kind=CdrRecord.Kind.CREDIT,
+                             credit_reference=live))
+    cdr_id = base if count == 0 else f"{base}-R{count + 1}"
+    issued.append(_issue(token=token, session_id=charge.session_id, cdr=_roaming_cdr(charge, token, cdr_id),
+                         kind=CdrRecord.Kind.CDR))
+    return issued
+
+
+def _review_done(charge: SessionCharge) -> bool:
+    return charge.review.status != "held"
+

@@ -1,0 +1,315 @@
+"""OCPI 2.2.1 roaming: our CPO identity per operator and the partners (eMSPs, hubs) connected to it.
+
+A partner is one OCPI connection of one operator. Its credentials token (the one it sends us) is stored
+only as a SHA-256 hash: we verify it, never send it. The token we send it (its token B or C) is kept as
+given, because every request we make carries it.
+
+Invariants kept by the database: one CPO party (country code + party id) per operator and platform-wide
+unique, one registered partner per (operator, country code, party id, role), one hashed token per partner
+and platform-wide unique (a token identifies exactly one partner, hence one operator).
+"""
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from sessions_app.models import Operator
+
+party_id_validator = RegexValidator(r"^[A-Z0-9]{3}$", "Three capital letters or digits (ISO 15118), e.g. VOL.")
+ocpi_country_validator = RegexValidator(r"^[A-Z]{2}$", "The ISO 3166-1 alpha-2 code, e.g. DE.")
+
+
+class CpoParty(models.Model):
+    """Who the operator is in OCPI: the CPO role it announces in its credentials and on its objects."""
+
+    OWNER_PATH = "operator"
+
+    operator = models.OneToOneField(Operator, on_delete=models.CASCADE, related_name="ocpi_party")
+    country_code = models.CharField(max_length=2, validators=[ocpi_country_validator])
+    party_id = models.CharField("party id", max_length=3, validators=[party_id_validator])
+    business_name = models.CharField(max_length=100, blank=True, help_text="blank: the operator's legal name")
+    website = models.URLField(blank=True)
+
+    class Meta:
+        verbose_name = "OCPI CPO party"
+        verbose_name_plural = "OCPI CPO parties"
+        constraints = [
+            models.UniqueConstraint(fields=["country_code", "party_id"], name="unique_ocpi_cpo_party"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id}"
+
+
+class Partner(models.Model):
+    """An OCPI connection of one operator with one platform (an eMSP, or a hub standing for many).
+
+    Status: `pending` (we issued token A, the partner has not registered yet), `registering` (we are
+    registering with the partner: it may read our versions with the token B we sent), `registered`,
+    `unregistered` (either side ended it; nothing is exchanged any more).
+    """
+
+    OWNER_PATH = "operator"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the partner to register (token A issued)"
+        REGISTERING = "registering", "Registering with the partner"
+        REGISTERED = "registered", "Registered"
+        UNREGISTERED = "unregistered", "Unregistered"
+
+    class Role(models.TextChoices):
+        EMSP = "EMSP", "eMSP"
+        HUB = "HUB", "Hub"
+        NSP = "NSP", "Navigation service provider"
+        NAP = "NAP", "National access point"
+        SCSP = "SCSP", "Smart charging service provider"
+        OTHER = "OTHER", "Other"
+
+    class TokenKind(models.TextChoices):
+        A = "A", "Token A (registration only)"
+        B = "B", "Token B (we registered with the partner)"
+        C = "C", "Token C (the partner registered with us)"
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="ocpi_partners")
+    name = models.CharField(max_length=100)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    country_code = models.CharField(max_length=2, blank=True, validators=[ocpi_country_validator])
+    party_id = models.CharField("party id", max_length=3, blank=True, validators=[party_id_validator])
+    role = models.CharField(max_length=5, choices=Role.choices, blank=True)
+    business_name = models.CharField(max_length=100, blank=True)
+    roles = models.JSONField(default=list, blank=True, help_text="the CredentialsRoles the partner sent")
+    versions_url = models.URLField("versions URL", max_length=500, blank=True)
+    version = models.CharField(max_length=8, blank=True)
+    endpoints = models.JSONField(default=list, blank=True, help_text="the partner's 2.2.1 endpoints")
+    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False,
+                                  help_text="SHA-256 of the token the partner sends us")
+    token_kind = models.CharField(max_length=1, choices=TokenKind.choices, blank=True, editable=False)
+    token_theirs = models.CharField(max_length=64, blank=True, editable=False,
+                                    help_text="the token we send the partner (its token B or C)")
+    roaming_driver = models.OneToOneField("sessions_app.User", null=True, blank=True, on_delete=models.PROTECT,
+                                          related_name="ocpi_partner", editable=False,
+                                          help_text="stands for the partner's drivers on their tokens and sessions")
+    registered_at = models.DateTimeField(null=True, blank=True)
+    unregistered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["operator", "name"]
+        verbose_name = "OCPI partner"
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "name"], name="unique_ocpi_partner_name"),
+            models.UniqueConstraint(fields=["operator", "country_code", "party_id", "role"],
+                                    condition=Q(status="registered"), name="one_registered_ocpi_party_per_operator"),
+            models.CheckConstraint(name="ocpi_partner_registered_has_party",
+                                   condition=~Q(status="registered") | (~Q(country_code="") & ~Q(party_id="")
+                                                                         & ~Q(role="") & ~Q(token_theirs=""))),
+        ]
+
+    def __str__(self) -> str:
+        party = f" ({self.country_code}*{self.party_id})" if self.party_id else ""
+        return f"{self.name}{party}"
+
+    def endpoint_url(self, identifier: str, role: str = "RECEIVER") -> str | None:
+        """The partner's URL of module `identifier` for the interface `role` (SENDER / RECEIVER)."""
+        for endpoint in self.endpoints or []:
+            if endpoint.get("identifier") == identifier and endpoint.get("role", role) == role:
+                return endpoint.get("url")
+        return None
+
+
+class PartnerTariff(models.Model):
+    """A tariff the operator shows one partner (OCPI 2.2.1 allows per-eMSP tariffs): what it pulls, what we
+    push, and what its drivers are priced with."""
+
+    OWNER_PATH = "partner__operator"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tariff_links")
+    tariff = models.ForeignKey("billing_app.Tariff", on_delete=models.CASCADE, related_name="ocpi_partner_links")
+
+    class Meta:
+        verbose_name = "tariff shown to the partner"
+        constraints = [models.UniqueConstraint(fields=["partner", "tariff"], name="one_partner_tariff_link")]
+
+    def __str__(self) -> str:
+        return f"{self.tariff} for {self.partner}"
+
+
+class LocationVersion(models.Model):
+    """When a location, one of its chargers or connectors, or a connector's status last changed: the OCPI
+    `last_updated` that date filters and pushes go by (sessions_app keeps no such column)."""
+
+    OWNER_PATH = "location__operator"
+
+    location = models.OneToOneField("sessions_app.Location", on_delete=models.CASCADE, related_name="ocpi_version")
+    last_updated = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.location_id} at {self.last_updated:%Y-%m-%d %H:%M:%S}"
+
+
+class PushDelivery(models.Model):
+    """One push (PUT or PATCH) of one object to one partner's receiver endpoint, with its attempt history in
+    the columns: pending (queued), retrying (due again at `next_attempt_at`), succeeded (HTTP 2xx with OCPI
+    1xxx), failed (attempts used up, or an OCPI client error that a retry cannot fix), superseded (a newer
+    push of the same object to the same URL was queued before this one went out)."""
+
+    OWNER_PATH = "partner__operator"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RETRYING = "retrying", "Retrying"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded by a newer push"
+
+    OPEN_STATUSES = (Status.PENDING, Status.RETRYING)
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="pushes")
+    module = models.CharField(max_length=20)
+    object_id = models.CharField(max_length=100)
+    method = models.CharField(max_length=6)
+    url = models.URLField("URL", max_length=700)
+    body = models.TextField(help_text="the OCPI JSON sent")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField("last OCPI status code", null=True, blank=True)
+    last_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "OCPI push"
+        verbose_name_plural = "OCPI pushes"
+        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status__in=["pending", "retrying"]),
+                                name="ocpi_push_due")]
+        constraints = [
+            models.CheckConstraint(name="ocpi_push_open_is_scheduled",
+                                   condition=~Q(status__in=["pending", "retrying"]) | Q(next_attempt_at__isnull=False)),
+            models.CheckConstraint(name="ocpi_push_succeeded_has_time",
+                                   condition=~Q(status="succeeded") | Q(delivered_at__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.module} {self.object_id} to {self.partner} ({self.status})"
+
+
+class PartnerToken(models.Model):
+    """A token a partner pushed (mod_tokens, we are its Receiver), tied to the IdToken the chargers know it
+    by. The IdToken belongs to the operator and to the partner's roaming driver (`Partner.roaming_driver`),
+    who has no billing account: no card hold, no receipt; the eMSP pays us against the CDRs."""
+
+    OWNER_PATH = "partner__operator"
+
+    class Whitelist(models.TextChoices):
+        ALWAYS = "ALWAYS", "Always (no real-time authorization)"
+        ALLOWED = "ALLOWED", "Allowed (real-time authorization when reachable)"
+        ALLOWED_OFFLINE = "ALLOWED_OFFLINE", "Allowed offline (only when the eMSP is unreachable)"
+        NEVER = "NEVER", "Never (real-time authorization required)"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tokens")
+    id_token = models.OneToOneField("sessions_app.IdToken", on_delete=models.PROTECT, related_name="ocpi_token")
+    uid = models.CharField(max_length=36)
+    type = models.CharField(max_length=12)
+    contract_id = models.CharField(max_length=36)
+    valid = models.BooleanField()
+    whitelist = models.CharField(max_length=15, choices=Whitelist.choices)
+    last_updated = models.DateTimeField()
+    data = models.TextField(help_text="the Token object as the partner sent it (JSON)")
+
+    class Meta:
+        ordering = ["partner", "uid"]
+        verbose_name = "OCPI token"
+        constraints = [models.UniqueConstraint(fields=["partner", "uid", "type"], name="one_ocpi_token_per_uid_type")]
+
+    def __str__(self) -> str:
+        return f"{self.uid} ({self.type}) of {self.partner}"
+
+
+class CdrRecord(models.Model):
+    """A CDR we issued to a partner, as sent: never edited. A correction is a credit CDR (negative totals,
+    `credit_reference_id` = the CDR it cancels) followed by a new CDR. `state` follows its push."""
+
+    OWNER_PATH = "partner__operator"
+
+    class Kind(models.TextChoices):
+        CDR = "cdr", "CDR"
+        CREDIT = "credit", "Credit CDR"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent (no receiver: waits to be pulled)"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged by the partner"
+        FAILED = "failed", "Push failed"
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="cdrs")
+    session = models.ForeignKey("sessions_app.ChargingSession", on_delete=models.PROTECT, related_name="ocpi_cdrs")
+    cdr_id = models.CharField("CDR id", max_length=39, unique=True)
+    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.CDR)
+    credit_reference = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                            related_name="credited_by")
+    currency = models.CharField(max_length=3)
+    total_excl_vat = models.DecimalField(max_digits=14, decimal_places=2)
+    total_incl_vat = models.DecimalField(max_digits=14, decimal_places=2)
+    body = models.TextField(help_text="the CDR JSON as issued")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    push = models.ForeignKey(PushDelivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_updated = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["last_updated", "pk"]
+        verbose_name = "OCPI CDR"
+        verbose_name_plural = "OCPI CDRs"
+        constraints = [
+            models.CheckConstraint(name="ocpi_credit_cdr_references",
+                                   condition=Q(kind="cdr", credit_reference__isnull=True)
+                                   | Q(kind="credit", credit_reference__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return self.cdr_id
+
+
+class CommandRequest(models.Model):
+    """A command a partner sent (mod_commands, we are its Receiver) and what became of it: the charger's
+    answer is sent back to `response_url` as the CommandResult."""
+
+    OWNER_PATH = "partner__operator"
+
+    class Result(models.TextChoices):
+        PENDING = "PENDING", "Waiting for the charger"
+        ACCEPTED = "ACCEPTED", "Accepted"
+        CANCELED_RESERVATION = "CANCELED_RESERVATION", "Reservation canceled"
+        EVSE_OCCUPIED = "EVSE_OCCUPIED", "EVSE occupied"
+        EVSE_INOPERATIVE = "EVSE_INOPERATIVE", "EVSE inoperative"
+        FAILED = "FAILED", "Failed"
+        NOT_SUPPORTED = "NOT_SUPPORTED", "Not supported"
+        REJECTED = "REJECTED", "Rejected"
+        TIMEOUT = "TIMEOUT", "No answer in time"
+        UNKNOWN_RESERVATION = "UNKNOWN_RESERVATION", "Unknown reservation"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="commands")
+    command = models.CharField(max_length=20)
+    reference = models.CharField(max_length=36, blank=True, help_text="the session or reservation id it names")
+    connector = models.ForeignKey("sessions_app.Connector", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    response_url = models.URLField("response URL", max_length=500)
+    body = models.TextField(help_text="the command as the partner sent it (JSON)")
+    command_id = models.CharField(max_length=32, blank=True, help_text="the gateway's id of the OCPP command")
+    charger_answer = models.CharField(max_length=255, blank=True)
+    result = models.CharField(max_length=20, choices=Result.choices, default=Result.PENDING)
+    result_sent_at = models.DateTimeField(null=True, blank=True)
+    result_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "OCPI command"
+
+    def __str__(self) -> str:
+        return f"{self.command} from {self.partner} ({self.result})"
