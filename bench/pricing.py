@@ -1,12 +1,15 @@
 """Benchmark of the pricing engine: sessions priced per second on one core, before and after.
 
     .venv/bin/python bench/pricing.py [--seconds 2] [--before REVISION] [--corpus 500]
+    .venv/bin/python bench/pricing.py --instructions    # needs valgrind
 
 Each case is priced by this tree's engine and by the engine of git revision `--before` (default:
-the last commit before the speed-up of issue 16), loaded from `git archive` into a temporary
-directory, alternately in short rounds so that both see the same machine load; the outputs of
-both are compared on the case and on the first `--corpus` cases of the regression corpus
-(tests/billing_app/data/pricing_corpus.jsonl.gz). Without git, only this tree's figures print.
+main just before the speed-up of issue 16), loaded from `git archive` into a temporary
+directory, alternately in short rounds timed in CPU time so that both see the same machine load;
+the outputs of both are compared on the case and on the first `--corpus` cases of the regression
+corpus (tests/billing_app/data/pricing_corpus.jsonl.gz). Without git, only this tree's figures
+print. `--instructions` counts CPU instructions per session instead (valgrind's callgrind, 50 runs
+of each): slower, but a figure other work on a shared machine does not move.
 
 Realistic: 60 charging periods (5 h in Europe/Berlin, crossing a 22:00 tariff boundary in the
 middle of a period, with power varying around a 22 kW threshold, ending with parking) priced
