@@ -50,6 +50,7 @@ MINOR_UNITS: Final = MappingProxyType({code: get_currency_precision(code) for co
 
 _QUANTA: Final = {code: Decimal(1).scaleb(-digits) for code, digits in MINOR_UNITS.items()}
 _HUNDRED: Final = Decimal(100)
+_ZERO: Final = Decimal(0)
 
 # Stripe's exponents (https://docs.stripe.com/currencies#zero-decimal, #three-decimal); every
 # other currency is two-decimal at Stripe, ISK included (1 krona is 100 there).
@@ -218,21 +219,27 @@ def vat_breakdown(lines: Iterable[tuple[Decimal | None, Decimal]], currency: str
     to half a minor unit per line. Rates are compared as numbers (19 == 19.000). Raises ValueError
     for a net amount finer than the minor unit, `UnknownCurrencyError` for an unknown currency.
     """
-    zero = quantize_money(Decimal(0), currency)
-    taxable: dict[Decimal | None, Decimal] = {}
+    quantum = minor_unit(currency)
+    zero = _ZERO.quantize(quantum)
+    taxable: dict[Decimal | None, Decimal] = {}  # Decimal keys compare as numbers: 19 and 19.000 are one rate
     for rate, net in lines:
-        if quantize_money(net, currency) != net:
+        if net.quantize(quantum, rounding=ROUND_HALF_UP) != net:
             raise ValueError(f"net amount {net} {currency} is not rounded to the minor unit")
-        key = None if rate is None else _plain_rate(Decimal(rate))
-        taxable[key] = taxable.get(key, zero) + net
+        taxable[rate] = taxable.get(rate, zero) + net
     subtotals = tuple(
-        VatSubtotal(rate, quantize_money(amount, currency),
-                    zero if rate is None else vat_amount(amount, rate, currency))
-        for rate, amount in sorted(taxable.items(), key=lambda item: (item[0] is None, item[0] or 0))
+        VatSubtotal(None, amount.quantize(quantum), zero) if rate is None
+        else VatSubtotal(_plain_rate(Decimal(rate)), amount.quantize(quantum), vat_amount(amount, rate, currency))
+        for rate, amount in sorted(taxable.items(), key=_rate_order)
     )
-    return VatBreakdown(currency=currency, subtotals=subtotals,
-                        net=sum((s.taxable_amount for s in subtotals), zero),
-                        vat=sum((s.vat_amount for s in subtotals), zero))
+    net = vat = zero
+    for subtotal in subtotals:
+        net += subtotal.taxable_amount
+        vat += subtotal.vat_amount
+    return VatBreakdown(currency=currency, subtotals=subtotals, net=net, vat=vat)
+
+
+def _rate_order(item: tuple[Decimal | None, Decimal]) -> tuple[bool, Decimal]:
+    return (item[0] is None, item[0] or _ZERO)
 
 
 # --- Display: the one path from an amount or a quantity to text (HTML, PDF, e-mail) -------------------

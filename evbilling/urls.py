@@ -9,6 +9,7 @@ from billing_app.payments.webhooks import WebhookView as StripeWebhookView
 from billing_app.portal import views as portal_views
 from evbilling.api import LogoutAllView, LogoutView, TokenView, register_routes
 from evbilling.health import healthz
+from evbilling.language_switch import language_switch
 from evbilling.sign_out import sign_out
 
 urlpatterns = [
@@ -32,8 +33,10 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     # Sign-out is a POST (CSRF); a GET (an old link, a typed URL) asks for it instead of answering 405.
     path("accounts/logout/", sign_out, name="logout"),
+    path("language/", language_switch, name="set_language"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("portal/", include("billing_app.portal.urls")),
+    path("fleet/", include("billing_app.companies.urls")),
     path("", portal_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("invoices/", include("billing_app.invoicing.urls")),

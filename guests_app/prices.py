@@ -222,3 +222,10 @@ def connector_price(connector: Connector, *, language: str = "en", at=None) -> P
                  f"{money_format(total, currency, locale=locale)} incl. VAT."),
         example_total_incl_vat=str(total), example_kwh=str(kwh), example_minutes=minutes, alt_text=alt,
     )
+
+
+def price_text(price: PriceOut) -> str:
+    """The price in one line for a charger's display (at most 512 characters)."""
+    parts = [f"{e.when}: " + ", ".join(f"{c.label} {c.shown}" for c in e.components) for e in price.elements]
+    grace = f" Parking after {price.parking_grace_minutes} min grace." if price.parking_grace_minutes else ""
+    return (f"Ad hoc price. {' | '.join(parts)}.{grace} Hold {price.hold_shown}.")[:512]

@@ -75,6 +75,7 @@ def _session_saved(sender, instance: ChargingSession, raw=False, **kwargs):
 @receiver(post_save, sender=SessionCharge, dispatch_uid="ocpi_charge_saved")
 def _charge_saved(sender, instance: SessionCharge, raw=False, **kwargs):
     if not raw and PartnerToken.objects.filter(id_token__sessions=instance.session_id).exists():
+        after_commit(sessions.session_push, instance.session_id)  # the session with its final cost
         after_commit(cdrs.cdr_issue_for_charge, charge_id=instance.pk)
 
 

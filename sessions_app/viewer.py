@@ -1,4 +1,6 @@
-"""Who is looking decides the clock: each request runs in the viewer's time zone.
+"""Who is looking decides the clock and the language: each request runs in the viewer's time zone and, when
+they chose one, in their stored language (`User.language`; otherwise LocaleMiddleware's pick from the
+language cookie or the browser's Accept-Language).
 
 Drivers and operator staff see their operator's zone, support staff that of the first operator they
 support, superusers UTC. Times elsewhere than the viewer's zone are named where they are shown
@@ -9,7 +11,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from sessions_app.selectors import operator_time_zone
 
@@ -36,6 +38,9 @@ class ViewerTimeZoneMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
+            if user.language:
+                translation.activate(user.language)
+                request.LANGUAGE_CODE = user.language
             name = request.session.get(SESSION_KEY)
             if not name:
                 name = str(viewer_time_zone(user))

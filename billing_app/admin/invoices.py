@@ -9,7 +9,7 @@ from billing_app import invoicing
 from billing_app.admin.display import money_column
 from billing_app.admin.filters import CollectionFilter, CurrencyFilter
 from billing_app.invoicing.views import pdf_response
-from billing_app.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from billing_app.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoiceVatSubtotal
 from billing_app.money import format_money
 from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import ReadOnlyScopedAdmin, ScopedInline
@@ -33,6 +33,16 @@ class InvoiceLineInline(_ReadOnlyInline):
     model = InvoiceLine
     fields = ["position", "description", "session", "quantity", "unit", "unit_price", "vat_rate",
               "amount_excl_vat", "vat_amount", "amount_incl_vat"]
+    readonly_fields = fields
+
+
+class InvoiceVatSubtotalInline(_ReadOnlyInline):
+    """The VAT per rate (EN 16931 BR-CO-17) the invoice was issued with."""
+
+    model = InvoiceVatSubtotal
+    verbose_name = "VAT per rate"
+    verbose_name_plural = "VAT per rate"
+    fields = ["vat_rate", "taxable_amount", "vat_amount"]
     readonly_fields = fields
 
 
@@ -85,7 +95,7 @@ class InvoiceAdmin(_PdfLinkMixin, ReadOnlyScopedAdmin):
     paginator = EstimatedCountPaginator  # a receipt per session: no COUNT(*) per page view
     show_full_result_count = False
     readonly_fields = ["pdf_link"]
-    inlines = [InvoiceLineInline, CreditNoteInline]
+    inlines = [InvoiceLineInline, InvoiceVatSubtotalInline, CreditNoteInline]
     actions = ["issue_drafts", "credit_remaining"]
 
     def has_issue_permission(self, request):

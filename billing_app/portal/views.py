@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing_app.models import Subscription
@@ -35,12 +36,15 @@ from sessions_app.selectors import (
 from sessions_app.services import tokens as token_services
 
 LINE_LABELS = {
-    "ENERGY": "Energy (kWh)", "TIME": "Charging time (h)", "PARKING_TIME": "Idle time after charging (h)",
-    "FLAT": "Session fee", "RESERVATION_TIME": "Reservation time (h)", "RESERVATION_FLAT": "Reservation fee",
-    "MIN_PRICE": "Minimum price adjustment", "MAX_PRICE": "Price cap",
-    "PLAN_INCLUDED_ENERGY": "Included in your plan (kWh)", "PLAN_DISCOUNT_ENERGY": "Plan discount on energy",
-    "PLAN_DISCOUNT_TIME": "Plan discount on charging time", "PLAN_WAIVED_FLAT": "Session fee waived by your plan",
-    "PLAN_WAIVED_PARKING": "Idle fee waived by your plan", "PLAN_FLOOR": "Plan adjustment",
+    "ENERGY": gettext_lazy("Energy (kWh)"), "TIME": gettext_lazy("Charging time (h)"),
+    "PARKING_TIME": gettext_lazy("Idle time after charging (h)"), "FLAT": gettext_lazy("Session fee"),
+    "RESERVATION_TIME": gettext_lazy("Reservation time (h)"), "RESERVATION_FLAT": gettext_lazy("Reservation fee"),
+    "MIN_PRICE": gettext_lazy("Minimum price adjustment"), "MAX_PRICE": gettext_lazy("Price cap"),
+    "PLAN_INCLUDED_ENERGY": gettext_lazy("Included in your plan (kWh)"),
+    "PLAN_DISCOUNT_ENERGY": gettext_lazy("Plan discount on energy"),
+    "PLAN_DISCOUNT_TIME": gettext_lazy("Plan discount on charging time"),
+    "PLAN_WAIVED_FLAT": gettext_lazy("Session fee waived by your plan"),
+    "PLAN_WAIVED_PARKING": gettext_lazy("Idle fee waived by your plan"), "PLAN_FLOOR": gettext_lazy("Plan adjustment"),
 }
 
 
@@ -85,6 +89,8 @@ def home(request):
         return redirect("portal:dashboard")
     if user.is_support:
         return redirect("disputes:support_queue")
+    if user.is_fleet_manager:
+        return redirect("fleet:dashboard")
     return redirect("admin:index")
 
 

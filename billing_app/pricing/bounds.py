@@ -37,14 +37,18 @@ def price_bound_lines(tariff: Tariff, lines: Sequence[CostLine], currency: str) 
     """The min_price/max_price adjustment, one line per VAT rate; none when no bound applies."""
     if tariff.min_price is None and tariff.max_price is None:
         return []
-    weights = _weights(tariff, lines)
-    net = sum((line.amount_excl_vat for line in lines), quantize_money(ZERO, currency))
+    pairs = [(line.vat_rate, line.amount_excl_vat) for line in lines]
+    base = vat_breakdown(pairs, currency)
+    net = base.net
     unit = minor_unit(currency)
+    weights: list[tuple[Rate, Decimal]] = []
 
     def gross(target: Decimal) -> Decimal:
-        extra = _shares(target - net, weights, currency)
-        pairs = [(line.vat_rate, line.amount_excl_vat) for line in lines] + extra
-        return vat_breakdown(pairs, currency).gross
+        if target == net:
+            return base.gross
+        if not weights:
+            weights.extend(_weights(tariff, lines))
+        return vat_breakdown(pairs + _shares(target - net, weights, currency), currency).gross
 
     target = net
     if tariff.min_price is not None:
@@ -58,6 +62,7 @@ def price_bound_lines(tariff: Tariff, lines: Sequence[CostLine], currency: str) 
     if target == net:
         return []
     kind = MIN_PRICE if target > net else MAX_PRICE
+    weights = weights or _weights(tariff, lines)
     return [_adjustment(kind, rate, amount, currency) for rate, amount in _shares(target - net, weights, currency)]
 
 
@@ -81,9 +86,10 @@ def _shares(delta: Decimal, weights: list[tuple[Rate, Decimal]], currency: str) 
 
 def _least_reaching(gross: Callable[[Decimal], Decimal], start: Decimal, bound: Decimal, unit: Decimal) -> Decimal:
     """The least net >= start whose gross reaches `bound` (start itself when it does)."""
-    if gross(start) >= bound:
+    reached = gross(start)
+    if reached >= bound:
         return start
-    ratio = gross(start) / start if start > 0 else Decimal(1)
+    ratio = reached / start if start > 0 else Decimal(1)
     target = max(start, (bound / max(ratio, Decimal(1))).quantize(unit, rounding=ROUND_CEILING))
     while gross(target) < bound:
         target += unit
@@ -94,9 +100,10 @@ def _least_reaching(gross: Callable[[Decimal], Decimal], start: Decimal, bound: 
 
 def _most_within(gross: Callable[[Decimal], Decimal], start: Decimal, bound: Decimal, unit: Decimal) -> Decimal:
     """The greatest net <= start whose gross stays within `bound` (start itself when it does)."""
-    if gross(start) <= bound:
+    reached = gross(start)
+    if reached <= bound:
         return start
-    ratio = gross(start) / start if start > 0 else Decimal(1)
+    ratio = reached / start if start > 0 else Decimal(1)
     target = min(start, (bound / max(ratio, Decimal(1))).quantize(unit, rounding=ROUND_FLOOR))
     while target > 0 and gross(target) > bound:
         target -= unit

@@ -92,18 +92,20 @@ def cdr_totals(lines: Sequence[CostLine], currency: str,
     of `total_cost`; keyword arguments of `CostBreakdown`. `total_of` maps a line's dimension to its
     CDR total (the engine's by default; a dimension it does not name counts towards `total_cost` only)."""
     total_of = _TOTAL_OF if total_of is None else total_of
-    groups: dict[str, list[CostLine]] = {name: [] for name in _TOTAL_OF.values()}
-    for line in lines:
+    every = [(line.vat_rate, line.amount_excl_vat) for line in lines]
+    total = vat_breakdown(every, currency)
+    groups: dict[str, list[tuple[Decimal | None, Decimal]]] = {}
+    for line, pair in zip(lines, every, strict=True):
         name = total_of.get(line.dimension, "total_cost")
         if name != "total_cost":
-            groups.setdefault(name, []).append(line)
-    groups["total_cost"] = list(lines)
-    result: dict[str, Price | tuple] = {}
+            groups.setdefault(name, []).append(pair)
+    zero = Price(total.net - total.net, total.net - total.net)
+    result: dict[str, Price | tuple] = {name: zero for name in _TOTAL_OF.values()}
     for name, members in groups.items():
-        vat = vat_breakdown(((line.vat_rate, line.amount_excl_vat) for line in members), currency)
+        vat = total if len(members) == len(every) else vat_breakdown(members, currency)
         result[name] = Price(vat.net, vat.gross)
-        if name == "total_cost":
-            result["vat_breakdown"] = vat.subtotals
+    result["total_cost"] = Price(total.net, total.gross)
+    result["vat_breakdown"] = total.subtotals
     return result
 
 

@@ -65,6 +65,12 @@ def station_remote_start(*, station: ChargingStation, id_token: IdToken, connect
     return _publish(station, "remote_start", id_tag=id_token.uid, connector=connector)
 
 
+def station_display_price(*, station: ChargingStation, id_token: IdToken, text: str) -> Sent:
+    """Show `text` (the price) on the charger's display before the start: SetDisplayMessage (2.0.1), California
+    Pricing's SetUserPrice DataTransfer (1.6, where the charger advertises it; else answered NotSupported)."""
+    return _publish(station, "display_price", id_tag=id_token.uid, text=text)
+
+
 def session_remote_stop(*, session: ChargingSession) -> Sent:
     return _publish(
         session.connector.station, "remote_stop", session_id=session.pk, transaction_ref=session.transaction_ref

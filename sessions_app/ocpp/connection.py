@@ -3,6 +3,7 @@ frame gets a CallError and the connection stays up), database access from the ev
 the remote commands a gateway passes on to its charger."""
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -131,6 +132,10 @@ class GatewayConnection:
             return {"error": f"unknown command {name!r}"}
         try:
             payload = build(**command.get("args", {}))
+            if inspect.isawaitable(payload):  # a command that first asks the charger something (display_price)
+                payload = await payload
+            if payload is None:
+                return {"status": "NotSupported"}
             response = await self.call(payload, suppress=False)
         except OCPPError as error:
             return {"error": f"{error.code}: {error.description}"}

@@ -113,6 +113,21 @@ def plan_sessions(rng: random.Random, station: SimStation, count: int, *, end: d
     return sessions
 
 
+class MeterKeyCharger16(ChargePoint16):
+    """A 1.6 charger that reports its meter's public key as the configuration key `MeterPublicKey<connector>`."""
+
+    meter: TestMeter | None = None
+    connectors: tuple[int, ...] = ()
+
+    @on(Action16.get_configuration)
+    def on_get_configuration(self, key: list | None = None, **_):
+        known = {f"MeterPublicKey{n}": self.meter.public_key_hex for n in self.connectors} if self.meter else {}
+        asked = key or list(known)
+        return result16.GetConfiguration(
+            configuration_key=[{"key": k, "readonly": True, "value": known[k]} for k in asked if k in known],
+            unknown_key=[k for k in asked if k not in known] or None)
+
+
 class SimulatedCharger:
     """Replays planned sessions over one OCPP connection."""
 
@@ -132,8 +147,10 @@ class SimulatedCharger:
         headers = {"Authorization": build_authorization_basic(self.station.identity, self.station.password)}
         async with connect(f"{self.url.rstrip('/')}/{self.station.identity}", subprotocols=[f"ocpp{self.version}"],
                            additional_headers=headers) as ws:
-            cls = ChargePoint201 if self.version == "2.0.1" else ChargePoint16
+            cls = ChargePoint201 if self.version == "2.0.1" else MeterKeyCharger16
             cp = cls(self.station.identity, ws)
+            if self.version == "1.6":
+                cp.meter, cp.connectors = self.station.meter, tuple(self.station.connectors)
             reader = asyncio.create_task(cp.start())
             try:
                 replay = self._run_201 if self.version == "2.0.1" else self._run_16
@@ -283,9 +300,10 @@ class RemoteStartCharger16(ChargePoint16):
     `display` and logged, as a real screen would show it."""
 
     def __init__(self, *args, answer: str = "Accepted", plugged: bool = True, power_kw: float = 11.0,
-                 interval: float = 1.0, **kwargs):
+                 interval: float = 1.0, shows_prices: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.answer, self.plugged, self.power_kw, self.interval = answer, plugged, power_kw, interval
+        self.shows_prices = shows_prices
         self.display: list[dict] = []
         self.received: list[tuple[str, dict]] = []
         self.register_wh = 1_000_000
@@ -313,6 +331,15 @@ class RemoteStartCharger16(ChargePoint16):
             return result16.RemoteStopTransaction(status="Rejected")
         event.set()
         return result16.RemoteStopTransaction(status="Accepted")
+
+    @on(Action16.get_configuration)
+    def on_get_configuration(self, key: list[str] | None = None, **_):
+        """Advertises California Pricing (CustomDisplayCostAndPrice) when it `shows_prices`."""
+        known = {"CustomDisplayCostAndPrice": "true" if self.shows_prices else "false"}
+        asked = key or list(known)
+        return result16.GetConfiguration(
+            configuration_key=[{"key": k, "readonly": True, "value": known[k]} for k in asked if k in known],
+            unknown_key=[k for k in asked if k not in known] or None)
 
     @on(Action16.data_transfer)
     def on_data_transfer(self, vendor_id: str, message_id: str | None = None, data: str | None = None, **_):

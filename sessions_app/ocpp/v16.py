@@ -2,12 +2,14 @@
 services. The transactionId we hand out is the session's primary key."""
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import (
@@ -32,6 +34,11 @@ from .payloads import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: California Pricing for OCPP 1.6 (Open Charge Alliance): the DataTransfer vendor and the configuration key a
+#: charger sets to "true" when its display shows prices and costs.
+COST_VENDOR_ID = "org.openchargealliance.costmsg"
+COST_DISPLAY_KEY = "CustomDisplayCostAndPrice"
 
 
 def _id_tag_info(authorization: services.Authorization) -> IdTagInfo:
@@ -87,11 +94,23 @@ def _stop(
         services.session_stop(session=session, stopped_at=stopped_at, meter_stop_wh=Decimal(meter_stop), reason=reason)
 
 
+def _connectors_without_meter_key(station: ChargingStation, at: datetime) -> list[int]:
+    """Connector numbers of a calibration-law station that have no meter key in service at `at`."""
+    if not ChargingStation.objects.filter(pk=station.pk, location__calibration_law=True).exists():
+        return []
+    return [n for n in station.connectors.order_by("number").values_list("number", flat=True)
+            if services.meter_key_for(station=station, evse_number=n, at=at) is None]
+
+
 class CentralSystem16(GatewayConnection, ChargePoint):
     ERROR_CODES = {
         "FormatViolation": "FormationViolation",
         "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
     }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._background: set[asyncio.Task] = set()
 
     @on(Action.boot_notification)
     async def on_boot_notification(
@@ -107,6 +126,30 @@ class CentralSystem16(GatewayConnection, ChargePoint):
         return call_result.BootNotification(
             current_time=now.isoformat(), interval=settings.OCPP_HEARTBEAT_INTERVAL, status=RegistrationStatus.accepted
         )
+
+    @after(Action.boot_notification)
+    async def after_boot_notification(self, **_):
+        """At a calibration-law location, ask for the public keys of meters the station has none registered
+        for (`MeterPublicKey<connector>`, the OCA's configuration keys for signed meter values in 1.6), in the
+        background; a charger without them answers so, and nothing happens."""
+        task = asyncio.create_task(self._read_meter_keys())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _read_meter_keys(self) -> None:
+        keys = {f"MeterPublicKey{n}": n for n in await db(_connectors_without_meter_key, self.station, self.now())}
+        if not keys:
+            return
+        try:
+            answer = await self.call(call.GetConfiguration(key=list(keys)), suppress=False)
+        except Exception as error:  # not supported, no answer, gone: the operator enters keys in the admin
+            logger.info("%s: meter keys not read: %r", self.id, error)
+            return
+        for entry in answer.configuration_key or []:
+            number, value = keys.get(entry.get("key")), (entry.get("value") or "").strip()
+            if number is not None and value:
+                await db(services.meter_key_from_charger, station=self.station, evse_number=number,
+                         public_key=value, at=self.now())
 
     @on(Action.heartbeat)
     async def on_heartbeat(self, **_):
@@ -208,6 +251,21 @@ class CentralSystem16(GatewayConnection, ChargePoint):
 
     def _command_reset(self, *, hard: bool = False, **_):
         return call.Reset(type=ResetType.hard if hard else ResetType.soft)
+
+    async def _command_display_price(self, *, id_tag: str, text: str, **_):
+        """The Open Charge Alliance's California Pricing for 1.6: SetUserPrice as a DataTransfer, only to a
+        charger whose configuration advertises it (CustomDisplayCostAndPrice = true); None otherwise."""
+        try:
+            answer = await self.call(call.GetConfiguration(key=[COST_DISPLAY_KEY]), suppress=False)
+        except Exception as error:  # no answer or a CallError: treat as not advertised
+            logger.info("%s: %s not readable (%r): no price shown", self.id, COST_DISPLAY_KEY, error)
+            return None
+        advertised = any(entry.get("key") == COST_DISPLAY_KEY and str(entry.get("value", "")).lower() == "true"
+                         for entry in answer.configuration_key or [])
+        if not advertised:
+            return None
+        return call.DataTransfer(vendor_id=COST_VENDOR_ID, message_id="SetUserPrice",
+                                 data=json.dumps({"idToken": id_tag, "priceText": text[:512]}))
 
     def _command_unlock(self, *, connector: int, **_):
         return call.UnlockConnector(connector_id=connector)

@@ -30,6 +30,7 @@ from .running_cost import running_cost
 
 logger = logging.getLogger(__name__)
 
+_display_message_ids = itertools.count(1)
 _remote_start_ids = itertools.count(1)
 
 
@@ -178,6 +179,13 @@ class CentralSystem201(GatewayConnection, ChargePoint):
 
     def _command_reset(self, *, hard: bool = False, **_):
         return call.Reset(type=ResetEnumType.immediate if hard else ResetEnumType.on_idle)
+
+    def _command_display_price(self, *, text: str, **_):
+        """The price on the charger's display before the start (SetDisplayMessage, shown in front)."""
+        return call.SetDisplayMessage(message={
+            "id": next(_display_message_ids), "priority": "InFront",
+            "message": {"format": "UTF8", "content": text[:512]},
+        })
 
     def _command_unlock(self, *, connector: int, **_):
         return call.UnlockConnector(evse_id=connector, connector_id=1)

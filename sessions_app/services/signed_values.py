@@ -78,16 +78,25 @@ def session_signed_values_record(*, session: ChargingSession, readings: list[Sig
 
 
 def _key_from_charger(*, session: ChargingSession, reading: SignedReadingIn) -> None:
-    """Register the key a charger sent when its connector has no key in service (first use)."""
-    station = session.connector.station
-    if meter_key_for(station=station, evse_number=session.connector.number, at=session.started_at) is not None:
-        return
+    """Register the key a charger sent with a reading when its connector has no key in service (first use)."""
+    meter_key_from_charger(station=session.connector.station, evse_number=session.connector.number,
+                           public_key=reading.public_key, at=session.started_at,
+                           meter_serial=_serial_of(reading.ocmf) if reading.ocmf else "")
+
+
+def meter_key_from_charger(*, station: ChargingStation, evse_number: int, public_key: str, at: datetime,
+                           meter_serial: str = "") -> MeterPublicKey | None:
+    """A key the charger reports (with a 2.0.1 reading, or 1.6's `MeterPublicKey<n>` configuration key),
+    registered from `at` only when the connector has no key in service then (first use): a charger never
+    replaces a key. Returns the key registered, else None."""
+    if meter_key_for(station=station, evse_number=evse_number, at=at) is not None:
+        return None
     try:
-        meter_key_register(station=station, evse_number=session.connector.number, public_key=reading.public_key,
-                           meter_serial=_serial_of(reading.ocmf) if reading.ocmf else "",
-                           source=MeterPublicKey.Source.CHARGER, valid_from=session.started_at)
+        return meter_key_register(station=station, evse_number=evse_number, public_key=public_key,
+                                  meter_serial=meter_serial, source=MeterPublicKey.Source.CHARGER, valid_from=at)
     except MeterKeyError as error:
-        logger.warning("%s: key sent with a signed reading not registered: %s", station, error)
+        logger.warning("%s: key reported by the charger not registered: %s", station, error)
+        return None
 
 
 def meter_key_check(*, station: ChargingStation, evse_number: int | None, public_key: str,

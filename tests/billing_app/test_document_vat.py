@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,8 +46,8 @@ def test_receipt_of_15_92_net_at_19_percent_shows_3_02_vat_and_18_94(connector, 
 
 
 @pytest.mark.usefixtures("no_delivery")
-def test_mixed_rate_statement_with_a_plan_fee_takes_vat_per_rate(operator, driver):
-    """Two sessions at 19 % and 7 % and a 9.99 plan fee at 19 %: one VAT amount per rate over all of them."""
+def test_mixed_rate_statement_takes_vat_per_rate_over_all_its_sessions(client, operator, driver):
+    """Two sessions at 19 % and 7 %: one VAT amount per rate over all their lines; the admin shows the rows."""
     account(driver, BillingAccount.PaymentMode.POSTPAID)
     connector = factories.ConnectorFactory(station__location__operator=operator)
     charged_session(connector=connector, driver=driver, started_at=T0, energy_kwh="23.7", parking_hours="0.75",
@@ -60,6 +61,9 @@ def test_mixed_rate_statement_with_a_plan_fee_takes_vat_per_rate(operator, drive
     assert (draft.total_excl_vat, draft.total_vat, draft.total_incl_vat) == (D("27.91"), D("5.09"), D("33.00"))
     issued = invoicing.invoice_issue(invoice_id=draft.pk)
     assert _rows(issued) == [(D(7), D("1.76"), D("0.12")), (D(19), D("26.15"), D("4.97"))]
+    client.force_login(factories.OperatorStaffFactory(operator=operator))
+    page = client.get(reverse("admin:billing_app_invoice_change", args=[issued.pk])).content.decode()
+    assert "VAT per rate" in page and "26.15" in page and "4.97" in page
     row = issued.vat_subtotals.first()
     row.vat_amount = D("0.13")
     with pytest.raises(ValidationError, match="issued"):

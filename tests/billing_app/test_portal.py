@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from billing_app.settlement import services
@@ -271,3 +272,27 @@ def test_a_wrong_role_visit_gets_a_friendly_403(client, operator):
     response = client.get(reverse("portal:dashboard"))
     assert response.status_code == 403
     assert "This page is not for your account" in response.content.decode()
+
+
+def test_the_driver_picks_german_and_it_is_stored_for_every_device(client, driver, priced):
+    client.force_login(driver)
+    response = client.post(reverse("set_language"), {"language": "de", "next": reverse("portal:dashboard")})
+    assert response["Location"] == reverse("portal:dashboard")
+    driver.refresh_from_db()
+    assert driver.language == "de"
+    other_device = Client()  # no language cookie, an English browser: the stored choice wins
+    other_device.force_login(driver)
+    page = other_device.get(reverse("portal:session", args=[priced.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="de">' in page
+    for german in ("Ladevorgänge", "Abmelden", "Warum es 5,11\xa0€ kostet", "Zusammenfassung", "Energie"):
+        assert german in page, german
+    assert "Why it costs" not in page and "Sign out" not in page
+    assert client.post(reverse("set_language"), {"language": "xx"}).status_code == 302
+    driver.refresh_from_db()
+    assert driver.language == "de"  # an unknown language changes nothing
+
+
+def test_anonymous_pages_follow_the_browser(client):
+    page = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9").content.decode()
+    assert '<html lang="de">' in page and "Passwort vergessen?" in page and "Anmelden" in page
+    assert '<html lang="en">' in client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -12,7 +12,7 @@ def sign_in(page, shot, username: str, *, lands_on: str):
     shot(page, f"login-{username}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(re.compile(re.escape(lands_on) + "$"))
     shot(page, f"home-{username}")
 

@@ -71,12 +71,12 @@ def test_driver_pages_pass_axe_and_fit_a_phone(new_page, shot, paid_session):
     ticket = dispute_services.ticket_open(by=driver, session=paid_session, reason="wrong_amount",
                                           description="The charger says 9 kWh.")
     page = new_page()
-    login_problems = check_pages(page, shot, ["/accounts/login/"], "anonymous")
+    login_problems = check_pages(page, shot, ["/accounts/login/", "/accounts/password_reset/"], "anonymous")
     sign_in(page, shot, driver.username, lands_on="/portal/")
     problems = check_pages(page, shot, [
         "/portal/", "/portal/sessions/", f"/portal/sessions/{paid_session.pk}/", "/portal/invoices/",
         "/portal/tokens/", "/portal/profile/", "/portal/plan/", "/payments/methods/",
-        "/disputes/", f"/disputes/new/?invoice={receipt.pk}", f"/disputes/{ticket.pk}/",
+        "/disputes/", f"/disputes/new/?invoice={receipt.pk}", f"/disputes/{ticket.pk}/", "/accounts/logout/",
     ], "driver")
     problems.update(login_problems)
     assert problems == {}, pformat(problems)

@@ -94,5 +94,20 @@ def test_a_german_browser_reads_german_formats(browser, live_server, shot, paid_
         assert "5,11\xa0€" in page.inner_text("main")
         assert not RAW_DECIMAL.search(page.inner_text("body"))
         shot(page, "german-session")
+        # No untranslated English on the German portal pages (a short list of key strings).
+        for path in ("/portal/", "/portal/sessions/", f"/portal/sessions/{paid_session.pk}/", "/portal/invoices/",
+                     "/portal/tokens/", "/portal/plan/", "/payments/methods/", "/disputes/"):
+            expect_ok(page.goto(path))
+            text = page.inner_text("body")
+            english = [s for s in ("Sign out", "Dashboard", "Sessions", "Invoices", "Payment methods", "Profile",
+                                   "Why it costs", "Summary", "No sessions yet") if s in text]
+            assert english == [] and "Abmelden" in text, (path, english)
+        # The switcher goes back to English and the choice is kept on the account.
+        page.select_option("#language-choice", "en")
+        page.click("header form.language button")
+        page.wait_for_load_state()
+        assert page.get_attribute("html", "lang") == "en" and "Sign out" in page.inner_text("header")
+        paid_session.driver.refresh_from_db()
+        assert paid_session.driver.language == "en"
     finally:
         context.close()

@@ -141,6 +141,10 @@ def test_a_guest_pays_charges_stops_and_gets_the_receipt_of_what_was_captured(gu
     assert all(s.status_code == 200 for s in stops)
     assert [name for name, _ in cp.received].count("RemoteStopTransaction") == 1
     assert [name for name, _ in cp.received].count("RemoteStartTransaction") == 1
+    # the charger advertises California Pricing: it showed the price before the start (SetUserPrice)
+    assert [d["message_id"] for d in cp.display] == ["SetUserPrice"]
+    shown = json.loads(cp.display[0]["data"])
+    assert "0,4641\xa0€ per kWh incl. 19 % VAT" in shown["priceText"] and shown["idToken"] == guest.row.id_token.uid
     row = guest.row
     assert row.state == GuestSession.State.ENDED and row.id_token.status == IdToken.Status.EXPIRED
     session = ChargingSession.objects.get(pk=row.session_id)
@@ -242,7 +246,7 @@ def test_pay_twice_or_replayed_holds_once(guest_world, redis_url):
     cp, answers, replay = asyncio.run(main())
     assert all(a.status_code == 200 for a in [*answers, replay])
     assert Payment.objects.count() == 1 and Payment.objects.get().status == Payment.Status.AUTHORIZED
-    assert [name for name, _ in cp.received] == ["RemoteStartTransaction"]
+    assert sorted(name for name, _ in cp.received) == ["DataTransfer", "RemoteStartTransaction"]  # price, start
 
 
 def test_a_second_guest_on_the_same_connector_is_told_it_is_taken(guest_world, redis_url):
@@ -330,3 +334,41 @@ def test_bad_input_gets_a_clear_answer(guest_world):
     assert not_json.status_code == 400
     assert guest.client.get("/charge-session/not-a-key/status/").status_code == 404
     assert not Payment.objects.exists()
+
+
+def test_a_16_charger_without_a_price_display_is_not_sent_one(guest_world, redis_url):
+    guest = Guest(guest_world, stripe_client.api_base())
+
+    async def main():
+        async with gateway(redis_url) as gw, charger(gw, guest_world.station.ocpp_identity, cls=partial(
+                RemoteStartCharger16, shows_prices=False)) as cp:
+            await sync_to_async(guest.pay)()
+            await until(lambda: guest.status()["state"] == "charging")
+            return cp
+
+    cp = asyncio.run(main())
+    assert cp.display == [] and "DataTransfer" not in [name for name, _ in cp.received]
+
+
+def test_a_201_charger_shows_the_price_text(guest_world, redis_url, guest_tariff):
+    from guests_app import prices
+    from sessions_app.ocpp import commands
+    from tests import factories
+
+    token = factories.IdTokenFactory(operator=guest_world.station.location.operator, type=IdToken.Type.AD_HOC)
+    text = prices.price_text(prices.connector_price(guest_world))
+
+    async def main():
+        async with gateway(redis_url) as gw, charger(gw, guest_world.station.ocpp_identity, version="2.0.1") as cp:
+            await asyncio.sleep(0.5)  # the gateway subscribes to the charger's channel in the background
+            sent = await sync_to_async(commands.station_display_price)(station=guest_world.station, id_token=token,
+                                                                       text=text)
+            await asyncio.wait_for(cp.command_seen.wait(), 5)
+            return sent, cp.received
+
+    sent, received = asyncio.run(main())
+    assert sent.delivered
+    assert received[0][0] == "SetDisplayMessage"
+    message = received[0][1]["message"]
+    assert message["priority"] == "InFront" and message["message"]["content"] == text
+    assert text.startswith("Ad hoc price. 22:00-06:00: Energy 0,3451\xa0€ per kWh incl. 19 % VAT")

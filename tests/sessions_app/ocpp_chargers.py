@@ -71,6 +71,11 @@ class Charger201(ChargePoint201):
         self._note("Reset", {"type": type})
         return result201.Reset(status=ResetStatusEnumType.accepted)
 
+    @on(Action201.set_display_message)
+    def on_set_display_message(self, message, **_):
+        self._note("SetDisplayMessage", {"message": message})
+        return result201.SetDisplayMessage(status="Accepted")
+
     @on(Action201.cost_updated)
     def on_cost_updated(self, total_cost, transaction_id, **_):
         self._note("CostUpdated", {"total_cost": total_cost, "transaction_id": transaction_id})

@@ -15,7 +15,7 @@ from sessions_app.ocmf.signing import TestMeter
 from sessions_app.ocpp.simulator import SimStation, SimulatedCharger, plan_sessions
 from tests import factories
 from tests.factories import STATION_PASSWORD
-from tests.sessions_app.ocpp_chargers import charger, gateway
+from tests.sessions_app.ocpp_chargers import answers, charger, codes, gateway
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,3 +120,42 @@ def test_a_replaced_meter_keeps_its_old_key_for_the_sessions_it_signed(operator)
                                     public_key=TestMeter("x", serial="X").public_key_hex)
     with pytest.raises(services.MeterKeyError):
         services.meter_key_register(station=station, evse_number=1, public_key="not a key")
+
+
+def test_a_16_charger_at_a_calibration_law_site_reports_its_meter_key_at_boot(operator, id_token):
+    station = _station(operator, dc=False)
+    station.location.calibration_law = True
+    station.location.save()
+    meter = TestMeter("1.6 configuration key", serial="TM-CK")
+    _run(station, meter, dc=False, id_token=id_token)
+    key = MeterPublicKey.objects.get(station=station)
+    assert (key.public_key, key.source, key.evse_number) == (meter.public_key_hex, "charger", 1)
+
+
+def test_a_16_charger_elsewhere_is_not_asked_for_keys(operator, id_token):
+    station = _station(operator, dc=False)
+    _run(station, TestMeter("not asked", serial="TM-NA"), dc=False, id_token=id_token)
+    assert not MeterPublicKey.objects.filter(station=station).exists()
+
+
+def test_bad_signed_data_gets_a_clear_answer_and_foreign_formats_are_kept_unverified(operator, id_token):
+    station = _station(operator, dc=False)
+    at = "2026-03-02T08:00:00+00:00"
+    empty = {"connectorId": 1, "transactionId": 1, "meterValue": [
+        {"timestamp": at, "sampledValue": [{"value": "", "format": "SignedData"}]}]}
+    got, alive = answers(station.ocpp_identity, "1.6", [[2, "empty", "MeterValues", empty]])
+    assert codes(got) == [("empty", "PropertyConstraintViolation")] and alive[0] == 3
+
+    session = factories.ChargingSessionFactory(connector=station.connectors.first(), id_token=id_token,
+                                               started_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    foreign = {"connectorId": 1, "transactionId": session.pk, "meterValue": [
+        {"timestamp": at, "sampledValue": [{"value": "<vendor-blob>", "format": "SignedData"}]}]}
+    got, _ = answers(station.ocpp_identity, "1.6", [[2, "foreign", "MeterValues", foreign]])
+    assert codes(got) == [("foreign", "accepted")]
+    (value,) = SignedMeterValue.objects.filter(session=session)
+    assert (value.format, value.encoding, value.ocmf, value.signed_data) == ("UNKNOWN", "unknown", "", "<vendor-blob>")
+    session.stopped_at, session.meter_stop_wh = session.started_at + timedelta(hours=1), 2000
+    session.state = "completed"
+    session.save()
+    check = services.session_signatures_verify(session=session)
+    assert (check.status, [r["code"] for r in check.reasons]) == ("invalid", ["not_ocmf"])
