@@ -41,7 +41,7 @@ from tests.billing_app.pricing_corpus import expected_outputs, read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 # The engine as it was when the regression corpus was recorded (main, before the speed-up).
-BEFORE = "80b2665"
+BEFORE = "6068163"
 
 REALISTIC_TARIFF = {
     "country_code": "DE",

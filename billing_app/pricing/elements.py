@@ -82,6 +82,13 @@ class Match(NamedTuple):
     reservation_flat: Candidate | None
 
 
+class _Reservation(NamedTuple):
+    """The candidates for reservation time and for the reservation fee, in tariff order."""
+
+    time: tuple[Candidate, ...]
+    flat: tuple[Candidate, ...]
+
+
 _NORMAL = (ENERGY, TIME, PARKING_TIME, FLAT)
 _NO_NORMAL = (None, None, None, None)
 
@@ -117,8 +124,8 @@ class CompiledTariff:
                         kind = RESERVATION_TIME if kind == TIME else RESERVATION_FLAT
                     target[component.type].append(Candidate(kind, e_idx, c_idx, component, restriction))
         self.normal = tuple(_first_per_element(normal[d]) for d in _NORMAL)
-        self.booked = (_first_per_element(booked[TIME]), _first_per_element(booked[FLAT]))
-        self.expired = (
+        self.booked = _Reservation(_first_per_element(booked[TIME]), _first_per_element(booked[FLAT]))
+        self.expired = _Reservation(
             _first_per_element(expired[TIME] + booked[TIME]),
             _first_per_element(expired[FLAT] + booked[FLAT]),
         )
@@ -180,7 +187,7 @@ class CompiledTariff:
         if mode == Mode.CHARGING:
             return Match(*normal, None, None)
         reserved = self.booked if mode == Mode.RESERVED else self.expired
-        return Match(*normal, first(reserved[0]), first(reserved[1]))
+        return Match(*normal, first(reserved.time), first(reserved.flat))
 
 
 def _first_per_element(cands: list[Candidate]) -> tuple[Candidate, ...]:

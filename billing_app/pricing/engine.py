@@ -154,7 +154,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
 
         time_h, park_h, res_h = period.time, period.parking_time, period.reservation_time
         if cut_at <= x0 and cut_bounds and fixed:
-            tod = clock(x0)[1]
+            _, tod = clock(x0)
             cut_at = x0 + next_cut(cut_bounds, tod) - tod
         if x1 > x0 and (
             (cut_bounds and fixed and cut_at < x1)
@@ -166,11 +166,11 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             ctx = MatchContext(ordinal, tod, x0, energy_so_far, p_min, p_max, c_min, c_max)
             pieces = split_period(compiled, clock, ctx, mode, matched, period, x0, x1, energy_so_far)
             if len(pieces) == 1:
-                parts: Any = ((energy, time_h, park_h, res_h, pieces[0][1]),)
+                parts: Any = ((energy, time_h, park_h, res_h, pieces[0].match),)
             else:
                 parts = zip(
                     divide_volume(energy, pieces), divide_volume(time_h, pieces), divide_volume(park_h, pieces),
-                    divide_volume(res_h, pieces), [found for _, found in pieces], strict=True,
+                    divide_volume(res_h, pieces), [piece.match for piece in pieces], strict=True,
                 )  # fmt: skip
         else:
             parts = ((energy, time_h, park_h, res_h, matched),)

@@ -18,6 +18,7 @@ from bisect import bisect_right
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from .elements import MODES, CompiledTariff, Match, Mode
 from .restrictions import DAY_US, MatchContext
@@ -25,6 +26,13 @@ from .types import ZERO, ChargingPeriod, PricingError, Session
 from .volumes import add_volumes, exact
 
 ONE_US = timedelta(microseconds=1)
+
+
+class Piece(NamedTuple):
+    """A part of a split period: it ends at `end` (a fraction of the period) and `match` prices it."""
+
+    end: Fraction
+    match: Match
 
 
 def next_cut(cuts: list[int], tod: int) -> int:
@@ -64,7 +72,7 @@ def scan_periods(session: Session) -> tuple[list[int], int]:
     return offsets, last_charging
 
 
-def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, Match]]) -> list[Decimal | Fraction]:
+def divide_volume(volume: Decimal, pieces: list[Piece]) -> list[Decimal | Fraction]:
     """Share a period's volume over its pieces in proportion to their extent; exact, and the
     last piece takes the rest so the parts add up to the volume."""
     if not volume:
@@ -73,7 +81,8 @@ def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, Match]]) -> list
     whole = Fraction(volume)
     before = Fraction(0)
     done: Decimal | Fraction = ZERO
-    for end, _ in pieces[:-1]:
+    for piece in pieces[:-1]:
+        end = piece.end
         part = exact(whole * (end - before))
         parts.append(part)
         done = add_volumes(done, part)
@@ -83,9 +92,9 @@ def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, Match]]) -> list
 
 
 def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode, matched: Match, period: ChargingPeriod,
-           x0: int, x1: int, energy_before: Decimal | Fraction) -> list[tuple[Fraction, Match]]:  # fmt: skip
-    """Cut a period where the matched components change: (end as fraction of the period, match)
-    pieces. Positions are exact; kWh thresholds assume constant power within the period."""
+           x0: int, x1: int, energy_before: Decimal | Fraction) -> list[Piece]:  # fmt: skip
+    """Cut a period into pieces where the matched components change. Positions are exact; kWh
+    thresholds assume constant power within the period."""
     energy = period.energy
     bounds = compiled.kwh_bounds
     if energy > 0 and bounds:
@@ -93,20 +102,20 @@ def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode,
         if i < len(bounds) and bounds[i] < energy_before + energy:
             return _split_by_energy(compiled, clock, ctx, mode, matched, energy, x0, x1, energy_before)
     span = x1 - x0
-    cuts: list[tuple[Fraction, Match]] = []
+    cuts: list[Piece] = []
     current = matched
     x = x0
     while True:
         nxt = min(x1, next_time_boundary(compiled, clock, x))
         if nxt >= x1:
-            cuts.append((Fraction(1), current))
+            cuts.append(Piece(Fraction(1), current))
             return cuts
         ctx.elapsed = nxt
         if compiled.uses_clock:
             ctx.ordinal, ctx.tod = clock(nxt)
         found = compiled.match(ctx, mode)
         if found != current:
-            cuts.append((Fraction(nxt - x0, span), current))
+            cuts.append(Piece(Fraction(nxt - x0, span), current))
             current = found
         x = nxt
 
@@ -130,11 +139,11 @@ def next_time_boundary(compiled: CompiledTariff, clock, x: int) -> int:
 
 def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode, matched: Match,
                      energy: Decimal, x0: int, x1: int, energy_before: Decimal | Fraction,
-                     ) -> list[tuple[Fraction, Match]]:  # fmt: skip
+                     ) -> list[Piece]:  # fmt: skip
     span = x1 - x0
     whole = Fraction(energy)
     before = Fraction(energy_before)
-    pieces: list[tuple[Fraction, Match]] = []
+    pieces: list[Piece] = []
     position = Fraction(0)
     current = matched
     while True:
@@ -145,7 +154,7 @@ def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: M
             upcoming.append((Fraction(compiled.kwh_bounds[i]) - before) / whole)
         nxt = min((c for c in upcoming if c > position), default=Fraction(1))
         if nxt >= 1:
-            pieces.append((Fraction(1), current))
+            pieces.append(Piece(Fraction(1), current))
             return pieces
         ctx.elapsed = x0 + math.ceil(nxt * span)
         ctx.energy = exact(before + whole * nxt)
@@ -153,6 +162,6 @@ def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: M
             ctx.ordinal, ctx.tod = clock(ctx.elapsed)
         found = compiled.match(ctx, mode)
         if found != current:
-            pieces.append((nxt, current))
+            pieces.append(Piece(nxt, current))
             current = found
         position = nxt
