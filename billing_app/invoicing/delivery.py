@@ -19,6 +19,7 @@ from django.db import OperationalError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from billing_app.companies.statement import is_company_statement, session_list_csv, session_list_name
 from billing_app.invoicing import pdf
 from billing_app.invoicing.errors import InvoicingError
 from billing_app.models import CreditNote, Invoice
@@ -91,6 +92,8 @@ def _send_now(document: Document, *, to: str) -> None:
                                      reply_to=[document.seller["email"]] if document.seller.get("email") else None)
     message.attach_alternative(render_to_string("emails/invoice.html", context), "text/html")
     message.attach(f"{document.number}.pdf", document_pdf_bytes(document), "application/pdf")
+    if isinstance(document, Invoice) and is_company_statement(document):
+        message.attach(session_list_name(document), session_list_csv(document), "text/csv")
     message.send()
 
 
