@@ -9,13 +9,14 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from billing_app.companies.services import company_account_open
 from billing_app.invoicing import delivery_suppressed, receipts_issue_pending
 from billing_app.invoicing.billing_run import billing_run
 from billing_app.models import BillingAccount, DriverGroup, Plan, Subscription, SubscriptionPeriod, TariffAssignment
 from billing_app.plans import services as plans
 from billing_app.pricing.ocpi import loads
 from billing_app.tariffs.services import tariff_import_ocpi
-from sessions_app.models import ChargingSession, Operator, User
+from sessions_app.models import ChargingSession, Company, Operator, User
 
 TARIFF_DIR = Path(__file__).resolve().parent / "demo_tariffs"
 TARIFFS = {
@@ -68,14 +69,13 @@ def load_what_if_draft() -> None:
 
 @transaction.atomic
 def load_accounts() -> None:
-    """A billing account per demo driver: company drivers are postpaid fleets, the rest pay as they go."""
-    for driver in User.objects.filter(role=User.Role.DRIVER, operator__name__in=TARIFFS).select_related(
-            "driver_profile"):
-        profile = getattr(driver, "driver_profile", None)
-        mode = (BillingAccount.PaymentMode.POSTPAID if profile and profile.company_name
-                else BillingAccount.PaymentMode.PAY_AS_YOU_GO)
-        BillingAccount.objects.get_or_create(driver=driver, defaults={"operator_id": driver.operator_id,
-                                                                      "payment_mode": mode})
+    """A billing account per demo driver (they pay as they go; a company member for their private card) and the
+    postpaid account of each demo company (its business cards' sessions)."""
+    for driver in User.objects.filter(role=User.Role.DRIVER, operator__name__in=TARIFFS):
+        BillingAccount.objects.get_or_create(driver=driver, defaults={
+            "operator_id": driver.operator_id, "payment_mode": BillingAccount.PaymentMode.PAY_AS_YOU_GO})
+    for company in Company.objects.filter(operator__name__in=TARIFFS):
+        company_account_open(company=company)
 
 
 DEMO_PLAN = {"name": "Voltara Plus", "description": "100 kWh a month included, 10 % off energy beyond",

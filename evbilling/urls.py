@@ -36,6 +36,7 @@ urlpatterns = [
     path("language/", language_switch, name="set_language"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("portal/", include("billing_app.portal.urls")),
+    path("fleet/", include("billing_app.companies.urls")),
     path("", portal_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("invoices/", include("billing_app.invoicing.urls")),

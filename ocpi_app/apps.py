@@ -8,8 +8,11 @@ class OcpiAppConfig(AppConfig):
 
     def ready(self):
         from sessions_app.audit import audit_register
+        from sessions_app.hooks import remote_authorization_set
 
         from . import receivers  # noqa: F401 - connects the signal receivers
+        from .authorization import remote_verdict
         from .models import Partner
 
         audit_register(Partner, exclude_fields=["token_hash", "token_theirs"])
+        remote_authorization_set(remote_verdict)  # roaming tokens: the eMSP's real-time authorization

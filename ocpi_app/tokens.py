@@ -7,9 +7,9 @@ CDRs), and it is the one member of the partner's driver group, through which the
 the partner (`PartnerTariff`) price its sessions (`partner_tariffs_assign`).
 
 Whitelist (what a charger may do without asking the eMSP): ALWAYS and ALLOWED are accepted locally (ALLOWED
-lets the CPO choose; we choose the whitelist); ALLOWED_OFFLINE and NEVER ask for real-time authorization,
-which the gateway cannot make yet (docs/ocpi.md), so an ALLOWED_OFFLINE token is accepted as if the eMSP were
-unreachable and a NEVER token is refused. An invalid token is blocked.
+lets the CPO choose; we choose the whitelist); ALLOWED_OFFLINE and NEVER are put to the eMSP in real time
+(`authorization.py`), and their IdToken's own status is the answer when the eMSP cannot be reached: accepted
+for ALLOWED_OFFLINE, blocked for NEVER. An invalid token is blocked.
 """
 from __future__ import annotations
 

@@ -48,12 +48,12 @@ class DriverProfileInline(ScopedInline, admin.StackedInline):
 class UserAdmin(OperatorScopedAdmin, DjangoUserAdmin):
     staff_may_add = False
     staff_may_delete = False
-    list_display = ["username", "email", "role", "operator", "is_staff", "is_active", "last_login"]
+    list_display = ["username", "email", "role", "operator", "company", "is_staff", "is_active", "last_login"]
     list_filter = ["role", "operator", "is_staff", "is_active"]
     search_fields = ["username", "email", "first_name", "last_name", "driver_profile__full_name"]
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        ("evbilling", {"fields": ("role", "operator", "supported_operators")}),
+        ("evbilling", {"fields": ("role", "operator", "company", "supported_operators")}),
     )
     inlines = [DriverProfileInline]
 
@@ -174,11 +174,11 @@ class ConnectorAdmin(OperatorScopedAdmin):
 
 @admin.register(IdToken)
 class IdTokenAdmin(OperatorScopedAdmin):
-    list_display = ["uid", "type", "driver", "status", "expires_at", "operator"]
-    list_filter = ["status", "type", "operator"]
-    search_fields = ["uid", "driver__username", "driver__email"]
+    list_display = ["uid", "type", "driver", "status", "company", "charging", "cost_centre", "expires_at", "operator"]
+    list_filter = ["status", "type", "charging", "operator"]
+    search_fields = ["uid", "driver__username", "driver__email", "cost_centre", "licence_plate"]
     autocomplete_fields = ["driver"]
-    list_select_related = ["driver", "operator"]
+    list_select_related = ["driver", "operator", "company"]
 
 
 class MeterSampleInline(ScopedInline, admin.TabularInline):

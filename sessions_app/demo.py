@@ -23,6 +23,7 @@ from django.utils import timezone
 from .models import (
     ChargingSession,
     ChargingStation,
+    Company,
     Connector,
     DriverProfile,
     IdToken,
@@ -183,7 +184,44 @@ def load_reference_data(rng: random.Random) -> tuple[list[Operator], list[User]]
     support = _user("support", make_password("support"), is_staff=True, role=User.Role.SUPPORT,
                     email="support@evbilling.example")
     support.supported_operators.add(*operators)
+    load_companies(operators)
     return operators, drivers
+
+
+# Each operator's "Fleetwise Logistics" (the drivers whose profile names it) is a company: its drivers' cards are
+# business cards in two or three cost centres, one member also has a private card, one card a monthly cap.
+COMPANIES = [
+    {"legal_name": "Fleetwise Logistics GmbH", "address": "Lagerstrasse 7", "postal_code": "10117", "city": "Berlin",
+     "country": "DE", "vat_id": "DE136695976", "buyer_reference": "04011000-12345-67",
+     "billing_email": "ap@fleetwise.example", "payment_terms_days": 30, "purchase_order": "PO-2026-0042",
+     "cost_centres": ["Sales", "Service", "Logistics"], "manager": "fleet"},
+    {"legal_name": "Fleetwise Logistics Ltd", "address": "12 Dock Road", "postal_code": "E16 1AA",
+     "city": "London", "country": "GB", "vat_id": "GB980780684", "billing_email": "ap@fleetwise-uk.example",
+     "payment_terms_days": 30, "cost_centres": ["Operations", "Field"], "manager": None},
+]
+
+
+def load_companies(operators: list[Operator]) -> None:
+    """The demo companies, their members and cards (idempotent: looked up by name, cards set up once), and the
+    fleet manager login `fleet`/`fleet` of the first."""
+    for operator, spec in zip(operators, COMPANIES, strict=False):
+        fields = {k: v for k, v in spec.items() if k not in ("legal_name", "cost_centres", "manager")}
+        company, _ = Company.objects.get_or_create(operator=operator, legal_name=spec["legal_name"], defaults=fields)
+        members = list(User.objects.filter(operator=operator, role=User.Role.DRIVER,
+                                           driver_profile__company_name="Fleetwise Logistics").order_by("username"))
+        User.objects.filter(pk__in=[m.pk for m in members]).update(company=company)
+        for index, member in enumerate(members):
+            plate = f"{'B-FW' if operator.country == 'DE' else 'FW'} {1001 + index}"
+            IdToken.objects.filter(driver=member, company__isnull=True).update(
+                company=company, charging=IdToken.Charging.BUSINESS, licence_plate=plate,
+                cost_centre=spec["cost_centres"][index % len(spec["cost_centres"])],
+                monthly_cap=Decimal("400.00") if index == 0 else None)
+        if members:
+            IdToken.objects.get_or_create(operator=operator, uid=f"04{operator.pk:02X}F1EE70P1", defaults={
+                "driver": members[0], "company": company, "charging": IdToken.Charging.PRIVATE})
+        if spec["manager"]:
+            _user(spec["manager"], make_password(spec["manager"]), role=User.Role.FLEET_MANAGER, operator=operator,
+                  company=company, first_name="Fiona", last_name="Fleet", email="fleet@fleetwise.example")
 
 
 def _charge_profile(rng: random.Random, *, dc: bool, max_kw: float) -> tuple[float, float, int]:
@@ -220,6 +258,7 @@ def _session_rows(rng: random.Random, connector: Connector, start: datetime, tok
     stop = t + timedelta(seconds=rng.randint(5, 50))
     session = ChargingSession(
         operator_id=token.operator_id, connector=connector, id_token=token, driver_id=token.driver_id,
+        **token.session_billing(),
         transaction_ref=f"demo-{connector.pk}-{seq}",
         state=ChargingSession.State.FAILED if aborted else ChargingSession.State.COMPLETED,
         started_at=start, stopped_at=stop, meter_start_wh=meter_start, meter_stop_wh=meter,

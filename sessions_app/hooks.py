@@ -1,11 +1,16 @@
-"""What sessions_app asks of the billing app above it, without importing it (dependencies point
-billing_app -> sessions_app). The only two hooks left in the code; billing's AppConfig sets both.
+"""What sessions_app asks of the apps above it, without importing them (dependencies point
+billing_app -> sessions_app, ocpi_app -> billing_app). Billing's AppConfig sets the first two, ocpi_app's the
+third; no others.
 
 - `running_cost(session) -> Decimal | None`: what an active session has cost so far, incl. VAT
   (OCPP 2.0.1 totalCost on the charger's display). Unset: no running cost is sent.
 - `payment_standing(*, id_token, station, at) -> str | None`: asked when a token is accepted; None keeps
   it accepted, a string refuses it with that reason (billing places its pay-as-you-go hold here).
   Unset: every known, valid token is accepted.
+- `remote_authorization(*, uid, id_token, station, at) -> tuple[str, IdToken | None] | None`: asked before
+  the payment hook about every token, known or not: None leaves the local verdict, a (status, token) pair
+  replaces it (ocpi_app asks the roaming partner that issued the token, in real time, per its whitelist).
+  Unset: the local verdict stands.
 """
 from __future__ import annotations
 
@@ -17,8 +22,11 @@ from typing import Any
 RunningCost = Callable[[Any], Decimal | None]
 PaymentStanding = Callable[..., str | None]
 
+RemoteAuthorization = Callable[..., tuple[str, Any] | None]
+
 running_cost: RunningCost | None = None
 payment_standing: PaymentStanding | None = None
+remote_authorization: RemoteAuthorization | None = None
 
 
 def hooks_set(*, running_cost_of: RunningCost | None, payment_standing_of: PaymentStanding | None) -> None:
@@ -34,3 +42,13 @@ def session_running_cost(session: Any) -> Decimal | None:
 
 def token_payment_standing(*, id_token: Any, station: Any, at: datetime) -> str | None:
     return payment_standing(id_token=id_token, station=station, at=at) if payment_standing is not None else None
+
+
+def remote_authorization_set(function: RemoteAuthorization | None) -> None:
+    """Install the roaming app's real-time authorization (ocpi_app.apps.OcpiAppConfig.ready)."""
+    global remote_authorization
+    remote_authorization = function
+
+
+def token_remote_verdict(*, uid: str, id_token: Any, station: Any, at: datetime) -> tuple[str, Any] | None:
+    return remote_authorization(uid=uid, id_token=id_token, station=station, at=at) if remote_authorization else None

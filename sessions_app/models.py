@@ -69,12 +69,17 @@ class User(AbstractUser):
         DRIVER = "driver", "Driver"
         OPERATOR_STAFF = "operator_staff", "Operator staff"
         SUPPORT = "support", "Support staff"
+        FLEET_MANAGER = "fleet_manager", "Fleet manager"
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.DRIVER)
     operator = models.ForeignKey(
         Operator, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
     supported_operators = models.ManyToManyField(Operator, blank=True, related_name="support_staff")
+    company = models.ForeignKey(
+        "Company", null=True, blank=True, on_delete=models.PROTECT, related_name="members",
+        help_text="A driver's employer (its business cards are billed to it), or the company a fleet manager manages.",
+    )
     language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
                                 help_text="the language pages and e-mails use; blank: the browser's")
 
@@ -83,6 +88,10 @@ class User(AbstractUser):
             models.CheckConstraint(
                 name="operator_staff_has_operator",
                 condition=~Q(role="operator_staff") | Q(operator__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="fleet_manager_has_company",
+                condition=~Q(role="fleet_manager") | (Q(company__isnull=False) & Q(operator__isnull=False)),
             ),
         ]
 
@@ -97,6 +106,10 @@ class User(AbstractUser):
     @property
     def is_driver(self) -> bool:
         return self.role == self.Role.DRIVER
+
+    @property
+    def is_fleet_manager(self) -> bool:
+        return self.role == self.Role.FLEET_MANAGER
 
 
 class DriverProfile(models.Model):
@@ -115,6 +128,54 @@ class DriverProfile(models.Model):
 
     def __str__(self) -> str:
         return self.company_name or self.full_name
+
+
+class Company(models.Model):
+    """A business customer of one operator (a fleet): its drivers are members, its business cards' sessions
+    are billed to it on one monthly statement. The details are the buyer's on its invoices (EN 16931 BG-7)."""
+
+    OWNER_PATH = "operator"
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="companies")
+    legal_name = models.CharField(max_length=200)
+    address = models.TextField(help_text="Street and number (further lines allowed).")
+    postal_code = models.CharField(max_length=20)
+    city = models.CharField(max_length=100)
+    country = models.CharField(max_length=2, validators=[country_code_validator])
+    vat_id = models.CharField("VAT id", max_length=30, blank=True,
+                              help_text="Checked with python-stdnum by the rules of the company's country.")
+    buyer_reference = models.CharField(
+        max_length=100, blank=True,
+        help_text="Printed on every invoice (EN 16931 BT-10); German public bodies: their Leitweg-ID.")
+    billing_email = models.EmailField(help_text="Where the monthly statement is sent.")
+    payment_terms_days = models.PositiveSmallIntegerField(
+        default=14, validators=[MaxValueValidator(365)], help_text="Days from the issue date to pay a statement.")
+    purchase_order = models.CharField("purchase order number", max_length=100, blank=True)
+    statement_session_lines = models.PositiveIntegerField(
+        default=200, validators=[MinValueValidator(1)],
+        help_text="Above this many sessions a statement shows the subtotals and attaches the session list "
+                  "instead of a line per session.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["operator", "legal_name"]
+        verbose_name_plural = "companies"
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "legal_name"], name="unique_company_name_per_operator"),
+        ]
+
+    def __str__(self) -> str:
+        return self.legal_name
+
+    def clean(self):
+        from .vat_ids import vat_id_clean
+
+        super().clean()
+        if self.vat_id and self.country:
+            try:
+                self.vat_id = vat_id_clean(self.vat_id, self.country)
+            except ValidationError as error:
+                raise ValidationError({"vat_id": error.messages}) from None
 
 
 class Location(models.Model):
@@ -262,6 +323,10 @@ class IdToken(models.Model):
         BLOCKED = "blocked", "Blocked"
         EXPIRED = "expired", "Expired"
 
+    class Charging(models.TextChoices):
+        PRIVATE = "private", "Private (the driver pays)"
+        BUSINESS = "business", "Business (the company pays)"
+
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="id_tokens")
     uid = models.CharField(
         "UID",
@@ -277,15 +342,46 @@ class IdToken(models.Model):
                                        related_name="replaces", help_text="the card registered in its place")
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.PROTECT, related_name="cards",
+                                help_text="The company whose card this is (its member's).")
+    charging = models.CharField(max_length=8, choices=Charging.choices, default=Charging.PRIVATE,
+                                help_text="Business: the company pays; private: the driver pays as usual.")
+    cost_centre = models.CharField(max_length=40, blank=True)
+    licence_plate = models.CharField(max_length=16, blank=True)
+    monthly_cap = models.DecimalField(
+        "monthly spending cap", max_digits=10, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Business charging incl. VAT per calendar month in the operator's currency; once reached, "
+                  "the card is refused until the next month and the company is told. Blank: no cap.")
 
     class Meta:
         ordering = ["uid"]
         constraints = [
             models.UniqueConstraint(fields=["operator", "uid"], name="unique_token_uid_per_operator"),
+            models.CheckConstraint(name="business_card_has_company",
+                                   condition=Q(charging="private") | Q(company__isnull=False)),
         ]
 
     def __str__(self) -> str:
         return self.uid
+
+    def clean(self):
+        super().clean()
+        if self.charging == self.Charging.BUSINESS and self.company_id is None:
+            raise ValidationError({"charging": "Only a company's card can be charged to a company."})
+        if self.company_id and self.driver_id and self.driver.company_id != self.company_id:
+            raise ValidationError({"driver": "A company's card belongs to one of its member drivers."})
+
+    @property
+    def is_business(self) -> bool:
+        return self.charging == self.Charging.BUSINESS and self.company_id is not None
+
+    def session_billing(self) -> dict:
+        """What a session started with this card records about who pays: the company and cost centre of a
+        business card, nothing for a private one."""
+        if not self.is_business:
+            return {"company_id": None, "cost_centre": ""}
+        return {"company_id": self.company_id, "cost_centre": self.cost_centre}
 
 
 class ChargingSession(models.Model):
@@ -320,6 +416,10 @@ class ChargingSession(models.Model):
     stop_reason = models.CharField(max_length=40, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions",
+        help_text="Billed to this company: started with one of its business cards (fixed when the token is named).")
+    cost_centre = models.CharField(max_length=40, blank=True, help_text="The card's cost centre when it started.")
 
     class Meta:
         ordering = ["-started_at"]

@@ -8,6 +8,7 @@ from django.contrib.auth.hashers import make_password
 from sessions_app.models import (
     ChargingSession,
     ChargingStation,
+    Company,
     Connector,
     DriverProfile,
     IdToken,
@@ -29,6 +30,19 @@ class OperatorFactory(factory.django.DjangoModelFactory):
     country = "DE"
     default_currency = "EUR"
     invoice_prefix = factory.Sequence(lambda n: f"OP{n}")
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+
+    operator = factory.SubFactory(OperatorFactory)
+    legal_name = factory.Sequence(lambda n: f"Company {n} GmbH")
+    address = "Fleet Street 1"
+    postal_code = "10115"
+    city = "Berlin"
+    country = "DE"
+    billing_email = factory.Sequence(lambda n: f"ap{n}@company.example")
 
 
 class LocationFactory(factory.django.DjangoModelFactory):
@@ -99,6 +113,12 @@ class OperatorStaffFactory(UserFactory):
     role = User.Role.OPERATOR_STAFF
     operator = factory.SubFactory(OperatorFactory)
     is_staff = True
+
+
+class FleetManagerFactory(UserFactory):
+    role = User.Role.FLEET_MANAGER
+    company = factory.SubFactory(CompanyFactory)
+    operator = factory.LazyAttribute(lambda u: u.company.operator)
 
 
 class SupportFactory(UserFactory):

@@ -2,6 +2,7 @@
 from billing_app.admin import (  # noqa: F401
     accounts,
     collections,
+    companies,
     invoices,
     payments,
     plans,

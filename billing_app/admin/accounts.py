@@ -7,8 +7,9 @@ from sessions_app.admin_scope import OperatorScopedAdmin
 
 @admin.register(BillingAccount)
 class BillingAccountAdmin(OperatorScopedAdmin):
-    list_display = ["driver", "payment_mode", "operator", "created_at"]
+    list_display = ["__str__", "driver", "company", "payment_mode", "operator", "created_at"]
     list_filter = ["payment_mode", "operator"]
-    search_fields = ["driver__username", "driver__email", "driver__driver_profile__company_name"]
+    search_fields = ["driver__username", "driver__email", "driver__driver_profile__company_name",
+                     "company__legal_name"]
     autocomplete_fields = ["driver"]
-    list_select_related = ["driver", "operator"]
+    list_select_related = ["driver", "operator", "company"]

@@ -17,8 +17,9 @@ from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import OperationalError, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from billing_app.companies.statement import is_company_statement, session_list_csv, session_list_name
 from billing_app.invoicing import pdf
 from billing_app.invoicing.errors import InvoicingError
 from billing_app.models import CreditNote, Invoice
@@ -67,7 +68,19 @@ def credit_note_pdf_store(*, credit_note_id: int) -> CreditNote:
     return document_pdf_store(CreditNote.objects.select_related("operator", "invoice").get(pk=credit_note_id))
 
 
+def _reader_language(document: Document) -> str:
+    """The language the driver chose on their account (the operator's default when none)."""
+    invoice = document.invoice if isinstance(document, CreditNote) else document
+    return (invoice.driver.language if invoice.driver_id else "") or settings.LANGUAGE_CODE
+
+
 def _send(document: Document, *, to: str) -> None:
+    """The e-mail in the driver's language (money in its format); the PDF stays as issued."""
+    with translation.override(_reader_language(document)):
+        _send_now(document, to=to)
+
+
+def _send_now(document: Document, *, to: str) -> None:
     is_credit_note = isinstance(document, CreditNote)
     label = "Credit note" if is_credit_note else (
         "Invoice" if document.kind == Invoice.Kind.STATEMENT else "Receipt")
@@ -79,6 +92,8 @@ def _send(document: Document, *, to: str) -> None:
                                      reply_to=[document.seller["email"]] if document.seller.get("email") else None)
     message.attach_alternative(render_to_string("emails/invoice.html", context), "text/html")
     message.attach(f"{document.number}.pdf", document_pdf_bytes(document), "application/pdf")
+    if isinstance(document, Invoice) and is_company_statement(document):
+        message.attach(session_list_name(document), session_list_csv(document), "text/csv")
     message.send()
 
 

@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing_app.invoicing.delivery import invoice_pdf_render
@@ -37,7 +38,7 @@ from billing_app.models import (
 from billing_app.plans.statements import plan_statement_lines
 from billing_app.signals import invoice_issued, invoice_paid, invoice_voided
 from evbilling.on_commit import after_commit
-from sessions_app.models import Operator, User
+from sessions_app.models import Company, Operator, User
 from sessions_app.selectors import operator_time_zone
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,25 @@ def last_day_of_month(period: date) -> date:
 def seller_snapshot(operator: Operator) -> dict:
     return {"name": operator.name, "legal_name": operator.legal_name, "vat_id": operator.vat_id,
             "address": operator.address, "country": operator.country, "email": operator.email}
+
+
+def company_snapshot(company: Company) -> dict:
+    """A company buyer: its legal details, the references its accounts payable need (buyer reference such as a
+    Leitweg-ID, purchase order, payment terms) and the statement layout's size limit, frozen at issue."""
+    return {
+        "name": company.legal_name, "company_name": company.legal_name, "company_id": company.pk,
+        "vat_id": company.vat_id, "address": company.address, "postal_code": company.postal_code,
+        "city": company.city, "country": company.country, "email": company.billing_email,
+        "buyer_reference": company.buyer_reference, "purchase_order": company.purchase_order,
+        "payment_terms_days": company.payment_terms_days,
+        "statement_session_lines": company.statement_session_lines,
+    }
+
+
+def invoice_buyer_snapshot(invoice: Invoice) -> dict:
+    """The buyer of `invoice`: the company of a company account, else the driver."""
+    company = invoice.account.company if invoice.account.company_id else None
+    return company_snapshot(company) if company is not None else buyer_snapshot(invoice.driver)
 
 
 def buyer_snapshot(driver: User) -> dict:
@@ -135,7 +155,7 @@ def _number(invoices: Sequence[Invoice], now: datetime) -> None:
             invoice.issued_at = now
             invoice.state = Invoice.State.ISSUED
             invoice.seller = seller_snapshot(invoice.operator)
-            invoice.buyer = buyer_snapshot(invoice.driver)
+            invoice.buyer = invoice_buyer_snapshot(invoice)
 
 
 def _line_rows(invoice: Invoice, lines: Sequence[LineIn]) -> list[InvoiceLine]:
@@ -211,7 +231,7 @@ def invoice_issue(*, invoice_id: int, now: datetime | None = None) -> Invoice:
     now = now or timezone.now()
     with transaction.atomic():
         invoice = (Invoice.objects.select_for_update(of=("self",))
-                   .select_related("operator", "driver__driver_profile").get(pk=invoice_id))
+                   .select_related("operator", "driver__driver_profile", "account__company").get(pk=invoice_id))
         if invoice.state != Invoice.State.DRAFT:
             return invoice
         lines = list(invoice.lines.all())
@@ -238,6 +258,8 @@ def _charges():
 
 def _receipt_draft(charge: SessionCharge) -> Draft | None:
     session = charge.session
+    if session.company_id is not None:
+        return None  # a business session: on its company's statement
     account = getattr(session.driver, "billing_account", None) if session.driver else None
     if account is None or account.payment_mode != BillingAccount.PaymentMode.PAY_AS_YOU_GO:
         return None
@@ -286,7 +308,7 @@ def receipt_issue_for_session(*, session_id: int, now: datetime | None = None) -
 def pending_receipt_charges(*, operator_id: int | None = None):
     """Charges of pay-as-you-go sessions that cost something, are on no invoice yet and not held for review."""
     payg = BillingAccount.PaymentMode.PAY_AS_YOU_GO
-    charges = (_charges().filter(session__driver__billing_account__payment_mode=payg,
+    charges = (_charges().filter(session__driver__billing_account__payment_mode=payg, session__company__isnull=True,
                                  session__receipts__isnull=True, session__invoice_lines__isnull=True)
                .exclude(total_incl_vat=0).exclude(review__status=HELD).order_by("session__stopped_at", "pk"))
     return charges.filter(session__operator_id=operator_id) if operator_id else charges
@@ -313,26 +335,32 @@ def statement_drafts(*, operator: Operator, period: date, accounts: Sequence[Bil
                      tz: ZoneInfo | None = None) -> list[Draft]:
     """Statement drafts for `accounts` (of `operator`) for the month of `period`: every settled
     session that ended in that month (operator's time zone) and is on no invoice yet, plus the plan
-    fees billed on the statement (`plans.statements`). Accounts with nothing to bill get none. A session
+    fees billed on the statement (`plans.statements`). A driver's account gathers the driver's own sessions,
+    a company's account the sessions of its business cards (`ChargingSession.company`, fixed at the start), so
+    no session is on both. Accounts with nothing to bill get none. A session
     held for review waits; one resolved after its own month's statement comes on the statement of the
     month it was resolved in. One query for all sessions, one for those resolved late."""
     period = period.replace(day=1)
     start, end = month_bounds(period, tz or operator_time_zone(operator.pk))
-    by_driver: dict[int, list[SessionCharge]] = defaultdict(list)
-    unbilled = (SessionCharge.objects.filter(session__operator=operator,
-                                             session__driver_id__in=[a.driver_id for a in accounts],
+    by_owner: dict[tuple[str, int], list[SessionCharge]] = defaultdict(list)
+    mine = (Q(session__driver_id__in=[a.driver_id for a in accounts if a.driver_id], session__company__isnull=True)
+            | Q(session__company_id__in=[a.company_id for a in accounts if a.company_id]))
+    unbilled = (SessionCharge.objects.filter(mine, session__operator=operator,
                                              session__receipts__isnull=True, session__invoice_lines__isnull=True)
                 .exclude(review__status=HELD).select_related("session").order_by("session__stopped_at", "pk"))
     resolved_late = unbilled.filter(session__stopped_at__lt=start, review__resolved_at__gte=start,
                                     review__resolved_at__lt=end)
     charges = unbilled.filter(session__stopped_at__gte=start, session__stopped_at__lt=end)
     for charge in [*resolved_late, *charges]:
-        by_driver[charge.session.driver_id].append(charge)
+        session = charge.session
+        owner = ("company", session.company_id) if session.company_id else ("driver", session.driver_id)
+        by_owner[owner].append(charge)
     currency = operator.default_currency
     drafts = []
     for account in accounts:
         lines: list[LineIn] = []
-        for charge in by_driver.get(account.driver_id, []):
+        owner = ("company", account.company_id) if account.company_id else ("driver", account.driver_id)
+        for charge in by_owner.get(owner, []):
             if charge.currency != currency:
                 logger.warning("session %s charged in %s, not on the %s statement", charge.session_id,
                                charge.currency, currency)
@@ -353,7 +381,8 @@ def statement_accounts(*, operator: Operator, period: date):
     """Accounts billed monthly that have no statement for the month of `period` yet."""
     done = Invoice.objects.filter(kind=Invoice.Kind.STATEMENT, period_start=period.replace(day=1))
     return (BillingAccount.objects.filter(operator=operator, payment_mode__in=STATEMENT_MODES)
-            .exclude(pk__in=done.values("account_id")).select_related("driver__driver_profile").order_by("pk"))
+            .exclude(pk__in=done.values("account_id")).select_related("driver__driver_profile", "company")
+            .order_by("pk"))
 
 
 def statement_create(*, account_id: int, period: date, issue: bool = True,
@@ -364,7 +393,7 @@ def statement_create(*, account_id: int, period: date, issue: bool = True,
                                       period_start=period.replace(day=1)).first()
     if existing is not None:
         return existing
-    account = BillingAccount.objects.select_related("operator", "driver__driver_profile").get(pk=account_id)
+    account = BillingAccount.objects.select_related("operator", "driver__driver_profile", "company").get(pk=account_id)
     if account.payment_mode not in STATEMENT_MODES:
         raise InvoicingError(f"{account} is not billed monthly.")
     drafts = statement_drafts(operator=account.operator, period=period, accounts=[account])

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from billing_app.companies.statement import is_company_statement, session_list_name, statement_layout
 from billing_app.invoicing.lines import rate_label
 from billing_app.models import CreditNote, Invoice
 from billing_app.money import format_money, format_percent, format_quantity, format_rate
@@ -88,6 +89,39 @@ def _session_groups(lines: list, currency: str) -> list[dict]:
     return result
 
 
+def _sums_row(label: str, sums, currency: str) -> dict:
+    return {"label": label, "sessions": sums.sessions, "kwh": format_quantity(sums.energy_kwh, 3),
+            "excl": money(sums.excl, currency), "vat": money(sums.vat, currency), "incl": money(sums.incl, currency)}
+
+
+def company_context(invoice: Invoice, lines: list) -> dict:
+    """The consolidated statement's sections (`companies.statement`): subtotals per cost centre and per driver,
+    a row per session unless there are more than the company's limit, plan fees, the month's credit notes."""
+    currency = invoice.currency
+    layout = statement_layout(invoice, lines)
+    return {
+        "cost_centres": [_sums_row(name, sums, currency) for name, sums in layout.cost_centres],
+        "drivers": [_sums_row(name, sums, currency) for name, sums in layout.drivers],
+        "sessions": [] if layout.summary_only else [{
+            "id": row.session.pk, "when": f"{format_local_date(row.local_start, row.local_start.tzinfo)} "
+                                          f"{format_local_time(row.local_start, row.local_start.tzinfo)}",
+            "driver": row.driver,
+            "card": row.card + (f" · {row.plate}" if row.plate else ""), "cost_centre": row.cost_centre,
+            "location": row.session.connector.station.location.name,
+            "kwh": format_quantity(row.sums.energy_kwh, 3),
+            "excl": money(row.sums.excl, currency), "incl": money(row.sums.incl, currency),
+        } for row in layout.sessions],
+        "session_count": len(layout.sessions),
+        "summary_only": layout.summary_only,
+        "limit": layout.limit,
+        "session_list": session_list_name(invoice),
+        "other_rows": [_line_row(line, currency) for line in layout.other_lines],
+        "credit_notes": [{"number": note.number, "invoice": note.invoice.number, "reason": note.reason,
+                          "date": note.issued_at, "incl": money(note.total_incl_vat, note.currency)}
+                         for note in layout.credit_notes],
+    }
+
+
 def _vat_rows(document: Invoice | CreditNote, lines: list, currency: str) -> list[dict]:
     """The VAT summary per rate (rate, taxable amount, VAT, gross), as the document stores it: an
     invoice's per-rate rows (VAT per rate, EN 16931 BR-CO-17; for an invoice issued before, the sums
@@ -104,12 +138,16 @@ def document_context(document: Invoice | CreditNote) -> dict:
     currency = document.currency
     lines = list(document.lines.all())
     issued_local = timezone.localtime(document.issued_at, operator_time_zone(document.operator_id))
+    company = None
     if isinstance(document, CreditNote):
         title, groups = "Credit note", [{"heading": "", "rows": [_line_row(line, currency) for line in lines]}]
+    elif is_company_statement(document):
+        title, groups, company = "Invoice", [], company_context(document, lines)
     else:
         title = "Invoice" if document.kind == Invoice.Kind.STATEMENT else "Receipt"
         groups = _session_groups(lines, currency)
     return {
+        "company": company,
         "document": document,
         "title": title,
         "is_credit_note": isinstance(document, CreditNote),

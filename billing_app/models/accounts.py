@@ -1,14 +1,17 @@
-"""Billing accounts: how a driver pays an operator."""
+"""Billing accounts: how a driver, or a company for its business cards, pays an operator."""
 from django.db import models
+from django.db.models import Q
 
-from sessions_app.models import Operator, User
+from sessions_app.models import Company, Operator, User
 
 __all__ = ["BillingAccount"]
 
 
 class BillingAccount(models.Model):
-    """One per driver: the payment mode decides whether sessions are charged to a card as they
-    end (pay-as-you-go), covered by a plan, or gathered on a monthly invoice (postpaid fleets)."""
+    """A driver's or a company's (one each). A driver's payment mode decides whether their sessions are
+    charged to a card as they end (pay-as-you-go), covered by a plan, or gathered on a monthly invoice; a
+    company's account is always postpaid: its business cards' sessions go on one consolidated monthly
+    statement (docs/companies.md)."""
 
     OWNER_PATH = "operator"
 
@@ -17,13 +20,23 @@ class BillingAccount(models.Model):
         SUBSCRIPTION = "subscription", "Subscription plan"
         POSTPAID = "postpaid", "Postpaid monthly invoice"
 
-    driver = models.OneToOneField(User, on_delete=models.PROTECT, related_name="billing_account")
+    driver = models.OneToOneField(User, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="billing_account")
+    company = models.OneToOneField(Company, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="billing_account")
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="billing_accounts")
     payment_mode = models.CharField(max_length=12, choices=PaymentMode.choices, default=PaymentMode.PAY_AS_YOU_GO)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["operator", "driver__username"]
+        ordering = ["operator", "driver__username", "company__legal_name"]
+        constraints = [
+            models.CheckConstraint(name="account_of_a_driver_or_a_company",
+                                   condition=(Q(driver__isnull=False) & Q(company__isnull=True))
+                                   | (Q(driver__isnull=True) & Q(company__isnull=False))),
+            models.CheckConstraint(name="company_account_postpaid",
+                                   condition=Q(company__isnull=True) | Q(payment_mode="postpaid")),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.driver} ({self.get_payment_mode_display()})"
+        return f"{self.company or self.driver} ({self.get_payment_mode_display()})"

@@ -103,7 +103,8 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="invoices")
     account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="invoices")
-    driver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="invoices")
+    driver = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices",
+                               help_text="blank on a company's statement (its buyer is the company)")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     session = models.ForeignKey(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="receipts", help_text="the session a receipt is for")
@@ -146,6 +147,8 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
                                     name="one_statement_per_account_period"),
             models.UniqueConstraint(fields=["operator", "number_year", "number_sequence"],
                                     name="unique_invoice_sequence_per_operator_year"),
+            models.CheckConstraint(name="invoice_driver_unless_statement",
+                                   condition=Q(driver__isnull=False) | Q(kind="statement")),
             models.CheckConstraint(name="invoice_receipt_has_session",
                                    condition=~Q(kind="receipt") | Q(session__isnull=False)),
             models.CheckConstraint(name="invoice_numbered_unless_draft",

@@ -32,6 +32,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.dispatch import Signal
 from django.utils import timezone
 
+from billing_app.companies.caps import card_cap_standing
 from billing_app.models import (
     BillingAccount,
     ChargeReview,
@@ -86,12 +87,15 @@ def token_payment_standing(*, id_token: IdToken, station: ChargingStation, at: d
     set by billing's AppConfig).
 
     None accepts the token; a string refuses it and says why. Only pay-as-you-go drivers are held;
-    postpaid and subscription drivers (and drivers without a billing account) pass. A token that has a
+    postpaid and subscription drivers (and drivers without a billing account) pass, and so do a company's
+    business cards unless they reached their monthly spending cap (`companies.caps`). A token that has a
     free hold (placed at an Authorize, not yet claimed by a session), or is re-presented for a transaction
     running (or just stopped) at this station, gets no second hold. Every session claims its own hold
     when it starts (`session_holds.session_hold_claim`), so a token with a session running elsewhere has
     no free hold and a second Authorize places a second hold.
     """
+    if id_token.is_business:
+        return card_cap_standing(id_token=id_token, at=at)  # the company pays by invoice: no hold
     account = BillingAccount.objects.filter(driver_id=id_token.driver_id).first()
     if account is None or account.payment_mode != BillingAccount.PaymentMode.PAY_AS_YOU_GO:
         return None
@@ -346,9 +350,9 @@ def session_payment_review(*, session_id: int) -> bool:
     if Invoice.objects.filter(session_id=session_id).exists():
         return False  # decided before its receipt was issued (`receipt_settle` and the receipts sweep ask first)
     hold = _claim_hold(charge.session)
-    if hold is None and not BillingAccount.objects.filter(
-            driver_id=charge.session.driver_id, payment_mode=BillingAccount.PaymentMode.PAY_AS_YOU_GO).exists():
-        return False
+    if hold is None and (charge.session.company_id is not None or not BillingAccount.objects.filter(
+            driver_id=charge.session.driver_id, payment_mode=BillingAccount.PaymentMode.PAY_AS_YOU_GO).exists()):
+        return False  # billed on a statement (a company's business session, a postpaid driver): nothing off-session
     off_session = charge.total_incl_vat - (hold.amount_requested if hold else ZERO)
     cap = charge.session.operator.max_off_session_charge
     if off_session <= cap:

@@ -46,8 +46,8 @@ def session_hold_claim(*, session: ChargingSession) -> Payment | None:
 
     The free hold is locked while it is claimed, so two sessions starting at once never share one (the
     second finds none and gets its own); a session that already has a live hold claims nothing more."""
-    if session.id_token_id is None:
-        return None
+    if session.id_token_id is None or session.company_id is not None:
+        return None  # no token yet, or a business session: its company pays by invoice
     held = _own_hold(session.pk)
     if held is not None:
         return held
@@ -72,7 +72,8 @@ def session_hold_place(*, session_id: int) -> Payment | None:
     none: it is captured from nothing and its receipt is collected off-session (`invoicing.collection`)."""
     session = ChargingSession.objects.select_related("id_token", "connector__station__location").get(pk=session_id)
     held = _own_hold(session.pk)
-    if held is not None or session.id_token is None or session.state != ChargingSession.State.ACTIVE:
+    if (held is not None or session.id_token is None or session.company_id is not None
+            or session.state != ChargingSession.State.ACTIVE):
         return held
     if SessionCharge.objects.filter(session_id=session.pk).exists() or not _holds_for(session.driver_id):
         return None

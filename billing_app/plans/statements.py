@@ -1,5 +1,7 @@
 """Plan fees on the monthly statement of a postpaid account (statements call `plan_statement_lines`
-directly); card-paid renewals use the same fee line on their own plan-fee invoice."""
+directly); card-paid renewals use the same fee line on their own plan-fee invoice. A company's statement
+carries the fees billed on statement of its member drivers that have no monthly account of their own (a
+postpaid fleet driver's plan, moved with the account when it became a company's)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -21,8 +23,16 @@ def plan_statement_lines(*, account: BillingAccount, period_start: date, period_
     """The fees of the periods billed on the statement that
     start in the statement's month (each period start falls in exactly one month, and each month's
     statement is issued once, so no fee is billed twice)."""
-    periods = (SubscriptionPeriod.objects.filter(subscription__driver_id=account.driver_id,
+    if account.company_id:
+        own_statements = BillingAccount.objects.filter(driver__company_id=account.company_id, payment_mode__in=(
+            BillingAccount.PaymentMode.POSTPAID, BillingAccount.PaymentMode.SUBSCRIPTION)).values("driver_id")
+        whose = {"subscription__driver__company_id": account.company_id}
+    else:
+        own_statements, whose = BillingAccount.objects.none().values("driver_id"), {
+            "subscription__driver_id": account.driver_id}
+    periods = (SubscriptionPeriod.objects.filter(**whose,
                                                  status=SubscriptionPeriod.Status.STATEMENT, currency=currency,
                                                  period_start__gte=period_start, period_start__lte=period_end)
+               .exclude(subscription__driver_id__in=own_statements)
                .select_related("plan").order_by("period_start", "pk"))
     return [plan_fee_line(p) for p in periods]

@@ -84,8 +84,9 @@ def plan_resume(*, subscription: Subscription, now: datetime | None = None) -> S
 
 def session_period(session: ChargingSession) -> SubscriptionPeriod | None:
     """The plan period covering the session's start, if the driver's subscription is in force
-    (active or past due; suspended and canceled ones price as pay-as-you-go)."""
-    if not session.driver_id:
+    (active or past due; suspended and canceled ones price as pay-as-you-go). A company's business session is
+    priced without the driver's own plan: the company pays it, not the plan's subscriber."""
+    if not session.driver_id or session.company_id:
         return None
     return (SubscriptionPeriod.objects.filter(
         subscription__driver_id=session.driver_id,

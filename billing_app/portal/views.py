@@ -89,6 +89,8 @@ def home(request):
         return redirect("portal:dashboard")
     if user.is_support:
         return redirect("disputes:support_queue")
+    if user.is_fleet_manager:
+        return redirect("fleet:dashboard")
     return redirect("admin:index")
 
 

@@ -18,17 +18,21 @@ from django.db.models import Q
 
 from billing_app.models import CreditNote, Invoice, Payment
 from billing_app.reporting.analytics import Filters, scoped_sessions
-from sessions_app.models import User
+from sessions_app.models import IdToken, User
 from sessions_app.selectors import scope_to_user
 
 SESSION_COLUMNS = [
     "session_id", "operator", "location", "station", "connector", "driver", "token", "state", "started_at",
-    "stopped_at", "energy_kwh", "currency", "total_excl_vat", "total_vat", "total_incl_vat", "tariff",
+    "stopped_at", "energy_kwh", "currency", "total_excl_vat", "total_vat", "total_incl_vat", "tariff", "payer",
 ]
 INVOICE_COLUMNS = [
     "document", "number", "kind", "state", "issued_at", "period_start", "period_end", "operator", "driver",
     "buyer_name", "buyer_vat_id", "session_id", "credits_invoice", "currency", "total_excl_vat", "total_vat",
     "total_incl_vat", "paid_at",
+]
+COMPANY_SESSION_COLUMNS = [
+    "session_id", "started_at", "stopped_at", "driver", "card", "licence_plate", "cost_centre", "location", "station",
+    "state", "energy_kwh", "currency", "total_excl_vat", "total_vat", "total_incl_vat",
 ]
 PAYMENT_COLUMNS = [
     "payment_id", "operator", "driver", "session_id", "kind", "status", "currency", "amount_requested",
@@ -71,6 +75,26 @@ def sessions_rows(user: User, filters: Filters) -> Iterator[list[Cell]]:
             charge.currency if charge else "", charge.total_excl_vat if charge else "",
             charge.total_vat if charge else "", charge.total_incl_vat if charge else "",
             charge.tariff.ocpi_id if charge and charge.tariff else "",
+            "guest" if s.id_token and s.id_token.type == IdToken.Type.AD_HOC else "driver",
+        ]
+
+
+def company_sessions_rows(sessions) -> Iterator[list[Cell]]:
+    """A header, then one row per business session of a company (the fleet portal's export: `sessions` comes
+    scoped to the fleet manager's company and filtered), oldest first."""
+    yield COMPANY_SESSION_COLUMNS
+    for s in (sessions.select_related("driver__driver_profile", "id_token", "connector__station__location", "charge")
+              .order_by("started_at", "pk").iterator(chunk_size=2000)):
+        charge = getattr(s, "charge", None)
+        profile = getattr(s.driver, "driver_profile", None) if s.driver else None
+        yield [
+            s.pk, _iso(s.started_at), _iso(s.stopped_at),
+            (profile.full_name if profile else "") or (s.driver.username if s.driver else ""),
+            s.id_token.uid if s.id_token else "", s.id_token.licence_plate if s.id_token else "", s.cost_centre,
+            s.connector.station.location.name, s.connector.station.ocpp_identity, s.state,
+            s.energy_kwh.quantize(Decimal("0.001")), charge.currency if charge else "",
+            charge.total_excl_vat if charge else "", charge.total_vat if charge else "",
+            charge.total_incl_vat if charge else "",
         ]
 
 
@@ -97,7 +121,8 @@ def invoices_rows(user: User, filters: Filters) -> Iterator[list[Cell]]:
         yield [
             "invoice", invoice.number or "", invoice.kind, invoice.state, _iso(invoice.issued_at),
             invoice.period_start.isoformat(), invoice.period_end.isoformat(), invoice.operator.name,
-            invoice.driver.username, buyer.get("company_name") or buyer.get("name", ""), buyer.get("vat_id", ""),
+            invoice.driver.username if invoice.driver else "", buyer.get("company_name") or buyer.get("name", ""),
+            buyer.get("vat_id", ""),
             invoice.session_id or "", "", invoice.currency, invoice.total_excl_vat,
             invoice.total_vat, invoice.total_incl_vat, _iso(invoice.paid_at),
         ]
@@ -106,7 +131,8 @@ def invoices_rows(user: User, filters: Filters) -> Iterator[list[Cell]]:
         buyer = note.buyer or {}
         yield [
             "credit_note", note.number, "credit_note", note.state, _iso(note.issued_at), "", "", note.operator.name,
-            note.invoice.driver.username, buyer.get("company_name") or buyer.get("name", ""),
+            note.invoice.driver.username if note.invoice.driver else "",
+            buyer.get("company_name") or buyer.get("name", ""),
             buyer.get("vat_id", ""), note.invoice.session_id or "", note.invoice.number or "", note.currency,
             -note.total_excl_vat, -note.total_vat, -note.total_incl_vat, "",
         ]

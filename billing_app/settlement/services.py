@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
 from billing_app import pricing
+from billing_app.companies.caps import card_cap_check
 from billing_app.invoicing.tasks import invoice_receipt_issue
 from billing_app.models import ChargeReview, SessionCharge
 from billing_app.plans import services as plans
@@ -69,6 +70,7 @@ def session_settle(*, session_id: int) -> SessionCharge:
                 logger.warning("session %s held for review: %s", session_id, [f.code for f in findings])
             else:
                 _queue_receipt(session_id)
+            card_cap_check(session=session)
             return charge
     except IntegrityError:
         return SessionCharge.objects.get(session_id=session_id)

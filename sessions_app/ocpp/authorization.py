@@ -1,4 +1,7 @@
-"""Token authorization as the gateway does it, so that a slow Stripe never stalls a charger.
+"""Token authorization as the gateway does it, so that a slow Stripe (or a slow roaming partner) never stalls
+a charger. The remote check (`services.authorization_remote_check`: a roaming partner's real-time
+authorization, when ocpi_app is installed) runs on the same threads under the same deadline, before the
+payment hook; when it has not decided in time the local verdict (the token's whitelist) stands.
 
 `services.token_authorize` is two steps: the token's own verdict (`token_check`, a quick read) and the
 payment hook (`authorization_payment_check`: billing places its pay-as-you-go hold at Stripe, which can take
@@ -22,7 +25,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import connections
 
-from sessions_app import services
+from sessions_app import hooks, services
 from sessions_app.models import ChargingStation
 
 from .database import db
@@ -51,11 +54,11 @@ class Authorizer:
 
     async def authorize(self, *, station: ChargingStation, uid: str, at: datetime) -> services.Authorization:
         verdict = await db(services.token_check, station=station, uid=uid, at=at)
-        if not verdict.accepted:
+        if not verdict.accepted and hooks.remote_authorization is None:
             return verdict
         pending = asyncio.wrap_future(self._pool.submit(
-            _on_own_connection, services.authorization_payment_check,
-            {"authorization": verdict, "station": station, "at": at},
+            _on_own_connection, services.authorization_complete,
+            {"authorization": verdict, "uid": uid, "station": station, "at": at},
         ))
         try:
             return await asyncio.wait_for(pending, self.timeout)

@@ -30,6 +30,7 @@ from .signed_values import (
 )
 from .stations import (
     Authorization,
+    authorization_complete,
     authorization_payment_check,
     authorization_payment_unknown,
     connector_for_number,
@@ -50,6 +51,7 @@ __all__ = [
     "SampleReport",
     "SessionError",
     "SignedReadingIn",
+    "authorization_complete",
     "authorization_payment_check",
     "authorization_payment_unknown",
     "connector_for_number",

@@ -69,6 +69,7 @@ def session_start(
                 connector=connector,
                 id_token=id_token,
                 driver=id_token.driver if id_token else None,
+                **(id_token.session_billing() if id_token else {}),
                 transaction_ref=transaction_ref,
                 started_at=started_at,
                 meter_start_wh=meter_start_wh,
@@ -241,9 +242,9 @@ def session_attach_token(*, session: ChargingSession, id_token: IdToken) -> Char
         raise SessionError("This token belongs to another operator.")
     with transaction.atomic():
         attached = ChargingSession.objects.filter(pk=session.pk, id_token__isnull=True).update(
-            id_token=id_token, driver_id=id_token.driver_id
+            id_token=id_token, driver_id=id_token.driver_id, **id_token.session_billing()
         )
-        session.refresh_from_db(fields=["id_token", "driver"])
+        session.refresh_from_db(fields=["id_token", "driver", "company", "cost_centre"])
         if attached:
             session_authorized.send_robust(sender=ChargingSession, session=session)
     return session

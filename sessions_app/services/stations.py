@@ -36,8 +36,28 @@ def token_authorize(*, station: ChargingStation, uid: str, at: datetime | None =
     """May the token `uid` charge at `station`? Only tokens of the station's operator are known; an
     accepted token is then put to the payment hook (`authorization_payment_check`)."""
     at = at or timezone.now()
-    return authorization_payment_check(authorization=token_check(station=station, uid=uid, at=at), station=station,
-                                       at=at)
+    return authorization_complete(authorization=token_check(station=station, uid=uid, at=at), uid=uid,
+                                  station=station, at=at)
+
+
+def authorization_complete(*, authorization: Authorization, uid: str, station: ChargingStation, at: datetime,
+                           ) -> Authorization:
+    """The local verdict put to the remote check (a roaming partner's real-time authorization, through
+    `sessions_app.hooks.remote_authorization`), then to the payment hook. Both may wait on another service:
+    the gateway runs this off its database thread, under a deadline."""
+    return authorization_payment_check(authorization=authorization_remote_check(
+        authorization=authorization, uid=uid, station=station, at=at), station=station, at=at)
+
+
+def authorization_remote_check(*, authorization: Authorization, uid: str, station: ChargingStation, at: datetime,
+                               ) -> Authorization:
+    """The verdict of the app that issued the token elsewhere (None from the hook: the local one stands)."""
+    remote = hooks.token_remote_verdict(uid=uid, id_token=authorization.id_token, station=station, at=at)
+    if remote is None:
+        return authorization
+    status, id_token = remote
+    logger.info("token %s at %s: remote verdict %s (local %s)", uid, station, status, authorization.status)
+    return Authorization(status, id_token, reason="" if status == "Accepted" else "remote_authorization")
 
 
 def token_check(*, station: ChargingStation, uid: str, at: datetime) -> Authorization:

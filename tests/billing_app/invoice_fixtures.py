@@ -40,9 +40,10 @@ def account(driver, mode=BillingAccount.PaymentMode.PAY_AS_YOU_GO) -> BillingAcc
 
 def charged_session(*, connector, driver, started_at, energy_kwh="10", hours="1", parking_hours="0",
                     components=(("ENERGY", "0.39", "19", 1),), currency="EUR", min_price=None, max_price=None,
-                    time_zone=None) -> SessionCharge:
+                    time_zone=None, id_token=None) -> SessionCharge:
     """A completed session of `driver` on `connector`, priced by the real engine with a one-element
-    tariff of `components` (type, price, VAT % or None, step), stored as its SessionCharge."""
+    tariff of `components` (type, price, VAT % or None, step), stored as its SessionCharge. With `id_token`
+    (the driver's card) the session records who pays as a real start would (a business card's company)."""
     start = started_at
     charging_end = start + timedelta(hours=float(hours))
     end = charging_end + timedelta(hours=float(parking_hours))
@@ -62,7 +63,8 @@ def charged_session(*, connector, driver, started_at, energy_kwh="10", hours="1"
         start_date_time=start, end_date_time=end, charging_periods=tuple(periods),
         time_zone=time_zone or location.time_zone))
     session = factories.ChargingSessionFactory(
-        connector=connector, operator=location.operator, id_token=None, driver=driver,
+        connector=connector, operator=location.operator, id_token=id_token, driver=driver,
+        **(id_token.session_billing() if id_token else {}),
         state=ChargingSession.State.COMPLETED, started_at=start, stopped_at=end,
         meter_start_wh=D(1000), meter_stop_wh=D(1000) + D(energy_kwh) * 1000, energy_wh=D(energy_kwh) * 1000)
     total = breakdown.total_cost

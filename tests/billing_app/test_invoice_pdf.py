@@ -52,6 +52,23 @@ def test_pdf_is_stored_with_its_sha256_and_regenerates_identically(receipt, medi
     assert (media / regenerated.pdf.name).read_bytes() == stored
 
 
+def test_the_email_speaks_the_drivers_language_and_the_pdf_stays_as_issued(receipt, driver):
+    from django.utils import translation
+
+    from billing_app.invoicing import delivery
+
+    driver.language = "de"
+    driver.save()
+    mail.outbox.clear()
+    delivery._send(receipt, to=driver.email)
+    message = mail.outbox[0]
+    assert message.subject == "Beleg VOLT-2026-000001 von Voltara"
+    assert "Ihr Beleg VOLT-2026-000001 ist fertig: 9,27\xa0€ inkl. USt." in message.body
+    assert "Das PDF ist angehängt." in message.body and 'lang="de"' in message.alternatives[0][0]
+    assert pdf.sha256(message.attachments[0][1]) == receipt.pdf_sha256  # the document is not re-rendered
+    assert translation.get_language() != "de"  # the override ends with the e-mail
+
+
 def test_driver_gets_the_email_with_the_pdf_once(receipt, driver):
     assert len(mail.outbox) == 1
     message = mail.outbox[0]

@@ -74,12 +74,16 @@ CLASSIFIED = {
     "portal:session_live": "driver-page",
     "portal:session_signed_data": "driver-page",
     "portal:session_meter_key": "driver-page",
-    "portal:token_block": "driver-post",
+    "portal:token_block": "driver-post", "portal:token_unblock": "driver-post", "portal:token_replace": "driver-post",
     "portal:plan_change": "driver-post", "portal:plan_cancel": "driver-post", "portal:plan_pay": "driver-post",
+    "portal:plan_resume": "driver-post",
     "invoices:invoice_pdf": "driver-page",
     "invoices:credit_note_pdf": "driver-page",
     "disputes:detail": "driver-page",
     "disputes:attachment": "driver-page",
+    "fleet:card_update": "fleet-post", "fleet:card_block": "fleet-post",
+    "fleet:invoice_pdf": "fleet-page", "fleet:invoice_sessions_csv": "fleet-page",
+    "fleet:credit_note_pdf": "fleet-page",
     "disputes:support_ticket": "support-page",
     "disputes:support_attachment": "support-page",
     "payments:method": "payments-api",
@@ -100,7 +104,8 @@ CLASSIFIED = {
     "guests:connector": "public-price", "guests:checkout": "public-price",
     "guests:api_connector": "public-price", "guests:api_location": "public-price",
     "guests:live": "guest-key", "guests:pay": "guest-key", "guests:status": "guest-key", "guests:stop": "guest-key",
-    "guests:receipt": "guest-key", "guests:signed_data": "guest-key", "guests:meter_key": "guest-key",
+    "guests:receipt": "guest-key", "guests:dispute": "guest-key", "guests:signed_data": "guest-key",
+    "guests:meter_key": "guest-key",
     "admin:guests_qr_connector": "admin-qr", "admin:guests_qr_sheet": "admin-qr",
 }
 
@@ -121,7 +126,7 @@ def test_every_id_taking_url_is_classified():
     unclassified = [(route, name) for route, name, _ in id_taking_routes() if classify(route, name) is None]
     assert not unclassified, f"classify these id-taking URLs in the security sweep: {unclassified}"
     kinds = {classify(route, name) for route, name, _ in id_taking_routes()}
-    assert {"driver-page", "support-page", "api", "admin-scoped", "payments-api"} <= kinds
+    assert {"driver-page", "support-page", "api", "admin-scoped", "payments-api", "fleet-page", "fleet-post"} <= kinds
 
 
 # --- the world: operator A's objects, people around them -------------------------------------------------
@@ -283,9 +288,14 @@ def test_driver_pages_only_for_their_owner(world):
     token.refresh_from_db()
     assert token.status == token.Status.ACCEPTED
     sweep.expect_allowed(["owner"], "post", f"/portal/tokens/{token.pk}/block/", statuses=(302,))
-    # someone else's plan: no changing, canceling or paying it
+    # someone else's blocked card: no unblocking or replacing it
+    for action, data in (("unblock", {}), ("replace", {"uid": "SWEEP-NEW-CARD"})):
+        sweep.expect_denied(but("owner"), "post", f"/portal/tokens/{token.pk}/{action}/", data=data)
+    token.refresh_from_db()
+    assert (token.status, token.replaced_by_id) == (token.Status.BLOCKED, None)
+    # someone else's plan: no changing, canceling, paying or resuming it
     subscription = world.subscription
-    for action in ("change", "cancel", "pay"):
+    for action in ("change", "cancel", "pay", "resume"):
         sweep.expect_denied(but("owner"), "post", f"/portal/plan/{subscription.pk}/{action}/",
                             data={"plan": subscription.plan_id})
     subscription.refresh_from_db()
@@ -425,6 +435,8 @@ def factories_for_admin(model, w: World):
     label = model._meta.label
     if label == "billing_app.DriverGroup":
         return model._default_manager.create(operator=w.operator, name="Fleet")
+    if label == "sessions_app.Company":
+        return factories.CompanyFactory(operator=w.operator)
     if label == "disputes_app.OperatorSla":
         return model._default_manager.get_or_create(operator=w.operator)[0]
     if label == "billing_app.ChargeReview":
@@ -478,7 +490,7 @@ def test_guest_links_and_qr_codes(world):
     sweep = Sweep(world)
     for suffix in ("", "status/", "receipt.pdf"):
         sweep.expect_denied(list(EVERYONE), "get", f"/charge-session/not-the-key/{suffix}")
-    for suffix in ("pay/", "stop/"):
+    for suffix in ("pay/", "stop/", "dispute/"):
         sweep.expect_denied(list(EVERYONE), "post", f"/charge-session/not-the-key/{suffix}")
     connector = world.session.connector
     for url in (f"/admin/guests_app/guestsession/qr/connector/{connector.pk}.png",
@@ -554,3 +566,51 @@ def test_forms_refuse_a_post_without_the_csrf_token(world):
         if world.people[role] is not None:
             client.force_login(world.people[role])
         assert client.post(url, data).status_code == 403, url
+
+
+def test_fleet_pages_only_for_the_companys_fleet_manager(operator, other_operator, connector):
+    """Company A's card, statement and credit note, asked for by A's fleet manager (allowed), B's fleet manager of
+    the same operator, A's own member driver, the operator's staff and support, another operator's fleet manager
+    and anonymous (all refused, and nothing of A's in the answer)."""
+    from datetime import date
+
+    from billing_app.invoicing import delivery_suppressed
+    from billing_app.invoicing.billing_run import billing_run
+    from billing_app.invoicing.credit_notes import credit_note_issue
+    from billing_app.models import BillingAccount
+    from tests.billing_app.invoice_fixtures import charged_session
+
+    companies = {}
+    for key, op in (("a", operator), ("b", operator), ("foreign", other_operator)):
+        companies[key] = factories.CompanyFactory(operator=op, legal_name=f"Company {key}")
+        BillingAccount.objects.create(company=companies[key], operator=op, payment_mode="postpaid")
+    member = factories.DriverFactory(operator=operator, company=companies["a"], email="owner-secret@example.com")
+    card = factories.IdTokenFactory(operator=operator, driver=member, company=companies["a"], charging="business",
+                                    uid="04SECRETUID01")
+    charged_session(connector=connector, driver=member, id_token=card,
+                    started_at=timezone.now().replace(year=2026, month=10, day=6))
+    with delivery_suppressed():
+        billing_run(period=date(2026, 10, 1))
+        invoice = Invoice.objects.get(account__company=companies["a"])
+        note = credit_note_issue(invoice_id=invoice.pk, amount_incl_vat=Decimal("1.00"), reason="Goodwill")
+    staff = factories.OperatorStaffFactory(operator=operator)
+    support = factories.SupportFactory()
+    support.supported_operators.add(operator)
+    people = {"owner": factories.FleetManagerFactory(company=companies["a"]),
+              "other_company": factories.FleetManagerFactory(company=companies["b"]),
+              "member": member, "own_staff": staff, "own_support": support,
+              "foreign_fleet": factories.FleetManagerFactory(company=companies["foreign"]), "anonymous": None}
+    world = type("FleetWorld", (), {"people": people, "marker": "04SECRETUID01"})()
+    sweep = Sweep(world)
+    others = [role for role in people if role != "owner"]
+    for url in (f"/fleet/invoices/{invoice.pk}/pdf/", f"/fleet/invoices/{invoice.pk}/sessions.csv",
+                f"/fleet/credit-notes/{note.pk}/pdf/"):
+        sweep.expect_denied(others, "get", url)
+        sweep.expect_allowed(["owner"], "get", url)
+    update = {f"card{card.pk}-charging": "private", f"card{card.pk}-cost_centre": "x"}
+    sweep.expect_denied(others, "post", f"/fleet/cards/{card.pk}/", data=update)
+    sweep.expect_denied(others, "post", f"/fleet/cards/{card.pk}/block/")
+    card.refresh_from_db()
+    assert (card.charging, card.cost_centre, card.status) == ("business", "", "accepted")
+    sweep.expect_allowed(["owner"], "post", f"/fleet/cards/{card.pk}/block/", statuses=(302,))
+    sweep.assert_clean()

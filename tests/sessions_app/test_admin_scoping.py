@@ -116,7 +116,7 @@ def test_token_driver_choices_are_scoped(staff_client, operator, other_operator)
     own = factories.DriverFactory(operator=operator, username="own-driver")
     response = staff_client.post(
         reverse("admin:sessions_app_idtoken_add"),
-        {"uid": "04ABCDEF", "type": "RFID", "driver": own.pk, "status": "accepted"},
+        {"uid": "04ABCDEF", "type": "RFID", "driver": own.pk, "status": "accepted", "charging": "private"},
     )
     assert response.status_code == 302
     assert IdToken.objects.get(uid="04ABCDEF").operator == operator

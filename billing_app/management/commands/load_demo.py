@@ -40,5 +40,6 @@ class Command(BaseCommand):
         ))
         self.stdout.write(
             "Logins: admin/admin (superuser), operator/operator (Voltara staff), support/support, "
-            f"driver/driver. Demo chargers use the OCPP password {DEMO_STATION_PASSWORD!r}."
+            f"driver/driver, fleet/fleet (fleet manager of Fleetwise Logistics GmbH). Demo chargers use the OCPP "
+            f"password {DEMO_STATION_PASSWORD!r}."
         )

@@ -32,7 +32,7 @@ from py_ocpi.modules.versions.enums import VersionNumber  # noqa: E402
 BASE = f"http://127.0.0.1:{PORT}/ocpi"
 ROLE = {"role": "EMSP", "party_id": "EXW", "country_code": "NL", "business_details": {"name": "Extrawest eMSP"}}
 #: The peer's state: valid tokens, what each client registered with, objects pushed to it, the CPO it talks to.
-STATE: dict = {"token_a": {TOKEN_A}, "token_c": set(), "clients": {}, "objects": {}, "cpo": None}
+STATE: dict = {"token_a": {TOKEN_A}, "token_c": set(), "clients": {}, "objects": {}, "cpo": None, "emsp_tokens": {}}
 SCHEMAS = {"locations": "Location", "tariffs": "Tariff", "sessions": "Session", "cdrs": "Cdr"}
 
 
@@ -64,6 +64,8 @@ class MemoryCrud(Crud):
     async def get(cls, module, role, id, *args, **kwargs):
         if module == ModuleID.credentials_and_registration:
             return {"token": id, "url": f"{BASE}/versions", "roles": [ROLE]} if id in STATE["clients"] else None
+        if module == ModuleID.tokens:  # our own drivers' tokens (the eMSP's), for real-time authorization
+            return STATE["emsp_tokens"].get(str(id).upper(), {}).get("token")
         return STATE["objects"].get(module.value, {}).get(str(id))
 
     @classmethod
@@ -100,6 +102,10 @@ class MemoryCrud(Crud):
 
     @classmethod
     async def do(cls, module, role, action, *args, data=None, **kwargs):
+        if module == ModuleID.tokens and data:
+            known = STATE["emsp_tokens"][str(data["token_uid"]).upper()]
+            STATE["objects"].setdefault("authorizations", {})[str(data["token_uid"])] = data.get("location_reference")
+            return {"allowed": known["allowed"], "token": known["token"]}
         return None
 
 
@@ -161,6 +167,14 @@ async def control_pull(module: str):
             link = answer.headers.get("Link", "")
             url = link[link.index("<") + 1:link.index(">")] if "rel=\"next\"" in link else None
     return {"objects": objects, "pages": pages, "totals": totals}
+
+
+@app.post("/control/emsp_token")
+async def control_emsp_token(request: Request):
+    """One of the eMSP's own tokens and what real-time authorization answers for it: {token, allowed}."""
+    body = await request.json()
+    STATE["emsp_tokens"][body["token"]["uid"].upper()] = body
+    return {"tokens": len(STATE["emsp_tokens"])}
 
 
 @app.get("/control/store")

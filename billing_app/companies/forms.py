@@ -1,0 +1,97 @@
+"""Fleet portal forms; every choice is limited to the fleet manager's own company."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from billing_app.companies import selectors
+from sessions_app.models import Company, IdToken
+from sessions_app.selectors import operator_time_zone
+
+
+class FleetSessionFilterForm(forms.Form):
+    driver = forms.ModelChoiceField(queryset=None, required=False, empty_label="All drivers")
+    card = forms.ModelChoiceField(queryset=None, required=False, empty_label="All cards")
+    cost_centre = forms.ChoiceField(required=False)
+    location = forms.ModelChoiceField(queryset=None, required=False, empty_label="All locations")
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, company: Company, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.company = company
+        self.fields["driver"].queryset = selectors.company_members(company)
+        self.fields["card"].queryset = selectors.company_cards(company)
+        self.fields["location"].queryset = selectors.company_locations(company)
+        self.fields["cost_centre"].choices = [("", "All cost centres"), *(
+            (c, c) for c in selectors.company_cost_centres(company))]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
+            self.add_error("end", "The end date is before the start date.")
+        return cleaned
+
+    def apply(self, sessions):
+        data = self.cleaned_data
+        if data.get("driver"):
+            sessions = sessions.filter(driver=data["driver"])
+        if data.get("card"):
+            sessions = sessions.filter(id_token=data["card"])
+        if data.get("cost_centre"):
+            sessions = sessions.filter(cost_centre=data["cost_centre"])
+        if data.get("location"):
+            sessions = sessions.filter(connector__station__location=data["location"])
+        tz = operator_time_zone(self.company.operator_id)  # days as the operator's statements count them
+        if data.get("start"):
+            sessions = sessions.filter(started_at__gte=datetime.combine(data["start"], time(), tz))
+        if data.get("end"):
+            sessions = sessions.filter(started_at__lt=datetime.combine(data["end"] + timedelta(days=1), time(), tz))
+        return sessions
+
+
+class SpendFilterForm(forms.Form):
+    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("start") and cleaned.get("end"):
+            if cleaned["end"] < cleaned["start"]:
+                self.add_error("end", "The end date is before the start date.")
+            elif (cleaned["end"] - cleaned["start"]).days > 731:
+                self.add_error("end", "Choose at most two years.")
+        return cleaned
+
+    @classmethod
+    def from_request(cls, request) -> SpendFilterForm:
+        today = timezone.localdate()
+        data = request.GET.copy()
+        data.setdefault("start", today.replace(day=1).isoformat())
+        data.setdefault("end", today.isoformat())
+        return cls(data)
+
+
+class CardForm(forms.Form):
+    """Issue a card to a member (`uid` and `driver` only when adding) or change who pays and its settings."""
+
+    uid = forms.CharField(label="Card UID", max_length=36)
+    driver = forms.ModelChoiceField(queryset=None, empty_label=None)
+    charging = forms.ChoiceField(choices=IdToken.Charging.choices, initial=IdToken.Charging.BUSINESS)
+    cost_centre = forms.CharField(max_length=40, required=False)
+    licence_plate = forms.CharField(max_length=16, required=False)
+    monthly_cap = forms.DecimalField(label="Monthly cap (incl. VAT)", max_digits=10, decimal_places=2,
+                                     min_value=0.01, required=False)
+
+    def __init__(self, *args, company: Company, adding: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["driver"].queryset = selectors.company_members(company)
+        if not adding:
+            del self.fields["uid"], self.fields["driver"]
+
+
+class InviteForm(forms.Form):
+    full_name = forms.CharField(max_length=200)
+    email = forms.EmailField()

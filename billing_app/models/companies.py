@@ -1,0 +1,31 @@
+"""What billing records about company cards: the notice that a card reached its monthly spending cap."""
+from django.db import models
+
+from sessions_app.models import IdToken
+
+__all__ = ["CardCapNotice"]
+
+
+class CardCapNotice(models.Model):
+    """A business card reached its monthly cap in `month` (first day, operator's time zone): written once
+    (unique per card and month) in the transaction that finds it, and the e-mail to the company is sent after
+    the commit; from then on until the month ends the card is refused at chargers."""
+
+    OWNER_PATH = "id_token__operator"
+
+    id_token = models.ForeignKey(IdToken, on_delete=models.PROTECT, related_name="cap_notices")
+    month = models.DateField()
+    cap = models.DecimalField(max_digits=10, decimal_places=2)
+    spent = models.DecimalField(max_digits=14, decimal_places=2, help_text="incl. VAT when the cap was reached")
+    currency = models.CharField(max_length=3)
+    reached_at = models.DateTimeField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-month", "id_token"]
+        constraints = [
+            models.UniqueConstraint(fields=["id_token", "month"], name="one_cap_notice_per_card_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id_token} reached {self.cap} {self.currency} in {self.month:%Y-%m}"

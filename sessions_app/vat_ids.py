@@ -1,0 +1,42 @@
+"""VAT identification numbers checked with python-stdnum, by the rules of the buyer's country.
+
+Offline: format and check digits (EU countries through `stdnum.eu.vat`, others through the country's own
+`vat` module); whether a number is registered is VIES's business and needs the internet. A number is stored
+in its compact form with the country prefix (`DE136695976`; Greece uses `EL`)."""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from stdnum import get_cc_module
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError as StdnumError
+
+EU_PREFIX = {"gr": "EL"}  # the one EU country whose VAT prefix is not its ISO code
+
+
+def vat_id_clean(value: str, country: str) -> str:
+    """The compact VAT id of `value` for a buyer in `country` (ISO 3166-1 alpha-2), or a ValidationError that
+    says what is wrong: an invalid number, or one of another country."""
+    country = (country or "").lower()
+    raw = (value or "").strip()
+    if not raw:
+        return ""
+    if country in eu_vat.MEMBER_STATES:
+        prefix = EU_PREFIX.get(country, country.upper())
+        candidate = raw if raw[:2].upper().isalpha() else prefix + raw
+        try:
+            compact = eu_vat.validate(candidate)
+        except StdnumError as error:
+            raise ValidationError(f"{raw} is not a valid VAT id: {str(error).rstrip('.')}.", code="invalid") from None
+        if not compact.upper().startswith(prefix):
+            raise ValidationError(f"{raw} is not a VAT id of {country.upper()} (expected the prefix {prefix}).",
+                                  code="country")
+        return compact.upper()
+    module = get_cc_module(country, "vat") if country else None
+    if module is None:
+        raise ValidationError(f"VAT ids of {country.upper() or 'this country'} cannot be checked here.",
+                              code="unsupported")
+    try:
+        return module.validate(raw)
+    except StdnumError as error:
+        raise ValidationError(f"{raw} is not a valid VAT id of {country.upper()}: {str(error).rstrip('.')}.",
+                              code="invalid") from None
