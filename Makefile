@@ -52,10 +52,13 @@ localstripe: install
 
 # The app processes talk to the localstripe started above (unless STRIPE_API_HOST is given).
 run: export STRIPE_API_HOST ?= http://127.0.0.1:$(LOCALSTRIPE_PORT)
+# Remote commands (a guest's start and stop) need Redis: used when one answers on 127.0.0.1:6379 (tasks stay eager).
+run: export OCPP_COMMANDS_REDIS_URL ?= $(shell $(PYTHON) -c "import socket,sys; sys.exit(socket.socket().connect_ex(('127.0.0.1', 6379)))" 2>/dev/null && echo redis://127.0.0.1:6379/0)
 run: migrate localstripe
 	@$(PY) manage.py shell -c "from sessions_app.models import Operator; import sys; sys.exit(0 if Operator.objects.exists() else 1)" \
 		|| $(PY) manage.py load_demo
 	@$(PY) manage.py stripe_local_setup --base-url http://$(HOST):$(PORT) --demo-cards
+	@$(PY) manage.py guest_demo --setup --site http://$(HOST):$(PORT)
 	@echo ""
 	@echo "  evbilling is starting on http://$(HOST):$(PORT)/"
 	@echo "  Sign in: http://$(HOST):$(PORT)/accounts/login/  (drivers -> portal, support -> dispute queue)"
@@ -64,6 +67,7 @@ run: migrate localstripe
 	@echo "          support/support (support staff)  driver/driver (driver)"
 	@echo "  OCPP gateway: ws://$(HOST):$(OCPP_PORT)/<station identity>  (1.6J and 2.0.1)"
 	@echo "  Try chargers: $(PY) manage.py simulate_chargers --count 4 --sessions 3"
+	@echo "  Guest charging (QR code, pay by card): $(PY) manage.py guest_demo, then open the page above$(if $(OCPP_COMMANDS_REDIS_URL),, (needs Redis: none answered on 127.0.0.1:6379))"
 	@echo "  Payments: localstripe on http://127.0.0.1:$(LOCALSTRIPE_PORT) (a fake Stripe; card pm_card_visa)"
 	@echo ""
 	@trap 'kill $$OCPP_PID 2>/dev/null' EXIT INT TERM; \

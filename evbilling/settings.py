@@ -319,6 +319,9 @@ SESSION_IDLE_POWER_W = env.int("SESSION_IDLE_POWER_W", default=100)
 # --- OCPP gateway (python manage.py run_ocpp) -----------------------------------------------------
 # Heartbeat interval told to chargers at boot (seconds); a station counts as online for two of them.
 OCPP_HEARTBEAT_INTERVAL = env.int("OCPP_HEARTBEAT_INTERVAL", default=300)
+# Remote commands (start, stop, the price on the display) travel through Redis pub/sub: REDIS_URL, or this one
+# alone (`make run` sets it when a Redis answers, while tasks stay eager without a worker).
+OCPP_COMMANDS_REDIS_URL = env.str("OCPP_COMMANDS_REDIS_URL", default="")
 # Running cost and the payment hook of authorization: billing sets them in code (sessions_app/hooks.py).
 
 # --- Stripe (dj-stripe): localstripe on 127.0.0.1:8420 by default, real keys from env in production -----

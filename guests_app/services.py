@@ -27,17 +27,19 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing_app.models import BillingAccount, Invoice, Payment, SessionCharge
-from billing_app.money import quantize_money
+from billing_app.money import money_format, quantize_money
 from billing_app.payments import stripe_client
 from billing_app.payments.services import hold_release, payment_advance
 from billing_app.payments.transitions import payment_event_record
 from billing_app.settlement.running_cost import session_running_total
+from disputes_app.services import ticket_open
 from evbilling.errors import ApplicationError, ConflictError, NotFoundError, UnavailableError
 from evbilling.on_commit import after_commit
 from guests_app import prices
 from guests_app.models import GuestSession
 from sessions_app.models import ChargingSession, Connector, IdToken, User
 from sessions_app.ocpp import commands
+from sessions_app.selectors import scope_to_user
 
 logger = logging.getLogger(__name__)
 
@@ -393,8 +395,6 @@ def guest_session_ended(*, session: ChargingSession) -> None:
 
 def guest_live(*, guest: GuestSession) -> dict:
     """The live page's figures (energy, duration, cost so far or final, hold, receipt), in the reader's format."""
-    from billing_app.money import money_format
-
     locale = prices.reader_locale(guest.language, guest.connector.station.location.country)
     session = guest.session
     if guest.state == State.CHARGING and guest.stop_requested_at is None and session is not None:
@@ -441,3 +441,30 @@ def guest_receipt(*, guest: GuestSession) -> Invoice:
     if receipt is None:
         raise NotFoundError("The receipt is not ready yet.")
     return receipt
+
+
+# --- disputes about a guest's receipt --------------------------------------------------------------------
+
+def guest_dispute_open(*, guest: GuestSession, reason: str, description: str):
+    """The guest opens a dispute from their link (their receipt is issued): as its driver, about its session."""
+    receipt = guest_receipt(guest=guest)
+    return ticket_open(by=guest.driver, reason=reason, description=description, session=guest.session,
+                       invoice_id=receipt.pk)
+
+
+def guest_receipt_find(*, by: User, number: str, email: str) -> Invoice:
+    """A guest's receipt by its number and the e-mail it was sent to, among the operators `by` serves; any
+    mismatch is the same "not found" (no hint which half was wrong)."""
+    receipt = (scope_to_user(Invoice.objects.all(), by)
+               .filter(number__iexact=number.strip(), kind=Invoice.Kind.RECEIPT,
+                       driver__id_tokens__type=IdToken.Type.AD_HOC).select_related("session", "operator").first())
+    if receipt is None or not email.strip() or (receipt.buyer.get("email") or "").lower() != email.strip().lower():
+        raise NotFoundError("No guest receipt with this number and e-mail address.")
+    return receipt
+
+
+def guest_dispute_open_for_support(*, by: User, number: str, email: str, reason: str, description: str):
+    """Support opens a dispute for a guest who called or wrote in, from the receipt's number and e-mail."""
+    receipt = guest_receipt_find(by=by, number=number, email=email)
+    return ticket_open(by=by, reason=reason, description=description, session=receipt.session,
+                       operator=receipt.operator, driver=receipt.driver, invoice_id=receipt.pk)

@@ -11,18 +11,22 @@ import json
 from functools import wraps
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.core.validators import validate_email
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import get_language
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
+from disputes_app.selectors import is_ticket_staff
 from evbilling.errors import ApplicationError, NotFoundError
 from guests_app import prices, services
+from guests_app.forms import GuestDisputeForm
 from sessions_app.selectors import meter_key_pem, session_signed_data, session_transparency_xml
 
 
@@ -135,6 +139,7 @@ def pay(request, key: str):
 
 
 @require_GET
+@ensure_csrf_cookie
 def live_page(request, key: str):
     try:
         guest = services.guest_by_key(key)
@@ -160,6 +165,41 @@ def stop(request, key: str):
     guest = services.guest_by_key(key)
     services.guest_stop(guest=guest)
     return _private(JsonResponse(services.guest_live(guest=services.guest_by_key(key))))
+
+
+@require_POST
+@rate_limited("dispute")
+@_calls
+def dispute(request, key: str):
+    """The guest disputes their receipt: {reason, description} -> {ticket}."""
+    guest = services.guest_by_key(key)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _error(400, "invalid", "The request is not JSON.")
+    body = body if isinstance(body, dict) else {}
+    ticket = services.guest_dispute_open(guest=guest, reason=str(body.get("reason") or ""),
+                                         description=str(body.get("description") or ""))
+    return _private(JsonResponse({"ticket": ticket.pk, "status": ticket.status,
+                                  "message": "Thank you: support will answer by e-mail"
+                                             + ("." if guest.email else " (you gave no e-mail: keep this page).")},
+                                 status=201))
+
+
+@login_required
+def support_guest_dispute(request):
+    """Support opens a dispute for a guest from the receipt's number and e-mail."""
+    if not is_ticket_staff(request.user):
+        raise PermissionDenied
+    form = GuestDisputeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            ticket = services.guest_dispute_open_for_support(by=request.user, **form.cleaned_data)
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            return redirect("disputes:support_ticket", pk=ticket.pk)
+    return render(request, "support/guest_dispute.html", {"form": form})
 
 
 @require_GET

@@ -89,6 +89,7 @@ def _figures(user, filters: analytics.Filters) -> dict:
         "heat_max": max((n for row in heatmap for n in row), default=0) or 1,
         "idle_fees": analytics.top_idle_fee_stations(user, filters),
         "disputes": analytics.disputes_and_refunds(user, filters),
+        "guests": analytics.guest_share(user, filters),
         "day_zone": str(filters.zone),
     }
 

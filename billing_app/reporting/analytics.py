@@ -16,7 +16,7 @@ from django.db.models.functions import Cast, Coalesce, ExtractHour, ExtractIsoWe
 
 from billing_app.models import Payment, Refund, SessionCharge
 from billing_app.money import quantize_money
-from sessions_app.models import ChargingSession, Connector, Location, User
+from sessions_app.models import ChargingSession, Connector, IdToken, Location, User
 from sessions_app.selectors import scope_to_user
 
 BUCKETS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
@@ -95,6 +95,26 @@ def per_location(user: User, filters: Filters) -> list[dict]:
                   revenue_incl=Sum("total_incl_vat"))
         .order_by("location", "station")
     )
+
+
+def guest_share(user: User, filters: Filters) -> dict:
+    """Guests' part (ad hoc payment by QR code: sessions started with an AD_HOC token) of the sessions and of
+    the revenue incl. VAT per currency, with their shares in percent (None without any sessions or revenue)."""
+    sessions = scoped_sessions(user, filters)
+    total = sessions.count()
+    guests = sessions.filter(id_token__type=IdToken.Type.AD_HOC).count()
+    money = []
+    for row in (_charges(user, filters).values("currency")
+                .annotate(total=Sum("total_incl_vat"),
+                          guests=Sum("total_incl_vat", filter=Q(session__id_token__type=IdToken.Type.AD_HOC)))
+                .order_by("currency")):
+        guest_revenue = row["guests"] or ZERO
+        share = (guest_revenue * 100 / row["total"]).quantize(Decimal("0.1")) if row["total"] else None
+        money.append({"currency": row["currency"], "total": row["total"] or ZERO, "guests": guest_revenue,
+                      "share": share})
+    return {"sessions": total, "guest_sessions": guests,
+            "session_share": (Decimal(guests * 100) / total).quantize(Decimal("0.1")) if total else None,
+            "revenue": money}
 
 
 def utilization(user: User, filters: Filters) -> dict[str, Decimal]:

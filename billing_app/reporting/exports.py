@@ -18,12 +18,12 @@ from django.db.models import Q
 
 from billing_app.models import CreditNote, Invoice, Payment
 from billing_app.reporting.analytics import Filters, scoped_sessions
-from sessions_app.models import User
+from sessions_app.models import IdToken, User
 from sessions_app.selectors import scope_to_user
 
 SESSION_COLUMNS = [
     "session_id", "operator", "location", "station", "connector", "driver", "token", "state", "started_at",
-    "stopped_at", "energy_kwh", "currency", "total_excl_vat", "total_vat", "total_incl_vat", "tariff",
+    "stopped_at", "energy_kwh", "currency", "total_excl_vat", "total_vat", "total_incl_vat", "tariff", "payer",
 ]
 INVOICE_COLUMNS = [
     "document", "number", "kind", "state", "issued_at", "period_start", "period_end", "operator", "driver",
@@ -75,6 +75,7 @@ def sessions_rows(user: User, filters: Filters) -> Iterator[list[Cell]]:
             charge.currency if charge else "", charge.total_excl_vat if charge else "",
             charge.total_vat if charge else "", charge.total_incl_vat if charge else "",
             charge.tariff.ocpi_id if charge and charge.tariff else "",
+            "guest" if s.id_token and s.id_token.type == IdToken.Type.AD_HOC else "driver",
         ]
 
 

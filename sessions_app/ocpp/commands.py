@@ -42,12 +42,17 @@ class Sent:
     delivered: bool  # a gateway holding the charger received it
 
 
+def commands_redis_url() -> str:
+    """Where remote commands travel: OCPP_COMMANDS_REDIS_URL, else REDIS_URL ("" when neither is set)."""
+    return settings.OCPP_COMMANDS_REDIS_URL or settings.REDIS_URL
+
+
 def _redis():
-    if not settings.REDIS_URL:
+    if not commands_redis_url():
         raise CommandsUnavailable("Remote commands need Redis: set REDIS_URL and run the gateway with it.")
     import redis
 
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis.Redis.from_url(commands_redis_url())
 
 
 def _publish(station: ChargingStation, command: str, **args) -> Sent:

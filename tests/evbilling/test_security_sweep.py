@@ -104,7 +104,8 @@ CLASSIFIED = {
     "guests:connector": "public-price", "guests:checkout": "public-price",
     "guests:api_connector": "public-price", "guests:api_location": "public-price",
     "guests:live": "guest-key", "guests:pay": "guest-key", "guests:status": "guest-key", "guests:stop": "guest-key",
-    "guests:receipt": "guest-key", "guests:signed_data": "guest-key", "guests:meter_key": "guest-key",
+    "guests:receipt": "guest-key", "guests:dispute": "guest-key", "guests:signed_data": "guest-key",
+    "guests:meter_key": "guest-key",
     "admin:guests_qr_connector": "admin-qr", "admin:guests_qr_sheet": "admin-qr",
 }
 
@@ -484,7 +485,7 @@ def test_guest_links_and_qr_codes(world):
     sweep = Sweep(world)
     for suffix in ("", "status/", "receipt.pdf"):
         sweep.expect_denied(list(EVERYONE), "get", f"/charge-session/not-the-key/{suffix}")
-    for suffix in ("pay/", "stop/"):
+    for suffix in ("pay/", "stop/", "dispute/"):
         sweep.expect_denied(list(EVERYONE), "post", f"/charge-session/not-the-key/{suffix}")
     connector = world.session.connector
     for url in (f"/admin/guests_app/guestsession/qr/connector/{connector.pk}.png",

@@ -3,9 +3,9 @@ import asyncio
 import logging
 import signal
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from sessions_app.ocpp.commands import commands_redis_url
 from sessions_app.ocpp.server import Gateway
 
 
@@ -26,8 +26,9 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with Gateway(host=host, port=port, redis_url=settings.REDIS_URL) as gateway:
-            commands = "remote commands via Redis" if settings.REDIS_URL else "no remote commands (REDIS_URL unset)"
+        redis_url = commands_redis_url()
+        async with Gateway(host=host, port=port, redis_url=redis_url) as gateway:
+            commands = "remote commands via Redis" if redis_url else "no remote commands (REDIS_URL unset)"
             self.stdout.write(f"OCPP gateway on ws://{host}:{gateway.port}/<station identity> ({commands})")
             await stop.wait()
         self.stdout.write("OCPP gateway stopped.")
