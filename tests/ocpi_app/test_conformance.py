@@ -71,3 +71,21 @@ def test_the_admin_shows_revenue_per_partner_and_only_the_operators_own(client, 
     assert f"VOLT-CDR-{roaming_session.pk}" not in client.get("/admin/ocpi_app/cdrrecord/").content.decode()
     assert client.get(f"/admin/ocpi_app/partner/{partner[0].pk}/change/").status_code in (302, 404)
     assert "04ABCDEF" not in client.get("/admin/ocpi_app/partnertoken/").content.decode()
+
+
+def test_the_demo_sets_up_a_registered_emsp_whose_printed_token_works(client, operator, capsys):
+    from django.core.management import call_command
+
+    from billing_app.models import Tariff
+    from ocpi_app.models import PartnerToken
+
+    factories.ConnectorFactory(station__location__operator=operator)
+    factories.TariffFactory(operator=operator)
+    call_command("ocpi_demo")
+    call_command("ocpi_demo")  # idempotent; a new token each run
+    token = capsys.readouterr().out.strip().splitlines()[-1].split("Token ")[1].split("'")[0]
+    response = client.get("/ocpi/2.2.1/locations", HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 200 and len(response.json()["data"]) == 1
+    assert PartnerToken.objects.get().id_token.status == "accepted"
+    assert [t["id"] for t in client.get("/ocpi/2.2.1/tariffs", HTTP_AUTHORIZATION=f"Token {token}").json()[
+        "data"]] == [Tariff.objects.get().ocpi_id]
