@@ -83,6 +83,7 @@ CLASSIFIED = {
     "disputes:attachment": "driver-page",
     "fleet:card_update": "fleet-post", "fleet:card_block": "fleet-post",
     "fleet:invoice_pdf": "fleet-page", "fleet:invoice_sessions_csv": "fleet-page",
+    "fleet:invoice_facturx": "fleet-page", "fleet:invoice_xml": "fleet-page",
     "fleet:credit_note_pdf": "fleet-page",
     "disputes:support_ticket": "support-page",
     "disputes:support_attachment": "support-page",
@@ -604,6 +605,7 @@ def test_fleet_pages_only_for_the_companys_fleet_manager(operator, other_operato
     sweep = Sweep(world)
     others = [role for role in people if role != "owner"]
     for url in (f"/fleet/invoices/{invoice.pk}/pdf/", f"/fleet/invoices/{invoice.pk}/sessions.csv",
+                f"/fleet/invoices/{invoice.pk}/factur-x.pdf", f"/fleet/invoices/{invoice.pk}/invoice.xml",
                 f"/fleet/credit-notes/{note.pk}/pdf/"):
         sweep.expect_denied(others, "get", url)
         sweep.expect_allowed(["owner"], "get", url)
