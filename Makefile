@@ -59,6 +59,7 @@ run: migrate localstripe
 		|| $(PY) manage.py load_demo
 	@$(PY) manage.py stripe_local_setup --base-url http://$(HOST):$(PORT) --demo-cards
 	@$(PY) manage.py guest_demo --setup --site http://$(HOST):$(PORT)
+	@OCPI_BASE_URL=http://$(HOST):$(PORT) $(PY) manage.py ocpi_demo
 	@echo ""
 	@echo "  evbilling is starting on http://$(HOST):$(PORT)/"
 	@echo "  Sign in: http://$(HOST):$(PORT)/accounts/login/  (drivers -> portal, support -> dispute queue)"
@@ -68,6 +69,7 @@ run: migrate localstripe
 	@echo "  OCPP gateway: ws://$(HOST):$(OCPP_PORT)/<station identity>  (1.6J and 2.0.1)"
 	@echo "  Try chargers: $(PY) manage.py simulate_chargers --count 4 --sessions 3"
 	@echo "  Guest charging (QR code, pay by card): $(PY) manage.py guest_demo, then open the page above$(if $(OCPP_COMMANDS_REDIS_URL),, (needs Redis: none answered on 127.0.0.1:6379))"
+	@echo "  OCPI roaming (docs/ocpi.md): admin -> OCPI roaming; $(PY) manage.py ocpi_token_a --name PARTNER"
 	@echo "  Payments: localstripe on http://127.0.0.1:$(LOCALSTRIPE_PORT) (a fake Stripe; card pm_card_visa)"
 	@echo ""
 	@trap 'kill $$OCPP_PID 2>/dev/null' EXIT INT TERM; \

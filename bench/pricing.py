@@ -1,6 +1,15 @@
-"""Benchmark of the pricing engine: sessions priced per second on one core.
+"""Benchmark of the pricing engine: sessions priced per second on one core, before and after.
 
-    .venv/bin/python bench/pricing.py [--seconds 2]
+    .venv/bin/python bench/pricing.py [--seconds 2] [--before REVISION] [--corpus 500]
+    .venv/bin/python bench/pricing.py --instructions    # needs valgrind
+
+Each case is priced by this tree's engine and by the engine of git revision `--before` (default:
+main just before the speed-up of issue 16), loaded from `git archive` into a temporary
+directory, alternately in short rounds timed in CPU time so that both see the same machine load;
+the outputs of both are compared on the case and on the first `--corpus` cases of the regression
+corpus (tests/billing_app/data/pricing_corpus.jsonl.gz). Without git, only this tree's figures
+print. `--instructions` counts CPU instructions per session instead (valgrind's callgrind, 50 runs
+of each): slower, but a figure other work on a shared machine does not move.
 
 Realistic: 60 charging periods (5 h in Europe/Berlin, crossing a 22:00 tariff boundary in the
 middle of a period, with power varying around a 22 kW threshold, ending with parking) priced
@@ -9,7 +18,16 @@ Simple: 2 periods priced with a 1-element tariff. Needs no Django settings.
 """
 
 import argparse
+import contextlib
+import importlib.util
+import io
+import os
+import re
+import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from billing_app.pricing import Session, Tariff, price_session
 from billing_app.pricing.ocpi import session_from_json, tariff_from_ocpi
+from tests.billing_app.pricing_corpus import expected_outputs, read_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+# The engine as it was when the regression corpus was recorded (main, before the speed-up).
+BEFORE = "6068163"
 
 REALISTIC_TARIFF = {
     "country_code": "DE",
@@ -112,30 +135,126 @@ def simple_session() -> dict:
     }
 
 
-def rate(tariff: Tariff, session: Session, seconds: float) -> tuple[float, str]:
-    breakdown = price_session(tariff=tariff, session=session)
-    count = 0
-    began = time.perf_counter()
-    deadline = began + seconds
-    while time.perf_counter() < deadline:
-        for _ in range(100):
-            price_session(tariff=tariff, session=session)
-        count += 100
-    return count / (time.perf_counter() - began), str(breakdown.total_cost.incl_vat)
+def load_engine(revision: str, into: Path):
+    """`price_session` of the engine at a git revision (billing_app/pricing/ as a package of its
+    own; it shares billing_app.money with this tree), or None without git."""
+    try:
+        archive = subprocess.run(  # noqa: S603 (git, with a revision the user gives)
+            ["git", "archive", revision, "billing_app/pricing"],  # noqa: S607
+            cwd=ROOT, capture_output=True, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as error:
+        print(f"(no engine from git revision {revision}: {error}; only this tree's figures)")
+        return None
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    package = into / "billing_app" / "pricing"
+    spec = importlib.util.spec_from_file_location("pricing_before", package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])  # fmt: skip
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["pricing_before"] = module
+    spec.loader.exec_module(module)
+    return module.price_session
+
+
+def rates(engines: dict, tariff: Tariff, session: Session, seconds: float) -> dict[str, float]:
+    """Sessions per second of each engine, timed in alternating rounds of ~0.1 s."""
+    counts = dict.fromkeys(engines, 0)
+    spent = dict.fromkeys(engines, 0.0)
+    batch = 10
+    while min(spent.values()) < seconds:
+        for name, engine in engines.items():
+            began = time.process_time()
+            for _ in range(batch):
+                engine(tariff=tariff, session=session)
+            spent[name] += time.process_time() - began
+            counts[name] += batch
+        batch = max(10, int(batch * 0.1 / max(spent[name] / counts[name] * batch, 1e-9)))
+    return {name: counts[name] / spent[name] for name in engines}
+
+
+def same_results(before, tariff: Tariff, session: Session) -> bool:
+    return expected_outputs(before(tariff=tariff, session=session)) == expected_outputs(
+        price_session(tariff=tariff, session=session)
+    )
+
+
+def count_instructions(before_revision: str, runs: int) -> None:
+    """Instructions per session of each engine under valgrind's callgrind: a figure that, unlike
+    time, does not move with other work on the machine. The child marks each measured stretch by
+    calling getppid(), before which callgrind writes its counters."""
+    if shutil.which("valgrind") is None:
+        print("--instructions needs valgrind (apt-get install valgrind)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            "valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={tmp}/out",
+            sys.executable, __file__, "--before", before_revision, "--instructions-child", str(runs),
+        ]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True)  # noqa: S603 (our own command line)
+        dumps = sorted(Path(tmp).glob("out.*"), key=lambda path: int(path.suffix[1:]))
+        counts = [int(re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)[1]) for dump in dumps]
+    measured = counts[1::2]  # dump 1: start-up and warm-up; then measured runs and the next warm-up, in turn
+    for index, (name, _, _) in enumerate(CASES):
+        then, now = measured[2 * index] / runs, measured[2 * index + 1] / runs
+        print(f"{name:<36} now {now / 1000:>8,.0f}k instructions  before {then / 1000:>8,.0f}k  x{then / now:.2f}")
+
+
+def instructions_child(before_revision: str, runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        before = load_engine(before_revision, Path(tmp))
+        for _, tariff_data, session_data in CASES:
+            tariff, session = tariff_from_ocpi(tariff_data), session_from_json(session_data)
+            for engine in (before, price_session):
+                for _ in range(3):
+                    engine(tariff=tariff, session=session)
+                os.getppid()
+                for _ in range(runs):
+                    engine(tariff=tariff, session=session)
+                os.getppid()
+
+
+CASES = (
+    ("realistic (60 periods, 6 elements)", REALISTIC_TARIFF, realistic_session()),
+    ("simple (2 periods, 1 element)", SIMPLE_TARIFF, simple_session()),
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="time spent on each case")
-    seconds = parser.parse_args().seconds
-    cases = [
-        ("realistic (60 periods, 6 elements)", tariff_from_ocpi(REALISTIC_TARIFF), realistic_session()),
-        ("simple (2 periods, 1 element)", tariff_from_ocpi(SIMPLE_TARIFF), simple_session()),
-    ]
-    for name, tariff, raw in cases:
-        session = session_from_json(raw)
-        per_second, total = rate(tariff, session, seconds)
-        print(f"{name:<38} {per_second:>10,.0f} sessions/s  ({1e6 / per_second:,.1f} us each, total {total} EUR)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="time spent on each case and engine")
+    parser.add_argument("--before", default=BEFORE, help="git revision of the engine to compare with")
+    parser.add_argument("--corpus", type=int, default=500, help="corpus cases whose outputs are compared")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead")
+    parser.add_argument("--instructions-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.instructions_child:
+        instructions_child(args.before, args.instructions_child)
+        return
+    if args.instructions:
+        count_instructions(args.before, 50)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        before = load_engine(args.before, Path(tmp))
+        engines = {"now": price_session} if before is None else {"before": before, "now": price_session}
+        if before is not None:
+            differ = 0
+            for case in read_corpus()[: args.corpus]:
+                tariff, session = tariff_from_ocpi(case["tariff"]), session_from_json(case["session"])
+                with contextlib.suppress(ValueError):  # a case both refuse; the corpus test checks the message
+                    differ += not same_results(before, tariff, session)
+            print(f"corpus: {args.corpus - differ} of {args.corpus} cases price the same before and now")
+        for name, tariff_data, session_data in CASES:
+            tariff, session = tariff_from_ocpi(tariff_data), session_from_json(session_data)
+            total = price_session(tariff=tariff, session=session).total_cost.incl_vat
+            per_second = rates(engines, tariff, session, args.seconds)
+            now = per_second["now"]
+            line = f"{name:<36} now {now:>8,.0f}/s ({1e6 / now:,.1f} us)"
+            if before is not None:
+                then = per_second["before"]
+                same = "same results" if same_results(before, tariff, session) else "RESULTS DIFFER"
+                line += f"  before {then:>8,.0f}/s ({1e6 / then:,.1f} us)  x{now / then:.2f}, {same}"
+            print(f"{line}, total {total} EUR")
 
 
 if __name__ == "__main__":

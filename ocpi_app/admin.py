@@ -7,14 +7,20 @@ partner's is stored hashed, ours is the partner's secret. Scoped like every admi
 """
 from __future__ import annotations
 
+import csv
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Count, Q, Sum
+from django.http import HttpResponse
 
+from billing_app.money import quantize_money
 from evbilling.errors import ApplicationError
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 
 from . import credentials
-from .models import CpoParty, Partner, PartnerTariff, PushDelivery
+from .models import CdrRecord, CommandRequest, CpoParty, Partner, PartnerTariff, PartnerToken, PushDelivery
 
 
 @admin.register(CpoParty)
@@ -67,9 +73,56 @@ class PushDeliveryAdmin(ReadOnlyScopedAdmin):
                        "last_error", "created_at"]
 
 
+@admin.register(CdrRecord)
+class CdrRecordAdmin(ReadOnlyScopedAdmin):
+    """The CDRs we issued, as sent (never edited; corrections are credit CDRs), with their push state."""
+
+    list_display = ["cdr_id", "partner", "kind", "session", "total_excl_vat", "total_incl_vat", "currency", "state",
+                    "last_updated"]
+    list_filter = ["state", "kind", "partner"]
+    search_fields = ["cdr_id", "session__id"]
+    list_select_related = ["partner", "session"]
+    readonly_fields = ["cdr_id", "partner", "kind", "credit_reference", "session", "currency", "total_excl_vat",
+                       "total_incl_vat", "state", "push", "last_updated", "body"]
+    actions = ["export_csv"]
+
+    @admin.action(description="Export the selected CDRs as CSV (accounting)")
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="ocpi-cdrs.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["cdr_id", "kind", "credit_reference", "partner", "party", "session", "currency",
+                         "total_excl_vat", "total_incl_vat", "state", "last_updated"])
+        for cdr in queryset.select_related("partner", "credit_reference").order_by("last_updated", "pk"):
+            writer.writerow([cdr.cdr_id, cdr.kind, cdr.credit_reference.cdr_id if cdr.credit_reference else "",
+                             cdr.partner.name, f"{cdr.partner.country_code}*{cdr.partner.party_id}", cdr.session_id,
+                             cdr.currency, cdr.total_excl_vat, cdr.total_incl_vat, cdr.state,
+                             cdr.last_updated.isoformat()])
+        return response
+
+
+@admin.register(PartnerToken)
+class PartnerTokenAdmin(ReadOnlyScopedAdmin):
+    list_display = ["uid", "type", "partner", "contract_id", "valid", "whitelist", "last_updated"]
+    list_filter = ["whitelist", "valid", "partner"]
+    search_fields = ["uid", "contract_id"]
+    readonly_fields = ["partner", "id_token", "uid", "type", "contract_id", "valid", "whitelist", "last_updated",
+                       "data"]
+
+
+@admin.register(CommandRequest)
+class CommandRequestAdmin(ReadOnlyScopedAdmin):
+    list_display = ["created_at", "partner", "command", "reference", "connector", "result", "charger_answer",
+                    "result_sent_at"]
+    list_filter = ["command", "result", "partner"]
+    readonly_fields = ["partner", "command", "reference", "connector", "response_url", "body", "command_id",
+                       "charger_answer", "result", "result_sent_at", "result_error", "created_at"]
+
+
 @admin.register(Partner)
 class PartnerAdmin(OperatorScopedAdmin):
-    list_display = ["name", "country_code", "party_id", "role", "status", "registered_at", "operator"]
+    list_display = ["name", "country_code", "party_id", "role", "status", "roaming_sessions", "cdr_net",
+                    "cdr_gross", "cdr_states", "registered_at", "operator"]
     list_filter = ["status", "role"]
     search_fields = ["name", "party_id", "business_name"]
     actions = ["issue_token_a", "renew_credentials", "unregister"]
@@ -77,6 +130,39 @@ class PartnerAdmin(OperatorScopedAdmin):
 
     def get_inlines(self, request, obj=None):
         return [PartnerTariffInline] if obj is not None else []
+
+    def get_queryset(self, request):
+        """Each partner with its roaming revenue: the net and gross of the CDRs issued to it (credit CDRs count
+        negative) and how many are acknowledged, waiting or failed."""
+        return super().get_queryset(request).annotate(
+            _sessions=Count("cdrs__session", distinct=True), _net=Sum("cdrs__total_excl_vat"),
+            _gross=Sum("cdrs__total_incl_vat"),
+            _acknowledged=Count("cdrs", filter=Q(cdrs__state=CdrRecord.State.ACKNOWLEDGED)),
+            _open=Count("cdrs", filter=Q(cdrs__state__in=[CdrRecord.State.PENDING, CdrRecord.State.SENT])),
+            _failed=Count("cdrs", filter=Q(cdrs__state=CdrRecord.State.FAILED)))
+
+    @admin.display(description="priced sessions", ordering="_sessions")
+    def roaming_sessions(self, partner):
+        return partner._sessions
+
+    @staticmethod
+    def _money(value, partner) -> str:  # SQLite sums decimals as floats: back to the currency's cents
+        if value is None:
+            return "-"
+        currency = partner.operator.default_currency
+        return f"{quantize_money(Decimal(str(value)), currency)} {currency}"
+
+    @admin.display(description="CDR net", ordering="_net")
+    def cdr_net(self, partner):
+        return self._money(partner._net, partner)
+
+    @admin.display(description="CDR gross", ordering="_gross")
+    def cdr_gross(self, partner):
+        return self._money(partner._gross, partner)
+
+    @admin.display(description="CDRs acknowledged / waiting / failed")
+    def cdr_states(self, partner):
+        return f"{partner._acknowledged} / {partner._open} / {partner._failed}"
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

@@ -73,6 +73,20 @@ class TariffAssignmentInline(ScopedInline, admin.TabularInline):
     extra = 0
 
 
+def read_ocpi_upload(upload) -> dict:
+    """An uploaded file as one OCPI Tariff object (numbers exact), or a form error saying why not (the JSON
+    error's line and column); the tariff import and the what-if draft upload both read files this way."""
+    if upload.size > 1_000_000:
+        raise forms.ValidationError("The file is larger than 1 MB.")
+    try:
+        data = loads(upload.read())
+    except ValueError as error:
+        raise forms.ValidationError(f"Not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise forms.ValidationError("The file must hold one OCPI Tariff object.")
+    return data
+
+
 class OcpiImportForm(forms.Form):
     operator = forms.ModelChoiceField(queryset=None)
     file = forms.FileField(help_text="An OCPI 2.2.1 Tariff object (JSON).")
@@ -82,16 +96,7 @@ class OcpiImportForm(forms.Form):
         self.fields["operator"].queryset = operators_for(user)
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > 1_000_000:
-            raise forms.ValidationError("The file is larger than 1 MB.")
-        try:
-            data = loads(upload.read())
-        except ValueError as error:
-            raise forms.ValidationError(f"Not JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise forms.ValidationError("The file must hold one OCPI Tariff object.")
-        return data
+        return read_ocpi_upload(self.cleaned_data["file"])
 
 
 @admin.register(Tariff)

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from billing_app.admin.tariffs import read_ocpi_upload
 from billing_app.models import Tariff, WhatIfRun
 from billing_app.pricing import ocpi
 from billing_app.reporting.exports import csv_lines
@@ -26,7 +27,6 @@ from sessions_app.models import Location
 from sessions_app.selectors import operators_for, scope_to_user
 
 MAX_DAYS = 366
-MAX_UPLOAD = 1_000_000
 
 
 class WhatIfForm(forms.Form):
@@ -59,14 +59,7 @@ class WhatIfForm(forms.Form):
         upload = self.cleaned_data.get("draft_file")
         if not upload:
             return None
-        if upload.size > MAX_UPLOAD:
-            raise forms.ValidationError("The file is larger than 1 MB.")
-        try:
-            data = ocpi.loads(upload.read())
-        except ValueError as error:
-            raise forms.ValidationError(f"Not JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise forms.ValidationError("The file must hold one OCPI Tariff object.")
+        data = read_ocpi_upload(upload)
         try:
             what_if.draft_from_ocpi(data)
         except what_if.WhatIfError as error:

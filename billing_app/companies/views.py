@@ -16,6 +16,7 @@ from billing_app.companies import selectors
 from billing_app.companies.forms import CardForm, FleetSessionFilterForm, InviteForm, SpendFilterForm
 from billing_app.companies.services import company_member_invite
 from billing_app.companies.statement import session_list_csv, session_list_name
+from billing_app.invoicing.einvoice import cii_xml, facturx_pdf
 from billing_app.invoicing.views import pdf_response
 from billing_app.reporting.exports import company_sessions_rows, csv_lines
 from evbilling.errors import form_call, message_call
@@ -193,6 +194,28 @@ def invoice_sessions_csv(request, company, pk: int):
     invoice = get_object_or_404(selectors.company_invoices(company), pk=pk)
     response = HttpResponse(session_list_csv(invoice), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{session_list_name(invoice)}"'
+    return response
+
+
+@require_GET
+@fleet_manager_required
+def invoice_facturx(request, company, pk: int):
+    """The statement as a Factur-X e-invoice (PDF/A-3 with its EN 16931 CII XML embedded)."""
+    invoice = get_object_or_404(selectors.company_invoices(company), pk=pk)
+    response = HttpResponse(facturx_pdf(invoice), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}-factur-x.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+@fleet_manager_required
+def invoice_xml(request, company, pk: int):
+    """The statement's EN 16931 CII XML alone (for an accounting system that takes XML)."""
+    invoice = get_object_or_404(selectors.company_invoices(company), pk=pk)
+    response = HttpResponse(cii_xml(invoice), content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.xml"'
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -171,21 +171,25 @@ def document_html(document: Invoice | CreditNote) -> str:
         return render_to_string("billing/invoice.html", document_context(document))
 
 
-def html_to_pdf(html: str, *, identifier: bytes) -> bytes:
-    """WeasyPrint with reproducible output (see module docstring)."""
+def html_to_pdf(html: str, *, identifier: bytes, pdf_variant: str | None = None) -> bytes:
+    """WeasyPrint with reproducible output (see module docstring); `pdf_variant="pdf/a-3b"` for a PDF/A-3 that
+    can carry an e-invoice (Factur-X)."""
     from weasyprint import HTML  # imported late: ~1 s, and only workers render
 
     os.environ.setdefault("SOURCE_DATE_EPOCH", FIXED_SOURCE_DATE_EPOCH)
     for noisy in ("fontTools", "weasyprint.progress"):  # INFO logs every glyph and every step
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(pdf_identifier=identifier)
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(pdf_identifier=identifier,
+                                                                        pdf_variant=pdf_variant)
 
 
-def document_pdf(document: Invoice | CreditNote) -> bytes:
-    """The PDF of an issued invoice or a credit note; the same bytes every time."""
+def document_pdf(document: Invoice | CreditNote, *, pdf_a: bool = False) -> bytes:
+    """The PDF of an issued invoice or a credit note; the same bytes every time. `pdf_a`: as PDF/A-3b, the base
+    of its Factur-X e-invoice (`invoicing.einvoice`)."""
     if not document.number:
         raise ValueError(f"{document} is a draft: drafts have no PDF.")
-    return html_to_pdf(document_html(document), identifier=document.number.encode())
+    return html_to_pdf(document_html(document), identifier=document.number.encode(),
+                       pdf_variant="pdf/a-3b" if pdf_a else None)
 
 
 def sha256(data: bytes) -> str:

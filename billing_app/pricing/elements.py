@@ -1,5 +1,12 @@
 """Element choice (OCPI 2.2.1 Tariffs module: which TariffElement prices a dimension at a given moment).
 
+The spec, Tariff object: "When the list of Tariff Elements contains more than one Element with the
+same Tariff Dimension (ENERGY/FLAT/TIME etc.), than the first Tariff Element with that Dimension in
+the list with matching Tariff Restrictions will be used." And ReservationRestrictionType: "When a
+Tariff has both, RESERVATION and RESERVATION_EXPIRES TariffElements, where both TariffElements have a
+TIME PriceComponent, then the time based cost of an expired reservation will be calculated based on
+the RESERVATION_EXPIRES TariffElement."
+
 Per dimension (ENERGY, TIME, PARKING_TIME, FLAT) and per period, the first element in tariff
 order whose restrictions all match and which has a component of that dimension is used (the
 first such component of the element, should it list two). Elements with a `reservation`
@@ -17,6 +24,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from decimal import Decimal
+from enum import IntEnum
+from typing import NamedTuple
 
 from billing_app.money import MINOR_UNITS
 
@@ -36,8 +45,16 @@ from .types import (
     Tariff,
 )
 
-# Session.reservation -> match mode: charging only, reserved then charging, reservation expired.
-MODES = {None: 0, RESERVATION: 1, RESERVATION_EXPIRES: 2}
+
+class Mode(IntEnum):
+    """Which elements price a session, from `Session.reservation`."""
+
+    CHARGING = 0  # None: no reservation
+    RESERVED = 1  # "RESERVATION": reserved, then charging
+    EXPIRED = 2  # "RESERVATION_EXPIRES": reserved, never charged (reservation costs only)
+
+
+MODES = {None: Mode.CHARGING, RESERVATION: Mode.RESERVED, RESERVATION_EXPIRES: Mode.EXPIRED}
 
 
 class Candidate:
@@ -54,7 +71,26 @@ class Candidate:
         self.restriction = restriction
 
 
+class Match(NamedTuple):
+    """The component pricing each dimension at one moment (None: nothing prices it)."""
+
+    energy: Candidate | None
+    time: Candidate | None
+    parking: Candidate | None
+    flat: Candidate | None
+    reservation_time: Candidate | None
+    reservation_flat: Candidate | None
+
+
+class _Reservation(NamedTuple):
+    """The candidates for reservation time and for the reservation fee, in tariff order."""
+
+    time: tuple[Candidate, ...]
+    flat: tuple[Candidate, ...]
+
+
 _NORMAL = (ENERGY, TIME, PARKING_TIME, FLAT)
+_NO_NORMAL = (None, None, None, None)
 
 
 class CompiledTariff:
@@ -88,8 +124,8 @@ class CompiledTariff:
                         kind = RESERVATION_TIME if kind == TIME else RESERVATION_FLAT
                     target[component.type].append(Candidate(kind, e_idx, c_idx, component, restriction))
         self.normal = tuple(_first_per_element(normal[d]) for d in _NORMAL)
-        self.booked = (_first_per_element(booked[TIME]), _first_per_element(booked[FLAT]))
-        self.expired = (
+        self.booked = _Reservation(_first_per_element(booked[TIME]), _first_per_element(booked[FLAT]))
+        self.expired = _Reservation(
             _first_per_element(expired[TIME] + booked[TIME]),
             _first_per_element(expired[FLAT] + booked[FLAT]),
         )
@@ -119,10 +155,11 @@ class CompiledTariff:
         self.cmax_bounds = sorted({r.c_max for r in restrictions if r.c_max is not None})
         self.uses_power = bool(self.pmin_bounds or self.pmax_bounds)
         self.uses_current = bool(self.cmin_bounds or self.cmax_bounds)
-        self.cache: dict[tuple, tuple] = {}
+        self.cache: dict[tuple, Match] = {}
 
-    def match(self, ctx: MatchContext, mode: int) -> tuple:
-        """(energy, time, parking, flat, reservation time, reservation flat) candidates."""
+    def match(self, ctx: MatchContext, mode: Mode) -> Match:
+        """The components pricing each dimension in the context, cached per band: the key is the
+        mode and the band of each restriction (the engine builds the same key itself)."""
         key = (
             mode,
             bisect_right(self.tod_bounds, ctx.tod) if self.uses_clock else 0,
@@ -142,15 +179,15 @@ class CompiledTariff:
             found = self.cache[key] = self._match_exact(ctx, mode)
         return found
 
-    def _match_exact(self, ctx: MatchContext, mode: int) -> tuple:
+    def _match_exact(self, ctx: MatchContext, mode: Mode) -> Match:
         def first(cands: tuple[Candidate, ...]) -> Candidate | None:
             return next((c for c in cands if c.restriction.matches(ctx)), None)
 
-        normal = tuple(first(c) for c in self.normal) if mode != 2 else (None, None, None, None)
-        if mode == 0:
-            return (*normal, None, None)
-        reserved = self.booked if mode == 1 else self.expired
-        return (*normal, first(reserved[0]), first(reserved[1]))
+        normal = _NO_NORMAL if mode == Mode.EXPIRED else tuple(first(c) for c in self.normal)
+        if mode == Mode.CHARGING:
+            return Match(*normal, None, None)
+        reserved = self.booked if mode == Mode.RESERVED else self.expired
+        return Match(*normal, first(reserved.time), first(reserved.flat))
 
 
 def _first_per_element(cands: list[Candidate]) -> tuple[Candidate, ...]:

@@ -15,12 +15,15 @@ The OCPI 2.2.1 rules, with the errata of the spec's worked examples (ocpi/ocpi i
 
 This module walks the periods and applies the rules that span them:
 
-* FLAT is charged once per session: the first (in time) period where a FLAT component
-  matches. Reservation FLAT fees are charged once, separately, and go to the reservation
-  total like reservation TIME.
-* Reservations: with `Session.reservation == "RESERVATION"` the RESERVATION elements price
-  the RESERVATION_TIME volumes (TIME) and a reservation fee (FLAT). With
-  "RESERVATION_EXPIRES" no charging took place: only reservation costs are billed.
+* FLAT is charged once per session (TariffDimensionType FLAT: "Flat fee without unit for
+  step_size"; min_price: "a FLAT fee is a fixed amount that has to be payed for any Charging
+  Session"): the first (in time) period where a FLAT component matches. Reservation FLAT fees
+  are charged once, separately, and go to the reservation total like reservation TIME.
+* Reservations ("A reservation can only have: FLAT and TIME TariffDimensions, where TIME is for
+  the duration of the reservation"): with `Session.reservation == "RESERVATION"`
+  (`Mode.RESERVED`) the RESERVATION elements price the RESERVATION_TIME volumes (TIME) and a
+  reservation fee (FLAT). With "RESERVATION_EXPIRES" (`Mode.EXPIRED`) no charging took place:
+  only reservation costs are billed.
 * Quantities in the totals (kWh, hours) are rounded to OCPI's 4 decimals.
 
 Extensions (not OCPI): `Tariff.parking_grace_minutes` makes the first N minutes of
@@ -29,6 +32,12 @@ PARKING_TIME after the last charging period free; a period with `suspended_by_ev
 nor as time. Both still count in `total_parking_time`.
 
 Money: Decimal only, rounded by `billing_app.money` and nowhere else.
+
+Speed (issue 16; `bench/pricing.py` prints it against the engine before): a tariff is compiled
+once (`elements.compiled_tariff`); the components matched are cached per band of every
+restriction, so a period costs a lookup; the time bands and the next time-of-day cut are found
+once per boundary, not per period; a period is split only where a boundary falls inside it.
+`tests/billing_app/test_pricing_corpus.py` checks every change against 6,000 recorded cases.
 """
 
 from __future__ import annotations
@@ -40,24 +49,32 @@ from fractions import Fraction
 from typing import Any
 
 from .bounds import price_bound_lines
-from .elements import MODES, Candidate, compiled_tariff
+from .elements import MODES, Candidate, Match, Mode, compiled_tariff
 from .lines import build_lines, cdr_totals
 from .periods import ONE_US, divide_volume, next_cut, next_time_boundary, scan_periods, split_period
-from .restrictions import DAY_US, MatchContext, local_clock, power_and_current
+from .restrictions import MatchContext, local_clock, power_and_current
 from .step_size import apply_step_sizes
 from .types import ENERGY, PARKING_TIME, RESERVATION_TIME, TIME, ZERO, CostBreakdown, CostLine, Session, Tariff
 from .volumes import SECONDS_PER_HOUR, ComponentVolume, add_volumes, to_decimal, to_seconds
 
 _QUANTITY_QUANTUM = Decimal("0.0001")
+_LATEST = 1 << 62  # microseconds: later than any session
 
 
-def _accumulate(acc: dict, cand, index: int, moment, part) -> ComponentVolume:
-    """Add one period's volume to the component that prices it (a new line on its first period)."""
+def _accumulate(acc: dict[Candidate, ComponentVolume], cand: Candidate, index: int, moment: datetime,
+                part: Decimal | Fraction) -> ComponentVolume:  # fmt: skip
+    """Add one period's (or piece's) volume to the component that prices it: a new line on its
+    first period; the sum kept exact (a Fraction once a split piece is one)."""
     line = acc.get(cand)
     if line is None:
         line = acc[cand] = ComponentVolume(cand, index, moment, part)
-    else:
-        line.add(index, part)
+        return line
+    if line.periods[-1] != index:
+        line.periods.append(index)
+    try:
+        line.quantity += part
+    except TypeError:
+        line.quantity = add_volumes(line.quantity, part)
     return line
 
 
@@ -77,7 +94,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     flat: tuple[Candidate, int, datetime] | None = None
     reservation_flat: tuple[Candidate, int, datetime] | None = None
     flat_seen = reservation_seen = False
-    energy_so_far: Decimal | Fraction = ZERO
+    energy_so_far = ZERO
     total_parking = ZERO
     uses_clock, uses_dow = compiled.uses_clock, compiled.uses_dow
     uses_power, uses_current = compiled.uses_power, compiled.uses_current
@@ -87,26 +104,34 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     cmin_bounds, cmax_bounds = compiled.cmin_bounds, compiled.cmax_bounds
     n_dur, n_kwh = len(dur_bounds), len(kwh_bounds)
     cache = compiled.cache
-    base_ordinal, base_tod = fixed or (0, 0)
     ordinal = tod = tod_band = weekday = date_band = kwh_band = dur_band = 0
     pmin_band = pmax_band = cmin_band = cmax_band = 0
     p_min = p_max = c_min = c_max = None
+
+    time_band_until = -_LATEST  # where the time bands may next change (fixed UTC offset: a bound)
+    cut_at = -_LATEST  # the first cut (an element's time window opens or closes) after x0, when fixed
 
     for index, period in enumerate(periods):
         x0 = offsets[index]
         x1 = offsets[index + 1]
         energy = period.energy
-        if uses_clock:
-            if fixed is not None:
-                days, tod = divmod(base_tod + x0, DAY_US)
-                ordinal = base_ordinal + days
-            else:
+        if x0 >= time_band_until:  # the time bands of x0 (kept while x0 is before the next boundary)
+            if uses_clock:
                 ordinal, tod = clock(x0)
-            tod_band = bisect_right(tod_bounds, tod)
-            if uses_dow:
-                weekday = (ordinal - 1) % 7
-            if date_bounds:
-                date_band = bisect_right(date_bounds, ordinal)
+                tod_band = bisect_right(tod_bounds, tod)
+                if uses_dow:
+                    weekday = (ordinal - 1) % 7
+                if date_bounds:
+                    date_band = bisect_right(date_bounds, ordinal)
+            if n_dur:
+                dur_band = bisect_right(dur_bounds, x0)
+            if uses_clock and fixed is None:
+                time_band_until = x0 + 1
+            else:
+                time_band_until = min(
+                    x0 + tod_bounds[tod_band] - tod if uses_clock else _LATEST,
+                    dur_bounds[dur_band] if dur_band < n_dur else _LATEST,
+                )
         if uses_power:
             p_min, p_max = period.min_power, period.max_power
             if p_min is None or p_max is None:
@@ -119,43 +144,46 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             cmax_band = (-1 if c_max is None else bisect_right(cmax_bounds, c_max)) if cmax_bounds else 0
         if n_kwh:
             kwh_band = bisect_right(kwh_bounds, energy_so_far)
-        if n_dur:
-            dur_band = bisect_right(dur_bounds, x0)
         matched = cache.get(
             (mode, tod_band, weekday, date_band, kwh_band, dur_band, pmin_band, pmax_band, cmin_band, cmax_band)
         )
         if matched is None:
+            ordinal, tod = clock(x0) if uses_clock else (0, 0)
             ctx = MatchContext(ordinal, tod, x0, energy_so_far, p_min, p_max, c_min, c_max)
             matched = compiled.match(ctx, mode)
 
         time_h, park_h, res_h = period.time, period.parking_time, period.reservation_time
+        if cut_at <= x0 and cut_bounds and fixed:
+            _, tod = clock(x0)
+            cut_at = x0 + next_cut(cut_bounds, tod) - tod
         if x1 > x0 and (
-            (cut_bounds and fixed and x0 + next_cut(cut_bounds, tod) - tod < x1)
+            (cut_bounds and fixed and cut_at < x1)
             or (uses_clock and not fixed and next_time_boundary(compiled, clock, x0) < x1)
             or (dur_band < n_dur and dur_bounds[dur_band] < x1)
             or (kwh_band < n_kwh and energy and kwh_bounds[kwh_band] < energy_so_far + energy)
         ):
+            ordinal, tod = clock(x0) if uses_clock else (0, 0)
             ctx = MatchContext(ordinal, tod, x0, energy_so_far, p_min, p_max, c_min, c_max)
             pieces = split_period(compiled, clock, ctx, mode, matched, period, x0, x1, energy_so_far)
             if len(pieces) == 1:
-                parts: Any = ((energy, time_h, park_h, res_h, pieces[0][1]),)
+                parts: Any = ((energy, time_h, park_h, res_h, pieces[0].match),)
             else:
                 parts = zip(
                     divide_volume(energy, pieces), divide_volume(time_h, pieces), divide_volume(park_h, pieces),
-                    divide_volume(res_h, pieces), [found for _, found in pieces], strict=True,
+                    divide_volume(res_h, pieces), [piece.match for piece in pieces], strict=True,
                 )  # fmt: skip
         else:
             parts = ((energy, time_h, park_h, res_h, matched),)
 
         moment = period.start_date_time
+        found: Match
         for e_part, t_part, p_part, r_part, found in parts:
-            c_energy, c_time, c_park, c_flat, c_rtime, c_rflat = found
-            if e_part and c_energy is not None:
-                last[ENERGY] = _accumulate(acc, c_energy, index, moment, e_part)
-            if t_part and c_time is not None:
-                last[TIME] = _accumulate(acc, c_time, index, moment, t_part)
-            if p_part and c_park is not None and not period.suspended_by_evse:
-                line = _accumulate(acc, c_park, index, moment, p_part)
+            if e_part and found.energy is not None:
+                last[ENERGY] = _accumulate(acc, found.energy, index, moment, e_part)
+            if t_part and found.time is not None:
+                last[TIME] = _accumulate(acc, found.time, index, moment, t_part)
+            if p_part and found.parking is not None and not period.suspended_by_evse:
+                line = _accumulate(acc, found.parking, index, moment, p_part)
                 if index > last_charging and grace_left > 0:
                     seconds = to_seconds(p_part)
                     free = min(grace_left, seconds)
@@ -165,31 +193,29 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                         line = None
                 if line is not None:
                     last[PARKING_TIME] = line
-            if r_part and c_rtime is not None:
-                last[RESERVATION_TIME] = _accumulate(acc, c_rtime, index, moment, r_part)
+            if r_part and found.reservation_time is not None:
+                last[RESERVATION_TIME] = _accumulate(acc, found.reservation_time, index, moment, r_part)
             if res_h:
                 reservation_seen = True
-                if reservation_flat is None and c_rflat is not None:
-                    reservation_flat = (c_rflat, index, moment)
+                if reservation_flat is None and found.reservation_flat is not None:
+                    reservation_flat = (found.reservation_flat, index, moment)
             if energy or time_h or park_h or not res_h:
                 flat_seen = True
-                if flat is None and c_flat is not None:
-                    flat = (c_flat, index, moment)
+                if flat is None and found.flat is not None:
+                    flat = (found.flat, index, moment)
         if park_h:
             total_parking += park_h
         if energy:
-            try:
-                energy_so_far += energy
-            except TypeError:
-                energy_so_far = add_volumes(energy_so_far, energy)
+            energy_so_far += energy  # Decimal: periods' volumes are, only split pieces may be Fractions
 
-    if not flat_seen or (mode and not reservation_seen):
+    reserved = mode != Mode.CHARGING
+    if not flat_seen or (reserved and not reservation_seen):
         ordinal, tod = clock(0)
         found = compiled.match(MatchContext(ordinal, tod, 0, ZERO, ZERO, ZERO, ZERO, ZERO), mode)
-        if not flat_seen and found[3] is not None:
-            flat = (found[3], 0, start)
-        if mode and not reservation_seen and found[5] is not None:
-            reservation_flat = (found[5], 0, start)
+        if not flat_seen and found.flat is not None:
+            flat = (found.flat, 0, start)
+        if reserved and not reservation_seen and found.reservation_flat is not None:
+            reservation_flat = (found.reservation_flat, 0, start)
 
     apply_step_sizes(acc, last)
     lines = build_lines(acc, flat, reservation_flat, tariff.currency)

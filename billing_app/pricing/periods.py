@@ -1,5 +1,9 @@
 """Period splitting (OCPI 2.2.1 CDRs module, CdrChargingPeriod: periods split at tariff element changes).
 
+The spec, TariffRestrictions: "These restrictions are not for the entire Charging Session. They
+only describe if and when a TariffElement becomes active or inactive during a Charging Session."
+So a period that a restriction boundary falls inside is priced in pieces.
+
 Periods are split where a restriction boundary falls inside them (time of day, midnight for
 day/date restrictions, duration and kWh thresholds), but only where the split changes the
 elements used. Volumes are shared out in proportion to time (kWh thresholds: energy exactly,
@@ -14,13 +18,21 @@ from bisect import bisect_right
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
-from .elements import MODES, CompiledTariff
+from .elements import MODES, CompiledTariff, Match, Mode
 from .restrictions import DAY_US, MatchContext
 from .types import ZERO, ChargingPeriod, PricingError, Session
 from .volumes import add_volumes, exact
 
 ONE_US = timedelta(microseconds=1)
+
+
+class Piece(NamedTuple):
+    """A part of a split period: it ends at `end` (a fraction of the period) and `match` prices it."""
+
+    end: Fraction
+    match: Match
 
 
 def next_cut(cuts: list[int], tod: int) -> int:
@@ -60,7 +72,7 @@ def scan_periods(session: Session) -> tuple[list[int], int]:
     return offsets, last_charging
 
 
-def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, tuple]]) -> list[Decimal | Fraction]:
+def divide_volume(volume: Decimal, pieces: list[Piece]) -> list[Decimal | Fraction]:
     """Share a period's volume over its pieces in proportion to their extent; exact, and the
     last piece takes the rest so the parts add up to the volume."""
     if not volume:
@@ -69,7 +81,8 @@ def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, tuple]]) -> list
     whole = Fraction(volume)
     before = Fraction(0)
     done: Decimal | Fraction = ZERO
-    for end, _ in pieces[:-1]:
+    for piece in pieces[:-1]:
+        end = piece.end
         part = exact(whole * (end - before))
         parts.append(part)
         done = add_volumes(done, part)
@@ -78,10 +91,10 @@ def divide_volume(volume: Decimal, pieces: list[tuple[Fraction, tuple]]) -> list
     return parts
 
 
-def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: int, matched: tuple, period: ChargingPeriod,
-           x0: int, x1: int, energy_before: Decimal | Fraction) -> list[tuple[Fraction, tuple]]:  # fmt: skip
-    """Cut a period where the matched components change: (end as fraction of the period, match)
-    pieces. Positions are exact; kWh thresholds assume constant power within the period."""
+def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode, matched: Match, period: ChargingPeriod,
+           x0: int, x1: int, energy_before: Decimal | Fraction) -> list[Piece]:  # fmt: skip
+    """Cut a period into pieces where the matched components change. Positions are exact; kWh
+    thresholds assume constant power within the period."""
     energy = period.energy
     bounds = compiled.kwh_bounds
     if energy > 0 and bounds:
@@ -89,20 +102,20 @@ def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: int, 
         if i < len(bounds) and bounds[i] < energy_before + energy:
             return _split_by_energy(compiled, clock, ctx, mode, matched, energy, x0, x1, energy_before)
     span = x1 - x0
-    cuts: list[tuple[Fraction, tuple]] = []
+    cuts: list[Piece] = []
     current = matched
     x = x0
     while True:
         nxt = min(x1, next_time_boundary(compiled, clock, x))
         if nxt >= x1:
-            cuts.append((Fraction(1), current))
+            cuts.append(Piece(Fraction(1), current))
             return cuts
         ctx.elapsed = nxt
         if compiled.uses_clock:
             ctx.ordinal, ctx.tod = clock(nxt)
         found = compiled.match(ctx, mode)
         if found != current:
-            cuts.append((Fraction(nxt - x0, span), current))
+            cuts.append(Piece(Fraction(nxt - x0, span), current))
             current = found
         x = nxt
 
@@ -124,13 +137,13 @@ def next_time_boundary(compiled: CompiledTariff, clock, x: int) -> int:
     return nxt
 
 
-def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: int, matched: tuple,
+def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode, matched: Match,
                      energy: Decimal, x0: int, x1: int, energy_before: Decimal | Fraction,
-                     ) -> list[tuple[Fraction, tuple]]:  # fmt: skip
+                     ) -> list[Piece]:  # fmt: skip
     span = x1 - x0
     whole = Fraction(energy)
     before = Fraction(energy_before)
-    pieces: list[tuple[Fraction, tuple]] = []
+    pieces: list[Piece] = []
     position = Fraction(0)
     current = matched
     while True:
@@ -141,7 +154,7 @@ def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: i
             upcoming.append((Fraction(compiled.kwh_bounds[i]) - before) / whole)
         nxt = min((c for c in upcoming if c > position), default=Fraction(1))
         if nxt >= 1:
-            pieces.append((Fraction(1), current))
+            pieces.append(Piece(Fraction(1), current))
             return pieces
         ctx.elapsed = x0 + math.ceil(nxt * span)
         ctx.energy = exact(before + whole * nxt)
@@ -149,6 +162,6 @@ def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: i
             ctx.ordinal, ctx.tod = clock(ctx.elapsed)
         found = compiled.match(ctx, mode)
         if found != current:
-            pieces.append((nxt, current))
+            pieces.append(Piece(nxt, current))
             current = found
         position = nxt

@@ -1,5 +1,8 @@
 """step_size (OCPI 2.2.1 Tariffs module, PriceComponent.step_size, with the CDRs module text).
 
+The spec: "step_size SHALL only be taken into account for the last TariffElement and when
+switching to another TariffElement for the PriceComponents that is not in the new TariffElement."
+
 step_size applies once per session per dimension to the total billed volume of that dimension,
 with the step of the LAST component used for it; the volume added by rounding is billed at that
 last component's price (spec example "switching Tariff Element #2"). TIME and PARKING_TIME

@@ -65,11 +65,3 @@ class ComponentVolume:
         self.billed: Decimal | Fraction = ZERO
         self.periods = [index]
         self.start = start
-
-    def add(self, index: int, quantity: Decimal | Fraction) -> None:
-        if self.periods[-1] != index:
-            self.periods.append(index)
-        try:
-            self.quantity += quantity
-        except TypeError:
-            self.quantity = add_volumes(self.quantity, quantity)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from billing_app.models import SessionCharge
 from billing_app.settlement.selectors import charge_vat_breakdown
 from evbilling.api_conventions import IsoDateTimeFilter
-from sessions_app.models import ChargingSession, MeterSample
+from sessions_app.models import ChargingSession, MeterSample, MeterSignatureCheck
 from sessions_app.selectors import visible_to
 
 
@@ -59,15 +59,35 @@ class SessionSerializer(serializers.ModelSerializer):
                 "incl_vat": str(charge.total_incl_vat)}
 
 
+class MeterSignatureSerializer(serializers.ModelSerializer):
+    """What the meter's signed readings (OCMF) prove: verified, invalid (reasons) or unsigned."""
+
+    reasons = serializers.ListField(child=serializers.DictField(child=serializers.CharField()),
+                                    help_text='why it is invalid: [{"code", "detail"}]')
+    signed_energy_wh = serializers.DecimalField(max_digits=15, decimal_places=3, allow_null=True, read_only=True)
+
+    class Meta:
+        model = MeterSignatureCheck
+        fields = ["status", "meter_serial", "begin_wh", "end_wh", "signed_energy_wh", "reasons", "checked_at"]
+
+
 class SessionDetailSerializer(SessionSerializer):
     charge = serializers.SerializerMethodField()
+    meter_signature = serializers.SerializerMethodField(
+        help_text="the meter's signed readings (German Eichrecht); the signed data itself is downloaded from the "
+                  "portal's session page")
 
     class Meta(SessionSerializer.Meta):
-        fields = [*SessionSerializer.Meta.fields, "meter_start_wh", "meter_stop_wh", "charge"]
+        fields = [*SessionSerializer.Meta.fields, "meter_start_wh", "meter_stop_wh", "charge", "meter_signature"]
 
     def get_charge(self, session) -> dict | None:
         charge = getattr(session, "charge", None)
         return ChargeSerializer(charge).data if charge else None
+
+    @extend_schema_field(MeterSignatureSerializer(allow_null=True))
+    def get_meter_signature(self, session) -> dict | None:
+        check = MeterSignatureCheck.objects.filter(session=session).first()
+        return MeterSignatureSerializer(check).data if check else None
 
 
 class SampleSerializer(serializers.ModelSerializer):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from .. import envelope
 from ..credentials import VERSION, module_url, version_details_url
@@ -16,6 +17,7 @@ MODULES = (
     ("cdrs", "SENDER"),
     ("tokens", "RECEIVER"),
     ("commands", "RECEIVER"),
+    ("hubclientinfo", "RECEIVER"),
 )
 
 
@@ -29,3 +31,9 @@ def version_details(request: HttpRequest) -> HttpResponse:
     endpoints = [{"identifier": identifier, "role": role, "url": module_url(identifier)}
                  for identifier, role in MODULES]
     return envelope.success({"version": VERSION, "endpoints": endpoints})
+
+
+@csrf_exempt
+def unknown_url(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other URL under /ocpi/: 404 in the envelope (never Django's HTML page)."""
+    return envelope.error_response(envelope.not_found("No such OCPI endpoint: see /ocpi/versions."))

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import random
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -58,6 +59,9 @@ def test_portal_receipt_and_downloads_show_and_prove_the_signed_energy(client, d
     client.force_login(driver)
     page = client.get(reverse("portal:session", args=[signed_session.pk])).content.decode()
     assert "Signed by meter TM-DRV-7, verified" in page
+    api = client.get(f"/api/v1/sessions/{signed_session.pk}/").json()["meter_signature"]
+    assert (api["status"], api["meter_serial"], api["reasons"]) == ("verified", "TM-DRV-7", [])
+    assert Decimal(api["signed_energy_wh"]) == signed_session.energy_wh
 
     receipt = Invoice.objects.get(session=signed_session)
     text = " ".join(pdf_text(invoicing.document_pdf_bytes(receipt)).split())

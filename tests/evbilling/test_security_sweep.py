@@ -74,14 +74,16 @@ CLASSIFIED = {
     "portal:session_live": "driver-page",
     "portal:session_signed_data": "driver-page",
     "portal:session_meter_key": "driver-page",
-    "portal:token_block": "driver-post",
+    "portal:token_block": "driver-post", "portal:token_unblock": "driver-post", "portal:token_replace": "driver-post",
     "portal:plan_change": "driver-post", "portal:plan_cancel": "driver-post", "portal:plan_pay": "driver-post",
+    "portal:plan_resume": "driver-post",
     "invoices:invoice_pdf": "driver-page",
     "invoices:credit_note_pdf": "driver-page",
     "disputes:detail": "driver-page",
     "disputes:attachment": "driver-page",
     "fleet:card_update": "fleet-post", "fleet:card_block": "fleet-post",
     "fleet:invoice_pdf": "fleet-page", "fleet:invoice_sessions_csv": "fleet-page",
+    "fleet:invoice_facturx": "fleet-page", "fleet:invoice_xml": "fleet-page",
     "fleet:credit_note_pdf": "fleet-page",
     "disputes:support_ticket": "support-page",
     "disputes:support_attachment": "support-page",
@@ -287,9 +289,14 @@ def test_driver_pages_only_for_their_owner(world):
     token.refresh_from_db()
     assert token.status == token.Status.ACCEPTED
     sweep.expect_allowed(["owner"], "post", f"/portal/tokens/{token.pk}/block/", statuses=(302,))
-    # someone else's plan: no changing, canceling or paying it
+    # someone else's blocked card: no unblocking or replacing it
+    for action, data in (("unblock", {}), ("replace", {"uid": "SWEEP-NEW-CARD"})):
+        sweep.expect_denied(but("owner"), "post", f"/portal/tokens/{token.pk}/{action}/", data=data)
+    token.refresh_from_db()
+    assert (token.status, token.replaced_by_id) == (token.Status.BLOCKED, None)
+    # someone else's plan: no changing, canceling, paying or resuming it
     subscription = world.subscription
-    for action in ("change", "cancel", "pay"):
+    for action in ("change", "cancel", "pay", "resume"):
         sweep.expect_denied(but("owner"), "post", f"/portal/plan/{subscription.pk}/{action}/",
                             data={"plan": subscription.plan_id})
     subscription.refresh_from_db()
@@ -598,6 +605,7 @@ def test_fleet_pages_only_for_the_companys_fleet_manager(operator, other_operato
     sweep = Sweep(world)
     others = [role for role in people if role != "owner"]
     for url in (f"/fleet/invoices/{invoice.pk}/pdf/", f"/fleet/invoices/{invoice.pk}/sessions.csv",
+                f"/fleet/invoices/{invoice.pk}/factur-x.pdf", f"/fleet/invoices/{invoice.pk}/invoice.xml",
                 f"/fleet/credit-notes/{note.pk}/pdf/"):
         sweep.expect_denied(others, "get", url)
         sweep.expect_allowed(["owner"], "get", url)

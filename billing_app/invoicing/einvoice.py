@@ -1,0 +1,181 @@
+"""EN 16931 e-invoices: an issued invoice or credit note as UN/CEFACT Cross Industry Invoice XML (the CII syntax
+of Factur-X / ZUGFeRD profile EN 16931, and of XRechnung CII), and the Factur-X PDF that carries it.
+
+The XML states exactly the document's stored figures: its lines (net, rounded once), the VAT breakdown per rate
+the document stores (BR-CO-17), and its totals; nothing is computed again here. A credit note is type code 381
+and names the invoice it corrects (BT-25). Factur-X: the PDF with the XML embedded as `factur-x.xml`
+(`facturx.generate_from_binary`, which checks the XML against the schema before it embeds it).
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from lxml import etree
+
+from billing_app.invoicing.pdf import document_pdf
+from billing_app.models import CreditNote, Invoice
+from sessions_app.selectors import operator_time_zone
+
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+    "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
+}
+EN16931 = "urn:cen.eu:en16931:2017"
+INVOICE, CREDIT_NOTE = "380", "381"
+UNITS = {"kWh": "KWH", "h": "HUR", "min": "MIN", "session": "C62", "period": "C62", "reservation": "C62"}
+
+Document = Invoice | CreditNote
+
+
+def _el(parent, tag: str, text: str | None = None, **attrib) -> etree._Element:
+    prefix, name = tag.split(":")
+    element = etree.SubElement(parent, f"{{{NS[prefix]}}}{name}", **attrib)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _amount(value: Decimal) -> str:
+    return f"{Decimal(value):.2f}"
+
+
+def _date(parent, tag: str, day: date, *, qualified: bool = False) -> None:
+    _el(_el(parent, tag), "qdt:DateTimeString" if qualified else "udt:DateTimeString", day.strftime("%Y%m%d"),
+        format="102")
+
+
+def _category(rate) -> tuple[str, str | None]:
+    """(VAT category code, rate): S standard with its rate, O (not subject to VAT) where no VAT applies."""
+    return ("O", None) if rate is None else ("S", format(Decimal(rate).normalize(), "f"))
+
+
+def _party(parent, tag: str, details: dict) -> None:
+    party = _el(parent, tag)
+    name = details.get("company_name") or details.get("legal_name") or details.get("name") or "-"
+    _el(party, "ram:Name", name)
+    address = _el(party, "ram:PostalTradeAddress")
+    street = (details.get("address") or "").strip().splitlines()
+    if details.get("postal_code"):
+        _el(address, "ram:PostcodeCode", details["postal_code"])
+    if street:
+        _el(address, "ram:LineOne", street[0])
+    if details.get("city"):
+        _el(address, "ram:CityName", details["city"])
+    _el(address, "ram:CountryID", (details.get("country") or "").upper() or "DE")
+    if details.get("email"):
+        _el(_el(party, "ram:URIUniversalCommunication"), "ram:URIID", details["email"], schemeID="EM")
+    if details.get("vat_id"):
+        _el(_el(party, "ram:SpecifiedTaxRegistration"), "ram:ID", details["vat_id"], schemeID="VA")
+
+
+def _lines(document: Document) -> list:
+    return list(document.lines.all())
+
+
+def _vat_rows(document: Document, lines: list) -> list[tuple]:
+    """(rate, taxable, VAT) per rate as the document stores them."""
+    if isinstance(document, CreditNote):
+        return [(line.vat_rate, line.amount_excl_vat, line.vat_amount) for line in lines]
+    return [(row.vat_rate, row.taxable_amount, row.vat_amount) for row in document.vat_subtotals.all()]
+
+
+def cii_xml(document: Document) -> bytes:
+    """The issued invoice or credit note as CII XML, profile EN 16931."""
+    if not document.number:
+        raise ValueError(f"{document} is a draft: drafts have no e-invoice.")
+    is_note = isinstance(document, CreditNote)
+    issued = document.issued_at.astimezone(operator_time_zone(document.operator_id)).date()
+    seller, buyer = document.seller or {}, document.buyer or {}
+    lines = _lines(document)
+    root = etree.Element(f"{{{NS['rsm']}}}CrossIndustryInvoice", nsmap=NS)
+    context = _el(root, "rsm:ExchangedDocumentContext")
+    _el(_el(context, "ram:GuidelineSpecifiedDocumentContextParameter"), "ram:ID", EN16931)
+    header = _el(root, "rsm:ExchangedDocument")
+    _el(header, "ram:ID", document.number)
+    _el(header, "ram:TypeCode", CREDIT_NOTE if is_note else INVOICE)
+    _date(header, "ram:IssueDateTime", issued)
+    if is_note:
+        _el(_el(header, "ram:IncludedNote"), "ram:Content", f"Reason: {document.reason}")
+    transaction = _el(root, "rsm:SupplyChainTradeTransaction")
+    for position, line in enumerate(lines, start=1):
+        item = _el(transaction, "ram:IncludedSupplyChainTradeLineItem")
+        _el(_el(item, "ram:AssociatedDocumentLineDocument"), "ram:LineID", str(position))
+        _el(_el(item, "ram:SpecifiedTradeProduct"), "ram:Name", line.description)
+        quantity = getattr(line, "quantity", Decimal(1))
+        price = getattr(line, "unit_price", line.amount_excl_vat)
+        if price < 0:  # a discount: positive price, negative quantity (BR-27: a net price is never negative)
+            price, quantity = -price, -quantity
+        _el(_el(_el(item, "ram:SpecifiedLineTradeAgreement"), "ram:NetPriceProductTradePrice"), "ram:ChargeAmount",
+            format(Decimal(price).normalize(), "f") if Decimal(price) else "0")
+        _el(_el(item, "ram:SpecifiedLineTradeDelivery"), "ram:BilledQuantity",
+            format(Decimal(quantity).normalize(), "f"), unitCode=UNITS.get(getattr(line, "unit", ""), "C62"))
+        settlement = _el(item, "ram:SpecifiedLineTradeSettlement")
+        tax = _el(settlement, "ram:ApplicableTradeTax")
+        category, rate = _category(line.vat_rate)
+        _el(tax, "ram:TypeCode", "VAT")
+        _el(tax, "ram:CategoryCode", category)
+        if rate is not None:
+            _el(tax, "ram:RateApplicablePercent", rate)
+        _el(_el(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount",
+            _amount(line.amount_excl_vat))
+    agreement = _el(transaction, "ram:ApplicableHeaderTradeAgreement")
+    if buyer.get("buyer_reference"):
+        _el(agreement, "ram:BuyerReference", buyer["buyer_reference"])
+    _party(agreement, "ram:SellerTradeParty", seller)
+    _party(agreement, "ram:BuyerTradeParty", buyer)
+    if buyer.get("purchase_order"):
+        _el(_el(agreement, "ram:BuyerOrderReferencedDocument"), "ram:IssuerAssignedID", buyer["purchase_order"])
+    _el(transaction, "ram:ApplicableHeaderTradeDelivery")
+    settlement = _el(transaction, "ram:ApplicableHeaderTradeSettlement")
+    _el(settlement, "ram:InvoiceCurrencyCode", document.currency)
+    for rate, taxable, vat in _vat_rows(document, lines):
+        tax = _el(settlement, "ram:ApplicableTradeTax")
+        category, rate_text = _category(rate)
+        _el(tax, "ram:CalculatedAmount", _amount(vat))
+        _el(tax, "ram:TypeCode", "VAT")
+        if category == "O":
+            _el(tax, "ram:ExemptionReason", "Not subject to VAT")
+        _el(tax, "ram:BasisAmount", _amount(taxable))
+        _el(tax, "ram:CategoryCode", category)
+        if rate_text is not None:
+            _el(tax, "ram:RateApplicablePercent", rate_text)
+    if not is_note:
+        period = _el(settlement, "ram:BillingSpecifiedPeriod")
+        _date(period, "ram:StartDateTime", document.period_start)
+        _date(period, "ram:EndDateTime", document.period_end)
+        terms = _el(settlement, "ram:SpecifiedTradePaymentTerms")
+        days = int(buyer.get("payment_terms_days") or 14)
+        if document.kind == Invoice.Kind.RECEIPT:
+            _el(terms, "ram:Description", "Paid by card")
+        else:
+            _el(terms, "ram:Description", f"Payable within {days} days of the issue date")
+            _date(terms, "ram:DueDateDateTime", issued + timedelta(days=days))
+    sums = _el(settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
+    _el(sums, "ram:LineTotalAmount", _amount(sum((line.amount_excl_vat for line in lines), Decimal(0))))
+    _el(sums, "ram:TaxBasisTotalAmount", _amount(document.total_excl_vat))
+    _el(sums, "ram:TaxTotalAmount", _amount(document.total_vat), currencyID=document.currency)
+    _el(sums, "ram:GrandTotalAmount", _amount(document.total_incl_vat))
+    paid = not is_note and document.state == Invoice.State.PAID
+    if paid:
+        _el(sums, "ram:TotalPrepaidAmount", _amount(document.total_incl_vat))
+    _el(sums, "ram:DuePayableAmount", _amount(Decimal(0) if paid else document.total_incl_vat))
+    if is_note:
+        reference = _el(settlement, "ram:InvoiceReferencedDocument")
+        _el(reference, "ram:IssuerAssignedID", document.invoice.number)
+        _date(reference, "ram:FormattedIssueDateTime",
+              document.invoice.issued_at.astimezone(operator_time_zone(document.operator_id)).date(), qualified=True)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def facturx_pdf(document: Document) -> bytes:
+    """The document's PDF (PDF/A-3b) with its CII XML embedded (Factur-X, level EN 16931); the XML is checked
+    against the Factur-X schema first (an invalid one raises)."""
+    from facturx import generate_from_binary  # imported late: only for documents asked as Factur-X
+
+    metadata = {"author": (document.seller or {}).get("legal_name", ""), "keywords": "Factur-X",
+                "title": document.number, "subject": f"Invoice {document.number}"}
+    return generate_from_binary(document_pdf(document, pdf_a=True), cii_xml(document), flavor="factur-x",
+                                level="en16931", check_xsd=True, pdf_metadata=metadata)
