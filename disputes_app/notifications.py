@@ -7,7 +7,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from sessions_app.selectors import operator_time_zone
 
@@ -15,13 +16,15 @@ from . import selectors
 from .models import DisputeTicket, TicketMessage
 
 
-def _send_on_commit(*, subject: str, template: str, context: dict, recipients: list[str]) -> None:
-    """Render in the ticket operator's time zone (named in the text as `zone`)."""
+def _send_on_commit(*, subject, template: str, context: dict, recipients: list[str], language: str = "") -> None:
+    """Render in the ticket operator's time zone (named in the text as `zone`) and, for the driver, in the
+    language on their account (`subject` may be a callable, rendered in that language too)."""
     if not recipients:
         return
     zone = operator_time_zone(context["ticket"].operator_id)
-    with timezone.override(zone):
+    with timezone.override(zone), translation.override(language or settings.LANGUAGE_CODE):
         body = render_to_string(template, {**context, "zone": str(zone)})
+        subject = subject() if callable(subject) else subject
     transaction.on_commit(
         lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients), robust=True
     )
@@ -48,6 +51,7 @@ def message_posted(message: TicketMessage) -> None:
         template="emails/dispute_message.txt",
         context={"ticket": ticket, "message": message, "to_driver": message.from_staff, **_links(ticket)},
         recipients=recipients,
+        language=ticket.driver.language if message.from_staff and ticket.driver_id else "",
     )
 
 
@@ -55,10 +59,12 @@ def ticket_resolved(ticket: DisputeTicket) -> None:
     if not (ticket.driver_id and ticket.driver.email):
         return
     _send_on_commit(
-        subject=f"[Ticket #{ticket.pk}] Outcome: {ticket.get_resolution_kind_display()}",
+        subject=lambda: f"[Ticket #{ticket.pk}] " + gettext("Outcome: %(outcome)s") % {
+            "outcome": ticket.get_resolution_kind_display()},
         template="emails/dispute_outcome.txt",
         context={"ticket": ticket, "reopen_days": settings.DISPUTE_REOPEN_DAYS, **_links(ticket)},
         recipients=[ticket.driver.email],
+        language=ticket.driver.language,
     )
 
 

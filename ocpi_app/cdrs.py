@@ -21,6 +21,7 @@ from billing_app.tariffs.cdr import cdr_for_charge
 
 from .models import CdrRecord, PartnerToken
 from .push import push_enqueue
+from .sessions import token_party
 
 _COST_KEYS = ("total_cost", "total_fixed_cost", "total_energy_cost", "total_time_cost", "total_parking_cost",
               "total_reservation_cost")
@@ -37,7 +38,8 @@ def _negated(cdr: dict[str, Any]) -> dict[str, Any]:
 def _roaming_cdr(charge: SessionCharge, token: PartnerToken, cdr_id: str) -> dict[str, Any]:
     cdr = cdr_for_charge(charge)
     cdr["id"] = cdr_id
-    cdr["cdr_token"] = {"country_code": token.partner.country_code, "party_id": token.partner.party_id,
+    country_code, _, party_id = token_party(token).partition("*")
+    cdr["cdr_token"] = {"country_code": country_code, "party_id": party_id,
                         "uid": token.uid, "type": token.type, "contract_id": token.contract_id}
     cdr["last_updated"] = ocpi.format_datetime_seconds(timezone.now())
     return cdr
@@ -50,7 +52,8 @@ def _issue(*, token: PartnerToken, session_id: int, cdr: dict[str, Any], kind: s
         currency=cdr["currency"], total_excl_vat=cdr["total_cost"]["excl_vat"],
         total_incl_vat=cdr["total_cost"].get("incl_vat", cdr["total_cost"]["excl_vat"]), body=ocpi.dumps(cdr),
         last_updated=ocpi.parse_datetime(cdr["last_updated"], "last_updated"))
-    push = push_enqueue(partner=token.partner, module="cdrs", object_id=record.cdr_id, method="POST", path="", body=cdr)
+    push = push_enqueue(partner=token.partner, module="cdrs", object_id=record.cdr_id, method="POST", path="", body=cdr,
+                        to_party=token_party(token))
     record.push = push
     record.state = CdrRecord.State.PENDING if push else CdrRecord.State.SENT
     record.save(update_fields=["push", "state"])

@@ -171,6 +171,8 @@ class PushDelivery(models.Model):
     object_id = models.CharField(max_length=100)
     method = models.CharField(max_length=6)
     url = models.URLField("URL", max_length=700)
+    to_party = models.CharField(max_length=6, blank=True,
+                                help_text="CC*PID the push is for when the partner is a hub (OCPI-to-* headers)")
     body = models.TextField(help_text="the OCPI JSON sent")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -313,3 +315,31 @@ class CommandRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} from {self.partner} ({self.result})"
+
+
+class HubClient(models.Model):
+    """A party a hub partner says is connected to it (mod_hub_client_info, we are the Receiver): through that
+    hub we accept its tokens and commands and address its sessions and CDRs (routing headers)."""
+
+    OWNER_PATH = "hub__operator"
+
+    class Status(models.TextChoices):
+        CONNECTED = "CONNECTED", "Connected"
+        OFFLINE = "OFFLINE", "Offline"
+        PLANNED = "PLANNED", "Planned"
+        SUSPENDED = "SUSPENDED", "Suspended"
+
+    hub = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="hub_clients")
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    role = models.CharField(max_length=5)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    last_updated = models.DateTimeField()
+
+    class Meta:
+        ordering = ["hub", "country_code", "party_id"]
+        verbose_name = "OCPI hub client"
+        constraints = [models.UniqueConstraint(fields=["hub", "country_code", "party_id"], name="one_hub_client")]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} ({self.role}, {self.status}) via {self.hub}"

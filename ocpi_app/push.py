@@ -31,16 +31,18 @@ Status = PushDelivery.Status
 LEASE_SECONDS = 60
 
 
-def routing_headers(partner: Partner) -> dict[str, str]:
+def routing_headers(partner: Partner, to_party: str = "") -> dict[str, str]:
+    """From us to the partner, or through a hub partner to one of its clients (`to_party`: "CC*PID")."""
     party = CpoParty.objects.filter(operator_id=partner.operator_id).first()
-    headers = {"OCPI-to-country-code": partner.country_code, "OCPI-to-party-id": partner.party_id}
+    to_country, _, to_id = to_party.partition("*") if to_party else (partner.country_code, "", partner.party_id)
+    headers = {"OCPI-to-country-code": to_country, "OCPI-to-party-id": to_id}
     if party:
         headers.update({"OCPI-from-country-code": party.country_code, "OCPI-from-party-id": party.party_id})
     return headers
 
 
 def push_enqueue(*, partner: Partner, module: str, object_id: str, method: str, path: str,
-                 body: dict[str, Any]) -> PushDelivery | None:
+                 body: dict[str, Any], to_party: str = "") -> PushDelivery | None:
     """Queue a push of `body` to `<partner's module receiver URL>/<path>`; None when the partner has no such
     receiver (it pulls instead) or is not registered."""
     base = partner.endpoint_url(module, "RECEIVER")
@@ -53,7 +55,8 @@ def push_enqueue(*, partner: Partner, module: str, object_id: str, method: str, 
                                     status__in=PushDelivery.OPEN_STATUSES,
                                     ).update(status=Status.SUPERSEDED, next_attempt_at=None)
         delivery = PushDelivery.objects.create(partner=partner, module=module, object_id=object_id, method=method,
-                                               url=url, body=ocpi.dumps(body), next_attempt_at=now)
+                                               url=url, body=ocpi.dumps(body), next_attempt_at=now,
+                                               to_party=to_party)
         after_commit(deliver.delay, delivery.pk)
     return delivery
 
@@ -85,7 +88,7 @@ def push_attempt(*, delivery_id: int, now: datetime | None = None) -> PushDelive
     else:
         try:
             reply = client.call(delivery.method, delivery.url, token=partner.token_theirs,
-                                body=ocpi.loads(delivery.body), routing=routing_headers(partner))
+                                body=ocpi.loads(delivery.body), routing=routing_headers(partner, delivery.to_party))
             http_status, status_code = reply.http_status, reply.status_code
             error = "" if reply.ok else f"HTTP {reply.http_status}, OCPI {reply.status_code}: {reply.status_message}"
             final = status_code is not None and 2000 <= status_code < 3000

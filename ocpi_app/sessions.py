@@ -62,12 +62,13 @@ def session_to_ocpi(session: ChargingSession) -> dict[str, Any]:
               else max(Decimal(0), (session.samples.order_by("-taken_at").values_list("energy_wh", flat=True).first()
                                     or session.meter_start_wh) - session.meter_start_wh))
     cost, currency = _cost(session)
+    token_country, _, token_party_id = token_party(token).partition("*")
     last_updated: datetime = session.stopped_at or session.last_message_at or session.started_at
     data: dict[str, Any] = {
         "country_code": party.country_code, "party_id": party.party_id, "id": str(session.pk),
         "start_date_time": ocpi.format_datetime_seconds(session.started_at),
         "kwh": (energy / KWH).quantize(Decimal("0.001")),
-        "cdr_token": {"country_code": token.partner.country_code, "party_id": token.partner.party_id,
+        "cdr_token": {"country_code": token_country, "party_id": token_party_id,
                       "uid": token.uid, "type": token.type, "contract_id": token.contract_id},
         "auth_method": "WHITELIST",
         "location_id": str(connector.station.location_id), "evse_uid": evse_uid(connector),
@@ -93,7 +94,14 @@ def session_push(session_id: int) -> bool:
     party = cpo_party(session.operator)
     body = session_to_ocpi(session)
     return push_enqueue(partner=token.partner, module="sessions", object_id=body["id"], method="PUT",
-                        path=f"{party.country_code}/{party.party_id}/{body['id']}", body=body) is not None
+                        path=f"{party.country_code}/{party.party_id}/{body['id']}", body=body,
+                        to_party=token_party(token)) is not None
+
+
+def token_party(token: PartnerToken) -> str:
+    """The party a roaming token belongs to, as CC*PID (a hub's client, or the partner itself)."""
+    data = ocpi.loads(token.data)
+    return f"{str(data['country_code']).upper()}*{str(data['party_id']).upper()}"
 
 
 def sessions_push_active(*, now: datetime | None = None) -> int:

@@ -26,6 +26,7 @@ from sessions_app.models import IdToken, User
 
 from . import envelope
 from .envelope import OcpiError
+from .hubs import party_reachable_through
 from .models import Partner, PartnerTariff, PartnerToken
 
 TOKEN_TYPES = ("AD_HOC_USER", "APP_USER", "OTHER", "RFID")
@@ -98,7 +99,7 @@ def _validate(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_owner(partner: Partner, country_code: str, party_id: str) -> None:
-    if (country_code.upper(), party_id.upper()) != (partner.country_code, partner.party_id):
+    if not party_reachable_through(partner, country_code, party_id):
         raise envelope.not_found("Tokens of another party cannot be stored with these credentials.")
 
 

@@ -22,5 +22,7 @@ urlpatterns = [
     re_path(r"^2\.2\.1/tokens/(?P<country_code>[^/]{1,2})/(?P<party_id>[^/]{1,3})/(?P<uid>[^/]{1,36})/?$",
             roaming.token_detail, name="token"),
     re_path(r"^2\.2\.1/commands/(?P<command>[A-Za-z_]{1,30})/?$", roaming.command, name="command"),
+    re_path(r"^2\.2\.1/hubclientinfo/(?P<country_code>[^/]{1,2})/(?P<party_id>[^/]{1,3})/?$",
+            roaming.hub_client_info, name="hubclientinfo"),
     re_path(r"^(?P<rest>.*)$", versions.unknown_url, name="unknown"),
 ]

@@ -1,5 +1,6 @@
 """Sessions and CDRs (Sender interfaces: paginated lists of the partner's own), Tokens (Receiver interface:
-GET, PUT, PATCH of the partner's tokens under its own country code and party id) and Commands (Receiver)."""
+GET, PUT, PATCH of the partner's tokens under its own country code and party id, or a hub's clients'),
+Commands and HubClientInfo (Receivers)."""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
@@ -9,6 +10,7 @@ from billing_app.pricing import ocpi
 from .. import envelope
 from ..commands import command_receive
 from ..endpoint import ocpi_view, read_json
+from ..hubs import client_info_get, client_info_store
 from ..models import CdrRecord
 from ..pagination import paginated
 from ..sessions import partner_sessions, session_to_ocpi
@@ -41,3 +43,12 @@ def token_detail(request: HttpRequest, country_code: str, party_id: str, uid: st
 def command(request: HttpRequest, command: str) -> HttpResponse:
     return envelope.success(command_receive(partner=request.ocpi_partner, command=command.upper(),
                                             data=read_json(request)))
+
+
+@ocpi_view(methods=("GET", "PUT"), configuration=False)
+def hub_client_info(request: HttpRequest, country_code: str, party_id: str) -> HttpResponse:
+    key = {"partner": request.ocpi_partner, "country_code": country_code, "party_id": party_id}
+    if request.method == "GET":
+        return envelope.success(client_info_get(**key))
+    created = client_info_store(**key, data=read_json(request))
+    return envelope.success(http_status=201 if created else 200)

@@ -17,6 +17,7 @@ MODULES = (
     ("cdrs", "SENDER"),
     ("tokens", "RECEIVER"),
     ("commands", "RECEIVER"),
+    ("hubclientinfo", "RECEIVER"),
 )
 
 

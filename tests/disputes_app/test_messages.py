@@ -26,6 +26,19 @@ def test_staff_reply_emails_the_driver(ticket, support, driver, mailoutbox, djan
     assert f"/disputes/{ticket.pk}/" in mailoutbox[0].body
 
 
+def test_the_driver_hears_in_their_language_and_support_in_english(ticket, support, driver, mailoutbox,
+                                                                  django_capture_on_commit_callbacks):
+    driver.language = "de"
+    driver.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(ticket, support, "Wir prüfen die Zählerdaten.")
+        _post(ticket, driver, "Danke.")
+    to_driver, to_support = mailoutbox
+    assert to_driver.body.startswith("Hallo,") and "der Support hat auf Ihren Vorgang" in to_driver.body
+    assert "Hier antworten:" in to_driver.body
+    assert "The driver wrote on ticket" in to_support.body and "Reply here:" in to_support.body
+
+
 def test_driver_message_emails_the_operators_support(ticket, support, driver, mailoutbox,
                                                       django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
