@@ -23,3 +23,9 @@ def test_the_demo_ad_hoc_tariff_prices_the_demo_connector(guest_connector):
     out = StringIO()
     call_command("guest_demo", "--setup", stdout=out)
     assert "http://127.0.0.1:8000/charge/VOLT-01-01/1/" in out.getvalue()
+
+
+def test_the_setup_goes_on_without_the_demo_operator():
+    out = StringIO()
+    call_command("guest_demo", "--setup", stdout=out)
+    assert "no demo charger" in out.getvalue()
