@@ -151,6 +151,13 @@ class Company(models.Model):
     payment_terms_days = models.PositiveSmallIntegerField(
         default=14, validators=[MaxValueValidator(365)], help_text="Days from the issue date to pay a statement.")
     purchase_order = models.CharField("purchase order number", max_length=100, blank=True)
+    class InvoiceFormat(models.TextChoices):
+        PDF = "pdf", "PDF"
+        FACTURX = "facturx", "Factur-X (PDF with the EN 16931 XML embedded)"
+
+    invoice_format = models.CharField(
+        max_length=10, choices=InvoiceFormat.choices, default=InvoiceFormat.FACTURX,
+        help_text="What the statement and credit note e-mails attach.")
     statement_session_lines = models.PositiveIntegerField(
         default=200, validators=[MinValueValidator(1)],
         help_text="Above this many sessions a statement shows the subtotals and attaches the session list "

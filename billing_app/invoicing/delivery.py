@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 
 from billing_app.companies.statement import is_company_statement, session_list_csv, session_list_name
 from billing_app.invoicing import pdf
+from billing_app.invoicing.einvoice import facturx_pdf
 from billing_app.invoicing.errors import InvoicingError
 from billing_app.models import CreditNote, Invoice
 
@@ -91,7 +92,9 @@ def _send_now(document: Document, *, to: str) -> None:
                                      settings.DEFAULT_FROM_EMAIL, [to],
                                      reply_to=[document.seller["email"]] if document.seller.get("email") else None)
     message.attach_alternative(render_to_string("emails/invoice.html", context), "text/html")
-    message.attach(f"{document.number}.pdf", document_pdf_bytes(document), "application/pdf")
+    facturx = (document.buyer or {}).get("invoice_format") == "facturx"  # a company that asked for e-invoices
+    message.attach(f"{document.number}.pdf", facturx_pdf(document) if facturx else document_pdf_bytes(document),
+                   "application/pdf")
     if isinstance(document, Invoice) and is_company_statement(document):
         message.attach(session_list_name(document), session_list_csv(document), "text/csv")
     message.send()

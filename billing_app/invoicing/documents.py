@@ -91,7 +91,7 @@ def company_snapshot(company: Company) -> dict:
         "city": company.city, "country": company.country, "email": company.billing_email,
         "buyer_reference": company.buyer_reference, "purchase_order": company.purchase_order,
         "payment_terms_days": company.payment_terms_days,
-        "statement_session_lines": company.statement_session_lines,
+        "statement_session_lines": company.statement_session_lines, "invoice_format": company.invoice_format,
     }
 
 

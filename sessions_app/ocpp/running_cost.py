@@ -20,3 +20,9 @@ def running_cost(session: ChargingSession) -> Decimal | None:
     except Exception:
         logger.exception("running cost of session %s failed", session.pk)
         return None
+
+
+def active_session_running_cost(session_id: int) -> Decimal | None:
+    """The running cost of a session still active (None once it stopped, or when nothing prices it)."""
+    session = ChargingSession.objects.filter(pk=session_id, state=ChargingSession.State.ACTIVE).first()
+    return running_cost(session) if session is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -32,6 +33,7 @@ from .payloads import (
     samples_from_meter_values,
     signed_readings_from_meter_values,
 )
+from .running_cost import active_session_running_cost
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +113,8 @@ class CentralSystem16(GatewayConnection, ChargePoint):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._background: set[asyncio.Task] = set()
+        self._cost_pushed_at: dict[int, float] = {}  # transactionId -> monotonic time of the last RunningCost
+        self._cost_display: bool | None = None  # whether the charger advertises California Pricing (asked once)
 
     @on(Action.boot_notification)
     async def on_boot_notification(
@@ -215,6 +219,8 @@ class CentralSystem16(GatewayConnection, ChargePoint):
             raise session_error(error) from error
         if not known:
             logger.warning("%s: meter values for unknown transaction %s ignored", self.id, transaction_id)
+        elif samples:
+            self._push_running_cost_soon(transaction_id)
         return call_result.MeterValues()
 
     @on(Action.stop_transaction)
@@ -242,6 +248,46 @@ class CentralSystem16(GatewayConnection, ChargePoint):
     async def on_data_transfer(self, vendor_id: str, **_):
         return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
 
+    # --- California Pricing: the running cost on the charger's display (RunningCost) ----------------------
+    async def _cost_display_advertised(self) -> bool:
+        """CustomDisplayCostAndPrice = true in the charger's configuration, asked once per connection."""
+        if self._cost_display is None:
+            try:
+                answer = await self.call(call.GetConfiguration(key=[COST_DISPLAY_KEY]), suppress=False)
+            except Exception as error:  # no answer or a CallError: not advertised
+                logger.info("%s: %s not readable (%r): no prices shown", self.id, COST_DISPLAY_KEY, error)
+                self._cost_display = False
+                return False
+            self._cost_display = any(
+                entry.get("key") == COST_DISPLAY_KEY and str(entry.get("value", "")).lower() == "true"
+                for entry in answer.configuration_key or [])
+        return self._cost_display
+
+    def _push_running_cost_soon(self, transaction_id: int) -> None:
+        """RunningCost for this transaction in the background, at most once per OCPP_COST_UPDATED_INTERVAL
+        seconds, as 2.0.1's CostUpdated: the MeterValues answer never waits for pricing or the charger."""
+        interval = getattr(settings, "OCPP_COST_UPDATED_INTERVAL", 60)
+        now = time.monotonic()
+        last = self._cost_pushed_at.get(transaction_id)
+        if last is not None and now - last < interval:
+            return
+        self._cost_pushed_at[transaction_id] = now
+        task = asyncio.create_task(self._push_running_cost(transaction_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _push_running_cost(self, transaction_id: int) -> None:
+        try:
+            cost = await db(active_session_running_cost, transaction_id)  # first: most sessions have no display
+            if cost is None or not await self._cost_display_advertised():
+                return
+            data = {"transactionId": transaction_id, "timestamp": self.now().isoformat(), "cost": float(cost),
+                    "state": "Charging"}
+            await self.call(call.DataTransfer(vendor_id=COST_VENDOR_ID, message_id="RunningCost",
+                                              data=json.dumps(data)), suppress=False)
+        except Exception as error:  # pricing or the charger failing must never touch the connection
+            logger.warning("%s: RunningCost for transaction %s not delivered: %r", self.id, transaction_id, error)
+
     # --- remote commands (see connection.GatewayConnection.run_command) -----------------------
     def _command_remote_start(self, *, id_tag: str, connector: int | None = None, **_):
         return call.RemoteStartTransaction(id_tag=id_tag, connector_id=connector)
@@ -255,14 +301,7 @@ class CentralSystem16(GatewayConnection, ChargePoint):
     async def _command_display_price(self, *, id_tag: str, text: str, **_):
         """The Open Charge Alliance's California Pricing for 1.6: SetUserPrice as a DataTransfer, only to a
         charger whose configuration advertises it (CustomDisplayCostAndPrice = true); None otherwise."""
-        try:
-            answer = await self.call(call.GetConfiguration(key=[COST_DISPLAY_KEY]), suppress=False)
-        except Exception as error:  # no answer or a CallError: treat as not advertised
-            logger.info("%s: %s not readable (%r): no price shown", self.id, COST_DISPLAY_KEY, error)
-            return None
-        advertised = any(entry.get("key") == COST_DISPLAY_KEY and str(entry.get("value", "")).lower() == "true"
-                         for entry in answer.configuration_key or [])
-        if not advertised:
+        if not await self._cost_display_advertised():
             return None
         return call.DataTransfer(vendor_id=COST_VENDOR_ID, message_id="SetUserPrice",
                                  data=json.dumps({"idToken": id_tag, "priceText": text[:512]}))

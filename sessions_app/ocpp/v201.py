@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import logging
 import time
-from decimal import Decimal
 
 from django.conf import settings
 from ocpp.routing import on
@@ -26,7 +25,7 @@ from sessions_app.models import ChargingSession
 from .connection import GatewayConnection, session_error
 from .database import db
 from .payloads import connector_number, parse_timestamp, samples_from_meter_values, signed_readings_from_meter_values
-from .running_cost import running_cost
+from .running_cost import active_session_running_cost, running_cost
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +41,7 @@ def _id_token_info(authorization: services.Authorization) -> dict:
     return info
 
 
-def _running_cost_of(session_id: int) -> Decimal | None:
-    session = ChargingSession.objects.filter(pk=session_id, state=ChargingSession.State.ACTIVE).first()
-    return running_cost(session) if session is not None else None
+_running_cost_of = active_session_running_cost
 
 
 class CentralSystem201(GatewayConnection, ChargePoint):

@@ -70,3 +70,24 @@ def test_facturx_pdf_embeds_the_xml_and_prints_the_same_totals(company, fleet, m
     assert f"Total €{_text(tree, './/ram:GrandTotalAmount')}" in flat
     assert f"VAT €{_text(tree, './/ram:TaxTotalAmount')}" in flat
     assert f"Total excl. VAT €{_text(tree, './/ram:TaxBasisTotalAmount')}" in flat
+
+
+@pytest.mark.parametrize("chosen", ["facturx", "pdf"])
+def test_the_email_attaches_the_format_the_company_chose(company, fleet, media, chosen):  # noqa: F811
+    from django.core import mail
+
+    from billing_app.invoicing import invoice_email_send
+    from sessions_app.models import Company
+
+    Company.objects.filter(pk=company.pk).update(invoice_format=chosen)
+    billing_run(period=date(2026, 10, 1))
+    statement = _statement(company)
+    assert invoice_email_send(invoice_id=statement.pk)
+    [message] = mail.outbox
+    name, attached, _type = message.attachments[0]
+    assert name == f"{statement.number}.pdf"
+    embedded = get_facturx_xml_from_pdf(attached)[1]
+    if chosen == "facturx":
+        assert embedded == cii_xml(statement)
+    else:
+        assert not embedded

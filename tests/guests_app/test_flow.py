@@ -112,6 +112,10 @@ async def until(check, timeout: float = 15.0, every: float = 0.2):
     return result
 
 
+def row_session_id(guest: Guest) -> int:
+    return guest.row.session_id
+
+
 def pdf_text(data: bytes, tmp_path) -> str:
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
@@ -142,7 +146,10 @@ def test_a_guest_pays_charges_stops_and_gets_the_receipt_of_what_was_captured(gu
     assert [name for name, _ in cp.received].count("RemoteStopTransaction") == 1
     assert [name for name, _ in cp.received].count("RemoteStartTransaction") == 1
     # the charger advertises California Pricing: it showed the price before the start (SetUserPrice)
-    assert [d["message_id"] for d in cp.display] == ["SetUserPrice"]
+    shown_ids = [d["message_id"] for d in cp.display]
+    assert shown_ids[0] == "SetUserPrice" and "RunningCost" in shown_ids  # the running cost too (2.0.1: CostUpdated)
+    running = json.loads(next(d["data"] for d in cp.display if d["message_id"] == "RunningCost"))
+    assert running["transactionId"] == row_session_id(guest) and running["cost"] > 0
     shown = json.loads(cp.display[0]["data"])
     assert "0,4641\xa0€ per kWh incl. 19 % VAT" in shown["priceText"] and shown["idToken"] == guest.row.id_token.uid
     row = guest.row

@@ -144,3 +144,16 @@ def test_support_opens_a_dispute_from_receipt_number_and_email(client, operator,
     assert "No guest receipt" in answer.content.decode() and DisputeTicket.objects.count() == 1
     client.force_login(factories.DriverFactory(operator=operator))
     assert client.get(url).status_code == 403
+
+
+def test_a_guest_never_sees_another_guests_session(client, operator, guest, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # another guest, later, on the same connector
+        other = _guest_charge(guest.connector, kwh=3, email="other@example.com", key="another-guests-key")
+    mine = Invoice.objects.get(session_id=guest.session_id).number
+    theirs = Invoice.objects.get(session_id=other.session_id).number
+    status = client.get(reverse("guests:status", args=[KEY])).json()
+    assert status["receipt_number"] == mine and theirs not in str(status)
+    page = client.get(reverse("guests:live", args=[KEY])).content.decode()
+    assert mine in page and theirs not in page and "other@example.com" not in page
+    assert client.get(reverse("guests:receipt", args=["another-guests-key"])).status_code == 200  # their own key
+    assert client.get(reverse("guests:receipt", args=[KEY[:-1]])).status_code == 404  # nearly the key: nothing
