@@ -57,6 +57,17 @@ def test_driver_portal_walk_formats_navigation_time_and_sign_out(new_page, shot,
     expect_ok(page.goto("/portal/sessions/"))
     assert "€5.11" in page.inner_text("main")
 
+    # Removing a card asks first; dismissing the question keeps the card.
+    expect_ok(page.goto("/payments/methods/"))
+    remove = page.locator("#methods button", has_text="Remove").first
+    remove.wait_for()
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    remove.click()
+    page.wait_for_timeout(300)
+    assert asked and asked[0].startswith("Remove the ") and "ending" in asked[0]
+    assert page.locator("#methods button", has_text="Remove").count() == 1
+
     # A GET of the sign-out URL asks; the header's button signs out.
     expect_ok(page.goto("/accounts/logout/"))
     shot(page, "sign-out-asks")

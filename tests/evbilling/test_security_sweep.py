@@ -108,6 +108,13 @@ CLASSIFIED = {
     "guests:receipt": "guest-key", "guests:dispute": "guest-key", "guests:signed_data": "guest-key",
     "guests:meter_key": "guest-key",
     "admin:guests_qr_connector": "admin-qr", "admin:guests_qr_sheet": "admin-qr",
+    # A what-if run's CSV: the run's operator's staff only (tests/billing_app/test_what_if.py, and the admin sweep).
+    "admin:billing_app_whatifrun_csv": "admin-scoped",
+    # OCPI: token-authenticated partner APIs, never a signed-in person's (test_ocpi_urls_answer_only_partners
+    # below; one partner against another's objects in tests/ocpi_app).
+    "ocpi:location": "ocpi-partner", "ocpi:evse": "ocpi-partner", "ocpi:connector": "ocpi-partner",
+    "ocpi:token": "ocpi-partner", "ocpi:command": "ocpi-partner", "ocpi:hubclientinfo": "ocpi-partner",
+    "ocpi:unknown": "ocpi-partner",  # the catch-all answers OCPI's "unknown endpoint" envelope
 }
 
 
@@ -461,11 +468,33 @@ def factories_for_admin(model, w: World):
         return GuestSession.objects.create(operator=w.operator, connector=w.session.connector, driver=token.driver,
                                            id_token=token, access_key_hash="0" * 64, currency="EUR",
                                            hold_amount=Decimal("30"), state="ended")
+    if label in ("billing_app.WhatIfRun", "billing_app.WhatIfSession"):
+        return _what_if_run(w)
     if label == "sessions_app.ConnectorStatusEvent":
         station = w.session.connector.station
         return model._default_manager.create(station=station, connector_number=1, status="Available",
                                              timestamp=timezone.now(), received_at=timezone.now())
     return None
+
+
+def _what_if_run(w: World):
+    from billing_app.pricing import ocpi
+    from billing_app.tariffs import what_if
+    from billing_app.tariffs.services import snapshot
+
+    tariff = w.session.charge.tariff
+    day = w.session.started_at.date()
+    return what_if.what_if_create(operator=w.operator, created_by=None, draft=ocpi.loads(snapshot(tariff)),
+                                  draft_name=w.marker, start_date=day, end_date=day)
+
+
+def test_what_if_csv_only_for_the_operators_staff(world):
+    sweep = Sweep(world)
+    run = _what_if_run(world)
+    url = f"/admin/billing_app/whatifrun/{run.pk}/sessions.csv"
+    sweep.expect_allowed(["superuser", "own_staff"], "get", url)
+    sweep.expect_denied(but("superuser", "own_staff", "own_support"), "get", url)
+    sweep.assert_clean()
 
 
 def test_superuser_only_admin_objects(world):
@@ -498,6 +527,24 @@ def test_guest_links_and_qr_codes(world):
                 f"/admin/guests_app/guestsession/qr/location/{connector.station.location_id}/"):
         sweep.expect_allowed(["superuser", "own_staff"], "get", url)
         sweep.expect_denied(but("superuser", "own_staff", "own_support"), "get", url)
+    sweep.assert_clean()
+
+
+def test_ocpi_urls_answer_only_partners(world):
+    """OCPI's partner APIs take a partner's token, never a signed-in person's session: everyone of the sweep,
+    the superuser included, is refused with OCPI's error envelope, and nothing of the location leaks."""
+    sweep = Sweep(world)
+    location = world.session.connector.station.location
+    evse = f"/ocpi/2.2.1/locations/{location.pk}/{world.session.connector.station.ocpp_identity}"
+    for url in (f"/ocpi/2.2.1/locations/{location.pk}", evse, f"{evse}/1", "/ocpi/2.2.1/tokens/DE/ABC/04SECRETUID01",
+                "/ocpi/2.2.1/hubclientinfo/DE/ABC"):
+        sweep.expect_denied(list(EVERYONE), "get", url)
+        for role in ("owner", "superuser", "anonymous"):
+            response = sweep.request(role, "get", url)
+            assert response.status_code == 401, (role, url, response.status_code)
+            assert response.json()["status_code"] >= 2000, response.json()
+            assert location.name.encode() not in response.content
+    sweep.expect_denied(list(EVERYONE), "post", "/ocpi/2.2.1/commands/START_SESSION")
     sweep.assert_clean()
 
 
