@@ -246,8 +246,9 @@ def test_pay_twice_or_replayed_holds_once(guest_world, redis_url):
             concurrent = connection.vendor == "postgresql"
             answers = await asyncio.gather(*[sync_to_async(guest.post, thread_sensitive=not concurrent)(
                 guest.pay_url, {"setup_intent_id": confirmed["id"]}) for _ in range(3)])
-            await asyncio.sleep(0.5)
+            await until(lambda: len(cp.received) >= 2)  # the price on its display, then the start
             replay = await sync_to_async(guest.post)(guest.pay_url, {"setup_intent_id": confirmed["id"]})
+            await asyncio.sleep(0.5)
             return cp, answers, replay
 
     cp, answers, replay = asyncio.run(main())
