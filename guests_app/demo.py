@@ -28,6 +28,9 @@ def load_guest_tariff() -> bool:
 
 
 def demo_connector() -> Connector | None:
-    """The demo's guest connector: the first AC connector of the demo operator (an OCPP 1.6 charger)."""
-    return (Connector.objects.filter(station__location__operator__name=DEMO_OPERATOR, power_type__startswith="AC")
+    """The demo's guest connector: the first AC connector (an OCPP 1.6 charger) of the demo operator at a site
+    without calibration law (Berlin's sessions need signed meter values, which the guest charger does not send:
+    they would wait for review)."""
+    return (Connector.objects.filter(station__location__operator__name=DEMO_OPERATOR, power_type__startswith="AC",
+                                     station__location__calibration_law=False)
             .select_related("station__location").order_by("station__ocpp_identity", "number").first())

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing_app.models import BillingAccount, Invoice, Payment, SessionCharge
+from billing_app.models import BillingAccount, ChargeReview, Invoice, Payment, SessionCharge
 from billing_app.money import money_format, quantize_money
 from billing_app.payments import stripe_client
 from billing_app.payments.services import hold_release, payment_advance
@@ -421,6 +421,10 @@ def guest_live(*, guest: GuestSession) -> dict:
     else:
         charge = SessionCharge.objects.filter(session=session).first()
         cost = charge.total_incl_vat if charge else None
+        if charge is not None and ChargeReview.objects.filter(charge=charge,
+                                                              status=ChargeReview.Status.HELD).exists():
+            data["message"] = ("The operator checks this session's meter readings before charging your card; the "
+                               "receipt follows (nothing above the hold is ever taken).")
     data["duration_seconds"] = int((end - session.started_at).total_seconds())
     if cost is not None:
         cost = quantize_money(cost, guest.currency)
