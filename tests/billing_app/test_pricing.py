@@ -681,10 +681,10 @@ def test_cost_never_falls_when_energy_or_time_grows(kwh, extra_kwh, charging, ex
                 assert more.incl_vat >= base.incl_vat
                 continue
             # PLAIN's min_price (1.00 net) and max_price (60.00 net, 70.00 gross) over two rates (19 %, 7 %):
-            # where a bound binds, the session costs the bound, and what the other figure comes to depends on the rates' mix (more energy
-            # at 19 % allows less net under the gross bound; more time at 7 % gives less VAT on the net bound),
-            # BR-CO-17's VAT per rate. The gross bound is met within two cents (net steps of one cent, each
-            # rate's VAT rounded once). Below the bounds, neither figure ever falls.
+            # where a bound binds, the session costs the bound, and what the other figure comes to depends on
+            # the rates' mix (more energy at 19 % allows less net under the gross bound; more time at 7 % gives
+            # less VAT on a net bound), BR-CO-17's VAT per rate. The gross bound is met within two cents (net
+            # steps of one cent, each rate's VAT rounded once). Below the bounds, neither figure ever falls.
             at_bound = more.excl_vat in (PLAIN_NET_MIN, PLAIN_NET_CAP) or more.incl_vat >= PLAIN_GROSS_CAP - D("0.02")
             assert at_bound or (more.excl_vat >= base.excl_vat and more.incl_vat >= base.incl_vat)
             assert more.excl_vat <= PLAIN_NET_CAP and more.incl_vat <= PLAIN_GROSS_CAP
