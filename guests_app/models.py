@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models import Payment
 from sessions_app.models import ChargingSession, Connector, IdToken, Operator, User
@@ -21,12 +22,12 @@ class GuestSession(models.Model):
     OWNER_PATH = "operator"
 
     class State(models.TextChoices):
-        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
-        DECLINED = "declined", "Payment declined"
-        STARTING = "starting", "Starting (hold placed, charger asked to start)"
-        CHARGING = "charging", "Charging"
-        ENDED = "ended", "Ended"
-        FAILED = "failed", "Did not start (hold released)"
+        AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
+        DECLINED = "declined", _("Payment declined")
+        STARTING = "starting", _("Starting (hold placed, charger asked to start)")
+        CHARGING = "charging", _("Charging")
+        ENDED = "ended", _("Ended")
+        FAILED = "failed", _("Did not start (hold released)")
 
     LIVE_STATES = (State.STARTING, State.CHARGING)
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from billing_app import pricing
 from billing_app.models import Tariff
@@ -27,7 +29,12 @@ AVAILABLE, OCCUPIED, OFFLINE = "available", "occupied", "offline"
 _OCCUPIED_STATUSES = {"charging", "suspendedev", "suspendedevse", "finishing", "occupied", "reserved"}
 _OFFLINE_STATUSES = {"faulted", "unavailable"}
 _UNITS = {"ENERGY": "kWh", "TIME": "hour", "PARKING_TIME": "hour", "FLAT": "session"}
-_LABELS = {"ENERGY": "Energy", "TIME": "Charging time", "PARKING_TIME": "Parking / idle time", "FLAT": "Session fee"}
+_SHOWN = {"kWh": gettext_noop("%(price)s per kWh %(vat)s"), "hour": gettext_noop("%(price)s per hour %(vat)s"),
+          "session": gettext_noop("%(price)s per session %(vat)s")}
+_LABELS = {"ENERGY": gettext_noop("Energy"), "TIME": gettext_noop("Charging time"),
+           "PARKING_TIME": gettext_noop("Parking / idle time"), "FLAT": gettext_noop("Session fee")}
+_DAY_NAMES = (gettext_noop("Mon"), gettext_noop("Tue"), gettext_noop("Wed"), gettext_noop("Thu"), gettext_noop("Fri"),
+              gettext_noop("Sat"), gettext_noop("Sun"))
 _DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 
@@ -125,12 +132,12 @@ def _component(component: pricing.PriceComponent, currency: str, locale: str) ->
         net = quantize_money(component.price, currency)
         incl = net + (vat_amount(net, component.vat, currency) if component.vat is not None else Decimal(0))
     unit = _UNITS[component.type]
-    vat = f"incl. {_percent(component.vat)} % VAT" if component.vat is not None else "no VAT"
-    shown = f"{rate_format(incl, currency, locale=locale)} per {unit} {vat}"
+    vat = _("incl. %(rate)s %% VAT") % {"rate": _percent(component.vat)} if component.vat is not None else _("no VAT")
+    shown = _(_SHOWN[unit]) % {"price": rate_format(incl, currency, locale=locale), "vat": vat}
     if component.type in ("TIME", "PARKING_TIME") and component.step_size > 1:
-        shown += f", billed per {component.step_size // 60 or 1} min" if component.step_size >= 60 else \
-            f", billed per {component.step_size} s"
-    return ComponentOut(type=component.type, label=_LABELS[component.type], unit=unit,
+        shown += _(", billed per %(minutes)s min") % {"minutes": component.step_size // 60 or 1} \
+            if component.step_size >= 60 else _(", billed per %(seconds)s s") % {"seconds": component.step_size}
+    return ComponentOut(type=component.type, label=_(_LABELS[component.type]), unit=unit,
                         price_excl_vat=str(component.price.normalize()), price_incl_vat=str(incl.normalize()),
                         vat_rate=None if component.vat is None else _percent(component.vat),
                         step_size=component.step_size, shown=shown)
@@ -139,8 +146,8 @@ def _component(component: pricing.PriceComponent, currency: str, locale: str) ->
 def _days(days: tuple[str, ...]) -> str:
     index = sorted(_DAYS.index(d) for d in days)
     if len(index) > 2 and index == list(range(index[0], index[-1] + 1)):
-        return f"{_DAYS[index[0]][:3].title()}-{_DAYS[index[-1]][:3].title()}"
-    return ", ".join(_DAYS[i][:3].title() for i in index)
+        return f"{_(_DAY_NAMES[index[0]])}-{_(_DAY_NAMES[index[-1]])}"
+    return ", ".join(_(_DAY_NAMES[i]) for i in index)
 
 
 def _element(element: pricing.TariffElement, currency: str, locale: str) -> ElementOut:
@@ -154,18 +161,23 @@ def _element(element: pricing.TariffElement, currency: str, locale: str) -> Elem
         if r.start_time or r.end_time:
             when.append(f"{r.start_time or '00:00'}-{r.end_time or '24:00'}")
         if r.start_date or r.end_date:
-            when.append(f"from {r.start_date or 'any day'} until {r.end_date or 'any day'}")
+            when.append(_("from %(start)s until %(end)s") % {"start": r.start_date or _("any day"),
+                                                               "end": r.end_date or _("any day")})
         if r.min_kwh is not None or r.max_kwh is not None:
-            conditions.append(f"from {r.min_kwh or 0} kWh" + (f" up to {r.max_kwh} kWh" if r.max_kwh else ""))
+            conditions.append(_("from %(kwh)s kWh") % {"kwh": r.min_kwh or 0}
+                              + (_(" up to %(kwh)s kWh") % {"kwh": r.max_kwh} if r.max_kwh else ""))
         if r.min_duration is not None or r.max_duration is not None:
             low, high = (r.min_duration or 0) // 60, r.max_duration // 60 if r.max_duration else None
-            conditions.append(f"after {low} min" + (f" until {high} min" if high is not None else ""))
+            conditions.append(_("after %(minutes)s min") % {"minutes": low}
+                              + (_(" until %(minutes)s min") % {"minutes": high} if high is not None else ""))
         if r.min_power is not None or r.max_power is not None:
-            conditions.append(f"at {r.min_power or 0} kW" + (f" up to {r.max_power} kW" if r.max_power else "") +
-                              " charging power")
+            conditions.append(_("at %(kw)s kW") % {"kw": r.min_power or 0}
+                              + (_(" up to %(kw)s kW") % {"kw": r.max_power} if r.max_power else "")
+                              + _(" charging power"))
         if r.min_current is not None or r.max_current is not None:
-            conditions.append(f"at {r.min_current or 0} A" + (f" up to {r.max_current} A" if r.max_current else ""))
-    return ElementOut(when=" ".join(when) or "at any time", conditions=conditions, restrictions=restrictions,
+            conditions.append(_("at %(amps)s A") % {"amps": r.min_current or 0}
+                              + (_(" up to %(amps)s A") % {"amps": r.max_current} if r.max_current else ""))
+    return ElementOut(when=" ".join(when) or _("at any time"), conditions=conditions, restrictions=restrictions,
                       components=[_component(c, currency, locale) for c in element.price_components])
 
 
@@ -192,7 +204,13 @@ def _example(engine_tariff: pricing.Tariff, connector: Connector, *, at) -> tupl
 
 
 def connector_price(connector: Connector, *, language: str = "en", at=None) -> PriceOut | None:
-    """The ad hoc price of `connector` now, ready to show (None when no tariff applies: no guest can start)."""
+    """The ad hoc price of `connector` now, ready to show in `language` (None when no tariff applies: no guest
+    can start)."""
+    with translation.override(language):
+        return _connector_price(connector, language=language, at=at)
+
+
+def _connector_price(connector: Connector, *, language: str, at) -> PriceOut | None:
     at = at or timezone.now()
     tariff = ad_hoc_tariff(connector, at=at)
     if tariff is None:
@@ -218,8 +236,8 @@ def connector_price(connector: Connector, *, language: str = "en", at=None) -> P
         min_price_incl_vat=incl(tariff.min_price_incl_vat), max_price_incl_vat=incl(tariff.max_price_incl_vat),
         min_price_shown=shown(tariff.min_price_incl_vat), max_price_shown=shown(tariff.max_price_incl_vat),
         hold=str(hold), hold_shown=money_format(hold, currency, locale=locale),
-        example=(f"A {kwh} kWh charge in {minutes} minutes, started now, costs "
-                 f"{money_format(total, currency, locale=locale)} incl. VAT."),
+        example=_("A %(kwh)s kWh charge in %(minutes)s minutes, started now, costs %(total)s incl. VAT.") % {
+            "kwh": kwh, "minutes": minutes, "total": money_format(total, currency, locale=locale)},
         example_total_incl_vat=str(total), example_kwh=str(kwh), example_minutes=minutes, alt_text=alt,
     )
 
@@ -227,5 +245,7 @@ def connector_price(connector: Connector, *, language: str = "en", at=None) -> P
 def price_text(price: PriceOut) -> str:
     """The price in one line for a charger's display (at most 512 characters)."""
     parts = [f"{e.when}: " + ", ".join(f"{c.label} {c.shown}" for c in e.components) for e in price.elements]
-    grace = f" Parking after {price.parking_grace_minutes} min grace." if price.parking_grace_minutes else ""
-    return (f"Ad hoc price. {' | '.join(parts)}.{grace} Hold {price.hold_shown}.")[:512]
+    grace = _(" Parking after %(minutes)s min grace.") % {"minutes": price.parking_grace_minutes} \
+        if price.parking_grace_minutes else ""
+    return (_("Ad hoc price. %(parts)s.%(grace)s Hold %(hold)s.") % {
+        "parts": " | ".join(parts), "grace": grace, "hold": price.hold_shown})[:512]

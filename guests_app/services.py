@@ -24,7 +24,9 @@ from decimal import Decimal
 from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from billing_app.models import BillingAccount, ChargeReview, Invoice, Payment, SessionCharge
 from billing_app.money import money_format, quantize_money
@@ -58,6 +60,14 @@ class ChargerUnreachable(UnavailableError):
     """The charger is offline (or the gateway cannot be reached)."""
 
 
+def _told(language: str, message: str, values: dict | None = None) -> str:
+    """A message kept on the guest's row, in the language they checked out in (`message` is a msgid marked with
+    gettext_noop, or a text from outside, such as the card issuer's decline, which stays as it is)."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        text = _(message)
+    return text % values if values else text
+
+
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -67,7 +77,7 @@ def guest_by_key(key: str) -> GuestSession:
     guest = (GuestSession.objects.select_related("connector__station__location", "session", "payment", "id_token")
              .filter(access_key_hash=key_hash(key)).first()) if key else None
     if guest is None:
-        raise NotFoundError("No such charging session.")
+        raise NotFoundError(_("No such charging session."))
     return guest
 
 
@@ -75,7 +85,7 @@ def connector_public(identity: str, number: int) -> Connector:
     connector = (Connector.objects.select_related("station__location__operator")
                  .filter(station__ocpp_identity=identity, number=number).first())
     if connector is None:
-        raise NotFoundError("No such charger or connector.")
+        raise NotFoundError(_("No such charger or connector."))
     return connector
 
 
@@ -91,10 +101,10 @@ class Checkout:
 def _refuse_unless_free(connector: Connector) -> None:
     status = prices.connector_status(connector)
     if status == prices.OFFLINE:
-        raise ChargerUnreachable("This charger is offline right now; nothing was charged. Try another connector.")
+        raise ChargerUnreachable(_("This charger is offline right now; nothing was charged. Try another connector."))
     if status == prices.OCCUPIED or GuestSession.objects.filter(connector=connector,
                                                               state__in=GuestSession.LIVE_STATES).exists():
-        raise ConnectorBusy("This connector is in use by someone else; nothing was charged.")
+        raise ConnectorBusy(_("This connector is in use by someone else; nothing was charged."))
 
 
 def guest_checkout_open(*, connector: Connector, email: str = "", language: str = "en") -> Checkout:
@@ -103,7 +113,7 @@ def guest_checkout_open(*, connector: Connector, email: str = "", language: str 
     _refuse_unless_free(connector)
     tariff = prices.ad_hoc_tariff(connector)
     if tariff is None:
-        raise GuestError("This connector has no price yet, so it cannot be started by a guest.")
+        raise GuestError(_("This connector has no price yet, so it cannot be started by a guest."))
     operator = connector.station.location.operator
     key = secrets.token_urlsafe(32)
     with transaction.atomic():
@@ -163,22 +173,23 @@ def guest_pay(*, guest: GuestSession, setup_intent_id: str) -> GuestSession:
     if guest.state != State.AWAITING_PAYMENT:
         return guest
     if not setup_intent_id or setup_intent_id != guest.setup_intent_id:
-        raise GuestError("This card confirmation does not belong to this charge.")
+        raise GuestError(_("This card confirmation does not belong to this charge."))
     try:
         intent = stripe_client.setup_intent_retrieve(setup_intent_id)
     except stripe_client.StripeRejected as error:
-        raise GuestError("The card was not confirmed.") from error
+        raise GuestError(_("The card was not confirmed.")) from error
     if intent.get("status") != "succeeded" or not intent.get("payment_method"):
-        raise GuestError("The card was not confirmed.")
+        raise GuestError(_("The card was not confirmed."))
     payment = _hold(guest, intent["payment_method"])
     try:
         payment = payment_advance(payment_id=payment.pk)
     except (stripe_client.StripeUnavailable, stripe_client.StripeInProgress):
         payment.refresh_from_db()
     if payment.status != Payment.Status.AUTHORIZED:
-        reason = payment.failure_message or "The payment provider could not be reached."
-        if payment.status == Payment.Status.FAILED:
-            reason = f"Your card was declined: {reason}" if payment.failure_code else reason
+        reason = payment.failure_message or _told(guest.language, gettext_noop("The payment provider could not be "
+                                                                               "reached."))
+        if payment.status == Payment.Status.FAILED and payment.failure_code:
+            reason = _told(guest.language, gettext_noop("Your card was declined: %(reason)s"), {"reason": reason})
         return _finish_without_start(guest.pk, state=State.DECLINED, message=reason[:255])
     return guest_start(guest_id=guest.pk)
 
@@ -197,8 +208,8 @@ def guest_start(*, guest_id: int) -> GuestSession:
             guest.start_deadline = timezone.now() + timedelta(seconds=settings.GUEST_START_TIMEOUT_SECONDS)
             guest.save(update_fields=["state", "start_deadline", "updated_at"])
     except IntegrityError:
-        return guest_start_fail(guest_id=guest_id, message="This connector was taken by someone else just now; "
-                                                          "your hold was released and nothing was charged.")
+        return guest_start_fail(guest_id=guest_id, message=gettext_noop(
+            "This connector was taken by someone else just now; your hold was released and nothing was charged."))
     guest = GuestSession.objects.select_related("connector__station__location", "id_token").get(pk=guest_id)
     _display_price(guest)
     try:
@@ -208,8 +219,8 @@ def guest_start(*, guest_id: int) -> GuestSession:
         logger.warning("guest %s: remote start not sent: %r", guest_id, error)
         sent = None
     if sent is None or not sent.delivered:
-        return guest_start_fail(guest_id=guest_id, message="The charger is offline right now; your hold was "
-                                                          "released and nothing was charged.")
+        return guest_start_fail(guest_id=guest_id, message=gettext_noop(
+            "The charger is offline right now; your hold was released and nothing was charged."))
     GuestSession.objects.filter(pk=guest_id).update(start_command_id=sent.command_id)
     after_commit(guest_start_check_task.apply_async, args=[guest_id], countdown=settings.GUEST_START_ANSWER_SECONDS)
     after_commit(guest_start_check_task.apply_async, args=[guest_id],
@@ -257,20 +268,23 @@ def guest_start_check(*, guest_id: int, now=None) -> GuestSession:
     answer = _command_answer(guest.start_command_id)
     if answer is not None and answer.get("status") != "Accepted":
         why = answer.get("status") or answer.get("error") or "no reason given"
-        return guest_start_fail(guest_id=guest_id, message=f"The charger refused to start ({why}); your hold was "
-                                                          "released and nothing was charged.")
+        return guest_start_fail(guest_id=guest_id, message=gettext_noop(
+            "The charger refused to start (%(why)s); your hold was released and nothing was charged."),
+                                values={"why": why})
     if (now or timezone.now()) >= guest.start_deadline:
         minutes = max(1, settings.GUEST_START_TIMEOUT_SECONDS // 60)
-        return guest_start_fail(guest_id=guest_id, message=f"No car was plugged in within {minutes} min; your "
-                                                          "hold was released and nothing was charged.")
+        return guest_start_fail(guest_id=guest_id, message=gettext_noop(
+            "No car was plugged in within %(minutes)s min; your hold was released and nothing was charged."),
+                                values={"minutes": minutes})
     return guest
 
 
-def _finish_without_start(guest_id: int, *, state: str, message: str) -> GuestSession:
+def _finish_without_start(guest_id: int, *, state: str, message: str, values: dict | None = None) -> GuestSession:
     with transaction.atomic():
         guest = _locked(guest_id)
         if guest.session_id or guest.state in (State.CHARGING, State.ENDED, State.FAILED, State.DECLINED):
             return guest
+        message = _told(guest.language, message, values)[:255]
         guest.state, guest.message = state, message
         guest.save(update_fields=["state", "message", "updated_at"])
         IdToken.objects.filter(pk=guest.id_token_id).update(status=IdToken.Status.EXPIRED)
@@ -279,9 +293,10 @@ def _finish_without_start(guest_id: int, *, state: str, message: str) -> GuestSe
     return guest
 
 
-def guest_start_fail(*, guest_id: int, message: str) -> GuestSession:
-    """The start did not happen: the guest is told why, the token expires, the hold is released now."""
-    return _finish_without_start(guest_id, state=State.FAILED, message=message)
+def guest_start_fail(*, guest_id: int, message: str, values: dict | None = None) -> GuestSession:
+    """The start did not happen: the guest is told why (in their language: `message` % `values`), the token
+    expires, the hold is released now."""
+    return _finish_without_start(guest_id, state=State.FAILED, message=message, values=values)
 
 
 def guests_watch(*, now=None) -> int:
@@ -298,7 +313,7 @@ def guests_watch(*, now=None) -> int:
     stale = now - timedelta(minutes=settings.GUEST_CHECKOUT_MINUTES)
     for guest_id in GuestSession.objects.filter(state=State.AWAITING_PAYMENT, created_at__lt=stale,
                                                 payment__isnull=True).values_list("pk", flat=True):
-        _finish_without_start(guest_id, state=State.FAILED, message="The payment was not completed.")
+        _finish_without_start(guest_id, state=State.FAILED, message=gettext_noop("The payment was not completed."))
         acted += 1
     return acted
 
@@ -339,7 +354,7 @@ def guest_stop(*, guest: GuestSession, by_platform: str = "") -> GuestSession:
             return locked
         locked.stop_requested_at = timezone.now()
         if by_platform:
-            locked.message = by_platform[:255]
+            locked.message = _told(locked.language, by_platform)[:255]
         locked.save(update_fields=["stop_requested_at", "message", "updated_at"])
     session = ChargingSession.objects.select_related("connector__station").get(pk=locked.session_id)
     try:
@@ -349,9 +364,10 @@ def guest_stop(*, guest: GuestSession, by_platform: str = "") -> GuestSession:
         sent = None
     if sent is None or not sent.delivered:
         GuestSession.objects.filter(pk=guest.pk).update(
-            stop_requested_at=None, message="The charger cannot be reached right now; unplug the cable to stop. "
-                                            "You pay only what the charger measured, never more than the hold.")
-        raise ChargerUnreachable("The charger cannot be reached right now; unplug the cable to stop.")
+            stop_requested_at=None, message=_told(locked.language, gettext_noop(
+                "The charger cannot be reached right now; unplug the cable to stop. You pay only what the charger "
+                "measured, never more than the hold."))[:255])
+        raise ChargerUnreachable(_("The charger cannot be reached right now; unplug the cable to stop."))
     locked.refresh_from_db()
     return locked
 
@@ -374,8 +390,8 @@ def guest_hold_watch(*, guest: GuestSession) -> bool:
     if total is None or total < guest.hold_amount * settings.GUEST_STOP_AT_HOLD_SHARE:
         return False
     try:
-        guest_stop(guest=guest, by_platform="Stopped by the platform: the session reached the amount you "
-                                            "authorized.")
+        guest_stop(guest=guest, by_platform=gettext_noop("Stopped by the platform: the session reached the amount you "
+                                                         "authorized."))
     except ChargerUnreachable:
         return False
     return True
@@ -423,8 +439,8 @@ def guest_live(*, guest: GuestSession) -> dict:
         cost = charge.total_incl_vat if charge else None
         if charge is not None and ChargeReview.objects.filter(charge=charge,
                                                               status=ChargeReview.Status.HELD).exists():
-            data["message"] = ("The operator checks this session's meter readings before charging your card; the "
-                               "receipt follows (nothing above the hold is ever taken).")
+            data["message"] = _("The operator checks this session's meter readings before charging your card; the "
+                                "receipt follows (nothing above the hold is ever taken).")
     data["duration_seconds"] = int((end - session.started_at).total_seconds())
     if cost is not None:
         cost = quantize_money(cost, guest.currency)
@@ -443,7 +459,7 @@ def guest_receipt(*, guest: GuestSession) -> Invoice:
     receipt = (Invoice.objects.filter(session_id=guest.session_id, kind=Invoice.Kind.RECEIPT)
                .exclude(number=None).first()) if guest.session_id else None
     if receipt is None:
-        raise NotFoundError("The receipt is not ready yet.")
+        raise NotFoundError(_("The receipt is not ready yet."))
     return receipt
 
 

@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
@@ -60,8 +61,8 @@ def rate_limited(bucket: str):
                 cache.set(key, 1, timeout=seconds)
                 used = 1
             if used > count:
-                return _error(429, "rate_limited", "Too many payment attempts from this address; wait a few "
-                                                   "minutes and try again.")
+                return _error(429, "rate_limited", _("Too many payment attempts from this address; wait a few "
+                                                     "minutes and try again."))
             return view(request, *args, **kwargs)
         return wrapped
     return decorate
@@ -106,13 +107,14 @@ def checkout(request, identity: str, number: int):
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
-        return _error(400, "invalid", "The request is not JSON.")
+        return _error(400, "invalid", _("The request is not JSON."))
     email = str(body.get("email") or "").strip() if isinstance(body, dict) else ""
     if email:
         try:
             validate_email(email)
         except Exception:
-            return _error(400, "invalid_email", "That e-mail address does not look right; leave it empty or fix it.")
+            return _error(400, "invalid_email",
+                          _("That e-mail address does not look right; leave it empty or fix it."))
     connector = services.connector_public(identity, number)
     opened = services.guest_checkout_open(connector=connector, email=email, language=_language())
     return _private(JsonResponse({
@@ -131,7 +133,7 @@ def pay(request, key: str):
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
-        return _error(400, "invalid", "The request is not JSON.")
+        return _error(400, "invalid", _("The request is not JSON."))
     setup_intent_id = str(body.get("setup_intent_id") or "") if isinstance(body, dict) else ""
     guest = services.guest_pay(guest=guest, setup_intent_id=setup_intent_id)
     guest = services.guest_by_key(key)
@@ -176,13 +178,13 @@ def dispute(request, key: str):
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
-        return _error(400, "invalid", "The request is not JSON.")
+        return _error(400, "invalid", _("The request is not JSON."))
     body = body if isinstance(body, dict) else {}
     ticket = services.guest_dispute_open(guest=guest, reason=str(body.get("reason") or ""),
                                          description=str(body.get("description") or ""))
     return _private(JsonResponse({"ticket": ticket.pk, "status": ticket.status,
-                                  "message": "Thank you: support will answer by e-mail"
-                                             + ("." if guest.email else " (you gave no e-mail: keep this page).")},
+                                  "message": _("Thank you: support will answer by e-mail.") if guest.email else
+                                  _("Thank you: support will answer by e-mail (you gave no e-mail: keep this page).")},
                                  status=201))
 
 

@@ -98,3 +98,18 @@ def test_another_driver_gets_404_for_the_downloads(client, operator, signed_sess
     client.force_login(factories.DriverFactory(operator=operator))
     for name in ("portal:session", "portal:session_signed_data", "portal:session_meter_key"):
         assert client.get(reverse(name, args=[signed_session.pk])).status_code == 404, name
+
+
+def test_a_german_driver_reads_the_signed_readings_in_german(client, driver, signed_session):
+    driver.language = "de"
+    driver.save(update_fields=["language"])
+    client.force_login(driver)
+    page = client.get(reverse("portal:session", args=[signed_session.pk])).content.decode()
+    assert '<html lang="de">' in page
+    wh = f"{signed_session.energy_wh:.0f}"
+    assert f"Vom Zähler TM-DRV-7 signiert, geprüft: {wh} Wh zwischen dem signierten Anfangs- und Endzählerstand." \
+        in " ".join(page.split())
+    assert "Prüfen Sie sie selbst mit der S.A.F.E.-Transparenzsoftware:" in page
+    assert "signierte Messwerte (XML)" in page and "öffentlicher Schlüssel des Zählers" in page
+    for english in ("Signed by meter", ", verified", "signed meter values", "public key", "transparency software"):
+        assert english not in page, english

@@ -1,12 +1,17 @@
 """A public connector with an ad hoc tariff: the guest's starting point."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from billing_app.models import PriceComponent, Tariff, TariffAssignment, TariffElement
+from guests_app.models import GuestSession
+from guests_app.services import key_hash
+from sessions_app import services as session_services
+from sessions_app.ocmf.signing import TestMeter
 from tests import factories
 
 
@@ -46,3 +51,30 @@ def guest_connector(operator):
 @pytest.fixture
 def guest_tariff(operator, guest_connector):
     return ad_hoc_tariff(operator, connector=guest_connector)
+
+
+GUEST_METER = TestMeter("guest checks", serial="TM-GUEST")
+GUEST_KEY = "a-guests-unguessable-link-key-0123456789"
+
+
+@pytest.fixture
+def signed_guest(operator, connector):
+    """A guest's ended session whose meter signed its begin and end readings (verified)."""
+    driver = factories.DriverFactory(operator=operator)
+    token = factories.IdTokenFactory(operator=operator, driver=driver)
+    start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    stop = start + timedelta(hours=1)
+    session = factories.ChargingSessionFactory(connector=connector, id_token=token, started_at=start,
+                                               stopped_at=stop, meter_start_wh=Decimal(1000),
+                                               meter_stop_wh=Decimal(9000), state="completed")
+    session_services.meter_key_register(station=connector.station, evse_number=None,
+                                        public_key=GUEST_METER.public_key_hex, meter_serial=GUEST_METER.serial,
+                                        valid_from=start - timedelta(days=1))
+    session_services.session_signed_values_record(session=session, readings=[session_services.SignedReadingIn(
+        taken_at=at, signed_data=text, format="OCMF", encoding="plain", ocmf=text) for at, text in (
+        (start, GUEST_METER.reading(at=start, wh=1000, tx="B", id_tag=token.uid)),
+        (stop, GUEST_METER.reading(at=stop, wh=9000, tx="E", id_tag=token.uid)))])
+    session_services.session_signatures_verify(session=session)
+    return GuestSession.objects.create(operator=operator, connector=connector, driver=driver, id_token=token,
+                                       session=session, access_key_hash=key_hash(GUEST_KEY), currency="EUR",
+                                       hold_amount=Decimal(30), state=GuestSession.State.ENDED)
