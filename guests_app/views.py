@@ -243,7 +243,7 @@ def signed_data(request, key: str):
 @require_GET
 def meter_key(request, key: str):
     """The public key of the meter that signed the guest's readings (PEM)."""
-    _, meter = session_signed_data(_guest_charging_session(key))
+    meter = session_signed_data(_guest_charging_session(key))[1]
     if meter is None:
         raise Http404("No meter key is known for this session.")
     response = HttpResponse(meter_key_pem(meter), content_type="application/x-pem-file")

@@ -16,6 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def validate_time_zone(value: str) -> None:
@@ -284,15 +285,15 @@ class Connector(models.Model):
     OWNER_PATH = "station__location__operator"
 
     class Standard(models.TextChoices):
-        TYPE2 = "IEC_62196_T2", "Type 2"
+        TYPE2 = "IEC_62196_T2", _("Type 2")
         CCS2 = "IEC_62196_T2_COMBO", "CCS 2"
         CHADEMO = "CHADEMO", "CHAdeMO"
-        TYPE1 = "IEC_62196_T1", "Type 1"
+        TYPE1 = "IEC_62196_T1", _("Type 1")
         CCS1 = "IEC_62196_T1_COMBO", "CCS 1"
 
     class PowerType(models.TextChoices):
-        AC_3_PHASE = "AC_3_PHASE", "AC three-phase"
-        AC_1_PHASE = "AC_1_PHASE", "AC single-phase"
+        AC_3_PHASE = "AC_3_PHASE", _("AC three-phase")
+        AC_1_PHASE = "AC_1_PHASE", _("AC single-phase")
         DC = "DC", "DC"
 
     station = models.ForeignKey(ChargingStation, on_delete=models.CASCADE, related_name="connectors")

@@ -23,7 +23,9 @@ def _page(client, url: str, language: str) -> str:
 def test_the_connector_page_in_german(client, guest_connector, guest_tariff):
     page = _page(client, f"/charge/{guest_connector.station.ocpp_identity}/1/", "de-DE,de;q=0.9,en;q=0.5")
     assert '<html lang="de">' in page
-    for german in ('id="connector-status">Frei<', "Ladesäule GUEST-AC-1, Anschluss 1", "Preis bei Zahlung mit Karte",
+    for german in ('id="connector-status">Frei<', "Ladesäule GUEST-AC-1, Anschluss 1",
+                   "Typ 2 · AC dreiphasig · bis 22,0 kW",
+                   "Preis bei Zahlung mit Karte",
                    "0,4641\xa0€ pro kWh inkl. 19 % MwSt.",
                    "7,14\xa0€ pro Stunde inkl. 19 % MwSt., abgerechnet je 1 Min.",
                    "0,60\xa0€ pro Ladevorgang inkl. 19 % MwSt.", "(nach 10 Min. Karenzzeit ab Ladeende)",
@@ -33,7 +35,8 @@ def test_the_connector_page_in_german(client, guest_connector, guest_tariff):
                    "Ihre Karte wurde abgelehnt:", "Park- / Standzeit", "<h3>Jederzeit</h3>"):
         assert german in page, german
     for english in ("Available<", "Price for paying by card", "per kWh", "incl. 19 % VAT", "Pay and start",
-                    "We hold", "E-mail for the receipt", "Example:", "Your card was declined", "At any time"):
+                    "We hold", "E-mail for the receipt", "Example:", "three-phase",
+                    "Your card was declined", "At any time"):
         assert english not in page, english
 
 
@@ -41,6 +44,7 @@ def test_the_connector_page_in_english_is_unchanged(client, guest_connector, gue
     page = _page(client, f"/charge/{guest_connector.station.ocpp_identity}/1/", "en")
     assert '<html lang="en">' in page
     for english in ('id="connector-status">Available<', "Charger GUEST-AC-1, connector 1",
+                    "Type 2 · AC three-phase · up to 22.0 kW",
                     "Price for paying by card (ad hoc)", "0,4641\xa0€ per kWh incl. 19 % VAT", "Pay and start",
                     'We hold <strong id="hold">30,00\xa0€</strong> on your card',
                     "Pay 30,00\xa0€ hold and start charging",
