@@ -118,7 +118,8 @@ def guest_checkout_open(*, connector: Connector, email: str = "", language: str 
     key = secrets.token_urlsafe(32)
     with transaction.atomic():
         driver = User(username=f"guest-{secrets.token_hex(8)}", role=User.Role.DRIVER, operator=operator,
-                      email=email, first_name="Guest")
+                      email=email, first_name="Guest",  # the receipt's e-mail is in the language of the page
+                      language=language if language in dict(settings.LANGUAGES) else "")
         driver.set_unusable_password()
         driver.save()
         BillingAccount.objects.create(driver=driver, operator=operator,

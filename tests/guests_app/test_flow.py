@@ -200,6 +200,21 @@ def test_a_card_declined_at_the_hold_starts_nothing_and_says_why(guest_world, re
     assert guest.row.id_token.status == IdToken.Status.EXPIRED
 
 
+def test_a_german_guest_is_told_why_in_german_and_their_receipt_mail_will_be_german(guest_world, redis_url):
+    guest = Guest(guest_world, stripe_client.api_base())
+    guest.client = Client(HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9")
+
+    async def main():
+        async with gateway(redis_url) as gw, charger(gw, guest_world.station.ocpp_identity,
+                                                     cls=RemoteStartCharger16):
+            return await sync_to_async(guest.pay)(DECLINED_AT_HOLD)
+
+    answer = asyncio.run(main())
+    assert answer.json()["state_label"] == "Zahlung abgelehnt"
+    assert answer.json()["message"].startswith("Ihre Karte wurde abgelehnt: ")
+    assert (guest.row.language, guest.row.driver.language) == ("de", "de")  # the receipt e-mail's language
+
+
 def test_a_charger_that_refuses_releases_the_hold_at_once(guest_world, redis_url):
     guest = Guest(guest_world, stripe_client.api_base())
 
