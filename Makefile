@@ -67,7 +67,7 @@ run: migrate localstripe
 	@echo "  Logins: admin/admin (superuser)  operator/operator (operator staff)"
 	@echo "          support/support (support staff)  driver/driver (driver)"
 	@echo "  OCPP gateway: ws://$(HOST):$(OCPP_PORT)/<station identity>  (1.6J and 2.0.1)"
-	@echo "  Try chargers: $(PY) manage.py simulate_chargers --count 4 --sessions 3"
+	@echo "  Try chargers: $(PY) manage.py simulate_chargers --count 4 --sessions 3 --url ws://$(HOST):$(OCPP_PORT)"
 	@echo "  Guest charging (QR code, pay by card): $(PY) manage.py guest_demo, then open the page above$(if $(OCPP_COMMANDS_REDIS_URL),, (needs Redis: none answered on 127.0.0.1:6379))"
 	@echo "  OCPI roaming (docs/ocpi.md): admin -> OCPI roaming; $(PY) manage.py ocpi_token_a --name PARTNER"
 	@echo "  Payments: localstripe on http://127.0.0.1:$(LOCALSTRIPE_PORT) (a fake Stripe; card pm_card_visa)"

@@ -16,13 +16,16 @@ from sessions_app.models import ChargingSession
 
 def session_running_breakdown(session: ChargingSession) -> tuple[pricing.CostBreakdown, str] | None:
     """The session priced up to its latest meter reading: (the engine's breakdown, currency); None when no
-    tariff applies. OCPI session updates send its total excl. and incl. VAT."""
+    tariff applies or nothing was measured yet. OCPI session updates send its total excl. and incl. VAT."""
     tariff = tariff_for_session(session)
     if tariff is None:
         return None
+    pricing_input = session_pricing_input(session)
+    if not pricing_input["charging_periods"]:
+        return None  # just started, nothing measured yet: no cost so far (not an error)
     breakdown = pricing.price_session(
         tariff=ocpi.tariff_from_ocpi(tariff_to_ocpi(tariff)),
-        session=ocpi.session_from_json(session_pricing_input(session)),
+        session=ocpi.session_from_json(pricing_input),
     )
     return breakdown, tariff.currency
 

@@ -78,6 +78,17 @@ def test_running_cost_of_an_active_session(session, tariff):
     assert session_running_cost(session) == Decimal("12.25")  # 4.29 + 0.82 VAT + 6.00 + 1.14 VAT
 
 
+def test_running_cost_before_the_first_reading_is_none_without_an_error(connector, id_token, tariff, caplog):
+    """Issue 21 item 11: the gateway asked at every start and logged 'charging_periods: must not be empty'."""
+    from sessions_app.ocpp.running_cost import running_cost
+
+    fresh = session_services.session_start(connector=connector, id_token=id_token, started_at=T0,
+                                           meter_start_wh=Decimal(1000), transaction_ref="tx-fresh")
+    with caplog.at_level("ERROR"):
+        assert running_cost(fresh) is None
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
 def test_running_cost_without_tariff_is_none(session):
     assert session_running_cost(session) is None
 
