@@ -6,8 +6,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 OCPP_PORT ?= 9000
 LOCALSTRIPE_PORT ?= 8420
+# make test: pytest-xdist workers (0: one process, no xdist)
+TEST_WORKERS ?= 2
+# The OCPI interoperability tests' independent eMSP (extrawest-ocpi) lives in a virtual environment of its own
+OCPI_PEER_VENV ?= .venv-ocpi-peer
 
-.PHONY: run test lint migrate demo check-migrations clean install system-deps localstripe
+.PHONY: run test lint migrate demo check-migrations clean install system-deps localstripe ocpi-peer
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -79,9 +83,21 @@ run: migrate localstripe
 check-migrations: install
 	$(PY) manage.py makemigrations --check --dry-run
 
-test: install check-migrations
+# Made before pytest starts (the OCPI peer tests would make it otherwise, inside the timed run); reused while
+# tests/ocpi_app/peer/requirements.txt is unchanged (tests/ocpi_app/conftest.py compares the stamp's text).
+ocpi-peer: $(OCPI_PEER_VENV)/requirements.stamp
+$(OCPI_PEER_VENV)/requirements.stamp: tests/ocpi_app/peer/requirements.txt | $(VENV)/.installed
+	@cmp -s $< $@ 2>/dev/null || { \
+		echo "making the OCPI test peer's virtual environment ($(OCPI_PEER_VENV))"; \
+		$(PY) -m venv --clear $(OCPI_PEER_VENV) && \
+		$(OCPI_PEER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $< && cp $< $@; }
+	@touch $@
+
+# Two pytest-xdist workers, each with its own test database, Redis database and localstripe (tests/conftest.py);
+# --dist loadgroup keeps the tests marked xdist_group(name) on one worker. TEST_WORKERS=0: one process.
+test: install check-migrations ocpi-peer
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
 
 lint: install
 	$(VENV)/bin/ruff check .

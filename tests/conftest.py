@@ -1,6 +1,7 @@
 """Shared fixtures: an operator with a site, a charger, a driver and their token, and a second
 operator to check that nothing leaks across tenants."""
 import os
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import cache
@@ -24,6 +25,54 @@ hypothesis_settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 hypothesis_settings.load_profile("evbilling")
+
+# `make test` runs the suite on two pytest-xdist workers (gw0, gw1), each with its own test database
+# (pytest-django: test_<name>_gw0, ...). Shared things are split here: worker gwN uses Redis database
+# (REDIS_URL's + N) % 16 (Celery's queue, command results) and its own pub/sub channel prefix for remote commands
+# (channels are not per database); payment_fixtures starts a localstripe per worker past gw0.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _xdist_worker_apart(worker: str) -> None:
+    from django.conf import settings
+
+    from evbilling.celery import app
+    from sessions_app.ocpp import commands, server
+
+    number = int(worker.removeprefix("gw"))
+    url = os.environ.get("REDIS_URL")
+    if url and number:
+        parts = urlsplit(url)
+        database = (int(parts.path.strip("/") or 0) + number) % 16
+        url = parts._replace(path=f"/{database}").geturl()
+        os.environ["REDIS_URL"] = url  # read by the tests that talk to Redis, and by the processes they start
+        settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
+        if "redis" in settings.CACHES["default"]["BACKEND"].lower():
+            settings.CACHES["default"]["LOCATION"] = url
+        app.conf.update(broker_url=url, result_backend=url)
+    commands.CHANNEL_PREFIX = server.CHANNEL_PREFIX = f"evbilling:{worker}:ocpp:station:"
+
+
+if XDIST_WORKER:
+    _xdist_worker_apart(XDIST_WORKER)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist: what a worker left for the end of the run (the attack replay table) is printed by the controller."""
+    text = getattr(node, "workeroutput", {}).get("end_of_run_report")
+    if text:
+        node.config.stash.setdefault(_END_OF_RUN, []).append(text)
+
+
+_END_OF_RUN = pytest.StashKey[list]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    for text in config.stash.get(_END_OF_RUN, []):
+        terminalreporter.write_line("")
+        for line in text.splitlines():
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)

@@ -65,9 +65,11 @@ def localstripe_start(state_dir: Path, *, port: int | None = None,
 
 @pytest.fixture(scope="session")
 def localstripe_url(tmp_path_factory):
-    """A localstripe of our own (state from scratch, in a temporary folder), stopped at the end of the run."""
+    """A localstripe of our own (state from scratch, in a temporary folder), stopped at the end of the run; or
+    the one in LOCALSTRIPE_URL (`.ci/run`'s). Each test wipes its state, so under pytest-xdist only the first
+    worker (gw0) uses LOCALSTRIPE_URL and every other worker starts its own."""
     url = os.environ.get("LOCALSTRIPE_URL")
-    if url:
+    if url and os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
         yield url.rstrip("/")
         return
     process, url = localstripe_start(tmp_path_factory.mktemp("localstripe"))

@@ -4,6 +4,7 @@ started on a free port for the interoperability tests against our live server.""
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -72,15 +73,19 @@ def _free_port() -> int:
 
 def _peer_venv() -> Path:
     """The peer's own virtual environment (extrawest-ocpi pins pydantic 1 and FastAPI 0.101, which clash with
-    ours), made once from peer/requirements.txt and reused while that file does not change."""
+    ours), made once from peer/requirements.txt and reused while that file does not change. `make test` makes it
+    before pytest starts (`make ocpi-peer`); made here when absent. One maker at a time (pytest-xdist workers)."""
     python = PEER_VENV / "bin" / "python"
     stamp = PEER_VENV / "requirements.stamp"
     wanted = (PEER_DIR / "requirements.txt").read_text()
-    if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(PEER_DIR / "requirements.txt")],
-                       check=True)
-        stamp.write_text(wanted)
+    PEER_VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(PEER_VENV.parent / f"{PEER_VENV.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_VENV)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(PEER_DIR / "requirements.txt")],
+                           check=True)
+            stamp.write_text(wanted)
     return python
 
 

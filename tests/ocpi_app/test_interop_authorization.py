@@ -11,7 +11,7 @@ from ocpi_app.tokens import token_store
 from sessions_app.services import token_authorize
 from tests import factories
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("ocpi_peer")]  # one peer
 
 
 def emsp_token(uid, whitelist="ALLOWED_OFFLINE"):

@@ -9,7 +9,7 @@ from ocpi_app import credentials
 from ocpi_app.credentials import partner_token_a_issue
 from ocpi_app.models import Partner
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("ocpi_peer")]  # one peer
 
 
 def test_the_peer_registers_with_us_using_our_token_a(ocpi_peer, live_ocpi, operator, cpo_party):

@@ -14,7 +14,7 @@ from ocpi_app.models import PartnerTariff, PushDelivery
 from sessions_app.services import connector_status_record
 from tests import factories
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("ocpi_peer")]  # one peer
 
 
 @pytest.fixture

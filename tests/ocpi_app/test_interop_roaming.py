@@ -17,7 +17,7 @@ from ocpi_app.models import CdrRecord, Partner, PartnerTariff
 from tests import factories
 from tests.sessions_app.ocpp_chargers import Charger16, charger, gateway
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("ocpi_peer")]  # one peer
 
 
 @pytest.fixture

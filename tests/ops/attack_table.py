@@ -50,6 +50,10 @@ class AttackTable:
             return
         text = self.render()
         path.write_text(text + "\n")
+        if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller prints it (tests/conftest.py)
+            config.workeroutput["end_of_run_report"] = "\n".join(
+                ["Attack replay (issue 15): tried / refused / lost / doubled", text, f"(written to {path})"])
+            return
         capture = config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             writer = config.get_terminal_writer()

@@ -84,7 +84,9 @@ from tests.ops.card_account import kept_at_stripe, refunded_at_stripe, session_a
 from tests.ops.processes import wait_for
 from tests.sessions_app.ocpp_chargers import charger, exchange, gateway, raw_socket
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("real_services"), pytest.mark.django_db(transaction=True)]
+# One xdist worker runs them all: the session's attack table (printed at the end of the run) is that worker's.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("real_services"), pytest.mark.django_db(transaction=True),
+              pytest.mark.xdist_group("attack_replay")]
 
 D = Decimal
 PASSWORD = "pw-for-tests"  # tests.factories.UserFactory's
