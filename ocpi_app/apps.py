@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OcpiAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "ocpi_app"
-    verbose_name = "OCPI roaming"
+    verbose_name = _("OCPI roaming")
 
     def ready(self):
         from sessions_app.audit import audit_register

@@ -159,6 +159,24 @@ class Company(models.Model):
     invoice_format = models.CharField(
         max_length=10, choices=InvoiceFormat.choices, default=InvoiceFormat.FACTURX,
         help_text="What the statement and credit note e-mails attach.")
+    class VatTreatment(models.TextChoices):
+        STANDARD = "standard", "Standard: VAT of the charger's country, as priced (S, or Z at 0 %)"
+        REVERSE_CHARGE = "reverse_charge", "Reverse charge: the buyer accounts for the VAT (AE)"
+        EXEMPT = "exempt", "Exempt from VAT, with the reason (E)"
+
+    vat_treatment = models.CharField(
+        "VAT treatment", max_length=20, choices=VatTreatment.choices, default=VatTreatment.STANDARD,
+        help_text="How this buyer's statements are taxed (docs/companies.md). Reverse charge: an electricity "
+                  "reseller (e.g. an eMSP: German §13b UStG, EU VAT Directive Art. 38 and 195), only on your tax "
+                  "adviser's word; it needs both VAT ids. Exempt: give the legal reason.")
+    vat_exemption_reason = models.CharField(
+        "VAT exemption reason", max_length=300, blank=True,
+        help_text="Printed on the invoice and in the e-invoice (EN 16931 BT-120). Blank with reverse charge: "
+                  "the standard wording.")
+    vat_exemption_code = models.CharField(
+        "VAT exemption reason code", max_length=30, blank=True,
+        validators=[RegexValidator(r"^VATEX-[A-Z0-9-]+$", "A VATEX code, e.g. VATEX-EU-AE.")],
+        help_text="EN 16931 BT-121, a VATEX code (e.g. VATEX-EU-151E). Blank with reverse charge: VATEX-EU-AE.")
     statement_session_lines = models.PositiveIntegerField(
         default=200, validators=[MinValueValidator(1)],
         help_text="Above this many sessions a statement shows the subtotals and attaches the session list "
@@ -184,6 +202,15 @@ class Company(models.Model):
                 self.vat_id = vat_id_clean(self.vat_id, self.country)
             except ValidationError as error:
                 raise ValidationError({"vat_id": error.messages}) from None
+        if self.vat_treatment == self.VatTreatment.REVERSE_CHARGE:
+            if not self.vat_id:
+                raise ValidationError({"vat_id": "Reverse charge needs the buyer's VAT id on every invoice."})
+            if self.operator_id and not self.operator.vat_id:
+                raise ValidationError({"vat_treatment": "Reverse charge needs the operator's own VAT id."})
+        if self.vat_treatment == self.VatTreatment.EXEMPT and not (self.vat_exemption_reason or
+                                                                   self.vat_exemption_code):
+            raise ValidationError({"vat_exemption_reason": "An exempt buyer's invoices must state why (a reason "
+                                                           "or a VATEX code)."})
 
 
 class Location(models.Model):

@@ -1,23 +1,21 @@
 """Fleet portal forms; every choice is limited to the fleet manager's own company."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.companies import selectors
+from billing_app.date_range import DATE_INPUT, DateRangeForm
 from sessions_app.models import Company, IdToken
 from sessions_app.selectors import operator_time_zone
 
 
-class FleetSessionFilterForm(forms.Form):
+class FleetSessionFilterForm(DateRangeForm):
     driver = forms.ModelChoiceField(queryset=None, required=False, empty_label="All drivers")
     card = forms.ModelChoiceField(queryset=None, required=False, empty_label="All cards")
     cost_centre = forms.ChoiceField(required=False)
     location = forms.ModelChoiceField(queryset=None, required=False, empty_label="All locations")
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, company: Company, **kwargs):
         super().__init__(*args, **kwargs)
@@ -27,12 +25,6 @@ class FleetSessionFilterForm(forms.Form):
         self.fields["location"].queryset = selectors.company_locations(company)
         self.fields["cost_centre"].choices = [("", "All cost centres"), *(
             (c, c) for c in selectors.company_cost_centres(company))]
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
-            self.add_error("end", "The end date is before the start date.")
-        return cleaned
 
     def apply(self, sessions):
         data = self.cleaned_data
@@ -44,26 +36,15 @@ class FleetSessionFilterForm(forms.Form):
             sessions = sessions.filter(cost_centre=data["cost_centre"])
         if data.get("location"):
             sessions = sessions.filter(connector__station__location=data["location"])
-        tz = operator_time_zone(self.company.operator_id)  # days as the operator's statements count them
-        if data.get("start"):
-            sessions = sessions.filter(started_at__gte=datetime.combine(data["start"], time(), tz))
-        if data.get("end"):
-            sessions = sessions.filter(started_at__lt=datetime.combine(data["end"] + timedelta(days=1), time(), tz))
-        return sessions
+        # days as the operator's statements count them
+        return self.within(sessions, "started_at", operator_time_zone(self.company.operator_id))
 
 
-class SpendFilterForm(forms.Form):
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("start") and cleaned.get("end"):
-            if cleaned["end"] < cleaned["start"]:
-                self.add_error("end", "The end date is before the start date.")
-            elif (cleaned["end"] - cleaned["start"]).days > 731:
-                self.add_error("end", "Choose at most two years.")
-        return cleaned
+class SpendFilterForm(DateRangeForm):
+    start = forms.DateField(widget=forms.DateInput(attrs=DATE_INPUT))
+    end = forms.DateField(widget=forms.DateInput(attrs=DATE_INPUT))
+    max_days = 731
+    too_long_message = _("Choose at most two years.")
 
     @classmethod
     def from_request(cls, request) -> SpendFilterForm:

@@ -26,6 +26,7 @@ from billing_app.invoicing.delivery import invoice_pdf_render
 from billing_app.invoicing.errors import InvoicingError
 from billing_app.invoicing.lines import LineIn, document_vat, lines_from_breakdown
 from billing_app.invoicing.numbering import number_format, number_take
+from billing_app.invoicing.vat_categories import lines_treated
 from billing_app.models import (
     BillingAccount,
     ChargeReview,
@@ -93,6 +94,8 @@ def company_snapshot(company: Company) -> dict:
         "buyer_reference": company.buyer_reference, "purchase_order": company.purchase_order,
         "payment_terms_days": company.payment_terms_days,
         "statement_session_lines": company.statement_session_lines, "invoice_format": company.invoice_format,
+        "vat_treatment": company.vat_treatment, "vat_exemption_reason": company.vat_exemption_reason,
+        "vat_exemption_code": company.vat_exemption_code,
     }
 
 
@@ -370,6 +373,8 @@ def statement_drafts(*, operator: Operator, period: date, accounts: Sequence[Bil
                                           session_charge_id=charge.pk)
         lines += plan_statement_lines(account=account, period_start=period, period_end=last_day_of_month(period),
                                       currency=currency)
+        if account.company_id:  # a reverse-charged or exempt buyer: the priced net amounts, no VAT
+            lines = lines_treated(lines, account.company.vat_treatment)
         if lines:
             account.operator = operator
             drafts.append(Draft(Invoice(operator=operator, account=account, driver=account.driver,

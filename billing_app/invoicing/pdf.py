@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 
 from billing_app.companies.statement import is_company_statement, session_list_name, statement_layout
 from billing_app.invoicing.lines import rate_label
+from billing_app.invoicing.vat_categories import STANDARD, document_treatment, vat_category
 from billing_app.models import CreditNote, Invoice
 from billing_app.money import format_money, format_percent, format_quantity, format_rate
 from sessions_app.local_time import format_local_date, format_local_time
@@ -130,8 +131,23 @@ def _vat_rows(document: Invoice | CreditNote, lines: list, currency: str) -> lis
         rows = [(line.vat_rate, line.amount_excl_vat, line.vat_amount) for line in lines]
     else:
         rows = [(row.vat_rate, row.taxable_amount, row.vat_amount) for row in document.vat_subtotals.all()]
-    return [{"label": rate_label(rate), "excl": money(excl, currency), "vat": money(vat, currency),
+    standard = document_treatment(document.buyer) == STANDARD
+    return [{"label": rate_label(rate) if standard else vat_category(rate, buyer=document.buyer).label,
+             "excl": money(excl, currency), "vat": money(vat, currency),
              "incl": money(excl + vat, currency)} for rate, excl, vat in rows]
+
+
+def _vat_note(document: Invoice | CreditNote) -> str:
+    """Why a reverse-charged or exempt document carries no VAT (the law asks the invoice to say so, with both VAT
+    ids for reverse charge: Art. 226 (11a) Directive 2006/112/EC, §14a(5) UStG)."""
+    if document_treatment(document.buyer) == STANDARD:
+        return ""
+    category = vat_category(None, buyer=document.buyer)
+    note = category.reason + (f" ({category.reason_code})" if category.reason_code else "") + "."
+    if category.code == "AE":
+        note += (f" Supplier's VAT id {(document.seller or {}).get('vat_id', '')}, "
+                 f"recipient's VAT id {(document.buyer or {}).get('vat_id', '')}.")
+    return note
 
 
 def document_context(document: Invoice | CreditNote) -> dict:
@@ -159,6 +175,7 @@ def document_context(document: Invoice | CreditNote) -> dict:
         "meter_signed": any(group.get("signed") for group in groups),
         "vat_rows": _vat_rows(document, lines, currency),
         "vat_per_rate": getattr(document, "vat_per_rate", True),
+        "vat_note": _vat_note(document),
         "total_excl": money(document.total_excl_vat, currency),
         "total_vat": money(document.total_vat, currency),
         "total_incl": money(document.total_incl_vat, currency),

@@ -28,7 +28,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from billing_app.money import minor_unit, quantize_money, share_out, vat_amount, vat_breakdown
 
-from .types import MAX_PRICE, MIN_PRICE, ZERO, CostLine, Tariff
+from .types import MAX_PRICE, MIN_PRICE, ZERO, CostLine, Tariff, new_line
 
 Rate = Decimal | None
 
@@ -114,17 +114,7 @@ def _most_within(gross: Callable[[Decimal], Decimal], start: Decimal, bound: Dec
 
 def _adjustment(kind: str, rate: Rate, amount: Decimal, currency: str) -> CostLine:
     vat = ZERO if rate is None else vat_amount(amount, rate, currency)
-    return CostLine(
-        dimension=kind,
-        element_index=None,
-        component_index=None,
-        period_indices=(),
-        period_start=None,
-        quantity=Decimal(1),
-        billed_quantity=Decimal(1),
-        unit_price=amount,
-        vat_rate=rate,
-        amount_excl_vat=amount,
-        vat_amount=vat,
-        amount_incl_vat=amount + vat,
-    )
+    return new_line(kind, None, None, (), None, _ONE, _ONE, amount, rate, amount, vat, amount + vat)
+
+
+_ONE = Decimal(1)

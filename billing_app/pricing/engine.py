@@ -54,7 +54,18 @@ from .lines import build_lines, cdr_totals
 from .periods import ONE_US, divide_volume, next_cut, next_time_boundary, scan_periods, split_period
 from .restrictions import MatchContext, local_clock, power_and_current
 from .step_size import apply_step_sizes
-from .types import ENERGY, PARKING_TIME, RESERVATION_TIME, TIME, ZERO, CostBreakdown, CostLine, Session, Tariff
+from .types import (
+    ENERGY,
+    PARKING_TIME,
+    RESERVATION_TIME,
+    TIME,
+    ZERO,
+    CostBreakdown,
+    CostLine,
+    Session,
+    Tariff,
+    new_breakdown,
+)
 from .volumes import SECONDS_PER_HOUR, ComponentVolume, add_volumes, to_decimal, to_seconds
 
 _QUANTITY_QUANTUM = Decimal("0.0001")
@@ -228,11 +239,17 @@ def _finish(tariff: Tariff, session: Session, lines: list[CostLine], total_energ
     lines += price_bound_lines(tariff, lines, currency)
     totals = cdr_totals(lines, currency)
     seconds = Decimal((session.end_date_time - session.start_date_time) // ONE_US) / 1_000_000
-    return CostBreakdown(
-        currency=currency,
-        lines=tuple(lines),
-        total_energy=to_decimal(total_energy).quantize(_QUANTITY_QUANTUM, rounding=ROUND_HALF_UP),
-        total_time=(seconds / SECONDS_PER_HOUR).quantize(_QUANTITY_QUANTUM, rounding=ROUND_HALF_UP),
-        total_parking_time=total_parking.quantize(_QUANTITY_QUANTUM, rounding=ROUND_HALF_UP),
-        **totals,
+    return new_breakdown(
+        currency,
+        tuple(lines),
+        totals["total_cost"],
+        totals["total_fixed_cost"],
+        to_decimal(total_energy).quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),
+        totals["total_energy_cost"],
+        (seconds / SECONDS_PER_HOUR).quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),
+        totals["total_time_cost"],
+        total_parking.quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),
+        totals["total_parking_cost"],
+        totals["total_reservation_cost"],
+        totals["vat_breakdown"],
     )
