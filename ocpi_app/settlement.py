@@ -36,6 +36,7 @@ from billing_app.companies.services import company_account_open
 from billing_app.invoicing import CreditNoteError, LineIn, credit_note_issue
 from billing_app.invoicing.billing_run import period_check_ended, previous_month
 from billing_app.invoicing.documents import month_bounds, settlement_issue
+from billing_app.invoicing.vat_categories import STANDARD, document_treatment
 from billing_app.models import CreditNote, Invoice, SessionCharge
 from billing_app.money import quantize_money, vat_amount
 from billing_app.pricing import ocpi
@@ -151,6 +152,8 @@ def _credit_notes(*, partner: Partner, end: datetime, now: datetime) -> list[Cre
     for credit in credits:
         cancelled = credit.credit_reference
         net = {rate: -amount for rate, amount in cdr_net_by_rate(credit).items() if amount}
+        if document_treatment(cancelled.invoice.buyer) != STANDARD:  # invoiced at 0 % (reverse charge, exempt)
+            net = {Decimal(0): sum(net.values(), Decimal(0))}
         try:
             note = credit_note_issue(invoice_id=cancelled.invoice_id, net_by_rate=net, now=now,
                                      reason=f"Credit CDR {credit.cdr_id} cancels CDR {cancelled.cdr_id}",

@@ -300,3 +300,17 @@ def test_staff_download_the_cdr_list_of_their_settlement_only(client, scenario, 
     client.force_login(factories.OperatorStaffFactory(operator=other_operator))
     response = client.post("/admin/billing_app/invoice/", action)
     assert cdrs["a1"].cdr_id.encode() not in response.content
+
+
+def test_a_reverse_charged_emsp_is_invoiced_the_net_without_vat(scenario):
+    roam, _, _ = scenario
+    roam.company.vat_id, roam.company.vat_treatment = "NL123456789B01", "reverse_charge"
+    roam.company.save()
+    result = partner_settle(partner_id=roam.pk, period=OCT, now=NOV_5)
+    invoice = result.invoice
+    assert (invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat) == (D("17.80"), D(0), D("17.80"))
+    [note] = result.credit_notes  # the credit CDR credits the net it was invoiced with, at 0 % too
+    assert (note.total_excl_vat, note.total_vat, note.total_incl_vat) == (D("5.03"), D(0), D("5.03"))
+    xml = cii_xml(invoice)
+    assert b"<ram:CategoryCode>AE</ram:CategoryCode>" in xml
+    assert xml_check_xsd(xml, flavor="factur-x", level="en16931")
