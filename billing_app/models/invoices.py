@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models.accounts import BillingAccount
 from billing_app.models.tariffs import SessionCharge
@@ -35,8 +36,8 @@ class NumberSequence(models.Model):
     OWNER_PATH = "operator"
 
     class Kind(models.TextChoices):
-        INVOICE = "invoice", "Invoice"
-        CREDIT_NOTE = "credit_note", "Credit note"
+        INVOICE = "invoice", _("Invoice")
+        CREDIT_NOTE = "credit_note", _("Credit note")
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="number_sequences")
     year = models.PositiveSmallIntegerField()
@@ -87,16 +88,16 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
     OWNER_PATH = "operator"
 
     class Kind(models.TextChoices):
-        RECEIPT = "receipt", "Session receipt"
-        STATEMENT = "statement", "Monthly statement"
-        PLAN_FEE = "plan_fee", "Plan fee"
-        SETTLEMENT = "settlement", "Roaming settlement"
+        RECEIPT = "receipt", _("Session receipt")
+        STATEMENT = "statement", _("Monthly statement")
+        PLAN_FEE = "plan_fee", _("Plan fee")
+        SETTLEMENT = "settlement", _("Roaming settlement")
 
     class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ISSUED = "issued", "Issued"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
+        DRAFT = "draft", _("Draft")
+        ISSUED = "issued", _("Issued")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
 
     FROZEN_FIELDS = (
         "operator_id", "account_id", "driver_id", "kind", "session_id", "period_start", "period_end", "currency",
@@ -289,13 +290,13 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
     OWNER_PATH = "operator"
 
     class State(models.TextChoices):
-        ISSUED = "issued", "Issued"
+        ISSUED = "issued", _("Issued")
 
     class RefundStatus(models.TextChoices):
-        NONE = "none", "No refund"
-        PENDING = "pending", "Refund pending"
-        SUCCEEDED = "succeeded", "Refunded"
-        FAILED = "failed", "Refund failed"
+        NONE = "none", _("No refund")
+        PENDING = "pending", _("Refund pending")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Refund failed")
 
     FROZEN_FIELDS = ("invoice_id", "number", "issued_at", "total_excl_vat", "total_vat", "total_incl_vat",
                      "seller", "buyer", "reason", "refund_amount")
