@@ -236,7 +236,7 @@ def document_context(document: Invoice | CreditNote) -> dict:
     elif is_company_statement(document):
         title, groups, company = gettext("Invoice"), [], company_context(document, lines)
     else:
-        title = gettext("Invoice") if document.kind == Invoice.Kind.STATEMENT else gettext("Receipt")
+        title = gettext("Receipt") if document.kind == Invoice.Kind.RECEIPT else gettext("Invoice")
         groups = _session_groups(lines, currency)
     return {
         "company": company,

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing_app', '0012_postpaid_accounts_to_companies'),
+        ('billing_app', '0013_settlement'),
     ]
 
     operations = [
