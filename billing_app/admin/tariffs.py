@@ -7,6 +7,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.admin.display import TrimmedDecimalInput, kwh_column, money_column
 from billing_app.admin.filters import CurrencyFilter, ReviewFilter
@@ -88,15 +90,28 @@ def read_ocpi_upload(upload) -> dict:
 
 
 class OcpiImportForm(forms.Form):
-    operator = forms.ModelChoiceField(queryset=None)
-    file = forms.FileField(help_text="An OCPI 2.2.1 Tariff object (JSON).")
+    """An OCPI tariff file, imported for the operator of the staff member who uploads it; only someone who
+    sees several operators (a superuser) picks one, and with a single one it is chosen already."""
+
+    operator = forms.ModelChoiceField(queryset=None, label=_("operator"))
+    file = forms.FileField(label=_("file"), help_text=_("An OCPI 2.2.1 Tariff object (JSON)."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["operator"].queryset = operators_for(user)
+        self.own_operator = user.operator if user.is_operator_staff else None
+        if self.own_operator is not None:
+            del self.fields["operator"]
+            return
+        operators = operators_for(user)
+        self.fields["operator"].queryset = operators
+        if len(operators[:2]) == 1:
+            self.fields["operator"].initial = operators[0]
 
     def clean_file(self):
         return read_ocpi_upload(self.cleaned_data["file"])
+
+    def chosen_operator(self):
+        return self.own_operator or self.cleaned_data["operator"]
 
 
 @admin.register(Tariff)
@@ -155,7 +170,7 @@ class TariffAdmin(OperatorScopedAdmin):
         form = OcpiImportForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             try:
-                tariff = tariff_import_ocpi(operator=form.cleaned_data["operator"], data=form.cleaned_data["file"])
+                tariff = tariff_import_ocpi(operator=form.chosen_operator(), data=form.cleaned_data["file"])
             except TariffImportError as error:
                 form.add_error("file", str(error))
             else:
@@ -163,7 +178,7 @@ class TariffAdmin(OperatorScopedAdmin):
                 warn_about(self, request, tariff)
                 return redirect(reverse("admin:billing_app_tariff_change", args=[tariff.pk]))
         context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
-                   "title": "Import an OCPI tariff"}
+                   "title": gettext("Import an OCPI tariff")}
         return TemplateResponse(request, "admin/billing_app/tariff/import_ocpi.html", context)
 
 

@@ -94,13 +94,25 @@ def test_import_view_bad_file_is_a_form_error(staff_client, operator):
     assert not Tariff.objects.exists()
 
 
-def test_import_view_refuses_another_operator(staff_client, other_operator):
+def test_import_view_imports_for_the_staffs_own_operator(staff_client, operator, other_operator):
+    """Operator staff pick no operator (the field is not there); a forged one in the POST changes nothing."""
+    page = staff_client.get(reverse("admin:billing_app_tariff_import"))
+    assert "operator" not in page.context["form"].fields
+    assert other_operator.name not in page.content.decode()
     upload = SimpleUploadedFile("t.json", (DEMO_TARIFFS / "voltara-standard.json").read_bytes())
     response = staff_client.post(reverse("admin:billing_app_tariff_import"),
                                  {"operator": other_operator.pk, "file": upload})
-    assert response.status_code == 200
-    assert "operator" in response.context["form"].errors
-    assert not Tariff.objects.exists()
+    assert response.status_code == 302
+    assert Tariff.objects.get().operator == operator
+
+
+def test_import_view_asks_a_superuser_for_the_operator(client, operator, other_operator):
+    client.force_login(factories.SupportFactory(is_superuser=True))
+    form = client.get(reverse("admin:billing_app_tariff_import")).context["form"]
+    assert set(form.fields["operator"].queryset) == {operator, other_operator}
+    upload = SimpleUploadedFile("t.json", (DEMO_TARIFFS / "voltara-standard.json").read_bytes())
+    response = client.post(reverse("admin:billing_app_tariff_import"), {"file": upload})
+    assert response.status_code == 200 and "operator" in response.context["form"].errors
 
 
 def test_export_action_downloads_ocpi_json(staff_client, operator):
