@@ -119,8 +119,8 @@ class InvoiceAdmin(_DocumentDisplayMixin, _PdfLinkMixin, ReadOnlyScopedAdmin):
                            ("period_start", "period_end"), "pdf_link"]}),
         (_("Parties"), {"fields": [("seller_address", "buyer_address")]}),
         (_("Amounts"), {"fields": [("total_excl_shown", "total_vat_shown", "total_shown"), "vat_per_rate"]}),
-        (_("Dates and payment"), {"fields": [("issued_at", "paid_at"), "payment_reference", ("voided_at", "void_reason"),
-                                             "emailed_at", "created_at"]}),
+        (_("Dates and payment"), {"fields": [("issued_at", "paid_at"), "payment_reference",
+                                             ("voided_at", "void_reason"), "emailed_at", "created_at"]}),
     ]
     inlines = [InvoiceLineInline, InvoiceVatSubtotalInline, CreditNoteInline]
     actions = ["issue_drafts", "credit_remaining"]

@@ -41,7 +41,8 @@ def priced_session(operator):
 
 def _receipt(session, **fields):
     return Invoice.objects.create(
-        account=account(session.driver), operator=session.operator, period_start=START.date(), period_end=START.date(), driver=session.driver, session=session, kind=Invoice.Kind.RECEIPT, currency="EUR",
+        account=account(session.driver), operator=session.operator, period_start=START.date(),
+        period_end=START.date(), driver=session.driver, session=session, kind=Invoice.Kind.RECEIPT, currency="EUR",
         state=Invoice.State.ISSUED, number="VOLT-2026-000042", number_year=2026, number_sequence=42,
         issued_at=START + timedelta(hours=1), total_excl_vat=Decimal("3.77"), total_vat=Decimal("0.72"),
         total_incl_vat=Decimal("4.49"),
