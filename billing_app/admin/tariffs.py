@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing_app.admin.display import TrimmedDecimalInput, kwh_column, money_column
 from billing_app.admin.filters import CurrencyFilter, ReviewFilter
+from billing_app.admin.tariff_forms import RESTRICTIONS, TariffElementForm, TariffForm
 from billing_app.models import (
     DriverGroup,
     PriceComponent,
@@ -50,16 +51,13 @@ class TariffAltTextInline(ScopedInline, admin.TabularInline):
 
 class TariffElementInline(ScopedInline, admin.StackedInline):
     model = TariffElement
+    form = TariffElementForm
     extra = 0
     show_change_link = True
-    fields = [
-        "position", ("start_time", "end_time"), ("start_date", "end_date"), ("min_kwh", "max_kwh"),
-        ("min_power", "max_power"), ("min_current", "max_current"), ("min_duration", "max_duration"),
-        "day_of_week", "reservation", "components_summary",
-    ]
+    fieldsets = [(None, {"fields": [("position", "components_summary")]}), RESTRICTIONS]
     readonly_fields = ["components_summary"]
 
-    @admin.display(description="price components")
+    @admin.display(description=_("price components"))
     def components_summary(self, obj):
         if not obj.pk:
             return "Save, then open the element to add its price components."
@@ -116,6 +114,16 @@ class OcpiImportForm(forms.Form):
 
 @admin.register(Tariff)
 class TariffAdmin(OperatorScopedAdmin):
+    form = TariffForm
+    fieldsets = [
+        (None, {"fields": ["operator", "name", ("ocpi_id", "type", "currency"), "parking_grace_minutes"]}),
+        (_("Validity"), {"fields": [("start_date_time", "end_date_time")]}),
+        (_("Price bounds"), {"classes": ["collapse"], "fields": [("min_price_excl_vat", "min_price_incl_vat"),
+                                                                 ("max_price_excl_vat", "max_price_incl_vat")]}),
+        (_("OCPI details"), {"classes": ["collapse"], "fields": [("country_code", "party_id"), "tariff_alt_url",
+                                                                 "energy_mix"]}),
+        (_("Checks"), {"fields": ["checks"]}),
+    ]
     list_display = ["name", "ocpi_id", "currency", "type", "start_date_time", "end_date_time", "operator",
                     "last_updated"]
     list_filter = ["operator", "currency", "type"]
@@ -191,9 +199,11 @@ class PriceComponentInline(ScopedInline, admin.TabularInline):
 
 @admin.register(TariffElement)
 class TariffElementAdmin(OperatorScopedAdmin):
+    form = TariffElementForm
     list_display = ["__str__", "position", "start_time", "end_time", "day_of_week"]
     list_filter = ["tariff__operator"]
     inlines = [PriceComponentInline]
+    fieldsets = [(None, {"fields": ["tariff", "position"]}), RESTRICTIONS]
 
     def has_module_permission(self, request):
         return False  # reached from a tariff's page
