@@ -228,6 +228,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ocpi_app.push.deliver_due",
         "schedule": crontab(minute="*"),
     },
+    "ocpi-settlement-monthly": {  # each roaming partner's invoice for its operator's previous month; idempotent
+        "task": "ocpi_app.settlement.run_monthly",
+        "schedule": crontab(minute=45, hour=2),
+    },
     "ocpi-sessions-push-active": {  # running roaming sessions with their energy and cost so far
         "task": "ocpi_app.sessions.push_active",
         "schedule": crontab(minute="*/5"),

@@ -11,7 +11,7 @@ class OcpiAppConfig(AppConfig):
         from sessions_app.audit import audit_register
         from sessions_app.hooks import remote_authorization_set
 
-        from . import receivers  # noqa: F401 - connects the signal receivers
+        from . import receivers, settlement  # noqa: F401 - connects the signal receivers; the settlement task
         from .authorization import remote_verdict
         from .models import Partner
 

@@ -1,7 +1,7 @@
 """Admin for invoices and credit notes: read-only records (services write them), scoped to the
 staff member's operator, with the PDF a click away (another operator's document: 404)."""
 from django.contrib import admin, messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -11,7 +11,14 @@ from billing_app import invoicing
 from billing_app.admin.display import money_column
 from billing_app.admin.filters import CollectionFilter, CurrencyFilter
 from billing_app.invoicing.views import pdf_response
-from billing_app.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoiceVatSubtotal
+from billing_app.models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceAttachment,
+    InvoiceLine,
+    InvoiceVatSubtotal,
+)
 from billing_app.money import format_money
 from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import ReadOnlyScopedAdmin, ScopedInline
@@ -45,6 +52,14 @@ class InvoiceVatSubtotalInline(_ReadOnlyInline):
     verbose_name = "VAT per rate"
     verbose_name_plural = "VAT per rate"
     fields = ["vat_rate", "taxable_amount", "vat_amount"]
+    readonly_fields = fields
+
+
+class InvoiceAttachmentInline(_ReadOnlyInline):
+    """What goes out with the invoice besides its PDF (a settlement's CDR list); action "Download the attachment"."""
+
+    model = InvoiceAttachment
+    fields = ["name", "content_type"]
     readonly_fields = fields
 
 
@@ -122,8 +137,8 @@ class InvoiceAdmin(_DocumentDisplayMixin, _PdfLinkMixin, ReadOnlyScopedAdmin):
         (_("Dates and payment"), {"fields": [("issued_at", "paid_at"), "payment_reference",
                                              ("voided_at", "void_reason"), "emailed_at", "created_at"]}),
     ]
-    inlines = [InvoiceLineInline, InvoiceVatSubtotalInline, CreditNoteInline]
-    actions = ["issue_drafts", "credit_remaining"]
+    inlines = [InvoiceLineInline, InvoiceVatSubtotalInline, InvoiceAttachmentInline, CreditNoteInline]
+    actions = ["issue_drafts", "credit_remaining", "download_attachment"]
 
     def has_issue_permission(self, request):
         return request.user.is_superuser or request.user.is_operator_staff
@@ -140,6 +155,17 @@ class InvoiceAdmin(_DocumentDisplayMixin, _PdfLinkMixin, ReadOnlyScopedAdmin):
             invoicing.invoice_issue(invoice_id=invoice.pk)
             issued += 1
         self.message_user(request, f"{issued} invoice(s) issued.", messages.SUCCESS)
+
+    @admin.action(description="Download the attachment (e.g. a settlement's CDR list)")
+    def download_attachment(self, request, queryset):
+        attachments = list(InvoiceAttachment.objects.filter(invoice__in=queryset)[:2])
+        if len(attachments) != 1:
+            self.message_user(request, "Select one invoice that has one attachment.", messages.WARNING)
+            return None
+        attachment = attachments[0]
+        response = HttpResponse(attachment.content, content_type=attachment.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{attachment.name}"'
+        return response
 
     @admin.action(description="Credit what remains (full credit note)", permissions=["issue"])
     def credit_remaining(self, request, queryset):

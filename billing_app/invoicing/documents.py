@@ -31,6 +31,7 @@ from billing_app.models import (
     BillingAccount,
     ChargeReview,
     Invoice,
+    InvoiceAttachment,
     InvoiceLine,
     InvoiceVatSubtotal,
     NumberSequence,
@@ -415,6 +416,34 @@ def statement_create(*, account_id: int, period: date, issue: bool = True,
             issued = []
     return issued[0] if issued else Invoice.objects.get(kind=Invoice.Kind.STATEMENT, account_id=account_id,
                                                         period_start=period.replace(day=1))
+
+
+# --- Roaming settlements -----------------------------------------------------------------------
+
+def settlement_issue(*, account: BillingAccount, period: date, currency: str, lines: Sequence[LineIn],
+                     attachments: Sequence[tuple[str, str, str]] = (), now: datetime | None = None) -> Invoice:
+    """Issue the settlement invoice of a roaming partner (its company `account`) for the month of `period`:
+    `lines` as given (one per CDR and VAT rate, each rounded once; at rate 0 without VAT for a company that is
+    reverse-charged or exempt, `vat_categories.lines_treated`), VAT per rate on the document
+    (`money.vat_breakdown`), numbered in the operator's invoice sequence, with `attachments` ((name, content
+    type, text), e.g. the CDR list; `{number}` in a name is the invoice's number). In the caller's
+    transaction, which should hold the partner's lock; the database allows one settlement per (account,
+    month), so a concurrent second one fails."""
+    if not lines:
+        raise InvoicingError("A settlement invoice needs at least one line.")
+    if account.company_id is None:
+        raise InvoicingError(f"{account} is not a company's account: settlements are invoiced to companies.")
+    period = period.replace(day=1)
+    lines = lines_treated(list(lines), account.company.vat_treatment)  # e.g. an eMSP reverse-charged (§13b UStG)
+    draft = Draft(Invoice(operator=account.operator, account=account, driver=None, kind=Invoice.Kind.SETTLEMENT,
+                          period_start=period, period_end=last_day_of_month(period),
+                          currency=currency), lines)
+    invoice = _issue_new([draft], now=now or timezone.now())[0]
+    InvoiceAttachment.objects.bulk_create([
+        InvoiceAttachment(invoice=invoice, name=name.format(number=invoice.number), content_type=content_type,
+                          content=content)
+        for name, content_type, content in attachments])
+    return invoice
 
 
 # --- After issue --------------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def document_context(document: Invoice | CreditNote) -> dict:
     elif is_company_statement(document):
         title, groups, company = "Invoice", [], company_context(document, lines)
     else:
-        title = "Invoice" if document.kind == Invoice.Kind.STATEMENT else "Receipt"
+        title = "Receipt" if document.kind == Invoice.Kind.RECEIPT else "Invoice"
         groups = _session_groups(lines, currency)
     return {
         "company": company,

@@ -23,4 +23,13 @@ GERMAN_KEYS: dict[str, list[tuple[str, str]]] = {
     # support desk: a dispute for a guest receipt (/support/guest-receipts/)
     "support_guest_dispute": [("Open a dispute for a guest", "Reklamation für einen Gast eröffnen"),
                               ("Receipt number", "Belegnummer")],
+    # fleet portal (/fleet/...): navigation on every page, then per page
+    "fleet": [("Business sessions", "Dienstliche Ladevorgänge"), ("Fleet portal", "Flottenportal")],
+    "fleet_dashboard": [("business charging", "dienstliches Laden"),
+                        ("Only business sessions", "Gezeigt werden nur dienstliche Ladevorgänge")],
+    "fleet_members": [("Invite a driver", "Fahrer einladen"), ("Send invitation", "Einladung senden")],
+    "fleet_cards": [("Issue a card", "Karte ausgeben"), ("Business (the company pays)",
+                                                        "Dienstlich (das Unternehmen zahlt)")],
+    "fleet_sessions": [("Download CSV", "CSV herunterladen"), ("All cost centres", "Alle Kostenstellen")],
+    "fleet_invoices": [("Monthly invoices of", "Monatsrechnungen von"), ("Total incl. VAT", "Summe inkl. USt.")],
 }
