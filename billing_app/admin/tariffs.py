@@ -7,9 +7,12 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.admin.display import TrimmedDecimalInput, kwh_column, money_column
 from billing_app.admin.filters import CurrencyFilter, ReviewFilter
+from billing_app.admin.tariff_forms import RESTRICTIONS, TariffElementForm, TariffForm
 from billing_app.models import (
     DriverGroup,
     PriceComponent,
@@ -48,16 +51,13 @@ class TariffAltTextInline(ScopedInline, admin.TabularInline):
 
 class TariffElementInline(ScopedInline, admin.StackedInline):
     model = TariffElement
+    form = TariffElementForm
     extra = 0
     show_change_link = True
-    fields = [
-        "position", ("start_time", "end_time"), ("start_date", "end_date"), ("min_kwh", "max_kwh"),
-        ("min_power", "max_power"), ("min_current", "max_current"), ("min_duration", "max_duration"),
-        "day_of_week", "reservation", "components_summary",
-    ]
+    fieldsets = [(None, {"fields": [("position", "components_summary")]}), RESTRICTIONS]
     readonly_fields = ["components_summary"]
 
-    @admin.display(description="price components")
+    @admin.display(description=_("price components"))
     def components_summary(self, obj):
         if not obj.pk:
             return "Save, then open the element to add its price components."
@@ -88,19 +88,42 @@ def read_ocpi_upload(upload) -> dict:
 
 
 class OcpiImportForm(forms.Form):
-    operator = forms.ModelChoiceField(queryset=None)
-    file = forms.FileField(help_text="An OCPI 2.2.1 Tariff object (JSON).")
+    """An OCPI tariff file, imported for the operator of the staff member who uploads it; only someone who
+    sees several operators (a superuser) picks one, and with a single one it is chosen already."""
+
+    operator = forms.ModelChoiceField(queryset=None, label=_("operator"))
+    file = forms.FileField(label=_("file"), help_text=_("An OCPI 2.2.1 Tariff object (JSON)."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["operator"].queryset = operators_for(user)
+        self.own_operator = user.operator if user.is_operator_staff else None
+        if self.own_operator is not None:
+            del self.fields["operator"]
+            return
+        operators = operators_for(user)
+        self.fields["operator"].queryset = operators
+        if len(operators[:2]) == 1:
+            self.fields["operator"].initial = operators[0]
 
     def clean_file(self):
         return read_ocpi_upload(self.cleaned_data["file"])
 
+    def chosen_operator(self):
+        return self.own_operator or self.cleaned_data["operator"]
+
 
 @admin.register(Tariff)
 class TariffAdmin(OperatorScopedAdmin):
+    form = TariffForm
+    fieldsets = [
+        (None, {"fields": ["operator", "name", ("ocpi_id", "type", "currency"), "parking_grace_minutes"]}),
+        (_("Validity"), {"fields": [("start_date_time", "end_date_time")]}),
+        (_("Price bounds"), {"classes": ["collapse"], "fields": [("min_price_excl_vat", "min_price_incl_vat"),
+                                                                 ("max_price_excl_vat", "max_price_incl_vat")]}),
+        (_("OCPI details"), {"classes": ["collapse"], "fields": [("country_code", "party_id"), "tariff_alt_url",
+                                                                 "energy_mix"]}),
+        (_("Checks"), {"fields": ["checks"]}),
+    ]
     list_display = ["name", "ocpi_id", "currency", "type", "start_date_time", "end_date_time", "operator",
                     "last_updated"]
     list_filter = ["operator", "currency", "type"]
@@ -155,7 +178,7 @@ class TariffAdmin(OperatorScopedAdmin):
         form = OcpiImportForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             try:
-                tariff = tariff_import_ocpi(operator=form.cleaned_data["operator"], data=form.cleaned_data["file"])
+                tariff = tariff_import_ocpi(operator=form.chosen_operator(), data=form.cleaned_data["file"])
             except TariffImportError as error:
                 form.add_error("file", str(error))
             else:
@@ -163,7 +186,7 @@ class TariffAdmin(OperatorScopedAdmin):
                 warn_about(self, request, tariff)
                 return redirect(reverse("admin:billing_app_tariff_change", args=[tariff.pk]))
         context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
-                   "title": "Import an OCPI tariff"}
+                   "title": gettext("Import an OCPI tariff")}
         return TemplateResponse(request, "admin/billing_app/tariff/import_ocpi.html", context)
 
 
@@ -176,9 +199,11 @@ class PriceComponentInline(ScopedInline, admin.TabularInline):
 
 @admin.register(TariffElement)
 class TariffElementAdmin(OperatorScopedAdmin):
+    form = TariffElementForm
     list_display = ["__str__", "position", "start_time", "end_time", "day_of_week"]
     list_filter = ["tariff__operator"]
     inlines = [PriceComponentInline]
+    fieldsets = [(None, {"fields": ["tariff", "position"]}), RESTRICTIONS]
 
     def has_module_permission(self, request):
         return False  # reached from a tariff's page
