@@ -257,16 +257,25 @@ def vat_breakdown(lines: Iterable[tuple[Decimal | None, Decimal]], currency: str
     return VatBreakdown(currency=currency, subtotals=subtotals, net=net, vat=vat)
 
 
-def vat_totals(lines: Iterable[tuple[Decimal | None, Decimal]], currency: str) -> tuple[Decimal, Decimal]:
-    """(net, gross) of `vat_breakdown(lines, currency)`, without its rows: the same computation."""
-    taxable = _taxable_per_rate(lines, currency)
-    quantum = _QUANTA[currency]
-    net = vat = _ZEROS[currency]
-    for rate, amount in taxable.items():
-        net += amount.quantize(quantum)
+def vat_totals_by(lines: Iterable[tuple[object, Decimal | None, Decimal]], currency: str) -> dict:
+    """(net, gross) of `vat_breakdown` for each group of lines, in one pass: `lines` are (group, VAT
+    rate, net amount); each group's VAT is computed per rate on the sum of its rate's lines and
+    rounded once, as `vat_breakdown` does for a document (the engine's per-dimension CDR totals)."""
+    quantum = minor_unit(currency)
+    zero = _ZEROS[currency]
+    taxable: dict[tuple[object, Decimal | None], Decimal] = {}
+    for group, rate, net in lines:
+        if net.quantize(quantum, ROUND_HALF_UP) != net:
+            raise ValueError(f"net amount {net} {currency} is not rounded to the minor unit")
+        key = (group, rate)
+        taxable[key] = taxable.get(key, zero) + net
+    totals: dict[object, tuple[Decimal, Decimal]] = {}
+    for (group, rate), amount in taxable.items():
+        net, vat = totals.get(group, (zero, zero))
         if rate is not None:
             vat += vat_amount(amount, rate, currency)
-    return net, net + vat
+        totals[group] = (net + amount.quantize(quantum), vat)
+    return {group: (net, net + vat) for group, (net, vat) in totals.items()}
 
 
 def _rate_order(item: tuple[Decimal | None, Decimal]) -> tuple[bool, Decimal]:

@@ -143,6 +143,9 @@ class Company(models.Model):
     postal_code = models.CharField(max_length=20)
     city = models.CharField(max_length=100)
     country = models.CharField(max_length=2, validators=[country_code_validator])
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text="the language of its statements, credit notes and their e-mails; blank: "
+                                          "the default language")
     vat_id = models.CharField("VAT id", max_length=30, blank=True,
                               help_text="Checked with python-stdnum by the rules of the company's country.")
     buyer_reference = models.CharField(

@@ -32,7 +32,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from billing_app.invoicing.delivery import credit_note_pdf_render
-from billing_app.invoicing.documents import delivery_is_suppressed
+from billing_app.invoicing.documents import delivery_is_suppressed, reader_language
 from billing_app.invoicing.errors import CreditNoteError
 from billing_app.invoicing.lines import rate_label
 from billing_app.invoicing.numbering import number_format, number_take
@@ -177,6 +177,7 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
             number=number_format(prefix=invoice.operator.invoice_prefix, year=year, sequence=sequence,
                                  kind=NumberSequence.Kind.CREDIT_NOTE),
             number_year=year, number_sequence=sequence, seller=invoice.seller, buyer=invoice.buyer,
+            language=reader_language(invoice),
             total_excl_vat=total_excl, total_vat=total_vat, total_incl_vat=total_excl + total_vat,
             refund_amount=total_excl + total_vat if refund else Decimal(0),
             refund_status=CreditNote.RefundStatus.PENDING if refund else CreditNote.RefundStatus.NONE,

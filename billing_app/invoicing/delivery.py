@@ -70,9 +70,10 @@ def credit_note_pdf_store(*, credit_note_id: int) -> CreditNote:
 
 
 def _reader_language(document: Document) -> str:
-    """The language the driver chose on their account (the operator's default when none)."""
+    """The language the driver chose on their account now, else the one the document was issued in (a company's),
+    else the default."""
     invoice = document.invoice if isinstance(document, CreditNote) else document
-    return (invoice.driver.language if invoice.driver_id else "") or settings.LANGUAGE_CODE
+    return (invoice.driver.language if invoice.driver_id else "") or document.language or settings.LANGUAGE_CODE
 
 
 def _send(document: Document, *, to: str) -> None:

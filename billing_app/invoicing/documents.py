@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -105,6 +106,14 @@ def invoice_buyer_snapshot(invoice: Invoice) -> dict:
     return company_snapshot(company) if company is not None else buyer_snapshot(invoice.driver)
 
 
+def reader_language(invoice: Invoice) -> str:
+    """The language a document for `invoice` is issued in: the company's for a company account, else the driver's
+    (the default language when they chose none). Recorded on the document, so every re-render reads the same."""
+    company = invoice.account.company if invoice.account.company_id else None
+    chosen = company.language if company is not None else (invoice.driver.language if invoice.driver_id else "")
+    return chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
 def buyer_snapshot(driver: User) -> dict:
     profile = getattr(driver, "driver_profile", None)
     name = (profile.full_name if profile else "") or driver.get_full_name() or driver.username
@@ -160,6 +169,7 @@ def _number(invoices: Sequence[Invoice], now: datetime) -> None:
             invoice.state = Invoice.State.ISSUED
             invoice.seller = seller_snapshot(invoice.operator)
             invoice.buyer = invoice_buyer_snapshot(invoice)
+            invoice.language = reader_language(invoice)
 
 
 def _line_rows(invoice: Invoice, lines: Sequence[LineIn]) -> list[InvoiceLine]:

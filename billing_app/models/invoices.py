@@ -12,6 +12,7 @@ were issued with, the sum of their lines' VAT, which their per-rate rows were ba
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -102,7 +103,7 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
     FROZEN_FIELDS = (
         "operator_id", "account_id", "driver_id", "kind", "session_id", "period_start", "period_end", "currency",
         "number", "number_year", "number_sequence", "issued_at", "seller", "buyer",
-        "total_excl_vat", "total_vat", "total_incl_vat", "vat_per_rate",
+        "total_excl_vat", "total_vat", "total_incl_vat", "vat_per_rate", "language",
     )
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="invoices")
@@ -126,6 +127,9 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
     void_reason = models.CharField(max_length=200, blank=True)
     seller = models.JSONField(default=dict, blank=True, help_text="the operator's legal details, frozen at issue")
     buyer = models.JSONField(default=dict, blank=True, help_text="the driver's billing details, frozen at issue")
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text="the language it was issued in (the reader's); every re-render uses it; "
+                                          "blank: issued before languages were recorded (the default language)")
     total_excl_vat = _money(default=0)
     total_vat = _money(default=0)
     total_incl_vat = _money(default=0)
@@ -299,7 +303,7 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
         FAILED = "failed", _("Refund failed")
 
     FROZEN_FIELDS = ("invoice_id", "number", "issued_at", "total_excl_vat", "total_vat", "total_incl_vat",
-                     "seller", "buyer", "reason", "refund_amount")
+                     "seller", "buyer", "reason", "refund_amount", "language")
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="credit_notes")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
@@ -312,6 +316,8 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
     currency = models.CharField(max_length=3)
     seller = models.JSONField(default=dict)
     buyer = models.JSONField(default=dict)
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text="the language it was issued in (the reader's); every re-render uses it")
     total_excl_vat = _money()
     total_vat = _money()
     total_incl_vat = _money()

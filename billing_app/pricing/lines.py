@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from billing_app.money import quantize_money, vat_amount, vat_breakdown, vat_totals
+from billing_app.money import VatBreakdown, quantize_money, vat_amount, vat_breakdown, vat_totals_by
 
 from .elements import Candidate
 from .types import (
@@ -84,31 +84,25 @@ def _line(cand: Candidate, periods: tuple[int, ...], start: datetime, quantity: 
                     cand.price, cand.vat, excl, vat, excl + vat)  # fmt: skip
 
 
-def cdr_totals(lines: Sequence[CostLine], currency: str,
-               total_of: Mapping[str, str] | None = None) -> dict[str, Price | tuple]:
+def cdr_totals(lines: Sequence[CostLine], currency: str, total_of: Mapping[str, str] | None = None,
+               total: VatBreakdown | None = None) -> dict[str, Price | tuple]:  # fmt: skip
     """The CDR totals of `lines` (see the module docstring) and `vat_breakdown`, the per-rate VAT rows
     of `total_cost`; keyword arguments of `CostBreakdown`. `total_of` maps a line's dimension to its
-    CDR total (the engine's by default; a dimension it does not name counts towards `total_cost` only)."""
+    CDR total (the engine's by default; a dimension it does not name counts towards `total_cost` only).
+    `total`: the lines' `vat_breakdown` when the caller has it already."""
     total_of = _TOTAL_OF if total_of is None else total_of
-    every = []
-    groups: dict[str, list[tuple[Decimal | None, Decimal]]] = {}
-    for line in lines:
-        pair = (line.vat_rate, line.amount_excl_vat)
-        every.append(pair)
-        name = total_of.get(line.dimension, "total_cost")
-        if name != "total_cost":
-            members = groups.get(name)
-            if members is None:
-                groups[name] = [pair]
-            else:
-                members.append(pair)
-    total = vat_breakdown(every, currency)
+    if total is None:
+        total = vat_breakdown([(line.vat_rate, line.amount_excl_vat) for line in lines], currency)
     nothing = total.net - total.net
     zero = new_price(nothing, nothing)
     result: dict[str, Price | tuple] = dict.fromkeys(_TOTALS, zero)
-    for name, members in groups.items():
-        result[name] = (new_price(total.net, total.gross) if len(members) == len(every)
-                        else new_price(*vat_totals(members, currency)))  # fmt: skip
+    members = []
+    for line in lines:
+        name = total_of.get(line.dimension, "total_cost")
+        if name != "total_cost":
+            members.append((name, line.vat_rate, line.amount_excl_vat))
+    for name, (net, gross) in vat_totals_by(members, currency).items():
+        result[name] = new_price(net, gross)
     result["total_cost"] = new_price(total.net, total.gross)
     result["vat_breakdown"] = total.subtotals
     return result
