@@ -20,6 +20,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.invoicing.billing_run import previous_month
 from billing_app.money import quantize_money
@@ -56,7 +57,7 @@ class PartnerForm(forms.ModelForm):
 class PartnerTariffInline(ScopedInline, admin.TabularInline):
     model = PartnerTariff
     extra = 0
-    verbose_name_plural = "tariffs this partner sees (pulled, pushed, and its drivers are priced with)"
+    verbose_name_plural = _("tariffs this partner sees (pulled, pushed, and its drivers are priced with)")
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -81,7 +82,7 @@ class PushDeliveryAdmin(ReadOnlyScopedAdmin):
 
 
 class DisputedFilter(admin.SimpleListFilter):
-    title = "disputed"
+    title = _("disputed")
     parameter_name = "disputed"
 
     def lookups(self, request, model_admin):
@@ -115,7 +116,7 @@ class CdrRecordAdmin(ReadOnlyScopedAdmin):
                        "body"]
     actions = ["export_csv"]
 
-    @admin.action(description="Export the selected CDRs as CSV (accounting)")
+    @admin.action(description=_("Export the selected CDRs as CSV (accounting)"))
     def export_csv(self, request, queryset):
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="ocpi-cdrs.csv"'
@@ -171,7 +172,7 @@ class PartnerAdmin(OperatorScopedAdmin):
             _open=Count("cdrs", filter=Q(cdrs__state__in=[CdrRecord.State.PENDING, CdrRecord.State.SENT])),
             _failed=Count("cdrs", filter=Q(cdrs__state=CdrRecord.State.FAILED)))
 
-    @admin.display(description="priced sessions", ordering="_sessions")
+    @admin.display(description=_("priced sessions"), ordering="_sessions")
     def roaming_sessions(self, partner):
         return partner._sessions
 
@@ -182,15 +183,15 @@ class PartnerAdmin(OperatorScopedAdmin):
         currency = partner.operator.default_currency
         return f"{quantize_money(Decimal(str(value)), currency)} {currency}"
 
-    @admin.display(description="CDR net", ordering="_net")
+    @admin.display(description=_("CDR net"), ordering="_net")
     def cdr_net(self, partner):
         return self._money(partner._net, partner)
 
-    @admin.display(description="CDR gross", ordering="_gross")
+    @admin.display(description=_("CDR gross"), ordering="_gross")
     def cdr_gross(self, partner):
         return self._money(partner._gross, partner)
 
-    @admin.display(description="CDRs acknowledged / waiting / failed")
+    @admin.display(description=_("CDRs acknowledged / waiting / failed"))
     def cdr_states(self, partner):
         return f"{partner._acknowledged} / {partner._open} / {partner._failed}"
 
@@ -234,7 +235,7 @@ class PartnerAdmin(OperatorScopedAdmin):
             else:
                 self.message_user(request, str(result), messages.SUCCESS)
 
-    @admin.action(description="Settle the previous month (invoice and credit notes)", permissions=["change"])
+    @admin.action(description=_("Settle the previous month (invoice and credit notes)"), permissions=["change"])
     def settle_previous_month(self, request, queryset):
         now = timezone.now()
         self._settle(request, queryset.select_related("operator"), lambda p: previous_month(now, p.operator))
@@ -301,7 +302,7 @@ class PartnerAdmin(OperatorScopedAdmin):
             obj.operator, obj.status = operator, Partner.Status.UNREGISTERED
             obj.save()
 
-    @admin.action(description="Issue a new token A (the partner registers with us)", permissions=["change"])
+    @admin.action(description=_("Issue a new token A (the partner registers with us)"), permissions=["change"])
     def issue_token_a(self, request, queryset):
         for partner in queryset:
             try:
@@ -311,7 +312,7 @@ class PartnerAdmin(OperatorScopedAdmin):
             else:
                 self.message_user(request, f"Token A for {partner.name} (shown once): {token}", messages.SUCCESS)
 
-    @admin.action(description="Renew the credentials tokens (PUT)", permissions=["change"])
+    @admin.action(description=_("Renew the credentials tokens (PUT)"), permissions=["change"])
     def renew_credentials(self, request, queryset):
         for partner in queryset:
             try:
@@ -321,7 +322,7 @@ class PartnerAdmin(OperatorScopedAdmin):
             else:
                 self.message_user(request, f"New tokens exchanged with {partner}.", messages.SUCCESS)
 
-    @admin.action(description="Unregister (DELETE)", permissions=["change"])
+    @admin.action(description=_("Unregister (DELETE)"), permissions=["change"])
     def unregister(self, request, queryset):
         for partner in queryset:
             try:

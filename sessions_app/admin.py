@@ -37,6 +37,19 @@ from .power_chart import Reading, power_chart_svg
 from .services import meter_key_register, session_signatures_verify
 
 
+def local_time_column(field: str, zone_path: str, *, description):
+    """A changelist column: the time in the charger's (location's) zone, the zone named when not the viewer's."""
+
+    @admin.display(description=description, ordering=field)
+    def show(self, obj):
+        location = obj
+        for step in zone_path.split("__"):
+            location = getattr(location, step)
+        return format_local_datetime(getattr(obj, field), location.time_zone)
+
+    return show
+
+
 @admin.register(Operator)
 class OperatorAdmin(OperatorScopedAdmin):
     staff_may_add = False
@@ -116,14 +129,15 @@ def _report_command(modeladmin, request, label: str, send) -> None:
 @admin.register(ChargingStation)
 class ChargingStationAdmin(OperatorScopedAdmin):
     form = ChargingStationForm
-    list_display = ["ocpp_identity", "location", "vendor", "model", "status", "online", "ocpp_version", "last_seen_at"]
+    list_display = ["ocpp_identity", "location", "vendor", "model", "status", "online", "ocpp_version", "last_seen"]
+    last_seen = local_time_column("last_seen_at", "location", description=_("last seen"))
     list_filter = ["status", "ocpp_version", "vendor", "location__operator", "location"]
     search_fields = ["ocpp_identity", "serial_number", "vendor", "model", "location__name"]
     readonly_fields = ["status", "last_seen_at", "last_boot_at", "firmware_version", "ocpp_version", "connected_to",
                        "meter_keys"]
     inlines = [ConnectorInline]
 
-    @admin.display(description="meter keys")
+    @admin.display(description=_("meter keys"))
     def meter_keys(self, obj):
         """The station's meter keys, history included (entered on the meter key page)."""
         keys = MeterPublicKey.objects.filter(station=obj) if obj.pk else []
@@ -134,7 +148,7 @@ class ChargingStationAdmin(OperatorScopedAdmin):
     list_select_related = ["location"]
     actions = ["remote_start", "reset_soft", "reset_hard"]
 
-    @admin.display(boolean=True, description="online")
+    @admin.display(boolean=True, description=_("online"))
     def online(self, obj):
         return obj.is_online
 
@@ -146,15 +160,15 @@ class ChargingStationAdmin(OperatorScopedAdmin):
             if not _report_command(self, request, label, lambda s=station: station_reset(station=s, hard=hard)):
                 return
 
-    @admin.action(description="Reset (soft: when idle)", permissions=["change"])
+    @admin.action(description=_("Reset (soft: when idle)"), permissions=["change"])
     def reset_soft(self, request, queryset):
         self._reset(request, queryset, hard=False)
 
-    @admin.action(description="Reset (hard: now)", permissions=["change"])
+    @admin.action(description=_("Reset (hard: now)"), permissions=["change"])
     def reset_hard(self, request, queryset):
         self._reset(request, queryset, hard=True)
 
-    @admin.action(description="Start charging remotely", permissions=["change"])
+    @admin.action(description=_("Start charging remotely"), permissions=["change"])
     def remote_start(self, request, queryset):
         from .ocpp.commands import station_remote_start
 
@@ -192,20 +206,45 @@ class IdTokenAdmin(OperatorScopedAdmin):
 
 
 class MeterSampleInline(ScopedInline, admin.TabularInline):
+    """The readings under the chart, folded: times in the charger's zone, energy in kWh, power in kW."""
+
     staff_may_add = False
     staff_may_delete = False
     model = MeterSample
+    verbose_name = _("meter reading")
+    verbose_name_plural = _("meter readings")
+    classes = ["collapse"]
     extra = 0
     can_delete = False
-    fields = ["taken_at", "energy_wh", "power_w", "current_a", "soc_percent"]
+    fields = ["taken", "energy", "power", "current_a", "soc_percent"]
     readonly_fields = fields
     max_num = 0
+
+    @admin.display(description=_("taken"))
+    def taken(self, sample):
+        return format_local_time(sample.taken_at, sample.session.connector.station.location.time_zone, seconds=True)
+
+    @admin.display(description=_("energy register"))
+    def energy(self, sample):
+        return _energy_text(sample.energy_wh)
+
+    @admin.display(description=_("power"))
+    def power(self, sample):
+        if sample.power_w is None:
+            return "\u2013"
+        return f"{format_decimal(Decimal(sample.power_w) / 1000, '#,##0.###', locale=babel_locale())}\u00a0kW"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("session__connector__station__location")
 
 
 class SignedMeterValueInline(ScopedInline, admin.TabularInline):
     staff_may_add = False
     staff_may_delete = False
     model = SignedMeterValue
+    verbose_name = _("signed meter value")
+    verbose_name_plural = _("signed meter values")
+    classes = ["collapse"]
     extra = 0
     can_delete = False
     fields = ["taken_at", "context", "format", "encoding", "signing_method", "ocmf"]
@@ -302,7 +341,7 @@ class ChargingSessionAdmin(ReadOnlyScopedAdmin):
         energy = f", {check.signed_energy_wh} Wh signed" if check.signed_energy_wh is not None else ""
         return f"{check.get_status_display()}{serial}{energy}" + (f": {reasons}" if reasons else "")
 
-    @admin.action(description="Check meter signatures again (after entering a meter key)")
+    @admin.action(description=_("Check meter signatures again (after entering a meter key)"))
     def signatures_verify(self, request, queryset):
         done = 0
         for session in queryset.filter(state=ChargingSession.State.COMPLETED).select_related("connector__station"):
@@ -310,7 +349,7 @@ class ChargingSessionAdmin(ReadOnlyScopedAdmin):
             done += 1
         self.message_user(request, f"Signatures of {done} completed session(s) checked.")
 
-    @admin.action(description="Stop charging remotely")
+    @admin.action(description=_("Stop charging remotely"))
     def remote_stop(self, request, queryset):
         from .ocpp.commands import session_remote_stop
 
@@ -328,22 +367,25 @@ class ChargingSessionAdmin(ReadOnlyScopedAdmin):
 
 @admin.register(MeterSample)
 class MeterSampleAdmin(ReadOnlyScopedAdmin):
-    list_display = ["session", "taken_at", "energy_wh", "power_w", "current_a", "soc_percent"]
+    list_display = ["session", "taken", "energy_wh", "power_w", "current_a", "soc_percent"]
+    taken = local_time_column("taken_at", "session__connector__station__location", description=_("taken"))
     list_filter = ["session__operator"]
     search_fields = ["session__transaction_ref"]
-    list_select_related = ["session__connector__station"]
+    list_select_related = ["session__connector__station__location"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
 
 @admin.register(ConnectorStatusEvent)
 class ConnectorStatusEventAdmin(ReadOnlyScopedAdmin):
-    list_display = ["timestamp", "station", "connector_number", "status", "error_code", "info", "vendor_error_code",
-                    "received_at"]
+    list_display = ["reported", "station", "connector_number", "status", "error_code", "info", "vendor_error_code",
+                    "received"]
+    reported = local_time_column("timestamp", "station__location", description=_("reported"))
+    received = local_time_column("received_at", "station__location", description=_("received"))
     list_filter = ["status", "error_code", "station__location__operator"]
     search_fields = ["station__ocpp_identity", "vendor_error_code", "info"]
     date_hierarchy = "timestamp"
-    list_select_related = ["station"]
+    list_select_related = ["station__location"]
     show_full_result_count = False
 
 

@@ -49,8 +49,8 @@ class InvoiceVatSubtotalInline(_ReadOnlyInline):
     """The VAT per rate (EN 16931 BR-CO-17) the invoice was issued with."""
 
     model = InvoiceVatSubtotal
-    verbose_name = "VAT per rate"
-    verbose_name_plural = "VAT per rate"
+    verbose_name = _("VAT per rate")
+    verbose_name_plural = _("VAT per rate")
     fields = ["vat_rate", "taxable_amount", "vat_amount"]
     readonly_fields = fields
 
@@ -107,7 +107,7 @@ class _PdfLinkMixin:
             raise Http404("No such document.")
         return pdf_response(document)
 
-    @admin.display(description="PDF")
+    @admin.display(description=_("PDF"))
     def pdf_link(self, obj):
         if not obj.number:
             return "-"
@@ -143,12 +143,12 @@ class InvoiceAdmin(_DocumentDisplayMixin, _PdfLinkMixin, ReadOnlyScopedAdmin):
     def has_issue_permission(self, request):
         return request.user.is_superuser or request.user.is_operator_staff
 
-    @admin.display(description="collection")
+    @admin.display(description=_("collection"))
     def collection_status(self, obj):
         collection = getattr(obj, "collection", None)  # only receipts no payment covered have one
         return collection.get_status_display() if collection else "-"
 
-    @admin.action(description="Issue selected drafts", permissions=["issue"])
+    @admin.action(description=_("Issue selected drafts"), permissions=["issue"])
     def issue_drafts(self, request, queryset):
         issued = 0
         for invoice in queryset.filter(state=Invoice.State.DRAFT):
@@ -156,7 +156,7 @@ class InvoiceAdmin(_DocumentDisplayMixin, _PdfLinkMixin, ReadOnlyScopedAdmin):
             issued += 1
         self.message_user(request, f"{issued} invoice(s) issued.", messages.SUCCESS)
 
-    @admin.action(description="Download the attachment (e.g. a settlement's CDR list)")
+    @admin.action(description=_("Download the attachment (e.g. a settlement's CDR list)"))
     def download_attachment(self, request, queryset):
         attachments = list(InvoiceAttachment.objects.filter(invoice__in=queryset)[:2])
         if len(attachments) != 1:
@@ -167,7 +167,7 @@ class InvoiceAdmin(_DocumentDisplayMixin, _PdfLinkMixin, ReadOnlyScopedAdmin):
         response["Content-Disposition"] = f'attachment; filename="{attachment.name}"'
         return response
 
-    @admin.action(description="Credit what remains (full credit note)", permissions=["issue"])
+    @admin.action(description=_("Credit what remains (full credit note)"), permissions=["issue"])
     def credit_remaining(self, request, queryset):
         for invoice in queryset.filter(state__in=[Invoice.State.ISSUED, Invoice.State.PAID]):
             try:

@@ -133,7 +133,7 @@ class TariffAdmin(OperatorScopedAdmin):
     change_list_template = "admin/billing_app/tariff/change_list.html"
     readonly_fields = ["checks"]
 
-    @admin.display(description="checks")
+    @admin.display(description=_("checks"))
     def checks(self, obj):
         if not obj.pk:
             return "Shown once the tariff is saved."
@@ -147,7 +147,7 @@ class TariffAdmin(OperatorScopedAdmin):
         super().save_related(request, form, formsets, change)
         warn_about(self, request, form.instance)
 
-    @admin.action(description="Export selected as OCPI 2.2.1 JSON")
+    @admin.action(description=_("Export selected as OCPI 2.2.1 JSON"))
     def export_ocpi(self, request, queryset):
         tariffs = [tariff_to_ocpi(t) for t in queryset.prefetch_related("alt_texts", "elements__price_components")]
         payload = tariffs[0] if len(tariffs) == 1 else tariffs
@@ -156,7 +156,7 @@ class TariffAdmin(OperatorScopedAdmin):
         response["Content-Disposition"] = f'attachment; filename="{name}.json"'
         return response
 
-    @admin.action(description="Copy as a draft for a what-if (unassigned)", permissions=["add"])
+    @admin.action(description=_("Copy as a draft for a what-if (unassigned)"), permissions=["add"])
     def copy_as_draft(self, request, queryset):
         for tariff in queryset:
             copy = tariff_copy_draft(tariff=tariff)
@@ -227,7 +227,7 @@ class SessionChargeAdmin(ReadOnlyScopedAdmin):
     total_excl_vat_shown = money_column("total_excl_vat")
     total_vat_shown = money_column("total_vat")
     total_incl_vat_shown = money_column("total_incl_vat")
-    energy_shown = kwh_column("total_energy_kwh", description="energy")
+    energy_shown = kwh_column("total_energy_kwh", description=_("energy"))
     list_filter = [ReviewFilter, CurrencyFilter, "session__operator"]
     search_fields = ["session__transaction_ref", "session__driver__username"]
     # Newest sessions first through the sessions' (operator, started_at) index: ordering by priced_at walks
@@ -239,7 +239,7 @@ class SessionChargeAdmin(ReadOnlyScopedAdmin):
     readonly_fields = ["breakdown_table"]
     actions = ["export_cdr"]
 
-    @admin.action(description="Export selected as OCPI 2.2.1 CDRs")
+    @admin.action(description=_("Export selected as OCPI 2.2.1 CDRs"))
     def export_cdr(self, request, queryset):
         cdrs = [cdr_for_charge(c) for c in queryset.select_related("session__connector__station__location")]
         payload = cdrs[0] if len(cdrs) == 1 else cdrs
@@ -247,7 +247,7 @@ class SessionChargeAdmin(ReadOnlyScopedAdmin):
         response["Content-Disposition"] = 'attachment; filename="cdrs.json"'
         return response
 
-    @admin.display(description="lines")
+    @admin.display(description=_("lines"))
     def breakdown_table(self, obj):
         from django.template.loader import render_to_string
 

@@ -4,6 +4,8 @@ from datetime import timedelta
 from django import template
 from django.utils.translation import gettext as _
 
+from billing_app.portal.views import LINE_LABELS
+
 register = template.Library()
 
 
@@ -19,3 +21,25 @@ def time_left(value: timedelta | None) -> str:
     text = (_("%(days)s d %(hours)s h") % {"days": days, "hours": hours} if days
             else _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes})
     return _("overdue %(time)s") % {"time": text} if overdue else text
+
+
+@register.filter
+def dimension_label(dimension: str) -> str:
+    """A pricing line's dimension (ENERGY, PARKING_TIME...) as the portal names it, in the reader's language."""
+    return LINE_LABELS.get(dimension, dimension)
+
+
+_NOTES = {"answered": lambda: _("answered"), "driver replied": lambda: _("driver replied"),
+          "reopened by driver": lambda: _("reopened by driver"), "unassigned": lambda: _("unassigned"),
+          "opened (driver)": lambda: _("opened by the driver"), "opened (support)": lambda: _("opened by support"),
+          "opened (chargeback)": lambda: _("opened by a chargeback")}
+
+
+@register.filter
+def transition_note(note: str) -> str:
+    """An audit-trail note the services wrote (stored in English) in the reader's language; others as written."""
+    if note in _NOTES:
+        return _NOTES[note]()
+    if note.startswith("assigned to "):
+        return _("assigned to %(name)s") % {"name": note.removeprefix("assigned to ")}
+    return note

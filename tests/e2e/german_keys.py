@@ -32,4 +32,10 @@ GERMAN_KEYS: dict[str, list[tuple[str, str]]] = {
                                                         "Dienstlich (das Unternehmen zahlt)")],
     "fleet_sessions": [("Download CSV", "CSV herunterladen"), ("All cost centres", "Alle Kostenstellen")],
     "fleet_invoices": [("Monthly invoices of", "Monatsrechnungen von"), ("Total incl. VAT", "Summe inkl. USt.")],
+    # anonymous pages: the browser's Accept-Language decides
+    "sign_in": [("Forgot your password?", "Passwort vergessen?")],
+    "password_reset": [("Reset your password", "Passwort zurücksetzen")],
+    "not_found": [("Page not found", "Seite nicht gefunden")],
+    # evidence of a ticket (driver's and support's ticket page)
+    "evidence": [("Meter samples", "Messwerte"), ("Charging and idle periods", "Lade- und Standzeiten")],
 }

@@ -93,3 +93,19 @@ def test_invoice_page_shows_parties_as_addresses(staff_client, priced_session):
     assert "<strong>Voltara GmbH</strong>" in html and "20457 Hamburg" in html and "10115 Berlin" in html
     assert "&quot;legal_name&quot;" not in html and '"legal_name"' not in html  # no raw JSON
     assert "€4.49" in html
+
+
+def test_lists_show_times_in_the_chargers_zone_named(staff_client, priced_session):
+    station = priced_session.connector.station
+    station.last_seen_at = START
+    station.save(update_fields=["last_seen_at"])
+    for url in (reverse("admin:sessions_app_chargingstation_changelist"),
+                reverse("admin:sessions_app_chargingsession_changelist"),
+                reverse("admin:sessions_app_metersample_changelist")):
+        assert "2 Mar 2026, 10:00 (Europe/Helsinki)" in staff_client.get(url).content.decode(), url
+
+
+def test_session_readings_fold_away_in_the_chargers_zone(staff_client, priced_session):
+    html = staff_client.get(reverse("admin:sessions_app_chargingsession_change", args=[priced_session.pk])
+                            ).content.decode()
+    assert "Meter readings" in html and "10:10:00" in html and "22\xa0kW" in html and "4.800\xa0kWh" in html
