@@ -4,6 +4,7 @@ import os
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
@@ -36,6 +37,8 @@ def _test_settings(settings, tmp_path):
     # No test reaches a Stripe it did not start (`make run`'s localstripe on 8420, say): `stripe_server` points it
     # at the test localstripe; anything else finds a closed port (load_demo then records its payments).
     settings.STRIPE_API_HOST = "http://127.0.0.1:9"
+    yield
+    translation.activate(settings.LANGUAGE_CODE)  # a German request leaves German active in the thread
 
 
 @pytest.fixture
