@@ -252,19 +252,21 @@ def _record(planned: list[_Planned]) -> list[Payment]:
     return payments
 
 
-def _receipts_without_payments():
-    return (Invoice.objects.filter(kind=Invoice.Kind.RECEIPT, state=Invoice.State.ISSUED)
-            .exclude(session__payments__isnull=False)
+def _receipts_without_payments(session_ids=None):
+    receipts = Invoice.objects.filter(kind=Invoice.Kind.RECEIPT, state=Invoice.State.ISSUED)
+    if session_ids is not None:
+        receipts = receipts.filter(session_id__in=session_ids)
+    return (receipts.exclude(session__payments__isnull=False)
             .select_related("session__connector__station__location__operator", "session__id_token")
             .order_by("issued_at", "pk"))
 
 
 def receipt_payments(summary: HistorySummary, *, rng: random.Random, at_stripe: int,
-                     now: datetime | None = None) -> None:
-    """Pay every receipt that has no payment yet: the last `at_stripe` through Stripe, the others recorded, one
-    in ~250 declined and collected on the retry."""
+                     now: datetime | None = None, session_ids=None) -> None:
+    """Pay every receipt that has no payment yet (of `session_ids` only, when given): the last `at_stripe`
+    through Stripe, the others recorded, one in ~250 declined and collected on the retry."""
     now = now or timezone.now()
-    receipts = list(_receipts_without_payments())
+    receipts = list(_receipts_without_payments(session_ids))
     hold = _holds()
     real = receipts[len(receipts) - at_stripe:] if at_stripe else []
     recorded = receipts[:len(receipts) - len(real)]
