@@ -16,8 +16,8 @@ DATE_INPUT = {"type": "date"}
 
 
 class DateRangeForm(forms.Form):
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs=DATE_INPUT))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs=DATE_INPUT))
+    start = forms.DateField(label=_("Start"), required=False, widget=forms.DateInput(attrs=DATE_INPUT))
+    end = forms.DateField(label=_("End"), required=False, widget=forms.DateInput(attrs=DATE_INPUT))
 
     #: at most this many days between start and end (None: no limit), with the message shown when exceeded
     max_days: int | None = None

@@ -127,6 +127,13 @@ class OperatorScopedAdmin(RolePermissionsMixin, ScopedChoicesMixin, admin.ModelA
             exclude.append("operator")
         return exclude
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not (self._owns_operator_field() and request.user.is_operator_staff):
+            return fieldsets
+        return [(name, {**options, "fields": [f for f in options["fields"] if f != "operator"]})
+                for name, options in fieldsets]
+
     def save_model(self, request, obj, form, change):
         if self._owns_operator_field() and request.user.is_operator_staff:
             obj.operator_id = request.user.operator_id

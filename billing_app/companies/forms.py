@@ -12,10 +12,11 @@ from sessions_app.selectors import operator_time_zone
 
 
 class FleetSessionFilterForm(DateRangeForm):
-    driver = forms.ModelChoiceField(queryset=None, required=False, empty_label="All drivers")
-    card = forms.ModelChoiceField(queryset=None, required=False, empty_label="All cards")
-    cost_centre = forms.ChoiceField(required=False)
-    location = forms.ModelChoiceField(queryset=None, required=False, empty_label="All locations")
+    driver = forms.ModelChoiceField(label=_("Driver"), queryset=None, required=False, empty_label=_("All drivers"))
+    card = forms.ModelChoiceField(label=_("Card"), queryset=None, required=False, empty_label=_("All cards"))
+    cost_centre = forms.ChoiceField(label=_("Cost centre"), required=False)
+    location = forms.ModelChoiceField(label=_("Location"), queryset=None, required=False,
+                                      empty_label=_("All locations"))
 
     def __init__(self, *args, company: Company, **kwargs):
         super().__init__(*args, **kwargs)
@@ -23,7 +24,7 @@ class FleetSessionFilterForm(DateRangeForm):
         self.fields["driver"].queryset = selectors.company_members(company)
         self.fields["card"].queryset = selectors.company_cards(company)
         self.fields["location"].queryset = selectors.company_locations(company)
-        self.fields["cost_centre"].choices = [("", "All cost centres"), *(
+        self.fields["cost_centre"].choices = [("", _("All cost centres")), *(
             (c, c) for c in selectors.company_cost_centres(company))]
 
     def apply(self, sessions):
@@ -41,8 +42,8 @@ class FleetSessionFilterForm(DateRangeForm):
 
 
 class SpendFilterForm(DateRangeForm):
-    start = forms.DateField(widget=forms.DateInput(attrs=DATE_INPUT))
-    end = forms.DateField(widget=forms.DateInput(attrs=DATE_INPUT))
+    start = forms.DateField(label=_("Start"), widget=forms.DateInput(attrs=DATE_INPUT))
+    end = forms.DateField(label=_("End"), widget=forms.DateInput(attrs=DATE_INPUT))
     max_days = 731
     too_long_message = _("Choose at most two years.")
 
@@ -58,12 +59,13 @@ class SpendFilterForm(DateRangeForm):
 class CardForm(forms.Form):
     """Issue a card to a member (`uid` and `driver` only when adding) or change who pays and its settings."""
 
-    uid = forms.CharField(label="Card UID", max_length=36)
-    driver = forms.ModelChoiceField(queryset=None, empty_label=None)
-    charging = forms.ChoiceField(choices=IdToken.Charging.choices, initial=IdToken.Charging.BUSINESS)
-    cost_centre = forms.CharField(max_length=40, required=False)
-    licence_plate = forms.CharField(max_length=16, required=False)
-    monthly_cap = forms.DecimalField(label="Monthly cap (incl. VAT)", max_digits=10, decimal_places=2,
+    uid = forms.CharField(label=_("Card UID"), max_length=36)
+    driver = forms.ModelChoiceField(label=_("Driver"), queryset=None, empty_label=None)
+    charging = forms.ChoiceField(label=_("Who pays"), choices=IdToken.Charging.choices,
+                                 initial=IdToken.Charging.BUSINESS)
+    cost_centre = forms.CharField(label=_("Cost centre"), max_length=40, required=False)
+    licence_plate = forms.CharField(label=_("Licence plate"), max_length=16, required=False)
+    monthly_cap = forms.DecimalField(label=_("Monthly cap (incl. VAT)"), max_digits=10, decimal_places=2,
                                      min_value=0.01, required=False)
 
     def __init__(self, *args, company: Company, adding: bool = True, **kwargs):
@@ -74,5 +76,5 @@ class CardForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    full_name = forms.CharField(max_length=200)
-    email = forms.EmailField()
+    full_name = forms.CharField(label=_("Full name"), max_length=200)
+    email = forms.EmailField(label=_("E-mail"))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -31,6 +32,7 @@ from billing_app.models import (
     BillingAccount,
     ChargeReview,
     Invoice,
+    InvoiceAttachment,
     InvoiceLine,
     InvoiceVatSubtotal,
     NumberSequence,
@@ -105,6 +107,14 @@ def invoice_buyer_snapshot(invoice: Invoice) -> dict:
     return company_snapshot(company) if company is not None else buyer_snapshot(invoice.driver)
 
 
+def reader_language(invoice: Invoice) -> str:
+    """The language a document for `invoice` is issued in: the company's for a company account, else the driver's
+    (the default language when they chose none). Recorded on the document, so every re-render reads the same."""
+    company = invoice.account.company if invoice.account.company_id else None
+    chosen = company.language if company is not None else (invoice.driver.language if invoice.driver_id else "")
+    return chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
 def buyer_snapshot(driver: User) -> dict:
     profile = getattr(driver, "driver_profile", None)
     name = (profile.full_name if profile else "") or driver.get_full_name() or driver.username
@@ -160,6 +170,7 @@ def _number(invoices: Sequence[Invoice], now: datetime) -> None:
             invoice.state = Invoice.State.ISSUED
             invoice.seller = seller_snapshot(invoice.operator)
             invoice.buyer = invoice_buyer_snapshot(invoice)
+            invoice.language = reader_language(invoice)
 
 
 def _line_rows(invoice: Invoice, lines: Sequence[LineIn]) -> list[InvoiceLine]:
@@ -416,6 +427,34 @@ def statement_create(*, account_id: int, period: date, issue: bool = True,
             issued = []
     return issued[0] if issued else Invoice.objects.get(kind=Invoice.Kind.STATEMENT, account_id=account_id,
                                                         period_start=period.replace(day=1))
+
+
+# --- Roaming settlements -----------------------------------------------------------------------
+
+def settlement_issue(*, account: BillingAccount, period: date, currency: str, lines: Sequence[LineIn],
+                     attachments: Sequence[tuple[str, str, str]] = (), now: datetime | None = None) -> Invoice:
+    """Issue the settlement invoice of a roaming partner (its company `account`) for the month of `period`:
+    `lines` as given (one per CDR and VAT rate, each rounded once; at rate 0 without VAT for a company that is
+    reverse-charged or exempt, `vat_categories.lines_treated`), VAT per rate on the document
+    (`money.vat_breakdown`), numbered in the operator's invoice sequence, with `attachments` ((name, content
+    type, text), e.g. the CDR list; `{number}` in a name is the invoice's number). In the caller's
+    transaction, which should hold the partner's lock; the database allows one settlement per (account,
+    month), so a concurrent second one fails."""
+    if not lines:
+        raise InvoicingError("A settlement invoice needs at least one line.")
+    if account.company_id is None:
+        raise InvoicingError(f"{account} is not a company's account: settlements are invoiced to companies.")
+    period = period.replace(day=1)
+    lines = lines_treated(list(lines), account.company.vat_treatment)  # e.g. an eMSP reverse-charged (§13b UStG)
+    draft = Draft(Invoice(operator=account.operator, account=account, driver=None, kind=Invoice.Kind.SETTLEMENT,
+                          period_start=period, period_end=last_day_of_month(period),
+                          currency=currency), lines)
+    invoice = _issue_new([draft], now=now or timezone.now())[0]
+    InvoiceAttachment.objects.bulk_create([
+        InvoiceAttachment(invoice=invoice, name=name.format(number=invoice.number), content_type=content_type,
+                          content=content)
+        for name, content_type, content in attachments])
+    return invoice
 
 
 # --- After issue --------------------------------------------------------------------------------
