@@ -1,6 +1,7 @@
 """Demo data for OCPI roaming (`make run` calls it): each operator's CPO party, and for the first operator a
 registered demo eMSP that pulls (no receiver endpoints, so nothing is pushed anywhere), is shown the
-operator's first tariff and has pushed one token. Idempotent; prints a fresh credentials token of the demo
+operator's first tariff and has pushed one token, whose card charged a few times over the past weeks (CDRs and
+settlement invoices: `ocpi_app.demo`). Idempotent; prints a fresh credentials token of the demo
 eMSP each run (we keep only its hash) and a curl line to try the API with it."""
 from base64 import b64encode
 
@@ -10,6 +11,7 @@ from django.db import transaction
 from billing_app.models import Tariff
 from ocpi_app.auth import token_generate, token_hash
 from ocpi_app.credentials import versions_url
+from ocpi_app.demo import load_roaming_history
 from ocpi_app.models import CpoParty, Partner, PartnerTariff
 from ocpi_app.tokens import token_store
 from sessions_app.models import Operator
@@ -42,8 +44,12 @@ class Command(BaseCommand):
         card = {"country_code": "NL", "party_id": "DMS", "uid": DEMO_CARD, "type": "RFID",
             "contract_id": "NL-DMS-C00000001", "issuer": "Demo eMSP", "valid": True, "whitelist": "ALWAYS",
             "last_updated": "2026-01-01T00:00:00Z"}
-        token_store(partner=partner, country_code="NL", party_id="DMS", uid=DEMO_CARD, token_type=card["type"],
-                    data=card)
+        stored, _ = token_store(partner=partner, country_code="NL", party_id="DMS", uid=DEMO_CARD,
+                                token_type=card["type"], data=card)
+        roaming = load_roaming_history(partner=partner, id_token=stored.id_token)
+        if roaming:
+            self.stdout.write(f"OCPI: {roaming} past roaming sessions of the demo eMSP's card added, with their CDRs "
+                              "and the closed months' settlement invoices (admin -> OCPI roaming).")
         encoded = b64encode(token.encode()).decode()
         self.stdout.write(f"OCPI: {operator} is {operator.ocpi_party}; the demo eMSP (NL*DMS) is registered and its "
                           f"card {DEMO_CARD} charges as a roaming driver. Its credentials token (new each run):")
