@@ -12,12 +12,11 @@ from zoneinfo import ZoneInfo
 from django.test import override_settings
 from django.utils import timezone
 
-from billing_app.companies.services import company_account_open
 from billing_app.invoicing.documents import delivery_suppressed
 from billing_app.models import SessionCharge
 from billing_app.settlement.services import session_settle
 from sessions_app.demo import _session_rows
-from sessions_app.models import ChargingSession, Company, Connector, IdToken, MeterSample
+from sessions_app.models import ChargingSession, Connector, IdToken, MeterSample
 
 from .cdrs import cdr_issue_for_charge
 from .models import CdrRecord, Partner
@@ -25,9 +24,6 @@ from .settlement import partner_settle
 
 #: (days ago, local hour) of each roaming charge: afternoons, after the generated mornings.
 ROAMING_HISTORY = [(3, 15), (8, 16), (16, 14), (23, 15), (31, 16), (38, 14), (52, 15)]
-EMSP_COMPANY = {"legal_name": "Demo eMSP B.V.", "address": "Herengracht 1", "postal_code": "1015 BA",
-                "city": "Amsterdam", "country": "NL", "billing_email": "settlement@demo-emsp.example",
-                "payment_terms_days": 30}
 
 
 def load_roaming_history(*, partner: Partner, id_token: IdToken, seed: int = 2026) -> int:
@@ -40,12 +36,6 @@ def load_roaming_history(*, partner: Partner, id_token: IdToken, seed: int = 202
                  .select_related("station__location").order_by("station__ocpp_identity", "number").first())
     if connector is None:
         return 0
-    if partner.company_id is None:
-        partner.company, _ = Company.objects.get_or_create(operator_id=partner.operator_id,
-                                                           legal_name=EMSP_COMPANY["legal_name"],
-                                                           defaults=EMSP_COMPANY)
-        partner.save(update_fields=["company"])
-        company_account_open(company=partner.company)
     zone = ZoneInfo(connector.station.location.time_zone)
     rng, today, sessions = random.Random(seed), timezone.localdate(timezone=zone), []  # noqa: S311 - demo data
     for index, (days_ago, hour) in enumerate(ROAMING_HISTORY):
@@ -67,7 +57,7 @@ def load_roaming_history(*, partner: Partner, id_token: IdToken, seed: int = 202
                                                                   + timedelta(minutes=1))
             months.add(session.stopped_at.astimezone(zone).date().replace(day=1))
         this_month = today.replace(day=1)
-        for month in sorted(m for m in months if m < this_month):
+        for month in sorted(m for m in months if m < this_month and partner.company_id):
             following = (month + timedelta(days=32)).replace(day=1)
             partner_settle(partner_id=partner.pk, period=month,
                            now=datetime.combine(following + timedelta(days=1), time(6), zone))
