@@ -4,49 +4,15 @@ A/AA violation, and at 375 px wide no page scrolls sideways. Screenshots of each
 kept in the artifacts directory."""
 from __future__ import annotations
 
-from pathlib import Path
 from pprint import pformat
 
 import pytest
 
 from disputes_app import services as dispute_services
+from tests.e2e.checks import DESKTOP, PHONE, axe_violations, sideways_overflow
 from tests.e2e.stories import sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-AXE = (Path(__file__).resolve().parent / "vendor" / "axe.min.js").read_text()
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-BLOCKING = {"serious", "critical"}
-PHONE = {"width": 375, "height": 740}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-def axe_violations(page) -> list[dict]:
-    """axe-core's serious and critical violations of the page as it is now."""
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(content=AXE)
-    result = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})", WCAG_TAGS)
-    return [
-        {"id": v["id"], "impact": v["impact"], "help": v["help"],
-         "nodes": [node["target"] for node in v["nodes"]][:5]}
-        for v in result["violations"] if v["impact"] in BLOCKING
-    ]
-
-
-def sideways_overflow(page) -> str:
-    """Empty when nothing scrolls sideways; else by how much, and the outermost elements that stick out."""
-    return page.evaluate("""() => {
-        const over = document.documentElement.scrollWidth - window.innerWidth;
-        if (over <= 0) return "";
-        const out = [...document.body.querySelectorAll("*")].filter(el => {
-            const box = el.getBoundingClientRect();
-            return box.right > window.innerWidth + 0.5 && !(el.parentElement.getBoundingClientRect().right
-                > window.innerWidth + 0.5);
-        }).slice(0, 3).map(el => el.tagName.toLowerCase() + (el.className ? "." + el.className : ""));
-        return `${over}px wider than the screen: ${out.join(", ")}`;
-    }""")
-
 
 def check_pages(page, shot, paths: list[str], label: str) -> dict[str, list]:
     """Visit each path at desktop and phone width; return the problems found per page (empty: none)."""
