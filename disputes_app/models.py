@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import ChargingSession, Operator
 
@@ -39,30 +40,30 @@ class DisputeTicket(models.Model):
     OWNER_PATH = "operator"
 
     class Reason(models.TextChoices):
-        WRONG_AMOUNT = "wrong_amount", "Wrong amount"
-        NOT_MINE = "not_mine", "Session not mine"
-        CHARGER_FAULT = "charger_fault", "Charger fault / stopped early"
-        PAYMENT_PROBLEM = "payment_problem", "Payment problem"
-        OTHER = "other", "Other"
+        WRONG_AMOUNT = "wrong_amount", _("Wrong amount")
+        NOT_MINE = "not_mine", _("Session not mine")
+        CHARGER_FAULT = "charger_fault", _("Charger fault / stopped early")
+        PAYMENT_PROBLEM = "payment_problem", _("Payment problem")
+        OTHER = "other", _("Other")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        IN_PROGRESS = "in_progress", "In progress"
-        WAITING_FOR_DRIVER = "waiting_for_driver", "Waiting for driver"
-        RESOLVED = "resolved", "Resolved"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        WAITING_FOR_DRIVER = "waiting_for_driver", _("Waiting for driver")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
 
     class Source(models.TextChoices):
-        DRIVER = "driver", "Driver"
-        SUPPORT = "support", "Support staff"
-        CHARGEBACK = "chargeback", "Stripe chargeback"
+        DRIVER = "driver", _("Driver")
+        SUPPORT = "support", _("Support staff")
+        CHARGEBACK = "chargeback", _("Stripe chargeback")
 
     class ResolutionKind(models.TextChoices):
-        REJECT = "reject", "Rejected"
-        REFUND = "refund", "Refund"
-        CREDIT_NOTE = "credit_note", "Credit note"
-        REPRICE = "reprice", "Re-priced"
-        CHARGEBACK = "chargeback", "Decided by the card issuer"
+        REJECT = "reject", _("Rejected")
+        REFUND = "refund", _("Refund")
+        CREDIT_NOTE = "credit_note", _("Credit note")
+        REPRICE = "reprice", _("Re-priced")
+        CHARGEBACK = "chargeback", _("Decided by the card issuer")
 
     ACTIVE_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.WAITING_FOR_DRIVER)
 
@@ -149,9 +150,9 @@ class TicketTransition(models.Model):
     OWNER_PATH = "ticket__operator"
 
     class Kind(models.TextChoices):
-        STATUS = "status", "Status change"
-        ASSIGNMENT = "assignment", "Assignment"
-        ESCALATION = "escalation", "SLA escalation"
+        STATUS = "status", _("Status change")
+        ASSIGNMENT = "assignment", _("Assignment")
+        ESCALATION = "escalation", _("SLA escalation")
 
     ticket = models.ForeignKey(DisputeTicket, on_delete=models.CASCADE, related_name="transitions")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STATUS)
@@ -167,6 +168,15 @@ class TicketTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '-'} -> {self.to_status} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def from_status_label(self) -> str:
+        return DisputeTicket.Status(self.from_status).label if self.from_status in DisputeTicket.Status.values else ""
+
+    @property
+    def to_status_label(self) -> str:
+        return DisputeTicket.Status(self.to_status).label if self.to_status in DisputeTicket.Status.values else (
+            self.to_status)
 
 
 class TicketMessage(models.Model):

@@ -70,7 +70,8 @@ def ticket_resolved(ticket: DisputeTicket) -> None:
 
 def ticket_escalated(ticket: DisputeTicket, *, breaches: list[str]) -> None:
     _send_on_commit(
-        subject=f"[Ticket #{ticket.pk}] SLA breached: {', '.join(breaches)}",
+        subject=lambda: f"[Ticket #{ticket.pk}] " + gettext("SLA breached: %(missed)s") % {
+            "missed": ", ".join(breaches)},
         template="emails/dispute_escalation.txt",
         context={"ticket": ticket, "breaches": breaches, **_links(ticket)},
         recipients=selectors.escalation_recipients(ticket),
@@ -79,7 +80,8 @@ def ticket_escalated(ticket: DisputeTicket, *, breaches: list[str]) -> None:
 
 def chargeback_opened(ticket: DisputeTicket) -> None:
     _send_on_commit(
-        subject=f"[Ticket #{ticket.pk}] Chargeback {ticket.stripe_dispute_id}",
+        subject=lambda: f"[Ticket #{ticket.pk}] " + gettext("Chargeback %(dispute)s") % {
+            "dispute": ticket.stripe_dispute_id},
         template="emails/dispute_chargeback.txt",
         context={"ticket": ticket, **_links(ticket)},
         recipients=selectors.escalation_recipients(ticket),

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from billing_app.invoicing.lines import lines_from_breakdown
 from billing_app.models import SessionCharge
 from billing_app.pricing import ocpi
 from billing_app.tariffs.cdr import cdr_for_charge
@@ -45,9 +46,24 @@ def _roaming_cdr(charge: SessionCharge, token: PartnerToken, cdr_id: str) -> dic
     return cdr
 
 
-def _issue(*, token: PartnerToken, session_id: int, cdr: dict[str, Any], kind: str,
+def rate_key(rate: Decimal | None) -> str:
+    """A VAT rate as a key of `CdrRecord.net_by_rate` ('' where no VAT applies)."""
+    return "" if rate is None else format(Decimal(rate).normalize(), "f")
+
+
+def charge_net_by_rate(charge: SessionCharge) -> dict[str, str]:
+    """The charge's net amount per VAT rate: the sum of its invoice lines at each rate, each rounded once
+    (the lines a receipt of it would have), so a settlement's VAT per rate starts from the CDR's own figures."""
+    sums: dict[str, Decimal] = {}
+    for line in lines_from_breakdown(charge.breakdown, currency=charge.currency):
+        key = rate_key(line.vat_rate)
+        sums[key] = sums.get(key, Decimal(0)) + line.amount_excl_vat
+    return {key: str(value) for key, value in sums.items()}
+
+
+def _issue(*, token: PartnerToken, session_id: int, cdr: dict[str, Any], kind: str, net_by_rate: dict[str, str],
            credit_reference: CdrRecord | None = None) -> CdrRecord:
-    record = CdrRecord.objects.create(
+    record = CdrRecord.objects.create(net_by_rate=net_by_rate,
         partner=token.partner, session_id=session_id, cdr_id=cdr["id"], kind=kind, credit_reference=credit_reference,
         currency=cdr["currency"], total_excl_vat=cdr["total_cost"]["excl_vat"],
         total_incl_vat=cdr["total_cost"].get("incl_vat", cdr["total_cost"]["excl_vat"]), body=ocpi.dumps(cdr),
@@ -83,10 +99,11 @@ def cdr_issue_for_charge(*, charge_id: int) -> list[CdrRecord]:
         credit.update(id=f"{base}-C{count}", credit=True, credit_reference_id=live.cdr_id,
                       last_updated=ocpi.format_datetime_seconds(timezone.now()))
         issued.append(_issue(token=token, session_id=charge.session_id, cdr=credit, kind=CdrRecord.Kind.CREDIT,
-                             credit_reference=live))
+                             credit_reference=live, net_by_rate={key: str(-Decimal(net)) for key, net
+                                                                 in live.net_by_rate.items()}))
     cdr_id = base if count == 0 else f"{base}-R{count + 1}"
     issued.append(_issue(token=token, session_id=charge.session_id, cdr=_roaming_cdr(charge, token, cdr_id),
-                         kind=CdrRecord.Kind.CDR))
+                         kind=CdrRecord.Kind.CDR, net_by_rate=charge_net_by_rate(charge)))
     return issued
 
 

@@ -87,6 +87,9 @@ class Partner(models.Model):
     token_kind = models.CharField(max_length=1, choices=TokenKind.choices, blank=True, editable=False)
     token_theirs = models.CharField(max_length=64, blank=True, editable=False,
                                     help_text="the token we send the partner (its token B or C)")
+    company = models.OneToOneField("sessions_app.Company", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="ocpi_partner",
+                                   help_text="the partner's legal entity, the buyer of its monthly settlement invoices")
     roaming_driver = models.OneToOneField("sessions_app.User", null=True, blank=True, on_delete=models.PROTECT,
                                           related_name="ocpi_partner", editable=False,
                                           help_text="stands for the partner's drivers on their tokens and sessions")
@@ -235,7 +238,10 @@ class PartnerToken(models.Model):
 
 class CdrRecord(models.Model):
     """A CDR we issued to a partner, as sent: never edited. A correction is a credit CDR (negative totals,
-    `credit_reference_id` = the CDR it cancels) followed by a new CDR. `state` follows its push."""
+    `credit_reference_id` = the CDR it cancels) followed by a new CDR. `state` follows its push. Settlement
+    (`ocpi_app.settlement`) puts a CDR on one monthly invoice (`invoice`) and a credit CDR on one credit note
+    (`credit_note`), each once: the columns are the record of it. A dispute's credit note on a roaming session
+    settles the credit CDR and the corrected CDR it causes (`disputes`): both point at it."""
 
     OWNER_PATH = "partner__operator"
 
@@ -262,12 +268,23 @@ class CdrRecord(models.Model):
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
     push = models.ForeignKey(PushDelivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_updated = models.DateTimeField(db_index=True)
+    net_by_rate = models.JSONField(default=dict, blank=True,
+                                   help_text="net amount per VAT rate as issued ({'19': '12.34'}; '' is no VAT)")
+    invoice = models.ForeignKey("billing_app.Invoice", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="ocpi_cdrs", help_text="the settlement invoice this CDR is on")
+    credit_note = models.ForeignKey("billing_app.CreditNote", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="ocpi_cdrs",
+                                    help_text="the credit note settling this credit CDR (or a dispute's correction)")
 
     class Meta:
         ordering = ["last_updated", "pk"]
         verbose_name = "OCPI CDR"
         verbose_name_plural = "OCPI CDRs"
         constraints = [
+            models.CheckConstraint(name="ocpi_credit_cdr_never_invoiced",
+                                   condition=Q(kind="cdr") | Q(invoice__isnull=True)),
+            models.CheckConstraint(name="ocpi_cdr_on_one_document",
+                                   condition=Q(invoice__isnull=True) | Q(credit_note__isnull=True)),
             models.CheckConstraint(name="ocpi_credit_cdr_references",
                                    condition=Q(kind="cdr", credit_reference__isnull=True)
                                    | Q(kind="credit", credit_reference__isnull=False)),

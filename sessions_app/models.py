@@ -67,10 +67,10 @@ class User(AbstractUser):
     OWNER_PATH = "operator"
 
     class Role(models.TextChoices):
-        DRIVER = "driver", "Driver"
-        OPERATOR_STAFF = "operator_staff", "Operator staff"
-        SUPPORT = "support", "Support staff"
-        FLEET_MANAGER = "fleet_manager", "Fleet manager"
+        DRIVER = "driver", _("Driver")
+        OPERATOR_STAFF = "operator_staff", _("Operator staff")
+        SUPPORT = "support", _("Support staff")
+        FLEET_MANAGER = "fleet_manager", _("Fleet manager")
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.DRIVER)
     operator = models.ForeignKey(
@@ -143,6 +143,9 @@ class Company(models.Model):
     postal_code = models.CharField(max_length=20)
     city = models.CharField(max_length=100)
     country = models.CharField(max_length=2, validators=[country_code_validator])
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text="the language of its statements, credit notes and their e-mails; blank: "
+                                          "the default language")
     vat_id = models.CharField("VAT id", max_length=30, blank=True,
                               help_text="Checked with python-stdnum by the rules of the company's country.")
     buyer_reference = models.CharField(
@@ -153,12 +156,30 @@ class Company(models.Model):
         default=14, validators=[MaxValueValidator(365)], help_text="Days from the issue date to pay a statement.")
     purchase_order = models.CharField("purchase order number", max_length=100, blank=True)
     class InvoiceFormat(models.TextChoices):
-        PDF = "pdf", "PDF"
-        FACTURX = "facturx", "Factur-X (PDF with the EN 16931 XML embedded)"
+        PDF = "pdf", _("PDF")
+        FACTURX = "facturx", _("Factur-X (PDF with the EN 16931 XML embedded)")
 
     invoice_format = models.CharField(
         max_length=10, choices=InvoiceFormat.choices, default=InvoiceFormat.FACTURX,
         help_text="What the statement and credit note e-mails attach.")
+    class VatTreatment(models.TextChoices):
+        STANDARD = "standard", _("Standard: VAT of the charger's country, as priced (S, or Z at 0 %)")
+        REVERSE_CHARGE = "reverse_charge", _("Reverse charge: the buyer accounts for the VAT (AE)")
+        EXEMPT = "exempt", _("Exempt from VAT, with the reason (E)")
+
+    vat_treatment = models.CharField(
+        "VAT treatment", max_length=20, choices=VatTreatment.choices, default=VatTreatment.STANDARD,
+        help_text="How this buyer's statements are taxed (docs/companies.md). Reverse charge: an electricity "
+                  "reseller (e.g. an eMSP: German §13b UStG, EU VAT Directive Art. 38 and 195), only on your tax "
+                  "adviser's word; it needs both VAT ids. Exempt: give the legal reason.")
+    vat_exemption_reason = models.CharField(
+        "VAT exemption reason", max_length=300, blank=True,
+        help_text="Printed on the invoice and in the e-invoice (EN 16931 BT-120). Blank with reverse charge: "
+                  "the standard wording.")
+    vat_exemption_code = models.CharField(
+        "VAT exemption reason code", max_length=30, blank=True,
+        validators=[RegexValidator(r"^VATEX-[A-Z0-9-]+$", "A VATEX code, e.g. VATEX-EU-AE.")],
+        help_text="EN 16931 BT-121, a VATEX code (e.g. VATEX-EU-151E). Blank with reverse charge: VATEX-EU-AE.")
     statement_session_lines = models.PositiveIntegerField(
         default=200, validators=[MinValueValidator(1)],
         help_text="Above this many sessions a statement shows the subtotals and attaches the session list "
@@ -184,6 +205,15 @@ class Company(models.Model):
                 self.vat_id = vat_id_clean(self.vat_id, self.country)
             except ValidationError as error:
                 raise ValidationError({"vat_id": error.messages}) from None
+        if self.vat_treatment == self.VatTreatment.REVERSE_CHARGE:
+            if not self.vat_id:
+                raise ValidationError({"vat_id": "Reverse charge needs the buyer's VAT id on every invoice."})
+            if self.operator_id and not self.operator.vat_id:
+                raise ValidationError({"vat_treatment": "Reverse charge needs the operator's own VAT id."})
+        if self.vat_treatment == self.VatTreatment.EXEMPT and not (self.vat_exemption_reason or
+                                                                   self.vat_exemption_code):
+            raise ValidationError({"vat_exemption_reason": "An exempt buyer's invoices must state why (a reason "
+                                                           "or a VATEX code)."})
 
 
 class Location(models.Model):
@@ -228,10 +258,10 @@ class ChargingStation(models.Model):
     OWNER_PATH = "location__operator"
 
     class Status(models.TextChoices):
-        UNKNOWN = "unknown", "Unknown"
-        AVAILABLE = "available", "Available"
-        UNAVAILABLE = "unavailable", "Unavailable"
-        FAULTED = "faulted", "Faulted"
+        UNKNOWN = "unknown", _("Unknown")
+        AVAILABLE = "available", _("Available")
+        UNAVAILABLE = "unavailable", _("Unavailable")
+        FAULTED = "faulted", _("Faulted")
 
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stations")
     ocpp_identity = models.CharField(
@@ -286,15 +316,15 @@ class Connector(models.Model):
 
     class Standard(models.TextChoices):
         TYPE2 = "IEC_62196_T2", _("Type 2")
-        CCS2 = "IEC_62196_T2_COMBO", "CCS 2"
-        CHADEMO = "CHADEMO", "CHAdeMO"
+        CCS2 = "IEC_62196_T2_COMBO", _("CCS 2")
+        CHADEMO = "CHADEMO", _("CHAdeMO")
         TYPE1 = "IEC_62196_T1", _("Type 1")
-        CCS1 = "IEC_62196_T1_COMBO", "CCS 1"
+        CCS1 = "IEC_62196_T1_COMBO", _("CCS 1")
 
     class PowerType(models.TextChoices):
         AC_3_PHASE = "AC_3_PHASE", _("AC three-phase")
         AC_1_PHASE = "AC_1_PHASE", _("AC single-phase")
-        DC = "DC", "DC"
+        DC = "DC", _("DC")
 
     station = models.ForeignKey(ChargingStation, on_delete=models.CASCADE, related_name="connectors")
     number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
@@ -322,18 +352,18 @@ class IdToken(models.Model):
     OWNER_PATH = "operator"
 
     class Type(models.TextChoices):
-        RFID = "RFID", "RFID card"
-        APP = "APP_USER", "App token"
-        AD_HOC = "AD_HOC", "Ad hoc (guest, one session)"
+        RFID = "RFID", _("RFID card")
+        APP = "APP_USER", _("App token")
+        AD_HOC = "AD_HOC", _("Ad hoc (guest, one session)")
 
     class Status(models.TextChoices):
-        ACCEPTED = "accepted", "Accepted"
-        BLOCKED = "blocked", "Blocked"
-        EXPIRED = "expired", "Expired"
+        ACCEPTED = "accepted", _("Accepted")
+        BLOCKED = "blocked", _("Blocked")
+        EXPIRED = "expired", _("Expired")
 
     class Charging(models.TextChoices):
-        PRIVATE = "private", "Private (the driver pays)"
-        BUSINESS = "business", "Business (the company pays)"
+        PRIVATE = "private", _("Private (the driver pays)")
+        BUSINESS = "business", _("Business (the company pays)")
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="id_tokens")
     uid = models.CharField(
@@ -398,9 +428,9 @@ class ChargingSession(models.Model):
     OWNER_PATH = "operator"
 
     class State(models.TextChoices):
-        ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="sessions")
     connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="sessions")
@@ -551,8 +581,8 @@ class MeterPublicKey(models.Model):
     OWNER_PATH = "station__location__operator"
 
     class Source(models.TextChoices):
-        CHARGER = "charger", "Sent by the charger"
-        OPERATOR = "operator", "Entered by the operator"
+        CHARGER = "charger", _("Sent by the charger")
+        OPERATOR = "operator", _("Entered by the operator")
 
     station = models.ForeignKey(ChargingStation, on_delete=models.CASCADE, related_name="meter_keys")
     evse_number = models.PositiveSmallIntegerField(
@@ -614,9 +644,9 @@ class MeterSignatureCheck(models.Model):
     OWNER_PATH = "session__operator"
 
     class Status(models.TextChoices):
-        VERIFIED = "verified", "Verified"
-        INVALID = "invalid", "Invalid"
-        UNSIGNED = "unsigned", "Unsigned"
+        VERIFIED = "verified", _("Verified")
+        INVALID = "invalid", _("Invalid")
+        UNSIGNED = "unsigned", _("Unsigned")
 
     session = models.OneToOneField(ChargingSession, on_delete=models.CASCADE, related_name="signature_check")
     status = models.CharField(max_length=10, choices=Status.choices)

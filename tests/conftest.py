@@ -4,6 +4,7 @@ import os
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
@@ -33,6 +34,8 @@ def _test_settings(settings, tmp_path):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()  # locmem storage outlives the settings change: rate-limit counts must not leak between tests
     settings.MEDIA_ROOT = tmp_path / "media"  # invoice PDFs and attachments never land in the work tree
+    yield
+    translation.activate(settings.LANGUAGE_CODE)  # a German request leaves German active in the thread
 
 
 @pytest.fixture

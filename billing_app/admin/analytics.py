@@ -10,7 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from billing_app.date_range import DATE_INPUT, DateRangeForm
 from billing_app.reporting import analytics
 from billing_app.reporting import exports as accounting_exports
 from sessions_app.local_time import format_local_date
@@ -18,9 +20,11 @@ from sessions_app.models import Location
 from sessions_app.selectors import is_back_office, operator_ids_for, scope_to_user
 
 
-class AnalyticsFilterForm(forms.Form):
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+class AnalyticsFilterForm(DateRangeForm):
+    start = forms.DateField(widget=forms.DateInput(attrs=DATE_INPUT))
+    end = forms.DateField(widget=forms.DateInput(attrs=DATE_INPUT))
+    max_days = 731
+    too_long_message = _("Choose at most two years.")
     bucket = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week"), ("month", "Month")], initial="day")
     location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False,
                                       empty_label="All locations",
@@ -30,16 +34,6 @@ class AnalyticsFilterForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["location"].queryset = scope_to_user(Location.objects.all(), user)
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end:
-            if end < start:
-                self.add_error("end", "The end date is before the start date.")
-            elif (end - start).days > 731:
-                self.add_error("end", "Choose at most two years.")
-        return cleaned
 
     @classmethod
     def from_request(cls, request) -> AnalyticsFilterForm:

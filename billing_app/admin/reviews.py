@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models import ChargeReview
 from billing_app.money import format_money
@@ -50,33 +51,33 @@ class ChargeReviewAdmin(ReadOnlyScopedAdmin):
         user = request.user
         return bool(user.is_active and user.is_staff and (user.is_superuser or user.is_operator_staff))
 
-    @admin.display(description="session")
+    @admin.display(description=_("session"))
     def session(self, review):
         session = review.charge.session
         return format_html('<a href="{}">{}</a>', reverse("admin:sessions_app_chargingsession_change",
                                                           args=[session.pk]), session)
 
-    @admin.display(description="operator")
+    @admin.display(description=_("operator"))
     def operator(self, review):
         return review.charge.session.operator
 
-    @admin.display(description="why")
+    @admin.display(description=_("why"))
     def reason_list(self, review):
         return format_html_join("", "<div><b>{}</b>: {}</div>",
                                 ((r.get("code", ""), r.get("detail", "")) for r in review.reasons or []))
 
-    @admin.display(description="priced at")
+    @admin.display(description=_("priced at"))
     def priced_total(self, review):
         return format_money(review.priced_total_incl_vat, review.charge.currency)
 
-    @admin.display(description="resolve")
+    @admin.display(description=_("resolve"))
     def resolve_link(self, review):
         if review.status != ChargeReview.Status.HELD:
             return "—"
         return format_html('<a class="button" href="{}">Accept or correct the energy</a>',
                            reverse("admin:billing_app_chargereview_resolve", args=[review.pk]))
 
-    @admin.action(description="Accept selected as measured (capture and invoice)", permissions=["resolve"])
+    @admin.action(description=_("Accept selected as measured (capture and invoice)"), permissions=["resolve"])
     def accept_selected(self, request, queryset):
         accepted = 0
         for review in queryset.filter(status=ChargeReview.Status.HELD):

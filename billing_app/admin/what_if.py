@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.admin.tariffs import read_ocpi_upload
 from billing_app.models import Tariff, WhatIfRun
@@ -108,11 +109,11 @@ class WhatIfRunAdmin(OperatorScopedAdmin):
     list_filter = ["state"]
     list_select_related = ["operator"]
 
-    @admin.display(description="sessions")
+    @admin.display(description=_("sessions"))
     def progress(self, run):
         return f"{run.sessions_done} of {run.sessions_total}"
 
-    @admin.display(description="revenue difference excl. VAT")
+    @admin.display(description=_("revenue difference excl. VAT"))
     def difference(self, run):
         if run.state != WhatIfRun.State.DONE:
             return "—"

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from billing_app.companies import selectors
@@ -32,7 +33,7 @@ def fleet_manager_required(view):
     def wrapped(request, *args, **kwargs):
         company = selectors.manager_company(request.user)
         if company is None:
-            raise PermissionDenied("The fleet portal is for fleet managers.")
+            raise PermissionDenied(_("The fleet portal is for fleet managers."))
         return view(request, company, *args, **kwargs)
 
     wrapped.__name__ = view.__name__
@@ -54,6 +55,7 @@ def dashboard(request, company):
                          "values": [str(r["incl"]) for r in spend["cost_centres"]]},
         "drivers": {"labels": [r["label"] for r in spend["drivers"]],
                     "values": [str(r["incl"]) for r in spend["drivers"]]},
+        "dataset_label": _("%(currency)s incl. VAT") % {"currency": spend["currency"]},
     }
     return render(request, "fleet/dashboard.html", {"company": company, "form": form, "spend": spend, "chart": chart,
                                                     "members": selectors.company_members(company).count(),
@@ -84,7 +86,8 @@ def member_invite(request, company):
 
     if form.is_valid() and form_call(form, company_member_invite, by=request.user, email=form.cleaned_data["email"],
                                      full_name=form.cleaned_data["full_name"], password_link=password_link):
-        messages.success(request, f"{form.cleaned_data['email']} is invited: they choose a password from the e-mail.")
+        messages.success(request, _("%(email)s is invited: they choose a password from the e-mail.") % {
+            "email": form.cleaned_data["email"]})
         return redirect("fleet:members")
     return _members_page(request, company, invite_form=form, status=400)
 
@@ -110,7 +113,7 @@ def card_list(request, company):
 def card_add(request, company):
     form = CardForm(request.POST, company=company)
     if form.is_valid() and form_call(form, token_services.company_card_add, by=request.user, **form.cleaned_data):
-        messages.success(request, f"Card {form.cleaned_data['uid'].upper()} is issued.")
+        messages.success(request, _("Card %(card)s is issued.") % {"card": form.cleaned_data["uid"].upper()})
         return redirect("fleet:cards")
     return _cards_page(request, company, add_form=form, status=400)
 
@@ -123,9 +126,10 @@ def card_update(request, company, pk: int):
     if form.is_valid():
         if message_call(request, token_services.company_card_update, token_id=card.pk, by=request.user,
                         **form.cleaned_data):
-            messages.success(request, f"Card {card.uid} is updated.")
+            messages.success(request, _("Card %(card)s is updated.") % {"card": card.uid})
         return redirect("fleet:cards")
-    messages.error(request, f"Card {card.uid}: " + " ".join(e for errors in form.errors.values() for e in errors))
+    messages.error(request, _("Card %(card)s: %(errors)s") % {
+        "card": card.uid, "errors": " ".join(e for errors in form.errors.values() for e in errors)})
     return redirect("fleet:cards")
 
 
@@ -135,7 +139,8 @@ def card_block(request, company, pk: int):
     card = get_object_or_404(selectors.company_cards(company), pk=pk)
     was_blocked = card.status == IdToken.Status.BLOCKED
     if message_call(request, token_services.token_block, token_id=card.pk, by=request.user) and not was_blocked:
-        messages.success(request, f"Card {card.uid} is blocked: chargers will refuse it from now on.")
+        messages.success(request, _("Card %(card)s is blocked: chargers will refuse it from now on.") % {
+            "card": card.uid})
     return redirect("fleet:cards")
 
 

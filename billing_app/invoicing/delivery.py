@@ -70,9 +70,10 @@ def credit_note_pdf_store(*, credit_note_id: int) -> CreditNote:
 
 
 def _reader_language(document: Document) -> str:
-    """The language the driver chose on their account (the operator's default when none)."""
+    """The language the driver chose on their account now, else the one the document was issued in (a company's),
+    else the default."""
     invoice = document.invoice if isinstance(document, CreditNote) else document
-    return (invoice.driver.language if invoice.driver_id else "") or settings.LANGUAGE_CODE
+    return (invoice.driver.language if invoice.driver_id else "") or document.language or settings.LANGUAGE_CODE
 
 
 def _send(document: Document, *, to: str) -> None:
@@ -84,7 +85,7 @@ def _send(document: Document, *, to: str) -> None:
 def _send_now(document: Document, *, to: str) -> None:
     is_credit_note = isinstance(document, CreditNote)
     label = "Credit note" if is_credit_note else (
-        "Invoice" if document.kind == Invoice.Kind.STATEMENT else "Receipt")
+        "Receipt" if document.kind == Invoice.Kind.RECEIPT else "Invoice")
     context = {"document": document, "label": label, "seller": document.seller, "buyer": document.buyer,
                "total": pdf.money(document.total_incl_vat, document.currency), "is_credit_note": is_credit_note}
     subject = " ".join(render_to_string("emails/invoice_subject.txt", context).split())
@@ -97,6 +98,9 @@ def _send_now(document: Document, *, to: str) -> None:
                    "application/pdf")
     if isinstance(document, Invoice) and is_company_statement(document):
         message.attach(session_list_name(document), session_list_csv(document), "text/csv")
+    if isinstance(document, Invoice):
+        for attachment in document.attachments.all():  # e.g. a settlement's CDR list
+            message.attach(attachment.name, attachment.content, attachment.content_type)
     message.send()
 
 

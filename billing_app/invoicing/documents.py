@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -26,10 +27,12 @@ from billing_app.invoicing.delivery import invoice_pdf_render
 from billing_app.invoicing.errors import InvoicingError
 from billing_app.invoicing.lines import LineIn, document_vat, lines_from_breakdown
 from billing_app.invoicing.numbering import number_format, number_take
+from billing_app.invoicing.vat_categories import lines_treated
 from billing_app.models import (
     BillingAccount,
     ChargeReview,
     Invoice,
+    InvoiceAttachment,
     InvoiceLine,
     InvoiceVatSubtotal,
     NumberSequence,
@@ -92,6 +95,8 @@ def company_snapshot(company: Company) -> dict:
         "buyer_reference": company.buyer_reference, "purchase_order": company.purchase_order,
         "payment_terms_days": company.payment_terms_days,
         "statement_session_lines": company.statement_session_lines, "invoice_format": company.invoice_format,
+        "vat_treatment": company.vat_treatment, "vat_exemption_reason": company.vat_exemption_reason,
+        "vat_exemption_code": company.vat_exemption_code,
     }
 
 
@@ -99,6 +104,14 @@ def invoice_buyer_snapshot(invoice: Invoice) -> dict:
     """The buyer of `invoice`: the company of a company account, else the driver."""
     company = invoice.account.company if invoice.account.company_id else None
     return company_snapshot(company) if company is not None else buyer_snapshot(invoice.driver)
+
+
+def reader_language(invoice: Invoice) -> str:
+    """The language a document for `invoice` is issued in: the company's for a company account, else the driver's
+    (the default language when they chose none). Recorded on the document, so every re-render reads the same."""
+    company = invoice.account.company if invoice.account.company_id else None
+    chosen = company.language if company is not None else (invoice.driver.language if invoice.driver_id else "")
+    return chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
 def buyer_snapshot(driver: User) -> dict:
@@ -156,6 +169,7 @@ def _number(invoices: Sequence[Invoice], now: datetime) -> None:
             invoice.state = Invoice.State.ISSUED
             invoice.seller = seller_snapshot(invoice.operator)
             invoice.buyer = invoice_buyer_snapshot(invoice)
+            invoice.language = reader_language(invoice)
 
 
 def _line_rows(invoice: Invoice, lines: Sequence[LineIn]) -> list[InvoiceLine]:
@@ -369,6 +383,8 @@ def statement_drafts(*, operator: Operator, period: date, accounts: Sequence[Bil
                                           session_charge_id=charge.pk)
         lines += plan_statement_lines(account=account, period_start=period, period_end=last_day_of_month(period),
                                       currency=currency)
+        if account.company_id:  # a reverse-charged or exempt buyer: the priced net amounts, no VAT
+            lines = lines_treated(lines, account.company.vat_treatment)
         if lines:
             account.operator = operator
             drafts.append(Draft(Invoice(operator=operator, account=account, driver=account.driver,
@@ -410,6 +426,34 @@ def statement_create(*, account_id: int, period: date, issue: bool = True,
             issued = []
     return issued[0] if issued else Invoice.objects.get(kind=Invoice.Kind.STATEMENT, account_id=account_id,
                                                         period_start=period.replace(day=1))
+
+
+# --- Roaming settlements -----------------------------------------------------------------------
+
+def settlement_issue(*, account: BillingAccount, period: date, currency: str, lines: Sequence[LineIn],
+                     attachments: Sequence[tuple[str, str, str]] = (), now: datetime | None = None) -> Invoice:
+    """Issue the settlement invoice of a roaming partner (its company `account`) for the month of `period`:
+    `lines` as given (one per CDR and VAT rate, each rounded once; at rate 0 without VAT for a company that is
+    reverse-charged or exempt, `vat_categories.lines_treated`), VAT per rate on the document
+    (`money.vat_breakdown`), numbered in the operator's invoice sequence, with `attachments` ((name, content
+    type, text), e.g. the CDR list; `{number}` in a name is the invoice's number). In the caller's
+    transaction, which should hold the partner's lock; the database allows one settlement per (account,
+    month), so a concurrent second one fails."""
+    if not lines:
+        raise InvoicingError("A settlement invoice needs at least one line.")
+    if account.company_id is None:
+        raise InvoicingError(f"{account} is not a company's account: settlements are invoiced to companies.")
+    period = period.replace(day=1)
+    lines = lines_treated(list(lines), account.company.vat_treatment)  # e.g. an eMSP reverse-charged (§13b UStG)
+    draft = Draft(Invoice(operator=account.operator, account=account, driver=None, kind=Invoice.Kind.SETTLEMENT,
+                          period_start=period, period_end=last_day_of_month(period),
+                          currency=currency), lines)
+    invoice = _issue_new([draft], now=now or timezone.now())[0]
+    InvoiceAttachment.objects.bulk_create([
+        InvoiceAttachment(invoice=invoice, name=name.format(number=invoice.number), content_type=content_type,
+                          content=content)
+        for name, content_type, content in attachments])
+    return invoice
 
 
 # --- After issue --------------------------------------------------------------------------------

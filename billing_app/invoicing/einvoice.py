@@ -14,6 +14,7 @@ from decimal import Decimal
 from lxml import etree
 
 from billing_app.invoicing.pdf import document_pdf
+from billing_app.invoicing.vat_categories import STANDARD, VatCategory, document_treatment, vat_category
 from billing_app.models import CreditNote, Invoice
 from sessions_app.selectors import operator_time_zone
 
@@ -47,12 +48,30 @@ def _date(parent, tag: str, day: date, *, qualified: bool = False) -> None:
         format="102")
 
 
-def _category(rate) -> tuple[str, str | None]:
-    """(VAT category code, rate): S standard with its rate, O (not subject to VAT) where no VAT applies."""
-    return ("O", None) if rate is None else ("S", format(Decimal(rate).normalize(), "f"))
+def _percent(rate: Decimal) -> str:
+    return format(Decimal(rate).normalize(), "f") if rate else "0"
 
 
-def _party(parent, tag: str, details: dict) -> None:
+def _trade_tax(parent, category: VatCategory, *, amounts: tuple[Decimal, Decimal] | None = None) -> None:
+    """An ApplicableTradeTax in the schema's order; `amounts` (taxable, VAT) on a VAT breakdown row (BG-23), which
+    also carries the exemption reason (BT-120/121) of the categories that need one."""
+    tax = _el(parent, "ram:ApplicableTradeTax")
+    if amounts is not None:
+        _el(tax, "ram:CalculatedAmount", _amount(amounts[1]))
+    _el(tax, "ram:TypeCode", "VAT")
+    exempted = amounts is not None and category.code in ("AE", "E", "O", "K", "G")
+    if exempted and category.reason:
+        _el(tax, "ram:ExemptionReason", category.reason)
+    if amounts is not None:
+        _el(tax, "ram:BasisAmount", _amount(amounts[0]))
+    _el(tax, "ram:CategoryCode", category.code)
+    if exempted and category.reason_code:
+        _el(tax, "ram:ExemptionReasonCode", category.reason_code)
+    if category.rate is not None:
+        _el(tax, "ram:RateApplicablePercent", _percent(category.rate))
+
+
+def _party(parent, tag: str, details: dict, *, vat_id: bool = True) -> None:
     party = _el(parent, tag)
     name = details.get("company_name") or details.get("legal_name") or details.get("name") or "-"
     _el(party, "ram:Name", name)
@@ -67,7 +86,7 @@ def _party(parent, tag: str, details: dict) -> None:
     _el(address, "ram:CountryID", (details.get("country") or "").upper() or "DE")
     if details.get("email"):
         _el(_el(party, "ram:URIUniversalCommunication"), "ram:URIID", details["email"], schemeID="EM")
-    if details.get("vat_id"):
+    if vat_id and details.get("vat_id"):
         _el(_el(party, "ram:SpecifiedTaxRegistration"), "ram:ID", details["vat_id"], schemeID="VA")
 
 
@@ -90,6 +109,7 @@ def cii_xml(document: Document) -> bytes:
     issued = document.issued_at.astimezone(operator_time_zone(document.operator_id)).date()
     seller, buyer = document.seller or {}, document.buyer or {}
     lines = _lines(document)
+    unrated = all(line.vat_rate is None for line in lines)
     root = etree.Element(f"{{{NS['rsm']}}}CrossIndustryInvoice", nsmap=NS)
     context = _el(root, "rsm:ExchangedDocumentContext")
     _el(_el(context, "ram:GuidelineSpecifiedDocumentContextParameter"), "ram:ID", EN16931)
@@ -99,6 +119,8 @@ def cii_xml(document: Document) -> bytes:
     _date(header, "ram:IssueDateTime", issued)
     if is_note:
         _el(_el(header, "ram:IncludedNote"), "ram:Content", f"Reason: {document.reason}")
+    if document_treatment(buyer) != STANDARD:  # the invoice says why it carries no VAT (BT-22 as well as BT-120)
+        _el(_el(header, "ram:IncludedNote"), "ram:Content", vat_category(None, buyer=buyer).reason)
     transaction = _el(root, "rsm:SupplyChainTradeTransaction")
     for position, line in enumerate(lines, start=1):
         item = _el(transaction, "ram:IncludedSupplyChainTradeLineItem")
@@ -113,35 +135,21 @@ def cii_xml(document: Document) -> bytes:
         _el(_el(item, "ram:SpecifiedLineTradeDelivery"), "ram:BilledQuantity",
             format(Decimal(quantity).normalize(), "f"), unitCode=UNITS.get(getattr(line, "unit", ""), "C62"))
         settlement = _el(item, "ram:SpecifiedLineTradeSettlement")
-        tax = _el(settlement, "ram:ApplicableTradeTax")
-        category, rate = _category(line.vat_rate)
-        _el(tax, "ram:TypeCode", "VAT")
-        _el(tax, "ram:CategoryCode", category)
-        if rate is not None:
-            _el(tax, "ram:RateApplicablePercent", rate)
+        _trade_tax(settlement, vat_category(line.vat_rate, buyer=buyer, only_unrated=unrated))
         _el(_el(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount",
             _amount(line.amount_excl_vat))
     agreement = _el(transaction, "ram:ApplicableHeaderTradeAgreement")
     if buyer.get("buyer_reference"):
         _el(agreement, "ram:BuyerReference", buyer["buyer_reference"])
-    _party(agreement, "ram:SellerTradeParty", seller)
-    _party(agreement, "ram:BuyerTradeParty", buyer)
+    _party(agreement, "ram:SellerTradeParty", seller, vat_id=not unrated)  # BR-O-2: no VAT ids outside VAT
+    _party(agreement, "ram:BuyerTradeParty", buyer, vat_id=not unrated)
     if buyer.get("purchase_order"):
         _el(_el(agreement, "ram:BuyerOrderReferencedDocument"), "ram:IssuerAssignedID", buyer["purchase_order"])
     _el(transaction, "ram:ApplicableHeaderTradeDelivery")
     settlement = _el(transaction, "ram:ApplicableHeaderTradeSettlement")
     _el(settlement, "ram:InvoiceCurrencyCode", document.currency)
     for rate, taxable, vat in _vat_rows(document, lines):
-        tax = _el(settlement, "ram:ApplicableTradeTax")
-        category, rate_text = _category(rate)
-        _el(tax, "ram:CalculatedAmount", _amount(vat))
-        _el(tax, "ram:TypeCode", "VAT")
-        if category == "O":
-            _el(tax, "ram:ExemptionReason", "Not subject to VAT")
-        _el(tax, "ram:BasisAmount", _amount(taxable))
-        _el(tax, "ram:CategoryCode", category)
-        if rate_text is not None:
-            _el(tax, "ram:RateApplicablePercent", rate_text)
+        _trade_tax(settlement, vat_category(rate, buyer=buyer, only_unrated=unrated), amounts=(taxable, vat))
     if not is_note:
         period = _el(settlement, "ram:BillingSpecifiedPeriod")
         _date(period, "ram:StartDateTime", document.period_start)

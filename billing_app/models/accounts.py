@@ -1,6 +1,7 @@
 """Billing accounts: how a driver, or a company for its business cards, pays an operator."""
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import Company, Operator, User
 
@@ -16,9 +17,9 @@ class BillingAccount(models.Model):
     OWNER_PATH = "operator"
 
     class PaymentMode(models.TextChoices):
-        PAY_AS_YOU_GO = "payg", "Pay as you go (card or wallet)"
-        SUBSCRIPTION = "subscription", "Subscription plan"
-        POSTPAID = "postpaid", "Postpaid monthly invoice"
+        PAY_AS_YOU_GO = "payg", _("Pay as you go (card or wallet)")
+        SUBSCRIPTION = "subscription", _("Subscription plan")
+        POSTPAID = "postpaid", _("Postpaid monthly invoice")
 
     driver = models.OneToOneField(User, null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="billing_account")

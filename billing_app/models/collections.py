@@ -5,6 +5,7 @@ it made (each a Payment with its own idempotency key), when it tries next, and w
 overdue (every retry failed: shown to the operator in the admin and to the driver in the portal).
 """
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models.invoices import Invoice
 from billing_app.models.payments import Payment
@@ -16,10 +17,10 @@ class ReceiptCollection(models.Model):
     OWNER_PATH = "invoice__operator"
 
     class Status(models.TextChoices):
-        COLLECTING = "collecting", "Collecting (charge under way)"
-        RETRYING = "retrying", "Payment failed (dunning)"
-        OVERDUE = "overdue", "Overdue (every retry failed)"
-        COLLECTED = "collected", "Collected"
+        COLLECTING = "collecting", _("Collecting (charge under way)")
+        RETRYING = "retrying", _("Payment failed (dunning)")
+        OVERDUE = "overdue", _("Overdue (every retry failed)")
+        COLLECTED = "collected", _("Collected")
 
     invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="collection")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.COLLECTING)

@@ -12,15 +12,18 @@ were issued with, the sum of their lines' VAT, which their per-rate rows were ba
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models.accounts import BillingAccount
 from billing_app.models.tariffs import SessionCharge
 from sessions_app.models import ChargingSession, Operator, User
 
-__all__ = ["CreditNote", "CreditNoteLine", "Invoice", "InvoiceLine", "InvoiceVatSubtotal", "NumberSequence"]
+__all__ = ["CreditNote", "CreditNoteLine", "Invoice", "InvoiceAttachment", "InvoiceLine", "InvoiceVatSubtotal",
+           "NumberSequence"]
 
 
 def _money(**kwargs) -> models.DecimalField:
@@ -34,8 +37,8 @@ class NumberSequence(models.Model):
     OWNER_PATH = "operator"
 
     class Kind(models.TextChoices):
-        INVOICE = "invoice", "Invoice"
-        CREDIT_NOTE = "credit_note", "Credit note"
+        INVOICE = "invoice", _("Invoice")
+        CREDIT_NOTE = "credit_note", _("Credit note")
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="number_sequences")
     year = models.PositiveSmallIntegerField()
@@ -80,31 +83,33 @@ class FrozenOnceIssuedMixin:
 
 
 class Invoice(FrozenOnceIssuedMixin, models.Model):
-    """A receipt for one pay-as-you-go session or a monthly statement of a billing account."""
+    """A receipt for one pay-as-you-go session, a monthly statement of a billing account, or a monthly
+    settlement invoice to a roaming partner (an eMSP's company account, from the CDRs it was sent)."""
 
     OWNER_PATH = "operator"
 
     class Kind(models.TextChoices):
-        RECEIPT = "receipt", "Session receipt"
-        STATEMENT = "statement", "Monthly statement"
-        PLAN_FEE = "plan_fee", "Plan fee"
+        RECEIPT = "receipt", _("Session receipt")
+        STATEMENT = "statement", _("Monthly statement")
+        PLAN_FEE = "plan_fee", _("Plan fee")
+        SETTLEMENT = "settlement", _("Roaming settlement")
 
     class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ISSUED = "issued", "Issued"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
+        DRAFT = "draft", _("Draft")
+        ISSUED = "issued", _("Issued")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
 
     FROZEN_FIELDS = (
         "operator_id", "account_id", "driver_id", "kind", "session_id", "period_start", "period_end", "currency",
         "number", "number_year", "number_sequence", "issued_at", "seller", "buyer",
-        "total_excl_vat", "total_vat", "total_incl_vat", "vat_per_rate",
+        "total_excl_vat", "total_vat", "total_incl_vat", "vat_per_rate", "language",
     )
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="invoices")
     account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="invoices")
     driver = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices",
-                               help_text="blank on a company's statement (its buyer is the company)")
+                               help_text="blank on a company's statement or a settlement (the buyer is the company)")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     session = models.ForeignKey(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="receipts", help_text="the session a receipt is for")
@@ -122,6 +127,9 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
     void_reason = models.CharField(max_length=200, blank=True)
     seller = models.JSONField(default=dict, blank=True, help_text="the operator's legal details, frozen at issue")
     buyer = models.JSONField(default=dict, blank=True, help_text="the driver's billing details, frozen at issue")
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text="the language it was issued in (the reader's); every re-render uses it; "
+                                          "blank: issued before languages were recorded (the default language)")
     total_excl_vat = _money(default=0)
     total_vat = _money(default=0)
     total_incl_vat = _money(default=0)
@@ -145,10 +153,12 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
             models.UniqueConstraint(fields=["session"], name="one_receipt_per_session"),
             models.UniqueConstraint(fields=["account", "period_start"], condition=Q(kind="statement"),
                                     name="one_statement_per_account_period"),
+            models.UniqueConstraint(fields=["account", "period_start"], condition=Q(kind="settlement"),
+                                    name="one_settlement_per_account_period"),
             models.UniqueConstraint(fields=["operator", "number_year", "number_sequence"],
                                     name="unique_invoice_sequence_per_operator_year"),
             models.CheckConstraint(name="invoice_driver_unless_statement",
-                                   condition=Q(driver__isnull=False) | Q(kind="statement")),
+                                   condition=Q(driver__isnull=False) | Q(kind__in=["statement", "settlement"])),
             models.CheckConstraint(name="invoice_receipt_has_session",
                                    condition=~Q(kind="receipt") | Q(session__isnull=False)),
             models.CheckConstraint(name="invoice_numbered_unless_draft",
@@ -249,6 +259,30 @@ class InvoiceVatSubtotal(models.Model):
         return self.taxable_amount + self.vat_amount
 
 
+class InvoiceAttachment(models.Model):
+    """A file that belongs to an issued invoice and goes out with it (e.g. a settlement's CDR list as CSV),
+    written in the issuing transaction and never changed."""
+
+    OWNER_PATH = "invoice__operator"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="attachments")
+    name = models.CharField(max_length=100)
+    content_type = models.CharField(max_length=100)
+    content = models.TextField()
+
+    class Meta:
+        ordering = ["invoice", "name"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "name"], name="unique_invoice_attachment_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if self.pk and self.invoice.is_issued:
+            raise ValidationError(f"{self.invoice} is issued: its attachments cannot change.")
+        super().save(*args, **kwargs)
+
+
 class CreditNote(FrozenOnceIssuedMixin, models.Model):
     """A correction of an issued invoice, full or partial, issued (and numbered) at creation.
 
@@ -260,16 +294,16 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
     OWNER_PATH = "operator"
 
     class State(models.TextChoices):
-        ISSUED = "issued", "Issued"
+        ISSUED = "issued", _("Issued")
 
     class RefundStatus(models.TextChoices):
-        NONE = "none", "No refund"
-        PENDING = "pending", "Refund pending"
-        SUCCEEDED = "succeeded", "Refunded"
-        FAILED = "failed", "Refund failed"
+        NONE = "none", _("No refund")
+        PENDING = "pending", _("Refund pending")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Refund failed")
 
     FROZEN_FIELDS = ("invoice_id", "number", "issued_at", "total_excl_vat", "total_vat", "total_incl_vat",
-                     "seller", "buyer", "reason", "refund_amount")
+                     "seller", "buyer", "reason", "refund_amount", "language")
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="credit_notes")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
@@ -282,6 +316,8 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
     currency = models.CharField(max_length=3)
     seller = models.JSONField(default=dict)
     buyer = models.JSONField(default=dict)
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text="the language it was issued in (the reader's); every re-render uses it")
     total_excl_vat = _money()
     total_vat = _money()
     total_incl_vat = _money()

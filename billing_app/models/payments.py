@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import ChargingSession, IdToken, Operator, User
 
@@ -50,24 +51,24 @@ class Payment(models.Model):
     OWNER_PATH = "operator"
 
     class Kind(models.TextChoices):
-        SESSION_HOLD = "session_hold", "Session pre-authorization"
-        SESSION_EXTRA = "session_extra", "Session cost above the hold"
-        INVOICE = "invoice", "Invoice"
+        SESSION_HOLD = "session_hold", _("Session pre-authorization")
+        SESSION_EXTRA = "session_extra", _("Session cost above the hold")
+        INVOICE = "invoice", _("Invoice")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending (Stripe not reached yet)"
-        AUTHORIZED = "authorized", "Authorized (held)"
-        CAPTURED = "captured", "Captured"
-        CANCELED = "canceled", "Canceled (released)"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending (Stripe not reached yet)")
+        AUTHORIZED = "authorized", _("Authorized (held)")
+        CAPTURED = "captured", _("Captured")
+        CANCELED = "canceled", _("Canceled (released)")
+        FAILED = "failed", _("Failed")
 
     OPEN_STATUSES = (Status.PENDING, Status.AUTHORIZED)
 
     class Dispute(models.TextChoices):
-        NONE = "", "None"
-        OPEN = "open", "Open"
-        WON = "won", "Won"
-        LOST = "lost", "Lost"
+        NONE = "", _("None")
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="payments")
     driver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="payments")
@@ -155,9 +156,9 @@ class Refund(models.Model):
     OWNER_PATH = "payment__operator"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending (Stripe not reached yet)"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending (Stripe not reached yet)")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(max_digits=14, decimal_places=2)

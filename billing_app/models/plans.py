@@ -29,13 +29,13 @@ class Plan(models.Model):
     OWNER_PATH = "operator"
 
     class Period(models.TextChoices):
-        MONTHLY = "monthly", "Monthly"
-        YEARLY = "yearly", "Yearly"
+        MONTHLY = "monthly", _("Monthly")
+        YEARLY = "yearly", _("Yearly")
 
     class IdleFee(models.TextChoices):
-        CHARGED = "charged", "Charged as the tariff says"
-        WAIVED = "waived", "Waived"
-        GRACE = "grace", "Grace minutes override"
+        CHARGED = "charged", _("Charged as the tariff says")
+        WAIVED = "waived", _("Waived")
+        GRACE = "grace", _("Grace minutes override")
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="plans")
     name = models.CharField(max_length=80)
@@ -99,10 +99,10 @@ class Subscription(models.Model):
     OWNER_PATH = "plan__operator"
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAST_DUE = "past_due", "Past due (renewal failed, retrying)"
-        SUSPENDED = "suspended", "Suspended (pay-as-you-go)"
-        CANCELED = "canceled", "Canceled"
+        ACTIVE = "active", _("Active")
+        PAST_DUE = "past_due", _("Past due (renewal failed, retrying)")
+        SUSPENDED = "suspended", _("Suspended (pay-as-you-go)")
+        CANCELED = "canceled", _("Canceled")
 
     LIVE = (Status.ACTIVE, Status.PAST_DUE, Status.SUSPENDED)
 
@@ -143,11 +143,11 @@ class SubscriptionPeriod(models.Model):
     OWNER_PATH = "subscription__plan__operator"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending (not charged yet)"
-        PAID = "paid", "Paid by card"
-        FAILED = "failed", "Payment failed (dunning)"
-        STATEMENT = "statement", "Billed on the monthly statement"
-        FREE = "free", "Nothing to pay"
+        PENDING = "pending", _("Pending (not charged yet)")
+        PAID = "paid", _("Paid by card")
+        FAILED = "failed", _("Payment failed (dunning)")
+        STATEMENT = "statement", _("Billed on the monthly statement")
+        FREE = "free", _("Nothing to pay")
 
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="periods")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")

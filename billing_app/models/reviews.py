@@ -8,6 +8,7 @@ so the audit log and the admin show what a correction changed.
 """
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models.tariffs import SessionCharge
 from sessions_app.models import User
@@ -19,9 +20,9 @@ class ChargeReview(models.Model):
     OWNER_PATH = "charge__session__operator"
 
     class Status(models.TextChoices):
-        HELD = "held", "Held for review"
-        ACCEPTED = "accepted", "Accepted as measured"
-        CORRECTED = "corrected", "Energy corrected"
+        HELD = "held", _("Held for review")
+        ACCEPTED = "accepted", _("Accepted as measured")
+        CORRECTED = "corrected", _("Energy corrected")
 
     charge = models.OneToOneField(SessionCharge, on_delete=models.PROTECT, related_name="review")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)

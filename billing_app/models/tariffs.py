@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.money import format_money
 from billing_app.pricing.ocpi import loads
@@ -53,11 +54,11 @@ class Tariff(models.Model):
     OWNER_PATH = "operator"
 
     class Type(models.TextChoices):
-        AD_HOC_PAYMENT = "AD_HOC_PAYMENT", "Ad hoc payment"
-        PROFILE_CHEAP = "PROFILE_CHEAP", "Profile: cheap"
-        PROFILE_FAST = "PROFILE_FAST", "Profile: fast"
-        PROFILE_GREEN = "PROFILE_GREEN", "Profile: green"
-        REGULAR = "REGULAR", "Regular"
+        AD_HOC_PAYMENT = "AD_HOC_PAYMENT", _("Ad hoc payment")
+        PROFILE_CHEAP = "PROFILE_CHEAP", _("Profile: cheap")
+        PROFILE_FAST = "PROFILE_FAST", _("Profile: fast")
+        PROFILE_GREEN = "PROFILE_GREEN", _("Profile: green")
+        REGULAR = "REGULAR", _("Regular")
 
     operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="tariffs")
     ocpi_id = models.CharField("OCPI id", max_length=36, validators=[RegexValidator(r"^[A-Za-z0-9._-]+$")])
@@ -135,8 +136,8 @@ class TariffElement(models.Model):
     OWNER_PATH = "tariff__operator"
 
     class Reservation(models.TextChoices):
-        RESERVATION = "RESERVATION", "Reservation"
-        RESERVATION_EXPIRES = "RESERVATION_EXPIRES", "Reservation expires"
+        RESERVATION = "RESERVATION", _("Reservation")
+        RESERVATION_EXPIRES = "RESERVATION_EXPIRES", _("Reservation expires")
 
     tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="elements")
     position = models.PositiveSmallIntegerField(default=0, help_text="Order matters: the first match wins.")
@@ -191,10 +192,10 @@ class PriceComponent(models.Model):
     OWNER_PATH = "element__tariff__operator"
 
     class Type(models.TextChoices):
-        ENERGY = "ENERGY", "Energy (per kWh)"
-        FLAT = "FLAT", "Flat (per session)"
-        PARKING_TIME = "PARKING_TIME", "Parking time (per hour)"
-        TIME = "TIME", "Charging time (per hour)"
+        ENERGY = "ENERGY", _("Energy (per kWh)")
+        FLAT = "FLAT", _("Flat (per session)")
+        PARKING_TIME = "PARKING_TIME", _("Parking time (per hour)")
+        TIME = "TIME", _("Charging time (per hour)")
 
     element = models.ForeignKey(TariffElement, on_delete=models.CASCADE, related_name="price_components")
     position = models.PositiveSmallIntegerField(default=0)

@@ -1,30 +1,21 @@
 """Portal forms."""
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from billing_app.date_range import DateRangeForm
 from sessions_app.models import ChargingSession, DriverProfile
 
 
-class SessionFilterForm(forms.Form):
+class SessionFilterForm(DateRangeForm):
     state = forms.ChoiceField(choices=[("", "All"), *ChargingSession.State.choices], required=False)
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
-            self.add_error("end", "The end date is before the start date.")
-        return cleaned
+    field_order = ["state", "start", "end"]
 
     def apply(self, sessions):
         data = self.cleaned_data
         if data.get("state"):
             sessions = sessions.filter(state=data["state"])
-        if data.get("start"):
-            sessions = sessions.filter(started_at__date__gte=data["start"])
-        if data.get("end"):
-            sessions = sessions.filter(started_at__date__lte=data["end"])
-        return sessions
+        return self.within(sessions, "started_at", timezone.get_current_timezone())
 
 
 class TokenReplaceForm(forms.Form):

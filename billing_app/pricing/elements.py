@@ -156,6 +156,18 @@ class CompiledTariff:
         self.uses_power = bool(self.pmin_bounds or self.pmax_bounds)
         self.uses_current = bool(self.cmin_bounds or self.cmax_bounds)
         self.cache: dict[tuple, Match] = {}
+        self.segments: dict[tuple, dict] = {}
+
+    def segment(self, time_key: tuple) -> dict:
+        """The matches already found for one band of every time restriction (the mode, time of
+        day, weekday, date and duration bands), keyed by the other bands (power, current, kWh):
+        the engine's cache while it walks a stretch of periods whose time bands do not change."""
+        found = self.segments.get(time_key)
+        if found is None:
+            if len(self.segments) > 4096:
+                self.segments.clear()
+            found = self.segments[time_key] = {}
+        return found
 
     def match(self, ctx: MatchContext, mode: Mode) -> Match:
         """The components pricing each dimension in the context, cached per band: the key is the

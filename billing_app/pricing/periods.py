@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
+from itertools import islice
+from operator import attrgetter, gt
 from typing import NamedTuple
 
 from .elements import MODES, CompiledTariff, Match, Mode
@@ -41,9 +43,23 @@ def next_cut(cuts: list[int], tod: int) -> int:
     return cuts[i] if i < len(cuts) else cuts[0] + DAY_US
 
 
-def scan_periods(session: Session) -> tuple[list[int], int]:
-    """Validate the session; return period start offsets (microseconds since the session
-    start, plus the session end) and the index of the last charging period (-1 if none)."""
+class PeriodStarts(NamedTuple):
+    """The periods' starts and the session end (`starts`, one more than periods) as datetimes that
+    compare as instants, `origin` the session start in the same terms (offsets in microseconds are
+    `(starts[i] - origin) // ONE_US`), and the index of the last charging period (-1 if none)."""
+
+    origin: datetime
+    starts: list[datetime]
+    last_charging: int
+
+
+def scan_periods(session: Session) -> PeriodStarts:
+    """Validate the session: aware times, periods in order, none after the session end.
+
+    The engine walks the periods comparing datetimes (cheaper than an offset per period). When
+    every time carries a fixed UTC offset (what OCPI JSON and the database give) the datetimes are
+    used as they are; otherwise (zones with daylight saving time) each start becomes an instant at
+    its offset since the session start, taken as before (`period start - session start`)."""
     start, end = session.start_date_time, session.end_date_time
     if start.tzinfo is None or end.tzinfo is None:
         raise PricingError("session start and end must be timezone-aware")
@@ -51,25 +67,50 @@ def scan_periods(session: Session) -> tuple[list[int], int]:
         raise PricingError("session ends before it starts")
     if session.reservation not in MODES:
         raise PricingError(f"unknown reservation type {session.reservation!r}")
+    periods = session.charging_periods
+    starts = list(map(_START, periods))
+    starts.append(end)
+    origin = start
+    try:
+        fixed = type(start.tzinfo) is timezone and set(map(type, map(_TZINFO, starts))) == {timezone}
+    except AttributeError:  # not a datetime
+        fixed = False
+    if not fixed:
+        offsets = _offsets(periods, start, end)
+        origin = _EPOCH
+        starts = [_EPOCH + timedelta(microseconds=offset) for offset in offsets]
+    elif any(map(gt, starts, islice(starts, 1, None))):
+        _offsets(periods, start, end)  # raises the error for the first period at fault
+    last_charging = len(periods) - 1
+    while last_charging >= 0 and not (periods[last_charging].time or periods[last_charging].energy):
+        last_charging -= 1
+    return PeriodStarts(origin, starts, last_charging)
+
+
+_START = attrgetter("start_date_time")
+_TZINFO = attrgetter("tzinfo")
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _offsets(periods: tuple[ChargingPeriod, ...], start: datetime, end: datetime) -> list[int]:
+    """Period start offsets and the session end in microseconds since the session start; refuses a
+    period that starts before the previous one or after the session end."""
     end_us = (end - start) // ONE_US
     offsets = []
     previous = None
-    last_charging = -1
     try:
-        for index, period in enumerate(session.charging_periods):
+        for index, period in enumerate(periods):
             offset = (period.start_date_time - start) // ONE_US
             if previous is not None and offset < previous:
                 raise PricingError(f"charging period {index} starts before the previous one")
             if offset > end_us:
                 raise PricingError(f"charging period {index} starts after the session end")
-            if period.time or period.energy:
-                last_charging = index
             offsets.append(offset)
             previous = offset
     except TypeError:
         raise PricingError("charging period starts must be timezone-aware") from None
     offsets.append(end_us)
-    return offsets, last_charging
+    return offsets
 
 
 def divide_volume(volume: Decimal, pieces: list[Piece]) -> list[Decimal | Fraction]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from itertools import islice
 
 from .elements import Candidate
 from .types import ZERO
@@ -52,15 +53,30 @@ def to_seconds(hours: Decimal | Fraction) -> Decimal:
     return (hours * SECONDS_PER_HOUR).quantize(_MICROSECOND)
 
 
+def sum_volumes(parts: list[Decimal | Fraction]) -> Decimal | Fraction:
+    """The parts added in order, each to the sum so far: Decimals by Decimal addition (the context's
+    precision, as a running total would), exactly as Fractions from the first Fraction on."""
+    total = parts[0]
+    if len(parts) > 1:
+        try:
+            return sum(islice(parts, 1, None), total)  # (Decimals only: one C loop)
+        except TypeError:  # a Fraction met a Decimal
+            for part in islice(parts, 1, None):
+                total = add_volumes(total, part)
+    return total
+
+
 class ComponentVolume:
-    """Volume priced by one component: `quantity` in kWh or hours; `free` grace seconds;
-    `billed` (kWh or seconds) is set after the loop and raised by step_size rounding."""
+    """Volume priced by one component: `parts` the volumes (kWh or hours) of the periods or split
+    pieces it priced, in order, `quantity` their sum once the walk is done; `free` grace seconds;
+    `billed` (kWh or seconds) is set after the walk and raised by step_size rounding."""
 
-    __slots__ = ("billed", "cand", "free", "periods", "quantity", "start")
+    __slots__ = ("billed", "cand", "free", "parts", "periods", "quantity", "start")
 
-    def __init__(self, cand: Candidate, index: int, start: datetime, quantity: Decimal | Fraction) -> None:
+    def __init__(self, cand: Candidate, index: int, start: datetime) -> None:
         self.cand = cand
-        self.quantity = quantity
+        self.parts: list[Decimal | Fraction] = []
+        self.quantity: Decimal | Fraction = ZERO
         self.free = ZERO
         self.billed: Decimal | Fraction = ZERO
         self.periods = [index]

@@ -16,8 +16,8 @@ from django.db.models.functions import Cast, Coalesce, ExtractHour, ExtractIsoWe
 
 from billing_app.models import Payment, Refund, SessionCharge
 from billing_app.money import quantize_money
-from sessions_app.models import ChargingSession, Connector, IdToken, Location, User
-from sessions_app.selectors import scope_to_user
+from sessions_app.models import ChargingSession, ChargingStation, Connector, IdToken, Location, User
+from sessions_app.selectors import scope_to_user, stations_online
 
 BUCKETS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -211,3 +211,37 @@ def disputes_and_refunds(user: User, filters: Filters) -> dict:
         "dispute_rate": (Decimal(counted["opened"] * 100) / sessions).quantize(Decimal("0.01")) if sessions else None,
         "money": money,
     }
+
+
+
+def home_summary(user: User, *, today: date, zone: ZoneInfo, now: datetime) -> dict:
+    """The figures on the admin's home page, for the operators `user` may see: sessions, energy, revenue
+    incl. VAT per currency and failed payments of today and of this month (days in `zone`, the viewer's),
+    and as they stand now, open disputes and chargers offline."""
+    until = datetime.combine(today + timedelta(days=1), time.min, zone)
+    periods = {"today": datetime.combine(today, time.min, zone),
+               "month": datetime.combine(today.replace(day=1), time.min, zone)}
+    sessions = scope_to_user(ChargingSession.objects.all(), user)
+    payments = scope_to_user(Payment.objects.all(), user)
+    figures = {}
+    for name, since in periods.items():
+        started = sessions.filter(started_at__gte=since, started_at__lt=until)
+        counted = started.aggregate(sessions=Count("pk"), energy_wh=Sum("energy_wh"))
+        revenue = (SessionCharge.objects.filter(session__in=started).values("currency")
+                   .annotate(total=Sum("total_incl_vat")).order_by("currency"))
+        figures[name] = {
+            "sessions": counted["sessions"],
+            "energy_kwh": Decimal(str(counted["energy_wh"] or 0)) / 1000,
+            # SQLite sums decimals as floats: back to the currency's minor unit
+            "revenue": [(row["currency"], quantize_money(Decimal(str(row["total"] or 0)), row["currency"]))
+                        for row in revenue],
+            "failed_payments": payments.filter(status=Payment.Status.FAILED, created_at__gte=since,
+                                               created_at__lt=until).count(),
+        }
+    tickets = apps.get_model("disputes_app", "DisputeTicket")
+    stations = scope_to_user(ChargingStation.objects.all(), user)
+    figures["open_disputes"] = scope_to_user(tickets.objects.all(), user).filter(
+        status__in=tickets.ACTIVE_STATUSES).count()
+    figures["stations"] = stations.count()
+    figures["stations_offline"] = stations.exclude(stations_online(now)).count()
+    return figures

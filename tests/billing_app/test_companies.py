@@ -107,6 +107,21 @@ def test_private_card_sessions_stay_the_drivers(company, fleet):
     assert not _statement(company).lines.filter(session=private).exists()
 
 
+def test_a_german_companys_statement_is_issued_in_german(company, fleet, media):
+    """The company's language, not its members', decides its statement's (issue 21)."""
+    company.language = "de"
+    company.save(update_fields=["language"])
+    billing_run(period=date(2026, 10, 1))
+    statement = _statement(company)
+    assert statement.language == "de"
+    flat = " ".join(pdf_text(document_pdf(statement)).split())
+    for german in ("Rechnung", "USt-IdNr. DE136695976", "Käuferreferenz 04011000-12345-67",
+                   "Bestellnummer PO-4711", "Zahlbar innerhalb von 30 Tagen", "Sales 3 37,500 14,63 € 2,78 € 17,41 €",
+                   "Nach Kostenstelle", "Nach Fahrer"):
+        assert german in flat, german
+    assert "Payable within" not in flat and "Per cost centre" not in flat
+
+
 def test_statement_pdf_has_subtotals_per_cost_centre_and_driver_to_the_cent(company, fleet, media, connector):
     billing_run(period=date(2026, 10, 1))
     text = pdf_text(document_pdf(_statement(company)))
