@@ -48,11 +48,15 @@ def sideways_overflow(page) -> str:
 
 def page_facts(page, nav: str = "header nav a", sign_out: str = "header form.signout button") -> dict:
     """In one round trip: the text a reader sees, with the values of the form fields (a raw Decimal hides
-    there), `<html lang>`, how many navigation links and sign-out buttons the page has."""
+    there), the labels a screen reader reads (aria-label, title, placeholder, alt), `<html lang>`, how many
+    navigation links and sign-out buttons the page has."""
     return page.evaluate("""([nav, signOut]) => ({
         text: (document.body ? document.body.innerText : "") + "\\n" + [...document.querySelectorAll(
             "input:not([type=hidden]):not([type=password]), textarea, select")].map(
             el => el.tagName === "SELECT" ? (el.selectedOptions[0] || {}).text || "" : el.value).join("\\n"),
+        labels: [...document.querySelectorAll("[aria-label], [title], [placeholder], img[alt]")].map(
+            el => ["aria-label", "title", "placeholder", "alt"].map(name => el.getAttribute(name) || "").join(" ")
+        ).join("\\n"),
         lang: document.documentElement.lang,
         nav: document.querySelectorAll(nav).length,
         signOut: document.querySelectorAll(signOut).length,

@@ -40,6 +40,7 @@ from tests import factories
 from tests.billing_app.invoice_fixtures import charged_session
 from tests.e2e.checks import DESKTOP, PHONE, axe_violations, page_facts, sideways_overflow, text_problems
 from tests.e2e.conftest import ARTIFACTS, Shots
+from tests.e2e.german_keys import GERMAN_KEYS
 from tests.e2e.stories import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -67,30 +68,60 @@ AREAS = [
     Area("account", ("/accounts/",), "header", 1, "header form.signout button"),
 ]
 
-# (English, German) pairs no German page of the area may leave in English: what the catalogue holds so far
-# (the base header everywhere, the driver portal and dispute pages, the sign-in pages, Django's own admin).
-GERMAN_KEYS = {
-    "all": [("Sign out", "Abmelden"), ("Change language", "Sprache wechseln")],
-    "portal": [("Dashboard", "Übersicht"), ("Sessions", "Ladevorgänge"), ("Invoices", "Rechnungen"),
-               ("Payment methods", "Zahlungsmittel"), ("Disputes", "Reklamationen"), ("Profile", "Profil"),
-               ("Summary", "Zusammenfassung")],
-    "admin": [("Log out", "Abmelden"), ("Welcome", "Willkommen"), ("Site administration", "Website-Verwaltung"),
-              ("Change password", "Passwort ändern")],
-    "account": [("You are signed in as", "Sie sind angemeldet als")],
-    "anonymous": [("Sign in", "Anmelden"), ("Forgot your password?", "Passwort vergessen?"),
-                  ("Username", "Benutzername"), ("Password", "Passwort")],
-}
+# Which key strings of tests/e2e/german_keys.py (helper i18n's, per page area) a German page must show in German
+# and not in English, by URL; the admin's own header strings are ours.
+ADMIN_KEYS = [("Log out", "Abmelden"), ("Change password", "Passwort ändern")]
+PAGE_KEYS = [
+    (r"/(portal|payments|disputes)/", ["header", "portal"]),
+    (r"/disputes/\d+/$", ["evidence"]),
+    (r"/support/tickets/(\?.*)?$", ["header", "support_queue"]),
+    (r"/support/tickets/\d+/$", ["header", "support_ticket", "evidence"]),
+    (r"/support/guest-receipts/$", ["header", "support_guest_dispute"]),
+    (r"/fleet/", ["header", "fleet"]),
+    (r"/fleet/(\?.*)?$", ["fleet_dashboard"]),
+    (r"/fleet/members/$", ["fleet_members"]),
+    (r"/fleet/cards/$", ["fleet_cards"]),
+    (r"/fleet/sessions/(\?.*)?$", ["fleet_sessions"]),
+    (r"/fleet/invoices/$", ["fleet_invoices"]),
+    (r"/accounts/logout/$", ["header"]),
+    (r"/accounts/login/$", ["sign_in"]),
+    (r"/accounts/password_reset/$", ["password_reset"]),
+]
+
+
+def key_pairs(url: str) -> list[tuple[str, str]]:
+    if url.startswith("/admin/") and "/qr/" not in url:
+        return ADMIN_KEYS
+    return [pair for pattern, areas in PAGE_KEYS if re.match(pattern, url) for area in areas
+            for pair in GERMAN_KEYS[area]]
+
+
+def untranslated(text: str, url: str) -> list[str]:
+    """The key strings of the page left in English, or missing in German (the admin's header is in capitals)."""
+    found = []
+    flags = re.IGNORECASE if url.startswith("/admin/") else 0
+    for english, german in key_pairs(url):
+        if re.search(rf"(?<!\w){re.escape(english)}(?!\w)", text, flags):
+            found.append(f"English left: {english!r}")
+        elif not re.search(re.escape(german), text, flags):
+            found.append(f"German missing: {german!r}")
+    return found
+
 
 SKIP = re.compile(r"/logout/|/delete/|/history/|/admin/r/|/jsi18n/|/autocomplete/|_popup=|/language/"
                   r"|^/admin/(?!analytics/|password_change/)\w+/$")  # an app's index repeats the home page's list
 # The admin pages operator staff (and the superuser, support looking on) work with; the admin's technical logs
 # (meter samples, status events, OCPI and webhook deliveries, audit log) and dj-stripe's own admin are left out,
 # and so are the generic add forms (the custom ones, tariff import and what-if, are in).
-ADMIN_USED = re.compile(r"^/admin/(analytics/|guests_app/guestsession/qr/|password_change/$|billing_app/tariff/import-ocpi/$|billing_app/whatifrun/add/$"
+ADMIN_USED = re.compile(r"^/admin/(analytics/|guests_app/guestsession/qr/|password_change/$"
+                        r"|billing_app/tariff/import-ocpi/$|billing_app/whatifrun/add/$"
                         r"|(sessions_app/(chargingsession|chargingstation|location|connector|idtoken|company|user|operator)"
                         r"|billing_app/(tariff|plan|subscription|invoice|creditnote|payment|billingaccount|chargereview"
                         r"|whatifrun)|disputes_app/disputeticket|guests_app/guestsession)/(\d+/change/)?$)")
 DOWNLOAD = re.compile(r"\.(csv|pdf|xml|pem|png|svg|json)$|/pdf/$|/live/$")
+# A location's latitude and longitude keep their 6 decimals (OCPI GeoLocation): not a raw Decimal.
+COORDINATE_PAGE = re.compile(r"^/admin/sessions_app/location/\d+/change/$")
+COORDINATES = re.compile(r"-?\d{1,3}\.\d{6}")
 RAW_DECIMAL_DE = re.compile(r"\d,\d{5,}")  # a raw Decimal localized by Django's templates
 
 
@@ -104,6 +135,7 @@ class Role:
     outside: tuple[str, ...] = ()  # ... except these
     hop: tuple[str, ...] = ()  # pages it opens from its own but does not walk on from (support: the admin)
     start_on: list[str] = field(default_factory=list)  # pages that show the chosen session's start
+    shows: dict[str, dict[str, str]] = field(default_factory=dict)  # url -> language -> text the page shows
 
 
 def _area(path: str) -> Area | None:
@@ -204,7 +236,7 @@ class Walk:
         area = _area(path)
         facts = page_facts(self.page, area.nav, area.sign_out or "html") if area else page_facts(self.page)
         text = facts["text"]
-        for problem in text_problems(text):
+        for problem in text_problems(COORDINATES.sub("", text) if COORDINATE_PAGE.search(path) else text):
             self.note(where, problem)
         if lang == "de" and (raw := RAW_DECIMAL_DE.findall(text)):
             self.note(where, f"raw decimals {raw[:3]}")
@@ -215,8 +247,10 @@ class Walk:
         if facts["lang"] != lang and not (area and area.name == "print sheet"):
             self.note(where, f"<html lang={facts['lang']}>")
         if lang == "de":
-            for english in english_left(text, ["all", area.name if area else ""]):
-                self.note(where, f"English left: {english!r}")
+            for problem in untranslated(text + "\n" + facts["labels"], url):
+                self.note(where, problem)
+        if (expected := self.role.shows.get(url, {}).get(lang)) and expected not in text:
+            self.note(where, f"{expected!r} is not shown")
         if url in self.role.start_on and self.started[lang] not in text:
             self.note(where, f"the chosen session's start {self.started[lang]!r} is not shown")
         shot(self.page, _slug(url))
@@ -249,11 +283,6 @@ class Walk:
                 for violation in axe_violations(self.page, contrast=False):
                     self.note(f"de 375px {url}", violation)
         self.page.set_viewport_size(DESKTOP)
-
-
-def english_left(text: str, areas: list[str]) -> list[str]:
-    pairs = [pair for area in areas for pair in GERMAN_KEYS.get(area, [])]
-    return [english for english, _ in pairs if re.search(rf"(?<!\w){re.escape(english)}(?!\w)", text)]
 
 
 def _shots(role: str, lang: str) -> Shots:
@@ -291,6 +320,20 @@ def _sign_out(page, role: Role) -> str:
     return ""
 
 
+def _card_removal_asks(page) -> str:
+    """Removing a card asks first, and dismissing the question keeps the card; empty when so."""
+    page.goto("/payments/methods/")
+    remove = page.locator("#methods button", has_text="Remove").first
+    remove.wait_for()
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    remove.click()
+    page.wait_for_timeout(300)
+    if not (asked and "ending" in asked[0]) or page.locator("#methods button", has_text="Remove").count() != 1:
+        return f"removing a card did not ask first, or went ahead: {asked}"
+    return ""
+
+
 def _anonymous_pages(browser, base: str) -> dict[str, list]:
     """The sign-in and password-reset pages in each language (the browser's Accept-Language decides)."""
     problems: dict[str, list] = {}
@@ -303,12 +346,13 @@ def _anonymous_pages(browser, base: str) -> dict[str, list]:
             for url in ("/accounts/login/", "/accounts/password_reset/"):
                 found = []
                 response = page.goto(url)
-                text = page_facts(page)["text"]
+                facts = page_facts(page)
+                text = facts["text"] + "\n" + facts["labels"]
                 found += [] if response and response.status == 200 else [f"status {response and response.status}"]
                 found += text_problems(text) + axe_violations(page)
                 found += [] if page.get_attribute("html", "lang") == lang else [f"<html lang> is not {lang}"]
                 if lang == "de":
-                    found += [f"English left: {e!r}" for e in english_left(text, ["all", "anonymous"])]
+                    found += untranslated(text, url)
                     if overflow := sideways_overflow(page):
                         found.append(f"375 px: {overflow}")
                 if found:
@@ -354,7 +398,8 @@ def test_every_page_of_every_role_in_english_and_german(browser, live_server, pa
     roles = [
         Role("driver", driver.username, "/portal/",
              [*driver_start, f"/disputes/new/?invoice={receipt.pk}", f"/disputes/{ticket.pk}/", receipt_pdf],
-             ("/portal/", "/payments/", "/disputes/", "/invoices/"), start_on=driver_start),
+             ("/portal/", "/payments/", "/disputes/", "/invoices/"), start_on=driver_start,
+             shows={f"/portal/sessions/{paid_session.pk}/": {"en": "€5.11", "de": "5,11\xa0€"}}),
         Role("support", agent.username, "/support/tickets/",
              [f"/support/tickets/{ticket.pk}/", f"/support/tickets/?q={paid_session.pk}"], ("/support/",),
              hop=("/admin/",), start_on=[f"/support/tickets/{ticket.pk}/", session_admin]),
@@ -375,6 +420,8 @@ def test_every_page_of_every_role_in_english_and_german(browser, live_server, pa
             _sign_in(page, role)
             walk = Walk(page, role, live_server.url, started, shared)
             walk.crawl(_shots(role.name, "en"))
+            if role.name == "driver" and (asked := _card_removal_asks(page)):
+                walk.note("/payments/methods/", asked)
             _switch_language(page, "de")
             walk.again_in_german(_shots(role.name, "de"))
             if role.name == "driver":
