@@ -3,8 +3,9 @@
     .venv/bin/python bench/pricing.py [--seconds 2] [--before REVISION] [--corpus 500]
     .venv/bin/python bench/pricing.py --instructions    # needs valgrind
 
-Each case is priced by this tree's engine and by the engine of git revision `--before` (default:
-main just before the speed-up of issue 16), loaded from `git archive` into a temporary
+Each case is priced by this tree's engine ("now") and by the engine of git revision `--before`
+("before"; default ff9010c, main on 29 Nov 2026 before the speed-up of issue 16 item 7; 6068163
+is the engine the regression corpus was recorded with), loaded from `git archive` into a temporary
 directory, alternately in short rounds timed in CPU time so that both see the same machine load;
 the outputs of both are compared on the case and on the first `--corpus` cases of the regression
 corpus (tests/billing_app/data/pricing_corpus.jsonl.gz). Without git, only this tree's figures
@@ -40,8 +41,8 @@ from billing_app.pricing.ocpi import session_from_json, tariff_from_ocpi
 from tests.billing_app.pricing_corpus import expected_outputs, read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
-# The engine as it was when the regression corpus was recorded (main, before the speed-up).
-BEFORE = "6068163"
+# Main before the speed-up of issue 16 item 7 (the engine the corpus was recorded with: 6068163).
+BEFORE = "ff9010c"
 
 REALISTIC_TARIFF = {
     "country_code": "DE",
@@ -195,9 +196,10 @@ def count_instructions(before_revision: str, runs: int) -> None:
         dumps = sorted(Path(tmp).glob("out.*"), key=lambda path: int(path.suffix[1:]))
         counts = [int(re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)[1]) for dump in dumps]
     measured = counts[1::2]  # dump 1: start-up and warm-up; then measured runs and the next warm-up, in turn
+    print(f"instructions per session (valgrind, {runs} runs); before: the engine at {before_revision}, now: this tree")
     for index, (name, _, _) in enumerate(CASES):
         then, now = measured[2 * index] / runs, measured[2 * index + 1] / runs
-        print(f"{name:<36} now {now / 1000:>8,.0f}k instructions  before {then / 1000:>8,.0f}k  x{then / now:.2f}")
+        print(f"{name:<36} before {then / 1000:>8,.0f}k  now {now / 1000:>8,.0f}k  x{then / now:.2f} as fast")
 
 
 def instructions_child(before_revision: str, runs: int) -> None:
@@ -244,18 +246,20 @@ def main() -> None:
                 with contextlib.suppress(ValueError):  # a case both refuse; the corpus test checks the message
                     differ += not same_results(before, tariff, session)
             print(f"corpus: {args.corpus - differ} of {args.corpus} cases price the same before and now")
+        if before is not None:
+            print(f"CPU time per session; before: the engine at {args.before}, now: this tree")
         for name, tariff_data, session_data in CASES:
             tariff, session = tariff_from_ocpi(tariff_data), session_from_json(session_data)
             total = price_session(tariff=tariff, session=session).total_cost.incl_vat
             per_second = rates(engines, tariff, session, args.seconds)
             now = per_second["now"]
-            line = f"{name:<36} now {now:>8,.0f}/s ({1e6 / now:,.1f} us)"
+            line = f"{name:<36} now {1e6 / now:>7,.1f} us ({now:>7,.0f}/s)"
             if before is not None:
                 then = per_second["before"]
                 same = "same results" if same_results(before, tariff, session) else "RESULTS DIFFER"
-                line += f"  before {then:>8,.0f}/s ({1e6 / then:,.1f} us)  x{now / then:.2f}, {same}"
+                line = (f"{name:<36} before {1e6 / then:>7,.1f} us ({then:>7,.0f}/s)  now {1e6 / now:>7,.1f} us "
+                        f"({now:>7,.0f}/s)  x{now / then:.2f} as fast, {same}")  # fmt: skip
             print(f"{line}, total {total} EUR")
-
 
 if __name__ == "__main__":
     main()

@@ -26,6 +26,7 @@ from billing_app.invoicing.billing_run import previous_month
 from billing_app.money import quantize_money
 from evbilling.errors import ApplicationError
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
+from sessions_app.models import ChargingSession
 
 from . import credentials, reconciliation, settlement
 from .models import CdrRecord, CommandRequest, CpoParty, Partner, PartnerTariff, PartnerToken, PushDelivery
@@ -331,3 +332,52 @@ class PartnerAdmin(OperatorScopedAdmin):
                 self.message_user(request, error.message, messages.WARNING)
             else:
                 self.message_user(request, f"{partner} unregistered.", messages.SUCCESS)
+
+
+# --- Roaming sessions in the session admin: their CDRs and the CDR state (sessions_app knows nothing of OCPI) ---
+
+class SessionCdrInline(ScopedInline, admin.TabularInline):
+    """The CDRs issued for a roaming session (credit CDRs included), with their push state and settlement."""
+
+    model = CdrRecord
+    fk_name = "session"
+    extra = 0
+    can_delete = False
+    verbose_name = "OCPI CDR (roaming: the eMSP pays)"
+    verbose_name_plural = "OCPI CDRs (roaming: the eMSP pays)"
+    fields = ["cdr_id", "partner", "kind", "state", "total_excl_vat", "total_incl_vat", "invoice", "credit_note",
+              "last_updated"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RoamingCdrStateFilter(admin.SimpleListFilter):
+    """Roaming sessions by the state of their CDR (sent, acknowledged, failed, ...)."""
+
+    title = "roaming CDR"
+    parameter_name = "roaming_cdr"
+
+    def lookups(self, request, model_admin):
+        return [("any", "Roaming (has a CDR)"), *CdrRecord.State.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() == "any":
+            return queryset.filter(ocpi_cdrs__isnull=False).distinct()
+        if self.value() in CdrRecord.State.values:
+            return queryset.filter(ocpi_cdrs__kind=CdrRecord.Kind.CDR, ocpi_cdrs__state=self.value()).distinct()
+        return queryset
+
+
+def _extend_session_admin() -> None:
+    session_admin = admin.site.get_model_admin(ChargingSession)
+    session_admin.inlines = [*session_admin.inlines, SessionCdrInline]
+    session_admin.list_filter = [*session_admin.list_filter, RoamingCdrStateFilter]
+
+
+_extend_session_admin()

@@ -206,20 +206,45 @@ class IdTokenAdmin(OperatorScopedAdmin):
 
 
 class MeterSampleInline(ScopedInline, admin.TabularInline):
+    """The readings under the chart, folded: times in the charger's zone, energy in kWh, power in kW."""
+
     staff_may_add = False
     staff_may_delete = False
     model = MeterSample
+    verbose_name = _("meter reading")
+    verbose_name_plural = _("meter readings")
+    classes = ["collapse"]
     extra = 0
     can_delete = False
-    fields = ["taken_at", "energy_wh", "power_w", "current_a", "soc_percent"]
+    fields = ["taken", "energy", "power", "current_a", "soc_percent"]
     readonly_fields = fields
     max_num = 0
+
+    @admin.display(description=_("taken"))
+    def taken(self, sample):
+        return format_local_time(sample.taken_at, sample.session.connector.station.location.time_zone, seconds=True)
+
+    @admin.display(description=_("energy register"))
+    def energy(self, sample):
+        return _energy_text(sample.energy_wh)
+
+    @admin.display(description=_("power"))
+    def power(self, sample):
+        if sample.power_w is None:
+            return "\u2013"
+        return f"{format_decimal(Decimal(sample.power_w) / 1000, '#,##0.###', locale=babel_locale())}\u00a0kW"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("session__connector__station__location")
 
 
 class SignedMeterValueInline(ScopedInline, admin.TabularInline):
     staff_may_add = False
     staff_may_delete = False
     model = SignedMeterValue
+    verbose_name = _("signed meter value")
+    verbose_name_plural = _("signed meter values")
+    classes = ["collapse"]
     extra = 0
     can_delete = False
     fields = ["taken_at", "context", "format", "encoding", "signing_method", "ocmf"]

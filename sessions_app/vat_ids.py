@@ -6,6 +6,7 @@ in its compact form with the country prefix (`DE136695976`; Greece uses `EL`).""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from stdnum import get_cc_module
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
@@ -26,17 +27,18 @@ def vat_id_clean(value: str, country: str) -> str:
         try:
             compact = eu_vat.validate(candidate)
         except StdnumError as error:
-            raise ValidationError(f"{raw} is not a valid VAT id: {str(error).rstrip('.')}.", code="invalid") from None
+            raise ValidationError(_("%(value)s is not a valid VAT id: %(error)s.") % {
+                "value": raw, "error": str(error).rstrip(".")}, code="invalid") from None
         if not compact.upper().startswith(prefix):
-            raise ValidationError(f"{raw} is not a VAT id of {country.upper()} (expected the prefix {prefix}).",
-                                  code="country")
+            raise ValidationError(_("%(value)s is not a VAT id of %(country)s (expected the prefix %(prefix)s).") % {
+                "value": raw, "country": country.upper(), "prefix": prefix}, code="country")
         return compact.upper()
     module = get_cc_module(country, "vat") if country else None
     if module is None:
-        raise ValidationError(f"VAT ids of {country.upper() or 'this country'} cannot be checked here.",
-                              code="unsupported")
+        raise ValidationError(_("VAT ids of %(country)s cannot be checked here.") % {
+            "country": country.upper() or _("this country")}, code="unsupported")
     try:
         return module.validate(raw)
     except StdnumError as error:
-        raise ValidationError(f"{raw} is not a valid VAT id of {country.upper()}: {str(error).rstrip('.')}.",
-                              code="invalid") from None
+        raise ValidationError(_("%(value)s is not a valid VAT id of %(country)s: %(error)s.") % {
+            "value": raw, "country": country.upper(), "error": str(error).rstrip(".")}, code="invalid") from None

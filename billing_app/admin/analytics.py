@@ -84,6 +84,7 @@ def _figures(user, filters: analytics.Filters) -> dict:
         "idle_fees": analytics.top_idle_fee_stations(user, filters),
         "disputes": analytics.disputes_and_refunds(user, filters),
         "guests": analytics.guest_share(user, filters),
+        "roaming": analytics.roaming_revenue(user, filters),
         "day_zone": str(filters.zone),
     }
 

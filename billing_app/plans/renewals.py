@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing_app.invoicing.documents import Draft, invoice_mark_paid, issue_drafts
 from billing_app.models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
@@ -213,10 +214,10 @@ def subscription_pay_now(*, subscription: Subscription, payment_method_id: str =
                   .filter(subscription_id=subscription.pk, status=SubscriptionPeriod.Status.FAILED)
                   .order_by("period_start").first())
         if period is None:
-            raise PlanError("Nothing to pay.")
+            raise PlanError(_("Nothing to pay."))
         last = Payment.objects.filter(pk=period.payment_id).values_list("status", flat=True).first()
         if last is not None and last not in (Payment.Status.FAILED, Payment.Status.CANCELED):
-            raise PlanPaymentInProgress("Your payment is already under way; the plan page shows it in a moment.")
+            raise PlanPaymentInProgress(_("Your payment is already under way; the plan page shows it in a moment."))
         if payment_method_id:
             Subscription.objects.filter(pk=subscription.pk).update(payment_method_id=payment_method_id)
         _attempt_payment(period, _account(subscription.driver))
@@ -224,8 +225,9 @@ def subscription_pay_now(*, subscription: Subscription, payment_method_id: str =
     if period.status == SubscriptionPeriod.Status.PAID:
         return period
     if period.payment_id and period.payment.status in Payment.OPEN_STATUSES:
-        raise PlanPaymentInProgress("Your payment is under way; the plan page shows it in a moment.")
-    raise PlanError(f"The payment was declined: {period.failure_message or 'try another card'}.")
+        raise PlanPaymentInProgress(_("Your payment is under way; the plan page shows it in a moment."))
+    raise PlanError(_("The payment was declined: %(reason)s.") % {
+        "reason": period.failure_message or _("try another card")})
 
 
 def _dunning_email(period_id: int, event: str) -> None:

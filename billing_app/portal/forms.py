@@ -8,7 +8,8 @@ from sessions_app.models import ChargingSession, DriverProfile
 
 
 class SessionFilterForm(DateRangeForm):
-    state = forms.ChoiceField(choices=[("", "All"), *ChargingSession.State.choices], required=False)
+    state = forms.ChoiceField(label=_("State"), choices=[("", _("All")), *ChargingSession.State.choices],
+                              required=False)
     field_order = ["state", "start", "end"]
 
     def apply(self, sessions):
@@ -28,11 +29,14 @@ class ProfileForm(forms.ModelForm):
         model = DriverProfile
         fields = ["full_name", "address", "postal_code", "city", "country", "company_name", "company_vat_id"]
         widgets = {"address": forms.Textarea(attrs={"rows": 2})}
+        labels = {"full_name": _("Full name"), "address": _("Address"), "postal_code": _("Postal code"),
+                  "city": _("City"), "country": _("Country"), "company_name": _("Company name"),
+                  "company_vat_id": _("Company VAT id")}
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("company_vat_id") and not cleaned.get("company_name"):
-            self.add_error("company_name", "A company VAT id needs the company name.")
+            self.add_error("company_name", _("A company VAT id needs the company name."))
         return cleaned
 
 
@@ -50,7 +54,7 @@ class PlanSubscribeForm(forms.Form):
 
     def clean_payment_method(self):
         if not self.fields["payment_method"].choices:
-            raise forms.ValidationError("Add a payment method first.")
+            raise forms.ValidationError(_("Add a payment method first."))
         return self.cleaned_data["payment_method"]
 
 

@@ -35,8 +35,11 @@ Money: Decimal only, rounded by `billing_app.money` and nowhere else.
 
 Speed (issue 16; `bench/pricing.py` prints it against the engine before): a tariff is compiled
 once (`elements.compiled_tariff`); the components matched are cached per band of every
-restriction, so a period costs a lookup; the time bands and the next time-of-day cut are found
-once per boundary, not per period; a period is split only where a boundary falls inside it.
+restriction (`CompiledTariff.segment`: per band of the time restrictions, then per power, current
+and kWh band), so a period costs a lookup; the walk compares datetimes, and the time bands and the
+next cut are found once per boundary, not per period; a period is split only where a cut falls
+inside it, its volumes shared out in integers; ENERGY and TIME are appended to lines kept at hand
+and each line's volume is summed once, with the same Decimal additions in the same order.
 `tests/billing_app/test_pricing_corpus.py` checks every change against 6,000 recorded cases.
 """
 

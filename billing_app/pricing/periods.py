@@ -25,15 +25,17 @@ from typing import NamedTuple
 from .elements import MODES, CompiledTariff, Match, Mode
 from .restrictions import DAY_US, MatchContext
 from .types import ZERO, ChargingPeriod, PricingError, Session
-from .volumes import add_volumes, exact
+from .volumes import add_volumes, exact, exact_ratio
 
 ONE_US = timedelta(microseconds=1)
 
 
 class Piece(NamedTuple):
-    """A part of a split period: it ends at `end` (a fraction of the period) and `match` prices it."""
+    """A part of a split period: it ends at `end_numerator / end_denominator` of the period (a
+    fraction, kept as two integers) and `match` prices it."""
 
-    end: Fraction
+    end_numerator: int
+    end_denominator: int
     match: Match
 
 
@@ -72,9 +74,11 @@ def scan_periods(session: Session) -> PeriodStarts:
     starts.append(end)
     origin = start
     try:
-        fixed = type(start.tzinfo) is timezone and set(map(type, map(_TZINFO, starts))) == {timezone}
+        zones = set(map(_TZINFO, starts))  # (equal fixed offsets are one element)
     except AttributeError:  # not a datetime
-        fixed = False
+        zones = {None}
+    zones.add(start.tzinfo)
+    fixed = all(type(zone) is timezone for zone in zones)
     if not fixed:
         offsets = _offsets(periods, start, end)
         origin = _EPOCH
@@ -115,20 +119,25 @@ def _offsets(periods: tuple[ChargingPeriod, ...], start: datetime, end: datetime
 
 def divide_volume(volume: Decimal, pieces: list[Piece]) -> list[Decimal | Fraction]:
     """Share a period's volume over its pieces in proportion to their extent; exact, and the
-    last piece takes the rest so the parts add up to the volume."""
+    last piece takes the rest so the parts add up to the volume. (Integer arithmetic on the
+    volume's ratio: each part is the exact `volume x (end - before)`, a Decimal when it
+    terminates, as `volumes.exact` gives it.)"""
     if not volume:
         return [ZERO] * len(pieces)
     parts: list[Decimal | Fraction] = []
-    whole = Fraction(volume)
-    before = Fraction(0)
+    numerator, denominator = volume.as_integer_ratio()
+    before_num, before_den = 0, 1
     done: Decimal | Fraction = ZERO
-    for piece in pieces[:-1]:
-        end = piece.end
-        part = exact(whole * (end - before))
+    for end_num, end_den, _ in pieces[:-1]:
+        share_num = end_num * before_den - before_num * end_den  # end - before
+        part_num, part_den = numerator * share_num, denominator * end_den * before_den
+        part = exact_ratio(part_num, part_den)
+        if part is None:
+            part = Fraction(part_num, part_den)
         parts.append(part)
         done = add_volumes(done, part)
-        before = end
-    parts.append(volume - done if type(done) is Decimal else exact(whole - done))
+        before_num, before_den = end_num, end_den
+    parts.append(volume - done if type(done) is Decimal else exact(Fraction(volume) - done))
     return parts
 
 
@@ -149,14 +158,14 @@ def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode,
     while True:
         nxt = min(x1, next_time_boundary(compiled, clock, x))
         if nxt >= x1:
-            cuts.append(Piece(Fraction(1), current))
+            cuts.append(Piece(1, 1, current))
             return cuts
         ctx.elapsed = nxt
         if compiled.uses_clock:
             ctx.ordinal, ctx.tod = clock(nxt)
         found = compiled.match(ctx, mode)
         if found != current:
-            cuts.append(Piece(Fraction(nxt - x0, span), current))
+            cuts.append(Piece(nxt - x0, span, current))
             current = found
         x = nxt
 
@@ -195,7 +204,7 @@ def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: M
             upcoming.append((Fraction(compiled.kwh_bounds[i]) - before) / whole)
         nxt = min((c for c in upcoming if c > position), default=Fraction(1))
         if nxt >= 1:
-            pieces.append(Piece(Fraction(1), current))
+            pieces.append(Piece(1, 1, current))
             return pieces
         ctx.elapsed = x0 + math.ceil(nxt * span)
         ctx.energy = exact(before + whole * nxt)
@@ -203,6 +212,6 @@ def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: M
             ctx.ordinal, ctx.tod = clock(ctx.elapsed)
         found = compiled.match(ctx, mode)
         if found != current:
-            pieces.append(Piece(nxt, current))
+            pieces.append(Piece(nxt.numerator, nxt.denominator, current))
             current = found
         position = nxt

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from itertools import islice
+from math import gcd
 
 from .elements import Candidate
 from .types import ZERO
@@ -22,14 +23,19 @@ _MICROSECOND = Decimal("0.000001")
 
 def exact(value: Fraction) -> Decimal | Fraction:
     """A Fraction as an exact Decimal when its decimal expansion terminates."""
-    den = value.denominator
-    while den % 2 == 0:
-        den //= 2
-    while den % 5 == 0:
-        den //= 5
-    if den != 1:
-        return value
-    return Decimal(value.numerator) / Decimal(value.denominator)
+    return exact_ratio(value.numerator, value.denominator) or value
+
+
+def exact_ratio(numerator: int, denominator: int) -> Decimal | None:
+    """numerator / denominator (denominator > 0) as a Decimal when its decimal expansion
+    terminates (the reduced denominator has no prime factor but 2 and 5), else None. The Decimal
+    is `Decimal(numerator) / Decimal(denominator)` in the current context, as it always was."""
+    common = gcd(numerator, denominator)
+    reduced = denominator // common
+    odd = reduced >> ((reduced & -reduced).bit_length() - 1)  # without its factors 2
+    if odd != 1 and pow(5, odd.bit_length(), odd):  # not a power of 5 (5 ** bits >= odd)
+        return None
+    return Decimal(numerator // common) / Decimal(reduced)
 
 
 def add_volumes(a: Decimal | Fraction, b: Decimal | Fraction) -> Decimal | Fraction:

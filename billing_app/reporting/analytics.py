@@ -117,6 +117,27 @@ def guest_share(user: User, filters: Filters) -> dict:
             "revenue": money}
 
 
+#: The ORM path from a session to the OCPI partner whose roaming driver charged it (ocpi_app sits above billing:
+#: reached by name, like disputes below, never imported).
+PARTNER = "session__driver__ocpi_partner"
+
+
+def roaming_revenue(user: User, filters: Filters) -> list[dict]:
+    """Roaming sessions (drivers of eMSPs, through OCPI) per partner and currency: sessions, kWh and revenue
+    excl./incl. VAT as priced (what the partner's CDRs carry), largest revenue first."""
+    if not apps.is_installed("ocpi_app"):
+        return []
+    rows = (_charges(user, filters).filter(**{f"{PARTNER}__isnull": False})
+            .values(f"{PARTNER}__pk", f"{PARTNER}__name", "currency")
+            .annotate(sessions=Count("pk"), energy_wh=Sum("session__energy_wh"), excl=Sum("total_excl_vat"),
+                      incl=Sum("total_incl_vat"))
+            .order_by("-incl", f"{PARTNER}__name"))
+    return [{"partner_id": row[f"{PARTNER}__pk"], "partner": row[f"{PARTNER}__name"], "currency": row["currency"],
+             "sessions": row["sessions"], "energy_kwh": (row["energy_wh"] or ZERO) / 1000,
+             "excl": quantize_money(Decimal(str(row["excl"] or 0)), row["currency"]),
+             "incl": quantize_money(Decimal(str(row["incl"] or 0)), row["currency"])} for row in rows]
+
+
 def utilization(user: User, filters: Filters) -> dict[str, Decimal]:
     """Share of connector time spent charging, occupied but idle, and free (percent).
 

@@ -103,3 +103,9 @@ def test_lists_show_times_in_the_chargers_zone_named(staff_client, priced_sessio
                 reverse("admin:sessions_app_chargingsession_changelist"),
                 reverse("admin:sessions_app_metersample_changelist")):
         assert "2 Mar 2026, 10:00 (Europe/Helsinki)" in staff_client.get(url).content.decode(), url
+
+
+def test_session_readings_fold_away_in_the_chargers_zone(staff_client, priced_session):
+    html = staff_client.get(reverse("admin:sessions_app_chargingsession_change", args=[priced_session.pk])
+                            ).content.decode()
+    assert "Meter readings" in html and "10:10:00" in html and "22\xa0kW" in html and "4.800\xa0kWh" in html

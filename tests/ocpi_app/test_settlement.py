@@ -314,3 +314,65 @@ def test_a_reverse_charged_emsp_is_invoiced_the_net_without_vat(scenario):
     xml = cii_xml(invoice)
     assert b"<ram:CategoryCode>AE</ram:CategoryCode>" in xml
     assert xml_check_xsd(xml, flavor="factur-x", level="en16931")
+
+
+# --- A roaming session end to end: priced, its CDR settled, a dispute's credit note sent to the eMSP as CDRs ---
+
+from tests.ocpi_app.test_tokens_sessions_cdrs import roaming_session  # noqa: E402, F401 - the priced session
+
+
+def test_a_dispute_credit_on_a_roaming_session_sends_a_credit_cdr_and_a_corrected_one(
+        roaming_session, partner, operator, django_capture_on_commit_callbacks):  # noqa: F811
+    from disputes_app import services as disputes
+
+    roam = partner[0]
+    roam.company = factories.CompanyFactory(operator=operator, legal_name="Roam eMSP B.V.")
+    roam.save()
+    CdrRecord.objects.update(state=CdrRecord.State.ACKNOWLEDGED)
+    issued = CdrRecord.objects.get().last_updated  # CDRs are issued now (the session's own date does not matter)
+    month_after = (issued.replace(day=1) + timedelta(days=32)).replace(day=2)
+    invoice = partner_settle(partner_id=roam.pk, period=issued.date(), now=month_after).invoice
+    assert (invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat) == (D("5.00"), D("0.95"), D("5.95"))
+    agent = factories.SupportFactory()
+    agent.supported_operators.add(operator)
+    ticket = disputes.ticket_open(by=agent, session=roaming_session, reason="wrong_amount",
+                                  description="The eMSP's driver says the charger stopped early")
+    ticket = disputes.ticket_transition(ticket=ticket, by=agent, to_status="in_progress")
+    with django_capture_on_commit_callbacks(execute=True):
+        disputes.ticket_resolve(ticket=ticket, by=agent, kind="credit_note", amount=D("1.19"), explanation="Goodwill")
+    note = CreditNote.objects.get()
+    assert (note.invoice, note.total_excl_vat, note.total_vat) == (invoice, D("1.00"), D("0.19"))
+    live, credit, corrected = CdrRecord.objects.order_by("pk")
+    assert (credit.kind, credit.credit_reference, credit.total_excl_vat, credit.total_incl_vat) == (
+        "credit", live, D("-5.00"), D("-5.95"))
+    assert (corrected.kind, corrected.total_excl_vat, corrected.total_incl_vat) == ("cdr", D("4.00"), D("4.76"))
+    assert corrected.net_by_rate == {"19": "4.00"}
+    assert ocpi.loads(corrected.body)["remark"].startswith(f"Corrected by credit note {note.number}")
+    assert credit.credit_note == note and corrected.credit_note == note  # settled by the dispute's credit note
+    assert {p.object_id for p in credit.partner.pushes.filter(module="cdrs")} >= {credit.cdr_id, corrected.cdr_id}
+    result = partner_settle(partner_id=roam.pk, period=month_after.date(), now=month_after + timedelta(days=40))
+    assert result.invoice is None and result.credit_notes == []  # nothing invoiced or credited twice
+
+
+def test_roaming_sessions_show_in_analytics_exports_and_the_session_admin(client, roaming_session, operator,  # noqa: F811
+                                                                          other_operator):
+    from billing_app.reporting import analytics, exports
+
+    staff = factories.OperatorStaffFactory(operator=operator)
+    march = analytics.Filters(start=date(2026, 3, 1), end=date(2026, 3, 31))
+    [row] = analytics.roaming_revenue(staff, march)
+    assert (row["partner"], row["sessions"], row["energy_kwh"], row["excl"], row["incl"]) == (
+        "Roam eMSP", 1, D(10), D("5.00"), D("5.95"))
+    assert analytics.roaming_revenue(factories.OperatorStaffFactory(operator=other_operator), march) == []
+    header, line = list(exports.sessions_rows(staff, march))
+    assert (line[header.index("payer")], line[header.index("partner")]) == ("roaming", "Roam eMSP")
+    client.force_login(staff)
+    cdr = CdrRecord.objects.get()
+    page = client.get(f"/admin/sessions_app/chargingsession/{roaming_session.pk}/change/")
+    assert page.status_code == 200 and cdr.cdr_id.encode() in page.content
+    listed = client.get("/admin/sessions_app/chargingsession/", {"roaming_cdr": cdr.state})
+    assert list(listed.context["cl"].queryset) == [roaming_session]
+    assert list(client.get("/admin/sessions_app/chargingsession/",
+                           {"roaming_cdr": "acknowledged"}).context["cl"].queryset) == []
+    dashboard = client.get("/admin/analytics/", {"start": "2026-03-01", "end": "2026-03-31"})
+    assert dashboard.status_code == 200 and b"Roaming revenue per partner" in dashboard.content
