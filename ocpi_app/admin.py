@@ -108,8 +108,8 @@ class CdrRecordAdmin(ReadOnlyScopedAdmin):
 
     list_display = ["cdr_id", "partner", "kind", "session", "total_excl_vat", "total_incl_vat", "currency", "state",
                     "invoice", "credit_note", "last_updated"]
-    list_filter = ["state", "kind", "partner", ("invoice", admin.EmptyFieldListFilter), DisputedFilter,
-                   "last_updated"]
+    list_filter = ["state", "kind", "partner", ("invoice", admin.EmptyFieldListFilter),
+                   ("credit_note", admin.EmptyFieldListFilter), DisputedFilter, "last_updated"]
     search_fields = ["cdr_id", "session__id"]
     list_select_related = ["partner", "session", "invoice", "credit_note"]
     readonly_fields = ["cdr_id", "partner", "kind", "credit_reference", "session", "currency", "total_excl_vat",
@@ -273,7 +273,8 @@ class PartnerAdmin(OperatorScopedAdmin):
                      "failed": {"kind__exact": "cdr", "state__exact": "failed"},
                      "invoiced": {"kind__exact": "cdr", "invoice__isempty": "0"},
                      "not_invoiced": {"kind__exact": "cdr", "invoice__isempty": "1"},
-                     "credits": {"kind__exact": "credit"}, "credited": {}, "disputed": {"disputed": "yes"}}
+                     "credits": {"kind__exact": "credit"}, "credited": {"credit_note__isempty": "0"},
+                     "disputed": {"disputed": "yes"}}
             cells = [{"bucket": b, "url": f"{cdr_list}?{urlencode({**base, **extra[b.key]})}"} for b in row.buckets]
             rows.append({"row": row, "cells": cells})
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "period": period,

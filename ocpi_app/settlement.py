@@ -136,7 +136,17 @@ def _invoice_month(*, partner: Partner, account, period: date, end: datetime, no
         return None
     charges = dict(SessionCharge.objects.filter(session_id__in={r.session_id for r in records})
                    .values_list("session_id", "pk"))
-    lines = [line for record in records for line in _cdr_lines(record, charges.get(record.session_id), currency)]
+    lines, settled = [], []
+    for record in records:
+        try:
+            lines += _cdr_lines(record, charges.get(record.session_id), currency)
+        except SettlementError as error:  # one CDR we cannot split by VAT rate waits; the others are invoiced
+            logger.warning("%s", error.message)
+            continue
+        settled.append(record)
+    records = settled
+    if not records:
+        return None
     invoice = settlement_issue(account=account, period=period, currency=currency, lines=lines, now=now,
                                attachments=[("{number}-cdrs.csv", "text/csv", cdr_list_csv(records))])
     CdrRecord.objects.filter(pk__in=[r.pk for r in records]).update(invoice=invoice)
@@ -189,6 +199,8 @@ def partner_settle(*, partner_id: int, period: date, now: datetime | None = None
         if partner.company_id is None:
             raise SettlementError(f"{partner.name} has no billing company: choose the company its settlement "
                                   "invoices go to (admin, OCPI partners) first.")
+        if partner.company.operator_id != partner.operator_id:
+            raise SettlementError(f"{partner.name}'s billing company belongs to another operator.")
         account = company_account_open(company=partner.company)
         _, end = month_bounds(period, operator_time_zone(partner.operator_id))
         result = SettlementResult(partner=partner, period=period)

@@ -36,8 +36,8 @@ from billing_app.invoicing.documents import delivery_is_suppressed, reader_langu
 from billing_app.invoicing.errors import CreditNoteError
 from billing_app.invoicing.lines import rate_label
 from billing_app.invoicing.numbering import number_format, number_take
-from billing_app.invoicing.refunds import credit_note_refund_send_task, invoice_refundable
-from billing_app.models import CreditNote, CreditNoteLine, Invoice, NumberSequence
+from billing_app.invoicing.refunds import credit_note_refund_send_task, invoice_card_payments, invoice_refundable
+from billing_app.models import CreditNote, CreditNoteLine, Invoice, NumberSequence, Payment
 from billing_app.money import quantize_money, share_out, vat_amount, vat_of_gross
 from evbilling.on_commit import after_commit
 from sessions_app.selectors import operator_time_zone
@@ -151,6 +151,11 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
             raise CreditNoteError(f"Nothing to credit: {amount} {currency} (remaining {left} {currency}).")
         if refund:
             refundable = invoice_refundable(invoice, lock=True)
+            if refundable <= 0 and invoice_card_payments(invoice).filter(
+                    status=Payment.Status.CAPTURED, stripe_payment_intent_id__isnull=True).exists():
+                raise CreditNoteError(f"The card payments of {invoice} were recorded without Stripe (history such "
+                                      "as the demo's older sessions): nothing can be refunded through Stripe; "
+                                      "issue the credit note without a refund.")
             if refundable <= 0:
                 raise CreditNoteError(f"Nothing paid by card on {invoice} is left to refund; "
                                       "issue the credit note without a refund.")

@@ -152,20 +152,21 @@ def _set_totals(invoice: Invoice, lines: Sequence) -> list[InvoiceVatSubtotal]:
 
 def _number(invoices: Sequence[Invoice], now: datetime) -> None:
     """Give each invoice its number, issue date and snapshots. Counters are locked in a fixed
-    order (operator, year) so two batches never deadlock."""
+    order (operator, year) so two batches never deadlock. An invoice given its issue instant beforehand
+    (history: the demo's receipts dated at their sessions) keeps it, and its year numbers it."""
     zones: dict[int, ZoneInfo] = {}
     groups: dict[tuple[int, int], list[Invoice]] = defaultdict(list)
     for invoice in invoices:
         tz = zones.get(invoice.operator_id) or zones.setdefault(invoice.operator_id,
                                                                operator_time_zone(invoice.operator_id))
-        groups[(invoice.operator_id, now.astimezone(tz).year)].append(invoice)
+        invoice.issued_at = invoice.issued_at or now
+        groups[(invoice.operator_id, invoice.issued_at.astimezone(tz).year)].append(invoice)
     for (operator_id, year), group in sorted(groups.items()):
         first = number_take(operator_id=operator_id, year=year, kind=NumberSequence.Kind.INVOICE, count=len(group))
         for offset, invoice in enumerate(group):
             invoice.number_year, invoice.number_sequence = year, first + offset
             invoice.number = number_format(prefix=invoice.operator.invoice_prefix, year=year,
                                            sequence=first + offset, kind=NumberSequence.Kind.INVOICE)
-            invoice.issued_at = now
             invoice.state = Invoice.State.ISSUED
             invoice.seller = seller_snapshot(invoice.operator)
             invoice.buyer = invoice_buyer_snapshot(invoice)
@@ -329,14 +330,21 @@ def pending_receipt_charges(*, operator_id: int | None = None):
 
 
 def receipts_issue_pending(*, operator_id: int | None = None, batch_size: int = 500, now: datetime | None = None,
+                           dated: Callable[[SessionCharge], datetime] | None = None,
                            progress: Callable[[int], None] = lambda n: None) -> int:
-    """Issue the receipts of every settled pay-as-you-go session that has none (a lost task, history)."""
+    """Issue the receipts of every settled pay-as-you-go session that has none (a lost task, history).
+    `dated` gives each receipt its own issue instant (history loaded at once, e.g. the demo: at its session's
+    end); receipts are issued in the order their sessions ended, so their numbers follow time."""
     issued = 0
     while True:
         charges = list(pending_receipt_charges(operator_id=operator_id)[:batch_size])
         if not charges:
             return issued
         drafts = [d for d in map(_receipt_draft, charges) if d is not None]
+        if dated is not None:
+            by_session = {charge.session_id: charge for charge in charges}
+            for draft in drafts:
+                draft.invoice.issued_at = dated(by_session[draft.invoice.session_id])
         issued += len(issue_drafts(drafts, now=now or timezone.now()))
         progress(len(charges))
         if not drafts:

@@ -103,11 +103,19 @@ def period_charge(*, period_id: int, now: datetime | None = None, notify: bool =
     except (StripeUnavailable, StripeInProgress) as error:
         logger.warning("plan period %s stays %s: %s", period.pk, period.status, error)
         return period
+    return period_charge_outcome(period_id=period.pk, payment=payment, now=now, notify=notify)
+
+
+def period_charge_outcome(*, period_id: int, payment: Payment, now: datetime,
+                          notify: bool = True) -> SubscriptionPeriod:
+    """Record how the period's charge attempt `payment` ended: captured issues the paid plan-fee invoice (dated
+    `now`), failed schedules the next dunning attempt or suspends; still open changes nothing. `period_charge`
+    calls it after Stripe answered; history loaded at once (the demo) with the attempt's own instant."""
     if payment.status == Payment.Status.CAPTURED:
-        return _record_paid(period.pk, payment, now=now)
+        return _record_paid(period_id, payment, now=now)
     if payment.status == Payment.Status.FAILED:
-        return _record_failed(period.pk, payment, now=now, notify=notify)
-    return period
+        return _record_failed(period_id, payment, now=now, notify=notify)
+    return SubscriptionPeriod.objects.get(pk=period_id)
 
 
 def _attempt_payment(period: SubscriptionPeriod, account: BillingAccount) -> Payment:

@@ -376,3 +376,15 @@ def test_roaming_sessions_show_in_analytics_exports_and_the_session_admin(client
                            {"roaming_cdr": "acknowledged"}).context["cl"].queryset) == []
     dashboard = client.get("/admin/analytics/", {"start": "2026-03-01", "end": "2026-03-31"})
     assert dashboard.status_code == 200 and b"Roaming revenue per partner" in dashboard.content
+
+
+def test_a_cdr_whose_vat_split_is_unknown_waits_and_the_others_are_invoiced(scenario, operator, other_operator):
+    roam, second, cdrs = scenario
+    CdrRecord.objects.filter(pk=cdrs["b1"].pk).update(net_by_rate={})  # issued before the split was kept, no charge
+    result = partner_settle(partner_id=second.pk, period=OCT, now=NOV_5)
+    assert list(result.invoice.ocpi_cdrs.values_list("cdr_id", flat=True)) == [cdrs["late"].cdr_id]
+    assert result.waiting == 1
+    roam.company = factories.CompanyFactory(operator=other_operator)  # a superuser's slip
+    roam.save()
+    with pytest.raises(SettlementError, match="another operator"):
+        partner_settle(partner_id=roam.pk, period=OCT, now=NOV_5)
