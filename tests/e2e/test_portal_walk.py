@@ -404,7 +404,8 @@ def test_every_page_of_every_role_in_english_and_german(browser, live_server, pa
              [f"/support/tickets/{ticket.pk}/", f"/support/tickets/?q={paid_session.pk}"], ("/support/",),
              hop=("/admin/",), start_on=[f"/support/tickets/{ticket.pk}/", session_admin]),
         Role("operator", "olga-staff", "/admin/", [session_admin], ("/admin/",), start_on=[session_admin]),
-        Role("superuser", "root", "/admin/", [session_admin], ("/admin/",), outside=("/admin/djstripe/",),
+        Role("superuser", "root", "/admin/", ["/admin/", "/admin/sessions_app/chargingsession/", session_admin],
+             ("/admin/",), outside=("/admin/djstripe/",),
              start_on=[session_admin]),
         Role("fleet", fleet.username, "/fleet/", [], ("/fleet/",)),
     ]
