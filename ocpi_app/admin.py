@@ -8,7 +8,7 @@ partner's is stored hashed, ours is the partner's secret. Scoped like every admi
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -250,7 +250,8 @@ class PartnerAdmin(OperatorScopedAdmin):
         links to the records; staff may settle the month from here (POST `settle` = the partner's id)."""
         partners = self.get_queryset(request)
         operator = getattr(request.user, "operator", None)
-        default = previous_month(timezone.now(), operator) if operator else date.today().replace(day=1)
+        last_month = (timezone.now().date().replace(day=1) - timedelta(days=1)).replace(day=1)  # UTC's
+        default = previous_month(timezone.now(), operator) if operator else last_month
         form = MonthForm(request.POST or request.GET or {"month": f"{default:%Y-%m}"})
         period = form.cleaned_data["month"] if form.is_valid() else default
         if request.method == "POST":

@@ -8,7 +8,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from evbilling.languages import babel_locale
@@ -120,9 +120,11 @@ def _report_command(modeladmin, request, label: str, send) -> None:
         modeladmin.message_user(request, str(error), messages.ERROR)
         return False
     if sent.delivered:
-        modeladmin.message_user(request, f"{label}: sent to the charger (command {sent.command_id}).")
+        modeladmin.message_user(request, gettext("{label}: sent to the charger (command {command}).").format(
+            label=label, command=sent.command_id))
     else:
-        modeladmin.message_user(request, f"{label}: not sent, the charger is not connected.", messages.WARNING)
+        not_sent = gettext("{label}: not sent, the charger is not connected.").format(label=label)
+        modeladmin.message_user(request, not_sent, messages.WARNING)
     return True
 
 
@@ -156,7 +158,7 @@ class ChargingStationAdmin(OperatorScopedAdmin):
         from .ocpp.commands import station_reset
 
         for station in queryset:
-            label = f"Reset {station}"
+            label = gettext("Reset {station}").format(station=station)
             if not _report_command(self, request, label, lambda s=station: station_reset(station=s, hard=hard)):
                 return
 
@@ -173,17 +175,19 @@ class ChargingStationAdmin(OperatorScopedAdmin):
         from .ocpp.commands import station_remote_start
 
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one station to start a charge on.", messages.WARNING)
+            self.message_user(request, gettext("Select exactly one station to start a charge on."), messages.WARNING)
             return None
         station = queryset.get()
         form = RemoteStartForm(request.POST if "id_token" in request.POST else None, station=station, user=request.user)
         if form.is_valid():
-            _report_command(self, request, f"Remote start on {station}", lambda: station_remote_start(
+            label = gettext("Remote start on {station}").format(station=station)
+            _report_command(self, request, label, lambda: station_remote_start(
                 station=station, id_token=form.cleaned_data["id_token"], connector=form.cleaned_data["connector"],
             ))
             return None
+        title = gettext("Start charging on {station}").format(station=station)
         return TemplateResponse(request, "admin/sessions_app/remote_start.html", {
-            **self.admin_site.each_context(request), "title": f"Start charging on {station}", "form": form,
+            **self.admin_site.each_context(request), "title": title, "form": form,
             "station": station, "opts": self.model._meta, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         })
 
@@ -347,7 +351,9 @@ class ChargingSessionAdmin(ReadOnlyScopedAdmin):
         for session in queryset.filter(state=ChargingSession.State.COMPLETED).select_related("connector__station"):
             session_signatures_verify(session=session)
             done += 1
-        self.message_user(request, f"Signatures of {done} completed session(s) checked.")
+        checked = ngettext("Signatures of {count} completed session checked.",
+                           "Signatures of {count} completed sessions checked.", done).format(count=done)
+        self.message_user(request, checked)
 
     @admin.action(description=_("Stop charging remotely"))
     def remote_stop(self, request, queryset):
@@ -355,9 +361,11 @@ class ChargingSessionAdmin(ReadOnlyScopedAdmin):
 
         for session in queryset.select_related("connector__station"):
             if session.state != ChargingSession.State.ACTIVE:
-                self.message_user(request, f"{session} is not active.", messages.WARNING)
+                inactive = gettext("{session} is not active.").format(session=session)
+                self.message_user(request, inactive, messages.WARNING)
                 continue
-            if not _report_command(self, request, f"Stop {session}", lambda s=session: session_remote_stop(session=s)):
+            label = gettext("Stop {session}").format(session=session)
+            if not _report_command(self, request, label, lambda s=session: session_remote_stop(session=s)):
                 return
 
     @admin.display(description=_("energy"), ordering="energy_wh")

@@ -5,6 +5,7 @@ from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from billing_app import invoicing
@@ -172,13 +173,14 @@ class InvoiceAdmin(_DocumentDisplayMixin, _PdfLinkMixin, ReadOnlyScopedAdmin):
         for invoice in queryset.filter(state=Invoice.State.DRAFT):
             invoicing.invoice_issue(invoice_id=invoice.pk)
             issued += 1
-        self.message_user(request, f"{issued} invoice(s) issued.", messages.SUCCESS)
+        issued_text = ngettext("{count} invoice issued.", "{count} invoices issued.", issued).format(count=issued)
+        self.message_user(request, issued_text, messages.SUCCESS)
 
     @admin.action(description=_("Download the attachment (e.g. a settlement's CDR list)"))
     def download_attachment(self, request, queryset):
         attachments = list(InvoiceAttachment.objects.filter(invoice__in=queryset)[:2])
         if len(attachments) != 1:
-            self.message_user(request, "Select one invoice that has one attachment.", messages.WARNING)
+            self.message_user(request, gettext("Select one invoice that has one attachment."), messages.WARNING)
             return None
         attachment = attachments[0]
         response = HttpResponse(attachment.content, content_type=attachment.content_type)
@@ -194,7 +196,9 @@ class InvoiceAdmin(_DocumentDisplayMixin, _PdfLinkMixin, ReadOnlyScopedAdmin):
                 self.message_user(request, f"{invoice}: {error}", messages.WARNING)
             else:
                 credited = format_money(note.total_incl_vat, note.currency)
-                self.message_user(request, f"{note} credits {credited} of {invoice}.", messages.SUCCESS)
+                done = gettext("{note} credits {amount} of {invoice}.").format(note=note, amount=credited,
+                                                                              invoice=invoice)
+                self.message_user(request, done, messages.SUCCESS)
 
 
 @admin.register(CreditNote)

@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from billing_app.models import ChargeReview
@@ -87,7 +88,8 @@ class ChargeReviewAdmin(ReadOnlyScopedAdmin):
                 self.message_user(request, f"{review}: {error.message}", messages.ERROR)
             else:
                 accepted += 1
-        self.message_user(request, f"Accepted {accepted} held session(s).", messages.SUCCESS)
+        self.message_user(request, ngettext("Accepted {count} held session.", "Accepted {count} held sessions.",
+                                                   accepted).format(count=accepted), messages.SUCCESS)
 
     def get_urls(self):
         return [
@@ -113,8 +115,10 @@ class ChargeReviewAdmin(ReadOnlyScopedAdmin):
             except ApplicationError as error:
                 form.add_error(None, error.message)
             else:
-                self.message_user(request, f"Resolved: {ChargeReview.objects.get(pk=review.pk)}.", messages.SUCCESS)
+                self.message_user(request, gettext("Resolved: {review}.").format(
+                    review=ChargeReview.objects.get(pk=review.pk)), messages.SUCCESS)
                 return redirect("admin:billing_app_chargereview_change", review.pk)
         context = {**self.admin_site.each_context(request), "form": form, "review": review,
-                   "opts": self.model._meta, "title": f"Resolve the held {review.charge.session}"}
+                   "opts": self.model._meta,
+                   "title": gettext("Resolve the held {session}").format(session=review.charge.session)}
         return TemplateResponse(request, "admin/billing_app/chargereview/resolve.html", context)

@@ -41,7 +41,7 @@ from sessions_app.selectors import operators_for
 def warn_about(admin_view, request, tariff: Tariff) -> None:
     """The tariff's checks as warning messages (never a refusal): shown after a save or an import."""
     for warning in tariff_warnings(tariff):
-        admin_view.message_user(request, f"Check: {warning}", messages.WARNING)
+        admin_view.message_user(request, gettext("Check: {warning}").format(warning=warning), messages.WARNING)
 
 
 class TariffAltTextInline(ScopedInline, admin.TabularInline):
@@ -182,7 +182,8 @@ class TariffAdmin(OperatorScopedAdmin):
             except TariffImportError as error:
                 form.add_error("file", str(error))
             else:
-                self.message_user(request, f"Imported tariff {tariff.ocpi_id}.", messages.SUCCESS)
+                imported = gettext("Imported tariff {tariff}.").format(tariff=tariff.ocpi_id)
+                self.message_user(request, imported, messages.SUCCESS)
                 warn_about(self, request, tariff)
                 return redirect(reverse("admin:billing_app_tariff_change", args=[tariff.pk]))
         context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,

@@ -99,7 +99,8 @@ class CompiledTariff:
     def __init__(self, tariff: Tariff) -> None:
         if tariff.currency not in MINOR_UNITS:
             raise PricingError(f"unknown currency {tariff.currency!r}")
-        self.tariff = tariff
+        self.elements = tariff.elements
+        self.currency = tariff.currency
         normal: dict[str, list[Candidate]] = {d: [] for d in _NORMAL}
         booked: dict[str, list[Candidate]] = {TIME: [], FLAT: []}
         expired: dict[str, list[Candidate]] = {TIME: [], FLAT: []}
@@ -223,9 +224,12 @@ _COMPILED: dict[int, CompiledTariff] = {}
 
 
 def compiled_tariff(tariff: Tariff) -> CompiledTariff:
-    found = _COMPILED.get(id(tariff))
-    if found is None or found.tariff is not tariff:
+    """The tariff compiled, once per tuple of elements: a copy of a tariff that keeps its elements
+    (`dataclasses.replace`, as a plan's parking grace makes one) reuses the compilation."""
+    elements = tariff.elements
+    found = _COMPILED.get(id(elements))
+    if found is None or found.elements is not elements or found.currency != tariff.currency:
         if len(_COMPILED) > 256:
             _COMPILED.clear()
-        found = _COMPILED[id(tariff)] = CompiledTariff(tariff)
+        found = _COMPILED[id(elements)] = CompiledTariff(tariff)
     return found

@@ -388,3 +388,18 @@ def test_a_cdr_whose_vat_split_is_unknown_waits_and_the_others_are_invoiced(scen
     roam.save()
     with pytest.raises(SettlementError, match="another operator"):
         partner_settle(partner_id=roam.pk, period=OCT, now=NOV_5)
+
+
+def test_the_demo_emsp_has_a_billing_company(operator, capsys):
+    call_command("ocpi_demo")
+    call_command("ocpi_demo")
+    partner = Partner.objects.get(name="Demo eMSP")
+    assert partner.company.legal_name == "Demo eMSP B.V." and partner.company.billing_account.payment_mode == "postpaid"
+    assert "ocpi_settle" in capsys.readouterr().out
+
+
+def test_the_reconciliation_opens_on_the_previous_month_for_a_superuser(client, scenario):
+    client.force_login(factories.UserFactory(is_superuser=True, is_staff=True))
+    page = client.get(RECONCILIATION)
+    assert page.status_code == 200 and page.context["period"].day == 1
+    assert page.context["period"] < datetime.now(UTC).date().replace(day=1)
