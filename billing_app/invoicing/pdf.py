@@ -65,7 +65,12 @@ def _rate(rate) -> str:
 # The engine's line labels (`lines.LABELS`), spelled out so makemessages finds them.
 _LINE_TEXTS = (gettext_noop("Energy"), gettext_noop("Charging time"), gettext_noop("Parking / idle time"),
                gettext_noop("Session fee"), gettext_noop("Reservation fee"), gettext_noop("Reservation time"),
-               gettext_noop("Minimum price adjustment"), gettext_noop("Maximum price cap"))
+               gettext_noop("Minimum price adjustment"), gettext_noop("Maximum price cap"),
+               # a plan's reductions, labelled from their kind (`lines.lines_from_breakdown`)
+               gettext_noop("Plan included energy"), gettext_noop("Plan discount energy"),
+               gettext_noop("Plan discount time"), gettext_noop("Plan waived flat"),
+               gettext_noop("Plan waived parking"), gettext_noop("Plan floor"))
+_DISPUTE_REASON = re.compile(r"^Dispute #(?P<number>\d+): (?P<text>.*)$", re.S)
 _UNITS = {"h": gettext_noop("h"), "session": gettext_noop("session"), "reservation": gettext_noop("reservation"),
           "month": gettext_noop("month"), "year": gettext_noop("year"), "unit": gettext_noop("unit")}
 _RATED = re.compile(r"^(?P<head>.+) \((?P<rate>no VAT|VAT (?P<percent>\d+(?:\.\d+)?) %)\)$")
@@ -82,7 +87,10 @@ def vat_rate_label(rate: Decimal | None) -> str:
 
 def line_description(text: str) -> str:
     """A stored line description (English, as the engine's labels, credit notes and plan fees write them) in the
-    active language; a text it does not know (a name the operator typed) stays as it is."""
+    active language; a text it does not know (a name the operator typed) stays as it is, and so does every text in
+    English (the language it is stored in), so an English document reads exactly as it always did."""
+    if (translation.get_language() or "en").startswith("en"):
+        return text
     rated = _RATED.match(text)
     head = rated["head"] if rated else text
     if head in _LINE_TEXTS:
@@ -96,6 +104,14 @@ def line_description(text: str) -> str:
     if not rated:
         return head
     return f"{head} ({vat_rate_label(None if rated['percent'] is None else Decimal(rated['percent']))})"
+
+
+def credit_reason(reason: str) -> str:
+    """A credit note's stored reason; the one a dispute's resolution writes ("Dispute #12: ...") in the document's
+    language."""
+    if match := _DISPUTE_REASON.match(reason or ""):
+        return gettext("Dispute #%(number)s: %(text)s") % {"number": match["number"], "text": match["text"]}
+    return reason
 
 
 def _unit(unit: str) -> str:
@@ -245,6 +261,7 @@ def document_context(document: Invoice | CreditNote) -> dict:
         "of_word": pgettext("page footer: page 1 of 2", "of"),
         "title": title,
         "is_credit_note": isinstance(document, CreditNote),
+        "reason": credit_reason(document.reason) if isinstance(document, CreditNote) else "",
         "seller": document.seller,
         "buyer": document.buyer,
         "issue_date": issued_local.date(),

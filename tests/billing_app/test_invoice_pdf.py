@@ -208,3 +208,29 @@ def test_a_document_issued_before_languages_were_recorded_renders_in_the_default
     Invoice.objects.filter(pk=receipt.pk).update(language="")
     receipt.refresh_from_db()
     assert "Receipt VOLT-2026-000001" in pdf_text(pdf.document_pdf(receipt))
+
+
+@pytest.mark.parametrize(("stored", "german"), [
+    ("Energy", "Energie"), ("Energy (VAT 19 %)", "Energie (USt. 19 %)"), ("Maximum price cap (no VAT)",
+                                                                          "Höchstpreis-Deckelung (ohne MwSt.)"),
+    ("Credit on invoice VOLT-2026-000001 (VAT 7.5 %)", "Gutschrift zu Rechnung VOLT-2026-000001 (USt. 7,5 %)"),
+    ("Plan Plus: 2026-10-01 to 2026-10-31", "Plan Plus: 01.10.2026 bis 31.10.2026"),
+    ("Plan discount energy", "Tarifrabatt auf Energie"), ("Welcome bonus", "Welcome bonus"),
+])
+def test_stored_line_descriptions_read_in_the_documents_language(stored, german):
+    from django.utils import translation
+
+    with translation.override("de"):
+        assert pdf.line_description(stored) == german
+    with translation.override("en"):
+        assert pdf.line_description(stored) == stored
+
+
+def test_every_engine_label_has_its_translation():
+    from billing_app.invoicing.lines import LABELS
+
+    assert {label for label, _unit in LABELS.values()} <= set(pdf._LINE_TEXTS)
+    from django.utils import translation
+
+    with translation.override("de"):
+        assert pdf.credit_reason("Dispute #12: meter fault") == "Reklamation #12: meter fault"
