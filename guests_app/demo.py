@@ -62,11 +62,13 @@ def guest_link_key(index: int) -> str:
     return f"demo-guest-{index + 1}"
 
 
+@transaction.atomic
 def load_guest_history(*, seed: int = 2026) -> int:
     """Guests who paid by card at the demo connector over the past weeks: each a guest driver, AD_HOC token and
     `GuestSession` (ended) like `services.guest_checkout_open` makes, a session priced by settlement, its receipt
     issued at the session's end and its hold captured, recorded as billing's demo history does (no Stripe: the
-    refund of one is refused with a message, docs/payments.md). Once; returns how many guests were added."""
+    refund of one is refused with a message, docs/payments.md). Once, in one transaction (a failure leaves
+    nothing, so the next run tries again); returns how many guests were added."""
     connector = demo_connector()
     if connector is None or GuestSession.objects.filter(access_key_hash=key_hash(guest_link_key(0))).exists():
         return 0
@@ -76,28 +78,27 @@ def load_guest_history(*, seed: int = 2026) -> int:
     operator, zone = connector.station.location.operator, ZoneInfo(connector.station.location.time_zone)
     rng, today, sessions = random.Random(seed), timezone.localdate(timezone=zone), []  # noqa: S311 - demo data
     for index, (days_ago, hour) in enumerate(GUEST_HISTORY):
-        with transaction.atomic():
-            driver = User(username=f"guest-demo-{index + 1}", role=User.Role.DRIVER, operator=operator,
-                          email=f"guest{index + 1}@guests.example", first_name="Guest",
-                          language="de" if index % 2 else "")
-            driver.set_unusable_password()
-            driver.save()
-            BillingAccount.objects.create(driver=driver, operator=operator,
-                                          payment_mode=BillingAccount.PaymentMode.PAY_AS_YOU_GO)
-            token = IdToken.objects.create(operator=operator, uid=f"GDEMO{index + 1:04d}", type=IdToken.Type.AD_HOC,
-                                           driver=driver)
-            start = datetime.combine(today - timedelta(days=days_ago), time(hour, rng.randint(0, 50)), zone)
-            session, samples = _session_rows(rng, connector, start, token, seq=int(start.timestamp()))
-            session.transaction_ref = f"demo-guest-{index + 1}"
-            session.state = session.State.COMPLETED
-            session.save()
-            MeterSample.objects.bulk_create([MeterSample(session=session, taken_at=at, energy_wh=e, power_w=p,
-                                                         current_a=c, soc_percent=soc)
-                                             for (at, e, p, c, soc) in samples])
-            GuestSession.objects.create(
-                operator=operator, connector=connector, driver=driver, id_token=token, session=session,
-                access_key_hash=key_hash(guest_link_key(index)), email=driver.email, language=driver.language or "en",
-                state=GuestSession.State.ENDED, currency=tariff.currency, hold_amount=prices.hold_for(tariff))
+        driver = User(username=f"guest-demo-{index + 1}", role=User.Role.DRIVER, operator=operator,
+                      email=f"guest{index + 1}@guests.example", first_name="Guest",
+                      language="de" if index % 2 else "")
+        driver.set_unusable_password()
+        driver.save()
+        BillingAccount.objects.create(driver=driver, operator=operator,
+                                      payment_mode=BillingAccount.PaymentMode.PAY_AS_YOU_GO)
+        token = IdToken.objects.create(operator=operator, uid=f"GDEMO{index + 1:04d}", type=IdToken.Type.AD_HOC,
+                                       driver=driver)
+        start = datetime.combine(today - timedelta(days=days_ago), time(hour, rng.randint(0, 50)), zone)
+        session, samples = _session_rows(rng, connector, start, token, seq=int(start.timestamp()))
+        session.transaction_ref = f"demo-guest-{index + 1}"
+        session.state = session.State.COMPLETED
+        session.save()
+        MeterSample.objects.bulk_create([MeterSample(session=session, taken_at=at, energy_wh=e, power_w=p,
+                                                     current_a=c, soc_percent=soc)
+                                         for (at, e, p, c, soc) in samples])
+        GuestSession.objects.create(
+            operator=operator, connector=connector, driver=driver, id_token=token, session=session,
+            access_key_hash=key_hash(guest_link_key(index)), email=driver.email, language=driver.language or "en",
+            state=GuestSession.State.ENDED, currency=tariff.currency, hold_amount=prices.hold_for(tariff))
         sessions.append(session)
     with override_settings(INVOICE_RECEIPTS_ON_SETTLE=False), delivery_suppressed():
         for session in sessions:

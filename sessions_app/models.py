@@ -45,6 +45,14 @@ class Operator(models.Model):
         validators=[RegexValidator(r"^[A-Z0-9]{2,12}$", "2-12 capital letters or digits.")],
     )
     email = models.EmailField(_("email"), blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True,
+                                   help_text=_("Of the address above (XRechnung needs it)."))
+    city = models.CharField(_("city"), max_length=100, blank=True,
+                            help_text=_("Of the address above (XRechnung needs it)."))
+    phone = models.CharField(_("phone"), max_length=40, blank=True,
+                             help_text=_("The billing contact's telephone, on e-invoices (XRechnung needs it)."))
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True,
+                            help_text=_("Where statements are paid to (e-invoice payment instructions)."))
     max_off_session_charge = models.DecimalField(
         _("maximum off-session charge"), max_digits=10, decimal_places=2, default=Decimal("50.00"),
         validators=[MinValueValidator(Decimal(0))],
@@ -60,6 +68,21 @@ class Operator(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        super().clean()
+        if self.iban:
+            from stdnum import iban
+
+            if not iban.is_valid(self.iban):
+                raise ValidationError({"iban": "This is not a valid IBAN."})
+            self.iban = iban.compact(self.iban)
+
+    def xrechnung_missing(self) -> list[str]:
+        """What XRechnung needs of the seller that this operator lacks (BR-DE-1..7 and BT-34)."""
+        needs = {"VAT id": self.vat_id, "postal code": self.postal_code, "city": self.city, "e-mail": self.email,
+                 "phone": self.phone, "IBAN": self.iban}
+        return [name for name, value in needs.items() if not value]
 
 
 class User(AbstractUser):
@@ -170,6 +193,7 @@ class Company(models.Model):
     class InvoiceFormat(models.TextChoices):
         PDF = "pdf", _("PDF")
         FACTURX = "facturx", _("Factur-X (PDF with the EN 16931 XML embedded)")
+        XRECHNUNG = "xrechnung", _("XRechnung 3.0 (CII XML; German public buyers with a Leitweg-ID)")
 
     invoice_format = models.CharField(
         _("invoice format"), max_length=10, choices=InvoiceFormat.choices, default=InvoiceFormat.FACTURX,
@@ -190,8 +214,7 @@ class Company(models.Model):
                     "the standard wording."))
     vat_exemption_code = models.CharField(
         _("VAT exemption reason code"), max_length=30, blank=True,
-        validators=[RegexValidator(r"^VATEX-[A-Z0-9-]+$", "A VATEX code, e.g. VATEX-EU-AE.")],
-        help_text=_("EN 16931 BT-121, a VATEX code (e.g. VATEX-EU-151E). Blank with reverse charge: VATEX-EU-AE."))
+        help_text=_("EN 16931 BT-121, a VATEX code (e.g. VATEX-EU-151-1A). Blank with reverse charge: VATEX-EU-AE."))
     statement_session_lines = models.PositiveIntegerField(
         _("statement session lines"), default=200, validators=[MinValueValidator(1)],
         help_text=_("Above this many sessions a statement shows the subtotals and attaches the session list "
@@ -218,11 +241,30 @@ class Company(models.Model):
                 self.vat_id = vat_id_clean(self.vat_id, self.country)
             except ValidationError as error:
                 raise ValidationError({"vat_id": error.messages}) from None
+        if self.invoice_format == self.InvoiceFormat.XRECHNUNG:
+            from .leitweg_ids import leitweg_id_clean
+
+            if not self.buyer_reference:
+                raise ValidationError({"buyer_reference": "XRechnung needs the buyer's Leitweg-ID here."})
+            try:
+                self.buyer_reference = leitweg_id_clean(self.buyer_reference)
+            except ValidationError as error:
+                raise ValidationError({"buyer_reference": error.messages}) from None
+            missing = self.operator_id and self.operator.xrechnung_missing()
+            if missing:
+                raise ValidationError({"invoice_format": f"XRechnung needs the operator's {', '.join(missing)}."})
         if self.vat_treatment == self.VatTreatment.REVERSE_CHARGE:
             if not self.vat_id:
                 raise ValidationError({"vat_id": "Reverse charge needs the buyer's VAT id on every invoice."})
             if self.operator_id and not self.operator.vat_id:
                 raise ValidationError({"vat_treatment": "Reverse charge needs the operator's own VAT id."})
+        if self.vat_exemption_code:
+            from .vat_ids import vatex_code_clean
+
+            try:
+                self.vat_exemption_code = vatex_code_clean(self.vat_exemption_code)
+            except ValidationError as error:
+                raise ValidationError({"vat_exemption_code": error.messages}) from None
         if self.vat_treatment == self.VatTreatment.EXEMPT and not (self.vat_exemption_reason or
                                                                    self.vat_exemption_code):
             raise ValidationError({"vat_exemption_reason": "An exempt buyer's invoices must state why (a reason "

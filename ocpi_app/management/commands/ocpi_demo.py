@@ -1,7 +1,8 @@
 """Demo data for OCPI roaming (`make run` calls it): each operator's CPO party, and for the first operator a
 registered demo eMSP that pulls (no receiver endpoints, so nothing is pushed anywhere), is shown the
-operator's first tariff, has pushed one token and has a billing company (so `ocpi_settle` invoices its CDRs
-monthly). Idempotent; prints a fresh credentials token of the demo
+operator's first tariff, has pushed one token whose card charged a few times over the past weeks (CDRs and
+settlement invoices: `ocpi_app.demo`) and has a billing company (so `ocpi_settle` invoices its CDRs monthly).
+Idempotent; prints a fresh credentials token of the demo
 eMSP each run (we keep only its hash) and a curl line to try the API with it."""
 from base64 import b64encode
 
@@ -12,6 +13,7 @@ from billing_app.companies.services import company_account_open
 from billing_app.models import Tariff
 from ocpi_app.auth import token_generate, token_hash
 from ocpi_app.credentials import versions_url
+from ocpi_app.demo import load_roaming_history
 from ocpi_app.models import CpoParty, Partner, PartnerTariff
 from ocpi_app.tokens import token_store
 from sessions_app.models import Company, Operator
@@ -51,8 +53,12 @@ class Command(BaseCommand):
         card = {"country_code": "NL", "party_id": "DMS", "uid": DEMO_CARD, "type": "RFID",
             "contract_id": "NL-DMS-C00000001", "issuer": "Demo eMSP", "valid": True, "whitelist": "ALWAYS",
             "last_updated": "2026-01-01T00:00:00Z"}
-        token_store(partner=partner, country_code="NL", party_id="DMS", uid=DEMO_CARD, token_type=card["type"],
-                    data=card)
+        stored, _ = token_store(partner=partner, country_code="NL", party_id="DMS", uid=DEMO_CARD,
+                                token_type=card["type"], data=card)
+        roaming = load_roaming_history(partner=partner, id_token=stored.id_token)
+        if roaming:
+            self.stdout.write(f"OCPI: {roaming} past roaming sessions of the demo eMSP's card added, with their CDRs "
+                              "and the closed months' settlement invoices (admin -> OCPI roaming).")
         encoded = b64encode(token.encode()).decode()
         self.stdout.write("OCPI: the demo eMSP's CDRs are invoiced monthly (manage.py ocpi_settle --partner "
                           "'Demo eMSP' [--period YYYY-MM]; admin: OCPI partners -> Reconciliation and settlement).")
