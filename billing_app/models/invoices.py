@@ -40,12 +40,15 @@ class NumberSequence(models.Model):
         INVOICE = "invoice", _("Invoice")
         CREDIT_NOTE = "credit_note", _("Credit note")
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="number_sequences")
-    year = models.PositiveSmallIntegerField()
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    last_value = models.PositiveIntegerField(default=0)
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="number_sequences")
+    year = models.PositiveSmallIntegerField(_("year"))
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    last_value = models.PositiveIntegerField(_("last value"), default=0)
 
     class Meta:
+        verbose_name = _("number sequence")
+        verbose_name_plural = _("number sequences")
         ordering = ["operator", "-year", "kind"]
         constraints = [
             models.UniqueConstraint(fields=["operator", "year", "kind"], name="unique_number_sequence"),
@@ -106,43 +109,51 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
         "total_excl_vat", "total_vat", "total_incl_vat", "vat_per_rate", "language",
     )
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="invoices")
-    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="invoices")
-    driver = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices",
-                               help_text="blank on a company's statement or a settlement (the buyer is the company)")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    session = models.ForeignKey(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="receipts", help_text="the session a receipt is for")
-    period_start = models.DateField(help_text="first day covered, in the operator's time zone")
-    period_end = models.DateField(help_text="last day covered (inclusive)")
-    currency = models.CharField(max_length=3)
-    state = models.CharField(max_length=6, choices=State.choices, default=State.DRAFT)
-    number = models.CharField(max_length=32, null=True, blank=True, unique=True)
-    number_year = models.PositiveSmallIntegerField(null=True, blank=True)
-    number_sequence = models.PositiveIntegerField(null=True, blank=True)
-    issued_at = models.DateTimeField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    payment_reference = models.CharField(max_length=100, blank=True)
-    voided_at = models.DateTimeField(null=True, blank=True)
-    void_reason = models.CharField(max_length=200, blank=True)
-    seller = models.JSONField(default=dict, blank=True, help_text="the operator's legal details, frozen at issue")
-    buyer = models.JSONField(default=dict, blank=True, help_text="the driver's billing details, frozen at issue")
-    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
-                                help_text="the language it was issued in (the reader's); every re-render uses it; "
-                                          "blank: issued before languages were recorded (the default language)")
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="invoices")
+    account = models.ForeignKey(BillingAccount, verbose_name=_("account"), on_delete=models.PROTECT,
+                                related_name="invoices")
+    driver = models.ForeignKey(User, verbose_name=_("driver"), null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="invoices",
+                               help_text=_("blank on a company's statement or a settlement (the buyer is the company)"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    session = models.ForeignKey(ChargingSession, verbose_name=_("session"), null=True, blank=True,
+                                on_delete=models.PROTECT,
+                                related_name="receipts", help_text=_("the session a receipt is for"))
+    period_start = models.DateField(_("period start"), help_text=_("first day covered, in the operator's time zone"))
+    period_end = models.DateField(_("period end"), help_text=_("last day covered (inclusive)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    state = models.CharField(_("state"), max_length=6, choices=State.choices, default=State.DRAFT)
+    number = models.CharField(_("number"), max_length=32, null=True, blank=True, unique=True)
+    number_year = models.PositiveSmallIntegerField(_("number year"), null=True, blank=True)
+    number_sequence = models.PositiveIntegerField(_("number sequence"), null=True, blank=True)
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    void_reason = models.CharField(_("void reason"), max_length=200, blank=True)
+    seller = models.JSONField(_("seller"), default=dict, blank=True,
+                              help_text=_("the operator's legal details, frozen at issue"))
+    buyer = models.JSONField(_("buyer"), default=dict, blank=True,
+                             help_text=_("the driver's billing details, frozen at issue"))
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text=_("the language it was issued in (the reader's); every re-render uses it; "
+                                            "blank: issued before languages were recorded (the default language)"))
     total_excl_vat = _money(default=0)
     total_vat = _money(default=0)
     total_incl_vat = _money(default=0)
     vat_per_rate = models.BooleanField(
-        "VAT per rate", default=True,
-        help_text="VAT computed per rate on the sum of its lines (EN 16931 BR-CO-17); "
-                  "off for invoices issued before, whose VAT is the sum of their lines' VAT")
-    pdf = models.FileField(upload_to="invoices/", blank=True, max_length=200)
-    pdf_sha256 = models.CharField("PDF SHA-256", max_length=64, blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+        _("VAT per rate"), default=True,
+        help_text=_("VAT computed per rate on the sum of its lines (EN 16931 BR-CO-17); "
+                    "off for invoices issued before, whose VAT is the sum of their lines' VAT"))
+    pdf = models.FileField(_("pdf"), upload_to="invoices/", blank=True, max_length=200)
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
         ordering = ["-issued_at", "-pk"]
         indexes = [
             models.Index(fields=["driver", "-issued_at"], name="invoice_driver_issued"),
@@ -181,26 +192,31 @@ class InvoiceLine(models.Model):
 
     OWNER_PATH = "invoice__operator"
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveIntegerField()
-    kind = models.CharField(max_length=20, help_text="ENERGY, TIME, PARKING_TIME, FLAT, ... or PLAN_FEE, DISCOUNT")
-    description = models.CharField(max_length=200)
-    session = models.ForeignKey(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(_("position"))
+    kind = models.CharField(_("kind"), max_length=20,
+                            help_text=_("ENERGY, TIME, PARKING_TIME, FLAT, ... or PLAN_FEE, DISCOUNT"))
+    description = models.CharField(_("description"), max_length=200)
+    session = models.ForeignKey(ChargingSession, verbose_name=_("session"), null=True, blank=True,
+                                on_delete=models.PROTECT,
                                 related_name="invoice_lines")
-    session_charge = models.ForeignKey(SessionCharge, null=True, blank=True, on_delete=models.PROTECT,
+    session_charge = models.ForeignKey(SessionCharge, verbose_name=_("session charge"), null=True, blank=True,
+                                       on_delete=models.PROTECT,
                                        related_name="invoice_lines")
-    source_index = models.PositiveSmallIntegerField(null=True, blank=True,
-                                                    help_text="index of the breakdown line it comes from")
-    quantity = models.DecimalField(max_digits=14, decimal_places=4)
-    unit = models.CharField(max_length=12)
-    unit_price = models.DecimalField(max_digits=14, decimal_places=6, help_text="excl. VAT")
-    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True,
-                                   help_text="blank: no VAT applies")
+    source_index = models.PositiveSmallIntegerField(_("source index"), null=True, blank=True,
+                                                    help_text=_("index of the breakdown line it comes from"))
+    quantity = models.DecimalField(_("quantity"), max_digits=14, decimal_places=4)
+    unit = models.CharField(_("unit"), max_length=12)
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=6, help_text=_("excl. VAT"))
+    vat_rate = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True,
+                                   help_text=_("blank: no VAT applies"))
     amount_excl_vat = _money()
     vat_amount = _money()
     amount_incl_vat = _money()
 
     class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
         ordering = ["invoice", "position"]
         constraints = [
             models.UniqueConstraint(fields=["invoice", "position"], name="unique_invoice_line_position"),
@@ -228,14 +244,17 @@ class InvoiceVatSubtotal(models.Model):
 
     OWNER_PATH = "invoice__operator"
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="vat_subtotals")
-    position = models.PositiveSmallIntegerField()
-    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True,
-                                   help_text="blank: no VAT applies")
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE,
+                                related_name="vat_subtotals")
+    position = models.PositiveSmallIntegerField(_("position"))
+    vat_rate = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True,
+                                   help_text=_("blank: no VAT applies"))
     taxable_amount = _money()
     vat_amount = _money()
 
     class Meta:
+        verbose_name = _("invoice vat subtotal")
+        verbose_name_plural = _("invoice vat subtotals")
         ordering = ["invoice", "position"]
         constraints = [
             models.UniqueConstraint(fields=["invoice", "position"], name="unique_invoice_vat_subtotal_position"),
@@ -265,12 +284,15 @@ class InvoiceAttachment(models.Model):
 
     OWNER_PATH = "invoice__operator"
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="attachments")
-    name = models.CharField(max_length=100)
-    content_type = models.CharField(max_length=100)
-    content = models.TextField()
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE,
+                                related_name="attachments")
+    name = models.CharField(_("name"), max_length=100)
+    content_type = models.CharField(_("content type"), max_length=100)
+    content = models.TextField(_("content"))
 
     class Meta:
+        verbose_name = _("invoice attachment")
+        verbose_name_plural = _("invoice attachments")
         ordering = ["invoice", "name"]
         constraints = [models.UniqueConstraint(fields=["invoice", "name"], name="unique_invoice_attachment_name")]
 
@@ -305,32 +327,37 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
     FROZEN_FIELDS = ("invoice_id", "number", "issued_at", "total_excl_vat", "total_vat", "total_incl_vat",
                      "seller", "buyer", "reason", "refund_amount", "language")
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="credit_notes")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
-    state = models.CharField(max_length=6, choices=State.choices, default=State.ISSUED)
-    number = models.CharField(max_length=32, unique=True)
-    number_year = models.PositiveSmallIntegerField()
-    number_sequence = models.PositiveIntegerField()
-    issued_at = models.DateTimeField()
-    reason = models.CharField(max_length=200)
-    currency = models.CharField(max_length=3)
-    seller = models.JSONField(default=dict)
-    buyer = models.JSONField(default=dict)
-    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES,
-                                help_text="the language it was issued in (the reader's); every re-render uses it")
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT,
+                                related_name="credit_notes")
+    state = models.CharField(_("state"), max_length=6, choices=State.choices, default=State.ISSUED)
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    number_year = models.PositiveSmallIntegerField(_("number year"))
+    number_sequence = models.PositiveIntegerField(_("number sequence"))
+    issued_at = models.DateTimeField(_("issued at"))
+    reason = models.CharField(_("reason"), max_length=200)
+    currency = models.CharField(_("currency"), max_length=3)
+    seller = models.JSONField(_("seller"), default=dict)
+    buyer = models.JSONField(_("buyer"), default=dict)
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text=_("the language it was issued in (the reader's); every re-render uses it"))
     total_excl_vat = _money()
     total_vat = _money()
     total_incl_vat = _money()
     refund_amount = _money(default=0, help_text="what goes back to the card (0: no refund)")
-    refund_status = models.CharField(max_length=9, choices=RefundStatus.choices, default=RefundStatus.NONE)
-    refund_failure_message = models.CharField(max_length=255, blank=True,
-                                              help_text="why the refund (or part of it) could not be made")
-    pdf = models.FileField(upload_to="invoices/", blank=True, max_length=200)
-    pdf_sha256 = models.CharField("PDF SHA-256", max_length=64, blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    refund_status = models.CharField(_("refund status"), max_length=9, choices=RefundStatus.choices,
+                                     default=RefundStatus.NONE)
+    refund_failure_message = models.CharField(_("refund failure message"), max_length=255, blank=True,
+                                              help_text=_("why the refund (or part of it) could not be made"))
+    pdf = models.FileField(_("pdf"), upload_to="invoices/", blank=True, max_length=200)
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("credit note")
+        verbose_name_plural = _("credit notes")
         ordering = ["-issued_at", "-pk"]
         indexes = [
             models.Index(fields=["refund_status"], condition=Q(refund_status="pending"),
@@ -360,15 +387,18 @@ class CreditNoteLine(models.Model):
 
     OWNER_PATH = "credit_note__operator"
 
-    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveIntegerField()
-    description = models.CharField(max_length=200)
-    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True)
+    credit_note = models.ForeignKey(CreditNote, verbose_name=_("credit note"), on_delete=models.CASCADE,
+                                    related_name="lines")
+    position = models.PositiveIntegerField(_("position"))
+    description = models.CharField(_("description"), max_length=200)
+    vat_rate = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True)
     amount_excl_vat = _money()
     vat_amount = _money()
     amount_incl_vat = _money()
 
     class Meta:
+        verbose_name = _("credit note line")
+        verbose_name_plural = _("credit note lines")
         ordering = ["credit_note", "position"]
         constraints = [
             models.UniqueConstraint(fields=["credit_note", "position"], name="unique_credit_note_line_position"),

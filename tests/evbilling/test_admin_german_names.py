@@ -6,10 +6,13 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from billing_app.models import Invoice
 from sessions_app.models import MeterSample
 from tests import factories
+from tests.billing_app.invoice_fixtures import account
 
 pytestmark = pytest.mark.django_db
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -49,7 +52,32 @@ def test_station_pages_name_models_and_fields_in_german(german_staff_client, ope
 def test_session_readings_have_no_utc_title(german_staff_client, operator):
     session = factories.ChargingSessionFactory(connector__station__location__operator=operator,
                                                connector__station__location__time_zone="Europe/Berlin")
-    MeterSample.objects.create(session=session, taken_at=datetime(2026, 3, 2, 8, 0, 5, tzinfo=UTC),
+    MeterSample.objects.create(session=session, taken_at=START.replace(second=5),
                                energy_wh=Decimal(1000))
     form = _page(german_staff_client, "sessions_app_chargingsession_change", session.pk)
     assert "09:00:05" in form and "2026-03-02 08:00:05" not in form
+
+
+def test_invoice_pages_name_models_and_fields_in_german(german_staff_client, operator):
+    session = factories.ChargingSessionFactory(connector__station__location__operator=operator)
+    invoice = Invoice.objects.create(
+        account=account(session.driver), operator=operator, period_start=START.date(), period_end=START.date(),
+        driver=session.driver, session=session, kind=Invoice.Kind.RECEIPT, currency="EUR")
+    listing = _page(german_staff_client, "billing_app_invoice_changelist")
+    assert "Rechnungen" in listing and ">Invoices<" not in listing
+    form = _page(german_staff_client, "billing_app_invoice_change", invoice.pk)
+    for german in ("Beginn des Zeitraums", "Zahlungsreferenz", "Ausgestellt am"):
+        assert german in form
+    for english in ("Period start", "Payment reference", "Issued at"):
+        assert english not in form
+
+
+def test_tariff_pages_name_models_and_fields_in_german(german_staff_client, operator):
+    tariff = factories.TariffFactory(operator=operator)
+    listing = _page(german_staff_client, "billing_app_tariff_changelist")
+    assert "Tarife" in listing and ">Tariffs<" not in listing
+    form = _page(german_staff_client, "billing_app_tariff_change", tariff.pk)
+    for german in ("Karenzminuten beim Parken", "Ländercode", "OCPI-ID"):
+        assert german in form
+    for english in ("Parking grace minutes", "Country code", "Ocpi id", "Start date time"):
+        assert english not in form
