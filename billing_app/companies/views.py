@@ -7,24 +7,26 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from billing_app.companies import selectors
 from billing_app.companies.forms import CardForm, FleetSessionFilterForm, InviteForm, SpendFilterForm
 from billing_app.companies.services import company_member_invite
 from billing_app.companies.statement import session_list_csv, session_list_name
-from billing_app.invoicing.einvoice import cii_xml, facturx_pdf
-from billing_app.invoicing.views import pdf_response
+from billing_app.invoicing.einvoice import einvoice_formats
+from billing_app.invoicing.views import attachment_response, einvoice_response, pdf_response
 from billing_app.reporting.exports import company_sessions_rows, csv_lines
 from evbilling.errors import form_call, message_call
 from sessions_app.models import IdToken
 from sessions_app.services import tokens as token_services
 
 PAGE_SIZE = 25
+FORMAT_LABELS = {"facturx": "Factur-X", "cii": gettext_lazy("XML (EN 16931)"), "xrechnung": "XRechnung"}
 
 
 def fleet_manager_required(view):
@@ -172,19 +174,20 @@ def session_csv(request, company):
     if form.is_bound and not form.is_valid():
         return HttpResponse("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()), status=400,
                             content_type="text/plain")
-    response = StreamingHttpResponse(csv_lines(company_sessions_rows(sessions)), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="business-sessions.csv"'
-    return response
+    return attachment_response(csv_lines(company_sessions_rows(sessions)), filename="business-sessions.csv",
+                               content_type="text/csv")
 
 
 # --- Invoices -----------------------------------------------------------------------------------
 
 @fleet_manager_required
 def invoice_list(request, company):
-    return render(request, "fleet/invoices.html", {
-        "company": company,
-        "invoices": Paginator(selectors.company_invoices(company), PAGE_SIZE).get_page(request.GET.get("page")),
-        "credit_notes": selectors.company_credit_notes(company)[:50]})
+    invoices = Paginator(selectors.company_invoices(company), PAGE_SIZE).get_page(request.GET.get("page"))
+    credit_notes = list(selectors.company_credit_notes(company)[:50])
+    for document in [*invoices, *credit_notes]:
+        document.einvoices = [(fmt, FORMAT_LABELS[fmt]) for fmt in einvoice_formats(document)]
+    return render(request, "fleet/invoices.html", {"company": company, "invoices": invoices,
+                                                   "credit_notes": credit_notes})
 
 
 @require_GET
@@ -197,31 +200,20 @@ def invoice_pdf(request, company, pk: int):
 @fleet_manager_required
 def invoice_sessions_csv(request, company, pk: int):
     invoice = get_object_or_404(selectors.company_invoices(company), pk=pk)
-    response = HttpResponse(session_list_csv(invoice), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{session_list_name(invoice)}"'
-    return response
+    return attachment_response(session_list_csv(invoice), filename=session_list_name(invoice), content_type="text/csv")
 
 
 @require_GET
 @fleet_manager_required
-def invoice_facturx(request, company, pk: int):
-    """The statement as a Factur-X e-invoice (PDF/A-3 with its EN 16931 CII XML embedded)."""
-    invoice = get_object_or_404(selectors.company_invoices(company), pk=pk)
-    response = HttpResponse(facturx_pdf(invoice), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{invoice.number}-factur-x.pdf"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+def invoice_einvoice(request, company, pk: int, fmt: str):
+    """The statement as an e-invoice: Factur-X (PDF/A-3 with its EN 16931 CII XML), the XML alone, or XRechnung."""
+    return einvoice_response(get_object_or_404(selectors.company_invoices(company), pk=pk), fmt)
 
 
 @require_GET
 @fleet_manager_required
-def invoice_xml(request, company, pk: int):
-    """The statement's EN 16931 CII XML alone (for an accounting system that takes XML)."""
-    invoice = get_object_or_404(selectors.company_invoices(company), pk=pk)
-    response = HttpResponse(cii_xml(invoice), content_type="application/xml")
-    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.xml"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+def credit_note_einvoice(request, company, pk: int, fmt: str):
+    return einvoice_response(get_object_or_404(selectors.company_credit_notes(company), pk=pk), fmt)
 
 
 @require_GET

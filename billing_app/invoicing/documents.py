@@ -82,7 +82,8 @@ def last_day_of_month(period: date) -> date:
 
 def seller_snapshot(operator: Operator) -> dict:
     return {"name": operator.name, "legal_name": operator.legal_name, "vat_id": operator.vat_id,
-            "address": operator.address, "country": operator.country, "email": operator.email}
+            "address": operator.address, "postal_code": operator.postal_code, "city": operator.city,
+            "country": operator.country, "email": operator.email, "phone": operator.phone, "iban": operator.iban}
 
 
 def company_snapshot(company: Company) -> dict:

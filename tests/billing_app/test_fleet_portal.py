@@ -219,10 +219,13 @@ def test_invoices_and_their_files_are_the_companys(fleet_client, world, media):
     assert fleet_client.get(reverse("fleet:invoice_pdf", args=[own.pk])).status_code == 200
     csv_text = fleet_client.get(reverse("fleet:invoice_sessions_csv", args=[own.pk])).content.decode()
     assert len(list(csv.DictReader(io.StringIO(csv_text)))) == 2
-    assert b"<rsm:CrossIndustryInvoice" in fleet_client.get(reverse("fleet:invoice_xml", args=[own.pk])).content
-    assert fleet_client.get(reverse("fleet:invoice_facturx", args=[own.pk])).status_code == 200
-    assert fleet_client.get(reverse("fleet:invoice_xml", args=[other.pk])).status_code == 404
-    assert fleet_client.get(reverse("fleet:invoice_facturx", args=[other.pk])).status_code == 404
+    assert b"<rsm:CrossIndustryInvoice" in fleet_client.get(reverse("fleet:invoice_einvoice",
+                                                                    args=[own.pk, "cii"])).content
+    assert fleet_client.get(reverse("fleet:invoice_einvoice", args=[own.pk, "facturx"])).status_code == 200
+    for fmt in ("cii", "facturx", "xrechnung"):
+        assert fleet_client.get(reverse("fleet:invoice_einvoice", args=[other.pk, fmt])).status_code == 404
+        assert fleet_client.get(reverse("fleet:credit_note_einvoice", args=[note.pk, fmt])).status_code == 404
+    assert fleet_client.get(reverse("fleet:invoice_einvoice", args=[own.pk, "ubl"])).status_code == 404
     assert fleet_client.get(reverse("fleet:invoice_pdf", args=[other.pk])).status_code == 404
     assert fleet_client.get(reverse("fleet:invoice_sessions_csv", args=[other.pk])).status_code == 404
     assert fleet_client.get(reverse("fleet:credit_note_pdf", args=[note.pk])).status_code == 404

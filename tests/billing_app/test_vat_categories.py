@@ -17,6 +17,7 @@ from billing_app.invoicing.pdf import document_pdf
 from billing_app.invoicing.vat_categories import vat_category
 from sessions_app.models import Company
 from tests import factories
+from tests.billing_app.einvoice_rules import problems
 from tests.billing_app.invoice_fixtures import charged_session, pdf_text
 from tests.billing_app.test_companies import BUSINESS, OCT, _statement, company, fleet  # noqa: F401 - fixtures
 
@@ -46,7 +47,7 @@ def test_reverse_charged_statement_is_net_with_ae_and_both_vat_ids(company, flee
         D("20.48"), D("0.00"), D("20.48"))
     assert {(line.vat_rate, line.vat_amount) for line in statement.lines.all()} == {(D("0"), D("0.00"))}
     xml = cii_xml(statement)
-    assert xml_check_xsd(xml, flavor="factur-x", level="en16931")
+    assert xml_check_xsd(xml, flavor="factur-x", level="en16931") and problems(xml) == []
     tree = etree.fromstring(xml)
     assert _breakdown(tree) == [("AE", "0", "20.48", "0.00", "VATEX-EU-AE")]
     assert {c.text for c in tree.findall(".//ram:IncludedSupplyChainTradeLineItem//ram:CategoryCode",
@@ -69,19 +70,21 @@ def test_partial_credit_note_of_a_reverse_charged_statement_has_no_vat(company, 
     assert (note.total_excl_vat, note.total_vat, note.total_incl_vat) == (D("5.95"), D("0.00"), D("5.95"))
     tree = etree.fromstring(cii_xml(note))
     assert xml_check_xsd(etree.tostring(tree), flavor="factur-x", level="en16931")
+    assert problems(etree.tostring(tree)) == []
     assert _breakdown(tree) == [("AE", "0", "5.95", "0.00", "VATEX-EU-AE")]
 
 
 def test_exempt_buyer_gets_e_with_the_operators_reason(company, fleet):  # noqa: F811
     Company.objects.filter(pk=company.pk).update(
-        vat_treatment=Company.VatTreatment.EXEMPT, vat_exemption_code="VATEX-EU-151E",
+        vat_treatment=Company.VatTreatment.EXEMPT, vat_exemption_code="VATEX-EU-151-1E",
         vat_exemption_reason="Supply to a diplomatic mission, exempt under Art. 151(1)(a) Directive 2006/112/EC")
     billing_run(period=date(2026, 10, 1))
     statement = _statement(company)
     assert (statement.total_vat, statement.total_incl_vat) == (D("0.00"), D("20.48"))
     tree = etree.fromstring(cii_xml(statement))
     assert xml_check_xsd(etree.tostring(tree), flavor="factur-x", level="en16931")
-    assert _breakdown(tree) == [("E", "0", "20.48", "0.00", "VATEX-EU-151E")]
+    assert problems(etree.tostring(tree)) == []
+    assert _breakdown(tree) == [("E", "0", "20.48", "0.00", "VATEX-EU-151-1E")]
     assert tree.findtext(".//ram:ExemptionReason", namespaces=NS).startswith("Supply to a diplomatic mission")
 
 
@@ -102,6 +105,7 @@ def test_standard_statement_at_19_and_7_percent_with_an_unrated_fee(company, ope
         D("6.43"), D("0.86"), D("7.29"))
     tree = etree.fromstring(cii_xml(statement))
     assert xml_check_xsd(etree.tostring(tree), flavor="factur-x", level="en16931")
+    assert problems(etree.tostring(tree)) == []
     assert _breakdown(tree) == [("Z", "0", "1.00", "0.00", None), ("S", "7", "0.60", "0.04", None),
                                 ("S", "19", "4.33", "0.82", None), ("E", "0", "0.50", "0.00", None)]
     assert _sums(tree) == ["6.43", "6.43", "0.86", "7.29"]
