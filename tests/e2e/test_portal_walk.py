@@ -118,7 +118,7 @@ ADMIN_USED = re.compile(r"^/admin/(analytics/|guests_app/guestsession/qr/|passwo
                         r"|(sessions_app/(chargingsession|chargingstation|location|connector|idtoken|company|user|operator)"
                         r"|billing_app/(tariff|plan|subscription|invoice|creditnote|payment|billingaccount|chargereview"
                         r"|whatifrun)|disputes_app/disputeticket|guests_app/guestsession)/(\d+/change/)?$)")
-DOWNLOAD = re.compile(r"\.(csv|pdf|xml|pem|png|svg|json)$|/pdf/$|/live/$")
+DOWNLOAD = re.compile(r"\.(csv|pdf|xml|pem|png|svg|json)$|/pdf/$|/live/$|/e-invoice/")
 # A location's latitude and longitude keep their 6 decimals (OCPI GeoLocation): not a raw Decimal.
 COORDINATE_PAGE = re.compile(r"^/admin/sessions_app/location/\d+/change/$")
 COORDINATES = re.compile(r"-?\d{1,3}\.\d{6}")
@@ -222,7 +222,14 @@ class Walk:
             if lang == "en":
                 self.download(url)
             return False
-        response = self.page.goto(url)
+        try:
+            response = self.page.goto(url)
+        except Exception as error:  # Playwright's: a link that answers with a file (Content-Disposition: attachment)
+            if "Download is starting" not in str(error):
+                raise
+            if lang == "en":
+                self.download(url)
+            return False
         if response is None or response.status != 200:
             self.note(where, f"status {response.status if response else None}")
             return False
