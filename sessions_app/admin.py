@@ -217,6 +217,7 @@ class MeterSampleInline(ScopedInline, admin.TabularInline):
     model = MeterSample
     verbose_name = _("meter reading")
     verbose_name_plural = _("meter readings")
+    template = "admin/edit_inline/tabular_untitled.html"
     classes = ["collapse"]
     extra = 0
     can_delete = False
@@ -248,6 +249,7 @@ class SignedMeterValueInline(ScopedInline, admin.TabularInline):
     model = SignedMeterValue
     verbose_name = _("signed meter value")
     verbose_name_plural = _("signed meter values")
+    template = "admin/edit_inline/tabular_untitled.html"
     classes = ["collapse"]
     extra = 0
     can_delete = False

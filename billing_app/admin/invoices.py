@@ -20,7 +20,7 @@ from billing_app.models import (
     InvoiceLine,
     InvoiceVatSubtotal,
 )
-from billing_app.money import format_money
+from billing_app.money import format_money, format_percent, format_quantity, format_rate
 from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import ReadOnlyScopedAdmin, ScopedInline
 
@@ -40,10 +40,28 @@ class _ReadOnlyInline(ScopedInline, admin.TabularInline):
 
 
 class InvoiceLineInline(_ReadOnlyInline):
+    """The lines as the document shows them: quantity, unit price, VAT rate and amounts through the one
+    formatting path (not the columns' `1.0000`, `0.390000`)."""
+
     model = InvoiceLine
-    fields = ["position", "description", "session", "quantity", "unit", "unit_price", "vat_rate",
-              "amount_excl_vat", "vat_amount", "amount_incl_vat"]
+    fields = ["position", "description", "session", "quantity_shown", "unit", "unit_price_shown", "vat_rate_shown",
+              "excl", "vat", "incl"]
     readonly_fields = fields
+    excl = money_column("amount_excl_vat", currency="invoice__currency", description=_("Excl. VAT"))
+    vat = money_column("vat_amount", currency="invoice__currency", description=_("VAT"))
+    incl = money_column("amount_incl_vat", currency="invoice__currency", description=_("Incl. VAT"))
+
+    @admin.display(description=_("Quantity"))
+    def quantity_shown(self, line):
+        return format_quantity(line.quantity)
+
+    @admin.display(description=_("Unit price"))
+    def unit_price_shown(self, line):
+        return format_rate(line.unit_price, line.invoice.currency)
+
+    @admin.display(description=_("VAT rate"))
+    def vat_rate_shown(self, line):
+        return format_percent(line.vat_rate)
 
 
 class InvoiceVatSubtotalInline(_ReadOnlyInline):

@@ -49,7 +49,6 @@ from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from operator import attrgetter
 from typing import Any
 
 from billing_app.money import vat_breakdown
@@ -79,8 +78,6 @@ _QUANTITY_QUANTUM = Decimal("0.0001")
 _LATEST = 1 << 62  # microseconds: later than any session
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
-_ENERGY = attrgetter("energy")
-_PARKING_TIME = attrgetter("parking_time")
 
 
 class _Walk:
@@ -189,7 +186,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     ordinal = tod = tod_band = weekday = date_band = kwh_band = dur_band = 0
     pmin_band = pmax_band = cmin_band = cmax_band = 0
     p_min = p_max = c_min = c_max = None
-    energy_so_far = ZERO
+    energy_so_far = total_parking = ZERO
     segment: dict[tuple, Match] = {}
     matched: Match | None = None
     bands_until = split_at = _EARLIEST
@@ -289,8 +286,10 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                 walk.add_reservation(index, period, matched.reservation_time, res_h)
             if walk.flat is None or (res_h and walk.reservation_flat is None):
                 walk.fees(index, period, matched, energy or time_h or park_h or not res_h, res_h)
-        if n_kwh and energy:
+        if energy:
             energy_so_far += energy  # Decimal: periods' volumes are, only split pieces may be Fractions
+        if park_h:
+            total_parking += park_h
 
     if not walk.flat_seen or (mode != Mode.CHARGING and not walk.reservation_seen):
         ordinal, tod = clock(0)
@@ -304,9 +303,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
         line.quantity = sum_volumes(line.parts)
     apply_step_sizes(acc, last)
     lines = build_lines(acc, walk.flat, walk.reservation_flat, tariff.currency)
-    total_energy = sum(filter(None, map(_ENERGY, periods)), ZERO) if not n_kwh else energy_so_far
-    total_parking = sum(filter(None, map(_PARKING_TIME, periods)), ZERO)
-    return _finish(tariff, session, lines, total_energy, total_parking)
+    return _finish(tariff, session, lines, energy_so_far, total_parking)
 
 
 def _instant(origin: datetime, offset: int) -> datetime:
