@@ -10,7 +10,9 @@ directory, alternately in short rounds timed in CPU time so that both see the sa
 the outputs of both are compared on the case and on the first `--corpus` cases of the regression
 corpus (tests/billing_app/data/pricing_corpus.jsonl.gz). Without git, only this tree's figures
 print. `--instructions` counts CPU instructions per session instead (valgrind's callgrind, 50 runs
-of each): slower, but a figure other work on a shared machine does not move.
+of each): slower, but a figure other work on a shared machine does not move. It also counts the
+realistic case as settlement prices it (reading the tariff snapshot's JSON text and the session's
+periods first), the engine's whole share of settling a session.
 
 Realistic: 60 charging periods (5 h in Europe/Berlin, crossing a 22:00 tariff boundary in the
 middle of a period, with power varying around a 22 kW threshold, ending with parking) priced
@@ -36,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from billing_app.pricing import Session, Tariff, price_session
+from billing_app.pricing import Session, Tariff, ocpi, price_session
 from billing_app.pricing.ocpi import session_from_json, tariff_from_ocpi
 from tests.billing_app.pricing_corpus import expected_outputs, read_corpus
 
@@ -197,7 +199,8 @@ def count_instructions(before_revision: str, runs: int) -> None:
         counts = [int(re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)[1]) for dump in dumps]
     measured = counts[1::2]  # dump 1: start-up and warm-up; then measured runs and the next warm-up, in turn
     print(f"instructions per session (valgrind, {runs} runs); before: the engine at {before_revision}, now: this tree")
-    for index, (name, _, _) in enumerate(CASES):
+    names = [name for name, _, _ in CASES] + [PARSED]
+    for index, name in enumerate(names):
         then, now = measured[2 * index] / runs, measured[2 * index + 1] / runs
         print(f"{name:<36} before {then / 1000:>8,.0f}k  now {now / 1000:>8,.0f}k  x{then / now:.2f} as fast")
 
@@ -214,6 +217,32 @@ def instructions_child(before_revision: str, runs: int) -> None:
                 for _ in range(runs):
                     engine(tariff=tariff, session=session)
                 os.getppid()
+        for priced in settlement_like(before):
+            for _ in range(3):
+                priced()
+            os.getppid()
+            for _ in range(runs):
+                priced()
+            os.getppid()
+
+
+PARSED = "realistic, parsed as settlement does"
+
+
+def settlement_like(before) -> tuple:
+    """The realistic case as settlement prices it: the tariff snapshot read from its OCPI JSON text, the
+    session from its charging periods (a dict with Decimals), then priced; before (with that revision's
+    reader, which reads and compiles the tariff for every session) and now."""
+    old = importlib.import_module("pricing_before.ocpi")
+    text, session_data = ocpi.dumps(REALISTIC_TARIFF), realistic_session()
+
+    def then() -> None:
+        before(tariff=old.tariff_from_ocpi(old.loads(text)), session=old.session_from_json(session_data))
+
+    def now() -> None:
+        price_session(tariff=ocpi.tariff_from_text(text), session=session_from_json(session_data))
+
+    return then, now
 
 
 CASES = (

@@ -253,7 +253,10 @@ def _record(planned: list[_Planned]) -> list[Payment]:
 
 
 def _receipts_without_payments(session_ids=None):
-    receipts = Invoice.objects.filter(kind=Invoice.Kind.RECEIPT, state=Invoice.State.ISSUED)
+    """Issued receipts of the demo's generated sessions (`demo-...` references) that no payment covers yet: a
+    second `load_demo` never records a payment for a session that really ran (a simulator's, a guest's)."""
+    receipts = Invoice.objects.filter(kind=Invoice.Kind.RECEIPT, state=Invoice.State.ISSUED,
+                                      session__transaction_ref__startswith="demo-")
     if session_ids is not None:
         receipts = receipts.filter(session_id__in=session_ids)
     return (receipts.exclude(session__payments__isnull=False)
@@ -262,12 +265,13 @@ def _receipts_without_payments(session_ids=None):
 
 
 def receipt_payments(summary: HistorySummary, *, rng: random.Random, at_stripe: int,
-                     now: datetime | None = None, session_ids=None) -> None:
+                     now: datetime | None = None, session_ids=None, hold=None) -> None:
     """Pay every receipt that has no payment yet (of `session_ids` only, when given): the last `at_stripe`
-    through Stripe, the others recorded, one in ~250 declined and collected on the retry."""
+    through Stripe, the others recorded, one in ~250 declined and collected on the retry. `hold(session)` is
+    what was held (default: what `payments.services.hold_amount` holds at its station)."""
     now = now or timezone.now()
     receipts = list(_receipts_without_payments(session_ids))
-    hold = _holds()
+    hold = hold or _holds()
     real = receipts[len(receipts) - at_stripe:] if at_stripe else []
     recorded = receipts[:len(receipts) - len(real)]
     planned, collections, paid = [], {}, {}

@@ -14,6 +14,7 @@ from sessions_app.selectors import operator_time_zone
 
 from . import selectors
 from .models import DisputeTicket, TicketMessage
+from .subjects import subject_text
 
 
 def _send_on_commit(*, subject, template: str, context: dict, recipients: list[str], language: str = "") -> None:
@@ -47,7 +48,7 @@ def message_posted(message: TicketMessage) -> None:
     else:
         recipients = selectors.support_recipients(ticket)
     _send_on_commit(
-        subject=f"[Ticket #{ticket.pk}] {ticket.subject}",
+        subject=lambda: f"[Ticket #{ticket.pk}] {subject_text(ticket.subject)}",
         template="emails/dispute_message.txt",
         context={"ticket": ticket, "message": message, "to_driver": message.from_staff, **_links(ticket)},
         recipients=recipients,

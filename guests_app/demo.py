@@ -104,7 +104,9 @@ def load_guest_history(*, seed: int = 2026) -> int:
         for session in sessions:
             session_settle(session_id=session.pk)
             receipt_issue_for_session(session_id=session.pk, now=session.stopped_at + timedelta(minutes=2))
-        receipt_payments(HistorySummary(), rng=rng, at_stripe=0, session_ids=[s.pk for s in sessions])
+        guest_hold = prices.hold_for(tariff)  # what a guest's checkout holds (GuestSession.hold_amount)
+        receipt_payments(HistorySummary(), rng=rng, at_stripe=0, session_ids=[s.pk for s in sessions],
+                         hold=lambda session: guest_hold)
     for session in sessions:
         GuestSession.objects.filter(session=session).update(payment=Payment.objects.filter(
             session=session, kind=Payment.Kind.SESSION_HOLD).first(), created_at=session.started_at)

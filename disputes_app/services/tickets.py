@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from billing_app.models import Invoice
@@ -60,6 +60,13 @@ def _move(ticket: DisputeTicket, *, to_status: str, by: User | None, now: dateti
 
 
 def _subject(reason: str, session: ChargingSession | None, invoice_id: int | None) -> str:
+    """The subject, stored in the default language whoever opens the ticket; pages say it in their reader's
+    (`disputes_app.subjects.subject_text`)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _subject_text(reason, session, invoice_id)
+
+
+def _subject_text(reason: str, session: ChargingSession | None, invoice_id: int | None) -> str:
     number = Invoice.objects.filter(pk=invoice_id).values_list("number", flat=True).first() if invoice_id else None
     label = DisputeTicket.Reason(reason).label
     if session:

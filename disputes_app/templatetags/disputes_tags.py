@@ -5,6 +5,7 @@ from django import template
 from django.utils.translation import gettext as _
 
 from billing_app.portal.views import LINE_LABELS
+from disputes_app.subjects import subject_text
 
 register = template.Library()
 
@@ -43,3 +44,9 @@ def transition_note(note: str) -> str:
     if note.startswith("assigned to "):
         return _("assigned to %(name)s") % {"name": note.removeprefix("assigned to ")}
     return note
+
+
+@register.filter
+def ticket_subject(subject: str) -> str:
+    """The subject in the reader's language (`disputes_app.subjects`)."""
+    return subject_text(subject)

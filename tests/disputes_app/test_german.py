@@ -51,6 +51,15 @@ def test_a_ticket_in_german(client, support, driver, session):
         assert english not in page, english
 
 
+def test_a_subject_is_stored_in_the_default_language_and_read_in_the_readers(client, support, driver, session):
+    with translation.override("de"):
+        ticket = services.ticket_open(by=driver, session=session, reason="not_mine", description="Nicht ich.",
+                                      now=OPENED)
+    assert ticket.subject == f"Session not mine — session {session.pk}"
+    page = _german(client, support).get(reverse("disputes:support_queue")).content.decode()
+    assert f"Ladevorgang nicht von mir — Ladevorgang {session.pk}" in page and "Session not mine" not in page
+
+
 def test_a_refused_resolution_is_explained_in_german(client, support, ticket):
     url = reverse("disputes:support_ticket", args=[ticket.pk])
     response = _german(client, support).post(url, {"action": "resolve", "resolve-kind": "reject",

@@ -54,6 +54,7 @@ def test_past_guests_of_the_demo_paid_by_card_with_dated_receipts(client):
         assert receipt.issued_at == guest.session.stopped_at + timedelta(minutes=2)
         captured = sum(p.amount_captured for p in Payment.objects.filter(session=guest.session, status="captured"))
         assert captured == receipt.total_incl_vat and guest.payment.session_id == guest.session_id
+        assert guest.payment.amount_requested == guest.hold_amount
     page = client.get("/charge-session/demo-guest-1/")
     assert page.status_code == 200 and b"/charge-session/demo-guest-1/receipt.pdf" in page.content
     with pytest.raises(RefundError, match="recorded without a Stripe PaymentIntent"):
