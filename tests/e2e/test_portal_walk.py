@@ -71,6 +71,14 @@ AREAS = [
 # Which key strings of tests/e2e/german_keys.py (helper i18n's, per page area) a German page must show in German
 # and not in English, by URL; the admin's own header strings are ours.
 ADMIN_KEYS = [("Log out", "Abmelden"), ("Change password", "Passwort ändern")]
+ADMIN_PAGE_KEYS = [  # what helper admin's German landed with (tests/evbilling/test_admin_german_names.py)
+    (r"/admin/sessions_app/chargingsession/$", [("Charging sessions", "Ladevorgänge")]),
+    (r"/admin/sessions_app/chargingsession/\d+/change/$", [("Stop reason", "Beendigungsgrund"),
+                                                          ("Transaction ref", "Transaktionsreferenz")]),
+    (r"/admin/sessions_app/chargingstation/$", [("Charging stations", "Ladestationen")]),
+    (r"/admin/sessions_app/chargingstation/\d+/change/$", [("Serial number", "Seriennummer"),
+                                                          ("Firmware version", "Firmware-Version")]),
+]
 PAGE_KEYS = [
     (r"/(portal|payments|disputes)/", ["header", "portal"]),
     (r"/disputes/\d+/$", ["evidence"]),
@@ -91,7 +99,7 @@ PAGE_KEYS = [
 
 def key_pairs(url: str) -> list[tuple[str, str]]:
     if url.startswith("/admin/") and "/qr/" not in url:
-        return ADMIN_KEYS
+        return ADMIN_KEYS + [pair for pattern, pairs in ADMIN_PAGE_KEYS if re.match(pattern, url) for pair in pairs]
     return [pair for pattern, areas in PAGE_KEYS if re.match(pattern, url) for area in areas
             for pair in GERMAN_KEYS[area]]
 
