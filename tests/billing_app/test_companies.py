@@ -258,6 +258,17 @@ def test_migration_turns_postpaid_accounts_into_companies_keeping_history(operat
     migration.postpaid_accounts_to_companies(apps, None)  # twice changes nothing
     assert Company.objects.count() == 1
 
+    accounts = importlib.import_module("billing_app.migrations.0015_member_private_accounts")
+    accounts.member_private_accounts(apps, None)  # the migrated driver gets a private account of their own
+    private = BillingAccount.objects.get(driver=fleet_driver)
+    assert (private.payment_mode, private.company, private.operator) == (BillingAccount.PaymentMode.PAY_AS_YOU_GO,
+                                                                         None, operator)
+    accounts.member_private_accounts(apps, None)  # twice changes nothing
+    assert BillingAccount.objects.filter(driver__in=[fleet_driver, payg_driver]).count() == 2
+    accounts.member_private_accounts_remove(apps, None)
+    assert not BillingAccount.objects.filter(driver=fleet_driver).exists()
+    assert BillingAccount.objects.filter(driver=payg_driver).exists()  # not a member: untouched
+
     migration.companies_to_postpaid_accounts(apps, None)
     moved.refresh_from_db()
     card.refresh_from_db()
