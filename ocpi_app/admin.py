@@ -39,10 +39,10 @@ class CpoPartyAdmin(OperatorScopedAdmin):
 
 class PartnerForm(forms.ModelForm):
     register_url = forms.URLField(
-        label="partner's versions URL", required=False, assume_scheme="https",
-        help_text="To register with the partner now: its versions URL and the token A it gave you. "
-                  "Leave both blank to issue a token A for the partner to register with us.")
-    register_token_a = forms.CharField(label="partner's token A", required=False, max_length=64)
+        label=_("partner's versions URL"), required=False, assume_scheme="https",
+        help_text=_("To register with the partner now: its versions URL and the token A it gave you. "
+                    "Leave both blank to issue a token A for the partner to register with us."))
+    register_token_a = forms.CharField(label=_("partner's token A"), required=False, max_length=64)
 
     class Meta:
         model = Partner
@@ -345,8 +345,8 @@ class SessionCdrInline(ScopedInline, admin.TabularInline):
     fk_name = "session"
     extra = 0
     can_delete = False
-    verbose_name = "OCPI CDR (roaming: the eMSP pays)"
-    verbose_name_plural = "OCPI CDRs (roaming: the eMSP pays)"
+    verbose_name = _("OCPI CDR (roaming: the eMSP pays)")
+    verbose_name_plural = _("OCPI CDRs (roaming: the eMSP pays)")
     fields = ["cdr_id", "partner", "kind", "state", "total_excl_vat", "total_incl_vat", "invoice", "credit_note",
               "last_updated"]
     readonly_fields = fields
