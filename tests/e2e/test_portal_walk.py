@@ -6,17 +6,19 @@ link of the role's own area, one page per URL shape (`/portal/sessions/<id>/` on
 offer for download (PDF, CSV, XML, images). Then the account switches to German with the header's switcher and
 the same pages are walked again at phone width.
 
-Every page: no server error, no raw Decimal (`\\d\\.\\d{5,}`, form fields included), the area's navigation and
-one sign-out button, `<html lang>` of the language. English, desktop: axe-core finds no serious or critical
-WCAG 2.x A/AA violation. German, 375 px: axe-core again (what scrolls is a focusable region), nothing scrolls
-sideways, and no English key string is left. One session's start is the same local time on every page it
-appears on: the driver's dashboard, list, detail and dispute form, the support view, the admin, the receipt
-PDF. Sign-out works for each role; the sign-in and password-reset pages are checked in both languages too.
+Every page: no server error, no raw Decimal (`\\d\\.\\d{5,}`, form fields included), the area's navigation and one
+sign-out button, `<html lang>` of the language. English, desktop: axe-core finds no serious or critical WCAG 2.x
+A/AA violation. German, 375 px: axe-core again outside the admin (colour contrast aside: what scrolls is a
+focusable region), nothing scrolls sideways, and no English key string of tests/e2e/german_keys.py is left. One
+session's start is the same local time on every page it appears on: the driver's dashboard, list, detail and
+dispute form, the support view, the admin, the receipt PDF. Sign-out works for each role; the sign-in and password-
+reset pages are checked in both languages too.
 
 Screenshots of every page land in tests/e2e/artifacts/<role>-<lang>/ (README there). Problems are gathered
 and reported together, so one page's failure never hides another's. The admin's generic pages (changelist,
-change form, add form) are run through axe-core once per kind, and the superuser walks only the admin pages
-operator staff did not (same templates, and the suite's time is counted)."""
+change form, add form) are run through axe-core once per kind; the admin pages walked are those staff work with
+(`ADMIN_USED`), and the superuser walks its home, the sessions list, the chosen session's page and the admin pages
+operator staff did not see (same templates, and the suite's time is counted)."""
 from __future__ import annotations
 
 import re
