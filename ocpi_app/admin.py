@@ -99,7 +99,7 @@ class DisputedFilter(admin.SimpleListFilter):
 
 class MonthForm(forms.Form):
     month = forms.DateField(input_formats=["%Y-%m"], widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
-                            help_text="YYYY-MM")
+                            help_text=_("YYYY-MM"))
 
 
 @admin.register(CdrRecord)

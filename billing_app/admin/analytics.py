@@ -27,9 +27,9 @@ class AnalyticsFilterForm(DateRangeForm):
     too_long_message = _("Choose at most two years.")
     bucket = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week"), ("month", "Month")], initial="day")
     location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False,
-                                      empty_label="All locations",
-                                      help_text="Days are counted in UTC across all locations, in the "
-                                                "location's own time zone when you choose one.")
+                                      empty_label=_("All locations"),
+                                      help_text=_("Days are counted in UTC across all locations, in the "
+                                                  "location's own time zone when you choose one."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -21,7 +21,7 @@ from sessions_app.admin_scope import ReadOnlyScopedAdmin
 
 
 class CorrectionForm(forms.Form):
-    corrected_energy_kwh = forms.DecimalField(label="Corrected energy (kWh)", min_value=Decimal(0),
+    corrected_energy_kwh = forms.DecimalField(label=_("Corrected energy (kWh)"), min_value=Decimal(0),
                                               max_digits=12, decimal_places=3, required=False)
 
     def clean(self):

@@ -32,18 +32,18 @@ MAX_DAYS = 366
 
 class WhatIfForm(forms.Form):
     operator = forms.ModelChoiceField(queryset=None, required=False,
-                                      help_text="Whose sessions (only asked when you see several operators).")
+                                      help_text=_("Whose sessions (only asked when you see several operators)."))
     draft_tariff = forms.ModelChoiceField(
-        queryset=None, required=False, label="Draft: a stored tariff",
-        help_text="For an edited copy, use the tariff list's action \"Copy as a draft for a what-if\" and edit the "
-                  "copy: it applies to no session until it is assigned.")
-    draft_file = forms.FileField(required=False, label="…or an OCPI 2.2.1 tariff file (JSON)")
-    compared_tariff = forms.ModelChoiceField(queryset=None, required=False, label="Only sessions charged with",
-                                             empty_label="any tariff")
+        queryset=None, required=False, label=_("Draft: a stored tariff"),
+        help_text=_("For an edited copy, use the tariff list's action \"Copy as a draft for a what-if\" and edit the "
+                    "copy: it applies to no session until it is assigned."))
+    draft_file = forms.FileField(required=False, label=_("…or an OCPI 2.2.1 tariff file (JSON)"))
+    compared_tariff = forms.ModelChoiceField(queryset=None, required=False, label=_("Only sessions charged with"),
+                                             empty_label=_("any tariff"))
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="inclusive")
+    end_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text=_("inclusive"))
     locations = forms.ModelMultipleChoiceField(queryset=None, required=False,
-                                               help_text="None chosen: every location.")
+                                               help_text=_("None chosen: every location."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -139,9 +139,9 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
     language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES,
                                 help_text=_("the language it was issued in (the reader's); every re-render uses it; "
                                             "blank: issued before languages were recorded (the default language)"))
-    total_excl_vat = _money(default=0)
-    total_vat = _money(default=0)
-    total_incl_vat = _money(default=0)
+    total_excl_vat = _money(verbose_name=_("total excl vat"), default=0)
+    total_vat = _money(verbose_name=_("total vat"), default=0)
+    total_incl_vat = _money(verbose_name=_("total incl vat"), default=0)
     vat_per_rate = models.BooleanField(
         _("VAT per rate"), default=True,
         help_text=_("VAT computed per rate on the sum of its lines (EN 16931 BR-CO-17); "
@@ -210,9 +210,9 @@ class InvoiceLine(models.Model):
     unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=6, help_text=_("excl. VAT"))
     vat_rate = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True,
                                    help_text=_("blank: no VAT applies"))
-    amount_excl_vat = _money()
-    vat_amount = _money()
-    amount_incl_vat = _money()
+    amount_excl_vat = _money(verbose_name=_("amount excl vat"))
+    vat_amount = _money(verbose_name=_("vat amount"))
+    amount_incl_vat = _money(verbose_name=_("amount incl vat"))
 
     class Meta:
         verbose_name = _("invoice line")
@@ -249,8 +249,8 @@ class InvoiceVatSubtotal(models.Model):
     position = models.PositiveSmallIntegerField(_("position"))
     vat_rate = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True,
                                    help_text=_("blank: no VAT applies"))
-    taxable_amount = _money()
-    vat_amount = _money()
+    taxable_amount = _money(verbose_name=_("taxable amount"))
+    vat_amount = _money(verbose_name=_("vat amount"))
 
     class Meta:
         verbose_name = _("invoice vat subtotal")
@@ -342,10 +342,11 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
     buyer = models.JSONField(_("buyer"), default=dict)
     language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES,
                                 help_text=_("the language it was issued in (the reader's); every re-render uses it"))
-    total_excl_vat = _money()
-    total_vat = _money()
-    total_incl_vat = _money()
-    refund_amount = _money(default=0, help_text="what goes back to the card (0: no refund)")
+    total_excl_vat = _money(verbose_name=_("total excl vat"))
+    total_vat = _money(verbose_name=_("total vat"))
+    total_incl_vat = _money(verbose_name=_("total incl vat"))
+    refund_amount = _money(verbose_name=_("refund amount"), default=0,
+                           help_text=_("what goes back to the card (0: no refund)"))
     refund_status = models.CharField(_("refund status"), max_length=9, choices=RefundStatus.choices,
                                      default=RefundStatus.NONE)
     refund_failure_message = models.CharField(_("refund failure message"), max_length=255, blank=True,
@@ -392,9 +393,9 @@ class CreditNoteLine(models.Model):
     position = models.PositiveIntegerField(_("position"))
     description = models.CharField(_("description"), max_length=200)
     vat_rate = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True)
-    amount_excl_vat = _money()
-    vat_amount = _money()
-    amount_incl_vat = _money()
+    amount_excl_vat = _money(verbose_name=_("amount excl vat"))
+    vat_amount = _money(verbose_name=_("vat amount"))
+    amount_incl_vat = _money(verbose_name=_("amount incl vat"))
 
     class Meta:
         verbose_name = _("credit note line")

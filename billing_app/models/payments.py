@@ -87,10 +87,10 @@ class Payment(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
     currency = models.CharField(_("currency"), max_length=3)
-    amount_requested = _money(help_text="the hold (or charge) asked of Stripe")
-    amount_authorized = _money(help_text="what Stripe allowed")
-    amount_captured = _money()
-    amount_refunded = _money()
+    amount_requested = _money(verbose_name=_("amount requested"), help_text=_("the hold (or charge) asked of Stripe"))
+    amount_authorized = _money(verbose_name=_("amount authorized"), help_text=_("what Stripe allowed"))
+    amount_captured = _money(verbose_name=_("amount captured"))
+    amount_refunded = _money(verbose_name=_("amount refunded"))
     amount_due = models.DecimalField(_("amount due"), max_digits=14, decimal_places=2, null=True, blank=True,
                                      help_text=_("what this payment must end up capturing, once known (settlement)"))
     idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True,

@@ -77,7 +77,7 @@ def test_tariff_pages_name_models_and_fields_in_german(german_staff_client, oper
     listing = _page(german_staff_client, "billing_app_tariff_changelist")
     assert "Tarife" in listing and ">Tariffs<" not in listing
     form = _page(german_staff_client, "billing_app_tariff_change", tariff.pk)
-    for german in ("Karenzminuten beim Parken", "Ländercode", "OCPI-ID"):
+    for german in ("Karenzminuten beim Parken", "Ländercode", "OCPI-ID", "Mindestpreis zzgl. USt"):
         assert german in form
-    for english in ("Parking grace minutes", "Country code", "Ocpi id", "Start date time"):
+    for english in ("Parking grace minutes", "Country code", "Ocpi id", "Start date time", "Min price excl. VAT"):
         assert english not in form
