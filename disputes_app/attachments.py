@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
 
 EXTENSIONS = {
     "application/pdf": (".pdf",),
@@ -54,16 +55,17 @@ def validate_attachment(upload: UploadedFile) -> str:
     limit = settings.DISPUTE_ATTACHMENT_MAX_BYTES
     name = upload.name or "file"
     if upload.size is None or upload.size > limit:
-        raise ValidationError(f"{name} is larger than {filesizeformat(limit)}.")
+        raise ValidationError(_("%(name)s is larger than %(size)s.") % {"name": name, "size": filesizeformat(limit)})
     if upload.size == 0:
-        raise ValidationError(f"{name} is empty.")
+        raise ValidationError(_("%(name)s is empty.") % {"name": name})
     content_type = sniff_content_type(_read_head(upload))
     allowed = settings.DISPUTE_ATTACHMENT_TYPES
     if content_type not in allowed:
         kinds = ", ".join(ext for t in allowed for ext in EXTENSIONS.get(t, ()))
-        raise ValidationError(f"{name} is not a file type we accept ({kinds}).")
+        raise ValidationError(_("%(name)s is not a file type we accept (%(kinds)s).") % {"name": name, "kinds": kinds})
     if not name.lower().endswith(EXTENSIONS[content_type]):
-        raise ValidationError(f"{name}: the name does not match its content ({content_type}).")
+        raise ValidationError(_("%(name)s: the name does not match its content (%(type)s).") % {
+            "name": name, "type": content_type})
     return content_type
 
 
@@ -71,7 +73,7 @@ def validate_attachments(uploads: Sequence[UploadedFile]) -> list[str]:
     """Check every file of a message; returns their content types in order."""
     most = settings.DISPUTE_ATTACHMENT_MAX_FILES
     if len(uploads) > most:
-        raise ValidationError(f"At most {most} files per message.")
+        raise ValidationError(_("At most %(most)s files per message.") % {"most": most})
     errors, types = [], []
     for upload in uploads:
         try:

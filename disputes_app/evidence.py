@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.invoicing.reconciliation import session_card_payments
 from billing_app.models import Invoice, InvoiceLine, Payment, SessionCharge
@@ -37,7 +38,7 @@ EvidenceProvider = Callable[..., Any]
 class _Part:
     func: EvidenceProvider
     driver_visible: bool
-    title: str
+    title: str  # a lazy translation, shown in the reader's language
 
 
 def collect_evidence(*, ticket: DisputeTicket) -> dict[str, Any]:
@@ -202,12 +203,12 @@ def _signed_meter_values(*, ticket) -> dict[str, Any] | None:
 
 #: The parts of the bundle, in the order of the ticket page: name -> (provider, driver sees it, title).
 PARTS: dict[str, _Part] = {
-    "session": _Part(_session, True, "Session"),
-    "meter_samples": _Part(_meter_samples, True, "Meter samples"),
-    "periods": _Part(_periods, True, "Charging and idle periods"),
-    "charge": _Part(_charge, True, "Price (tariff snapshot and breakdown)"),
-    "connector_timeline": _Part(_connector_timeline, False, "Connector status timeline (±1 h)"),
-    "payments": _Part(_payments, True, "Payments and refunds"),
-    "invoices": _Part(_invoices, True, "Invoices and credit notes"),
-    "signed_meter_values": _Part(_signed_meter_values, True, "Signed meter values (OCMF) and what they prove"),
+    "session": _Part(_session, True, _("Session")),
+    "meter_samples": _Part(_meter_samples, True, _("Meter samples")),
+    "periods": _Part(_periods, True, _("Charging and idle periods")),
+    "charge": _Part(_charge, True, _("Price (tariff snapshot and breakdown)")),
+    "connector_timeline": _Part(_connector_timeline, False, _("Connector status timeline (±1 h)")),
+    "payments": _Part(_payments, True, _("Payments and refunds")),
+    "invoices": _Part(_invoices, True, _("Invoices and credit notes")),
+    "signed_meter_values": _Part(_signed_meter_values, True, _("Signed meter values (OCMF) and what they prove")),
 }

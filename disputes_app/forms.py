@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.selectors import operators_for
 
@@ -35,25 +36,25 @@ class MultipleFileField(forms.FileField):
 
 
 class TicketOpenForm(forms.Form):
-    reason = forms.ChoiceField(choices=DisputeTicket.Reason.choices)
+    reason = forms.ChoiceField(label=_("Reason"), choices=DisputeTicket.Reason.choices)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=5000,
-                                  help_text="What is wrong, as precisely as you can.")
+                                  label=_("Description"), help_text=_("What is wrong, as precisely as you can."))
 
 
 class MessageForm(forms.Form):
-    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
-    attachments = MultipleFileField(help_text="PDF, PNG, JPEG or text files.")
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}), max_length=10000)
+    attachments = MultipleFileField(label=_("Attachments"), help_text=_("PDF, PNG, JPEG or text files."))
 
 
 class StaffMessageForm(MessageForm):
-    internal = forms.BooleanField(required=False, label="Internal note (not shown to the driver)")
+    internal = forms.BooleanField(required=False, label=_("Internal note (not shown to the driver)"))
 
 
 class TransitionForm(forms.Form):
     """Only the statuses the ticket can move to now (resolving has its own form)."""
 
-    to_status = forms.ChoiceField(label="Move to", choices=[])
-    note = forms.CharField(required=False, max_length=1000)
+    to_status = forms.ChoiceField(label=_("Move to"), choices=[])
+    note = forms.CharField(label=_("Note"), required=False, max_length=1000)
 
     def __init__(self, *args, from_status: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -66,7 +67,7 @@ class ReopenForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="(nobody)")
+    assignee = forms.ModelChoiceField(queryset=None, required=False, label=_("Assignee"), empty_label=_("(nobody)"))
 
     def __init__(self, *args, staff, **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,28 +75,28 @@ class AssignForm(forms.Form):
 
 
 class ResolveForm(forms.Form):
-    kind = forms.ChoiceField(label="Resolution", choices=[("", "— choose —"), *(
+    kind = forms.ChoiceField(label=_("Resolution"), choices=[("", _("— choose —")), *(
         (k, label) for k, label in DisputeTicket.ResolutionKind.choices if k != DisputeTicket.ResolutionKind.CHARGEBACK
     )])
     amount = forms.DecimalField(required=False, max_digits=12, decimal_places=3,
-                                help_text="Refund or credit amount (incl. VAT).")
+                                label=_("Amount"), help_text=_("Refund or credit amount (incl. VAT)."))
     corrected_energy_kwh = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=3,
-                                              label="Corrected energy (kWh)", help_text="For re-pricing.")
+                                              label=_("Corrected energy (kWh)"), help_text=_("For re-pricing."))
     signature_override_reason = forms.CharField(
-        required=False, max_length=500, label="Override the meter's signatures because",
-        help_text="Only when re-pricing a session whose billed energy the meter's verified signatures prove.")
+        required=False, max_length=500, label=_("Override the meter's signatures because"),
+        help_text=_("Only when re-pricing a session whose billed energy the meter's verified signatures prove."))
     explanation = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000,
-                                  help_text="Sent to the driver; required when rejecting.")
+                                  label=_("Explanation"), help_text=_("Sent to the driver; required when rejecting."))
 
     def clean(self):
         data = super().clean()
         kind = data.get("kind")
         if kind == "reject" and not (data.get("explanation") or "").strip():
-            self.add_error("explanation", "A rejection needs an explanation for the driver.")
+            self.add_error("explanation", _("A rejection needs an explanation for the driver."))
         if kind == "reject" and data.get("amount") is not None:
-            self.add_error("amount", "A rejection has no amount.")
+            self.add_error("amount", _("A rejection has no amount."))
         if kind in ("refund", "credit_note") and data.get("amount") is None:
-            self.add_error("amount", "Enter the amount.")
+            self.add_error("amount", _("Enter the amount."))
         return data
 
     def details(self) -> dict:
@@ -106,18 +107,19 @@ class ResolveForm(forms.Form):
 
 
 class QueueFilterForm(forms.Form):
-    status = forms.ChoiceField(required=False, choices=[("", "any status"), *Status.choices])
-    operator = forms.ModelChoiceField(queryset=None, required=False, empty_label="any operator")
-    sla = forms.ChoiceField(required=False, label="SLA", choices=[("", "any SLA state"), *sla.SLA_STATES.items()])
-    assignee = forms.ChoiceField(required=False)
-    q = forms.CharField(required=False, max_length=100, label="Search",
-                        help_text="Driver, e-mail, session number, invoice number or ticket number.")
+    status = forms.ChoiceField(required=False, label=_("Status"), choices=[("", _("any status")), *Status.choices])
+    operator = forms.ModelChoiceField(queryset=None, required=False, label=_("Operator"), empty_label=_("any operator"))
+    sla = forms.ChoiceField(required=False, label=_("SLA"), choices=[("", _("any SLA state")), *sla.SLA_STATES.items()])
+    assignee = forms.ChoiceField(label=_("Assignee"), required=False)
+    q = forms.CharField(required=False, max_length=100, label=_("Search"),
+                        help_text=_("Driver, e-mail, session number, invoice number or ticket number."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["operator"].queryset = operators_for(user)
-        self.fields["assignee"].choices = [("", "anyone"), ("me", "me"), (UNASSIGNED, "nobody (unassigned)"), *(
-            (str(pk), name) for pk, name in assignees_for(user) if pk != user.pk)]
+        self.fields["assignee"].choices = [
+            ("", _("anyone")), ("me", _("me")), (UNASSIGNED, _("nobody (unassigned)")),
+            *((str(pk), name) for pk, name in assignees_for(user) if pk != user.pk)]
         self.user = user
 
     def clean_assignee(self) -> str:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import ChargingSession, Operator
 
@@ -20,12 +21,14 @@ class OperatorSla(models.Model):
 
     OWNER_PATH = "operator"
 
-    operator = models.OneToOneField(Operator, on_delete=models.CASCADE, related_name="dispute_sla")
-    first_response_hours = models.PositiveIntegerField(default=24)
-    resolution_hours = models.PositiveIntegerField(default=120)
+    operator = models.OneToOneField(Operator, verbose_name=_("operator"), on_delete=models.CASCADE,
+                                    related_name="dispute_sla")
+    first_response_hours = models.PositiveIntegerField(_("first response hours"), default=24)
+    resolution_hours = models.PositiveIntegerField(_("resolution hours"), default=120)
 
     class Meta:
-        verbose_name = "operator SLA"
+        verbose_name_plural = _("operator SLAs")
+        verbose_name = _("operator SLA")
         constraints = [
             models.CheckConstraint(name="sla_first_response_positive", condition=Q(first_response_hours__gte=1)),
             models.CheckConstraint(name="sla_resolution_positive", condition=Q(resolution_hours__gte=1)),
@@ -39,80 +42,90 @@ class DisputeTicket(models.Model):
     OWNER_PATH = "operator"
 
     class Reason(models.TextChoices):
-        WRONG_AMOUNT = "wrong_amount", "Wrong amount"
-        NOT_MINE = "not_mine", "Session not mine"
-        CHARGER_FAULT = "charger_fault", "Charger fault / stopped early"
-        PAYMENT_PROBLEM = "payment_problem", "Payment problem"
-        OTHER = "other", "Other"
+        WRONG_AMOUNT = "wrong_amount", _("Wrong amount")
+        NOT_MINE = "not_mine", _("Session not mine")
+        CHARGER_FAULT = "charger_fault", _("Charger fault / stopped early")
+        PAYMENT_PROBLEM = "payment_problem", _("Payment problem")
+        OTHER = "other", _("Other")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        IN_PROGRESS = "in_progress", "In progress"
-        WAITING_FOR_DRIVER = "waiting_for_driver", "Waiting for driver"
-        RESOLVED = "resolved", "Resolved"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        WAITING_FOR_DRIVER = "waiting_for_driver", _("Waiting for driver")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
 
     class Source(models.TextChoices):
-        DRIVER = "driver", "Driver"
-        SUPPORT = "support", "Support staff"
-        CHARGEBACK = "chargeback", "Stripe chargeback"
+        DRIVER = "driver", _("Driver")
+        SUPPORT = "support", _("Support staff")
+        CHARGEBACK = "chargeback", _("Stripe chargeback")
 
     class ResolutionKind(models.TextChoices):
-        REJECT = "reject", "Rejected"
-        REFUND = "refund", "Refund"
-        CREDIT_NOTE = "credit_note", "Credit note"
-        REPRICE = "reprice", "Re-priced"
-        CHARGEBACK = "chargeback", "Decided by the card issuer"
+        REJECT = "reject", _("Rejected")
+        REFUND = "refund", _("Refund")
+        CREDIT_NOTE = "credit_note", _("Credit note")
+        REPRICE = "reprice", _("Re-priced")
+        CHARGEBACK = "chargeback", _("Decided by the card issuer")
 
     ACTIVE_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.WAITING_FOR_DRIVER)
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="dispute_tickets")
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="dispute_tickets")
     driver = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="dispute_tickets",
-        help_text="blank only for a chargeback on a payment no driver account is known for",
+        settings.AUTH_USER_MODEL, verbose_name=_("driver"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="dispute_tickets",
+        help_text=_("blank only for a chargeback on a payment no driver account is known for"),
     )
     session = models.ForeignKey(
-        ChargingSession, null=True, blank=True, on_delete=models.PROTECT, related_name="dispute_tickets"
+        ChargingSession, verbose_name=_("session"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="dispute_tickets"
     )
-    invoice_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    payment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    stripe_dispute_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
-    chargeback_status = models.CharField(max_length=40, blank=True)
-    chargeback_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    chargeback_currency = models.CharField(max_length=3, blank=True)
-    evidence_due_by = models.DateTimeField(null=True, blank=True, help_text="Stripe's deadline for our evidence")
+    invoice_id = models.BigIntegerField(_("invoice id"), null=True, blank=True, db_index=True)
+    payment_id = models.BigIntegerField(_("payment id"), null=True, blank=True, db_index=True)
+    stripe_dispute_id = models.CharField(_("stripe dispute id"), max_length=255, null=True, blank=True, unique=True)
+    chargeback_status = models.CharField(_("chargeback status"), max_length=40, blank=True)
+    chargeback_amount = models.DecimalField(_("chargeback amount"), max_digits=14, decimal_places=2, null=True,
+                                            blank=True)
+    chargeback_currency = models.CharField(_("chargeback currency"), max_length=3, blank=True)
+    evidence_due_by = models.DateTimeField(_("evidence due by"), null=True, blank=True,
+                                           help_text=_("Stripe's deadline for our evidence"))
 
-    source = models.CharField(max_length=12, choices=Source.choices)
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    subject = models.CharField(max_length=200)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    subject = models.CharField(_("subject"), max_length=200)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+        settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="assigned_tickets"
     )
     opened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("opened by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+"
     )
-    opened_at = models.DateTimeField()
-    reopen_count = models.PositiveSmallIntegerField(default=0)
+    opened_at = models.DateTimeField(_("opened at"))
+    reopen_count = models.PositiveSmallIntegerField(_("reopen count"), default=0)
 
-    first_response_due = models.DateTimeField()
-    resolution_due = models.DateTimeField()
-    first_responded_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    first_response_breached = models.BooleanField(default=False)
-    resolution_breached = models.BooleanField(default=False)
-    escalated_at = models.DateTimeField(null=True, blank=True)
+    first_response_due = models.DateTimeField(_("first response due"))
+    resolution_due = models.DateTimeField(_("resolution due"))
+    first_responded_at = models.DateTimeField(_("first responded at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    first_response_breached = models.BooleanField(_("first response breached"), default=False)
+    resolution_breached = models.BooleanField(_("resolution breached"), default=False)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
 
-    resolution_kind = models.CharField(max_length=12, choices=ResolutionKind.choices, blank=True)
-    resolution_explanation = models.TextField(blank=True)
-    resolution_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    resolution_currency = models.CharField(max_length=3, blank=True)
+    resolution_kind = models.CharField(_("resolution kind"), max_length=12, choices=ResolutionKind.choices, blank=True)
+    resolution_explanation = models.TextField(_("resolution explanation"), blank=True)
+    resolution_amount = models.DecimalField(_("resolution amount"), max_digits=14, decimal_places=2, null=True,
+                                            blank=True)
+    resolution_currency = models.CharField(_("resolution currency"), max_length=3, blank=True)
     resolution_reference = models.JSONField(
-        default=dict, blank=True, encoder=DjangoJSONEncoder,
-        help_text="what the resolver created (refund, credit note ids)",
+        _("resolution reference"), default=dict, blank=True, encoder=DjangoJSONEncoder,
+        help_text=_("what the resolver created (refund, credit note ids)"),
     )
 
     class Meta:
+        verbose_name = _("dispute ticket")
+        verbose_name_plural = _("dispute tickets")
         ordering = ["-opened_at"]
         indexes = [
             models.Index(fields=["operator", "status"], name="ticket_operator_status"),
@@ -149,24 +162,37 @@ class TicketTransition(models.Model):
     OWNER_PATH = "ticket__operator"
 
     class Kind(models.TextChoices):
-        STATUS = "status", "Status change"
-        ASSIGNMENT = "assignment", "Assignment"
-        ESCALATION = "escalation", "SLA escalation"
+        STATUS = "status", _("Status change")
+        ASSIGNMENT = "assignment", _("Assignment")
+        ESCALATION = "escalation", _("SLA escalation")
 
-    ticket = models.ForeignKey(DisputeTicket, on_delete=models.CASCADE, related_name="transitions")
-    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STATUS)
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+    ticket = models.ForeignKey(DisputeTicket, verbose_name=_("ticket"), on_delete=models.CASCADE,
+                               related_name="transitions")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.STATUS)
+    from_status = models.CharField(_("from status"), max_length=20, blank=True)
+    to_status = models.CharField(_("to status"), max_length=20)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
+                           on_delete=models.SET_NULL,
                            related_name="+")
-    at = models.DateTimeField()
-    note = models.TextField(blank=True)
+    at = models.DateTimeField(_("at"))
+    note = models.TextField(_("note"), blank=True)
 
     class Meta:
+        verbose_name = _("ticket transition")
+        verbose_name_plural = _("ticket transitions")
         ordering = ["ticket", "at", "pk"]
 
     def __str__(self) -> str:
         return f"{self.from_status or '-'} -> {self.to_status} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def from_status_label(self) -> str:
+        return DisputeTicket.Status(self.from_status).label if self.from_status in DisputeTicket.Status.values else ""
+
+    @property
+    def to_status_label(self) -> str:
+        return DisputeTicket.Status(self.to_status).label if self.to_status in DisputeTicket.Status.values else (
+            self.to_status)
 
 
 class TicketMessage(models.Model):
@@ -174,15 +200,19 @@ class TicketMessage(models.Model):
 
     OWNER_PATH = "ticket__operator"
 
-    ticket = models.ForeignKey(DisputeTicket, on_delete=models.CASCADE, related_name="messages")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+    ticket = models.ForeignKey(DisputeTicket, verbose_name=_("ticket"), on_delete=models.CASCADE,
+                               related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), null=True, blank=True,
+                               on_delete=models.SET_NULL,
                                related_name="+")
-    from_staff = models.BooleanField()
-    body = models.TextField()
-    internal = models.BooleanField(default=False)
-    created_at = models.DateTimeField()
+    from_staff = models.BooleanField(_("from staff"))
+    body = models.TextField(_("body"))
+    internal = models.BooleanField(_("internal"), default=False)
+    created_at = models.DateTimeField(_("created at"))
 
     class Meta:
+        verbose_name = _("ticket message")
+        verbose_name_plural = _("ticket messages")
         ordering = ["ticket", "created_at", "pk"]
         constraints = [
             models.CheckConstraint(name="internal_notes_are_staff_only",
@@ -203,13 +233,16 @@ class MessageAttachment(models.Model):
 
     OWNER_PATH = "message__ticket__operator"
 
-    message = models.ForeignKey(TicketMessage, on_delete=models.CASCADE, related_name="attachments")
-    file = models.FileField(upload_to=_attachment_path, max_length=255)
-    original_name = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=100)
-    size = models.PositiveIntegerField()
+    message = models.ForeignKey(TicketMessage, verbose_name=_("message"), on_delete=models.CASCADE,
+                                related_name="attachments")
+    file = models.FileField(_("file"), upload_to=_attachment_path, max_length=255)
+    original_name = models.CharField(_("original name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveIntegerField(_("size"))
 
     class Meta:
+        verbose_name = _("message attachment")
+        verbose_name_plural = _("message attachments")
         ordering = ["message", "pk"]
 
     def __str__(self) -> str:
@@ -222,12 +255,14 @@ class Evidence(models.Model):
 
     OWNER_PATH = "ticket__operator"
 
-    ticket = models.OneToOneField(DisputeTicket, on_delete=models.CASCADE, related_name="evidence")
-    data = models.JSONField(encoder=DjangoJSONEncoder)
-    collected_at = models.DateTimeField()
+    ticket = models.OneToOneField(DisputeTicket, verbose_name=_("ticket"), on_delete=models.CASCADE,
+                                  related_name="evidence")
+    data = models.JSONField(_("data"), encoder=DjangoJSONEncoder)
+    collected_at = models.DateTimeField(_("collected at"))
 
     class Meta:
-        verbose_name_plural = "evidence"
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
 
     def __str__(self) -> str:
         return f"evidence of ticket {self.ticket_id}"

@@ -14,6 +14,7 @@ from sessions_app.selectors import operator_time_zone
 
 from . import selectors
 from .models import DisputeTicket, TicketMessage
+from .subjects import subject_text
 
 
 def _send_on_commit(*, subject, template: str, context: dict, recipients: list[str], language: str = "") -> None:
@@ -47,7 +48,7 @@ def message_posted(message: TicketMessage) -> None:
     else:
         recipients = selectors.support_recipients(ticket)
     _send_on_commit(
-        subject=f"[Ticket #{ticket.pk}] {ticket.subject}",
+        subject=lambda: f"[Ticket #{ticket.pk}] {subject_text(ticket.subject)}",
         template="emails/dispute_message.txt",
         context={"ticket": ticket, "message": message, "to_driver": message.from_staff, **_links(ticket)},
         recipients=recipients,
@@ -70,7 +71,8 @@ def ticket_resolved(ticket: DisputeTicket) -> None:
 
 def ticket_escalated(ticket: DisputeTicket, *, breaches: list[str]) -> None:
     _send_on_commit(
-        subject=f"[Ticket #{ticket.pk}] SLA breached: {', '.join(breaches)}",
+        subject=lambda: f"[Ticket #{ticket.pk}] " + gettext("SLA breached: %(missed)s") % {
+            "missed": ", ".join(breaches)},
         template="emails/dispute_escalation.txt",
         context={"ticket": ticket, "breaches": breaches, **_links(ticket)},
         recipients=selectors.escalation_recipients(ticket),
@@ -79,7 +81,8 @@ def ticket_escalated(ticket: DisputeTicket, *, breaches: list[str]) -> None:
 
 def chargeback_opened(ticket: DisputeTicket) -> None:
     _send_on_commit(
-        subject=f"[Ticket #{ticket.pk}] Chargeback {ticket.stripe_dispute_id}",
+        subject=lambda: f"[Ticket #{ticket.pk}] " + gettext("Chargeback %(dispute)s") % {
+            "dispute": ticket.stripe_dispute_id},
         template="emails/dispute_chargeback.txt",
         context={"ticket": ticket, **_links(ticket)},
         recipients=selectors.escalation_recipients(ticket),

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
 from django.db.models.functions import Least
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import Operator
 
@@ -23,7 +24,7 @@ OK = "ok"
 AT_RISK = "at_risk"
 BREACHED = "breached"
 DONE = "done"
-SLA_STATES = {OK: "On time", AT_RISK: "At risk", BREACHED: "Breached", DONE: "Resolved / closed"}
+SLA_STATES = {OK: _("On time"), AT_RISK: _("At risk"), BREACHED: _("Breached"), DONE: _("Resolved / closed")}
 
 
 @dataclass(frozen=True, slots=True)

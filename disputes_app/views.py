@@ -11,6 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from billing_app.invoicing.selectors import invoices_for_driver
@@ -114,7 +115,7 @@ def support_ticket(request: HttpRequest, pk: int) -> HttpResponse:
     forms = _support_forms(ticket, request.POST, request.FILES, action=action)
     if action:
         if _support_action(request, ticket, action, forms):
-            messages.success(request, "Saved.")
+            messages.success(request, _("Saved."))
             return redirect("disputes:support_ticket", pk=ticket.pk)
         ticket.refresh_from_db()
     now = timezone.now()
@@ -177,7 +178,7 @@ def driver_ticket_new(request: HttpRequest) -> HttpResponse:
                                                     description=form.cleaned_data["description"])
 
         if form_call(form, open_ticket):
-            messages.success(request, "Your ticket is open; we will answer by email.")
+            messages.success(request, _("Your ticket is open; we will answer by email."))
             return redirect("disputes:detail", pk=result["ticket"].pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "disputes/new.html", {"form": form, "session": session, "invoice": invoice},
@@ -195,12 +196,12 @@ def driver_ticket(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid() and form_call(form, lambda: services.message_post(
                 ticket=ticket, author=request.user, body=form.cleaned_data["body"],
                 attachments=form.cleaned_data["attachments"])):
-            messages.success(request, "Message sent.")
+            messages.success(request, _("Message sent."))
             return redirect("disputes:detail", pk=ticket.pk)
     elif action == "reopen":
         if reopen_form.is_valid() and form_call(reopen_form, lambda: services.ticket_transition(
                 ticket=ticket, to_status=Status.OPEN, by=request.user, note="reopened by driver")):
-            messages.success(request, "Ticket reopened.")
+            messages.success(request, _("Ticket reopened."))
             return redirect("disputes:detail", pk=ticket.pk)
     elif action:
         raise Http404("No such action.")

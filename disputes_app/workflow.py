@@ -8,6 +8,8 @@ Pure: no ORM. `services.ticket_transition` consults it before changing anything.
 """
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from .models import DisputeTicket
 
 Status = DisputeTicket.Status
@@ -38,6 +40,6 @@ def refusal(from_status: str, to_status: str) -> str:
     """Why from_status -> to_status is refused, naming what is possible instead."""
     label = dict(Status.choices)
     allowed = sorted(ALLOWED_TRANSITIONS.get(from_status, frozenset()))
-    options = ", ".join(label[s] for s in allowed) or "nothing"
-    return (f"A ticket that is {label.get(from_status, from_status)} cannot move to "
-            f"{label.get(to_status, to_status)}; it can move to: {options}.")
+    options = ", ".join(str(label[s]) for s in allowed) or _("nothing")
+    return _("A ticket that is %(status)s cannot move to %(target)s; it can move to: %(options)s.") % {
+        "status": label.get(from_status, from_status), "target": label.get(to_status, to_status), "options": options}

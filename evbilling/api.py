@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import Throttled, ValidationError
@@ -41,7 +42,7 @@ class TokenView(APIView):
         if getattr(request, "axes_locked_out", False):
             raise Throttled(wait=signin.lockout_seconds(), detail=signin.LOCKOUT_MESSAGE)
         if user is None:
-            raise ValidationError({"non_field_errors": ["Unable to log in with provided credentials."]})
+            raise ValidationError({"non_field_errors": [_("Unable to log in with provided credentials.")]})
         return Response({"token": api_token_create(user=user)}, status=status.HTTP_200_OK)
 
 

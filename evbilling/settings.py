@@ -27,7 +27,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "evbilling.apps.EvbillingAdminConfig",  # django.contrib.admin with our site (evbilling/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -227,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
     "ocpi-push-due": {  # OCPI push retries (and first attempts whose task was lost); claimed per push
         "task": "ocpi_app.push.deliver_due",
         "schedule": crontab(minute="*"),
+    },
+    "ocpi-settlement-monthly": {  # each roaming partner's invoice for its operator's previous month; idempotent
+        "task": "ocpi_app.settlement.run_monthly",
+        "schedule": crontab(minute=45, hour=2),
     },
     "ocpi-sessions-push-active": {  # running roaming sessions with their energy and cost so far
         "task": "ocpi_app.sessions.push_active",

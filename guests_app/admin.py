@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from guests_app.models import GuestSession
 from guests_app.qr import connector_path, qr_png, qr_svg
@@ -30,7 +31,7 @@ class GuestSessionAdmin(OperatorScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="receipt")
+    @admin.display(description=_("receipt"))
     def receipt(self, obj):
         receipt = obj.session.receipts.exclude(number=None).first() if obj.session_id else None
         if receipt is None:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GuestsAppConfig(AppConfig):
@@ -6,7 +7,7 @@ class GuestsAppConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "guests_app"
-    verbose_name = "Guest charging"
+    verbose_name = _("Guest charging")
 
     def ready(self):
         from guests_app import receivers  # noqa: F401 - connects the session signal receivers

@@ -31,31 +31,41 @@ class GuestSession(models.Model):
 
     LIVE_STATES = (State.STARTING, State.CHARGING)
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="guest_sessions")
-    connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="guest_sessions")
-    driver = models.OneToOneField(User, on_delete=models.PROTECT, related_name="guest_session",
-                                  help_text="the guest's own driver row; it cannot sign in")
-    id_token = models.OneToOneField(IdToken, on_delete=models.PROTECT, related_name="guest_session",
-                                    help_text="the one-time token the charger is started with")
-    session = models.OneToOneField(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="guest_sessions")
+    connector = models.ForeignKey(Connector, verbose_name=_("connector"), on_delete=models.PROTECT,
+                                  related_name="guest_sessions")
+    driver = models.OneToOneField(User, verbose_name=_("driver"), on_delete=models.PROTECT,
+                                  related_name="guest_session",
+                                  help_text=_("the guest's own driver row; it cannot sign in"))
+    id_token = models.OneToOneField(IdToken, verbose_name=_("id token"), on_delete=models.PROTECT,
+                                    related_name="guest_session",
+                                    help_text=_("the one-time token the charger is started with"))
+    session = models.OneToOneField(ChargingSession, verbose_name=_("session"), null=True, blank=True,
+                                   on_delete=models.PROTECT,
                                    related_name="guest")
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    access_key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the guest's link key")
-    email = models.EmailField(blank=True, help_text="for the receipt; optional")
-    language = models.CharField(max_length=12, default="en")
-    state = models.CharField(max_length=20, choices=State.choices, default=State.AWAITING_PAYMENT)
-    message = models.CharField(max_length=255, blank=True, help_text="what the guest is told (a decline, a refusal)")
-    currency = models.CharField(max_length=3)
-    hold_amount = models.DecimalField(max_digits=14, decimal_places=2)
-    stripe_customer_id = models.CharField(max_length=255, blank=True)
-    setup_intent_id = models.CharField(max_length=255, blank=True)
-    start_command_id = models.CharField(max_length=64, blank=True)
-    start_deadline = models.DateTimeField(null=True, blank=True)
-    stop_requested_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    payment = models.ForeignKey(Payment, verbose_name=_("payment"), null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")
+    access_key_hash = models.CharField(_("access key hash"), max_length=64, unique=True,
+                                       help_text=_("SHA-256 of the guest's link key"))
+    email = models.EmailField(_("email"), blank=True, help_text=_("for the receipt; optional"))
+    language = models.CharField(_("language"), max_length=12, default="en")
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.AWAITING_PAYMENT)
+    message = models.CharField(_("message"), max_length=255, blank=True,
+                               help_text=_("what the guest is told (a decline, a refusal)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    hold_amount = models.DecimalField(_("hold amount"), max_digits=14, decimal_places=2)
+    stripe_customer_id = models.CharField(_("stripe customer id"), max_length=255, blank=True)
+    setup_intent_id = models.CharField(_("setup intent id"), max_length=255, blank=True)
+    start_command_id = models.CharField(_("start command id"), max_length=64, blank=True)
+    start_deadline = models.DateTimeField(_("start deadline"), null=True, blank=True)
+    stop_requested_at = models.DateTimeField(_("stop requested at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("guest session")
+        verbose_name_plural = _("guest sessions")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "start_deadline"], name="guest_state_deadline")]
         constraints = [

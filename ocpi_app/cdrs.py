@@ -9,19 +9,24 @@ without a cdrs receiver pulls it (`sent`).
 """
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from billing_app.models import SessionCharge
+from billing_app.invoicing.lines import lines_from_breakdown
+from billing_app.models import CreditNote, Invoice, SessionCharge
+from billing_app.money import quantize_money, share_out, vat_breakdown
 from billing_app.pricing import ocpi
 from billing_app.tariffs.cdr import cdr_for_charge
 
 from .models import CdrRecord, PartnerToken
 from .push import push_enqueue
 from .sessions import token_party
+
+logger = logging.getLogger(__name__)
 
 _COST_KEYS = ("total_cost", "total_fixed_cost", "total_energy_cost", "total_time_cost", "total_parking_cost",
               "total_reservation_cost")
@@ -45,9 +50,24 @@ def _roaming_cdr(charge: SessionCharge, token: PartnerToken, cdr_id: str) -> dic
     return cdr
 
 
-def _issue(*, token: PartnerToken, session_id: int, cdr: dict[str, Any], kind: str,
+def rate_key(rate: Decimal | None) -> str:
+    """A VAT rate as a key of `CdrRecord.net_by_rate` ('' where no VAT applies)."""
+    return "" if rate is None else format(Decimal(rate).normalize(), "f")
+
+
+def charge_net_by_rate(charge: SessionCharge) -> dict[str, str]:
+    """The charge's net amount per VAT rate: the sum of its invoice lines at each rate, each rounded once
+    (the lines a receipt of it would have), so a settlement's VAT per rate starts from the CDR's own figures."""
+    sums: dict[str, Decimal] = {}
+    for line in lines_from_breakdown(charge.breakdown, currency=charge.currency):
+        key = rate_key(line.vat_rate)
+        sums[key] = sums.get(key, Decimal(0)) + line.amount_excl_vat
+    return {key: str(value) for key, value in sums.items()}
+
+
+def _issue(*, token: PartnerToken, session_id: int, cdr: dict[str, Any], kind: str, net_by_rate: dict[str, str],
            credit_reference: CdrRecord | None = None) -> CdrRecord:
-    record = CdrRecord.objects.create(
+    record = CdrRecord.objects.create(net_by_rate=net_by_rate,
         partner=token.partner, session_id=session_id, cdr_id=cdr["id"], kind=kind, credit_reference=credit_reference,
         currency=cdr["currency"], total_excl_vat=cdr["total_cost"]["excl_vat"],
         total_incl_vat=cdr["total_cost"].get("incl_vat", cdr["total_cost"]["excl_vat"]), body=ocpi.dumps(cdr),
@@ -83,13 +103,59 @@ def cdr_issue_for_charge(*, charge_id: int) -> list[CdrRecord]:
         credit.update(id=f"{base}-C{count}", credit=True, credit_reference_id=live.cdr_id,
                       last_updated=ocpi.format_datetime_seconds(timezone.now()))
         issued.append(_issue(token=token, session_id=charge.session_id, cdr=credit, kind=CdrRecord.Kind.CREDIT,
-                             credit_reference=live))
+                             credit_reference=live, net_by_rate={key: str(-Decimal(net)) for key, net
+                                                                 in live.net_by_rate.items()}))
     cdr_id = base if count == 0 else f"{base}-R{count + 1}"
     issued.append(_issue(token=token, session_id=charge.session_id, cdr=_roaming_cdr(charge, token, cdr_id),
-                         kind=CdrRecord.Kind.CDR))
+                         kind=CdrRecord.Kind.CDR, net_by_rate=charge_net_by_rate(charge)))
     return issued
 
 
 def _review_done(charge: SessionCharge) -> bool:
     return charge.review.status != "held"
 
+
+
+@transaction.atomic
+def cdr_correct_for_credit_note(*, credit_note_id: int, session_id: int) -> list[CdrRecord]:
+    """A credit note on the settlement invoice that holds a roaming session's CDR (a dispute resolved with a
+    credit or a re-price) reaches the partner the OCPI way: a credit CDR cancelling that CDR and a corrected CDR
+    with the credited net taken off (shared over the CDR's VAT rates in proportion, VAT per rate on the rest;
+    `remark` names the credit note). Both are settled by that credit note, so neither is invoiced or credited
+    again. Idempotent per credit note; nothing when the note is not on the invoice of the session's live CDR or
+    credits more than it."""
+    note = CreditNote.objects.filter(pk=credit_note_id, invoice__kind=Invoice.Kind.SETTLEMENT).first()
+    if note is None or CdrRecord.objects.filter(credit_note=note).exists():
+        return []
+    live = (CdrRecord.objects.select_for_update(of=("self",)).select_related("partner", "session")
+            .filter(session_id=session_id, kind=CdrRecord.Kind.CDR, credited_by__isnull=True,
+                    invoice_id=note.invoice_id).first())
+    token = PartnerToken.objects.select_related("partner").filter(id_token_id=live.session.id_token_id).first() \
+        if live is not None else None
+    if live is None or token is None:
+        return []
+    if note.total_excl_vat > live.total_excl_vat:
+        logger.warning("credit note %s credits more than CDR %s: no OCPI correction sent", note, live.cdr_id)
+        return []
+    base = f"{live.session.operator.invoice_prefix}-CDR-{session_id}"
+    count = CdrRecord.objects.filter(session_id=session_id).count()
+    now = ocpi.format_datetime_seconds(timezone.now())
+    credit = _negated(ocpi.loads(live.body))
+    credit.update(id=f"{base}-C{count}", credit=True, credit_reference_id=live.cdr_id, last_updated=now)
+    issued = [_issue(token=token, session_id=session_id, cdr=credit, kind=CdrRecord.Kind.CREDIT, credit_reference=live,
+                     net_by_rate={key: str(-Decimal(net)) for key, net in live.net_by_rate.items()})]
+    remaining = quantize_money(live.total_excl_vat - note.total_excl_vat, live.currency)
+    if remaining > 0:
+        keys = sorted(live.net_by_rate)
+        nets = share_out(remaining, [Decimal(live.net_by_rate[key]) for key in keys], live.currency)
+        net_by_rate = {key: str(net) for key, net in zip(keys, nets, strict=True)}
+        vat = vat_breakdown(((None if key == "" else Decimal(key), net) for key, net in zip(keys, nets, strict=True)),
+                            live.currency)
+        corrected = {key: value for key, value in ocpi.loads(live.body).items() if key not in _COST_KEYS}
+        corrected.update(id=f"{base}-R{count + 1}", last_updated=now, total_cost={"excl_vat": vat.net,
+                                                                                    "incl_vat": vat.gross},
+                         remark=f"Corrected by credit note {note.number} on invoice {note.invoice.number}"[:255])
+        issued.append(_issue(token=token, session_id=session_id, cdr=corrected, kind=CdrRecord.Kind.CDR,
+                             net_by_rate=net_by_rate))
+    CdrRecord.objects.filter(pk__in=[record.pk for record in issued]).update(credit_note=note)
+    return issued

@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import Operator
 
@@ -25,15 +26,17 @@ class CpoParty(models.Model):
 
     OWNER_PATH = "operator"
 
-    operator = models.OneToOneField(Operator, on_delete=models.CASCADE, related_name="ocpi_party")
-    country_code = models.CharField(max_length=2, validators=[ocpi_country_validator])
-    party_id = models.CharField("party id", max_length=3, validators=[party_id_validator])
-    business_name = models.CharField(max_length=100, blank=True, help_text="blank: the operator's legal name")
-    website = models.URLField(blank=True)
+    operator = models.OneToOneField(Operator, verbose_name=_("operator"), on_delete=models.CASCADE,
+                                    related_name="ocpi_party")
+    country_code = models.CharField(_("country code"), max_length=2, validators=[ocpi_country_validator])
+    party_id = models.CharField(_("party id"), max_length=3, validators=[party_id_validator])
+    business_name = models.CharField(_("business name"), max_length=100, blank=True,
+                                     help_text=_("blank: the operator's legal name"))
+    website = models.URLField(_("website"), blank=True)
 
     class Meta:
-        verbose_name = "OCPI CPO party"
-        verbose_name_plural = "OCPI CPO parties"
+        verbose_name = _("OCPI CPO party")
+        verbose_name_plural = _("OCPI CPO parties")
         constraints = [
             models.UniqueConstraint(fields=["country_code", "party_id"], name="unique_ocpi_cpo_party"),
         ]
@@ -71,33 +74,41 @@ class Partner(models.Model):
         B = "B", "Token B (we registered with the partner)"
         C = "C", "Token C (the partner registered with us)"
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="ocpi_partners")
-    name = models.CharField(max_length=100)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
-    country_code = models.CharField(max_length=2, blank=True, validators=[ocpi_country_validator])
-    party_id = models.CharField("party id", max_length=3, blank=True, validators=[party_id_validator])
-    role = models.CharField(max_length=5, choices=Role.choices, blank=True)
-    business_name = models.CharField(max_length=100, blank=True)
-    roles = models.JSONField(default=list, blank=True, help_text="the CredentialsRoles the partner sent")
-    versions_url = models.URLField("versions URL", max_length=500, blank=True)
-    version = models.CharField(max_length=8, blank=True)
-    endpoints = models.JSONField(default=list, blank=True, help_text="the partner's 2.2.1 endpoints")
-    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False,
-                                  help_text="SHA-256 of the token the partner sends us")
-    token_kind = models.CharField(max_length=1, choices=TokenKind.choices, blank=True, editable=False)
-    token_theirs = models.CharField(max_length=64, blank=True, editable=False,
-                                    help_text="the token we send the partner (its token B or C)")
-    roaming_driver = models.OneToOneField("sessions_app.User", null=True, blank=True, on_delete=models.PROTECT,
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="ocpi_partners")
+    name = models.CharField(_("name"), max_length=100)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    country_code = models.CharField(_("country code"), max_length=2, blank=True, validators=[ocpi_country_validator])
+    party_id = models.CharField(_("party id"), max_length=3, blank=True, validators=[party_id_validator])
+    role = models.CharField(_("role"), max_length=5, choices=Role.choices, blank=True)
+    business_name = models.CharField(_("business name"), max_length=100, blank=True)
+    roles = models.JSONField(_("roles"), default=list, blank=True, help_text=_("the CredentialsRoles the partner sent"))
+    versions_url = models.URLField(_("versions URL"), max_length=500, blank=True)
+    version = models.CharField(_("version"), max_length=8, blank=True)
+    endpoints = models.JSONField(_("endpoints"), default=list, blank=True, help_text=_("the partner's 2.2.1 endpoints"))
+    token_hash = models.CharField(_("token hash"), max_length=64, null=True, blank=True, unique=True, editable=False,
+                                  help_text=_("SHA-256 of the token the partner sends us"))
+    token_kind = models.CharField(_("token kind"), max_length=1, choices=TokenKind.choices, blank=True, editable=False)
+    token_theirs = models.CharField(_("token theirs"), max_length=64, blank=True, editable=False,
+                                    help_text=_("the token we send the partner (its token B or C)"))
+    company = models.OneToOneField("sessions_app.Company", verbose_name=_("company"), null=True, blank=True,
+                                   on_delete=models.PROTECT,
+                                   related_name="ocpi_partner",
+                                   help_text=_("the partner's legal entity, the buyer of its monthly settlement "
+                                               "invoices"))
+    roaming_driver = models.OneToOneField("sessions_app.User", verbose_name=_("roaming driver"), null=True, blank=True,
+                                          on_delete=models.PROTECT,
                                           related_name="ocpi_partner", editable=False,
-                                          help_text="stands for the partner's drivers on their tokens and sessions")
-    registered_at = models.DateTimeField(null=True, blank=True)
-    unregistered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                                          help_text=_("stands for the partner's drivers on their tokens and sessions"))
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    unregistered_at = models.DateTimeField(_("unregistered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name_plural = _("OCPI partners")
         ordering = ["operator", "name"]
-        verbose_name = "OCPI partner"
+        verbose_name = _("OCPI partner")
         constraints = [
             models.UniqueConstraint(fields=["operator", "name"], name="unique_ocpi_partner_name"),
             models.UniqueConstraint(fields=["operator", "country_code", "party_id", "role"],
@@ -125,11 +136,14 @@ class PartnerTariff(models.Model):
 
     OWNER_PATH = "partner__operator"
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tariff_links")
-    tariff = models.ForeignKey("billing_app.Tariff", on_delete=models.CASCADE, related_name="ocpi_partner_links")
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.CASCADE,
+                                related_name="tariff_links")
+    tariff = models.ForeignKey("billing_app.Tariff", verbose_name=_("tariff"), on_delete=models.CASCADE,
+                               related_name="ocpi_partner_links")
 
     class Meta:
-        verbose_name = "tariff shown to the partner"
+        verbose_name_plural = _("tariff shown to the partners")
+        verbose_name = _("tariff shown to the partner")
         constraints = [models.UniqueConstraint(fields=["partner", "tariff"], name="one_partner_tariff_link")]
 
     def __str__(self) -> str:
@@ -142,8 +156,13 @@ class LocationVersion(models.Model):
 
     OWNER_PATH = "location__operator"
 
-    location = models.OneToOneField("sessions_app.Location", on_delete=models.CASCADE, related_name="ocpi_version")
-    last_updated = models.DateTimeField(db_index=True)
+    location = models.OneToOneField("sessions_app.Location", verbose_name=_("location"), on_delete=models.CASCADE,
+                                    related_name="ocpi_version")
+    last_updated = models.DateTimeField(_("last updated"), db_index=True)
+
+    class Meta:
+        verbose_name = _("location version")
+        verbose_name_plural = _("location versions")
 
     def __str__(self) -> str:
         return f"{self.location_id} at {self.last_updated:%Y-%m-%d %H:%M:%S}"
@@ -166,28 +185,28 @@ class PushDelivery(models.Model):
 
     OPEN_STATUSES = (Status.PENDING, Status.RETRYING)
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="pushes")
-    module = models.CharField(max_length=20)
-    object_id = models.CharField(max_length=100)
-    method = models.CharField(max_length=6)
-    url = models.URLField("URL", max_length=700)
-    to_party = models.CharField(max_length=6, blank=True,
-                                help_text="CC*PID the push is for when the partner is a hub (OCPI-to-* headers)")
-    body = models.TextField(help_text="the OCPI JSON sent")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField("last OCPI status code", null=True, blank=True)
-    last_error = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.CASCADE, related_name="pushes")
+    module = models.CharField(_("module"), max_length=20)
+    object_id = models.CharField(_("object id"), max_length=100)
+    method = models.CharField(_("method"), max_length=6)
+    url = models.URLField(_("URL"), max_length=700)
+    to_party = models.CharField(_("to party"), max_length=6, blank=True,
+                                help_text=_("CC*PID the push is for when the partner is a hub (OCPI-to-* headers)"))
+    body = models.TextField(_("body"), help_text=_("the OCPI JSON sent"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    last_http_status = models.PositiveSmallIntegerField(_("last http status"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("last OCPI status code"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        verbose_name = "OCPI push"
-        verbose_name_plural = "OCPI pushes"
+        verbose_name = _("OCPI push")
+        verbose_name_plural = _("OCPI pushes")
         indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status__in=["pending", "retrying"]),
                                 name="ocpi_push_due")]
         constraints = [
@@ -214,19 +233,21 @@ class PartnerToken(models.Model):
         ALLOWED_OFFLINE = "ALLOWED_OFFLINE", "Allowed offline (only when the eMSP is unreachable)"
         NEVER = "NEVER", "Never (real-time authorization required)"
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tokens")
-    id_token = models.OneToOneField("sessions_app.IdToken", on_delete=models.PROTECT, related_name="ocpi_token")
-    uid = models.CharField(max_length=36)
-    type = models.CharField(max_length=12)
-    contract_id = models.CharField(max_length=36)
-    valid = models.BooleanField()
-    whitelist = models.CharField(max_length=15, choices=Whitelist.choices)
-    last_updated = models.DateTimeField()
-    data = models.TextField(help_text="the Token object as the partner sent it (JSON)")
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.CASCADE, related_name="tokens")
+    id_token = models.OneToOneField("sessions_app.IdToken", verbose_name=_("id token"), on_delete=models.PROTECT,
+                                    related_name="ocpi_token")
+    uid = models.CharField(_("uid"), max_length=36)
+    type = models.CharField(_("type"), max_length=12)
+    contract_id = models.CharField(_("contract id"), max_length=36)
+    valid = models.BooleanField(_("valid"))
+    whitelist = models.CharField(_("whitelist"), max_length=15, choices=Whitelist.choices)
+    last_updated = models.DateTimeField(_("last updated"))
+    data = models.TextField(_("data"), help_text=_("the Token object as the partner sent it (JSON)"))
 
     class Meta:
+        verbose_name_plural = _("OCPI tokens")
         ordering = ["partner", "uid"]
-        verbose_name = "OCPI token"
+        verbose_name = _("OCPI token")
         constraints = [models.UniqueConstraint(fields=["partner", "uid", "type"], name="one_ocpi_token_per_uid_type")]
 
     def __str__(self) -> str:
@@ -235,7 +256,10 @@ class PartnerToken(models.Model):
 
 class CdrRecord(models.Model):
     """A CDR we issued to a partner, as sent: never edited. A correction is a credit CDR (negative totals,
-    `credit_reference_id` = the CDR it cancels) followed by a new CDR. `state` follows its push."""
+    `credit_reference_id` = the CDR it cancels) followed by a new CDR. `state` follows its push. Settlement
+    (`ocpi_app.settlement`) puts a CDR on one monthly invoice (`invoice`) and a credit CDR on one credit note
+    (`credit_note`), each once: the columns are the record of it. A dispute's credit note on a roaming session
+    settles the credit CDR and the corrected CDR it causes (`disputes`): both point at it."""
 
     OWNER_PATH = "partner__operator"
 
@@ -249,25 +273,41 @@ class CdrRecord(models.Model):
         ACKNOWLEDGED = "acknowledged", "Acknowledged by the partner"
         FAILED = "failed", "Push failed"
 
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="cdrs")
-    session = models.ForeignKey("sessions_app.ChargingSession", on_delete=models.PROTECT, related_name="ocpi_cdrs")
-    cdr_id = models.CharField("CDR id", max_length=39, unique=True)
-    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.CDR)
-    credit_reference = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="cdrs")
+    session = models.ForeignKey("sessions_app.ChargingSession", verbose_name=_("session"), on_delete=models.PROTECT,
+                                related_name="ocpi_cdrs")
+    cdr_id = models.CharField(_("CDR id"), max_length=39, unique=True)
+    kind = models.CharField(_("kind"), max_length=6, choices=Kind.choices, default=Kind.CDR)
+    credit_reference = models.OneToOneField("self", verbose_name=_("credit reference"), null=True, blank=True,
+                                            on_delete=models.PROTECT,
                                             related_name="credited_by")
-    currency = models.CharField(max_length=3)
-    total_excl_vat = models.DecimalField(max_digits=14, decimal_places=2)
-    total_incl_vat = models.DecimalField(max_digits=14, decimal_places=2)
-    body = models.TextField(help_text="the CDR JSON as issued")
-    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
-    push = models.ForeignKey(PushDelivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    last_updated = models.DateTimeField(db_index=True)
+    currency = models.CharField(_("currency"), max_length=3)
+    total_excl_vat = models.DecimalField(_("total excl vat"), max_digits=14, decimal_places=2)
+    total_incl_vat = models.DecimalField(_("total incl vat"), max_digits=14, decimal_places=2)
+    body = models.TextField(_("body"), help_text=_("the CDR JSON as issued"))
+    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.PENDING)
+    push = models.ForeignKey(PushDelivery, verbose_name=_("push"), null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    last_updated = models.DateTimeField(_("last updated"), db_index=True)
+    net_by_rate = models.JSONField(_("net by rate"), default=dict, blank=True,
+                                   help_text=_("net amount per VAT rate as issued ({'19': '12.34'}; '' is no VAT)"))
+    invoice = models.ForeignKey("billing_app.Invoice", verbose_name=_("invoice"), null=True, blank=True,
+                                on_delete=models.PROTECT,
+                                related_name="ocpi_cdrs", help_text=_("the settlement invoice this CDR is on"))
+    credit_note = models.ForeignKey("billing_app.CreditNote", verbose_name=_("credit note"), null=True, blank=True,
+                                    on_delete=models.PROTECT,
+                                    related_name="ocpi_cdrs",
+                                    help_text=_("the credit note settling this credit CDR (or a dispute's correction)"))
 
     class Meta:
         ordering = ["last_updated", "pk"]
-        verbose_name = "OCPI CDR"
-        verbose_name_plural = "OCPI CDRs"
+        verbose_name = _("OCPI CDR")
+        verbose_name_plural = _("OCPI CDRs")
         constraints = [
+            models.CheckConstraint(name="ocpi_credit_cdr_never_invoiced",
+                                   condition=Q(kind="cdr") | Q(invoice__isnull=True)),
+            models.CheckConstraint(name="ocpi_cdr_on_one_document",
+                                   condition=Q(invoice__isnull=True) | Q(credit_note__isnull=True)),
             models.CheckConstraint(name="ocpi_credit_cdr_references",
                                    condition=Q(kind="cdr", credit_reference__isnull=True)
                                    | Q(kind="credit", credit_reference__isnull=False)),
@@ -295,23 +335,27 @@ class CommandRequest(models.Model):
         TIMEOUT = "TIMEOUT", "No answer in time"
         UNKNOWN_RESERVATION = "UNKNOWN_RESERVATION", "Unknown reservation"
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="commands")
-    command = models.CharField(max_length=20)
-    reference = models.CharField(max_length=36, blank=True, help_text="the session or reservation id it names")
-    connector = models.ForeignKey("sessions_app.Connector", null=True, blank=True, on_delete=models.SET_NULL,
+    partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.CASCADE, related_name="commands")
+    command = models.CharField(_("command"), max_length=20)
+    reference = models.CharField(_("reference"), max_length=36, blank=True,
+                                 help_text=_("the session or reservation id it names"))
+    connector = models.ForeignKey("sessions_app.Connector", verbose_name=_("connector"), null=True, blank=True,
+                                  on_delete=models.SET_NULL,
                                   related_name="+")
-    response_url = models.URLField("response URL", max_length=500)
-    body = models.TextField(help_text="the command as the partner sent it (JSON)")
-    command_id = models.CharField(max_length=32, blank=True, help_text="the gateway's id of the OCPP command")
-    charger_answer = models.CharField(max_length=255, blank=True)
-    result = models.CharField(max_length=20, choices=Result.choices, default=Result.PENDING)
-    result_sent_at = models.DateTimeField(null=True, blank=True)
-    result_error = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    response_url = models.URLField(_("response URL"), max_length=500)
+    body = models.TextField(_("body"), help_text=_("the command as the partner sent it (JSON)"))
+    command_id = models.CharField(_("command id"), max_length=32, blank=True,
+                                  help_text=_("the gateway's id of the OCPP command"))
+    charger_answer = models.CharField(_("charger answer"), max_length=255, blank=True)
+    result = models.CharField(_("result"), max_length=20, choices=Result.choices, default=Result.PENDING)
+    result_sent_at = models.DateTimeField(_("result sent at"), null=True, blank=True)
+    result_error = models.CharField(_("result error"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = _("OCPI commands")
         ordering = ["-created_at", "-pk"]
-        verbose_name = "OCPI command"
+        verbose_name = _("OCPI command")
 
     def __str__(self) -> str:
         return f"{self.command} from {self.partner} ({self.result})"
@@ -329,16 +373,17 @@ class HubClient(models.Model):
         PLANNED = "PLANNED", "Planned"
         SUSPENDED = "SUSPENDED", "Suspended"
 
-    hub = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="hub_clients")
-    country_code = models.CharField(max_length=2)
-    party_id = models.CharField(max_length=3)
-    role = models.CharField(max_length=5)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    last_updated = models.DateTimeField()
+    hub = models.ForeignKey(Partner, verbose_name=_("hub"), on_delete=models.CASCADE, related_name="hub_clients")
+    country_code = models.CharField(_("country code"), max_length=2)
+    party_id = models.CharField(_("party id"), max_length=3)
+    role = models.CharField(_("role"), max_length=5)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    last_updated = models.DateTimeField(_("last updated"))
 
     class Meta:
+        verbose_name_plural = _("OCPI hub clients")
         ordering = ["hub", "country_code", "party_id"]
-        verbose_name = "OCPI hub client"
+        verbose_name = _("OCPI hub client")
         constraints = [models.UniqueConstraint(fields=["hub", "country_code", "party_id"], name="one_hub_client")]
 
     def __str__(self) -> str:

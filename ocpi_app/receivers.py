@@ -7,6 +7,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from billing_app.models import ChargeReview, SessionCharge, Tariff
+from disputes_app.signals import dispute_resolved
 from evbilling.on_commit import after_commit
 from sessions_app.models import ChargingSession, ChargingStation, Connector, ConnectorStatusEvent, Location
 
@@ -84,3 +85,11 @@ def _review_saved(sender, instance: ChargeReview, raw=False, **kwargs):
     if not raw and instance.status != ChargeReview.Status.HELD and PartnerToken.objects.filter(
             id_token__sessions__charge=instance.charge_id).exists():
         after_commit(cdrs.cdr_issue_for_charge, charge_id=instance.charge_id)
+
+
+@receiver(dispute_resolved, dispatch_uid="ocpi_dispute_resolved")
+def _dispute_resolved(sender, ticket, **kwargs):
+    credit_note_id = (ticket.resolution_reference or {}).get("credit_note_id")
+    roaming = PartnerToken.objects.filter(id_token__sessions=ticket.session_id).exists() if ticket.session_id else False
+    if credit_note_id and roaming:
+        after_commit(cdrs.cdr_correct_for_credit_note, credit_note_id=credit_note_id, session_id=ticket.session_id)

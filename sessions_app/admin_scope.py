@@ -3,10 +3,52 @@
 Operator staff see and edit only their operator's rows, and only their operator's rows appear in
 foreign-key choices; a row of another operator reached by URL is a 404 (the admin looks objects up
 through get_queryset). Support staff may look, not touch. Superusers see everything.
+
+The changelists' filter sidebars are scoped too: a filter on a relation to a scoped model (`operator`,
+`location`, `connector__station__location`, `plan`, `partner`...) offers only the rows the user may see,
+and a filter on the values of a related scoped model's column only those rows' values. Both filters are
+registered with Django's FieldListFilter ahead of its own, so every list_filter of every ModelAdmin gets
+them without naming them (an operator's staff then sees no operator filter at all: one choice is no choice).
 """
 from django.contrib import admin
+from django.contrib.admin.filters import AllValuesFieldListFilter, FieldListFilter, RelatedFieldListFilter
+from django.contrib.admin.utils import reverse_field_path
+from django.db import models
 
 from .selectors import is_back_office, scope_to_user
+
+
+class ScopedRelatedFieldListFilter(RelatedFieldListFilter):
+    """A relation's choices limited to the operators the user may see (Django lists every row)."""
+
+    def field_choices(self, field, request, model_admin):
+        related = field.remote_field.model
+        ordering = self.field_admin_ordering(field, request, model_admin) or related._meta.ordering or ["pk"]
+        rows = scope_to_user(related._default_manager.all(), request.user).order_by(*ordering)
+        return [(row.pk, str(row)) for row in rows]
+
+
+class ScopedAllValuesFieldListFilter(AllValuesFieldListFilter):
+    """The values of a related model's column (`event__type`) from the rows the user may see; Django reads
+    them from the whole table when the column is not on the listed model itself."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        parent_model, _ = reverse_field_path(model, field_path)
+        if parent_model is not model:
+            rows = scope_to_user(parent_model._default_manager.all(), request.user)
+            self.lookup_choices = rows.distinct().order_by(field.name).values_list(field.name, flat=True)
+
+
+def _is_scoped(model) -> bool:
+    return hasattr(model, "OWNER_PATH")
+
+
+FieldListFilter.register(lambda f: f.remote_field and _is_scoped(f.remote_field.model),
+                         ScopedRelatedFieldListFilter, take_priority=True)
+FieldListFilter.register(lambda f: not f.remote_field and not f.choices and _is_scoped(f.model)
+                         and not isinstance(f, models.DateField | models.BooleanField),
+                         ScopedAllValuesFieldListFilter, take_priority=True)
 
 
 def _scope_choices(db_field, request, kwargs: dict) -> dict:
@@ -84,6 +126,13 @@ class OperatorScopedAdmin(RolePermissionsMixin, ScopedChoicesMixin, admin.ModelA
         if self._owns_operator_field() and request.user.is_operator_staff:
             exclude.append("operator")
         return exclude
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not (self._owns_operator_field() and request.user.is_operator_staff):
+            return fieldsets
+        return [(name, {**options, "fields": [f for f in options["fields"] if f != "operator"]})
+                for name, options in fieldsets]
 
     def save_model(self, request, obj, form, change):
         if self._owns_operator_field() and request.user.is_operator_staff:

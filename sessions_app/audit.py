@@ -13,8 +13,12 @@ from auditlog.context import auditlog_value, set_actor
 from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from .selectors import is_back_office, operator_ids_for
+
+NOTHING = "\u2013"  # an en dash, as billing_app.money shows a missing value
 
 
 def operator_id_of(instance) -> int | None:
@@ -92,15 +96,32 @@ class AuditLogAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="who")
+    @admin.display(description=_("who"))
     def actor_display(self, entry):
-        return entry.actor.get_username() if entry.actor else "system"
+        return entry.actor.get_username() if entry.actor else _("system")
 
-    @admin.display(description="changes")
+    @staticmethod
+    def readable_changes(entry) -> list[tuple[str, str, str]]:
+        """(field, before, after) as people read them: a related row by its name (`assignee: anna -> ben`, not
+        `None -> 43`), a choice by its label, nothing for an empty value; reverse relations, which auditlog
+        records as `disputes_app.TicketMessage.None` when a row is created, are left out."""
+        model = entry.content_type.model_class() if entry.content_type_id else None
+        concrete = {f.name for f in model._meta.concrete_fields} if model else None
+        changes = {name: values for name, values in (entry.changes_dict or {}).items()
+                   if concrete is None or name in concrete}
+        shown = type(entry)(pk=entry.pk, content_type=entry.content_type, changes=changes).changes_display_dict
+        return [(str(field), *(NOTHING if v in ("None", "", None) else str(v) for v in values[:2]))
+                for field, values in shown.items() if len(values) == 2]
+
+    @admin.display(description=_("changes"))
     def changes_summary(self, entry):
-        changes = entry.changes_dict or {}
-        return "; ".join(f"{field}: {values[0]} → {values[1]}" for field, values in list(changes.items())[:4])
+        return "; ".join(f"{field}: {before} → {after}" for field, before, after in self.readable_changes(entry)[:4])
 
-    @admin.display(description="before → after")
+    @admin.display(description=_("before → after"))
     def changes_table(self, entry):
-        return self.changes_summary(entry)
+        rows = self.readable_changes(entry)
+        if not rows:
+            return NOTHING
+        return format_html("<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+                           _("field"), _("before"), _("after"),
+                           format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows))

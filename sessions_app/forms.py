@@ -1,5 +1,6 @@
 """Admin forms that need more than the model gives."""
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .models import ChargingStation, IdToken, MeterPublicKey
 from .selectors import scope_to_user
@@ -10,11 +11,11 @@ class ChargingStationForm(forms.ModelForm):
     """Sets the station's OCPP password (stored hashed); blank keeps the current one."""
 
     password = forms.CharField(
-        label="OCPP password",
+        label=_("OCPP password"),
         required=False,
         min_length=16,
         widget=forms.PasswordInput(render_value=False),
-        help_text="HTTP Basic password the charger presents (OCPP security profile 1). Leave blank to keep.",
+        help_text=_("HTTP Basic password the charger presents (OCPP security profile 1). Leave blank to keep."),
     )
 
     class Meta:
@@ -39,7 +40,7 @@ class ChargingStationForm(forms.ModelForm):
 class RemoteStartForm(forms.Form):
     """Which token a remote start charges for, and on which connector (blank: the charger picks)."""
 
-    id_token = forms.ModelChoiceField(queryset=IdToken.objects.none(), label="Token")
+    id_token = forms.ModelChoiceField(queryset=IdToken.objects.none(), label=_("Token"))
     connector = forms.IntegerField(min_value=1, required=False)
 
     def __init__(self, *args, station: ChargingStation, user, **kwargs):
@@ -54,7 +55,8 @@ class MeterPublicKeyForm(forms.ModelForm):
     stored as hex DER. A key in service on the same connector ends where this one starts."""
 
     public_key = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
-                                 help_text="From the meter's label or the manufacturer's key file: hex, base64 or PEM.")
+                                 help_text=_("From the meter's label or the manufacturer's key file: hex, base64 "
+                                             "or PEM."))
 
     class Meta:
         model = MeterPublicKey

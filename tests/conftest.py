@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 from django.test import TransactionTestCase
+from django.utils import translation
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
@@ -120,6 +121,11 @@ def _test_settings(settings, tmp_path):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()  # locmem storage outlives the settings change: rate-limit counts must not leak between tests
     settings.MEDIA_ROOT = tmp_path / "media"  # invoice PDFs and attachments never land in the work tree
+    # No test reaches a Stripe it did not start (`make run`'s localstripe on 8420, say): `stripe_server` points it
+    # at the test localstripe; anything else finds a closed port (load_demo then records its payments).
+    settings.STRIPE_API_HOST = "http://127.0.0.1:9"
+    yield
+    translation.activate(settings.LANGUAGE_CODE)  # a German request leaves German active in the thread
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 
@@ -31,21 +32,21 @@ class WebhookEndpointAdmin(OperatorScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else ["secret", "secret_rotated_at", "signature_help", "deliveries", "created_at"]
 
-    @admin.display(description="events")
+    @admin.display(description=_("events"))
     def subscriptions(self, endpoint):
         return ", ".join(endpoint.event_types) if endpoint.event_types else "all events"
 
-    @admin.display(description="checking the signature")
+    @admin.display(description=_("checking the signature"))
     def signature_help(self, endpoint):
         return ("Each request carries Evbilling-Signature: t=<unix time>,v1=<hex>, the HMAC-SHA256 of "
                 "\"<t>.<raw body>\" with this secret; see docs/webhooks.md for a receiver in Python.")
 
-    @admin.display(description="delivery log")
+    @admin.display(description=_("delivery log"))
     def deliveries(self, endpoint):
         url = reverse("admin:webhooks_app_webhookdelivery_changelist") + f"?endpoint__id__exact={endpoint.pk}"
         return format_html('<a href="{}">{} deliveries</a>', url, endpoint.deliveries.count())
 
-    @admin.action(description="Send a test event", permissions=["change"])
+    @admin.action(description=_("Send a test event"), permissions=["change"])
     def send_test_event(self, request, queryset):
         for endpoint in queryset:
             try:
@@ -55,7 +56,7 @@ class WebhookEndpointAdmin(OperatorScopedAdmin):
             else:
                 self.message_user(request, f"Test event queued for {endpoint}; see its delivery log.")
 
-    @admin.action(description="Rotate the signing secret", permissions=["change"])
+    @admin.action(description=_("Rotate the signing secret"), permissions=["change"])
     def rotate_secret(self, request, queryset):
         for endpoint in queryset:
             try:
@@ -94,22 +95,22 @@ class WebhookDeliveryAdmin(ReadOnlyScopedAdmin):
     inlines = [WebhookAttemptInline]
     actions = ["redeliver"]
 
-    @admin.display(description="event", ordering="event__type")
+    @admin.display(description=_("event"), ordering="event__type")
     def event_type(self, delivery):
         return delivery.event.type
 
-    @admin.display(description="event id")
+    @admin.display(description=_("event id"))
     def event_id(self, delivery):
         return str(delivery.event.event_id)
 
-    @admin.display(description="request body (signed anew at each attempt)")
+    @admin.display(description=_("request body (signed anew at each attempt)"))
     def request_body(self, delivery):
         return format_html("<pre>{}</pre>", json.dumps(payloads.envelope(delivery.event), indent=2))
 
     def has_redeliver_permission(self, request):
         return _may_act(request)
 
-    @admin.action(description="Redeliver now", permissions=["redeliver"])
+    @admin.action(description=_("Redeliver now"), permissions=["redeliver"])
     def redeliver(self, request, queryset):
         queued = 0
         for delivery in queryset:

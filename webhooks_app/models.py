@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import Operator
 
@@ -67,20 +68,22 @@ class WebhookEndpoint(models.Model):
 
     OWNER_PATH = "operator"
 
-    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="webhook_endpoints")
-    url = models.URLField("URL", max_length=500, validators=[validate_webhook_url])
-    description = models.CharField(max_length=200, blank=True)
-    event_types = models.JSONField(default=list, blank=True, validators=[validate_event_types],
-                                   help_text="the events sent to this URL; none ticked means all of them")
-    secret = models.CharField(max_length=100, default=secret_generate, editable=False,
-                              help_text="signs every request (Evbilling-Signature); rotate it from the list")
-    is_active = models.BooleanField("active", default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.CASCADE,
+                                 related_name="webhook_endpoints")
+    url = models.URLField(_("URL"), max_length=500, validators=[validate_webhook_url])
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    event_types = models.JSONField(_("event types"), default=list, blank=True, validators=[validate_event_types],
+                                   help_text=_("the events sent to this URL; none ticked means all of them"))
+    secret = models.CharField(_("secret"), max_length=100, default=secret_generate, editable=False,
+                              help_text=_("signs every request (Evbilling-Signature); rotate it from the list"))
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    secret_rotated_at = models.DateTimeField(_("secret rotated at"), null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["operator", "url"]
-        verbose_name = "webhook endpoint"
+        verbose_name = _("webhook endpoint")
         constraints = [
             models.CheckConstraint(name="webhook_endpoint_url_http",
                                    condition=Q(url__startswith="https://") | Q(url__startswith="http://")),
@@ -100,15 +103,17 @@ class WebhookEvent(models.Model):
 
     OWNER_PATH = "operator"
 
-    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="webhook_events")
-    type = models.CharField(max_length=40, choices=EventType.choices)
-    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    payload = models.JSONField(encoder=DjangoJSONEncoder)
-    created_at = models.DateTimeField(auto_now_add=True)
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.CASCADE,
+                                 related_name="webhook_events")
+    type = models.CharField(_("type"), max_length=40, choices=EventType.choices)
+    event_id = models.UUIDField(_("event id"), default=uuid.uuid4, unique=True, editable=False)
+    payload = models.JSONField(_("payload"), encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = _("webhook events")
         ordering = ["-created_at"]
-        verbose_name = "webhook event"
+        verbose_name = _("webhook event")
         constraints = [models.CheckConstraint(name="webhook_event_type_known", condition=Q(type__in=EventType.values))]
 
     def __str__(self) -> str:
@@ -132,27 +137,31 @@ class WebhookDelivery(models.Model):
 
     OPEN_STATUSES = (Status.PENDING, Status.RETRYING)
 
-    event = models.ForeignKey(WebhookEvent, on_delete=models.PROTECT, related_name="deliveries")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    last_response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_response_body = models.TextField(blank=True, help_text="the start of the receiver's answer")
-    last_error = models.CharField(max_length=255, blank=True)
-    redelivery_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+    event = models.ForeignKey(WebhookEvent, verbose_name=_("event"), on_delete=models.PROTECT,
+                              related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, verbose_name=_("endpoint"), on_delete=models.CASCADE,
+                                 related_name="deliveries")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    last_response_status = models.PositiveSmallIntegerField(_("last response status"), null=True, blank=True)
+    last_response_body = models.TextField(_("last response body"), blank=True,
+                                          help_text=_("the start of the receiver's answer"))
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    redelivery_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("redelivery requested by"),
+                                                null=True, blank=True,
                                                 on_delete=models.SET_NULL, related_name="+")
-    redelivery_requested_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    redelivery_requested_at = models.DateTimeField(_("redelivery requested at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        verbose_name = "webhook delivery"
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status__in=["pending", "retrying"]),
                                 name="webhook_delivery_due")]
         constraints = [
@@ -178,17 +187,21 @@ class WebhookAttempt(models.Model):
 
     OWNER_PATH = "delivery__endpoint__operator"
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
-    number = models.PositiveIntegerField()
-    attempted_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField(default=0)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True)
-    error = models.CharField(max_length=255, blank=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+", help_text="who asked for a manual redelivery")
+    delivery = models.ForeignKey(WebhookDelivery, verbose_name=_("delivery"), on_delete=models.CASCADE,
+                                 related_name="attempt_log")
+    number = models.PositiveIntegerField(_("number"))
+    attempted_at = models.DateTimeField(_("attempted at"))
+    duration_ms = models.PositiveIntegerField(_("duration ms"), default=0)
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True, blank=True)
+    response_body = models.TextField(_("response body"), blank=True)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"), null=True, blank=True,
+                                     on_delete=models.SET_NULL,
+                                     related_name="+", help_text=_("who asked for a manual redelivery"))
 
     class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
         ordering = ["delivery", "number"]
         constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_row_per_number")]
 

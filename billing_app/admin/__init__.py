@@ -7,6 +7,7 @@ from billing_app.admin import (  # noqa: F401
     payments,
     plans,
     reviews,
+    sessions,
     tariffs,
     what_if,
 )

@@ -10,7 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from billing_app.date_range import DATE_INPUT, DateRangeForm
 from billing_app.reporting import analytics
 from billing_app.reporting import exports as accounting_exports
 from sessions_app.local_time import format_local_date
@@ -18,28 +20,20 @@ from sessions_app.models import Location
 from sessions_app.selectors import is_back_office, operator_ids_for, scope_to_user
 
 
-class AnalyticsFilterForm(forms.Form):
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+class AnalyticsFilterForm(DateRangeForm):
+    start = forms.DateField(widget=forms.DateInput(attrs=DATE_INPUT))
+    end = forms.DateField(widget=forms.DateInput(attrs=DATE_INPUT))
+    max_days = 731
+    too_long_message = _("Choose at most two years.")
     bucket = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week"), ("month", "Month")], initial="day")
     location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False,
-                                      empty_label="All locations",
-                                      help_text="Days are counted in UTC across all locations, in the "
-                                                "location's own time zone when you choose one.")
+                                      empty_label=_("All locations"),
+                                      help_text=_("Days are counted in UTC across all locations, in the "
+                                                  "location's own time zone when you choose one."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["location"].queryset = scope_to_user(Location.objects.all(), user)
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end:
-            if end < start:
-                self.add_error("end", "The end date is before the start date.")
-            elif (end - start).days > 731:
-                self.add_error("end", "Choose at most two years.")
-        return cleaned
 
     @classmethod
     def from_request(cls, request) -> AnalyticsFilterForm:
@@ -90,6 +84,7 @@ def _figures(user, filters: analytics.Filters) -> dict:
         "idle_fees": analytics.top_idle_fee_stations(user, filters),
         "disputes": analytics.disputes_and_refunds(user, filters),
         "guests": analytics.guest_share(user, filters),
+        "roaming": analytics.roaming_revenue(user, filters),
         "day_zone": str(filters.zone),
     }
 

@@ -1,6 +1,7 @@
 """Admin for receipt collections: which unpaid receipts are in dunning or overdue, and why. Read-only:
 the sweep (`invoicing.collection`) writes them."""
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models import ReceiptCollection
 from sessions_app.admin_scope import ReadOnlyScopedAdmin
@@ -15,6 +16,6 @@ class ReceiptCollectionAdmin(ReadOnlyScopedAdmin):
     list_select_related = ["invoice__driver"]
     readonly_fields = [f.name for f in ReceiptCollection._meta.fields]
 
-    @admin.display(description="driver")
+    @admin.display(description=_("driver"))
     def driver(self, obj):
         return obj.invoice.driver

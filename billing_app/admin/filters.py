@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models import ChargeReview, ReceiptCollection
 from sessions_app.selectors import operators_for
@@ -10,7 +11,7 @@ from sessions_app.selectors import operators_for
 class CurrencyFilter(admin.SimpleListFilter):
     """Currencies of the operators the user sees (a handful of rows), not of every document."""
 
-    title = "currency"
+    title = _("currency")
     parameter_name = "currency"
 
     def lookups(self, request, model_admin):
@@ -24,11 +25,11 @@ class CurrencyFilter(admin.SimpleListFilter):
 class ReviewFilter(admin.SimpleListFilter):
     """Session charges by review: held (nothing captured or invoiced yet), resolved, never held."""
 
-    title = "review"
+    title = _("review")
     parameter_name = "review"
 
     def lookups(self, request, model_admin):
-        return [("held", "Held for review"), ("resolved", "Reviewed"), ("none", "Never held")]
+        return [("held", _("Held for review")), ("resolved", _("Reviewed")), ("none", _("Never held"))]
 
     def queryset(self, request, queryset):
         if self.value() == "held":
@@ -43,7 +44,7 @@ class ReviewFilter(admin.SimpleListFilter):
 class CollectionFilter(admin.SimpleListFilter):
     """Receipts by their off-session collection (`invoicing.collection`): overdue, in dunning, collected."""
 
-    title = "collection"
+    title = _("collection")
     parameter_name = "collection"
 
     def lookups(self, request, model_admin):

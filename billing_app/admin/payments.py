@@ -1,6 +1,7 @@
 """Admin for payments: operators look at payments, their history and refunds; changes go through the
 services (refunds from disputes and credit notes), never through edited amounts."""
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.admin.display import money_column
 from billing_app.models import Payment, PaymentEvent, Refund
@@ -31,9 +32,9 @@ class RefundInline(ScopedInline, admin.TabularInline):
 class PaymentAdmin(OperatorScopedAdmin):
     list_display = ["pk", "driver", "kind", "status", "failure_code", "authorized", "captured", "refunded",
                     "dispute_status", "session", "created_at"]
-    authorized = money_column("amount_authorized", description="authorized")
-    captured = money_column("amount_captured", description="captured")
-    refunded = money_column("amount_refunded", description="refunded")
+    authorized = money_column("amount_authorized", description=_("authorized"))
+    captured = money_column("amount_captured", description=_("captured"))
+    refunded = money_column("amount_refunded", description=_("refunded"))
     list_filter = ["status", "kind", "dispute_status", "operator"]
     search_fields = ["stripe_payment_intent_id", "driver__username", "driver__email", "idempotency_key"]
     list_select_related = ["driver", "session"]

@@ -1,5 +1,6 @@
 """Admin for subscription plans (operators edit them) and subscriptions (the system writes them)."""
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.admin.display import money_column
 from billing_app.models import Plan, Subscription, SubscriptionPeriod
@@ -9,7 +10,7 @@ from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin
 @admin.register(Plan)
 class PlanAdmin(OperatorScopedAdmin):
     list_display = ["name", "period", "fee_shown", "vat_rate", "included_kwh", "active", "operator"]
-    fee_shown = money_column("fee_excl_vat", description="fee excl. VAT")
+    fee_shown = money_column("fee_excl_vat", description=_("fee excl. VAT"))
     list_filter = ["active", "period", "operator"]
     search_fields = ["name"]
     staff_may_delete = False  # subscriptions point at plans: deactivate instead

@@ -10,6 +10,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models import ChargeReview
 from billing_app.money import format_money
@@ -19,7 +21,7 @@ from sessions_app.admin_scope import ReadOnlyScopedAdmin
 
 
 class CorrectionForm(forms.Form):
-    corrected_energy_kwh = forms.DecimalField(label="Corrected energy (kWh)", min_value=Decimal(0),
+    corrected_energy_kwh = forms.DecimalField(label=_("Corrected energy (kWh)"), min_value=Decimal(0),
                                               max_digits=12, decimal_places=3, required=False)
 
     def clean(self):
@@ -50,33 +52,33 @@ class ChargeReviewAdmin(ReadOnlyScopedAdmin):
         user = request.user
         return bool(user.is_active and user.is_staff and (user.is_superuser or user.is_operator_staff))
 
-    @admin.display(description="session")
+    @admin.display(description=_("session"))
     def session(self, review):
         session = review.charge.session
         return format_html('<a href="{}">{}</a>', reverse("admin:sessions_app_chargingsession_change",
                                                           args=[session.pk]), session)
 
-    @admin.display(description="operator")
+    @admin.display(description=_("operator"))
     def operator(self, review):
         return review.charge.session.operator
 
-    @admin.display(description="why")
+    @admin.display(description=_("why"))
     def reason_list(self, review):
         return format_html_join("", "<div><b>{}</b>: {}</div>",
                                 ((r.get("code", ""), r.get("detail", "")) for r in review.reasons or []))
 
-    @admin.display(description="priced at")
+    @admin.display(description=_("priced at"))
     def priced_total(self, review):
         return format_money(review.priced_total_incl_vat, review.charge.currency)
 
-    @admin.display(description="resolve")
+    @admin.display(description=_("resolve"))
     def resolve_link(self, review):
         if review.status != ChargeReview.Status.HELD:
             return "—"
         return format_html('<a class="button" href="{}">Accept or correct the energy</a>',
                            reverse("admin:billing_app_chargereview_resolve", args=[review.pk]))
 
-    @admin.action(description="Accept selected as measured (capture and invoice)", permissions=["resolve"])
+    @admin.action(description=_("Accept selected as measured (capture and invoice)"), permissions=["resolve"])
     def accept_selected(self, request, queryset):
         accepted = 0
         for review in queryset.filter(status=ChargeReview.Status.HELD):
@@ -86,7 +88,8 @@ class ChargeReviewAdmin(ReadOnlyScopedAdmin):
                 self.message_user(request, f"{review}: {error.message}", messages.ERROR)
             else:
                 accepted += 1
-        self.message_user(request, f"Accepted {accepted} held session(s).", messages.SUCCESS)
+        self.message_user(request, ngettext("Accepted {count} held session.", "Accepted {count} held sessions.",
+                                                   accepted).format(count=accepted), messages.SUCCESS)
 
     def get_urls(self):
         return [
@@ -112,8 +115,10 @@ class ChargeReviewAdmin(ReadOnlyScopedAdmin):
             except ApplicationError as error:
                 form.add_error(None, error.message)
             else:
-                self.message_user(request, f"Resolved: {ChargeReview.objects.get(pk=review.pk)}.", messages.SUCCESS)
+                self.message_user(request, gettext("Resolved: {review}.").format(
+                    review=ChargeReview.objects.get(pk=review.pk)), messages.SUCCESS)
                 return redirect("admin:billing_app_chargereview_change", review.pk)
         context = {**self.admin_site.each_context(request), "form": form, "review": review,
-                   "opts": self.model._meta, "title": f"Resolve the held {review.charge.session}"}
+                   "opts": self.model._meta,
+                   "title": gettext("Resolve the held {session}").format(session=review.charge.session)}
         return TemplateResponse(request, "admin/billing_app/chargereview/resolve.html", context)

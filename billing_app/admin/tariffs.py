@@ -7,9 +7,12 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.admin.display import TrimmedDecimalInput, kwh_column, money_column
 from billing_app.admin.filters import CurrencyFilter, ReviewFilter
+from billing_app.admin.tariff_forms import RESTRICTIONS, TariffElementForm, TariffForm
 from billing_app.models import (
     DriverGroup,
     PriceComponent,
@@ -38,7 +41,7 @@ from sessions_app.selectors import operators_for
 def warn_about(admin_view, request, tariff: Tariff) -> None:
     """The tariff's checks as warning messages (never a refusal): shown after a save or an import."""
     for warning in tariff_warnings(tariff):
-        admin_view.message_user(request, f"Check: {warning}", messages.WARNING)
+        admin_view.message_user(request, gettext("Check: {warning}").format(warning=warning), messages.WARNING)
 
 
 class TariffAltTextInline(ScopedInline, admin.TabularInline):
@@ -48,16 +51,13 @@ class TariffAltTextInline(ScopedInline, admin.TabularInline):
 
 class TariffElementInline(ScopedInline, admin.StackedInline):
     model = TariffElement
+    form = TariffElementForm
     extra = 0
     show_change_link = True
-    fields = [
-        "position", ("start_time", "end_time"), ("start_date", "end_date"), ("min_kwh", "max_kwh"),
-        ("min_power", "max_power"), ("min_current", "max_current"), ("min_duration", "max_duration"),
-        "day_of_week", "reservation", "components_summary",
-    ]
+    fieldsets = [(None, {"fields": [("position", "components_summary")]}), RESTRICTIONS]
     readonly_fields = ["components_summary"]
 
-    @admin.display(description="price components")
+    @admin.display(description=_("price components"))
     def components_summary(self, obj):
         if not obj.pk:
             return "Save, then open the element to add its price components."
@@ -88,19 +88,42 @@ def read_ocpi_upload(upload) -> dict:
 
 
 class OcpiImportForm(forms.Form):
-    operator = forms.ModelChoiceField(queryset=None)
-    file = forms.FileField(help_text="An OCPI 2.2.1 Tariff object (JSON).")
+    """An OCPI tariff file, imported for the operator of the staff member who uploads it; only someone who
+    sees several operators (a superuser) picks one, and with a single one it is chosen already."""
+
+    operator = forms.ModelChoiceField(queryset=None, label=_("operator"))
+    file = forms.FileField(label=_("file"), help_text=_("An OCPI 2.2.1 Tariff object (JSON)."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["operator"].queryset = operators_for(user)
+        self.own_operator = user.operator if user.is_operator_staff else None
+        if self.own_operator is not None:
+            del self.fields["operator"]
+            return
+        operators = operators_for(user)
+        self.fields["operator"].queryset = operators
+        if len(operators[:2]) == 1:
+            self.fields["operator"].initial = operators[0]
 
     def clean_file(self):
         return read_ocpi_upload(self.cleaned_data["file"])
 
+    def chosen_operator(self):
+        return self.own_operator or self.cleaned_data["operator"]
+
 
 @admin.register(Tariff)
 class TariffAdmin(OperatorScopedAdmin):
+    form = TariffForm
+    fieldsets = [
+        (None, {"fields": ["operator", "name", ("ocpi_id", "type", "currency"), "parking_grace_minutes"]}),
+        (_("Validity"), {"fields": [("start_date_time", "end_date_time")]}),
+        (_("Price bounds"), {"classes": ["collapse"], "fields": [("min_price_excl_vat", "min_price_incl_vat"),
+                                                                 ("max_price_excl_vat", "max_price_incl_vat")]}),
+        (_("OCPI details"), {"classes": ["collapse"], "fields": [("country_code", "party_id"), "tariff_alt_url",
+                                                                 "energy_mix"]}),
+        (_("Checks"), {"fields": ["checks"]}),
+    ]
     list_display = ["name", "ocpi_id", "currency", "type", "start_date_time", "end_date_time", "operator",
                     "last_updated"]
     list_filter = ["operator", "currency", "type"]
@@ -110,7 +133,7 @@ class TariffAdmin(OperatorScopedAdmin):
     change_list_template = "admin/billing_app/tariff/change_list.html"
     readonly_fields = ["checks"]
 
-    @admin.display(description="checks")
+    @admin.display(description=_("checks"))
     def checks(self, obj):
         if not obj.pk:
             return "Shown once the tariff is saved."
@@ -124,7 +147,7 @@ class TariffAdmin(OperatorScopedAdmin):
         super().save_related(request, form, formsets, change)
         warn_about(self, request, form.instance)
 
-    @admin.action(description="Export selected as OCPI 2.2.1 JSON")
+    @admin.action(description=_("Export selected as OCPI 2.2.1 JSON"))
     def export_ocpi(self, request, queryset):
         tariffs = [tariff_to_ocpi(t) for t in queryset.prefetch_related("alt_texts", "elements__price_components")]
         payload = tariffs[0] if len(tariffs) == 1 else tariffs
@@ -133,7 +156,7 @@ class TariffAdmin(OperatorScopedAdmin):
         response["Content-Disposition"] = f'attachment; filename="{name}.json"'
         return response
 
-    @admin.action(description="Copy as a draft for a what-if (unassigned)", permissions=["add"])
+    @admin.action(description=_("Copy as a draft for a what-if (unassigned)"), permissions=["add"])
     def copy_as_draft(self, request, queryset):
         for tariff in queryset:
             copy = tariff_copy_draft(tariff=tariff)
@@ -155,15 +178,16 @@ class TariffAdmin(OperatorScopedAdmin):
         form = OcpiImportForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             try:
-                tariff = tariff_import_ocpi(operator=form.cleaned_data["operator"], data=form.cleaned_data["file"])
+                tariff = tariff_import_ocpi(operator=form.chosen_operator(), data=form.cleaned_data["file"])
             except TariffImportError as error:
                 form.add_error("file", str(error))
             else:
-                self.message_user(request, f"Imported tariff {tariff.ocpi_id}.", messages.SUCCESS)
+                imported = gettext("Imported tariff {tariff}.").format(tariff=tariff.ocpi_id)
+                self.message_user(request, imported, messages.SUCCESS)
                 warn_about(self, request, tariff)
                 return redirect(reverse("admin:billing_app_tariff_change", args=[tariff.pk]))
         context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
-                   "title": "Import an OCPI tariff"}
+                   "title": gettext("Import an OCPI tariff")}
         return TemplateResponse(request, "admin/billing_app/tariff/import_ocpi.html", context)
 
 
@@ -176,9 +200,11 @@ class PriceComponentInline(ScopedInline, admin.TabularInline):
 
 @admin.register(TariffElement)
 class TariffElementAdmin(OperatorScopedAdmin):
+    form = TariffElementForm
     list_display = ["__str__", "position", "start_time", "end_time", "day_of_week"]
     list_filter = ["tariff__operator"]
     inlines = [PriceComponentInline]
+    fieldsets = [(None, {"fields": ["tariff", "position"]}), RESTRICTIONS]
 
     def has_module_permission(self, request):
         return False  # reached from a tariff's page
@@ -202,7 +228,7 @@ class SessionChargeAdmin(ReadOnlyScopedAdmin):
     total_excl_vat_shown = money_column("total_excl_vat")
     total_vat_shown = money_column("total_vat")
     total_incl_vat_shown = money_column("total_incl_vat")
-    energy_shown = kwh_column("total_energy_kwh", description="energy")
+    energy_shown = kwh_column("total_energy_kwh", description=_("energy"))
     list_filter = [ReviewFilter, CurrencyFilter, "session__operator"]
     search_fields = ["session__transaction_ref", "session__driver__username"]
     # Newest sessions first through the sessions' (operator, started_at) index: ordering by priced_at walks
@@ -214,7 +240,7 @@ class SessionChargeAdmin(ReadOnlyScopedAdmin):
     readonly_fields = ["breakdown_table"]
     actions = ["export_cdr"]
 
-    @admin.action(description="Export selected as OCPI 2.2.1 CDRs")
+    @admin.action(description=_("Export selected as OCPI 2.2.1 CDRs"))
     def export_cdr(self, request, queryset):
         cdrs = [cdr_for_charge(c) for c in queryset.select_related("session__connector__station__location")]
         payload = cdrs[0] if len(cdrs) == 1 else cdrs
@@ -222,7 +248,7 @@ class SessionChargeAdmin(ReadOnlyScopedAdmin):
         response["Content-Disposition"] = 'attachment; filename="cdrs.json"'
         return response
 
-    @admin.display(description="lines")
+    @admin.display(description=_("lines"))
     def breakdown_table(self, obj):
         from django.template.loader import render_to_string
 

@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.admin.tariffs import read_ocpi_upload
 from billing_app.models import Tariff, WhatIfRun
@@ -31,18 +32,18 @@ MAX_DAYS = 366
 
 class WhatIfForm(forms.Form):
     operator = forms.ModelChoiceField(queryset=None, required=False,
-                                      help_text="Whose sessions (only asked when you see several operators).")
+                                      help_text=_("Whose sessions (only asked when you see several operators)."))
     draft_tariff = forms.ModelChoiceField(
-        queryset=None, required=False, label="Draft: a stored tariff",
-        help_text="For an edited copy, use the tariff list's action \"Copy as a draft for a what-if\" and edit the "
-                  "copy: it applies to no session until it is assigned.")
-    draft_file = forms.FileField(required=False, label="…or an OCPI 2.2.1 tariff file (JSON)")
-    compared_tariff = forms.ModelChoiceField(queryset=None, required=False, label="Only sessions charged with",
-                                             empty_label="any tariff")
+        queryset=None, required=False, label=_("Draft: a stored tariff"),
+        help_text=_("For an edited copy, use the tariff list's action \"Copy as a draft for a what-if\" and edit the "
+                    "copy: it applies to no session until it is assigned."))
+    draft_file = forms.FileField(required=False, label=_("…or an OCPI 2.2.1 tariff file (JSON)"))
+    compared_tariff = forms.ModelChoiceField(queryset=None, required=False, label=_("Only sessions charged with"),
+                                             empty_label=_("any tariff"))
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="inclusive")
+    end_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text=_("inclusive"))
     locations = forms.ModelMultipleChoiceField(queryset=None, required=False,
-                                               help_text="None chosen: every location.")
+                                               help_text=_("None chosen: every location."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -108,11 +109,11 @@ class WhatIfRunAdmin(OperatorScopedAdmin):
     list_filter = ["state"]
     list_select_related = ["operator"]
 
-    @admin.display(description="sessions")
+    @admin.display(description=_("sessions"))
     def progress(self, run):
         return f"{run.sessions_done} of {run.sessions_total}"
 
-    @admin.display(description="revenue difference excl. VAT")
+    @admin.display(description=_("revenue difference excl. VAT"))
     def difference(self, run):
         if run.state != WhatIfRun.State.DONE:
             return "—"

@@ -13,15 +13,18 @@ import logging
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from babel.dates import format_date
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import OperationalError, transaction
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from billing_app.models import CardCapNotice, SessionCharge
 from billing_app.money import format_money, quantize_money
+from evbilling.languages import babel_locale
 from evbilling.on_commit import after_commit
 from sessions_app.models import ChargingSession, IdToken, User
 from sessions_app.selectors import operator_time_zone
@@ -91,13 +94,18 @@ def card_cap_notice_send(*, notice_id: int) -> bool:
         if notice.emailed_at is not None:
             return False
         token = notice.id_token
-        body = (f"Card {token.uid}{f' ({token.licence_plate})' if token.licence_plate else ''} of "
-                f"{token.company.legal_name}, cost centre {token.cost_centre or '-'}, has spent "
-                f"{format_money(notice.spent, notice.currency)} on business charging in {notice.month:%B %Y}, "
-                f"reaching its monthly cap of {format_money(notice.cap, notice.currency)}.\n\nChargers refuse it "
-                f"until the month ends. A fleet manager can raise or remove the cap in the fleet portal.\n")
-        send_mail(f"Card {token.uid} reached its monthly spending cap", body, settings.DEFAULT_FROM_EMAIL,
-                  _recipients(token))
+        with translation.override(settings.LANGUAGE_CODE):  # several readers: the site's default language
+            words = {"card": token.uid + (f" ({token.licence_plate})" if token.licence_plate else ""),
+                     "company": token.company.legal_name, "cost_centre": token.cost_centre or "-",
+                     "spent": format_money(notice.spent, notice.currency),
+                     "month": format_date(notice.month, "MMMM y", locale=babel_locale()),
+                     "cap": format_money(notice.cap, notice.currency)}
+            body = gettext("Card %(card)s of %(company)s, cost centre %(cost_centre)s, has spent %(spent)s on "
+                           "business charging in %(month)s, reaching its monthly cap of %(cap)s.\n\nChargers refuse "
+                           "it until the month ends. A fleet manager can raise or remove the cap in the fleet "
+                           "portal.\n") % words
+            subject = gettext("Card %(card)s reached its monthly spending cap") % {"card": token.uid}
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, _recipients(token))
         notice.emailed_at = timezone.now()
         notice.save(update_fields=["emailed_at"])
     return True

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, QuerySet, Sum
+from django.utils.translation import gettext
 
 from billing_app.models import CreditNote, Invoice, SessionCharge
 from billing_app.money import quantize_money
@@ -89,6 +90,6 @@ def company_spend(company: Company, sessions: QuerySet[ChargingSession]) -> dict
         row["label"] = names.get(row["key"], "-")
     by_centre = grouped("session__cost_centre")
     for row in by_centre:
-        row["label"] = row["key"] or "(no cost centre)"
+        row["label"] = row["key"] or gettext("(no cost centre)")
     total = quantize_money(sum((r["incl"] for r in by_centre), Decimal(0)), currency)
     return {"currency": currency, "cost_centres": by_centre, "drivers": by_driver, "total": total}

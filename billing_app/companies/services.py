@@ -14,6 +14,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from billing_app.models import BillingAccount
 from evbilling.errors import ApplicationError, NotFoundError
@@ -28,7 +29,7 @@ class CompanyError(ApplicationError):
 
 def company_account_open(*, company: Company) -> BillingAccount:
     """The company's postpaid billing account, opened once."""
-    account, _ = BillingAccount.objects.get_or_create(
+    account, _created = BillingAccount.objects.get_or_create(
         company=company, defaults={"operator_id": company.operator_id,
                                    "payment_mode": BillingAccount.PaymentMode.POSTPAID})
     return account
@@ -40,26 +41,29 @@ def company_member_invite(*, by: User, email: str, full_name: str,
     (`password_link(uidb64, token)` builds the absolute URL). An e-mail address with a login already is
     refused: a person is never moved between companies from here."""
     if not (by.is_active and by.is_fleet_manager and by.company_id):
-        raise NotFoundError("No such company.")
+        raise NotFoundError(_("No such company."))
     company = by.company
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists() or User.objects.filter(username__iexact=email).exists():
-        raise CompanyError(f"{email} has a login already: ask the operator to add it to {company.legal_name}.")
-    first, _, last = full_name.strip().partition(" ")
+        raise CompanyError(_("%(email)s has a login already: ask the operator to add it to %(company)s.") % {
+            "email": email, "company": company.legal_name})
+    first, _space, last = full_name.strip().partition(" ")
     try:
         with transaction.atomic(), acting(by):
             driver = User(username=email, email=email, first_name=first, last_name=last, role=User.Role.DRIVER,
-                          operator_id=company.operator_id, company=company)
+                          operator_id=company.operator_id, company=company, language=by.language)
             driver.set_unusable_password()
             driver.save()
             DriverProfile.objects.create(user=driver, full_name=full_name.strip(), country=company.country)
             BillingAccount.objects.create(driver=driver, operator_id=company.operator_id)
     except IntegrityError:
-        raise CompanyError(f"{email} has a login already.") from None
+        raise CompanyError(_("%(email)s has a login already.") % {"email": email}) from None
     link = password_link(urlsafe_base64_encode(force_bytes(driver.pk)), default_token_generator.make_token(driver))
-    body = (f"Hello {full_name.strip()},\n\n{by.get_full_name() or by.username} of {company.legal_name} invites you to "
-            f"charge with {company.operator.name}. Choose your password here:\n\n{link}\n\nYour sign-in name is "
-            f"{email}. Your company's fleet manager issues your charging cards.\n")
-    after_commit(send_mail, f"Your charging account with {company.operator.name}", body,
+    words = {"name": full_name.strip(), "manager": by.get_full_name() or by.username, "company": company.legal_name,
+             "operator": company.operator.name, "link": link, "email": email}
+    body = _("Hello %(name)s,\n\n%(manager)s of %(company)s invites you to charge with %(operator)s. Choose your "
+             "password here:\n\n%(link)s\n\nYour sign-in name is %(email)s. Your company's fleet manager issues your "
+             "charging cards.\n") % words
+    after_commit(send_mail, _("Your charging account with %(operator)s") % words, body,
                  settings.DEFAULT_FROM_EMAIL, [email])
     return driver

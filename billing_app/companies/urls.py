@@ -17,7 +17,7 @@ urlpatterns = [
     path("invoices/", views.invoice_list, name="invoices"),
     path("invoices/<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("invoices/<int:pk>/sessions.csv", views.invoice_sessions_csv, name="invoice_sessions_csv"),
-    path("invoices/<int:pk>/factur-x.pdf", views.invoice_facturx, name="invoice_facturx"),
-    path("invoices/<int:pk>/invoice.xml", views.invoice_xml, name="invoice_xml"),
+    path("invoices/<int:pk>/e-invoice/<slug:fmt>/", views.invoice_einvoice, name="invoice_einvoice"),
     path("credit-notes/<int:pk>/pdf/", views.credit_note_pdf, name="credit_note_pdf"),
+    path("credit-notes/<int:pk>/e-invoice/<slug:fmt>/", views.credit_note_einvoice, name="credit_note_einvoice"),
 ]

@@ -7,23 +7,26 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from billing_app.companies import selectors
 from billing_app.companies.forms import CardForm, FleetSessionFilterForm, InviteForm, SpendFilterForm
 from billing_app.companies.services import company_member_invite
 from billing_app.companies.statement import session_list_csv, session_list_name
-from billing_app.invoicing.einvoice import cii_xml, facturx_pdf
-from billing_app.invoicing.views import pdf_response
+from billing_app.invoicing.einvoice import einvoice_formats
+from billing_app.invoicing.views import attachment_response, einvoice_response, pdf_response
 from billing_app.reporting.exports import company_sessions_rows, csv_lines
 from evbilling.errors import form_call, message_call
 from sessions_app.models import IdToken
 from sessions_app.services import tokens as token_services
 
 PAGE_SIZE = 25
+FORMAT_LABELS = {"facturx": "Factur-X", "cii": gettext_lazy("XML (EN 16931)"), "xrechnung": "XRechnung"}
 
 
 def fleet_manager_required(view):
@@ -32,7 +35,7 @@ def fleet_manager_required(view):
     def wrapped(request, *args, **kwargs):
         company = selectors.manager_company(request.user)
         if company is None:
-            raise PermissionDenied("The fleet portal is for fleet managers.")
+            raise PermissionDenied(_("The fleet portal is for fleet managers."))
         return view(request, company, *args, **kwargs)
 
     wrapped.__name__ = view.__name__
@@ -54,6 +57,7 @@ def dashboard(request, company):
                          "values": [str(r["incl"]) for r in spend["cost_centres"]]},
         "drivers": {"labels": [r["label"] for r in spend["drivers"]],
                     "values": [str(r["incl"]) for r in spend["drivers"]]},
+        "dataset_label": _("%(currency)s incl. VAT") % {"currency": spend["currency"]},
     }
     return render(request, "fleet/dashboard.html", {"company": company, "form": form, "spend": spend, "chart": chart,
                                                     "members": selectors.company_members(company).count(),
@@ -84,7 +88,8 @@ def member_invite(request, company):
 
     if form.is_valid() and form_call(form, company_member_invite, by=request.user, email=form.cleaned_data["email"],
                                      full_name=form.cleaned_data["full_name"], password_link=password_link):
-        messages.success(request, f"{form.cleaned_data['email']} is invited: they choose a password from the e-mail.")
+        messages.success(request, _("%(email)s is invited: they choose a password from the e-mail.") % {
+            "email": form.cleaned_data["email"]})
         return redirect("fleet:members")
     return _members_page(request, company, invite_form=form, status=400)
 
@@ -110,7 +115,7 @@ def card_list(request, company):
 def card_add(request, company):
     form = CardForm(request.POST, company=company)
     if form.is_valid() and form_call(form, token_services.company_card_add, by=request.user, **form.cleaned_data):
-        messages.success(request, f"Card {form.cleaned_data['uid'].upper()} is issued.")
+        messages.success(request, _("Card %(card)s is issued.") % {"card": form.cleaned_data["uid"].upper()})
         return redirect("fleet:cards")
     return _cards_page(request, company, add_form=form, status=400)
 
@@ -123,9 +128,10 @@ def card_update(request, company, pk: int):
     if form.is_valid():
         if message_call(request, token_services.company_card_update, token_id=card.pk, by=request.user,
                         **form.cleaned_data):
-            messages.success(request, f"Card {card.uid} is updated.")
+            messages.success(request, _("Card %(card)s is updated.") % {"card": card.uid})
         return redirect("fleet:cards")
-    messages.error(request, f"Card {card.uid}: " + " ".join(e for errors in form.errors.values() for e in errors))
+    messages.error(request, _("Card %(card)s: %(errors)s") % {
+        "card": card.uid, "errors": " ".join(e for errors in form.errors.values() for e in errors)})
     return redirect("fleet:cards")
 
 
@@ -135,7 +141,8 @@ def card_block(request, company, pk: int):
     card = get_object_or_404(selectors.company_cards(company), pk=pk)
     was_blocked = card.status == IdToken.Status.BLOCKED
     if message_call(request, token_services.token_block, token_id=card.pk, by=request.user) and not was_blocked:
-        messages.success(request, f"Card {card.uid} is blocked: chargers will refuse it from now on.")
+        messages.success(request, _("Card %(card)s is blocked: chargers will refuse it from now on.") % {
+            "card": card.uid})
     return redirect("fleet:cards")
 
 
@@ -167,19 +174,20 @@ def session_csv(request, company):
     if form.is_bound and not form.is_valid():
         return HttpResponse("; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()), status=400,
                             content_type="text/plain")
-    response = StreamingHttpResponse(csv_lines(company_sessions_rows(sessions)), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="business-sessions.csv"'
-    return response
+    return attachment_response(csv_lines(company_sessions_rows(sessions)), filename="business-sessions.csv",
+                               content_type="text/csv")
 
 
 # --- Invoices -----------------------------------------------------------------------------------
 
 @fleet_manager_required
 def invoice_list(request, company):
-    return render(request, "fleet/invoices.html", {
-        "company": company,
-        "invoices": Paginator(selectors.company_invoices(company), PAGE_SIZE).get_page(request.GET.get("page")),
-        "credit_notes": selectors.company_credit_notes(company)[:50]})
+    invoices = Paginator(selectors.company_invoices(company), PAGE_SIZE).get_page(request.GET.get("page"))
+    credit_notes = list(selectors.company_credit_notes(company)[:50])
+    for document in [*invoices, *credit_notes]:
+        document.einvoices = [(fmt, FORMAT_LABELS[fmt]) for fmt in einvoice_formats(document)]
+    return render(request, "fleet/invoices.html", {"company": company, "invoices": invoices,
+                                                   "credit_notes": credit_notes})
 
 
 @require_GET
@@ -192,31 +200,20 @@ def invoice_pdf(request, company, pk: int):
 @fleet_manager_required
 def invoice_sessions_csv(request, company, pk: int):
     invoice = get_object_or_404(selectors.company_invoices(company), pk=pk)
-    response = HttpResponse(session_list_csv(invoice), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{session_list_name(invoice)}"'
-    return response
+    return attachment_response(session_list_csv(invoice), filename=session_list_name(invoice), content_type="text/csv")
 
 
 @require_GET
 @fleet_manager_required
-def invoice_facturx(request, company, pk: int):
-    """The statement as a Factur-X e-invoice (PDF/A-3 with its EN 16931 CII XML embedded)."""
-    invoice = get_object_or_404(selectors.company_invoices(company), pk=pk)
-    response = HttpResponse(facturx_pdf(invoice), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{invoice.number}-factur-x.pdf"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+def invoice_einvoice(request, company, pk: int, fmt: str):
+    """The statement as an e-invoice: Factur-X (PDF/A-3 with its EN 16931 CII XML), the XML alone, or XRechnung."""
+    return einvoice_response(get_object_or_404(selectors.company_invoices(company), pk=pk), fmt)
 
 
 @require_GET
 @fleet_manager_required
-def invoice_xml(request, company, pk: int):
-    """The statement's EN 16931 CII XML alone (for an accounting system that takes XML)."""
-    invoice = get_object_or_404(selectors.company_invoices(company), pk=pk)
-    response = HttpResponse(cii_xml(invoice), content_type="application/xml")
-    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.xml"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+def credit_note_einvoice(request, company, pk: int, fmt: str):
+    return einvoice_response(get_object_or_404(selectors.company_credit_notes(company), pk=pk), fmt)
 
 
 @require_GET

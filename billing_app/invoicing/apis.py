@@ -12,12 +12,14 @@ import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import renderers, serializers, viewsets
 from rest_framework.decorators import action
 
+from billing_app.companies.selectors import company_credit_notes, company_invoices, manager_company
+from billing_app.invoicing.einvoice import FORMATS, einvoice_formats
 from billing_app.invoicing.reconciliation import SESSION_KINDS
-from billing_app.invoicing.views import pdf_response
+from billing_app.invoicing.views import einvoice_response, pdf_response
 from billing_app.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, InvoiceVatSubtotal, Payment
 from evbilling.api_conventions import IdFilter
 from sessions_app.models import User
@@ -25,7 +27,10 @@ from sessions_app.selectors import visible_to
 
 
 def documents_visible_to(model: type[Invoice] | type[CreditNote], user: User) -> QuerySet:
-    """Issued invoices or credit notes `user` may read (drafts excluded)."""
+    """Issued invoices or credit notes `user` may read (drafts excluded); a fleet manager their company's."""
+    company = manager_company(user) if user.is_authenticated else None
+    if company is not None:
+        return company_invoices(company) if model is Invoice else company_credit_notes(company)
     if model is Invoice:
         issued = Invoice.objects.exclude(state=Invoice.State.DRAFT)
         return visible_to(issued, user, driver_path="driver").select_related("operator")
@@ -55,6 +60,28 @@ class PdfRenderer(renderers.BaseRenderer):
         return renderers.JSONRenderer().render(data)
 
 
+class XmlRenderer(PdfRenderer):
+    """Lets a client send `Accept: application/xml` for an e-invoice's XML."""
+
+    media_type = "application/xml"
+    format = "xml"
+
+
+EINVOICE_RENDERERS = [renderers.JSONRenderer, PdfRenderer, XmlRenderer]
+EINVOICE_PATH = r"e-invoice/(?P<fmt>[a-z]+)"
+EINVOICE_FORMAT = OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(FORMATS),
+                                   description="facturx, cii (EN 16931 XML) or xrechnung (a buyer with a Leitweg-ID)")
+EINVOICE_RESPONSES = {
+    (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="Factur-X: PDF/A-3 with the XML"),
+    (200, "application/xml"): OpenApiResponse(OpenApiTypes.BINARY, description="the EN 16931 or XRechnung XML"),
+    404: OpenApiResponse(description="not yours, no such document, or not available in this format")}
+
+
+def _einvoice_urls(request, url_name: str, document) -> dict[str, str]:
+    urls = {fmt: reverse(url_name, args=[document.pk, fmt]) for fmt in einvoice_formats(document)}
+    return {fmt: request.build_absolute_uri(url) if request is not None else url for fmt, url in urls.items()}
+
+
 PDF_RESPONSES = {(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="the PDF"),
                  404: OpenApiResponse(description="not yours, or no such document")}
 
@@ -82,17 +109,23 @@ class CreditNoteSerializer(serializers.ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
     lines = CreditNoteLineSerializer(many=True, read_only=True)
     pdf_url = serializers.SerializerMethodField()
+    einvoice_urls = serializers.SerializerMethodField(
+        help_text="the credit note as e-invoice per format: facturx, cii (EN 16931 XML), xrechnung (with a Leitweg-ID)")
 
     class Meta:
         model = CreditNote
         fields = ["id", "number", "invoice", "invoice_number", "issued_at", "reason", "currency",
-                  "total_excl_vat", "total_vat", "total_incl_vat", "refund_amount", "refund_status", "lines", "pdf_url"]
+                  "total_excl_vat", "total_vat", "total_incl_vat", "refund_amount", "refund_status", "lines", "pdf_url",
+                  "einvoice_urls"]
         extra_kwargs = {"refund_amount": {"help_text": "what goes back to the card (0.00: no refund)"},
                         "refund_status": {"help_text": "none, pending (sent shortly, retried while Stripe is "
                                                        "unreachable), succeeded or failed"}}
 
     def get_pdf_url(self, note) -> str:
         return _absolute(self.context.get("request"), "credit-note-pdf", note.pk)
+
+    def get_einvoice_urls(self, note) -> dict[str, str]:
+        return _einvoice_urls(self.context.get("request"), "credit-note-einvoice", note)
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
@@ -106,12 +139,14 @@ class InvoiceSerializer(serializers.ModelSerializer):
         help_text="VAT per rate (EN 16931 BR-CO-17): total_vat is their sum; a line's vat_amount is information")
     credit_notes = CreditNoteSerializer(many=True, read_only=True)
     pdf_url = serializers.SerializerMethodField()
+    einvoice_urls = serializers.SerializerMethodField(
+        help_text="the invoice as e-invoice per format: facturx, cii (EN 16931 XML), xrechnung (with a Leitweg-ID)")
 
     class Meta:
         model = Invoice
         fields = ["id", "number", "kind", "status", "payment_status", "issued_at", "paid_at", "period_start",
                   "period_end", "session", "currency", "total_excl_vat", "total_vat", "total_incl_vat",
-                  "vat_per_rate", "vat_breakdown", "lines", "credit_notes", "pdf_url"]
+                  "vat_per_rate", "vat_breakdown", "lines", "credit_notes", "pdf_url", "einvoice_urls"]
 
     def get_payment_status(self, invoice) -> str:
         if invoice.state in (Invoice.State.PAID, Invoice.State.VOID):
@@ -124,6 +159,9 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
     def get_pdf_url(self, invoice) -> str:
         return _absolute(self.context.get("request"), "invoice-pdf", invoice.pk)
+
+    def get_einvoice_urls(self, invoice) -> dict[str, str]:
+        return _einvoice_urls(self.context.get("request"), "invoice-einvoice", invoice)
 
 
 def with_payment_state(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
@@ -169,6 +207,11 @@ class InvoiceViewSet(viewsets.ReadOnlyModelViewSet):
     def pdf(self, request, pk=None, format=None):
         return pdf_response(self.get_object())
 
+    @extend_schema(responses=EINVOICE_RESPONSES, parameters=[EINVOICE_FORMAT])
+    @action(detail=True, url_path=EINVOICE_PATH, renderer_classes=EINVOICE_RENDERERS)
+    def einvoice(self, request, pk=None, fmt=None, format=None):
+        return einvoice_response(self.get_object(), fmt)
+
 
 class CreditNoteFilter(django_filters.FilterSet):
     invoice = IdFilter(field_name="invoice_id", help_text="the invoice credited")
@@ -192,3 +235,8 @@ class CreditNoteViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, renderer_classes=[renderers.JSONRenderer, PdfRenderer])
     def pdf(self, request, pk=None, format=None):
         return pdf_response(self.get_object())
+
+    @extend_schema(responses=EINVOICE_RESPONSES, parameters=[EINVOICE_FORMAT])
+    @action(detail=True, url_path=EINVOICE_PATH, renderer_classes=EINVOICE_RENDERERS)
+    def einvoice(self, request, pk=None, fmt=None, format=None):
+        return einvoice_response(self.get_object(), fmt)

@@ -21,6 +21,7 @@ is sent on commit for the webhooks (with `refund`).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,13 +32,13 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from billing_app.invoicing.delivery import credit_note_pdf_render
-from billing_app.invoicing.documents import delivery_is_suppressed
+from billing_app.invoicing.documents import delivery_is_suppressed, reader_language
 from billing_app.invoicing.errors import CreditNoteError
 from billing_app.invoicing.lines import rate_label
 from billing_app.invoicing.numbering import number_format, number_take
-from billing_app.invoicing.refunds import credit_note_refund_send_task, invoice_refundable
-from billing_app.models import CreditNote, CreditNoteLine, Invoice, NumberSequence
-from billing_app.money import quantize_money, share_out, vat_of_gross
+from billing_app.invoicing.refunds import credit_note_refund_send_task, invoice_card_payments, invoice_refundable
+from billing_app.models import CreditNote, CreditNoteLine, Invoice, NumberSequence, Payment
+from billing_app.money import quantize_money, share_out, vat_amount, vat_of_gross
 from evbilling.on_commit import after_commit
 from sessions_app.selectors import operator_time_zone
 
@@ -92,14 +93,42 @@ def _split_gross(gross: Decimal, rate: Decimal | None, limit: Remaining, currenc
     return excl, vat
 
 
+def _parts_by_net(net_by_rate: Mapping[Decimal | None, Decimal], remaining: list[Remaining],
+                  currency: str) -> list[tuple[Remaining, Decimal, Decimal]]:
+    """(rate, net, VAT) for credits given as net amounts per rate (a credit CDR: exactly its lines): each
+    rate's VAT computed once on its net (BR-CO-17); all that remains at a rate takes its VAT as it stands, so
+    credit notes never take a cent more than the invoice's VAT at that rate."""
+    by_rate = {r.rate: r for r in remaining}
+    parts = []
+    for rate, net in net_by_rate.items():
+        key = None if rate is None else Decimal(rate).normalize()
+        limit = by_rate.get(key)
+        net = Decimal(net)
+        if net != quantize_money(net, currency) or net < 0:
+            raise CreditNoteError(f"{net} is not a whole, positive amount of {currency} minor units.")
+        if not net:
+            continue
+        if limit is None or net > limit.amount_excl_vat:
+            left = limit.amount_excl_vat if limit else Decimal(0)
+            raise CreditNoteError(f"{net} {currency} at {rate_label(key)} is above what remains on the invoice: "
+                                  f"{left} {currency}.")
+        vat = limit.vat_amount if net == limit.amount_excl_vat else min(
+            vat_amount(net, key if key is not None else Decimal(0), currency), limit.vat_amount)
+        parts.append((limit, net, vat))
+    return parts
+
+
 def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal | None = None,
+                      net_by_rate: Mapping[Decimal | None, Decimal] | None = None, line_description: str = "",
                       refund: bool = False, now: datetime | None = None) -> CreditNote:
     """Credit `amount_incl_vat` (None: all that remains) of an issued or paid invoice; with `refund`, owe
-    it back to the card (stored on the credit note, sent after the commit).
+    it back to the card (stored on the credit note, sent after the commit). `net_by_rate` credits exactly
+    these net amounts per VAT rate instead (a roaming settlement's credit CDR), the VAT once per rate on them;
+    `line_description` names what is credited on each line.
 
     Raises CreditNoteError, writing nothing, when the amount is not positive, not in whole minor
-    units, above what remains on the invoice, or (with `refund`) above what its card payments can
-    still give back."""
+    units, above what remains on the invoice (per rate, for `net_by_rate`), or (with `refund`) above what
+    its card payments can still give back."""
     now = now or timezone.now()
     with transaction.atomic():
         invoice = (Invoice.objects.select_for_update(of=("self",)).select_related("operator")
@@ -109,6 +138,12 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
         currency = invoice.currency
         remaining = invoice_remaining_by_rate(invoice)
         left = sum((r.amount_incl_vat for r in remaining), Decimal(0))
+        by_net = None
+        if net_by_rate is not None:
+            if amount_incl_vat is not None or refund:
+                raise CreditNoteError("Credit either net amounts per rate or an amount incl. VAT, without a refund.")
+            by_net = _parts_by_net(net_by_rate, remaining, currency)
+            amount_incl_vat = sum((net + vat for _, net, vat in by_net), Decimal(0))
         amount = left if amount_incl_vat is None else Decimal(amount_incl_vat)
         if amount != quantize_money(amount, currency):
             raise CreditNoteError(f"{amount} is not a whole amount of {currency} minor units.")
@@ -116,6 +151,11 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
             raise CreditNoteError(f"Nothing to credit: {amount} {currency} (remaining {left} {currency}).")
         if refund:
             refundable = invoice_refundable(invoice, lock=True)
+            if refundable <= 0 and invoice_card_payments(invoice).filter(
+                    status=Payment.Status.CAPTURED, stripe_payment_intent_id__isnull=True).exists():
+                raise CreditNoteError(f"The card payments of {invoice} were recorded without Stripe (history such "
+                                      "as the demo's older sessions): nothing can be refunded through Stripe; "
+                                      "issue the credit note without a refund.")
             if refundable <= 0:
                 raise CreditNoteError(f"Nothing paid by card on {invoice} is left to refund; "
                                       "issue the credit note without a refund.")
@@ -123,7 +163,9 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
                 raise CreditNoteError(f"At most {refundable} {currency} was captured and not yet refunded.")
         if amount > left:
             raise CreditNoteError(f"{amount} {currency} is above what remains on {invoice}: {left} {currency}.")
-        if amount == left:
+        if by_net is not None:
+            parts = by_net
+        elif amount == left:
             parts = [(r, r.amount_excl_vat, r.vat_amount) for r in remaining if r.amount_incl_vat or r.vat_amount]
         else:
             open_rates = [r for r in remaining if r.amount_incl_vat > 0]
@@ -140,13 +182,15 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
             number=number_format(prefix=invoice.operator.invoice_prefix, year=year, sequence=sequence,
                                  kind=NumberSequence.Kind.CREDIT_NOTE),
             number_year=year, number_sequence=sequence, seller=invoice.seller, buyer=invoice.buyer,
+            language=reader_language(invoice),
             total_excl_vat=total_excl, total_vat=total_vat, total_incl_vat=total_excl + total_vat,
             refund_amount=total_excl + total_vat if refund else Decimal(0),
             refund_status=CreditNote.RefundStatus.PENDING if refund else CreditNote.RefundStatus.NONE,
         )
         CreditNoteLine.objects.bulk_create([
             CreditNoteLine(credit_note=note, position=position, vat_rate=r.rate,
-                           description=f"Credit on invoice {invoice.number} ({rate_label(r.rate)})",
+                           description=f"{line_description or 'Credit on invoice ' + invoice.number} "
+                                       f"({rate_label(r.rate)})"[:200],
                            amount_excl_vat=excl, vat_amount=vat, amount_incl_vat=excl + vat)
             for position, (r, excl, vat) in enumerate(parts, start=1)
         ])

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 
 from billing_app.companies.statement import is_company_statement, session_list_csv, session_list_name
 from billing_app.invoicing import pdf
-from billing_app.invoicing.einvoice import facturx_pdf
+from billing_app.invoicing.einvoice import einvoice_file, einvoice_formats, facturx_pdf
 from billing_app.invoicing.errors import InvoicingError
 from billing_app.models import CreditNote, Invoice
 
@@ -70,9 +70,10 @@ def credit_note_pdf_store(*, credit_note_id: int) -> CreditNote:
 
 
 def _reader_language(document: Document) -> str:
-    """The language the driver chose on their account (the operator's default when none)."""
+    """The language the driver chose on their account now, else the one the document was issued in (a company's),
+    else the default."""
     invoice = document.invoice if isinstance(document, CreditNote) else document
-    return (invoice.driver.language if invoice.driver_id else "") or settings.LANGUAGE_CODE
+    return (invoice.driver.language if invoice.driver_id else "") or document.language or settings.LANGUAGE_CODE
 
 
 def _send(document: Document, *, to: str) -> None:
@@ -84,20 +85,37 @@ def _send(document: Document, *, to: str) -> None:
 def _send_now(document: Document, *, to: str) -> None:
     is_credit_note = isinstance(document, CreditNote)
     label = "Credit note" if is_credit_note else (
-        "Invoice" if document.kind == Invoice.Kind.STATEMENT else "Receipt")
+        "Receipt" if document.kind == Invoice.Kind.RECEIPT else "Invoice")
+    document_file = _document_attachment(document)
     context = {"document": document, "label": label, "seller": document.seller, "buyer": document.buyer,
-               "total": pdf.money(document.total_incl_vat, document.currency), "is_credit_note": is_credit_note}
+               "total": pdf.money(document.total_incl_vat, document.currency), "is_credit_note": is_credit_note,
+               "xml_attached": document_file[2] == "application/xml"}
     subject = " ".join(render_to_string("emails/invoice_subject.txt", context).split())
     message = EmailMultiAlternatives(subject, render_to_string("emails/invoice.txt", context),
                                      settings.DEFAULT_FROM_EMAIL, [to],
                                      reply_to=[document.seller["email"]] if document.seller.get("email") else None)
     message.attach_alternative(render_to_string("emails/invoice.html", context), "text/html")
-    facturx = (document.buyer or {}).get("invoice_format") == "facturx"  # a company that asked for e-invoices
-    message.attach(f"{document.number}.pdf", facturx_pdf(document) if facturx else document_pdf_bytes(document),
-                   "application/pdf")
+    message.attach(*document_file)
     if isinstance(document, Invoice) and is_company_statement(document):
         message.attach(session_list_name(document), session_list_csv(document), "text/csv")
+    if isinstance(document, Invoice):
+        for attachment in document.attachments.all():  # e.g. a settlement's CDR list
+            message.attach(attachment.name, attachment.content, attachment.content_type)
     message.send()
+
+
+def _document_attachment(document: Document) -> tuple[str, bytes, str]:
+    """What the e-mail attaches, as the company chose (`Company.invoice_format`, frozen in the buyer snapshot):
+    Factur-X (the PDF with its XML, named like the PDF), XRechnung (the XML alone: it is the invoice; a PDF beside it
+    would be a second original), else the PDF. XRechnung the document cannot have (no Leitweg-ID, seller details
+    missing at issue) falls back to Factur-X."""
+    chosen = (document.buyer or {}).get("invoice_format")
+    if chosen == "xrechnung" and "xrechnung" in einvoice_formats(document):
+        file = einvoice_file(document, "xrechnung")
+        return file.filename, file.content, file.content_type
+    if chosen in ("facturx", "xrechnung"):
+        return f"{document.number}.pdf", facturx_pdf(document), "application/pdf"
+    return f"{document.number}.pdf", document_pdf_bytes(document), "application/pdf"
 
 
 def _email_once(model: type[Document], pk: int) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -26,10 +27,12 @@ from billing_app.invoicing.delivery import invoice_pdf_render
 from billing_app.invoicing.errors import InvoicingError
 from billing_app.invoicing.lines import LineIn, document_vat, lines_from_breakdown
 from billing_app.invoicing.numbering import number_format, number_take
+from billing_app.invoicing.vat_categories import lines_treated
 from billing_app.models import (
     BillingAccount,
     ChargeReview,
     Invoice,
+    InvoiceAttachment,
     InvoiceLine,
     InvoiceVatSubtotal,
     NumberSequence,
@@ -79,7 +82,8 @@ def last_day_of_month(period: date) -> date:
 
 def seller_snapshot(operator: Operator) -> dict:
     return {"name": operator.name, "legal_name": operator.legal_name, "vat_id": operator.vat_id,
-            "address": operator.address, "country": operator.country, "email": operator.email}
+            "address": operator.address, "postal_code": operator.postal_code, "city": operator.city,
+            "country": operator.country, "email": operator.email, "phone": operator.phone, "iban": operator.iban}
 
 
 def company_snapshot(company: Company) -> dict:
@@ -92,6 +96,8 @@ def company_snapshot(company: Company) -> dict:
         "buyer_reference": company.buyer_reference, "purchase_order": company.purchase_order,
         "payment_terms_days": company.payment_terms_days,
         "statement_session_lines": company.statement_session_lines, "invoice_format": company.invoice_format,
+        "vat_treatment": company.vat_treatment, "vat_exemption_reason": company.vat_exemption_reason,
+        "vat_exemption_code": company.vat_exemption_code,
     }
 
 
@@ -99,6 +105,14 @@ def invoice_buyer_snapshot(invoice: Invoice) -> dict:
     """The buyer of `invoice`: the company of a company account, else the driver."""
     company = invoice.account.company if invoice.account.company_id else None
     return company_snapshot(company) if company is not None else buyer_snapshot(invoice.driver)
+
+
+def reader_language(invoice: Invoice) -> str:
+    """The language a document for `invoice` is issued in: the company's for a company account, else the driver's
+    (the default language when they chose none). Recorded on the document, so every re-render reads the same."""
+    company = invoice.account.company if invoice.account.company_id else None
+    chosen = company.language if company is not None else (invoice.driver.language if invoice.driver_id else "")
+    return chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
 def buyer_snapshot(driver: User) -> dict:
@@ -139,23 +153,25 @@ def _set_totals(invoice: Invoice, lines: Sequence) -> list[InvoiceVatSubtotal]:
 
 def _number(invoices: Sequence[Invoice], now: datetime) -> None:
     """Give each invoice its number, issue date and snapshots. Counters are locked in a fixed
-    order (operator, year) so two batches never deadlock."""
+    order (operator, year) so two batches never deadlock. An invoice given its issue instant beforehand
+    (history: the demo's receipts dated at their sessions) keeps it, and its year numbers it."""
     zones: dict[int, ZoneInfo] = {}
     groups: dict[tuple[int, int], list[Invoice]] = defaultdict(list)
     for invoice in invoices:
         tz = zones.get(invoice.operator_id) or zones.setdefault(invoice.operator_id,
                                                                operator_time_zone(invoice.operator_id))
-        groups[(invoice.operator_id, now.astimezone(tz).year)].append(invoice)
+        invoice.issued_at = invoice.issued_at or now
+        groups[(invoice.operator_id, invoice.issued_at.astimezone(tz).year)].append(invoice)
     for (operator_id, year), group in sorted(groups.items()):
         first = number_take(operator_id=operator_id, year=year, kind=NumberSequence.Kind.INVOICE, count=len(group))
         for offset, invoice in enumerate(group):
             invoice.number_year, invoice.number_sequence = year, first + offset
             invoice.number = number_format(prefix=invoice.operator.invoice_prefix, year=year,
                                            sequence=first + offset, kind=NumberSequence.Kind.INVOICE)
-            invoice.issued_at = now
             invoice.state = Invoice.State.ISSUED
             invoice.seller = seller_snapshot(invoice.operator)
             invoice.buyer = invoice_buyer_snapshot(invoice)
+            invoice.language = reader_language(invoice)
 
 
 def _line_rows(invoice: Invoice, lines: Sequence[LineIn]) -> list[InvoiceLine]:
@@ -315,14 +331,21 @@ def pending_receipt_charges(*, operator_id: int | None = None):
 
 
 def receipts_issue_pending(*, operator_id: int | None = None, batch_size: int = 500, now: datetime | None = None,
+                           dated: Callable[[SessionCharge], datetime] | None = None,
                            progress: Callable[[int], None] = lambda n: None) -> int:
-    """Issue the receipts of every settled pay-as-you-go session that has none (a lost task, history)."""
+    """Issue the receipts of every settled pay-as-you-go session that has none (a lost task, history).
+    `dated` gives each receipt its own issue instant (history loaded at once, e.g. the demo: at its session's
+    end); receipts are issued in the order their sessions ended, so their numbers follow time."""
     issued = 0
     while True:
         charges = list(pending_receipt_charges(operator_id=operator_id)[:batch_size])
         if not charges:
             return issued
         drafts = [d for d in map(_receipt_draft, charges) if d is not None]
+        if dated is not None:
+            by_session = {charge.session_id: charge for charge in charges}
+            for draft in drafts:
+                draft.invoice.issued_at = dated(by_session[draft.invoice.session_id])
         issued += len(issue_drafts(drafts, now=now or timezone.now()))
         progress(len(charges))
         if not drafts:
@@ -369,6 +392,8 @@ def statement_drafts(*, operator: Operator, period: date, accounts: Sequence[Bil
                                           session_charge_id=charge.pk)
         lines += plan_statement_lines(account=account, period_start=period, period_end=last_day_of_month(period),
                                       currency=currency)
+        if account.company_id:  # a reverse-charged or exempt buyer: the priced net amounts, no VAT
+            lines = lines_treated(lines, account.company.vat_treatment)
         if lines:
             account.operator = operator
             drafts.append(Draft(Invoice(operator=operator, account=account, driver=account.driver,
@@ -410,6 +435,34 @@ def statement_create(*, account_id: int, period: date, issue: bool = True,
             issued = []
     return issued[0] if issued else Invoice.objects.get(kind=Invoice.Kind.STATEMENT, account_id=account_id,
                                                         period_start=period.replace(day=1))
+
+
+# --- Roaming settlements -----------------------------------------------------------------------
+
+def settlement_issue(*, account: BillingAccount, period: date, currency: str, lines: Sequence[LineIn],
+                     attachments: Sequence[tuple[str, str, str]] = (), now: datetime | None = None) -> Invoice:
+    """Issue the settlement invoice of a roaming partner (its company `account`) for the month of `period`:
+    `lines` as given (one per CDR and VAT rate, each rounded once; at rate 0 without VAT for a company that is
+    reverse-charged or exempt, `vat_categories.lines_treated`), VAT per rate on the document
+    (`money.vat_breakdown`), numbered in the operator's invoice sequence, with `attachments` ((name, content
+    type, text), e.g. the CDR list; `{number}` in a name is the invoice's number). In the caller's
+    transaction, which should hold the partner's lock; the database allows one settlement per (account,
+    month), so a concurrent second one fails."""
+    if not lines:
+        raise InvoicingError("A settlement invoice needs at least one line.")
+    if account.company_id is None:
+        raise InvoicingError(f"{account} is not a company's account: settlements are invoiced to companies.")
+    period = period.replace(day=1)
+    lines = lines_treated(list(lines), account.company.vat_treatment)  # e.g. an eMSP reverse-charged (§13b UStG)
+    draft = Draft(Invoice(operator=account.operator, account=account, driver=None, kind=Invoice.Kind.SETTLEMENT,
+                          period_start=period, period_end=last_day_of_month(period),
+                          currency=currency), lines)
+    invoice = _issue_new([draft], now=now or timezone.now())[0]
+    InvoiceAttachment.objects.bulk_create([
+        InvoiceAttachment(invoice=invoice, name=name.format(number=invoice.number), content_type=content_type,
+                          content=content)
+        for name, content_type, content in attachments])
+    return invoice
 
 
 # --- After issue --------------------------------------------------------------------------------

@@ -8,13 +8,16 @@ and names the invoice it corrects (BT-25). Factur-X: the PDF with the XML embedd
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from lxml import etree
 
 from billing_app.invoicing.pdf import document_pdf
+from billing_app.invoicing.vat_categories import STANDARD, VatCategory, document_treatment, vat_category
 from billing_app.models import CreditNote, Invoice
+from evbilling.errors import NotFoundError
 from sessions_app.selectors import operator_time_zone
 
 NS = {
@@ -24,6 +27,9 @@ NS = {
     "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
 }
 EN16931 = "urn:cen.eu:en16931:2017"
+XRECHNUNG_3 = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"
+PEPPOL_BILLING = "urn:fdc:peppol.eu:2017:poacc:billing:01.0"
+SEPA_CREDIT_TRANSFER, BANK_CARD = "58", "48"
 INVOICE, CREDIT_NOTE = "380", "381"
 UNITS = {"kWh": "KWH", "h": "HUR", "min": "MIN", "session": "C62", "period": "C62", "reservation": "C62"}
 
@@ -47,15 +53,39 @@ def _date(parent, tag: str, day: date, *, qualified: bool = False) -> None:
         format="102")
 
 
-def _category(rate) -> tuple[str, str | None]:
-    """(VAT category code, rate): S standard with its rate, O (not subject to VAT) where no VAT applies."""
-    return ("O", None) if rate is None else ("S", format(Decimal(rate).normalize(), "f"))
+def _percent(rate: Decimal) -> str:
+    return format(Decimal(rate).normalize(), "f") if rate else "0"
 
 
-def _party(parent, tag: str, details: dict) -> None:
+def _trade_tax(parent, category: VatCategory, *, amounts: tuple[Decimal, Decimal] | None = None) -> None:
+    """An ApplicableTradeTax in the schema's order; `amounts` (taxable, VAT) on a VAT breakdown row (BG-23), which
+    also carries the exemption reason (BT-120/121) of the categories that need one."""
+    tax = _el(parent, "ram:ApplicableTradeTax")
+    if amounts is not None:
+        _el(tax, "ram:CalculatedAmount", _amount(amounts[1]))
+    _el(tax, "ram:TypeCode", "VAT")
+    exempted = amounts is not None and category.code in ("AE", "E", "O", "K", "G")
+    if exempted and category.reason:
+        _el(tax, "ram:ExemptionReason", category.reason)
+    if amounts is not None:
+        _el(tax, "ram:BasisAmount", _amount(amounts[0]))
+    _el(tax, "ram:CategoryCode", category.code)
+    if exempted and category.reason_code:
+        _el(tax, "ram:ExemptionReasonCode", category.reason_code)
+    if category.rate is not None:
+        _el(tax, "ram:RateApplicablePercent", _percent(category.rate))
+
+
+def _party(parent, tag: str, details: dict, *, vat_id: bool = True) -> None:
     party = _el(parent, tag)
     name = details.get("company_name") or details.get("legal_name") or details.get("name") or "-"
     _el(party, "ram:Name", name)
+    if details.get("phone"):  # the seller's contact (BG-6): its trading name, telephone and e-mail
+        contact = _el(party, "ram:DefinedTradeContact")
+        _el(contact, "ram:PersonName", details.get("name") or name)
+        _el(_el(contact, "ram:TelephoneUniversalCommunication"), "ram:CompleteNumber", details["phone"])
+        if details.get("email"):
+            _el(_el(contact, "ram:EmailURIUniversalCommunication"), "ram:URIID", details["email"])
     address = _el(party, "ram:PostalTradeAddress")
     street = (details.get("address") or "").strip().splitlines()
     if details.get("postal_code"):
@@ -67,8 +97,20 @@ def _party(parent, tag: str, details: dict) -> None:
     _el(address, "ram:CountryID", (details.get("country") or "").upper() or "DE")
     if details.get("email"):
         _el(_el(party, "ram:URIUniversalCommunication"), "ram:URIID", details["email"], schemeID="EM")
-    if details.get("vat_id"):
+    if vat_id and details.get("vat_id"):
         _el(_el(party, "ram:SpecifiedTaxRegistration"), "ram:ID", details["vat_id"], schemeID="VA")
+
+
+def _payment_means(settlement, document: Document, seller: dict) -> None:
+    """BG-16: a receipt was paid by card; a statement (and a credit note: the refund) by SEPA credit transfer to the
+    operator's IBAN, when the operator has given one."""
+    if isinstance(document, Invoice) and document.kind == Invoice.Kind.RECEIPT:
+        means = _el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
+        _el(means, "ram:TypeCode", BANK_CARD)
+    elif seller.get("iban"):
+        means = _el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
+        _el(means, "ram:TypeCode", SEPA_CREDIT_TRANSFER)
+        _el(_el(means, "ram:PayeePartyCreditorFinancialAccount"), "ram:IBANID", seller["iban"])
 
 
 def _lines(document: Document) -> list:
@@ -82,23 +124,29 @@ def _vat_rows(document: Document, lines: list) -> list[tuple]:
     return [(row.vat_rate, row.taxable_amount, row.vat_amount) for row in document.vat_subtotals.all()]
 
 
-def cii_xml(document: Document) -> bytes:
-    """The issued invoice or credit note as CII XML, profile EN 16931."""
+def cii_xml(document: Document, *, xrechnung: bool = False) -> bytes:
+    """The issued invoice or credit note as CII XML, profile EN 16931; `xrechnung`: as XRechnung 3.0 (its
+    specification identifier BT-24 and business process BT-23; the buyer reference BT-10 is the Leitweg-ID)."""
     if not document.number:
         raise ValueError(f"{document} is a draft: drafts have no e-invoice.")
     is_note = isinstance(document, CreditNote)
     issued = document.issued_at.astimezone(operator_time_zone(document.operator_id)).date()
     seller, buyer = document.seller or {}, document.buyer or {}
     lines = _lines(document)
+    unrated = all(line.vat_rate is None for line in lines)
     root = etree.Element(f"{{{NS['rsm']}}}CrossIndustryInvoice", nsmap=NS)
     context = _el(root, "rsm:ExchangedDocumentContext")
-    _el(_el(context, "ram:GuidelineSpecifiedDocumentContextParameter"), "ram:ID", EN16931)
+    if xrechnung:
+        _el(_el(context, "ram:BusinessProcessSpecifiedDocumentContextParameter"), "ram:ID", PEPPOL_BILLING)
+    _el(_el(context, "ram:GuidelineSpecifiedDocumentContextParameter"), "ram:ID", XRECHNUNG_3 if xrechnung else EN16931)
     header = _el(root, "rsm:ExchangedDocument")
     _el(header, "ram:ID", document.number)
     _el(header, "ram:TypeCode", CREDIT_NOTE if is_note else INVOICE)
     _date(header, "ram:IssueDateTime", issued)
     if is_note:
         _el(_el(header, "ram:IncludedNote"), "ram:Content", f"Reason: {document.reason}")
+    if document_treatment(buyer) != STANDARD:  # the invoice says why it carries no VAT (BT-22 as well as BT-120)
+        _el(_el(header, "ram:IncludedNote"), "ram:Content", vat_category(None, buyer=buyer).reason)
     transaction = _el(root, "rsm:SupplyChainTradeTransaction")
     for position, line in enumerate(lines, start=1):
         item = _el(transaction, "ram:IncludedSupplyChainTradeLineItem")
@@ -113,35 +161,25 @@ def cii_xml(document: Document) -> bytes:
         _el(_el(item, "ram:SpecifiedLineTradeDelivery"), "ram:BilledQuantity",
             format(Decimal(quantity).normalize(), "f"), unitCode=UNITS.get(getattr(line, "unit", ""), "C62"))
         settlement = _el(item, "ram:SpecifiedLineTradeSettlement")
-        tax = _el(settlement, "ram:ApplicableTradeTax")
-        category, rate = _category(line.vat_rate)
-        _el(tax, "ram:TypeCode", "VAT")
-        _el(tax, "ram:CategoryCode", category)
-        if rate is not None:
-            _el(tax, "ram:RateApplicablePercent", rate)
+        _trade_tax(settlement, vat_category(line.vat_rate, buyer=buyer, only_unrated=unrated))
         _el(_el(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount",
             _amount(line.amount_excl_vat))
     agreement = _el(transaction, "ram:ApplicableHeaderTradeAgreement")
     if buyer.get("buyer_reference"):
         _el(agreement, "ram:BuyerReference", buyer["buyer_reference"])
-    _party(agreement, "ram:SellerTradeParty", seller)
-    _party(agreement, "ram:BuyerTradeParty", buyer)
+    _party(agreement, "ram:SellerTradeParty", seller, vat_id=not unrated)  # BR-O-2: no VAT ids outside VAT
+    _party(agreement, "ram:BuyerTradeParty", buyer, vat_id=not unrated)
     if buyer.get("purchase_order"):
         _el(_el(agreement, "ram:BuyerOrderReferencedDocument"), "ram:IssuerAssignedID", buyer["purchase_order"])
-    _el(transaction, "ram:ApplicableHeaderTradeDelivery")
+    invoice = document.invoice if is_note else document
+    delivery = _el(transaction, "ram:ApplicableHeaderTradeDelivery")  # BT-72: the last day charged
+    _date(_el(delivery, "ram:ActualDeliverySupplyChainEvent"), "ram:OccurrenceDateTime", invoice.period_end)
     settlement = _el(transaction, "ram:ApplicableHeaderTradeSettlement")
+    _el(settlement, "ram:PaymentReference", document.number)
     _el(settlement, "ram:InvoiceCurrencyCode", document.currency)
+    _payment_means(settlement, document, seller)
     for rate, taxable, vat in _vat_rows(document, lines):
-        tax = _el(settlement, "ram:ApplicableTradeTax")
-        category, rate_text = _category(rate)
-        _el(tax, "ram:CalculatedAmount", _amount(vat))
-        _el(tax, "ram:TypeCode", "VAT")
-        if category == "O":
-            _el(tax, "ram:ExemptionReason", "Not subject to VAT")
-        _el(tax, "ram:BasisAmount", _amount(taxable))
-        _el(tax, "ram:CategoryCode", category)
-        if rate_text is not None:
-            _el(tax, "ram:RateApplicablePercent", rate_text)
+        _trade_tax(settlement, vat_category(rate, buyer=buyer, only_unrated=unrated), amounts=(taxable, vat))
     if not is_note:
         period = _el(settlement, "ram:BillingSpecifiedPeriod")
         _date(period, "ram:StartDateTime", document.period_start)
@@ -179,3 +217,50 @@ def facturx_pdf(document: Document) -> bytes:
                 "title": document.number, "subject": f"Invoice {document.number}"}
     return generate_from_binary(document_pdf(document, pdf_a=True), cii_xml(document), flavor="factur-x",
                                 level="en16931", check_xsd=True, pdf_metadata=metadata)
+
+
+# --- Files: what the portals, the API and the e-mail hand out ------------------------------------------------
+
+class EInvoiceUnavailable(NotFoundError):
+    """The document cannot be had in this format (an unknown one, or XRechnung without a Leitweg-ID)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EInvoiceFile:
+    content: bytes
+    filename: str
+    content_type: str
+
+
+FORMATS = {  # format -> (file name after the document number, content type)
+    "facturx": ("-factur-x.pdf", "application/pdf"),
+    "cii": ("-en16931.xml", "application/xml"),
+    "xrechnung": ("-xrechnung.xml", "application/xml"),
+}
+SELLER_FOR_XRECHNUNG = {"vat_id": "VAT id", "postal_code": "postal code", "city": "city", "email": "e-mail",
+                        "phone": "phone", "iban": "IBAN"}
+
+
+def einvoice_formats(document: Document) -> list[str]:
+    """The formats `document` can be had in: Factur-X and the EN 16931 XML always, XRechnung when its buyer has a
+    buyer reference (Leitweg-ID) and the frozen seller details have what XRechnung needs."""
+    seller, buyer = document.seller or {}, document.buyer or {}
+    xrechnung = bool(buyer.get("buyer_reference")) and all(seller.get(key) for key in SELLER_FOR_XRECHNUNG)
+    return [fmt for fmt in FORMATS if fmt != "xrechnung" or xrechnung]
+
+
+def einvoice_file(document: Document, fmt: str) -> EInvoiceFile:
+    """The issued `document` as an e-invoice file in `fmt` (a key of FORMATS); EInvoiceUnavailable when it cannot
+    be had so. Callers have found `document` inside what the asking user owns."""
+    if fmt not in einvoice_formats(document):
+        if fmt == "xrechnung":
+            missing = [label for key, label in SELLER_FOR_XRECHNUNG.items() if not (document.seller or {}).get(key)]
+            raise EInvoiceUnavailable(
+                f"{document.number} has no XRechnung: " + ("its buyer has no Leitweg-ID (buyer reference)."
+                                                            if not (document.buyer or {}).get("buyer_reference")
+                                                            else f"the seller's {', '.join(missing)} were missing "
+                                                                 "at issue."))
+        raise EInvoiceUnavailable(f"Unknown e-invoice format {fmt!r}: one of {', '.join(FORMATS)}.")
+    suffix, content_type = FORMATS[fmt]
+    content = facturx_pdf(document) if fmt == "facturx" else cii_xml(document, xrechnung=fmt == "xrechnung")
+    return EInvoiceFile(content, f"{document.number}{suffix}", content_type)

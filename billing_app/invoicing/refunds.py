@@ -54,7 +54,8 @@ def invoice_refundable(invoice: Invoice, *, lock: bool = False) -> Decimal:
 
     `lock=True` (inside the caller's transaction) locks those payment rows first, as `payment_refund`
     does, so a refund reserved meanwhile cannot be counted twice."""
-    payments = invoice_card_payments(invoice).filter(status=Payment.Status.CAPTURED)
+    payments = invoice_card_payments(invoice).filter(status=Payment.Status.CAPTURED,
+                                                      stripe_payment_intent_id__isnull=False)
     if lock:
         payments = payments.select_for_update()
     left = sum((payment.refundable for payment in payments), ZERO)
@@ -87,8 +88,9 @@ def credit_note_refund_send(*, credit_note_id: int) -> CreditNote:
             try:
                 refund = payment_refund(payment=payment, amount=min(left, payment.refundable),
                                         reason=f"Credit note {note.number}", idempotency_key=key)
-            except RefundError as error:  # another refund took what this payment had left meanwhile
+            except RefundError as error:  # another refund took what it had left meanwhile, or it is not at Stripe
                 logger.warning("credit note %s: payment %s: %s", note.number, payment.pk, error)
+                refused.append(str(error))
                 continue
         if refund.status == Refund.Status.PENDING:
             refund = refund_send(refund_id=refund.pk)

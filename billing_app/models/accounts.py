@@ -1,6 +1,7 @@
 """Billing accounts: how a driver, or a company for its business cards, pays an operator."""
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import Company, Operator, User
 
@@ -16,19 +17,23 @@ class BillingAccount(models.Model):
     OWNER_PATH = "operator"
 
     class PaymentMode(models.TextChoices):
-        PAY_AS_YOU_GO = "payg", "Pay as you go (card or wallet)"
-        SUBSCRIPTION = "subscription", "Subscription plan"
-        POSTPAID = "postpaid", "Postpaid monthly invoice"
+        PAY_AS_YOU_GO = "payg", _("Pay as you go (card or wallet)")
+        SUBSCRIPTION = "subscription", _("Subscription plan")
+        POSTPAID = "postpaid", _("Postpaid monthly invoice")
 
-    driver = models.OneToOneField(User, null=True, blank=True, on_delete=models.PROTECT,
+    driver = models.OneToOneField(User, verbose_name=_("driver"), null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="billing_account")
-    company = models.OneToOneField(Company, null=True, blank=True, on_delete=models.PROTECT,
+    company = models.OneToOneField(Company, verbose_name=_("company"), null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="billing_account")
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="billing_accounts")
-    payment_mode = models.CharField(max_length=12, choices=PaymentMode.choices, default=PaymentMode.PAY_AS_YOU_GO)
-    created_at = models.DateTimeField(auto_now_add=True)
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="billing_accounts")
+    payment_mode = models.CharField(_("payment mode"), max_length=12, choices=PaymentMode.choices,
+                                    default=PaymentMode.PAY_AS_YOU_GO)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("billing account")
+        verbose_name_plural = _("billing accounts")
         ordering = ["operator", "driver__username", "company__legal_name"]
         constraints = [
             models.CheckConstraint(name="account_of_a_driver_or_a_company",

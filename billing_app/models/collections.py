@@ -5,6 +5,7 @@ it made (each a Payment with its own idempotency key), when it tries next, and w
 overdue (every retry failed: shown to the operator in the admin and to the driver in the portal).
 """
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models.invoices import Invoice
 from billing_app.models.payments import Payment
@@ -16,25 +17,29 @@ class ReceiptCollection(models.Model):
     OWNER_PATH = "invoice__operator"
 
     class Status(models.TextChoices):
-        COLLECTING = "collecting", "Collecting (charge under way)"
-        RETRYING = "retrying", "Payment failed (dunning)"
-        OVERDUE = "overdue", "Overdue (every retry failed)"
-        COLLECTED = "collected", "Collected"
+        COLLECTING = "collecting", _("Collecting (charge under way)")
+        RETRYING = "retrying", _("Payment failed (dunning)")
+        OVERDUE = "overdue", _("Overdue (every retry failed)")
+        COLLECTED = "collected", _("Collected")
 
-    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="collection")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COLLECTING)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="charges tried")
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                help_text="the latest attempt")
-    first_failed_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    failure_message = models.CharField(max_length=255, blank=True)
-    overdue_at = models.DateTimeField(null=True, blank=True)
-    collected_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    invoice = models.OneToOneField(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT,
+                                   related_name="collection")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.COLLECTING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0, help_text=_("charges tried"))
+    payment = models.ForeignKey(Payment, verbose_name=_("payment"), null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+",
+                                help_text=_("the latest attempt"))
+    first_failed_at = models.DateTimeField(_("first failed at"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    failure_message = models.CharField(_("failure message"), max_length=255, blank=True)
+    overdue_at = models.DateTimeField(_("overdue at"), null=True, blank=True)
+    collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("receipt collection")
+        verbose_name_plural = _("receipt collections")
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="receipt_collection_dunning")]
 

@@ -1,5 +1,6 @@
 """What billing records about company cards: the notice that a card reached its monthly spending cap."""
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import IdToken
 
@@ -13,15 +14,19 @@ class CardCapNotice(models.Model):
 
     OWNER_PATH = "id_token__operator"
 
-    id_token = models.ForeignKey(IdToken, on_delete=models.PROTECT, related_name="cap_notices")
-    month = models.DateField()
-    cap = models.DecimalField(max_digits=10, decimal_places=2)
-    spent = models.DecimalField(max_digits=14, decimal_places=2, help_text="incl. VAT when the cap was reached")
-    currency = models.CharField(max_length=3)
-    reached_at = models.DateTimeField()
-    emailed_at = models.DateTimeField(null=True, blank=True)
+    id_token = models.ForeignKey(IdToken, verbose_name=_("id token"), on_delete=models.PROTECT,
+                                 related_name="cap_notices")
+    month = models.DateField(_("month"))
+    cap = models.DecimalField(_("cap"), max_digits=10, decimal_places=2)
+    spent = models.DecimalField(_("spent"), max_digits=14, decimal_places=2,
+                                help_text=_("incl. VAT when the cap was reached"))
+    currency = models.CharField(_("currency"), max_length=3)
+    reached_at = models.DateTimeField(_("reached at"))
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("card cap notice")
+        verbose_name_plural = _("card cap notices")
         ordering = ["-month", "id_token"]
         constraints = [
             models.UniqueConstraint(fields=["id_token", "month"], name="one_cap_notice_per_card_month"),

@@ -12,15 +12,18 @@ were issued with, the sum of their lines' VAT, which their per-rate rows were ba
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models.accounts import BillingAccount
 from billing_app.models.tariffs import SessionCharge
 from sessions_app.models import ChargingSession, Operator, User
 
-__all__ = ["CreditNote", "CreditNoteLine", "Invoice", "InvoiceLine", "InvoiceVatSubtotal", "NumberSequence"]
+__all__ = ["CreditNote", "CreditNoteLine", "Invoice", "InvoiceAttachment", "InvoiceLine", "InvoiceVatSubtotal",
+           "NumberSequence"]
 
 
 def _money(**kwargs) -> models.DecimalField:
@@ -34,15 +37,18 @@ class NumberSequence(models.Model):
     OWNER_PATH = "operator"
 
     class Kind(models.TextChoices):
-        INVOICE = "invoice", "Invoice"
-        CREDIT_NOTE = "credit_note", "Credit note"
+        INVOICE = "invoice", _("Invoice")
+        CREDIT_NOTE = "credit_note", _("Credit note")
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="number_sequences")
-    year = models.PositiveSmallIntegerField()
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    last_value = models.PositiveIntegerField(default=0)
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="number_sequences")
+    year = models.PositiveSmallIntegerField(_("year"))
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    last_value = models.PositiveIntegerField(_("last value"), default=0)
 
     class Meta:
+        verbose_name = _("number sequence")
+        verbose_name_plural = _("number sequences")
         ordering = ["operator", "-year", "kind"]
         constraints = [
             models.UniqueConstraint(fields=["operator", "year", "kind"], name="unique_number_sequence"),
@@ -80,61 +86,74 @@ class FrozenOnceIssuedMixin:
 
 
 class Invoice(FrozenOnceIssuedMixin, models.Model):
-    """A receipt for one pay-as-you-go session or a monthly statement of a billing account."""
+    """A receipt for one pay-as-you-go session, a monthly statement of a billing account, or a monthly
+    settlement invoice to a roaming partner (an eMSP's company account, from the CDRs it was sent)."""
 
     OWNER_PATH = "operator"
 
     class Kind(models.TextChoices):
-        RECEIPT = "receipt", "Session receipt"
-        STATEMENT = "statement", "Monthly statement"
-        PLAN_FEE = "plan_fee", "Plan fee"
+        RECEIPT = "receipt", _("Session receipt")
+        STATEMENT = "statement", _("Monthly statement")
+        PLAN_FEE = "plan_fee", _("Plan fee")
+        SETTLEMENT = "settlement", _("Roaming settlement")
 
     class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ISSUED = "issued", "Issued"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
+        DRAFT = "draft", _("Draft")
+        ISSUED = "issued", _("Issued")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
 
     FROZEN_FIELDS = (
         "operator_id", "account_id", "driver_id", "kind", "session_id", "period_start", "period_end", "currency",
         "number", "number_year", "number_sequence", "issued_at", "seller", "buyer",
-        "total_excl_vat", "total_vat", "total_incl_vat", "vat_per_rate",
+        "total_excl_vat", "total_vat", "total_incl_vat", "vat_per_rate", "language",
     )
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="invoices")
-    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="invoices")
-    driver = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices",
-                               help_text="blank on a company's statement (its buyer is the company)")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    session = models.ForeignKey(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="receipts", help_text="the session a receipt is for")
-    period_start = models.DateField(help_text="first day covered, in the operator's time zone")
-    period_end = models.DateField(help_text="last day covered (inclusive)")
-    currency = models.CharField(max_length=3)
-    state = models.CharField(max_length=6, choices=State.choices, default=State.DRAFT)
-    number = models.CharField(max_length=32, null=True, blank=True, unique=True)
-    number_year = models.PositiveSmallIntegerField(null=True, blank=True)
-    number_sequence = models.PositiveIntegerField(null=True, blank=True)
-    issued_at = models.DateTimeField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    payment_reference = models.CharField(max_length=100, blank=True)
-    voided_at = models.DateTimeField(null=True, blank=True)
-    void_reason = models.CharField(max_length=200, blank=True)
-    seller = models.JSONField(default=dict, blank=True, help_text="the operator's legal details, frozen at issue")
-    buyer = models.JSONField(default=dict, blank=True, help_text="the driver's billing details, frozen at issue")
-    total_excl_vat = _money(default=0)
-    total_vat = _money(default=0)
-    total_incl_vat = _money(default=0)
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="invoices")
+    account = models.ForeignKey(BillingAccount, verbose_name=_("account"), on_delete=models.PROTECT,
+                                related_name="invoices")
+    driver = models.ForeignKey(User, verbose_name=_("driver"), null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="invoices",
+                               help_text=_("blank on a company's statement or a settlement (the buyer is the company)"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    session = models.ForeignKey(ChargingSession, verbose_name=_("session"), null=True, blank=True,
+                                on_delete=models.PROTECT,
+                                related_name="receipts", help_text=_("the session a receipt is for"))
+    period_start = models.DateField(_("period start"), help_text=_("first day covered, in the operator's time zone"))
+    period_end = models.DateField(_("period end"), help_text=_("last day covered (inclusive)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    state = models.CharField(_("state"), max_length=6, choices=State.choices, default=State.DRAFT)
+    number = models.CharField(_("number"), max_length=32, null=True, blank=True, unique=True)
+    number_year = models.PositiveSmallIntegerField(_("number year"), null=True, blank=True)
+    number_sequence = models.PositiveIntegerField(_("number sequence"), null=True, blank=True)
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    void_reason = models.CharField(_("void reason"), max_length=200, blank=True)
+    seller = models.JSONField(_("seller"), default=dict, blank=True,
+                              help_text=_("the operator's legal details, frozen at issue"))
+    buyer = models.JSONField(_("buyer"), default=dict, blank=True,
+                             help_text=_("the driver's billing details, frozen at issue"))
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text=_("the language it was issued in (the reader's); every re-render uses it; "
+                                            "blank: issued before languages were recorded (the default language)"))
+    total_excl_vat = _money(verbose_name=_("total excl vat"), default=0)
+    total_vat = _money(verbose_name=_("total vat"), default=0)
+    total_incl_vat = _money(verbose_name=_("total incl vat"), default=0)
     vat_per_rate = models.BooleanField(
-        "VAT per rate", default=True,
-        help_text="VAT computed per rate on the sum of its lines (EN 16931 BR-CO-17); "
-                  "off for invoices issued before, whose VAT is the sum of their lines' VAT")
-    pdf = models.FileField(upload_to="invoices/", blank=True, max_length=200)
-    pdf_sha256 = models.CharField("PDF SHA-256", max_length=64, blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+        _("VAT per rate"), default=True,
+        help_text=_("VAT computed per rate on the sum of its lines (EN 16931 BR-CO-17); "
+                    "off for invoices issued before, whose VAT is the sum of their lines' VAT"))
+    pdf = models.FileField(_("pdf"), upload_to="invoices/", blank=True, max_length=200)
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
         ordering = ["-issued_at", "-pk"]
         indexes = [
             models.Index(fields=["driver", "-issued_at"], name="invoice_driver_issued"),
@@ -145,10 +164,12 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
             models.UniqueConstraint(fields=["session"], name="one_receipt_per_session"),
             models.UniqueConstraint(fields=["account", "period_start"], condition=Q(kind="statement"),
                                     name="one_statement_per_account_period"),
+            models.UniqueConstraint(fields=["account", "period_start"], condition=Q(kind="settlement"),
+                                    name="one_settlement_per_account_period"),
             models.UniqueConstraint(fields=["operator", "number_year", "number_sequence"],
                                     name="unique_invoice_sequence_per_operator_year"),
             models.CheckConstraint(name="invoice_driver_unless_statement",
-                                   condition=Q(driver__isnull=False) | Q(kind="statement")),
+                                   condition=Q(driver__isnull=False) | Q(kind__in=["statement", "settlement"])),
             models.CheckConstraint(name="invoice_receipt_has_session",
                                    condition=~Q(kind="receipt") | Q(session__isnull=False)),
             models.CheckConstraint(name="invoice_numbered_unless_draft",
@@ -171,26 +192,31 @@ class InvoiceLine(models.Model):
 
     OWNER_PATH = "invoice__operator"
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveIntegerField()
-    kind = models.CharField(max_length=20, help_text="ENERGY, TIME, PARKING_TIME, FLAT, ... or PLAN_FEE, DISCOUNT")
-    description = models.CharField(max_length=200)
-    session = models.ForeignKey(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(_("position"))
+    kind = models.CharField(_("kind"), max_length=20,
+                            help_text=_("ENERGY, TIME, PARKING_TIME, FLAT, ... or PLAN_FEE, DISCOUNT"))
+    description = models.CharField(_("description"), max_length=200)
+    session = models.ForeignKey(ChargingSession, verbose_name=_("session"), null=True, blank=True,
+                                on_delete=models.PROTECT,
                                 related_name="invoice_lines")
-    session_charge = models.ForeignKey(SessionCharge, null=True, blank=True, on_delete=models.PROTECT,
+    session_charge = models.ForeignKey(SessionCharge, verbose_name=_("session charge"), null=True, blank=True,
+                                       on_delete=models.PROTECT,
                                        related_name="invoice_lines")
-    source_index = models.PositiveSmallIntegerField(null=True, blank=True,
-                                                    help_text="index of the breakdown line it comes from")
-    quantity = models.DecimalField(max_digits=14, decimal_places=4)
-    unit = models.CharField(max_length=12)
-    unit_price = models.DecimalField(max_digits=14, decimal_places=6, help_text="excl. VAT")
-    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True,
-                                   help_text="blank: no VAT applies")
-    amount_excl_vat = _money()
-    vat_amount = _money()
-    amount_incl_vat = _money()
+    source_index = models.PositiveSmallIntegerField(_("source index"), null=True, blank=True,
+                                                    help_text=_("index of the breakdown line it comes from"))
+    quantity = models.DecimalField(_("quantity"), max_digits=14, decimal_places=4)
+    unit = models.CharField(_("unit"), max_length=12)
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=6, help_text=_("excl. VAT"))
+    vat_rate = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True,
+                                   help_text=_("blank: no VAT applies"))
+    amount_excl_vat = _money(verbose_name=_("amount excl vat"))
+    vat_amount = _money(verbose_name=_("vat amount"))
+    amount_incl_vat = _money(verbose_name=_("amount incl vat"))
 
     class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
         ordering = ["invoice", "position"]
         constraints = [
             models.UniqueConstraint(fields=["invoice", "position"], name="unique_invoice_line_position"),
@@ -218,14 +244,17 @@ class InvoiceVatSubtotal(models.Model):
 
     OWNER_PATH = "invoice__operator"
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="vat_subtotals")
-    position = models.PositiveSmallIntegerField()
-    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True,
-                                   help_text="blank: no VAT applies")
-    taxable_amount = _money()
-    vat_amount = _money()
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE,
+                                related_name="vat_subtotals")
+    position = models.PositiveSmallIntegerField(_("position"))
+    vat_rate = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True,
+                                   help_text=_("blank: no VAT applies"))
+    taxable_amount = _money(verbose_name=_("taxable amount"))
+    vat_amount = _money(verbose_name=_("vat amount"))
 
     class Meta:
+        verbose_name = _("invoice vat subtotal")
+        verbose_name_plural = _("invoice vat subtotals")
         ordering = ["invoice", "position"]
         constraints = [
             models.UniqueConstraint(fields=["invoice", "position"], name="unique_invoice_vat_subtotal_position"),
@@ -249,6 +278,33 @@ class InvoiceVatSubtotal(models.Model):
         return self.taxable_amount + self.vat_amount
 
 
+class InvoiceAttachment(models.Model):
+    """A file that belongs to an issued invoice and goes out with it (e.g. a settlement's CDR list as CSV),
+    written in the issuing transaction and never changed."""
+
+    OWNER_PATH = "invoice__operator"
+
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE,
+                                related_name="attachments")
+    name = models.CharField(_("name"), max_length=100)
+    content_type = models.CharField(_("content type"), max_length=100)
+    content = models.TextField(_("content"))
+
+    class Meta:
+        verbose_name = _("invoice attachment")
+        verbose_name_plural = _("invoice attachments")
+        ordering = ["invoice", "name"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "name"], name="unique_invoice_attachment_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if self.pk and self.invoice.is_issued:
+            raise ValidationError(f"{self.invoice} is issued: its attachments cannot change.")
+        super().save(*args, **kwargs)
+
+
 class CreditNote(FrozenOnceIssuedMixin, models.Model):
     """A correction of an issued invoice, full or partial, issued (and numbered) at creation.
 
@@ -260,41 +316,49 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
     OWNER_PATH = "operator"
 
     class State(models.TextChoices):
-        ISSUED = "issued", "Issued"
+        ISSUED = "issued", _("Issued")
 
     class RefundStatus(models.TextChoices):
-        NONE = "none", "No refund"
-        PENDING = "pending", "Refund pending"
-        SUCCEEDED = "succeeded", "Refunded"
-        FAILED = "failed", "Refund failed"
+        NONE = "none", _("No refund")
+        PENDING = "pending", _("Refund pending")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Refund failed")
 
     FROZEN_FIELDS = ("invoice_id", "number", "issued_at", "total_excl_vat", "total_vat", "total_incl_vat",
-                     "seller", "buyer", "reason", "refund_amount")
+                     "seller", "buyer", "reason", "refund_amount", "language")
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="credit_notes")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
-    state = models.CharField(max_length=6, choices=State.choices, default=State.ISSUED)
-    number = models.CharField(max_length=32, unique=True)
-    number_year = models.PositiveSmallIntegerField()
-    number_sequence = models.PositiveIntegerField()
-    issued_at = models.DateTimeField()
-    reason = models.CharField(max_length=200)
-    currency = models.CharField(max_length=3)
-    seller = models.JSONField(default=dict)
-    buyer = models.JSONField(default=dict)
-    total_excl_vat = _money()
-    total_vat = _money()
-    total_incl_vat = _money()
-    refund_amount = _money(default=0, help_text="what goes back to the card (0: no refund)")
-    refund_status = models.CharField(max_length=9, choices=RefundStatus.choices, default=RefundStatus.NONE)
-    refund_failure_message = models.CharField(max_length=255, blank=True,
-                                              help_text="why the refund (or part of it) could not be made")
-    pdf = models.FileField(upload_to="invoices/", blank=True, max_length=200)
-    pdf_sha256 = models.CharField("PDF SHA-256", max_length=64, blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT,
+                                related_name="credit_notes")
+    state = models.CharField(_("state"), max_length=6, choices=State.choices, default=State.ISSUED)
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    number_year = models.PositiveSmallIntegerField(_("number year"))
+    number_sequence = models.PositiveIntegerField(_("number sequence"))
+    issued_at = models.DateTimeField(_("issued at"))
+    reason = models.CharField(_("reason"), max_length=200)
+    currency = models.CharField(_("currency"), max_length=3)
+    seller = models.JSONField(_("seller"), default=dict)
+    buyer = models.JSONField(_("buyer"), default=dict)
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES,
+                                help_text=_("the language it was issued in (the reader's); every re-render uses it"))
+    total_excl_vat = _money(verbose_name=_("total excl vat"))
+    total_vat = _money(verbose_name=_("total vat"))
+    total_incl_vat = _money(verbose_name=_("total incl vat"))
+    refund_amount = _money(verbose_name=_("refund amount"), default=0,
+                           help_text=_("what goes back to the card (0: no refund)"))
+    refund_status = models.CharField(_("refund status"), max_length=9, choices=RefundStatus.choices,
+                                     default=RefundStatus.NONE)
+    refund_failure_message = models.CharField(_("refund failure message"), max_length=255, blank=True,
+                                              help_text=_("why the refund (or part of it) could not be made"))
+    pdf = models.FileField(_("pdf"), upload_to="invoices/", blank=True, max_length=200)
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("credit note")
+        verbose_name_plural = _("credit notes")
         ordering = ["-issued_at", "-pk"]
         indexes = [
             models.Index(fields=["refund_status"], condition=Q(refund_status="pending"),
@@ -324,15 +388,18 @@ class CreditNoteLine(models.Model):
 
     OWNER_PATH = "credit_note__operator"
 
-    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveIntegerField()
-    description = models.CharField(max_length=200)
-    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True)
-    amount_excl_vat = _money()
-    vat_amount = _money()
-    amount_incl_vat = _money()
+    credit_note = models.ForeignKey(CreditNote, verbose_name=_("credit note"), on_delete=models.CASCADE,
+                                    related_name="lines")
+    position = models.PositiveIntegerField(_("position"))
+    description = models.CharField(_("description"), max_length=200)
+    vat_rate = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True)
+    amount_excl_vat = _money(verbose_name=_("amount excl vat"))
+    vat_amount = _money(verbose_name=_("vat amount"))
+    amount_incl_vat = _money(verbose_name=_("amount incl vat"))
 
     class Meta:
+        verbose_name = _("credit note line")
+        verbose_name_plural = _("credit note lines")
         ordering = ["credit_note", "position"]
         constraints = [
             models.UniqueConstraint(fields=["credit_note", "position"], name="unique_credit_note_line_position"),

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import ChargingSession, IdToken, Operator, User
 
@@ -25,14 +26,18 @@ class PaymentCustomer(models.Model):
 
     OWNER_PATH = "driver__operator"
 
-    driver = models.OneToOneField(User, on_delete=models.PROTECT, related_name="payment_customer")
-    stripe_customer_id = models.CharField(max_length=255, unique=True)
-    default_payment_method_id = models.CharField(max_length=255, blank=True)
-    livemode = models.BooleanField(default=False)
-    setups_started = models.PositiveIntegerField(default=0, help_text="SetupIntents begun (their idempotency keys)")
-    created_at = models.DateTimeField(auto_now_add=True)
+    driver = models.OneToOneField(User, verbose_name=_("driver"), on_delete=models.PROTECT,
+                                  related_name="payment_customer")
+    stripe_customer_id = models.CharField(_("stripe customer id"), max_length=255, unique=True)
+    default_payment_method_id = models.CharField(_("default payment method id"), max_length=255, blank=True)
+    livemode = models.BooleanField(_("livemode"), default=False)
+    setups_started = models.PositiveIntegerField(_("setups started"), default=0,
+                                                 help_text=_("SetupIntents begun (their idempotency keys)"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("payment customer")
+        verbose_name_plural = _("payment customers")
         ordering = ["driver__username"]
 
     def __str__(self) -> str:
@@ -50,57 +55,64 @@ class Payment(models.Model):
     OWNER_PATH = "operator"
 
     class Kind(models.TextChoices):
-        SESSION_HOLD = "session_hold", "Session pre-authorization"
-        SESSION_EXTRA = "session_extra", "Session cost above the hold"
-        INVOICE = "invoice", "Invoice"
+        SESSION_HOLD = "session_hold", _("Session pre-authorization")
+        SESSION_EXTRA = "session_extra", _("Session cost above the hold")
+        INVOICE = "invoice", _("Invoice")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending (Stripe not reached yet)"
-        AUTHORIZED = "authorized", "Authorized (held)"
-        CAPTURED = "captured", "Captured"
-        CANCELED = "canceled", "Canceled (released)"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending (Stripe not reached yet)")
+        AUTHORIZED = "authorized", _("Authorized (held)")
+        CAPTURED = "captured", _("Captured")
+        CANCELED = "canceled", _("Canceled (released)")
+        FAILED = "failed", _("Failed")
 
     OPEN_STATUSES = (Status.PENDING, Status.AUTHORIZED)
 
     class Dispute(models.TextChoices):
-        NONE = "", "None"
-        OPEN = "open", "Open"
-        WON = "won", "Won"
-        LOST = "lost", "Lost"
+        NONE = "", _("None")
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="payments")
-    driver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="payments")
-    id_token = models.ForeignKey(IdToken, null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
-    session = models.ForeignKey(ChargingSession, null=True, blank=True, on_delete=models.PROTECT,
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="payments")
+    driver = models.ForeignKey(User, verbose_name=_("driver"), on_delete=models.PROTECT, related_name="payments")
+    id_token = models.ForeignKey(IdToken, verbose_name=_("id token"), null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="payments")
+    session = models.ForeignKey(ChargingSession, verbose_name=_("session"), null=True, blank=True,
+                                on_delete=models.PROTECT,
                                 related_name="payments")
-    invoice_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True,
-                                                help_text="the invoice this payment settles (invoices app)")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
-    currency = models.CharField(max_length=3)
-    amount_requested = _money(help_text="the hold (or charge) asked of Stripe")
-    amount_authorized = _money(help_text="what Stripe allowed")
-    amount_captured = _money()
-    amount_refunded = _money()
-    amount_due = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
-                                     help_text="what this payment must end up capturing, once known (settlement)")
-    idempotency_key = models.CharField(max_length=100, unique=True,
-                                       help_text="sent with the PaymentIntent create; derived from our ids")
-    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    stripe_customer_id = models.CharField(max_length=255, blank=True)
-    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
-    failure_code = models.CharField(max_length=64, blank=True)
-    failure_message = models.CharField(max_length=255, blank=True)
-    dispute_status = models.CharField(max_length=8, choices=Dispute.choices, blank=True, default=Dispute.NONE)
-    stripe_dispute_id = models.CharField(max_length=255, blank=True)
-    renewals = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    authorized_at = models.DateTimeField(null=True, blank=True)
-    settled_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    invoice_id = models.PositiveBigIntegerField(_("invoice id"), null=True, blank=True, db_index=True,
+                                                help_text=_("the invoice this payment settles (invoices app)"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    currency = models.CharField(_("currency"), max_length=3)
+    amount_requested = _money(verbose_name=_("amount requested"), help_text=_("the hold (or charge) asked of Stripe"))
+    amount_authorized = _money(verbose_name=_("amount authorized"), help_text=_("what Stripe allowed"))
+    amount_captured = _money(verbose_name=_("amount captured"))
+    amount_refunded = _money(verbose_name=_("amount refunded"))
+    amount_due = models.DecimalField(_("amount due"), max_digits=14, decimal_places=2, null=True, blank=True,
+                                     help_text=_("what this payment must end up capturing, once known (settlement)"))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True,
+                                       help_text=_("sent with the PaymentIntent create; derived from our ids"))
+    stripe_payment_intent_id = models.CharField(_("stripe payment intent id"), max_length=255, unique=True, null=True,
+                                                blank=True)
+    stripe_customer_id = models.CharField(_("stripe customer id"), max_length=255, blank=True)
+    stripe_payment_method_id = models.CharField(_("stripe payment method id"), max_length=255, blank=True)
+    failure_code = models.CharField(_("failure code"), max_length=64, blank=True)
+    failure_message = models.CharField(_("failure message"), max_length=255, blank=True)
+    dispute_status = models.CharField(_("dispute status"), max_length=8, choices=Dispute.choices, blank=True,
+                                      default=Dispute.NONE)
+    stripe_dispute_id = models.CharField(_("stripe dispute id"), max_length=255, blank=True)
+    renewals = models.PositiveSmallIntegerField(_("renewals"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    authorized_at = models.DateTimeField(_("authorized at"), null=True, blank=True)
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "kind"], name="payment_status_kind"),
@@ -135,14 +147,16 @@ class PaymentEvent(models.Model):
 
     OWNER_PATH = "payment__operator"
 
-    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=12, blank=True)
-    to_status = models.CharField(max_length=12)
-    note = models.CharField(max_length=255, blank=True)
-    stripe_event_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    payment = models.ForeignKey(Payment, verbose_name=_("payment"), on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(_("from status"), max_length=12, blank=True)
+    to_status = models.CharField(_("to status"), max_length=12)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    stripe_event_id = models.CharField(_("stripe event id"), max_length=255, unique=True, null=True, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("payment event")
+        verbose_name_plural = _("payment events")
         ordering = ["payment", "at", "pk"]
 
     def __str__(self) -> str:
@@ -155,21 +169,23 @@ class Refund(models.Model):
     OWNER_PATH = "payment__operator"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending (Stripe not reached yet)"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending (Stripe not reached yet)")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.DecimalField(max_digits=14, decimal_places=2)
-    reason = models.CharField(max_length=255)
-    idempotency_key = models.CharField(max_length=100, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    failure_message = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    payment = models.ForeignKey(Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=255)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    stripe_refund_id = models.CharField(_("stripe refund id"), max_length=255, unique=True, null=True, blank=True)
+    failure_message = models.CharField(_("failure message"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         ordering = ["payment", "created_at"]
         constraints = [models.CheckConstraint(name="refund_amount_positive", condition=Q(amount__gt=0))]
 

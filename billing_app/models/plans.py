@@ -29,38 +29,46 @@ class Plan(models.Model):
     OWNER_PATH = "operator"
 
     class Period(models.TextChoices):
-        MONTHLY = "monthly", "Monthly"
-        YEARLY = "yearly", "Yearly"
+        MONTHLY = "monthly", _("Monthly")
+        YEARLY = "yearly", _("Yearly")
 
     class IdleFee(models.TextChoices):
-        CHARGED = "charged", "Charged as the tariff says"
-        WAIVED = "waived", "Waived"
-        GRACE = "grace", "Grace minutes override"
+        CHARGED = "charged", _("Charged as the tariff says")
+        WAIVED = "waived", _("Waived")
+        GRACE = "grace", _("Grace minutes override")
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="plans")
-    name = models.CharField(max_length=80)
-    description = models.CharField(max_length=255, blank=True)
-    period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTHLY)
-    fee_excl_vat = models.DecimalField("fee excl. VAT", max_digits=14, decimal_places=2,
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="plans")
+    name = models.CharField(_("name"), max_length=80)
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    period = models.CharField(_("period"), max_length=8, choices=Period.choices, default=Period.MONTHLY)
+    fee_excl_vat = models.DecimalField(_("fee excl. VAT"), max_digits=14, decimal_places=2,
                                        validators=[MinValueValidator(Decimal(0))])
-    vat_rate = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True,
-                                   validators=PERCENT, help_text="blank: no VAT on the fee")
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    included_kwh = models.DecimalField("included kWh", max_digits=10, decimal_places=3, default=Decimal(0),
-                                       validators=[MinValueValidator(Decimal(0))], help_text="per period")
-    member_tariff = models.ForeignKey(Tariff, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                      help_text="priced with this tariff instead of the normal one")
-    energy_discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal(0),
+    vat_rate = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True,
+                                   validators=PERCENT, help_text=_("blank: no VAT on the fee"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    included_kwh = models.DecimalField(_("included kWh"), max_digits=10, decimal_places=3, default=Decimal(0),
+                                       validators=[MinValueValidator(Decimal(0))], help_text=_("per period"))
+    member_tariff = models.ForeignKey(Tariff, verbose_name=_("member tariff"), null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="+",
+                                      help_text=_("priced with this tariff instead of the normal one"))
+    energy_discount_percent = models.DecimalField(_("energy discount percent"), max_digits=5, decimal_places=2,
+                                                  default=Decimal(0),
                                                   validators=PERCENT)
-    time_discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal(0),
+    time_discount_percent = models.DecimalField(_("time discount percent"), max_digits=5, decimal_places=2,
+                                                default=Decimal(0),
                                                 validators=PERCENT)
-    waive_flat_fee = models.BooleanField(default=False, help_text="the per-session fee is not charged")
-    idle_fee_policy = models.CharField(max_length=8, choices=IdleFee.choices, default=IdleFee.CHARGED)
-    idle_grace_minutes = models.PositiveSmallIntegerField(default=0, help_text="with the grace policy")
-    active = models.BooleanField(default=True, help_text="offered to drivers")
-    created_at = models.DateTimeField(auto_now_add=True)
+    waive_flat_fee = models.BooleanField(_("waive flat fee"), default=False,
+                                         help_text=_("the per-session fee is not charged"))
+    idle_fee_policy = models.CharField(_("idle fee policy"), max_length=8, choices=IdleFee.choices,
+                                       default=IdleFee.CHARGED)
+    idle_grace_minutes = models.PositiveSmallIntegerField(_("idle grace minutes"), default=0,
+                                                          help_text=_("with the grace policy"))
+    active = models.BooleanField(_("active"), default=True, help_text=_("offered to drivers"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
         ordering = ["operator", "name"]
         constraints = [
             models.UniqueConstraint(fields=["operator", "name"], name="unique_plan_name_per_operator"),
@@ -99,27 +107,33 @@ class Subscription(models.Model):
     OWNER_PATH = "plan__operator"
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAST_DUE = "past_due", "Past due (renewal failed, retrying)"
-        SUSPENDED = "suspended", "Suspended (pay-as-you-go)"
-        CANCELED = "canceled", "Canceled"
+        ACTIVE = "active", _("Active")
+        PAST_DUE = "past_due", _("Past due (renewal failed, retrying)")
+        SUSPENDED = "suspended", _("Suspended (pay-as-you-go)")
+        CANCELED = "canceled", _("Canceled")
 
     LIVE = (Status.ACTIVE, Status.PAST_DUE, Status.SUSPENDED)
 
-    driver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="subscriptions")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
-    pending_plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                     help_text="takes effect at the next period")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    anchor_day = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(31)])
-    current_period_start = models.DateField()
-    current_period_end = models.DateField(help_text="exclusive; the renewal is due from this day on")
-    cancel_at_period_end = models.BooleanField(default=False)
-    payment_method_id = models.CharField(max_length=255, blank=True, help_text="Stripe PaymentMethod charged")
-    created_at = models.DateTimeField(auto_now_add=True)
-    canceled_at = models.DateTimeField(null=True, blank=True)
+    driver = models.ForeignKey(User, verbose_name=_("driver"), on_delete=models.PROTECT, related_name="subscriptions")
+    plan = models.ForeignKey(Plan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="subscriptions")
+    pending_plan = models.ForeignKey(Plan, verbose_name=_("pending plan"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+",
+                                     help_text=_("takes effect at the next period"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    anchor_day = models.PositiveSmallIntegerField(_("anchor day"),
+                                                  validators=[MinValueValidator(1), MaxValueValidator(31)])
+    current_period_start = models.DateField(_("current period start"))
+    current_period_end = models.DateField(_("current period end"),
+                                          help_text=_("exclusive; the renewal is due from this day on"))
+    cancel_at_period_end = models.BooleanField(_("cancel at period end"), default=False)
+    payment_method_id = models.CharField(_("payment method id"), max_length=255, blank=True,
+                                         help_text=_("Stripe PaymentMethod charged"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    canceled_at = models.DateTimeField(_("canceled at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["driver"], condition=~Q(status="canceled"),
@@ -143,37 +157,41 @@ class SubscriptionPeriod(models.Model):
     OWNER_PATH = "subscription__plan__operator"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending (not charged yet)"
-        PAID = "paid", "Paid by card"
-        FAILED = "failed", "Payment failed (dunning)"
-        STATEMENT = "statement", "Billed on the monthly statement"
-        FREE = "free", "Nothing to pay"
+        PENDING = "pending", _("Pending (not charged yet)")
+        PAID = "paid", _("Paid by card")
+        FAILED = "failed", _("Payment failed (dunning)")
+        STATEMENT = "statement", _("Billed on the monthly statement")
+        FREE = "free", _("Nothing to pay")
 
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="periods")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
-    period_start = models.DateField()
-    period_end = models.DateField(help_text="exclusive")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    currency = models.CharField(max_length=3)
-    fee_excl_vat = models.DecimalField(max_digits=14, decimal_places=2)
-    fee_vat = models.DecimalField(max_digits=14, decimal_places=2)
-    fee_incl_vat = models.DecimalField(max_digits=14, decimal_places=2)
-    included_kwh = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal(0))
-    used_kwh = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal(0))
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="charges tried")
-    first_failed_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    failure_message = models.CharField(max_length=255, blank=True)
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                help_text="the last charge tried")
-    invoice = models.OneToOneField(Invoice, null=True, blank=True, on_delete=models.PROTECT,
+    subscription = models.ForeignKey(Subscription, verbose_name=_("subscription"), on_delete=models.PROTECT,
+                                     related_name="periods")
+    plan = models.ForeignKey(Plan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"), help_text=_("exclusive"))
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    currency = models.CharField(_("currency"), max_length=3)
+    fee_excl_vat = models.DecimalField(_("fee excl vat"), max_digits=14, decimal_places=2)
+    fee_vat = models.DecimalField(_("fee vat"), max_digits=14, decimal_places=2)
+    fee_incl_vat = models.DecimalField(_("fee incl vat"), max_digits=14, decimal_places=2)
+    included_kwh = models.DecimalField(_("included kwh"), max_digits=10, decimal_places=3, default=Decimal(0))
+    used_kwh = models.DecimalField(_("used kwh"), max_digits=10, decimal_places=3, default=Decimal(0))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0, help_text=_("charges tried"))
+    first_failed_at = models.DateTimeField(_("first failed at"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    failure_message = models.CharField(_("failure message"), max_length=255, blank=True)
+    payment = models.ForeignKey(Payment, verbose_name=_("payment"), null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+",
+                                help_text=_("the last charge tried"))
+    invoice = models.OneToOneField(Invoice, verbose_name=_("invoice"), null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="subscription_period")
-    paid_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("subscription period")
+        verbose_name_plural = _("subscription periods")
         ordering = ["subscription", "period_start"]
         constraints = [
             models.UniqueConstraint(fields=["subscription", "period_start"], name="one_renewal_per_period"),

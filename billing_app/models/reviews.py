@@ -8,6 +8,7 @@ so the audit log and the admin show what a correction changed.
 """
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.models.tariffs import SessionCharge
 from sessions_app.models import User
@@ -19,23 +20,29 @@ class ChargeReview(models.Model):
     OWNER_PATH = "charge__session__operator"
 
     class Status(models.TextChoices):
-        HELD = "held", "Held for review"
-        ACCEPTED = "accepted", "Accepted as measured"
-        CORRECTED = "corrected", "Energy corrected"
+        HELD = "held", _("Held for review")
+        ACCEPTED = "accepted", _("Accepted as measured")
+        CORRECTED = "corrected", _("Energy corrected")
 
-    charge = models.OneToOneField(SessionCharge, on_delete=models.PROTECT, related_name="review")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
-    reasons = models.JSONField(help_text='why it is held: [{"code": ..., "detail": ...}] (text only)')
-    measured_energy_kwh = models.DecimalField(max_digits=12, decimal_places=3)
-    priced_total_incl_vat = models.DecimalField(max_digits=14, decimal_places=2,
-                                                help_text="the total as first priced, before any correction")
-    corrected_energy_kwh = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
-    corrected_total_incl_vat = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    resolved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    opened_at = models.DateTimeField(auto_now_add=True)
+    charge = models.OneToOneField(SessionCharge, verbose_name=_("charge"), on_delete=models.PROTECT,
+                                  related_name="review")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.HELD)
+    reasons = models.JSONField(_("reasons"), help_text=_('why it is held: [{"code": ..., "detail": ...}] (text only)'))
+    measured_energy_kwh = models.DecimalField(_("measured energy kwh"), max_digits=12, decimal_places=3)
+    priced_total_incl_vat = models.DecimalField(_("priced total incl vat"), max_digits=14, decimal_places=2,
+                                                help_text=_("the total as first priced, before any correction"))
+    corrected_energy_kwh = models.DecimalField(_("corrected energy kwh"), max_digits=12, decimal_places=3, null=True,
+                                               blank=True)
+    corrected_total_incl_vat = models.DecimalField(_("corrected total incl vat"), max_digits=14, decimal_places=2,
+                                                   null=True, blank=True)
+    resolved_by = models.ForeignKey(User, verbose_name=_("resolved by"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("charge review")
+        verbose_name_plural = _("charge reviews")
         ordering = ["-opened_at"]
         indexes = [models.Index(fields=["status", "-opened_at"], name="charge_review_status")]
         constraints = [

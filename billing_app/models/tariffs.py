@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.money import format_money
 from billing_app.pricing.ocpi import loads
@@ -37,11 +38,14 @@ class DriverGroup(models.Model):
 
     OWNER_PATH = "operator"
 
-    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="driver_groups")
-    name = models.CharField(max_length=80)
-    drivers = models.ManyToManyField(User, blank=True, related_name="driver_groups")
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.CASCADE,
+                                 related_name="driver_groups")
+    name = models.CharField(_("name"), max_length=80)
+    drivers = models.ManyToManyField(User, verbose_name=_("drivers"), blank=True, related_name="driver_groups")
 
     class Meta:
+        verbose_name = _("driver group")
+        verbose_name_plural = _("driver groups")
         ordering = ["operator", "name"]
         constraints = [models.UniqueConstraint(fields=["operator", "name"], name="unique_driver_group_name")]
 
@@ -53,33 +57,38 @@ class Tariff(models.Model):
     OWNER_PATH = "operator"
 
     class Type(models.TextChoices):
-        AD_HOC_PAYMENT = "AD_HOC_PAYMENT", "Ad hoc payment"
-        PROFILE_CHEAP = "PROFILE_CHEAP", "Profile: cheap"
-        PROFILE_FAST = "PROFILE_FAST", "Profile: fast"
-        PROFILE_GREEN = "PROFILE_GREEN", "Profile: green"
-        REGULAR = "REGULAR", "Regular"
+        AD_HOC_PAYMENT = "AD_HOC_PAYMENT", _("Ad hoc payment")
+        PROFILE_CHEAP = "PROFILE_CHEAP", _("Profile: cheap")
+        PROFILE_FAST = "PROFILE_FAST", _("Profile: fast")
+        PROFILE_GREEN = "PROFILE_GREEN", _("Profile: green")
+        REGULAR = "REGULAR", _("Regular")
 
-    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="tariffs")
-    ocpi_id = models.CharField("OCPI id", max_length=36, validators=[RegexValidator(r"^[A-Za-z0-9._-]+$")])
-    country_code = models.CharField(max_length=2, validators=[RegexValidator(r"^[A-Z]{2}$")])
-    party_id = models.CharField(max_length=3, validators=[RegexValidator(r"^[A-Z0-9]{3}$")])
-    name = models.CharField(max_length=120, help_text="Shown to operators; drivers see the alt text.")
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    type = models.CharField(max_length=20, choices=Type.choices, blank=True)
-    tariff_alt_url = models.URLField(blank=True)
-    min_price_excl_vat = _decimal(verbose_name="min price excl. VAT")
-    min_price_incl_vat = _decimal(verbose_name="min price incl. VAT")
-    max_price_excl_vat = _decimal(verbose_name="max price excl. VAT")
-    max_price_incl_vat = _decimal(verbose_name="max price incl. VAT")
-    start_date_time = models.DateTimeField(null=True, blank=True, help_text="valid from (UTC)")
-    end_date_time = models.DateTimeField(null=True, blank=True, help_text="valid until, exclusive (UTC)")
-    energy_mix = models.JSONField(null=True, blank=True, help_text="OCPI EnergyMix object, kept as given")
+    operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="tariffs")
+    ocpi_id = models.CharField(_("OCPI id"), max_length=36, validators=[RegexValidator(r"^[A-Za-z0-9._-]+$")])
+    country_code = models.CharField(_("country code"), max_length=2, validators=[RegexValidator(r"^[A-Z]{2}$")])
+    party_id = models.CharField(_("party id"), max_length=3, validators=[RegexValidator(r"^[A-Z0-9]{3}$")])
+    name = models.CharField(_("name"), max_length=120, help_text=_("Shown to operators; drivers see the alt text."))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    type = models.CharField(_("type"), max_length=20, choices=Type.choices, blank=True)
+    tariff_alt_url = models.URLField(_("tariff alt url"), blank=True)
+    min_price_excl_vat = _decimal(verbose_name=_("min price excl. VAT"))
+    min_price_incl_vat = _decimal(verbose_name=_("min price incl. VAT"))
+    max_price_excl_vat = _decimal(verbose_name=_("max price excl. VAT"))
+    max_price_incl_vat = _decimal(verbose_name=_("max price incl. VAT"))
+    start_date_time = models.DateTimeField(_("start date time"), null=True, blank=True, help_text=_("valid from (UTC)"))
+    end_date_time = models.DateTimeField(_("end date time"), null=True, blank=True,
+                                         help_text=_("valid until, exclusive (UTC)"))
+    energy_mix = models.JSONField(_("energy mix"), null=True, blank=True,
+                                  help_text=_("OCPI EnergyMix object, kept as given"))
     parking_grace_minutes = models.PositiveSmallIntegerField(
-        default=0, help_text="Idle minutes after charging ends that are not charged as parking (evbilling extension)."
+        _("parking grace minutes"), default=0,
+        help_text=_("Idle minutes after charging ends that are not charged as parking (evbilling extension).")
     )
-    last_updated = models.DateTimeField(auto_now=True)
+    last_updated = models.DateTimeField(_("last updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("tariff")
+        verbose_name_plural = _("tariffs")
         ordering = ["operator", "name"]
         constraints = [
             models.UniqueConstraint(fields=["operator", "ocpi_id"], name="unique_tariff_ocpi_id_per_operator"),
@@ -118,11 +127,14 @@ class TariffAltText(models.Model):
 
     OWNER_PATH = "tariff__operator"
 
-    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="alt_texts")
-    language = models.CharField(max_length=2, validators=[RegexValidator(r"^[a-z]{2}$", "ISO 639-1, e.g. en.")])
-    text = models.CharField(max_length=512)
+    tariff = models.ForeignKey(Tariff, verbose_name=_("tariff"), on_delete=models.CASCADE, related_name="alt_texts")
+    language = models.CharField(_("language"), max_length=2,
+                                validators=[RegexValidator(r"^[a-z]{2}$", "ISO 639-1, e.g. en.")])
+    text = models.CharField(_("text"), max_length=512)
 
     class Meta:
+        verbose_name = _("tariff alt text")
+        verbose_name_plural = _("tariff alt texts")
         ordering = ["tariff", "pk"]
 
     def __str__(self) -> str:
@@ -135,28 +147,32 @@ class TariffElement(models.Model):
     OWNER_PATH = "tariff__operator"
 
     class Reservation(models.TextChoices):
-        RESERVATION = "RESERVATION", "Reservation"
-        RESERVATION_EXPIRES = "RESERVATION_EXPIRES", "Reservation expires"
+        RESERVATION = "RESERVATION", _("Reservation")
+        RESERVATION_EXPIRES = "RESERVATION_EXPIRES", _("Reservation expires")
 
-    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="elements")
-    position = models.PositiveSmallIntegerField(default=0, help_text="Order matters: the first match wins.")
+    tariff = models.ForeignKey(Tariff, verbose_name=_("tariff"), on_delete=models.CASCADE, related_name="elements")
+    position = models.PositiveSmallIntegerField(_("position"), default=0,
+                                                help_text=_("Order matters: the first match wins."))
     has_restrictions = models.BooleanField(
-        default=False, editable=False, help_text="Whether OCPI carried a restrictions object (kept for round trips)."
+        _("has restrictions"), default=False, editable=False,
+        help_text=_("Whether OCPI carried a restrictions object (kept for round trips).")
     )
-    start_time = models.CharField(max_length=5, blank=True, validators=[HHMM])
-    end_time = models.CharField(max_length=5, blank=True, validators=[HHMM])
-    start_date = models.DateField(null=True, blank=True)
-    end_date = models.DateField(null=True, blank=True, help_text="exclusive")
-    min_kwh = _decimal(verbose_name="min kWh")
-    max_kwh = _decimal(verbose_name="max kWh", help_text="exclusive")
-    min_current = _decimal(verbose_name="min current (A)")
-    max_current = _decimal(verbose_name="max current (A)", help_text="exclusive")
-    min_power = _decimal(verbose_name="min power (kW)")
-    max_power = _decimal(verbose_name="max power (kW)", help_text="exclusive")
-    min_duration = models.PositiveIntegerField(null=True, blank=True, help_text="seconds")
-    max_duration = models.PositiveIntegerField(null=True, blank=True, help_text="seconds, exclusive")
-    day_of_week = models.JSONField(default=list, blank=True, help_text='e.g. ["MONDAY", "TUESDAY"]')
-    reservation = models.CharField(max_length=20, choices=Reservation.choices, blank=True)
+    start_time = models.CharField(_("start time"), max_length=5, blank=True, validators=[HHMM])
+    end_time = models.CharField(_("end time"), max_length=5, blank=True, validators=[HHMM])
+    start_date = models.DateField(_("start date"), null=True, blank=True)
+    end_date = models.DateField(_("end date"), null=True, blank=True, help_text=_("exclusive"))
+    min_kwh = _decimal(verbose_name=_("min kWh"))
+    max_kwh = _decimal(verbose_name=_("max kWh"), help_text=_("exclusive"))
+    min_current = _decimal(verbose_name=_("min current (A)"))
+    max_current = _decimal(verbose_name=_("max current (A)"), help_text=_("exclusive"))
+    min_power = _decimal(verbose_name=_("min power (kW)"))
+    max_power = _decimal(verbose_name=_("max power (kW)"), help_text=_("exclusive"))
+    min_duration = models.PositiveIntegerField(_("min duration"), null=True, blank=True, help_text=_("seconds"))
+    max_duration = models.PositiveIntegerField(_("max duration"), null=True, blank=True,
+                                               help_text=_("seconds, exclusive"))
+    day_of_week = models.JSONField(_("day of week"), default=list, blank=True,
+                                   help_text=_('e.g. ["MONDAY", "TUESDAY"]'))
+    reservation = models.CharField(_("reservation"), max_length=20, choices=Reservation.choices, blank=True)
 
     DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
     RESTRICTION_FIELDS = (
@@ -165,6 +181,8 @@ class TariffElement(models.Model):
     )
 
     class Meta:
+        verbose_name = _("tariff element")
+        verbose_name_plural = _("tariff elements")
         ordering = ["tariff", "position", "pk"]
 
     def __str__(self) -> str:
@@ -191,25 +209,28 @@ class PriceComponent(models.Model):
     OWNER_PATH = "element__tariff__operator"
 
     class Type(models.TextChoices):
-        ENERGY = "ENERGY", "Energy (per kWh)"
-        FLAT = "FLAT", "Flat (per session)"
-        PARKING_TIME = "PARKING_TIME", "Parking time (per hour)"
-        TIME = "TIME", "Charging time (per hour)"
+        ENERGY = "ENERGY", _("Energy (per kWh)")
+        FLAT = "FLAT", _("Flat (per session)")
+        PARKING_TIME = "PARKING_TIME", _("Parking time (per hour)")
+        TIME = "TIME", _("Charging time (per hour)")
 
-    element = models.ForeignKey(TariffElement, on_delete=models.CASCADE, related_name="price_components")
-    position = models.PositiveSmallIntegerField(default=0)
-    type = models.CharField(max_length=12, choices=Type.choices)
-    price = models.DecimalField(max_digits=14, decimal_places=6, validators=NON_NEGATIVE,
-                                help_text="excl. VAT, per unit of the type")
-    vat = models.DecimalField("VAT %", max_digits=6, decimal_places=3, null=True, blank=True,
+    element = models.ForeignKey(TariffElement, verbose_name=_("element"), on_delete=models.CASCADE,
+                                related_name="price_components")
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    type = models.CharField(_("type"), max_length=12, choices=Type.choices)
+    price = models.DecimalField(_("price"), max_digits=14, decimal_places=6, validators=NON_NEGATIVE,
+                                help_text=_("excl. VAT, per unit of the type"))
+    vat = models.DecimalField(_("VAT %"), max_digits=6, decimal_places=3, null=True, blank=True,
                               validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
-                              help_text="blank: no VAT applies")
+                              help_text=_("blank: no VAT applies"))
     step_size = models.PositiveIntegerField(
-        default=1, validators=[MinValueValidator(1)],
-        help_text="billing step: Wh for energy, seconds for time, 1 for flat",
+        _("step size"), default=1, validators=[MinValueValidator(1)],
+        help_text=_("billing step: Wh for energy, seconds for time, 1 for flat"),
     )
 
     class Meta:
+        verbose_name = _("price component")
+        verbose_name_plural = _("price components")
         ordering = ["element", "position", "pk"]
         constraints = [
             models.CheckConstraint(name="price_component_price_not_negative", condition=Q(price__gte=0)),
@@ -226,14 +247,19 @@ class TariffAssignment(models.Model):
 
     OWNER_PATH = "tariff__operator"
 
-    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="assignments")
-    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.CASCADE)
-    station = models.ForeignKey(ChargingStation, null=True, blank=True, on_delete=models.CASCADE)
-    connector = models.ForeignKey(Connector, null=True, blank=True, on_delete=models.CASCADE)
-    driver_group = models.ForeignKey(DriverGroup, null=True, blank=True, on_delete=models.CASCADE,
-                                     help_text="blank: everyone without a group tariff (ad hoc)")
+    tariff = models.ForeignKey(Tariff, verbose_name=_("tariff"), on_delete=models.CASCADE, related_name="assignments")
+    location = models.ForeignKey(Location, verbose_name=_("location"), null=True, blank=True, on_delete=models.CASCADE)
+    station = models.ForeignKey(ChargingStation, verbose_name=_("station"), null=True, blank=True,
+                                on_delete=models.CASCADE)
+    connector = models.ForeignKey(Connector, verbose_name=_("connector"), null=True, blank=True,
+                                  on_delete=models.CASCADE)
+    driver_group = models.ForeignKey(DriverGroup, verbose_name=_("driver group"), null=True, blank=True,
+                                     on_delete=models.CASCADE,
+                                     help_text=_("blank: everyone without a group tariff (ad hoc)"))
 
     class Meta:
+        verbose_name = _("tariff assignment")
+        verbose_name_plural = _("tariff assignments")
         constraints = [
             models.CheckConstraint(
                 name="assignment_targets_at_most_one",
@@ -273,20 +299,26 @@ class SessionCharge(models.Model):
 
     OWNER_PATH = "session__operator"
 
-    session = models.OneToOneField(ChargingSession, on_delete=models.PROTECT, related_name="charge")
-    tariff = models.ForeignKey(Tariff, null=True, on_delete=models.SET_NULL, related_name="charges")
-    tariff_snapshot_json = models.TextField(help_text="the OCPI tariff as it was when the session started (JSON)")
-    currency = models.CharField(max_length=3)
-    total_excl_vat = models.DecimalField(max_digits=14, decimal_places=2)
-    total_vat = models.DecimalField(max_digits=14, decimal_places=2)
-    total_incl_vat = models.DecimalField(max_digits=14, decimal_places=2)
-    total_energy_kwh = models.DecimalField(max_digits=12, decimal_places=3)
-    total_time_hours = models.DecimalField(max_digits=10, decimal_places=4)
-    total_parking_hours = models.DecimalField(max_digits=10, decimal_places=4)
-    breakdown = models.JSONField(help_text="the pricing engine's breakdown: totals and per-period lines")
-    priced_at = models.DateTimeField(auto_now_add=True)
+    session = models.OneToOneField(ChargingSession, verbose_name=_("session"), on_delete=models.PROTECT,
+                                   related_name="charge")
+    tariff = models.ForeignKey(Tariff, verbose_name=_("tariff"), null=True, on_delete=models.SET_NULL,
+                               related_name="charges")
+    tariff_snapshot_json = models.TextField(_("tariff snapshot json"),
+                                            help_text=_("the OCPI tariff as it was when the session started (JSON)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    total_excl_vat = models.DecimalField(_("total excl vat"), max_digits=14, decimal_places=2)
+    total_vat = models.DecimalField(_("total vat"), max_digits=14, decimal_places=2)
+    total_incl_vat = models.DecimalField(_("total incl vat"), max_digits=14, decimal_places=2)
+    total_energy_kwh = models.DecimalField(_("total energy kwh"), max_digits=12, decimal_places=3)
+    total_time_hours = models.DecimalField(_("total time hours"), max_digits=10, decimal_places=4)
+    total_parking_hours = models.DecimalField(_("total parking hours"), max_digits=10, decimal_places=4)
+    breakdown = models.JSONField(_("breakdown"),
+                                 help_text=_("the pricing engine's breakdown: totals and per-period lines"))
+    priced_at = models.DateTimeField(_("priced at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("session charge")
+        verbose_name_plural = _("session charges")
         ordering = ["-priced_at"]
         indexes = [models.Index(fields=["-priced_at", "-id"], name="charge_priced")]
         constraints = [

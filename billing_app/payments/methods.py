@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from billing_app.models import PaymentCustomer
 from billing_app.payments import stripe_client
@@ -93,10 +94,10 @@ def payment_method_add(*, driver: User, setup_intent_id: str = "", payment_metho
         if intent.get("customer") not in (None, customer.stripe_customer_id):
             raise PaymentMethodNotFound(setup_intent_id)
         if intent.get("status") != "succeeded" or not intent.get("payment_method"):
-            raise PaymentMethodError("The card was not confirmed.")
+            raise PaymentMethodError(_("The card was not confirmed."))
         payment_method_id = intent["payment_method"]
     if not payment_method_id:
-        raise PaymentMethodError("A setup intent or a payment method is needed.")
+        raise PaymentMethodError(_("A setup intent or a payment method is needed."))
     try:
         method = stripe_client.payment_method_retrieve(payment_method_id)
     except stripe_client.StripeRejected as error:

@@ -60,7 +60,14 @@ payment_dispute_changed = Signal()
 
 
 class RefundError(ApplicationError):
-    """A refund that would break a rule (above what is refundable, nothing captured)."""
+    """A refund that would break a rule (above what is refundable, nothing captured, nothing at Stripe)."""
+
+
+#: Why a captured payment without a PaymentIntent cannot be refunded: it was recorded, not charged through
+#: Stripe (history loaded at once: the demo's older sessions, docs/payments.md "Recorded payments").
+NOT_AT_STRIPE = ("Payment {payment} was recorded without a Stripe PaymentIntent (history loaded without Stripe, "
+                 "such as the demo's older sessions): there is nothing at Stripe to refund. Give the money back "
+                 "outside evbilling and issue the credit note without a refund.")
 
 
 # --- Hold sizing and the authorization hook ---------------------------------------------------------
@@ -424,6 +431,8 @@ def payment_refund(*, payment: Payment, amount: Decimal, reason: str, idempotenc
             locked = Payment.objects.select_for_update().get(pk=payment.pk)
             if locked.status != Payment.Status.CAPTURED:
                 raise RefundError(f"Payment {payment.pk} is {locked.status}: nothing captured to refund.")
+            if not locked.stripe_payment_intent_id:
+                raise RefundError(NOT_AT_STRIPE.format(payment=payment.pk))
             if amount > locked.refundable:
                 raise RefundError(f"At most {locked.refundable} {locked.currency} can be refunded.")
             refund = Refund.objects.create(payment=locked, amount=amount, reason=reason[:255],

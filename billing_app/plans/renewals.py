@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing_app.invoicing.documents import Draft, invoice_mark_paid, issue_drafts
 from billing_app.models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
@@ -102,11 +103,19 @@ def period_charge(*, period_id: int, now: datetime | None = None, notify: bool =
     except (StripeUnavailable, StripeInProgress) as error:
         logger.warning("plan period %s stays %s: %s", period.pk, period.status, error)
         return period
+    return period_charge_outcome(period_id=period.pk, payment=payment, now=now, notify=notify)
+
+
+def period_charge_outcome(*, period_id: int, payment: Payment, now: datetime,
+                          notify: bool = True) -> SubscriptionPeriod:
+    """Record how the period's charge attempt `payment` ended: captured issues the paid plan-fee invoice (dated
+    `now`), failed schedules the next dunning attempt or suspends; still open changes nothing. `period_charge`
+    calls it after Stripe answered; history loaded at once (the demo) with the attempt's own instant."""
     if payment.status == Payment.Status.CAPTURED:
-        return _record_paid(period.pk, payment, now=now)
+        return _record_paid(period_id, payment, now=now)
     if payment.status == Payment.Status.FAILED:
-        return _record_failed(period.pk, payment, now=now, notify=notify)
-    return period
+        return _record_failed(period_id, payment, now=now, notify=notify)
+    return SubscriptionPeriod.objects.get(pk=period_id)
 
 
 def _attempt_payment(period: SubscriptionPeriod, account: BillingAccount) -> Payment:
@@ -213,10 +222,10 @@ def subscription_pay_now(*, subscription: Subscription, payment_method_id: str =
                   .filter(subscription_id=subscription.pk, status=SubscriptionPeriod.Status.FAILED)
                   .order_by("period_start").first())
         if period is None:
-            raise PlanError("Nothing to pay.")
+            raise PlanError(_("Nothing to pay."))
         last = Payment.objects.filter(pk=period.payment_id).values_list("status", flat=True).first()
         if last is not None and last not in (Payment.Status.FAILED, Payment.Status.CANCELED):
-            raise PlanPaymentInProgress("Your payment is already under way; the plan page shows it in a moment.")
+            raise PlanPaymentInProgress(_("Your payment is already under way; the plan page shows it in a moment."))
         if payment_method_id:
             Subscription.objects.filter(pk=subscription.pk).update(payment_method_id=payment_method_id)
         _attempt_payment(period, _account(subscription.driver))
@@ -224,8 +233,9 @@ def subscription_pay_now(*, subscription: Subscription, payment_method_id: str =
     if period.status == SubscriptionPeriod.Status.PAID:
         return period
     if period.payment_id and period.payment.status in Payment.OPEN_STATUSES:
-        raise PlanPaymentInProgress("Your payment is under way; the plan page shows it in a moment.")
-    raise PlanError(f"The payment was declined: {period.failure_message or 'try another card'}.")
+        raise PlanPaymentInProgress(_("Your payment is under way; the plan page shows it in a moment."))
+    raise PlanError(_("The payment was declined: %(reason)s.") % {
+        "reason": period.failure_message or _("try another card")})
 
 
 def _dunning_email(period_id: int, event: str) -> None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing_app import pricing
 from billing_app.models import BillingAccount, PaymentCustomer, Plan, Subscription, SubscriptionPeriod
@@ -23,10 +24,10 @@ def plan_subscribe(*, driver: User, plan: Plan, payment_method_id: str, now: dat
     subscription (the failed Payment stays as the record) and raises PlanError."""
     now = now or timezone.now()
     if not plan.active or plan.operator_id != driver.operator_id:
-        raise PlanError("This plan is not offered.")
+        raise PlanError(_("This plan is not offered."))
     customer = PaymentCustomer.objects.filter(driver=driver).first()
     if customer is None or not payment_method_id:
-        raise PlanError("Add a payment method first.")
+        raise PlanError(_("Add a payment method first."))
     today = local_today(plan.operator_id, now)
     try:
         with transaction.atomic():
@@ -39,11 +40,12 @@ def plan_subscribe(*, driver: User, plan: Plan, payment_method_id: str, now: dat
                 account.payment_mode = MODE.SUBSCRIPTION
                 account.save(update_fields=["payment_mode"])
     except IntegrityError:
-        raise PlanError("You already have a subscription.") from None
+        raise PlanError(_("You already have a subscription.")) from None
     period = period_charge(period_id=period.pk, now=now, notify=False)
     if period.status == SubscriptionPeriod.Status.FAILED:
         _end(subscription, now=now)
-        raise PlanError(f"The payment was declined: {period.failure_message or 'try another card'}.")
+        raise PlanError(_("The payment was declined: %(reason)s.") % {
+            "reason": period.failure_message or _("try another card")})
     subscription.refresh_from_db()
     return subscription
 
@@ -51,9 +53,9 @@ def plan_subscribe(*, driver: User, plan: Plan, payment_method_id: str, now: dat
 def plan_change(*, subscription: Subscription, plan: Plan) -> Subscription:
     """Switch plans at the next period (no proration); choosing the current plan undoes a pending change."""
     if plan.operator_id != subscription.plan.operator_id or not plan.active:
-        raise PlanError("This plan is not offered.")
+        raise PlanError(_("This plan is not offered."))
     if subscription.status not in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE):
-        raise PlanError("Only an active subscription can change plans.")
+        raise PlanError(_("Only an active subscription can change plans."))
     subscription.pending_plan = None if plan.pk == subscription.plan_id else plan
     subscription.save(update_fields=["pending_plan"])
     return subscription
@@ -76,7 +78,7 @@ def plan_resume(*, subscription: Subscription, now: datetime | None = None) -> S
         return subscription
     if subscription.status not in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE) \
             or subscription.current_period_end <= today:
-        raise PlanError("This plan has ended; subscribe again to use it.")
+        raise PlanError(_("This plan has ended; subscribe again to use it."))
     subscription.cancel_at_period_end = False
     subscription.save(update_fields=["cancel_at_period_end"])
     return subscription

@@ -1,30 +1,22 @@
 """Portal forms."""
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from billing_app.date_range import DateRangeForm
 from sessions_app.models import ChargingSession, DriverProfile
 
 
-class SessionFilterForm(forms.Form):
-    state = forms.ChoiceField(choices=[("", "All"), *ChargingSession.State.choices], required=False)
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
-            self.add_error("end", "The end date is before the start date.")
-        return cleaned
+class SessionFilterForm(DateRangeForm):
+    state = forms.ChoiceField(label=_("State"), choices=[("", _("All")), *ChargingSession.State.choices],
+                              required=False)
+    field_order = ["state", "start", "end"]
 
     def apply(self, sessions):
         data = self.cleaned_data
         if data.get("state"):
             sessions = sessions.filter(state=data["state"])
-        if data.get("start"):
-            sessions = sessions.filter(started_at__date__gte=data["start"])
-        if data.get("end"):
-            sessions = sessions.filter(started_at__date__lte=data["end"])
-        return sessions
+        return self.within(sessions, "started_at", timezone.get_current_timezone())
 
 
 class TokenReplaceForm(forms.Form):
@@ -37,11 +29,14 @@ class ProfileForm(forms.ModelForm):
         model = DriverProfile
         fields = ["full_name", "address", "postal_code", "city", "country", "company_name", "company_vat_id"]
         widgets = {"address": forms.Textarea(attrs={"rows": 2})}
+        labels = {"full_name": _("Full name"), "address": _("Address"), "postal_code": _("Postal code"),
+                  "city": _("City"), "country": _("Country"), "company_name": _("Company name"),
+                  "company_vat_id": _("Company VAT id")}
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("company_vat_id") and not cleaned.get("company_name"):
-            self.add_error("company_name", "A company VAT id needs the company name.")
+            self.add_error("company_name", _("A company VAT id needs the company name."))
         return cleaned
 
 
@@ -59,7 +54,7 @@ class PlanSubscribeForm(forms.Form):
 
     def clean_payment_method(self):
         if not self.fields["payment_method"].choices:
-            raise forms.ValidationError("Add a payment method first.")
+            raise forms.ValidationError(_("Add a payment method first."))
         return self.cleaned_data["payment_method"]
 
 

@@ -114,7 +114,7 @@ def session_live(request, pk: int):
     """The dashboard's live figures for one of the driver's sessions (JSON, polled while it charges)."""
     session = selectors.driver_sessions(request.user).filter(pk=pk).select_related("connector__station").first()
     if session is None:
-        return JsonResponse({"error": {"code": "not_found", "message": "No such session."}}, status=404)
+        return JsonResponse({"error": {"code": "not_found", "message": _("No such session.")}}, status=404)
     running = session_running_total(session) if session.state == "active" else None
     energy_kwh = session_energy_so_far_wh(session) / 1000
     return JsonResponse({
@@ -224,7 +224,8 @@ def token_block(request, pk: int):
     token = get_object_or_404(selectors.driver_tokens(request.user), pk=pk)
     was_blocked = token.status == IdToken.Status.BLOCKED
     if message_call(request, token_services.token_block, token_id=token.pk, by=request.user) and not was_blocked:
-        messages.success(request, f"Card {token.uid} is blocked: chargers will refuse it from now on.")
+        messages.success(request, _("Card %(card)s is blocked: chargers will refuse it from now on.") % {
+            "card": token.uid})
     return redirect("portal:tokens")
 
 
@@ -257,7 +258,7 @@ def profile(request):
     form = ProfileForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, "Your billing details are saved; they appear on your next invoices.")
+        messages.success(request, _("Your billing details are saved; they appear on your next invoices."))
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})
 
@@ -299,7 +300,7 @@ def plan_subscribe(request):
                              methods=payment_methods_list(driver=driver))
     if form.is_valid() and form_call(form, plans.plan_subscribe, driver=driver, plan=form.cleaned_data["plan"],
                                      payment_method_id=form.cleaned_data["payment_method"]):
-        messages.success(request, f"You are subscribed to {form.cleaned_data['plan'].name}.")
+        messages.success(request, _("You are subscribed to %(plan)s.") % {"plan": form.cleaned_data["plan"].name})
         return redirect("portal:plan")
     return _plan_page(request, subscribe_form=form, status=400)
 
@@ -320,8 +321,8 @@ def plan_change(request, pk: int):
         except plans.PlanError as error:
             form.add_error("plan", str(error))
         else:
-            messages.success(request, "Your plan changes at the start of your next period."
-                             if subscription.pending_plan else "You stay on your current plan.")
+            messages.success(request, _("Your plan changes at the start of your next period.")
+                             if subscription.pending_plan else _("You stay on your current plan."))
             return redirect("portal:plan")
     return _plan_page(request, change_form=form, status=400)
 
@@ -352,5 +353,5 @@ def plan_pay(request, pk: int):
     """Pay the failed renewal now; success reactivates a past-due or suspended plan."""
     subscription = _own_subscription(request, pk)
     if message_call(request, plans.subscription_pay_now, subscription=subscription):
-        messages.success(request, "Thank you: your plan is active again.")
+        messages.success(request, _("Thank you: your plan is active again."))
     return redirect("portal:plan")

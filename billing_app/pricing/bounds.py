@@ -26,19 +26,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from billing_app.money import minor_unit, quantize_money, share_out, vat_amount, vat_breakdown
+from billing_app.money import VatBreakdown, minor_unit, quantize_money, share_out, vat_amount, vat_breakdown
 
-from .types import MAX_PRICE, MIN_PRICE, ZERO, CostLine, Tariff
+from .types import MAX_PRICE, MIN_PRICE, ZERO, CostLine, Tariff, new_line
 
 Rate = Decimal | None
 
 
-def price_bound_lines(tariff: Tariff, lines: Sequence[CostLine], currency: str) -> list[CostLine]:
-    """The min_price/max_price adjustment, one line per VAT rate; none when no bound applies."""
+def price_bound_lines(tariff: Tariff, lines: Sequence[CostLine], currency: str,
+                      base: VatBreakdown | None = None) -> list[CostLine]:  # fmt: skip
+    """The min_price/max_price adjustment, one line per VAT rate; none when no bound applies.
+    `base`: the lines' `vat_breakdown` when the caller has it already."""
     if tariff.min_price is None and tariff.max_price is None:
         return []
     pairs = [(line.vat_rate, line.amount_excl_vat) for line in lines]
-    base = vat_breakdown(pairs, currency)
+    if base is None:
+        base = vat_breakdown(pairs, currency)
     net = base.net
     unit = minor_unit(currency)
     weights: list[tuple[Rate, Decimal]] = []
@@ -114,17 +117,7 @@ def _most_within(gross: Callable[[Decimal], Decimal], start: Decimal, bound: Dec
 
 def _adjustment(kind: str, rate: Rate, amount: Decimal, currency: str) -> CostLine:
     vat = ZERO if rate is None else vat_amount(amount, rate, currency)
-    return CostLine(
-        dimension=kind,
-        element_index=None,
-        component_index=None,
-        period_indices=(),
-        period_start=None,
-        quantity=Decimal(1),
-        billed_quantity=Decimal(1),
-        unit_price=amount,
-        vat_rate=rate,
-        amount_excl_vat=amount,
-        vat_amount=vat,
-        amount_incl_vat=amount + vat,
-    )
+    return new_line(kind, None, None, (), None, _ONE, _ONE, amount, rate, amount, vat, amount + vat)
+
+
+_ONE = Decimal(1)

@@ -99,7 +99,8 @@ class CompiledTariff:
     def __init__(self, tariff: Tariff) -> None:
         if tariff.currency not in MINOR_UNITS:
             raise PricingError(f"unknown currency {tariff.currency!r}")
-        self.tariff = tariff
+        self.elements = tariff.elements
+        self.currency = tariff.currency
         normal: dict[str, list[Candidate]] = {d: [] for d in _NORMAL}
         booked: dict[str, list[Candidate]] = {TIME: [], FLAT: []}
         expired: dict[str, list[Candidate]] = {TIME: [], FLAT: []}
@@ -156,6 +157,18 @@ class CompiledTariff:
         self.uses_power = bool(self.pmin_bounds or self.pmax_bounds)
         self.uses_current = bool(self.cmin_bounds or self.cmax_bounds)
         self.cache: dict[tuple, Match] = {}
+        self.segments: dict[tuple, dict] = {}
+
+    def segment(self, time_key: tuple) -> dict:
+        """The matches already found for one band of every time restriction (the mode, time of
+        day, weekday, date and duration bands), keyed by the other bands (power, current, kWh):
+        the engine's cache while it walks a stretch of periods whose time bands do not change."""
+        found = self.segments.get(time_key)
+        if found is None:
+            if len(self.segments) > 4096:
+                self.segments.clear()
+            found = self.segments[time_key] = {}
+        return found
 
     def match(self, ctx: MatchContext, mode: Mode) -> Match:
         """The components pricing each dimension in the context, cached per band: the key is the
@@ -211,9 +224,12 @@ _COMPILED: dict[int, CompiledTariff] = {}
 
 
 def compiled_tariff(tariff: Tariff) -> CompiledTariff:
-    found = _COMPILED.get(id(tariff))
-    if found is None or found.tariff is not tariff:
+    """The tariff compiled, once per tuple of elements: a copy of a tariff that keeps its elements
+    (`dataclasses.replace`, as a plan's parking grace makes one) reuses the compilation."""
+    elements = tariff.elements
+    found = _COMPILED.get(id(elements))
+    if found is None or found.elements is not elements or found.currency != tariff.currency:
         if len(_COMPILED) > 256:
             _COMPILED.clear()
-        found = _COMPILED[id(tariff)] = CompiledTariff(tariff)
+        found = _COMPILED[id(elements)] = CompiledTariff(tariff)
     return found

@@ -35,18 +35,23 @@ Money: Decimal only, rounded by `billing_app.money` and nowhere else.
 
 Speed (issue 16; `bench/pricing.py` prints it against the engine before): a tariff is compiled
 once (`elements.compiled_tariff`); the components matched are cached per band of every
-restriction, so a period costs a lookup; the time bands and the next time-of-day cut are found
-once per boundary, not per period; a period is split only where a boundary falls inside it.
+restriction (`CompiledTariff.segment`: per band of the time restrictions, then per power, current
+and kWh band), so a period costs a lookup; the walk compares datetimes, and the time bands and the
+next cut are found once per boundary, not per period; a period is split only where a cut falls
+inside it, its volumes shared out in integers; ENERGY and TIME are appended to lines kept at hand
+and each line's volume is summed once, with the same Decimal additions in the same order.
 `tests/billing_app/test_pricing_corpus.py` checks every change against 6,000 recorded cases.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
+
+from billing_app.money import vat_breakdown
 
 from .bounds import price_bound_lines
 from .elements import MODES, Candidate, Match, Mode, compiled_tariff
@@ -54,48 +59,122 @@ from .lines import build_lines, cdr_totals
 from .periods import ONE_US, divide_volume, next_cut, next_time_boundary, scan_periods, split_period
 from .restrictions import MatchContext, local_clock, power_and_current
 from .step_size import apply_step_sizes
-from .types import ENERGY, PARKING_TIME, RESERVATION_TIME, TIME, ZERO, CostBreakdown, CostLine, Session, Tariff
-from .volumes import SECONDS_PER_HOUR, ComponentVolume, add_volumes, to_decimal, to_seconds
+from .types import (
+    ENERGY,
+    PARKING_TIME,
+    RESERVATION_TIME,
+    TIME,
+    ZERO,
+    ChargingPeriod,
+    CostBreakdown,
+    CostLine,
+    Session,
+    Tariff,
+    new_breakdown,
+)
+from .volumes import SECONDS_PER_HOUR, ComponentVolume, sum_volumes, to_decimal, to_seconds
 
 _QUANTITY_QUANTUM = Decimal("0.0001")
 _LATEST = 1 << 62  # microseconds: later than any session
+_NEVER = datetime.max.replace(tzinfo=UTC)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
-def _accumulate(acc: dict[Candidate, ComponentVolume], cand: Candidate, index: int, moment: datetime,
-                part: Decimal | Fraction) -> ComponentVolume:  # fmt: skip
-    """Add one period's (or piece's) volume to the component that prices it: a new line on its
-    first period; the sum kept exact (a Fraction once a split piece is one)."""
-    line = acc.get(cand)
-    if line is None:
-        line = acc[cand] = ComponentVolume(cand, index, moment, part)
+class _Walk:
+    """What the walk has gathered so far: a line per component (`acc`), the last line of each
+    dimension (for step_size), the FLAT and reservation fees and the parking grace left."""
+
+    __slots__ = ("acc", "flat", "flat_seen", "grace_left", "last", "last_charging", "reservation_flat",
+                 "reservation_seen")  # fmt: skip
+
+    def __init__(self, grace_seconds: Decimal, last_charging: int) -> None:
+        self.acc: dict[Candidate, ComponentVolume] = {}
+        self.last: dict[str, ComponentVolume] = {}
+        self.flat: tuple[Candidate, int, datetime] | None = None
+        self.reservation_flat: tuple[Candidate, int, datetime] | None = None
+        self.flat_seen = self.reservation_seen = False
+        self.grace_left = grace_seconds
+        self.last_charging = last_charging
+
+    def line(self, cand: Candidate, index: int, moment: datetime) -> ComponentVolume:
+        """The line of a component, opened on its first period."""
+        line = self.acc.get(cand)
+        if line is None:
+            line = self.acc[cand] = ComponentVolume(cand, index, moment)
+        elif line.periods[-1] != index:
+            line.periods.append(index)
         return line
-    if line.periods[-1] != index:
-        line.periods.append(index)
-    try:
-        line.quantity += part
-    except TypeError:
-        line.quantity = add_volumes(line.quantity, part)
-    return line
+
+    def add(self, index: int, period: ChargingPeriod, found: Match,
+            energy: Decimal | Fraction, time_h: Decimal | Fraction, park_h: Decimal | Fraction,
+            res_h: Decimal | Fraction) -> None:  # fmt: skip
+        """A period's (or a split piece's) volumes to the components `found` prices them with."""
+        moment = period.start_date_time
+        if energy and found.energy is not None:
+            line = self.line(found.energy, index, moment)
+            line.parts.append(energy)
+            self.last[ENERGY] = line
+        if time_h and found.time is not None:
+            line = self.line(found.time, index, moment)
+            line.parts.append(time_h)
+            self.last[TIME] = line
+        if park_h and found.parking is not None and not period.suspended_by_evse:
+            self.add_parking(index, period, found.parking, park_h)
+        if res_h and found.reservation_time is not None:
+            self.add_reservation(index, period, found.reservation_time, res_h)
+        self.fees(index, period, found, energy or time_h or park_h or not res_h, res_h)
+
+    def add_parking(self, index: int, period: ChargingPeriod, cand: Candidate, park_h: Decimal | Fraction) -> None:
+        line = self.line(cand, index, period.start_date_time)
+        line.parts.append(park_h)
+        if not self.grace(index, line, park_h):
+            self.last[PARKING_TIME] = line
+
+    def add_reservation(self, index: int, period: ChargingPeriod, cand: Candidate, res_h: Decimal | Fraction) -> None:
+        line = self.line(cand, index, period.start_date_time)
+        line.parts.append(res_h)
+        self.last[RESERVATION_TIME] = line
+
+    def grace(self, index: int, line: ComponentVolume, park_h: Decimal | Fraction) -> bool:
+        """Parking grace (evbilling extension): the first minutes of parking after the last
+        charging period are free. True when this parking was free as a whole."""
+        if index > self.last_charging and self.grace_left > 0:
+            seconds = to_seconds(park_h)
+            free = min(self.grace_left, seconds)
+            self.grace_left -= free
+            line.free += free
+            return free == seconds
+        return False
+
+    def fees(self, index: int, period: ChargingPeriod, found: Match, charging: Any, res_h: Any) -> None:
+        """FLAT once per session, at the first period a FLAT component matches; the reservation fee
+        likewise among reservation periods."""
+        if res_h:
+            self.reservation_seen = True
+            if self.reservation_flat is None and found.reservation_flat is not None:
+                self.reservation_flat = (found.reservation_flat, index, period.start_date_time)
+        if charging:
+            self.flat_seen = True
+            if self.flat is None and found.flat is not None:
+                self.flat = (found.flat, index, period.start_date_time)
 
 
 def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
-    """Price one session with one tariff (OCPI 2.2.1 rules, see the module docstring)."""
+    """Price one session with one tariff (OCPI 2.2.1 rules, see the module docstring).
+
+    The walk compares datetimes (`periods.scan_periods`): the time bands (time of day, day, date,
+    duration) are found where they may change, and a period is split only when a cut falls inside
+    it; in between, a period costs its power band's lookup and an append per priced volume."""
     compiled = compiled_tariff(tariff)
     periods = session.charging_periods
     start = session.start_date_time
-    offsets, last_charging = scan_periods(session)
-    first = periods[0].start_date_time if periods and offsets[0] < 0 else start
+    origin, starts, last_charging = scan_periods(session)
+    first = periods[0].start_date_time if periods and starts[0] < origin else start
     clock, fixed = local_clock(session, first)
     mode = MODES[session.reservation]
-    grace_left = Decimal(tariff.parking_grace_minutes * 60)
+    walk = _Walk(Decimal(tariff.parking_grace_minutes * 60), last_charging)
+    acc, last = walk.acc, walk.last
 
-    acc: dict[Candidate, ComponentVolume] = {}
-    last: dict[str, ComponentVolume] = {}
-    flat: tuple[Candidate, int, datetime] | None = None
-    reservation_flat: tuple[Candidate, int, datetime] | None = None
-    flat_seen = reservation_seen = False
-    energy_so_far = ZERO
-    total_parking = ZERO
     uses_clock, uses_dow = compiled.uses_clock, compiled.uses_dow
     uses_power, uses_current = compiled.uses_power, compiled.uses_current
     tod_bounds, date_bounds, cut_bounds = compiled.tod_bounds, compiled.date_bounds, compiled.cut_bounds
@@ -103,19 +182,21 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     pmin_bounds, pmax_bounds = compiled.pmin_bounds, compiled.pmax_bounds
     cmin_bounds, cmax_bounds = compiled.cmin_bounds, compiled.cmax_bounds
     n_dur, n_kwh = len(dur_bounds), len(kwh_bounds)
-    cache = compiled.cache
+    per_period = uses_power or uses_current or n_kwh > 0  # a band that can change from one period to the next
     ordinal = tod = tod_band = weekday = date_band = kwh_band = dur_band = 0
     pmin_band = pmax_band = cmin_band = cmax_band = 0
     p_min = p_max = c_min = c_max = None
-
-    time_band_until = -_LATEST  # where the time bands may next change (fixed UTC offset: a bound)
-    cut_at = -_LATEST  # the first cut (an element's time window opens or closes) after x0, when fixed
+    energy_so_far = total_parking = ZERO
+    segment: dict[tuple, Match] = {}
+    matched: Match | None = None
+    bands_until = split_at = _EARLIEST
+    last_match: Match | None = None
+    e_cand = t_cand = e_line = t_line = None
 
     for index, period in enumerate(periods):
-        x0 = offsets[index]
-        x1 = offsets[index + 1]
-        energy = period.energy
-        if x0 >= time_band_until:  # the time bands of x0 (kept while x0 is before the next boundary)
+        t0 = starts[index]
+        if t0 >= bands_until:  # the time bands change here (once per boundary; every period if the offset may change)
+            x0 = (t0 - origin) // ONE_US
             if uses_clock:
                 ordinal, tod = clock(x0)
                 tod_band = bisect_right(tod_bounds, tod)
@@ -125,114 +206,140 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                     date_band = bisect_right(date_bounds, ordinal)
             if n_dur:
                 dur_band = bisect_right(dur_bounds, x0)
+            dur_next = dur_bounds[dur_band] if dur_band < n_dur else _LATEST
             if uses_clock and fixed is None:
-                time_band_until = x0 + 1
+                until = x0 + 1
+                cut = next_time_boundary(compiled, clock, x0)
             else:
-                time_band_until = min(
-                    x0 + tod_bounds[tod_band] - tod if uses_clock else _LATEST,
-                    dur_bounds[dur_band] if dur_band < n_dur else _LATEST,
-                )
-        if uses_power:
-            p_min, p_max = period.min_power, period.max_power
-            if p_min is None or p_max is None:
-                p_min, p_max, _, _ = power_and_current(period, x1 - x0)
-            pmin_band = bisect_right(pmin_bounds, p_min) if pmin_bounds else 0
-            pmax_band = bisect_right(pmax_bounds, p_max) if pmax_bounds else 0
-        if uses_current:
-            _, _, c_min, c_max = power_and_current(period, x1 - x0)
-            cmin_band = (-1 if c_min is None else bisect_right(cmin_bounds, c_min)) if cmin_bounds else 0
-            cmax_band = (-1 if c_max is None else bisect_right(cmax_bounds, c_max)) if cmax_bounds else 0
-        if n_kwh:
-            kwh_band = bisect_right(kwh_bounds, energy_so_far)
-        matched = cache.get(
-            (mode, tod_band, weekday, date_band, kwh_band, dur_band, pmin_band, pmax_band, cmin_band, cmax_band)
-        )
-        if matched is None:
-            ordinal, tod = clock(x0) if uses_clock else (0, 0)
-            ctx = MatchContext(ordinal, tod, x0, energy_so_far, p_min, p_max, c_min, c_max)
-            matched = compiled.match(ctx, mode)
+                until = min(x0 + tod_bounds[tod_band] - tod if uses_clock else _LATEST, dur_next)
+                cut = x0 + next_cut(cut_bounds, tod) - tod if cut_bounds else _LATEST
+            bands_until = _instant(origin, until)
+            split_at = _instant(origin, min(cut, dur_next))
+            segment = compiled.segment((mode, tod_band, weekday, date_band, dur_band))
+            matched = None if per_period else segment.get(None)
+            if matched is None and not per_period:
+                matched = segment[None] = compiled.match(_context(clock, x0, energy_so_far, None, None, None, None),
+                                                         mode)  # fmt: skip
+        energy = period.energy
+        if per_period:
+            if uses_power:
+                p_min, p_max = period.min_power, period.max_power
+                if p_min is None or p_max is None:
+                    p_min, p_max, _, _ = power_and_current(period, (starts[index + 1] - t0) // ONE_US)
+                pmin_band = bisect_right(pmin_bounds, p_min) if pmin_bounds else 0
+                pmax_band = bisect_right(pmax_bounds, p_max) if pmax_bounds else 0
+            if uses_current:
+                _, _, c_min, c_max = power_and_current(period, (starts[index + 1] - t0) // ONE_US)
+                cmin_band = (-1 if c_min is None else bisect_right(cmin_bounds, c_min)) if cmin_bounds else 0
+                cmax_band = (-1 if c_max is None else bisect_right(cmax_bounds, c_max)) if cmax_bounds else 0
+            if n_kwh:
+                kwh_band = bisect_right(kwh_bounds, energy_so_far)
+            key = (pmin_band, pmax_band, cmin_band, cmax_band, kwh_band)
+            matched = segment.get(key)
+            if matched is None:
+                x0 = (t0 - origin) // ONE_US
+                ctx = _context(clock, x0, energy_so_far, p_min, p_max, c_min, c_max)
+                matched = segment[key] = compiled.match(ctx, mode)
 
-        time_h, park_h, res_h = period.time, period.parking_time, period.reservation_time
-        if cut_at <= x0 and cut_bounds and fixed:
-            _, tod = clock(x0)
-            cut_at = x0 + next_cut(cut_bounds, tod) - tod
-        if x1 > x0 and (
-            (cut_bounds and fixed and cut_at < x1)
-            or (uses_clock and not fixed and next_time_boundary(compiled, clock, x0) < x1)
-            or (dur_band < n_dur and dur_bounds[dur_band] < x1)
-            or (kwh_band < n_kwh and energy and kwh_bounds[kwh_band] < energy_so_far + energy)
-        ):
-            ordinal, tod = clock(x0) if uses_clock else (0, 0)
-            ctx = MatchContext(ordinal, tod, x0, energy_so_far, p_min, p_max, c_min, c_max)
+        t1 = starts[index + 1]
+        if t1 > split_at or (kwh_band < n_kwh and energy and kwh_bounds[kwh_band] < energy_so_far + energy):
+            # A cut inside the period: priced in pieces, the general way.
+            x0, x1 = (t0 - origin) // ONE_US, (t1 - origin) // ONE_US
+            ctx = _context(clock, x0, energy_so_far, p_min, p_max, c_min, c_max)
             pieces = split_period(compiled, clock, ctx, mode, matched, period, x0, x1, energy_so_far)
+            time_h, park_h, res_h = period.time, period.parking_time, period.reservation_time
             if len(pieces) == 1:
-                parts: Any = ((energy, time_h, park_h, res_h, pieces[0].match),)
+                walk.add(index, period, pieces[0].match, energy, time_h, park_h, res_h)
             else:
-                parts = zip(
-                    divide_volume(energy, pieces), divide_volume(time_h, pieces), divide_volume(park_h, pieces),
-                    divide_volume(res_h, pieces), [piece.match for piece in pieces], strict=True,
-                )  # fmt: skip
+                for piece, e_part, t_part, p_part, r_part in zip(
+                    pieces, divide_volume(energy, pieces), divide_volume(time_h, pieces),
+                    divide_volume(park_h, pieces), divide_volume(res_h, pieces), strict=True,
+                ):  # fmt: skip
+                    walk.add(index, period, piece.match, e_part, t_part, p_part, r_part)
+            last_match = None
         else:
-            parts = ((energy, time_h, park_h, res_h, matched),)
-
-        moment = period.start_date_time
-        found: Match
-        for e_part, t_part, p_part, r_part, found in parts:
-            if e_part and found.energy is not None:
-                last[ENERGY] = _accumulate(acc, found.energy, index, moment, e_part)
-            if t_part and found.time is not None:
-                last[TIME] = _accumulate(acc, found.time, index, moment, t_part)
-            if p_part and found.parking is not None and not period.suspended_by_evse:
-                line = _accumulate(acc, found.parking, index, moment, p_part)
-                if index > last_charging and grace_left > 0:
-                    seconds = to_seconds(p_part)
-                    free = min(grace_left, seconds)
-                    grace_left -= free
-                    line.free += free
-                    if free == seconds:
-                        line = None
-                if line is not None:
-                    last[PARKING_TIME] = line
-            if r_part and found.reservation_time is not None:
-                last[RESERVATION_TIME] = _accumulate(acc, found.reservation_time, index, moment, r_part)
-            if res_h:
-                reservation_seen = True
-                if reservation_flat is None and found.reservation_flat is not None:
-                    reservation_flat = (found.reservation_flat, index, moment)
-            if energy or time_h or park_h or not res_h:
-                flat_seen = True
-                if flat is None and found.flat is not None:
-                    flat = (found.flat, index, moment)
-        if park_h:
-            total_parking += park_h
+            # The usual period: ENERGY and TIME appended to their lines (kept at hand while the
+            # match stays), then parking, reservation and the fees as `_Walk.add` does them.
+            if matched is not last_match:
+                last_match = matched
+                e_cand, t_cand = matched.energy, matched.time
+                e_line, t_line = acc.get(e_cand), acc.get(t_cand)
+            time_h = period.time
+            if energy and e_cand is not None:
+                if e_line is None:
+                    e_line = acc[e_cand] = ComponentVolume(e_cand, index, period.start_date_time)
+                else:
+                    e_line.periods.append(index)
+                e_line.parts.append(energy)
+                last[ENERGY] = e_line
+            if time_h and t_cand is not None:
+                if t_line is None:
+                    t_line = acc[t_cand] = ComponentVolume(t_cand, index, period.start_date_time)
+                else:
+                    t_line.periods.append(index)
+                t_line.parts.append(time_h)
+                last[TIME] = t_line
+            park_h, res_h = period.parking_time, period.reservation_time
+            if park_h and matched.parking is not None and not period.suspended_by_evse:
+                walk.add_parking(index, period, matched.parking, park_h)
+            if res_h and matched.reservation_time is not None:
+                walk.add_reservation(index, period, matched.reservation_time, res_h)
+            if walk.flat is None or (res_h and walk.reservation_flat is None):
+                walk.fees(index, period, matched, energy or time_h or park_h or not res_h, res_h)
         if energy:
             energy_so_far += energy  # Decimal: periods' volumes are, only split pieces may be Fractions
+        if park_h:
+            total_parking += park_h
 
-    reserved = mode != Mode.CHARGING
-    if not flat_seen or (reserved and not reservation_seen):
+    if not walk.flat_seen or (mode != Mode.CHARGING and not walk.reservation_seen):
         ordinal, tod = clock(0)
         found = compiled.match(MatchContext(ordinal, tod, 0, ZERO, ZERO, ZERO, ZERO, ZERO), mode)
-        if not flat_seen and found.flat is not None:
-            flat = (found.flat, 0, start)
-        if reserved and not reservation_seen and found.reservation_flat is not None:
-            reservation_flat = (found.reservation_flat, 0, start)
+        if not walk.flat_seen and found.flat is not None:
+            walk.flat = (found.flat, 0, start)
+        if mode != Mode.CHARGING and not walk.reservation_seen and found.reservation_flat is not None:
+            walk.reservation_flat = (found.reservation_flat, 0, start)
 
+    for line in acc.values():
+        line.quantity = sum_volumes(line.parts)
     apply_step_sizes(acc, last)
-    lines = build_lines(acc, flat, reservation_flat, tariff.currency)
+    lines = build_lines(acc, walk.flat, walk.reservation_flat, tariff.currency)
     return _finish(tariff, session, lines, energy_so_far, total_parking)
+
+
+def _instant(origin: datetime, offset: int) -> datetime:
+    """The instant `offset` microseconds after `origin` (`_NEVER` past the datetime range)."""
+    try:
+        return origin + timedelta(microseconds=offset)
+    except OverflowError:
+        return _NEVER
+
+
+def _context(clock, x0: int, energy, p_min, p_max, c_min, c_max) -> MatchContext:
+    ordinal, tod = clock(x0)
+    return MatchContext(ordinal, tod, x0, energy, p_min, p_max, c_min, c_max)
 
 
 def _finish(tariff: Tariff, session: Session, lines: list[CostLine], total_energy, total_parking) -> CostBreakdown:
     """The breakdown: the min/max price lines if a bound applies, then the CDR totals (VAT per rate)."""
     currency = tariff.currency
-    lines += price_bound_lines(tariff, lines, currency)
-    totals = cdr_totals(lines, currency)
+    base = vat_breakdown([(line.vat_rate, line.amount_excl_vat) for line in lines], currency)
+    adjustments = price_bound_lines(tariff, lines, currency, base)
+    if adjustments:
+        lines += adjustments
+        base = None
+    totals = cdr_totals(lines, currency, total=base)
     seconds = Decimal((session.end_date_time - session.start_date_time) // ONE_US) / 1_000_000
-    return CostBreakdown(
-        currency=currency,
-        lines=tuple(lines),
-        total_energy=to_decimal(total_energy).quantize(_QUANTITY_QUANTUM, rounding=ROUND_HALF_UP),
-        total_time=(seconds / SECONDS_PER_HOUR).quantize(_QUANTITY_QUANTUM, rounding=ROUND_HALF_UP),
-        total_parking_time=total_parking.quantize(_QUANTITY_QUANTUM, rounding=ROUND_HALF_UP),
-        **totals,
+    return new_breakdown(
+        currency,
+        tuple(lines),
+        totals["total_cost"],
+        totals["total_fixed_cost"],
+        to_decimal(total_energy).quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),
+        totals["total_energy_cost"],
+        (seconds / SECONDS_PER_HOUR).quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),
+        totals["total_time_cost"],
+        total_parking.quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),
+        totals["total_parking_cost"],
+        totals["total_reservation_cost"],
+        totals["vat_breakdown"],
     )

@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from billing_app.money import quantize_money, vat_amount, vat_breakdown
+from billing_app.money import VatBreakdown, quantize_money, vat_amount, vat_breakdown, vat_totals_by
 
 from .elements import Candidate
 from .types import (
@@ -35,6 +35,8 @@ from .types import (
     ZERO,
     CostLine,
     Price,
+    new_line,
+    new_price,
 )
 from .volumes import SECONDS_PER_HOUR, ComponentVolume, to_decimal
 
@@ -46,7 +48,7 @@ def build_lines(acc: dict[Candidate, ComponentVolume], flat, reservation_flat, c
     for fee in (flat, reservation_flat):
         if fee is not None:
             cand, period, moment = fee
-            lines.append(_line(cand, (period,), moment, Decimal(1), Decimal(1), cand.price, currency))
+            lines.append(_line(cand, (period,), moment, _ONE, _ONE, cand.price, currency))
     for raw in acc.values():
         cand = raw.cand
         billed = raw.billed
@@ -61,8 +63,16 @@ def build_lines(acc: dict[Candidate, ComponentVolume], flat, reservation_flat, c
             else:
                 amount = billed * Fraction(cand.price) / 3600
         lines.append(_line(cand, tuple(raw.periods), raw.start, quantity, shown, amount, currency))
-    lines.sort(key=lambda line: (_LINE_ORDER[line.dimension], line.period_indices[0]))
+    if len(lines) > 1:
+        lines.sort(key=_line_order)
     return lines
+
+
+_ONE = Decimal(1)
+
+
+def _line_order(line: CostLine) -> tuple[int, int]:
+    return _LINE_ORDER[line.dimension], line.period_indices[0]
 
 
 def _line(cand: Candidate, periods: tuple[int, ...], start: datetime, quantity: Decimal, billed: Decimal,
@@ -70,41 +80,30 @@ def _line(cand: Candidate, periods: tuple[int, ...], start: datetime, quantity: 
     """One line: the amount rounded once, VAT computed on the rounded amount."""
     excl = quantize_money(amount, currency)
     vat = ZERO if cand.vat is None else vat_amount(excl, cand.vat, currency)
-    return CostLine(
-        dimension=cand.dimension,
-        element_index=cand.element_index,
-        component_index=cand.component_index,
-        period_indices=periods,
-        period_start=start,
-        quantity=quantity,
-        billed_quantity=billed,
-        unit_price=cand.price,
-        vat_rate=cand.vat,
-        amount_excl_vat=excl,
-        vat_amount=vat,
-        amount_incl_vat=excl + vat,
-    )
+    return new_line(cand.dimension, cand.element_index, cand.component_index, periods, start, quantity, billed,
+                    cand.price, cand.vat, excl, vat, excl + vat)  # fmt: skip
 
 
-def cdr_totals(lines: Sequence[CostLine], currency: str,
-               total_of: Mapping[str, str] | None = None) -> dict[str, Price | tuple]:
+def cdr_totals(lines: Sequence[CostLine], currency: str, total_of: Mapping[str, str] | None = None,
+               total: VatBreakdown | None = None) -> dict[str, Price | tuple]:  # fmt: skip
     """The CDR totals of `lines` (see the module docstring) and `vat_breakdown`, the per-rate VAT rows
     of `total_cost`; keyword arguments of `CostBreakdown`. `total_of` maps a line's dimension to its
-    CDR total (the engine's by default; a dimension it does not name counts towards `total_cost` only)."""
+    CDR total (the engine's by default; a dimension it does not name counts towards `total_cost` only).
+    `total`: the lines' `vat_breakdown` when the caller has it already."""
     total_of = _TOTAL_OF if total_of is None else total_of
-    every = [(line.vat_rate, line.amount_excl_vat) for line in lines]
-    total = vat_breakdown(every, currency)
-    groups: dict[str, list[tuple[Decimal | None, Decimal]]] = {}
-    for line, pair in zip(lines, every, strict=True):
+    if total is None:
+        total = vat_breakdown([(line.vat_rate, line.amount_excl_vat) for line in lines], currency)
+    nothing = total.net - total.net
+    zero = new_price(nothing, nothing)
+    result: dict[str, Price | tuple] = dict.fromkeys(_TOTALS, zero)
+    members = []
+    for line in lines:
         name = total_of.get(line.dimension, "total_cost")
         if name != "total_cost":
-            groups.setdefault(name, []).append(pair)
-    zero = Price(total.net - total.net, total.net - total.net)
-    result: dict[str, Price | tuple] = {name: zero for name in _TOTAL_OF.values()}
-    for name, members in groups.items():
-        vat = total if len(members) == len(every) else vat_breakdown(members, currency)
-        result[name] = Price(vat.net, vat.gross)
-    result["total_cost"] = Price(total.net, total.gross)
+            members.append((name, line.vat_rate, line.amount_excl_vat))
+    for name, (net, gross) in vat_totals_by(members, currency).items():
+        result[name] = new_price(net, gross)
+    result["total_cost"] = new_price(total.net, total.gross)
     result["vat_breakdown"] = total.subtotals
     return result
 
@@ -119,3 +118,4 @@ _TOTAL_OF = {
     MIN_PRICE: "total_cost",
     MAX_PRICE: "total_cost",
 }
+_TOTALS = tuple(dict.fromkeys(_TOTAL_OF.values()))

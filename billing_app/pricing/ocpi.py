@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,6 +45,7 @@ from billing_app.pricing import (
     TariffElement,
     TariffRestrictions,
 )
+from billing_app.pricing.types import ZERO, positional_constructor
 
 GRACE_KEY = "evbilling_parking_grace_minutes"
 SUSPENDED_KEY = "evbilling_suspended_by_evse"
@@ -209,6 +211,14 @@ def _list(value: Any, where: str, *, non_empty: bool = False) -> list[Any]:
 
 # ---------------------------------------------------------------------------------------------
 # Tariff.
+
+
+@lru_cache(maxsize=64)
+def tariff_from_text(text: str) -> Tariff:
+    """`tariff_from_ocpi(loads(text))`, read once per text: a stored tariff snapshot (OCPI JSON) prices
+    many sessions, and the engine then compiles it once (`elements.compiled_tariff`). The Tariff is
+    immutable, so it is shared."""
+    return tariff_from_ocpi(loads(text))
 
 
 def tariff_from_ocpi(data: Mapping[str, Any]) -> Tariff:
@@ -420,7 +430,7 @@ def session_from_json(data: Mapping[str, Any], time_zone_override: str | None = 
     periods = []
     raw_periods = _list(_required(data, "charging_periods", "session"), "charging_periods", non_empty=True)
     for i, raw in enumerate(raw_periods):
-        period = _period(_object(raw, f"charging_periods[{i}]"), f"charging_periods[{i}]")
+        period = _well_formed_period(raw) or _period(_object(raw, f"charging_periods[{i}]"), f"charging_periods[{i}]")
         if periods and period.start_date_time < periods[-1].start_date_time:
             raise OcpiError(f"charging_periods[{i}].start_date_time: before the previous period")
         if period.start_date_time > end:
@@ -451,6 +461,62 @@ _PERIOD_FIELDS = {
 }
 # The spec allows a negative volume for these (power or current flowing from the EV to the grid).
 _SIGNED_DIMENSIONS = frozenset({"CURRENT", "MIN_CURRENT", "MIN_POWER", "POWER"})
+
+
+_new_period = positional_constructor(ChargingPeriod)
+# CdrDimensionType -> (position of its ChargingPeriod field in `_new_period`'s arguments, or None when it
+# prices nothing; may it be negative)
+_DIMENSION_SLOTS = {
+    kind: ((1 + ("energy", "time", "parking_time", "reservation_time", "min_power", "max_power", "min_current",
+                 "max_current", "power", "current").index(_PERIOD_FIELDS[kind])) if kind in _PERIOD_FIELDS else None,
+           kind in _SIGNED_DIMENSIONS)
+    for kind in CDR_DIMENSIONS
+}  # fmt: skip
+_DEFAULTS = (None, ZERO, ZERO, ZERO, ZERO, None, None, None, None, None, None)
+
+
+def _well_formed_period(data: Any) -> ChargingPeriod | None:
+    """A charging period read without building error paths, when it is plainly well formed (a dict,
+    an RFC 3339 start, dimensions of known types with Decimal, int or float volumes in range, each
+    type once); None for anything else, which `_period` then reads or refuses with its precise error.
+    Gives exactly what `_period` gives (it is ~5x cheaper: 60 periods cost 6M CPU instructions)."""
+    if type(data) is not dict:
+        return None
+    text, raw_dimensions = data.get("start_date_time"), data.get("dimensions")
+    if type(text) is not str or "T" not in text or type(raw_dimensions) not in (list, tuple):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    suspended = data.get(SUSPENDED_KEY, False)
+    if type(suspended) is not bool:
+        return None
+    values = list(_DEFAULTS)
+    values[0] = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    dimensions = []
+    seen = set()
+    for item in raw_dimensions:
+        if type(item) is not dict:
+            return None
+        kind, volume = item.get("type"), item.get("volume")
+        slot = _DIMENSION_SLOTS.get(kind)
+        if slot is None or kind in seen:
+            return None
+        kind_of_volume = type(volume)
+        if kind_of_volume is Decimal or kind_of_volume is int:
+            number = Decimal(volume)
+        elif kind_of_volume is float:
+            number = Decimal(repr(volume))
+        else:
+            return None
+        if not number.is_finite() or (number < 0 and not slot[1]) or (kind == "STATE_OF_CHARGE" and number > 100):
+            return None
+        seen.add(kind)
+        dimensions.append((kind, number))
+        if slot[0] is not None:
+            values[slot[0]] = number
+    return _new_period(*values, suspended, tuple(dimensions))
 
 
 def _period(data: Mapping[str, Any], where: str) -> ChargingPeriod:
@@ -545,5 +611,6 @@ __all__ = [
     "session_from_json",
     "session_to_json",
     "tariff_from_ocpi",
+    "tariff_from_text",
     "tariff_to_ocpi",
 ]

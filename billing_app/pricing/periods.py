@@ -15,23 +15,27 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
+from itertools import islice
+from operator import attrgetter, gt
 from typing import NamedTuple
 
 from .elements import MODES, CompiledTariff, Match, Mode
 from .restrictions import DAY_US, MatchContext
 from .types import ZERO, ChargingPeriod, PricingError, Session
-from .volumes import add_volumes, exact
+from .volumes import add_volumes, exact, exact_ratio
 
 ONE_US = timedelta(microseconds=1)
 
 
 class Piece(NamedTuple):
-    """A part of a split period: it ends at `end` (a fraction of the period) and `match` prices it."""
+    """A part of a split period: it ends at `end_numerator / end_denominator` of the period (a
+    fraction, kept as two integers) and `match` prices it."""
 
-    end: Fraction
+    end_numerator: int
+    end_denominator: int
     match: Match
 
 
@@ -41,9 +45,23 @@ def next_cut(cuts: list[int], tod: int) -> int:
     return cuts[i] if i < len(cuts) else cuts[0] + DAY_US
 
 
-def scan_periods(session: Session) -> tuple[list[int], int]:
-    """Validate the session; return period start offsets (microseconds since the session
-    start, plus the session end) and the index of the last charging period (-1 if none)."""
+class PeriodStarts(NamedTuple):
+    """The periods' starts and the session end (`starts`, one more than periods) as datetimes that
+    compare as instants, `origin` the session start in the same terms (offsets in microseconds are
+    `(starts[i] - origin) // ONE_US`), and the index of the last charging period (-1 if none)."""
+
+    origin: datetime
+    starts: list[datetime]
+    last_charging: int
+
+
+def scan_periods(session: Session) -> PeriodStarts:
+    """Validate the session: aware times, periods in order, none after the session end.
+
+    The engine walks the periods comparing datetimes (cheaper than an offset per period). When
+    every time carries a fixed UTC offset (what OCPI JSON and the database give) the datetimes are
+    used as they are; otherwise (zones with daylight saving time) each start becomes an instant at
+    its offset since the session start, taken as before (`period start - session start`)."""
     start, end = session.start_date_time, session.end_date_time
     if start.tzinfo is None or end.tzinfo is None:
         raise PricingError("session start and end must be timezone-aware")
@@ -51,43 +69,75 @@ def scan_periods(session: Session) -> tuple[list[int], int]:
         raise PricingError("session ends before it starts")
     if session.reservation not in MODES:
         raise PricingError(f"unknown reservation type {session.reservation!r}")
+    periods = session.charging_periods
+    starts = list(map(_START, periods))
+    starts.append(end)
+    origin = start
+    try:
+        zones = set(map(_TZINFO, starts))  # (equal fixed offsets are one element)
+    except AttributeError:  # not a datetime
+        zones = {None}
+    zones.add(start.tzinfo)
+    fixed = all(type(zone) is timezone for zone in zones)
+    if not fixed:
+        offsets = _offsets(periods, start, end)
+        origin = _EPOCH
+        starts = [_EPOCH + timedelta(microseconds=offset) for offset in offsets]
+    elif any(map(gt, starts, islice(starts, 1, None))):
+        _offsets(periods, start, end)  # raises the error for the first period at fault
+    last_charging = len(periods) - 1
+    while last_charging >= 0 and not (periods[last_charging].time or periods[last_charging].energy):
+        last_charging -= 1
+    return PeriodStarts(origin, starts, last_charging)
+
+
+_START = attrgetter("start_date_time")
+_TZINFO = attrgetter("tzinfo")
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _offsets(periods: tuple[ChargingPeriod, ...], start: datetime, end: datetime) -> list[int]:
+    """Period start offsets and the session end in microseconds since the session start; refuses a
+    period that starts before the previous one or after the session end."""
     end_us = (end - start) // ONE_US
     offsets = []
     previous = None
-    last_charging = -1
     try:
-        for index, period in enumerate(session.charging_periods):
+        for index, period in enumerate(periods):
             offset = (period.start_date_time - start) // ONE_US
             if previous is not None and offset < previous:
                 raise PricingError(f"charging period {index} starts before the previous one")
             if offset > end_us:
                 raise PricingError(f"charging period {index} starts after the session end")
-            if period.time or period.energy:
-                last_charging = index
             offsets.append(offset)
             previous = offset
     except TypeError:
         raise PricingError("charging period starts must be timezone-aware") from None
     offsets.append(end_us)
-    return offsets, last_charging
+    return offsets
 
 
 def divide_volume(volume: Decimal, pieces: list[Piece]) -> list[Decimal | Fraction]:
     """Share a period's volume over its pieces in proportion to their extent; exact, and the
-    last piece takes the rest so the parts add up to the volume."""
+    last piece takes the rest so the parts add up to the volume. (Integer arithmetic on the
+    volume's ratio: each part is the exact `volume x (end - before)`, a Decimal when it
+    terminates, as `volumes.exact` gives it.)"""
     if not volume:
         return [ZERO] * len(pieces)
     parts: list[Decimal | Fraction] = []
-    whole = Fraction(volume)
-    before = Fraction(0)
+    numerator, denominator = volume.as_integer_ratio()
+    before_num, before_den = 0, 1
     done: Decimal | Fraction = ZERO
-    for piece in pieces[:-1]:
-        end = piece.end
-        part = exact(whole * (end - before))
+    for end_num, end_den, _ in pieces[:-1]:
+        share_num = end_num * before_den - before_num * end_den  # end - before
+        part_num, part_den = numerator * share_num, denominator * end_den * before_den
+        part = exact_ratio(part_num, part_den)
+        if part is None:
+            part = Fraction(part_num, part_den)
         parts.append(part)
         done = add_volumes(done, part)
-        before = end
-    parts.append(volume - done if type(done) is Decimal else exact(whole - done))
+        before_num, before_den = end_num, end_den
+    parts.append(volume - done if type(done) is Decimal else exact(Fraction(volume) - done))
     return parts
 
 
@@ -108,14 +158,14 @@ def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode,
     while True:
         nxt = min(x1, next_time_boundary(compiled, clock, x))
         if nxt >= x1:
-            cuts.append(Piece(Fraction(1), current))
+            cuts.append(Piece(1, 1, current))
             return cuts
         ctx.elapsed = nxt
         if compiled.uses_clock:
             ctx.ordinal, ctx.tod = clock(nxt)
         found = compiled.match(ctx, mode)
         if found != current:
-            cuts.append(Piece(Fraction(nxt - x0, span), current))
+            cuts.append(Piece(nxt - x0, span, current))
             current = found
         x = nxt
 
@@ -154,7 +204,7 @@ def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: M
             upcoming.append((Fraction(compiled.kwh_bounds[i]) - before) / whole)
         nxt = min((c for c in upcoming if c > position), default=Fraction(1))
         if nxt >= 1:
-            pieces.append(Piece(Fraction(1), current))
+            pieces.append(Piece(1, 1, current))
             return pieces
         ctx.elapsed = x0 + math.ceil(nxt * span)
         ctx.energy = exact(before + whole * nxt)
@@ -162,6 +212,6 @@ def _split_by_energy(compiled: CompiledTariff, clock, ctx: MatchContext, mode: M
             ctx.ordinal, ctx.tod = clock(ctx.elapsed)
         found = compiled.match(ctx, mode)
         if found != current:
-            pieces.append(Piece(nxt, current))
+            pieces.append(Piece(nxt.numerator, nxt.denominator, current))
             current = found
         position = nxt

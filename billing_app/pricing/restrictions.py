@@ -174,7 +174,7 @@ def local_clock(session: Session, first: datetime) -> tuple[Callable[[int], tupl
     start = session.start_date_time
     local = start.astimezone(zone)
     tail = session.end_date_time.astimezone(zone)
-    head = first.astimezone(zone)
+    head = local if first is start else first.astimezone(zone)
     base_ordinal = local.toordinal()
     base_tod = (local.hour * 3600 + local.minute * 60 + local.second) * 1_000_000 + local.microsecond
     if (local.utcoffset() == tail.utcoffset() == head.utcoffset()

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from itertools import islice
+from math import gcd
 
 from .elements import Candidate
 from .types import ZERO
@@ -21,14 +23,19 @@ _MICROSECOND = Decimal("0.000001")
 
 def exact(value: Fraction) -> Decimal | Fraction:
     """A Fraction as an exact Decimal when its decimal expansion terminates."""
-    den = value.denominator
-    while den % 2 == 0:
-        den //= 2
-    while den % 5 == 0:
-        den //= 5
-    if den != 1:
-        return value
-    return Decimal(value.numerator) / Decimal(value.denominator)
+    return exact_ratio(value.numerator, value.denominator) or value
+
+
+def exact_ratio(numerator: int, denominator: int) -> Decimal | None:
+    """numerator / denominator (denominator > 0) as a Decimal when its decimal expansion
+    terminates (the reduced denominator has no prime factor but 2 and 5), else None. The Decimal
+    is `Decimal(numerator) / Decimal(denominator)` in the current context, as it always was."""
+    common = gcd(numerator, denominator)
+    reduced = denominator // common
+    odd = reduced >> ((reduced & -reduced).bit_length() - 1)  # without its factors 2
+    if odd != 1 and pow(5, odd.bit_length(), odd):  # not a power of 5 (5 ** bits >= odd)
+        return None
+    return Decimal(numerator // common) / Decimal(reduced)
 
 
 def add_volumes(a: Decimal | Fraction, b: Decimal | Fraction) -> Decimal | Fraction:
@@ -52,15 +59,30 @@ def to_seconds(hours: Decimal | Fraction) -> Decimal:
     return (hours * SECONDS_PER_HOUR).quantize(_MICROSECOND)
 
 
+def sum_volumes(parts: list[Decimal | Fraction]) -> Decimal | Fraction:
+    """The parts added in order, each to the sum so far: Decimals by Decimal addition (the context's
+    precision, as a running total would), exactly as Fractions from the first Fraction on."""
+    total = parts[0]
+    if len(parts) > 1:
+        try:
+            return sum(islice(parts, 1, None), total)  # (Decimals only: one C loop)
+        except TypeError:  # a Fraction met a Decimal
+            for part in islice(parts, 1, None):
+                total = add_volumes(total, part)
+    return total
+
+
 class ComponentVolume:
-    """Volume priced by one component: `quantity` in kWh or hours; `free` grace seconds;
-    `billed` (kWh or seconds) is set after the loop and raised by step_size rounding."""
+    """Volume priced by one component: `parts` the volumes (kWh or hours) of the periods or split
+    pieces it priced, in order, `quantity` their sum once the walk is done; `free` grace seconds;
+    `billed` (kWh or seconds) is set after the walk and raised by step_size rounding."""
 
-    __slots__ = ("billed", "cand", "free", "periods", "quantity", "start")
+    __slots__ = ("billed", "cand", "free", "parts", "periods", "quantity", "start")
 
-    def __init__(self, cand: Candidate, index: int, start: datetime, quantity: Decimal | Fraction) -> None:
+    def __init__(self, cand: Candidate, index: int, start: datetime) -> None:
         self.cand = cand
-        self.quantity = quantity
+        self.parts: list[Decimal | Fraction] = []
+        self.quantity: Decimal | Fraction = ZERO
         self.free = ZERO
         self.billed: Decimal | Fraction = ZERO
         self.periods = [index]

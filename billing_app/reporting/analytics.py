@@ -16,8 +16,8 @@ from django.db.models.functions import Cast, Coalesce, ExtractHour, ExtractIsoWe
 
 from billing_app.models import Payment, Refund, SessionCharge
 from billing_app.money import quantize_money
-from sessions_app.models import ChargingSession, Connector, IdToken, Location, User
-from sessions_app.selectors import scope_to_user
+from sessions_app.models import ChargingSession, ChargingStation, Connector, IdToken, Location, User
+from sessions_app.selectors import scope_to_user, stations_online
 
 BUCKETS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -117,6 +117,27 @@ def guest_share(user: User, filters: Filters) -> dict:
             "revenue": money}
 
 
+#: The ORM path from a session to the OCPI partner whose roaming driver charged it (ocpi_app sits above billing:
+#: reached by name, like disputes below, never imported).
+PARTNER = "session__driver__ocpi_partner"
+
+
+def roaming_revenue(user: User, filters: Filters) -> list[dict]:
+    """Roaming sessions (drivers of eMSPs, through OCPI) per partner and currency: sessions, kWh and revenue
+    excl./incl. VAT as priced (what the partner's CDRs carry), largest revenue first."""
+    if not apps.is_installed("ocpi_app"):
+        return []
+    rows = (_charges(user, filters).filter(**{f"{PARTNER}__isnull": False})
+            .values(f"{PARTNER}__pk", f"{PARTNER}__name", "currency")
+            .annotate(sessions=Count("pk"), energy_wh=Sum("session__energy_wh"), excl=Sum("total_excl_vat"),
+                      incl=Sum("total_incl_vat"))
+            .order_by("-incl", f"{PARTNER}__name"))
+    return [{"partner_id": row[f"{PARTNER}__pk"], "partner": row[f"{PARTNER}__name"], "currency": row["currency"],
+             "sessions": row["sessions"], "energy_kwh": (row["energy_wh"] or ZERO) / 1000,
+             "excl": quantize_money(Decimal(str(row["excl"] or 0)), row["currency"]),
+             "incl": quantize_money(Decimal(str(row["incl"] or 0)), row["currency"])} for row in rows]
+
+
 def utilization(user: User, filters: Filters) -> dict[str, Decimal]:
     """Share of connector time spent charging, occupied but idle, and free (percent).
 
@@ -211,3 +232,37 @@ def disputes_and_refunds(user: User, filters: Filters) -> dict:
         "dispute_rate": (Decimal(counted["opened"] * 100) / sessions).quantize(Decimal("0.01")) if sessions else None,
         "money": money,
     }
+
+
+
+def home_summary(user: User, *, today: date, zone: ZoneInfo, now: datetime) -> dict:
+    """The figures on the admin's home page, for the operators `user` may see: sessions, energy, revenue
+    incl. VAT per currency and failed payments of today and of this month (days in `zone`, the viewer's),
+    and as they stand now, open disputes and chargers offline."""
+    until = datetime.combine(today + timedelta(days=1), time.min, zone)
+    periods = {"today": datetime.combine(today, time.min, zone),
+               "month": datetime.combine(today.replace(day=1), time.min, zone)}
+    sessions = scope_to_user(ChargingSession.objects.all(), user)
+    payments = scope_to_user(Payment.objects.all(), user)
+    figures = {}
+    for name, since in periods.items():
+        started = sessions.filter(started_at__gte=since, started_at__lt=until)
+        counted = started.aggregate(sessions=Count("pk"), energy_wh=Sum("energy_wh"))
+        revenue = (SessionCharge.objects.filter(session__in=started).values("currency")
+                   .annotate(total=Sum("total_incl_vat")).order_by("currency"))
+        figures[name] = {
+            "sessions": counted["sessions"],
+            "energy_kwh": Decimal(str(counted["energy_wh"] or 0)) / 1000,
+            # SQLite sums decimals as floats: back to the currency's minor unit
+            "revenue": [(row["currency"], quantize_money(Decimal(str(row["total"] or 0)), row["currency"]))
+                        for row in revenue],
+            "failed_payments": payments.filter(status=Payment.Status.FAILED, created_at__gte=since,
+                                               created_at__lt=until).count(),
+        }
+    tickets = apps.get_model("disputes_app", "DisputeTicket")
+    stations = scope_to_user(ChargingStation.objects.all(), user)
+    figures["open_disputes"] = scope_to_user(tickets.objects.all(), user).filter(
+        status__in=tickets.ACTIVE_STATUSES).count()
+    figures["stations"] = stations.count()
+    figures["stations_offline"] = stations.exclude(stations_online(now)).count()
+    return figures

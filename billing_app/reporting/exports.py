@@ -24,6 +24,7 @@ from sessions_app.selectors import scope_to_user
 SESSION_COLUMNS = [
     "session_id", "operator", "location", "station", "connector", "driver", "token", "state", "started_at",
     "stopped_at", "energy_kwh", "currency", "total_excl_vat", "total_vat", "total_incl_vat", "tariff", "payer",
+    "partner",
 ]
 INVOICE_COLUMNS = [
     "document", "number", "kind", "state", "issued_at", "period_start", "period_end", "operator", "driver",
@@ -63,11 +64,13 @@ def sessions_rows(user: User, filters: Filters) -> Iterator[list[Cell]]:
     yield SESSION_COLUMNS
     sessions = (
         scoped_sessions(user, filters)
-        .select_related("operator", "connector__station__location", "driver", "id_token", "charge__tariff")
+        .select_related("operator", "connector__station__location", "driver__ocpi_partner", "id_token",
+                        "charge__tariff")
         .order_by("started_at", "pk")
     )
     for s in sessions.iterator(chunk_size=2000):
         charge = getattr(s, "charge", None)
+        partner = getattr(s.driver, "ocpi_partner", None) if s.driver else None  # an eMSP's roaming driver
         yield [
             s.pk, s.operator.name, s.connector.station.location.name, s.connector.station.ocpp_identity,
             s.connector.number, s.driver.username if s.driver else "", s.id_token.uid if s.id_token else "",
@@ -75,7 +78,8 @@ def sessions_rows(user: User, filters: Filters) -> Iterator[list[Cell]]:
             charge.currency if charge else "", charge.total_excl_vat if charge else "",
             charge.total_vat if charge else "", charge.total_incl_vat if charge else "",
             charge.tariff.ocpi_id if charge and charge.tariff else "",
-            "guest" if s.id_token and s.id_token.type == IdToken.Type.AD_HOC else "driver",
+            "roaming" if partner else "guest" if s.id_token and s.id_token.type == IdToken.Type.AD_HOC else "driver",
+            partner.name if partner else "",
         ]
 
 

@@ -79,7 +79,7 @@ def session_settle(*, session_id: int) -> SessionCharge:
 def _price(*, frozen: str, period, data: dict) -> pricing.CostBreakdown:
     """The engine's breakdown of a session (`data`: its OCPI charging periods) with the frozen tariff,
     as the driver's plan period (if any) adjusts it."""
-    return pricing.price_session(tariff=plans.tariff_for_plan(ocpi.tariff_from_ocpi(ocpi.loads(frozen)), period),
+    return pricing.price_session(tariff=plans.tariff_for_plan(ocpi.tariff_from_text(frozen), period),
                                  session=ocpi.session_from_json(data))
 
 

@@ -21,6 +21,7 @@ from django import template
 from billing_app import money
 from billing_app.money import NOTHING
 from sessions_app import local_time
+from sessions_app.ocmf.reasons import finding_text
 
 register = template.Library()
 
@@ -90,3 +91,9 @@ def wh_in_k(value, digits=3):
     if value in (None, ""):
         return NOTHING
     return money.format_quantity(Decimal(str(value)) / 1000, int(digits))
+
+
+@register.filter
+def finding(detail: str) -> str:
+    """A signed-meter-value check's finding (stored in English) in the reader's language."""
+    return finding_text(detail)

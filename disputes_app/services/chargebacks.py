@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sessions_app.models import ChargingSession, Operator, User
 
@@ -46,7 +47,7 @@ def ticket_open_from_chargeback(
     if existing is not None:
         return existing
     if session is not None and session.operator_id != operator.pk:
-        raise DisputeError("The session belongs to another operator than the payment.")
+        raise DisputeError(_("The session belongs to another operator than the payment."))
     chargeback = {"payment_id": payment_id, "stripe_dispute_id": stripe_dispute_id, "chargeback_amount": amount,
                   "chargeback_currency": currency, "evidence_due_by": evidence_due_by, "chargeback_status": status}
     note = (f"Stripe chargeback {stripe_dispute_id} on payment {payment_id}: {amount} {currency}, "

@@ -14,9 +14,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from billing_app.invoicing import CreditNoteError, credit_note_issue, invoice_remaining
 from billing_app.invoicing.refunds import invoice_refundable
 from billing_app.models import Invoice, InvoiceLine, SessionCharge
+from billing_app.money import format_money
 from billing_app.settlement.selectors import charge_energy_proven
 from billing_app.settlement.services import SettlementError, session_reprice_total
 from evbilling.errors import ApplicationError
@@ -31,9 +34,9 @@ class ResolutionError(ApplicationError):
 def resolve_reject(*, ticket, amount, currency, explanation: str, details, by, idempotency_key) -> dict[str, Any]:
     """No money moves; the driver is told why."""
     if not explanation.strip():
-        raise ResolutionError("A rejection needs an explanation for the driver.")
+        raise ResolutionError(_("A rejection needs an explanation for the driver."))
     if amount is not None:
-        raise ResolutionError("A rejection has no amount.")
+        raise ResolutionError(_("A rejection has no amount."))
     return {}
 
 
@@ -47,7 +50,7 @@ def _document(ticket) -> Invoice:
                    or Invoice.objects.filter(pk__in=InvoiceLine.objects.filter(session_id=ticket.session_id)
                                              .values("invoice_id")).first())
     if invoice is None or invoice.state not in (Invoice.State.ISSUED, Invoice.State.PAID):
-        raise ResolutionError("There is no issued invoice for this session yet: nothing to credit.")
+        raise ResolutionError(_("There is no issued invoice for this session yet: nothing to credit."))
     return invoice
 
 
@@ -79,22 +82,23 @@ def resolve_reprice(*, ticket, amount, currency, explanation, details, by, idemp
     `signature_override_reason` (kept in the resolution reference, with the agent, in the audit log)."""
     corrected = details.get("corrected_energy_kwh")
     if corrected is None or Decimal(corrected) < 0:
-        raise ResolutionError("Re-pricing needs the corrected energy in kWh.")
+        raise ResolutionError(_("Re-pricing needs the corrected energy in kWh."))
     charge = SessionCharge.objects.filter(session_id=ticket.session_id).select_related("session").first()
     if charge is None:
-        raise ResolutionError("The session was never priced: nothing to re-price.")
+        raise ResolutionError(_("The session was never priced: nothing to re-price."))
     override = (details.get("signature_override_reason") or "").strip()
     if charge_energy_proven(charge) and not override:
-        raise ResolutionError(f"The meter's verified signatures prove the {charge.total_energy_kwh} kWh billed: "
-                              "re-price only with a reason for overriding them.")
+        raise ResolutionError(_("The meter's verified signatures prove the %(energy)s kWh billed: re-price only "
+                                "with a reason for overriding them.") % {"energy": charge.total_energy_kwh})
     try:
         new_total = session_reprice_total(charge=charge, corrected_energy_kwh=Decimal(corrected))
     except SettlementError as error:
         raise ResolutionError(error.message) from None
     difference = charge.total_incl_vat - new_total
     if difference <= 0:
-        raise ResolutionError(f"With {corrected} kWh the session costs {new_total} {charge.currency}, "
-                              f"not less than the {charge.total_incl_vat} charged.")
+        raise ResolutionError(_("With %(energy)s kWh the session costs %(new)s, not less than the %(old)s charged.") % {
+            "energy": corrected, "new": format_money(new_total, charge.currency),
+            "old": format_money(charge.total_incl_vat, charge.currency)})
     invoice = _document(ticket)
     difference = min(difference, invoice_remaining(invoice))
     card_paid = invoice_refundable(invoice) >= difference

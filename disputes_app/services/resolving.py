@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing_app.models import SessionCharge
 from billing_app.money import MINOR_UNITS, quantize_money
@@ -29,7 +31,9 @@ def _currency(ticket: DisputeTicket) -> str:
     return charge.currency if charge else ticket.operator.default_currency
 
 
-_DIGITS = {1: "one", 2: "two", 3: "three"}
+_DIGITS = {1: gettext_lazy("The amount has at most one decimal place."),
+           2: gettext_lazy("The amount has at most two decimal places."),
+           3: gettext_lazy("The amount has at most three decimal places.")}
 
 
 def _check_amount(kind: str, amount: Decimal | None, currency: str) -> Decimal | None:
@@ -37,18 +41,18 @@ def _check_amount(kind: str, amount: Decimal | None, currency: str) -> Decimal |
     whole yen for JPY, thousandths for KWD)."""
     if kind == Kind.REJECT:
         if amount is not None:
-            raise DisputeError("A rejection has no amount.")
+            raise DisputeError(_("A rejection has no amount."))
         return None
     if amount is None:
         if kind == Kind.REPRICE:
             return None
-        raise DisputeError(f"A {Kind(kind).label.lower()} needs an amount.")
+        raise DisputeError(_("A resolution by %(kind)s needs an amount.") % {"kind": Kind(kind).label})
     if amount <= 0:
-        raise DisputeError("The amount must be positive.")
+        raise DisputeError(_("The amount must be positive."))
     if amount != quantize_money(amount, currency):
         digits = MINOR_UNITS[currency]
-        raise DisputeError(f"The amount has at most {_DIGITS[digits]} decimal places." if digits
-                           else f"The amount is in whole {currency}.")
+        raise DisputeError(str(_DIGITS[digits]) if digits
+                           else _("The amount is in whole %(currency)s.") % {"currency": currency})
     return amount
 
 
@@ -73,7 +77,7 @@ def ticket_resolve(
     now = now or timezone.now()
     ticket = _locked(ticket)
     if not can_handle(by, ticket):
-        raise DisputeNotFound("No such ticket.")
+        raise DisputeNotFound(_("No such ticket."))
     if kind not in STAFF_RESOLUTION_KINDS:
         raise DisputeError(f"{kind!r} is not a resolution.")
     if not workflow.is_allowed(ticket.status, Status.RESOLVED):
@@ -83,7 +87,7 @@ def ticket_resolve(
     try:
         resolver = RESOLVERS.get(kind)
         if resolver is None:
-            raise ResolutionError(f"Resolving by {kind.replace('_', ' ')} is not available.")
+            raise ResolutionError(_("Resolving by %(kind)s is not available.") % {"kind": Kind(kind).label})
         reference = resolver(
             ticket=ticket, amount=amount, currency=currency, explanation=explanation.strip(),
             details=details or {}, by=by, idempotency_key=f"dispute-{ticket.pk}-{ticket.reopen_count}-{kind}",

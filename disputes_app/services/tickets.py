@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from billing_app.models import Invoice
 from evbilling.errors import ApplicationError, NotFoundError
@@ -59,9 +60,20 @@ def _move(ticket: DisputeTicket, *, to_status: str, by: User | None, now: dateti
 
 
 def _subject(reason: str, session: ChargingSession | None, invoice_id: int | None) -> str:
+    """The subject, stored in the default language whoever opens the ticket; pages say it in their reader's
+    (`disputes_app.subjects.subject_text`)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _subject_text(reason, session, invoice_id)
+
+
+def _subject_text(reason: str, session: ChargingSession | None, invoice_id: int | None) -> str:
     number = Invoice.objects.filter(pk=invoice_id).values_list("number", flat=True).first() if invoice_id else None
-    what = f"session {session.pk}" if session else f"invoice {number or invoice_id}" if invoice_id else "account"
-    return f"{DisputeTicket.Reason(reason).label} — {what}"
+    label = DisputeTicket.Reason(reason).label
+    if session:
+        return _("%(reason)s — session %(number)s") % {"reason": label, "number": session.pk}
+    if invoice_id:
+        return _("%(reason)s — invoice %(number)s") % {"reason": label, "number": number or invoice_id}
+    return _("%(reason)s — account") % {"reason": label}
 
 
 def _create(*, operator: Operator, driver: User | None, session: ChargingSession | None, reason: str,
@@ -72,7 +84,8 @@ def _create(*, operator: Operator, driver: User | None, session: ChargingSession
         duplicate = DisputeTicket.objects.filter(session=session, reason=reason,
                                                  status__in=DisputeTicket.ACTIVE_STATUSES).first()
         if duplicate is not None:
-            raise DisputeError(f"Ticket #{duplicate.pk} about this session and reason is still open.")
+            raise DisputeError(_("Ticket #%(number)s about this session and reason is still open.") % {
+                "number": duplicate.pk})
     first_response_due, resolution_due = sla.deadlines(operator, start=now)
     fields.setdefault("subject", _subject(reason, session, fields.get("invoice_id")))
     try:
@@ -83,7 +96,7 @@ def _create(*, operator: Operator, driver: User | None, session: ChargingSession
                 resolution_due=resolution_due, **fields,
             )
     except IntegrityError as error:
-        raise DisputeError("A ticket about this session and reason is still open.") from error
+        raise DisputeError(_("A ticket about this session and reason is still open.")) from error
     _record(ticket, from_status="", to_status=Status.OPEN, by=opened_by, at=now, note=f"opened ({source})")
     Evidence.objects.create(ticket=ticket, data=collect_evidence(ticket=ticket), collected_at=now)
     dispute_opened.send(sender=DisputeTicket, ticket=ticket)
@@ -109,7 +122,7 @@ def ticket_open(
     if reason not in DisputeTicket.Reason.values:
         raise DisputeError(f"{reason!r} is not a dispute reason.")
     if not description.strip():
-        raise DisputeError("Describe what is wrong.")
+        raise DisputeError(_("Describe what is wrong."))
     staff = is_ticket_staff(by)
     if invoice_id is not None:
         invoice = _invoice_for(by=by, invoice_id=invoice_id, staff=staff)
@@ -118,19 +131,19 @@ def ticket_open(
     if session is not None:
         operator, driver = session.operator, session.driver
         if not staff and session.driver_id != by.pk:
-            raise DisputeNotFound("No such session.")
+            raise DisputeNotFound(_("No such session."))
         if session.state == ChargingSession.State.ACTIVE:
-            raise DisputeError("The session is still running; open a ticket once it has ended.")
+            raise DisputeError(_("The session is still running; open a ticket once it has ended."))
     elif not staff and invoice_id is None:
-        raise DisputeError("Choose the session or invoice the ticket is about.")
+        raise DisputeError(_("Choose the session or invoice the ticket is about."))
     if operator is None:
-        raise DisputeError("Choose the operator the ticket is about.")
+        raise DisputeError(_("Choose the operator the ticket is about."))
     if staff:
         probe = DisputeTicket(operator=operator)
         if not can_handle(by, probe):
-            raise DisputeNotFound("No such operator.")
+            raise DisputeNotFound(_("No such operator."))
         if driver is not None and driver.operator_id not in (None, operator.pk):
-            raise DisputeError("That driver belongs to another operator.")
+            raise DisputeError(_("That driver belongs to another operator."))
     ticket = _create(
         operator=operator, driver=driver if staff else by, session=session, reason=reason,
         source=DisputeTicket.Source.SUPPORT if staff else DisputeTicket.Source.DRIVER, opened_by=by, now=now,
@@ -153,7 +166,7 @@ def _invoice_for(*, by: User, invoice_id: int, staff: bool):
                .filter(pk=invoice_id, number__isnull=False).first())
     if invoice is None or (not staff and invoice.driver_id != by.pk) or (
             staff and not can_handle(by, DisputeTicket(operator=invoice.operator))):
-        raise DisputeNotFound("No such invoice.")
+        raise DisputeNotFound(_("No such invoice."))
     return invoice
 
 
@@ -164,9 +177,10 @@ def ticket_assign(*, ticket: DisputeTicket, assignee: User | None, by: User,
     now = now or timezone.now()
     ticket = _locked(ticket)
     if not can_handle(by, ticket):
-        raise DisputeNotFound("No such ticket.")
+        raise DisputeNotFound(_("No such ticket."))
     if assignee is not None and not can_handle(assignee, ticket):
-        raise DisputeError(f"{assignee} does not work tickets of {ticket.operator}.")
+        raise DisputeError(_("%(assignee)s does not work tickets of %(operator)s.") % {
+            "assignee": assignee, "operator": ticket.operator})
     if ticket.assignee_id == (assignee.pk if assignee else None):
         return ticket
     note = f"assigned to {assignee.get_username()}" if assignee else "unassigned"
@@ -180,13 +194,12 @@ def _reopen(ticket: DisputeTicket, *, by: User, now: datetime, note: str) -> Non
     resolved_at = ticket.resolved_at or now
     if now > resolved_at + timedelta(days=settings.DISPUTE_REOPEN_DAYS):
         raise DisputeError(
-            f"This ticket was resolved more than {settings.DISPUTE_REOPEN_DAYS} days ago and cannot be reopened; "
-            "please open a new one."
-        )
+            _("This ticket was resolved more than %(days)s days ago and cannot be reopened; please open a new one.")
+            % {"days": settings.DISPUTE_REOPEN_DAYS})
     if ticket.session_id and DisputeTicket.objects.filter(
         session_id=ticket.session_id, reason=ticket.reason, status__in=DisputeTicket.ACTIVE_STATUSES
     ).exists():
-        raise DisputeError("Another ticket about this session and reason is open; continue there.")
+        raise DisputeError(_("Another ticket about this session and reason is open; continue there."))
     _move(ticket, to_status=Status.OPEN, by=by, now=now, note=note or "reopened")
     ticket.first_response_due, ticket.resolution_due = sla.deadlines(ticket.operator, start=now)
     ticket.reopen_count += 1
@@ -204,17 +217,17 @@ def ticket_transition(*, ticket: DisputeTicket, to_status: str, by: User, note: 
     ticket = _locked(ticket)
     staff = can_handle(by, ticket)
     if not staff and ticket.driver_id != by.pk:
-        raise DisputeNotFound("No such ticket.")
+        raise DisputeNotFound(_("No such ticket."))
     if to_status not in Status.values:
         raise DisputeError(f"{to_status!r} is not a ticket status.")
     if not workflow.is_allowed(ticket.status, to_status):
         raise DisputeError(workflow.refusal(ticket.status, to_status))
     if to_status == Status.RESOLVED:
-        raise DisputeError("Resolve the ticket with a resolution (reject, refund, credit note or re-price).")
+        raise DisputeError(_("Resolve the ticket with a resolution (reject, refund, credit note or re-price)."))
     if to_status == Status.OPEN:
         _reopen(ticket, by=by, now=now, note=note)
     elif not staff:
-        raise DisputeError("Only support staff can change the status of a ticket.")
+        raise DisputeError(_("Only support staff can change the status of a ticket."))
     else:
         _move(ticket, to_status=to_status, by=by, now=now, note=note)
     return ticket
@@ -240,13 +253,13 @@ def message_post(
     ticket = _locked(ticket)
     staff = can_handle(author, ticket)
     if not staff and ticket.driver_id != author.pk:
-        raise DisputeNotFound("No such ticket.")
+        raise DisputeNotFound(_("No such ticket."))
     if internal and not staff:
-        raise DisputeError("Only support staff can write internal notes.")
+        raise DisputeError(_("Only support staff can write internal notes."))
     if not body.strip():
-        raise DisputeError("Write a message.")
+        raise DisputeError(_("Write a message."))
     if ticket.status == Status.CLOSED and not internal:
-        raise DisputeError("This ticket is closed; reopen it to continue the conversation.")
+        raise DisputeError(_("This ticket is closed; reopen it to continue the conversation."))
     try:
         content_types = validate_attachments(list(attachments))
     except ValidationError as error:

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from evbilling.errors import ApplicationError, NotFoundError
 
@@ -39,9 +40,9 @@ def token_block(*, token_id: int, by: User) -> IdToken:
     """Block the token so chargers refuse it from now on. Another driver's token is "not found"."""
     token = IdToken.objects.select_for_update().filter(pk=token_id).first()
     if token is None or not _may_see(by, token):
-        raise NotFoundError("No such card.")
+        raise NotFoundError(_("No such card."))
     if getattr(by, "is_support", False) and token.driver_id != by.pk:
-        raise TokenError("Support staff cannot block tokens.")
+        raise TokenError(_("Support staff cannot block tokens."))
     if token.status != IdToken.Status.BLOCKED:
         with acting(by):
             token.status = IdToken.Status.BLOCKED
@@ -53,9 +54,9 @@ def token_block(*, token_id: int, by: User) -> IdToken:
 def _own_blocked_card(token_id: int, by: User) -> IdToken:
     token = IdToken.objects.select_for_update().filter(pk=token_id).first()
     if token is None or not _may_see(by, token):
-        raise NotFoundError("No such card.")
+        raise NotFoundError(_("No such card."))
     if getattr(by, "is_support", False):
-        raise TokenError("Support staff cannot change cards.")
+        raise TokenError(_("Support staff cannot change cards."))
     return token
 
 
@@ -68,9 +69,9 @@ def token_unblock(*, token_id: int, by: User) -> IdToken:
     if token.status != IdToken.Status.BLOCKED:
         return token
     if token.replaced_by_id is not None:
-        raise TokenError("This card was replaced; use the new card.")
+        raise TokenError(_("This card was replaced; use the new card."))
     if token.driver_id == by.pk and token.blocked_by_id != by.pk:
-        raise TokenError("Your operator blocked this card; please contact their support to unblock it.")
+        raise TokenError(_("Your operator blocked this card; please contact their support to unblock it."))
     with acting(by):
         token.status = IdToken.Status.ACCEPTED
         token.blocked_by = None
@@ -86,7 +87,7 @@ def token_replace(*, token_id: int, uid: str, by: User) -> IdToken:
     token = _own_blocked_card(token_id, by)
     uid = (uid or "").strip()
     if token.replaced_by_id is not None:
-        raise TokenError("This card was already replaced.")
+        raise TokenError(_("This card was already replaced."))
     new = IdToken(operator_id=token.operator_id, uid=uid, type=token.type, driver_id=token.driver_id,
                   company_id=token.company_id, charging=token.charging, cost_centre=token.cost_centre,
                   licence_plate=token.licence_plate, monthly_cap=token.monthly_cap)  # a company card stays one
@@ -95,7 +96,7 @@ def token_replace(*, token_id: int, uid: str, by: User) -> IdToken:
     except ValidationError as error:
         raise TokenError(" ".join(error.messages)) from None
     if IdToken.objects.filter(operator_id=token.operator_id, uid__iexact=uid).exists():
-        raise TokenError("This card number is already registered.")
+        raise TokenError(_("This card number is already registered."))
     with acting(by):
         new.save()
         token.status = IdToken.Status.BLOCKED
@@ -107,7 +108,7 @@ def token_replace(*, token_id: int, uid: str, by: User) -> IdToken:
 
 def _manager_company(by: User) -> Company:
     if not (by.is_active and by.is_fleet_manager and by.company_id):
-        raise NotFoundError("No such company.")
+        raise NotFoundError(_("No such company."))
     return by.company
 
 
@@ -126,7 +127,7 @@ def company_card_add(*, by: User, uid: str, driver: User, charging: str = IdToke
     already is refused (a card is never taken over from its holder)."""
     company = _manager_company(by)
     if driver.company_id != company.pk or not driver.is_driver:
-        raise NotFoundError("No such member.")
+        raise NotFoundError(_("No such member."))
     token = IdToken(operator_id=company.operator_id, uid=uid.strip().upper(), driver=driver, company=company,
                     charging=charging, cost_centre=cost_centre.strip(), licence_plate=licence_plate.strip().upper(),
                     monthly_cap=monthly_cap)
@@ -135,7 +136,7 @@ def company_card_add(*, by: User, uid: str, driver: User, charging: str = IdToke
         with transaction.atomic(), acting(by):
             token.save()
     except IntegrityError:
-        raise TokenError(f"Card {token.uid} is known already: choose another card.") from None
+        raise TokenError(_("Card %(card)s is known already: choose another card.") % {"card": token.uid}) from None
     return token
 
 
@@ -147,7 +148,7 @@ def company_card_update(*, token_id: int, by: User, charging: str, cost_centre: 
     company = _manager_company(by)
     token = IdToken.objects.select_for_update().filter(pk=token_id, company=company).first()
     if token is None:
-        raise NotFoundError("No such card.")
+        raise NotFoundError(_("No such card."))
     token.charging, token.cost_centre = charging, cost_centre.strip()
     token.licence_plate, token.monthly_cap = licence_plate.strip().upper(), monthly_cap
     _card_fields_check(token)

@@ -26,7 +26,6 @@ def _tariff_form(**overrides):
         "alt_texts-TOTAL_FORMS": 0, "alt_texts-INITIAL_FORMS": 0,
         "elements-TOTAL_FORMS": 1, "elements-INITIAL_FORMS": 0,
         "elements-0-position": 0, "elements-0-start_time": "07:30", "elements-0-end_time": "22:00",
-        "elements-0-day_of_week": "[]",
         "assignments-TOTAL_FORMS": 0, "assignments-INITIAL_FORMS": 0,
     }
     data.update(overrides)
@@ -70,7 +69,7 @@ def test_negative_component_price_is_an_inline_error(staff_client, operator):
     element = factories.TariffElementFactory(tariff__operator=operator)
     response = staff_client.post(
         reverse("admin:billing_app_tariffelement_change", args=[element.pk]),
-        {"position": 0, "day_of_week": "[]", "price_components-TOTAL_FORMS": 1, "price_components-INITIAL_FORMS": 0,
+        {"position": 0, "price_components-TOTAL_FORMS": 1, "price_components-INITIAL_FORMS": 0,
          "price_components-0-position": 0, "price_components-0-type": "ENERGY", "price_components-0-price": "-0.10",
          "price_components-0-step_size": 1},
     )
@@ -94,13 +93,25 @@ def test_import_view_bad_file_is_a_form_error(staff_client, operator):
     assert not Tariff.objects.exists()
 
 
-def test_import_view_refuses_another_operator(staff_client, other_operator):
+def test_import_view_imports_for_the_staffs_own_operator(staff_client, operator, other_operator):
+    """Operator staff pick no operator (the field is not there); a forged one in the POST changes nothing."""
+    page = staff_client.get(reverse("admin:billing_app_tariff_import"))
+    assert "operator" not in page.context["form"].fields
+    assert other_operator.name not in page.content.decode()
     upload = SimpleUploadedFile("t.json", (DEMO_TARIFFS / "voltara-standard.json").read_bytes())
     response = staff_client.post(reverse("admin:billing_app_tariff_import"),
                                  {"operator": other_operator.pk, "file": upload})
-    assert response.status_code == 200
-    assert "operator" in response.context["form"].errors
-    assert not Tariff.objects.exists()
+    assert response.status_code == 302
+    assert Tariff.objects.get().operator == operator
+
+
+def test_import_view_asks_a_superuser_for_the_operator(client, operator, other_operator):
+    client.force_login(factories.SupportFactory(is_superuser=True))
+    form = client.get(reverse("admin:billing_app_tariff_import")).context["form"]
+    assert set(form.fields["operator"].queryset) == {operator, other_operator}
+    upload = SimpleUploadedFile("t.json", (DEMO_TARIFFS / "voltara-standard.json").read_bytes())
+    response = client.post(reverse("admin:billing_app_tariff_import"), {"file": upload})
+    assert response.status_code == 200 and "operator" in response.context["form"].errors
 
 
 def test_export_action_downloads_ocpi_json(staff_client, operator):
@@ -182,3 +193,35 @@ def test_admin_shows_amounts_and_rates_formatted_not_raw_decimals(staff_client, 
         total_time_hours=Decimal(1), total_parking_hours=Decimal(0), breakdown={"lines": []})
     page = staff_client.get(reverse("admin:billing_app_sessioncharge_changelist")).content.decode()
     assert "€19.86" in page and "42.123\xa0kWh" in page and not re.search(r"\d\.\d{5,}", page)
+
+
+def test_tariff_page_is_compact_and_has_no_null_or_list_boxes(staff_client, operator):
+    tariff = factories.TariffFactory(operator=operator, name="Voltara Standard with a rather long name for a tariff")
+    factories.TariffElementFactory(tariff=tariff, day_of_week=["SATURDAY", "SUNDAY"])
+    page = staff_client.get(reverse("admin:billing_app_tariff_change", args=[tariff.pk])).content.decode()
+    assert ">null</textarea>" not in page and ">[]</textarea>" not in page and "Day of week: []" not in page
+    assert 'type="checkbox" name="elements-0-day_of_week" value="SATURDAY"' in page
+    assert 'value="SATURDAY" class="inline" id="id_elements-0-day_of_week_5" checked' in page
+    assert 'value="MONDAY" class="inline" id="id_elements-0-day_of_week_0">' in page  # not ticked
+    assert 'type="time" name="elements-0-start_time"' in page
+    assert "collapse" in page and "Restrictions (when this element applies)" in page
+    assert 'name="operator"' not in page  # staff edit their own operator's tariffs only
+    assert 'style="width: 32em"' in page  # the name readable whole
+
+
+def test_ticked_days_are_stored_in_ocpi_order_and_an_empty_energy_mix_stays_none(staff_client, operator):
+    response = staff_client.post(reverse("admin:billing_app_tariff_add"), _tariff_form(**{
+        "elements-0-day_of_week": ["SUNDAY", "MONDAY"], "energy_mix": ""}))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    tariff = Tariff.objects.get(ocpi_id="NEW-1")
+    assert tariff.elements.get().day_of_week == ["MONDAY", "SUNDAY"]
+    assert tariff.energy_mix is None
+
+
+def test_tariff_page_in_german(client, operator):
+    staff = factories.OperatorStaffFactory(operator=operator, language="de")
+    client.force_login(staff)
+    tariff = factories.TariffFactory(operator=operator)
+    factories.TariffElementFactory(tariff=tariff)
+    page = client.get(reverse("admin:billing_app_tariff_change", args=[tariff.pk])).content.decode()
+    assert "Einschränkungen" in page and "Samstag" in page and "Preisgrenzen" in page

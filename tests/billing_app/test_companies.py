@@ -107,6 +107,21 @@ def test_private_card_sessions_stay_the_drivers(company, fleet):
     assert not _statement(company).lines.filter(session=private).exists()
 
 
+def test_a_german_companys_statement_is_issued_in_german(company, fleet, media):
+    """The company's language, not its members', decides its statement's (issue 21)."""
+    company.language = "de"
+    company.save(update_fields=["language"])
+    billing_run(period=date(2026, 10, 1))
+    statement = _statement(company)
+    assert statement.language == "de"
+    flat = " ".join(pdf_text(document_pdf(statement)).split())
+    for german in ("Rechnung", "USt-IdNr. DE136695976", "Käuferreferenz 04011000-12345-67",
+                   "Bestellnummer PO-4711", "Zahlbar innerhalb von 30 Tagen", "Sales 3 37,500 14,63 € 2,78 € 17,41 €",
+                   "Nach Kostenstelle", "Nach Fahrer"):
+        assert german in flat, german
+    assert "Payable within" not in flat and "Per cost centre" not in flat
+
+
 def test_statement_pdf_has_subtotals_per_cost_centre_and_driver_to_the_cent(company, fleet, media, connector):
     billing_run(period=date(2026, 10, 1))
     text = pdf_text(document_pdf(_statement(company)))
@@ -242,6 +257,17 @@ def test_migration_turns_postpaid_accounts_into_companies_keeping_history(operat
     assert BillingAccount.objects.get(driver=payg_driver).company is None
     migration.postpaid_accounts_to_companies(apps, None)  # twice changes nothing
     assert Company.objects.count() == 1
+
+    accounts = importlib.import_module("billing_app.migrations.0015_member_private_accounts")
+    accounts.member_private_accounts(apps, None)  # the migrated driver gets a private account of their own
+    private = BillingAccount.objects.get(driver=fleet_driver)
+    assert (private.payment_mode, private.company, private.operator) == (BillingAccount.PaymentMode.PAY_AS_YOU_GO,
+                                                                         None, operator)
+    accounts.member_private_accounts(apps, None)  # twice changes nothing
+    assert BillingAccount.objects.filter(driver__in=[fleet_driver, payg_driver]).count() == 2
+    accounts.member_private_accounts_remove(apps, None)
+    assert not BillingAccount.objects.filter(driver=fleet_driver).exists()
+    assert BillingAccount.objects.filter(driver=payg_driver).exists()  # not a member: untouched
 
     migration.companies_to_postpaid_accounts(apps, None)
     moved.refresh_from_db()

@@ -219,12 +219,43 @@ def test_invoices_and_their_files_are_the_companys(fleet_client, world, media):
     assert fleet_client.get(reverse("fleet:invoice_pdf", args=[own.pk])).status_code == 200
     csv_text = fleet_client.get(reverse("fleet:invoice_sessions_csv", args=[own.pk])).content.decode()
     assert len(list(csv.DictReader(io.StringIO(csv_text)))) == 2
-    assert b"<rsm:CrossIndustryInvoice" in fleet_client.get(reverse("fleet:invoice_xml", args=[own.pk])).content
-    assert fleet_client.get(reverse("fleet:invoice_facturx", args=[own.pk])).status_code == 200
-    assert fleet_client.get(reverse("fleet:invoice_xml", args=[other.pk])).status_code == 404
-    assert fleet_client.get(reverse("fleet:invoice_facturx", args=[other.pk])).status_code == 404
+    assert b"<rsm:CrossIndustryInvoice" in fleet_client.get(reverse("fleet:invoice_einvoice",
+                                                                    args=[own.pk, "cii"])).content
+    assert fleet_client.get(reverse("fleet:invoice_einvoice", args=[own.pk, "facturx"])).status_code == 200
+    for fmt in ("cii", "facturx", "xrechnung"):
+        assert fleet_client.get(reverse("fleet:invoice_einvoice", args=[other.pk, fmt])).status_code == 404
+        assert fleet_client.get(reverse("fleet:credit_note_einvoice", args=[note.pk, fmt])).status_code == 404
+    assert fleet_client.get(reverse("fleet:invoice_einvoice", args=[own.pk, "ubl"])).status_code == 404
     assert fleet_client.get(reverse("fleet:invoice_pdf", args=[other.pk])).status_code == 404
     assert fleet_client.get(reverse("fleet:invoice_sessions_csv", args=[other.pk])).status_code == 404
     assert fleet_client.get(reverse("fleet:credit_note_pdf", args=[note.pk])).status_code == 404
     # the driver's own receipts are not the company's
     assert not Invoice.objects.filter(account__company=world["a"], session__isnull=False).exists()
+
+
+# --- In German (issue 21) -------------------------------------------------------------------------
+
+GERMAN_PAGES = {"fleet:dashboard": "fleet_dashboard", "fleet:members": "fleet_members", "fleet:cards": "fleet_cards",
+                "fleet:sessions": "fleet_sessions", "fleet:invoices": "fleet_invoices"}
+
+
+def test_every_fleet_page_in_german(fleet_client, world):
+    from tests.disputes_app.test_german_pages import english_lines
+    from tests.e2e.german_keys import GERMAN_KEYS
+
+    world["manager"].language = "de"
+    world["manager"].save(update_fields=["language"])
+    for name, area in GERMAN_PAGES.items():
+        page = fleet_client.get(reverse(name)).content.decode()
+        assert '<html lang="de">' in page and english_lines(page) == [], (name, english_lines(page))
+        for english, german in GERMAN_KEYS["header"] + GERMAN_KEYS["fleet"] + GERMAN_KEYS[area]:
+            assert german in page and english not in page, (name, english, german)
+    page = fleet_client.get(reverse("fleet:dashboard"), {"start": "2026-10-01", "end": "2026-10-31"}).content.decode()
+    assert "Nach Kostenstelle" in page and "2 Fahrer, 3 Karten" in page and "EUR inkl. USt." in page
+    response = fleet_client.get(reverse("fleet:dashboard"), {"start": "2026-10-31", "end": "2026-10-01"})
+    assert "Das Enddatum liegt vor dem Anfangsdatum." in response.content.decode()
+    response = fleet_client.post(reverse("fleet:card_add"), {"uid": "04ANNA", "driver": world["drivers"]["anna"].pk,
+                                                              "charging": BUSINESS})
+    assert "Karte 04ANNA ist bereits bekannt" in response.content.decode()
+    response = fleet_client.post(reverse("fleet:card_block", args=[world["cards"]["ben"].pk]), follow=True)
+    assert "Karte 04BEN ist gesperrt" in response.content.decode() and "Gesperrt" in response.content.decode()

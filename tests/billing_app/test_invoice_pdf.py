@@ -144,3 +144,93 @@ def test_settled_payg_session_gets_its_receipt_by_email(media, connector, id_tok
     assert invoice.total_incl_vat == D("2.56")  # 5.5 kWh x 0.39 = 2.145 -> 2.15, VAT 0.4085 -> 0.41
     assert invoice.pdf_sha256
     assert [m.attachments[0][0] for m in mail.outbox] == ["VOLT-2026-000001.pdf"]
+
+
+# --- The language a document is issued in (issue 21) -----------------------------------------------
+
+@pytest.fixture
+def german_receipt(media, connector, driver, django_capture_on_commit_callbacks):
+    """The receipt of a driver who reads German: issued, stored and e-mailed in German."""
+    driver.language = "de"
+    driver.save(update_fields=["language"])
+    return receipt.__wrapped__(media, connector, driver, django_capture_on_commit_callbacks)
+
+
+def test_a_german_drivers_receipt_is_issued_in_german(german_receipt):
+    assert german_receipt.language == "de"
+    text = pdf_text(invoicing.document_pdf_bytes(german_receipt))
+    for german in ("Beleg VOLT-2026-000001", "Ausstellungsdatum: ", "Zeitraum: 02.03.2026", "RECHNUNGSEMPFÄNGER",
+                   "Startgebühr", "Energie", "Park- / Standzeit", "11 kWh", "4,29 €", "9,27 €", "USt. 19 %",
+                   "Summe netto", "02.03.2026 10:00 bis 11:30 (Europe/Berlin)", "1 Ladevorgang", "1 Std. 30 Min.",
+                   "BEMESSUNGSGRUNDLAGE", "Seite 1 von 1",
+                   "Für diesen Ladevorgang von Ihrem hinterlegten Zahlungsmittel eingezogen."):
+        assert german in text, german
+    for english in ("Receipt", "Issue date", "BILL TO", "Session fee", "Total excl. VAT", "VAT 19 %", "page 1 of",
+                    "Charged to your payment method"):
+        assert english not in text, english
+
+
+def test_a_re_render_reads_the_language_recorded_at_issue(german_receipt):
+    """Render, change the driver's language, render again: the same text (and bytes), whichever way round."""
+    first = pdf.document_pdf(german_receipt)
+    driver = german_receipt.driver
+    driver.language = "en"
+    driver.save(update_fields=["language"])
+    german_receipt.refresh_from_db()
+    again = pdf.document_pdf(german_receipt)
+    assert pdf_text(again) == pdf_text(first) and again == first
+    assert pdf.sha256(again) == german_receipt.pdf_sha256
+
+
+def test_an_english_receipt_stays_english_when_the_driver_turns_to_german(receipt, driver):
+    assert receipt.language == "en"
+    before = pdf_text(pdf.document_pdf(receipt))
+    driver.language = "de"
+    driver.save(update_fields=["language"])
+    receipt.refresh_from_db()
+    assert pdf_text(pdf.document_pdf(receipt)) == before and "Receipt VOLT-2026-000001" in before
+
+
+def test_a_credit_note_is_issued_in_the_readers_language(german_receipt, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        note = invoicing.credit_note_issue(invoice_id=german_receipt.pk, reason="Ladesäule defekt",
+                                           amount_incl_vat=D("1.19"))
+    assert note.language == "de"
+    text = pdf_text(pdf.document_pdf(note))
+    for german in ("Gutschrift", "Gutschrift zu Rechnung VOLT-2026-000001 (USt. 19 %)", "1,19 €",
+                   "Grund: Ladesäule defekt. Diese Gutschrift korrigiert Rechnung VOLT-2026-000001.",
+                   "Gutgeschrieben gesamt"):
+        assert german in text, german
+    assert "Credit note" not in text and "Total credited" not in text
+
+
+def test_a_document_issued_before_languages_were_recorded_renders_in_the_default_language(receipt):
+    Invoice.objects.filter(pk=receipt.pk).update(language="")
+    receipt.refresh_from_db()
+    assert "Receipt VOLT-2026-000001" in pdf_text(pdf.document_pdf(receipt))
+
+
+@pytest.mark.parametrize(("stored", "german"), [
+    ("Energy", "Energie"), ("Energy (VAT 19 %)", "Energie (USt. 19 %)"), ("Maximum price cap (no VAT)",
+                                                                          "Höchstpreis-Deckelung (ohne MwSt.)"),
+    ("Credit on invoice VOLT-2026-000001 (VAT 7.5 %)", "Gutschrift zu Rechnung VOLT-2026-000001 (USt. 7,5 %)"),
+    ("Plan Plus: 2026-10-01 to 2026-10-31", "Plan Plus: 01.10.2026 bis 31.10.2026"),
+    ("Plan discount energy", "Tarifrabatt auf Energie"), ("Welcome bonus", "Welcome bonus"),
+])
+def test_stored_line_descriptions_read_in_the_documents_language(stored, german):
+    from django.utils import translation
+
+    with translation.override("de"):
+        assert pdf.line_description(stored) == german
+    with translation.override("en"):
+        assert pdf.line_description(stored) == stored
+
+
+def test_every_engine_label_has_its_translation():
+    from billing_app.invoicing.lines import LABELS
+
+    assert {label for label, _unit in LABELS.values()} <= set(pdf._LINE_TEXTS)
+    from django.utils import translation
+
+    with translation.override("de"):
+        assert pdf.credit_reason("Dispute #12: meter fault") == "Reklamation #12: meter fault"

@@ -406,3 +406,64 @@ def test_bad_session_raises_one_line_ocpi_error(data: dict, override: str | None
     with pytest.raises(OcpiError, match=message) as raised:
         session_from_json(data, time_zone_override=override)
     assert "\n" not in str(raised.value)
+
+
+WELL_FORMED_PERIODS = [
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": [{"type": "ENERGY", "volume": D("1.833")},
+                                                               {"type": "TIME", "volume": D(5) / 60}]},
+    {"start_date_time": "2025-03-12T19:02:30+01:00", "dimensions": [
+        {"type": "MIN_POWER", "volume": -3}, {"type": "MAX_POWER", "volume": 2.5},
+        {"type": "POWER", "volume": D("-0.5")}, {"type": "CURRENT", "volume": 16},
+        {"type": "MIN_CURRENT", "volume": D(-16)}, {"type": "MAX_CURRENT", "volume": 32},
+        {"type": "STATE_OF_CHARGE", "volume": 100}, {"type": "ENERGY_EXPORT", "volume": 1.1},
+        {"type": "ENERGY_IMPORT", "volume": D("0.000")}]},
+    {"start_date_time": "2025-03-12T18:02:30", "dimensions": [{"type": "PARKING_TIME", "volume": D("0.1667")}],
+     "evbilling_suspended_by_evse": True},
+    {"start_date_time": "2025-10-26T02:30:00+02:00", "dimensions": [{"type": "RESERVATION_TIME", "volume": 1}]},
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": []},
+]  # fmt: skip
+NOT_PLAINLY_WELL_FORMED = [
+    {"start_date_time": "2025-03-12", "dimensions": []},
+    {"start_date_time": "2025-03-12T25:00:00Z", "dimensions": []},
+    {"start_date_time": "2025-03-12T18:02:30Z"},
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": [{"type": "ENERGY", "volume": -1}]},
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": [{"type": "ENERGY", "volume": True}]},
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": [{"type": "ENERGY", "volume": "1"}]},
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": [{"type": "ENERGY", "volume": D("NaN")}]},
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": [{"type": "ENERGY"}]},
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": [{"type": "STATE_OF_CHARGE", "volume": 101}]},
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": [{"type": "VOLTAGE", "volume": 1}]},
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": [{"type": "TIME", "volume": 1}] * 2},
+    {"start_date_time": "2025-03-12T18:02:30Z", "dimensions": [], "evbilling_suspended_by_evse": 1},
+    [],
+]
+
+
+@pytest.mark.parametrize("data", WELL_FORMED_PERIODS)
+def test_a_well_formed_period_is_read_as_the_precise_reader_reads_it(data) -> None:
+    from billing_app.pricing.ocpi import _period, _well_formed_period
+
+    fast = _well_formed_period(data)
+    assert fast == _period(data, "charging_periods[0]")
+    assert [(kind, str(volume)) for kind, volume in fast.dimensions] == [
+        (kind, str(volume)) for kind, volume in _period(data, "charging_periods[0]").dimensions
+    ]
+
+
+@pytest.mark.parametrize("data", NOT_PLAINLY_WELL_FORMED)
+def test_anything_else_goes_to_the_precise_reader(data) -> None:
+    from billing_app.pricing.ocpi import _well_formed_period
+
+    assert _well_formed_period(data) is None
+
+
+def test_a_stored_tariff_text_is_read_and_compiled_once() -> None:
+    from dataclasses import replace
+
+    from billing_app.pricing.elements import compiled_tariff
+
+    text = SPEC_TARIFFS[7]
+    tariff = ocpi.tariff_from_text(text)
+    assert ocpi.tariff_from_text(text) is tariff
+    assert compiled_tariff(replace(tariff, parking_grace_minutes=5)) is compiled_tariff(tariff)
+    assert compiled_tariff(ocpi.tariff_from_ocpi(ocpi.loads(text))) is not compiled_tariff(tariff)

@@ -250,7 +250,7 @@ def test_admin_saving_components_shows_the_warnings(staff_client, operator):
     element = factories.TariffElementFactory(tariff__operator=operator)
     response = staff_client.post(
         reverse("admin:billing_app_tariffelement_change", args=[element.pk]),
-        {"tariff": element.tariff_id, "position": 0, "day_of_week": "[]", "price_components-TOTAL_FORMS": 1,
+        {"tariff": element.tariff_id, "position": 0, "price_components-TOTAL_FORMS": 1,
          "price_components-INITIAL_FORMS": 0, "price_components-0-position": 0, "price_components-0-type": "ENERGY",
          "price_components-0-price": "0.39", "price_components-0-vat": "19", "price_components-0-step_size": 999},
         follow=True)

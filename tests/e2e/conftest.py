@@ -63,15 +63,16 @@ def artifacts_dir(request):
 
 
 class Shots:
-    """Numbered full-page screenshots of one test, in the order the pages were seen."""
+    """Numbered full-page screenshots of one test, in the order the pages were seen (JPEG where there are
+    many: smaller and quicker to write)."""
 
-    def __init__(self, directory: Path):
-        self.directory, self.count = directory, 0
+    def __init__(self, directory: Path, *, jpeg: bool = False):
+        self.directory, self.count, self.jpeg = directory, 0, jpeg
 
     def __call__(self, page, name: str) -> Path:
         self.count += 1
-        path = self.directory / f"{self.count:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        path = self.directory / f"{self.count:02d}-{name}.{'jpg' if self.jpeg else 'png'}"
+        page.screenshot(path=str(path), full_page=True, **({"type": "jpeg", "quality": 70} if self.jpeg else {}))
         return path
 
 

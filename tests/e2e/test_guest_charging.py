@@ -21,7 +21,7 @@ import pytest
 from billing_app.models import Invoice, Payment
 from guests_app.models import GuestSession
 from sessions_app.ocpp.simulator import RemoteStartCharger16
-from tests.e2e.test_accessibility import DESKTOP, PHONE, axe_violations, sideways_overflow
+from tests.e2e.checks import DESKTOP, PHONE, axe_violations, sideways_overflow
 from tests.guests_app.conftest import ad_hoc_tariff, online
 from tests.sessions_app.ocpp_chargers import charger, gateway
 

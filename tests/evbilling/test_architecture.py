@@ -15,7 +15,7 @@ ALLOWED = {
     "billing_app": {"billing_app", "sessions_app", "evbilling"},
     "disputes_app": {"disputes_app", "billing_app", "sessions_app", "evbilling"},
     "webhooks_app": {"webhooks_app", "disputes_app", "billing_app", "sessions_app", "evbilling"},
-    "ocpi_app": {"ocpi_app", "billing_app", "sessions_app", "evbilling"},
+    "ocpi_app": {"ocpi_app", "disputes_app", "billing_app", "sessions_app", "evbilling"},
     "guests_app": {"guests_app", "disputes_app", "billing_app", "sessions_app", "evbilling"},
 }
 

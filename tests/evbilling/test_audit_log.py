@@ -21,7 +21,7 @@ def test_price_change_in_the_admin_is_logged_with_actor_and_values(client, staff
     element = component.element
     client.force_login(staff)
     response = client.post(reverse("admin:billing_app_tariffelement_change", args=[element.pk]), {
-        "tariff": element.tariff_id, "position": 0, "day_of_week": "[]",
+        "tariff": element.tariff_id, "position": 0,
         "price_components-TOTAL_FORMS": 1, "price_components-INITIAL_FORMS": 1,
         "price_components-0-id": component.pk, "price_components-0-element": element.pk,
         "price_components-0-position": 0, "price_components-0-type": "ENERGY",

@@ -79,11 +79,12 @@ CLASSIFIED = {
     "portal:plan_resume": "driver-post",
     "invoices:invoice_pdf": "driver-page",
     "invoices:credit_note_pdf": "driver-page",
+    "invoices:invoice_einvoice": "driver-page", "invoices:credit_note_einvoice": "driver-page",
     "disputes:detail": "driver-page",
     "disputes:attachment": "driver-page",
     "fleet:card_update": "fleet-post", "fleet:card_block": "fleet-post",
     "fleet:invoice_pdf": "fleet-page", "fleet:invoice_sessions_csv": "fleet-page",
-    "fleet:invoice_facturx": "fleet-page", "fleet:invoice_xml": "fleet-page",
+    "fleet:invoice_einvoice": "fleet-page", "fleet:credit_note_einvoice": "fleet-page",
     "fleet:credit_note_pdf": "fleet-page",
     "disputes:support_ticket": "support-page",
     "disputes:support_attachment": "support-page",
@@ -92,6 +93,7 @@ CLASSIFIED = {
     "session-detail": "api", "session-samples": "api", "token-detail": "api", "token-block": "api-post",
     "tariff-detail": "api", "tariff-ocpi": "api", "station-detail": "api",
     "invoice-detail": "api", "invoice-pdf": "api", "credit-note-detail": "api", "credit-note-pdf": "api",
+    "invoice-einvoice": "api", "credit-note-einvoice": "api",
     "payment-detail": "api", "dispute-detail": "api", "dispute-messages": "api-post", "plan-detail": "api",
     # Public by design: the Stripe webhook (the uuid names the endpoint; the body is signature-checked) and
     # the password reset link (the token is the secret).
@@ -276,6 +278,8 @@ def driver_urls(w: World) -> dict:
         "portal:session_meter_key": f"/portal/sessions/{w.session.pk}/meter-public-key.pem",
         "invoices:invoice_pdf": f"/invoices/{w.receipt.pk}/pdf/",
         "invoices:credit_note_pdf": f"/invoices/credit-notes/{w.credit_note.pk}/pdf/",
+        "invoices:invoice_einvoice": f"/invoices/{w.receipt.pk}/e-invoice/cii/",
+        "invoices:credit_note_einvoice": f"/invoices/credit-notes/{w.credit_note.pk}/e-invoice/cii/",
         "disputes:detail": f"/disputes/{w.ticket.pk}/",
         "disputes:attachment": f"/disputes/{w.ticket.pk}/files/{w.attachment.pk}/",
         "disputes:new?session": f"/disputes/new/?session={w.session.pk}",
@@ -356,6 +360,8 @@ def test_api_objects_only_for_their_owner_or_operator(world):
         (f"/api/v1/invoices/{w.receipt.pk}/pdf/", ("owner", *operator_side)),
         (f"/api/v1/credit-notes/{w.credit_note.pk}/", ("owner", *operator_side)),
         (f"/api/v1/credit-notes/{w.credit_note.pk}/pdf/", ("owner", *operator_side)),
+        (f"/api/v1/invoices/{w.receipt.pk}/e-invoice/cii/", ("owner", *operator_side)),
+        (f"/api/v1/credit-notes/{w.credit_note.pk}/e-invoice/cii/", ("owner", *operator_side)),
         (f"/api/v1/payments/{w.session.payments.first().pk}/", ("owner", *operator_side)),
         (f"/api/v1/disputes/{w.ticket.pk}/", ("owner", *operator_side)),
         (f"/api/v1/plans/{w.subscription.plan_id}/", ("owner", "other_driver", *operator_side)),  # the catalogue
@@ -652,10 +658,15 @@ def test_fleet_pages_only_for_the_companys_fleet_manager(operator, other_operato
     sweep = Sweep(world)
     others = [role for role in people if role != "owner"]
     for url in (f"/fleet/invoices/{invoice.pk}/pdf/", f"/fleet/invoices/{invoice.pk}/sessions.csv",
-                f"/fleet/invoices/{invoice.pk}/factur-x.pdf", f"/fleet/invoices/{invoice.pk}/invoice.xml",
+                f"/fleet/invoices/{invoice.pk}/e-invoice/cii/", f"/fleet/credit-notes/{note.pk}/e-invoice/cii/",
                 f"/fleet/credit-notes/{note.pk}/pdf/"):
         sweep.expect_denied(others, "get", url)
         sweep.expect_allowed(["owner"], "get", url)
+    # the API serves the company's documents to its fleet manager, and to the operator's staff and support as ever
+    for url in (f"/api/v1/invoices/{invoice.pk}/", f"/api/v1/invoices/{invoice.pk}/e-invoice/cii/",
+                f"/api/v1/credit-notes/{note.pk}/e-invoice/cii/"):
+        sweep.expect_denied([r for r in others if r not in ("own_staff", "own_support")], "get", url)
+        sweep.expect_allowed(["owner", "own_staff", "own_support"], "get", url)
     update = {f"card{card.pk}-charging": "private", f"card{card.pk}-cost_centre": "x"}
     sweep.expect_denied(others, "post", f"/fleet/cards/{card.pk}/", data=update)
     sweep.expect_denied(others, "post", f"/fleet/cards/{card.pk}/block/")

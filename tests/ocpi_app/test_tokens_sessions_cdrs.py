@@ -163,6 +163,8 @@ def test_the_cdr_is_pushed_and_a_correction_is_a_credit_cdr_then_a_new_one(clien
     assert (credit["credit"], credit["credit_reference_id"]) == (True, first.cdr_id)
     assert credit["total_cost"] == {"excl_vat": -5.0, "incl_vat": -5.95}
     assert records[2].total_excl_vat == Decimal("4.00")
+    # net per VAT rate as issued, what the monthly settlement invoices and credits
+    assert [r.net_by_rate for r in records] == [{"19": "5.00"}, {"19": "-5.00"}, {"19": "4.00"}]
     with django_capture_on_commit_callbacks(execute=True):  # the same figures again: nothing new
         charge_energy_correct(charge_id=roaming_session.charge.pk, corrected_energy_kwh=Decimal(8))
     assert CdrRecord.objects.count() == 3

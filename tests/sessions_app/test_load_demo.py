@@ -33,25 +33,7 @@ def test_demo_logins_and_roles():
     assert Location.objects.values("time_zone").distinct().count() == 6
 
 
-@pytest.mark.django_db
-def test_demo_company_with_its_fleet_manager():
-    from billing_app.models import Invoice
-    from sessions_app.models import Company
-
-    call_command("load_demo", days=35, no_progress=True)
-    fleet = User.objects.get(username="fleet")
-    assert fleet.check_password("fleet") and fleet.role == User.Role.FLEET_MANAGER
-    company = fleet.company
-    assert company.legal_name == "Fleetwise Logistics GmbH" and company.operator.name == "Voltara Charging"
-    members = User.objects.filter(company=company, role=User.Role.DRIVER)
-    assert members.count() == 3
-    assert set(IdToken.objects.filter(company=company).values_list("charging", flat=True)) == {"business", "private"}
-    business = ChargingSession.objects.filter(company=company)
-    assert business.exists() and not business.filter(id_token__charging="private").exists()
-    assert set(business.values_list("cost_centre", flat=True)) <= {"Sales", "Service", "Logistics"}
-    statement = Invoice.objects.filter(account__company=company, kind="statement").first()
-    assert statement is not None and statement.driver is None and statement.buyer["vat_id"] == "DE136695976"
-    assert Company.objects.count() == 2
+# The fleet manager and the company's statements: tests/billing_app/test_demo_history.py (one 35-day load).
 
 
 @pytest.mark.django_db

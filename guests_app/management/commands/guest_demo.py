@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from websockets.asyncio.client import connect
 from websockets.headers import build_authorization_basic
 
-from guests_app.demo import demo_connector, load_guest_tariff
+from guests_app.demo import demo_connector, load_guest_history, load_guest_tariff
 from guests_app.qr import connector_path
 from sessions_app.demo import DEMO_STATION_PASSWORD
 from sessions_app.ocpp.simulator import RemoteStartCharger16
@@ -32,6 +32,10 @@ class Command(BaseCommand):
                 self.stdout.write("  Guest charging: no demo charger (python manage.py load_demo adds one).")
                 return
             raise CommandError("No demo charger: run `python manage.py load_demo` first.")
+        added = load_guest_history()
+        if added:
+            self.stdout.write(f"  Guest charging: {added} past guests added to the demo (their pages: "
+                              f"{site.rstrip('/')}/charge-session/demo-guest-1/ ... demo-guest-{added}/)")
         page = site.rstrip("/") + connector_path(connector)
         self.stdout.write(f"  Guest charging: {page}  (QR codes: {site.rstrip('/')}/admin/guests_app/guestsession/)")
         if setup:
