@@ -144,7 +144,7 @@ class DisputeTicket(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Ticket #{self.pk}: {self.subject}"
+        return _("Ticket #%(id)s: %(subject)s") % {"id": self.pk, "subject": self.subject}
 
     @property
     def is_active(self) -> bool:
@@ -183,7 +183,8 @@ class TicketTransition(models.Model):
         ordering = ["ticket", "at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.from_status or '-'} -> {self.to_status} at {self.at:%Y-%m-%d %H:%M}"
+        return _("%(from)s -> %(to)s at %(time)s") % {
+            "from": self.from_status or "-", "to": self.to_status, "time": f"{self.at:%Y-%m-%d %H:%M}"}
 
     @property
     def from_status_label(self) -> str:
@@ -220,7 +221,8 @@ class TicketMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{'note' if self.internal else 'message'} {self.pk} on ticket {self.ticket_id}"
+        text = _("note %(id)s on ticket %(ticket)s") if self.internal else _("message %(id)s on ticket %(ticket)s")
+        return text % {"id": self.pk, "ticket": self.ticket_id}
 
 
 def _attachment_path(instance: MessageAttachment, filename: str) -> str:
@@ -265,7 +267,7 @@ class Evidence(models.Model):
         verbose_name_plural = _("evidence")
 
     def __str__(self) -> str:
-        return f"evidence of ticket {self.ticket_id}"
+        return _("evidence of ticket %(ticket)s") % {"ticket": self.ticket_id}
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:

@@ -74,4 +74,5 @@ class GuestSession(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Guest {self.pk} on {self.connector_id} ({self.state})"
+        return _("Guest %(id)s on %(connector)s (%(state)s)") % {
+            "id": self.pk, "connector": self.connector_id, "state": self.state}

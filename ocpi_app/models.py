@@ -147,7 +147,7 @@ class PartnerTariff(models.Model):
         constraints = [models.UniqueConstraint(fields=["partner", "tariff"], name="one_partner_tariff_link")]
 
     def __str__(self) -> str:
-        return f"{self.tariff} for {self.partner}"
+        return _("%(tariff)s for %(partner)s") % {"tariff": self.tariff, "partner": self.partner}
 
 
 class LocationVersion(models.Model):
@@ -165,7 +165,8 @@ class LocationVersion(models.Model):
         verbose_name_plural = _("location versions")
 
     def __str__(self) -> str:
-        return f"{self.location_id} at {self.last_updated:%Y-%m-%d %H:%M:%S}"
+        return _("%(location)s at %(time)s") % {
+            "location": self.location_id, "time": f"{self.last_updated:%Y-%m-%d %H:%M:%S}"}
 
 
 class PushDelivery(models.Model):
@@ -217,7 +218,9 @@ class PushDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.method} {self.module} {self.object_id} to {self.partner} ({self.status})"
+        return _("%(method)s %(module)s %(object)s to %(partner)s (%(status)s)") % {
+            "method": self.method, "module": self.module, "object": self.object_id, "partner": self.partner,
+            "status": self.status}
 
 
 class PartnerToken(models.Model):
@@ -251,7 +254,7 @@ class PartnerToken(models.Model):
         constraints = [models.UniqueConstraint(fields=["partner", "uid", "type"], name="one_ocpi_token_per_uid_type")]
 
     def __str__(self) -> str:
-        return f"{self.uid} ({self.type}) of {self.partner}"
+        return _("%(uid)s (%(type)s) of %(partner)s") % {"uid": self.uid, "type": self.type, "partner": self.partner}
 
 
 class CdrRecord(models.Model):
@@ -358,7 +361,8 @@ class CommandRequest(models.Model):
         verbose_name = _("OCPI command")
 
     def __str__(self) -> str:
-        return f"{self.command} from {self.partner} ({self.result})"
+        return _("%(command)s from %(partner)s (%(result)s)") % {
+            "command": self.command, "partner": self.partner, "result": self.result}
 
 
 class HubClient(models.Model):
@@ -387,4 +391,5 @@ class HubClient(models.Model):
         constraints = [models.UniqueConstraint(fields=["hub", "country_code", "party_id"], name="one_hub_client")]
 
     def __str__(self) -> str:
-        return f"{self.country_code}*{self.party_id} ({self.role}, {self.status}) via {self.hub}"
+        return _("%(party)s (%(role)s, %(status)s) via %(hub)s") % {
+            "party": f"{self.country_code}*{self.party_id}", "role": self.role, "status": self.status, "hub": self.hub}

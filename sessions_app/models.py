@@ -573,7 +573,7 @@ class ChargingSession(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Session {self.pk} on {self.connector}"
+        return _("Session %(id)s on %(connector)s") % {"id": self.pk, "connector": self.connector}
 
     @property
     def energy_kwh(self) -> Decimal:
@@ -654,7 +654,9 @@ class ConnectorStatusEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.station_id}#{self.connector_number} {self.status} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+        return _("%(station)s#%(connector)s %(status)s at %(time)s") % {
+            "station": self.station_id, "connector": self.connector_number, "status": self.status,
+            "time": f"{self.timestamp:%Y-%m-%d %H:%M:%S}"}
 
 
 class MeterPublicKey(models.Model):
@@ -696,7 +698,8 @@ class MeterPublicKey(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"meter {self.meter_serial or '?'} of {self.station_id}#{self.evse_number or '*'}"
+        return _("meter %(serial)s of %(station)s#%(evse)s") % {
+            "serial": self.meter_serial or "?", "station": self.station_id, "evse": self.evse_number or "*"}
 
 
 class SignedMeterValue(models.Model):
@@ -731,7 +734,9 @@ class SignedMeterValue(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.format} {self.context or 'reading'} at {self.taken_at:%Y-%m-%d %H:%M:%S}"
+        return _("%(format)s %(context)s at %(time)s") % {
+            "format": self.format, "context": self.context or _("reading"),
+            "time": f"{self.taken_at:%Y-%m-%d %H:%M:%S}"}
 
 
 class MeterSignatureCheck(models.Model):
@@ -766,7 +771,7 @@ class MeterSignatureCheck(models.Model):
         ordering = ["-checked_at"]
 
     def __str__(self) -> str:
-        return f"signatures of session {self.session_id}: {self.status}"
+        return _("signatures of session %(session)s: %(status)s") % {"session": self.session_id, "status": self.status}
 
     @property
     def signed_energy_wh(self) -> Decimal | None:

@@ -179,7 +179,8 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event.type} to {self.endpoint} ({self.status})"
+        return _("%(type)s to %(endpoint)s (%(status)s)") % {
+            "type": self.event.type, "endpoint": self.endpoint, "status": self.status}
 
 
 class WebhookAttempt(models.Model):
@@ -207,4 +208,4 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         outcome = self.response_status or self.error or "-"
-        return f"attempt {self.number}: {outcome}"
+        return _("attempt %(number)s: %(outcome)s") % {"number": self.number, "outcome": outcome}

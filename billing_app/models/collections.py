@@ -44,7 +44,7 @@ class ReceiptCollection(models.Model):
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="receipt_collection_dunning")]
 
     def __str__(self) -> str:
-        return f"collection of {self.invoice} ({self.status})"
+        return _("collection of %(invoice)s (%(status)s)") % {"invoice": self.invoice, "status": self.status}
 
     @property
     def overdue(self) -> bool:

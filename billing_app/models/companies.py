@@ -33,4 +33,5 @@ class CardCapNotice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.id_token} reached {self.cap} {self.currency} in {self.month:%Y-%m}"
+        return _("%(token)s reached %(cap)s %(currency)s in %(month)s") % {
+            "token": self.id_token, "cap": self.cap, "currency": self.currency, "month": f"{self.month:%Y-%m}"}

@@ -179,7 +179,7 @@ class Invoice(FrozenOnceIssuedMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.number or f"draft invoice {self.pk}"
+        return self.number or _("draft invoice %(id)s") % {"id": self.pk}
 
     @property
     def is_issued(self) -> bool:
@@ -261,7 +261,7 @@ class InvoiceVatSubtotal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.invoice}: {self.vat_rate if self.vat_rate is not None else 'no VAT'}"
+        return f"{self.invoice}: {self.vat_rate if self.vat_rate is not None else _('no VAT')}"
 
     def save(self, *args, **kwargs):
         if self.invoice.is_issued:

@@ -190,4 +190,5 @@ class Refund(models.Model):
         constraints = [models.CheckConstraint(name="refund_amount_positive", condition=Q(amount__gt=0))]
 
     def __str__(self) -> str:
-        return f"refund {self.amount} of payment {self.payment_id} ({self.status})"
+        return _("refund %(amount)s of payment %(payment)s (%(status)s)") % {
+            "amount": self.amount, "payment": self.payment_id, "status": self.status}

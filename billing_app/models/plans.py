@@ -145,7 +145,8 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.driver} on {self.plan.name} ({self.status})"
+        return _("%(driver)s on %(plan)s (%(status)s)") % {
+            "driver": self.driver, "plan": self.plan.name, "status": self.status}
 
 
 class SubscriptionPeriod(models.Model):

@@ -53,7 +53,8 @@ class ChargeReview(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"review of session {self.charge.session_id} ({self.get_status_display()})"
+        return _("review of session %(session)s (%(status)s)") % {
+            "session": self.charge.session_id, "status": self.get_status_display()}
 
     @property
     def reason_codes(self) -> list[str]:

@@ -186,7 +186,7 @@ class TariffElement(models.Model):
         ordering = ["tariff", "position", "pk"]
 
     def __str__(self) -> str:
-        return f"element {self.position} of {self.tariff}"
+        return _("element %(position)s of %(tariff)s") % {"position": self.position, "tariff": self.tariff}
 
     def clean(self):
         errors = {}
@@ -270,9 +270,11 @@ class TariffAssignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        target = self.connector or self.station or self.location or "operator default"
-        group = f" for {self.driver_group}" if self.driver_group_id else ""
-        return f"{self.tariff} at {target}{group}"
+        target = self.connector or self.station or self.location or _("operator default")
+        if self.driver_group_id:
+            return _("%(tariff)s at %(target)s for %(group)s") % {
+                "tariff": self.tariff, "target": target, "group": self.driver_group}
+        return _("%(tariff)s at %(target)s") % {"tariff": self.tariff, "target": target}
 
     def clean(self):
         targets = [t for t in (self.location, self.station, self.connector) if t is not None]
@@ -327,7 +329,8 @@ class SessionCharge(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{format_money(self.total_incl_vat, self.currency)} for session {self.session_id}"
+        return _("%(total)s for session %(session)s") % {
+            "total": format_money(self.total_incl_vat, self.currency), "session": self.session_id}
 
     @property
     def tariff_snapshot(self) -> dict:

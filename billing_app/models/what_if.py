@@ -54,7 +54,8 @@ class WhatIfRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"What-if {self.draft_name}, {self.start_date} to {self.end_date}"
+        return _("What-if %(draft)s, %(start)s to %(end)s") % {
+            "draft": self.draft_name, "start": self.start_date, "end": self.end_date}
 
 
 class WhatIfSession(models.Model):
@@ -80,4 +81,6 @@ class WhatIfSession(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "session"], name="what_if_session_once")]
 
     def __str__(self) -> str:
-        return f"session {self.session_id}: {self.charged_incl_vat} -> {self.draft_incl_vat} {self.currency}"
+        return _("session %(session)s: %(charged)s -> %(draft)s %(currency)s") % {
+            "session": self.session_id, "charged": self.charged_incl_vat, "draft": self.draft_incl_vat,
+            "currency": self.currency}
