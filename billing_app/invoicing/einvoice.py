@@ -1,6 +1,9 @@
 """EN 16931 e-invoices: an issued invoice or credit note as UN/CEFACT Cross Industry Invoice XML (the CII syntax
 of Factur-X / ZUGFeRD profile EN 16931, and of XRechnung CII), and the Factur-X PDF that carries it.
 
+The XML's human texts (line names BT-153, notes BT-22, payment terms BT-20, our exemption reasons BT-120) are in
+the language the document was issued in, translated by the same functions as its PDF (`pdf.line_description`,
+`pdf.credit_reason`, `pdf.category_text`), so both say the same; a document issued in English reads as stored.
 The XML states exactly the document's stored figures: its lines (net, rounded once), the VAT breakdown per rate
 the document stores (BR-CO-17), and its totals; nothing is computed again here. A credit note is type code 381
 and names the invoice it corrects (BT-25). Factur-X: the PDF with the XML embedded as `factur-x.xml`
@@ -12,9 +15,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.utils import translation
+from django.utils.translation import gettext
 from lxml import etree
 
-from billing_app.invoicing.pdf import document_pdf
+from billing_app.invoicing.pdf import category_text, credit_reason, document_language, document_pdf, line_description
 from billing_app.invoicing.vat_categories import STANDARD, VatCategory, document_treatment, vat_category
 from billing_app.models import CreditNote, Invoice
 from evbilling.errors import NotFoundError
@@ -66,7 +71,7 @@ def _trade_tax(parent, category: VatCategory, *, amounts: tuple[Decimal, Decimal
     _el(tax, "ram:TypeCode", "VAT")
     exempted = amounts is not None and category.code in ("AE", "E", "O", "K", "G")
     if exempted and category.reason:
-        _el(tax, "ram:ExemptionReason", category.reason)
+        _el(tax, "ram:ExemptionReason", category_text(category.reason))
     if amounts is not None:
         _el(tax, "ram:BasisAmount", _amount(amounts[0]))
     _el(tax, "ram:CategoryCode", category.code)
@@ -125,10 +130,16 @@ def _vat_rows(document: Document, lines: list) -> list[tuple]:
 
 
 def cii_xml(document: Document, *, xrechnung: bool = False) -> bytes:
-    """The issued invoice or credit note as CII XML, profile EN 16931; `xrechnung`: as XRechnung 3.0 (its
-    specification identifier BT-24 and business process BT-23; the buyer reference BT-10 is the Leitweg-ID)."""
+    """The issued invoice or credit note as CII XML, profile EN 16931, in the language it was issued in (as its
+    PDF); `xrechnung`: as XRechnung 3.0 (its specification identifier BT-24 and business process BT-23; the buyer
+    reference BT-10 is the Leitweg-ID)."""
     if not document.number:
         raise ValueError(f"{document} is a draft: drafts have no e-invoice.")
+    with translation.override(document_language(document)):
+        return _cii_xml(document, xrechnung=xrechnung)
+
+
+def _cii_xml(document: Document, *, xrechnung: bool) -> bytes:
     is_note = isinstance(document, CreditNote)
     issued = document.issued_at.astimezone(operator_time_zone(document.operator_id)).date()
     seller, buyer = document.seller or {}, document.buyer or {}
@@ -144,14 +155,15 @@ def cii_xml(document: Document, *, xrechnung: bool = False) -> bytes:
     _el(header, "ram:TypeCode", CREDIT_NOTE if is_note else INVOICE)
     _date(header, "ram:IssueDateTime", issued)
     if is_note:
-        _el(_el(header, "ram:IncludedNote"), "ram:Content", f"Reason: {document.reason}")
+        _el(_el(header, "ram:IncludedNote"), "ram:Content", gettext("Reason: %(reason)s") % {
+            "reason": credit_reason(document.reason)})
     if document_treatment(buyer) != STANDARD:  # the invoice says why it carries no VAT (BT-22 as well as BT-120)
-        _el(_el(header, "ram:IncludedNote"), "ram:Content", vat_category(None, buyer=buyer).reason)
+        _el(_el(header, "ram:IncludedNote"), "ram:Content", category_text(vat_category(None, buyer=buyer).reason))
     transaction = _el(root, "rsm:SupplyChainTradeTransaction")
     for position, line in enumerate(lines, start=1):
         item = _el(transaction, "ram:IncludedSupplyChainTradeLineItem")
         _el(_el(item, "ram:AssociatedDocumentLineDocument"), "ram:LineID", str(position))
-        _el(_el(item, "ram:SpecifiedTradeProduct"), "ram:Name", line.description)
+        _el(_el(item, "ram:SpecifiedTradeProduct"), "ram:Name", line_description(line.description))
         quantity = getattr(line, "quantity", Decimal(1))
         price = getattr(line, "unit_price", line.amount_excl_vat)
         if price < 0:  # a discount: positive price, negative quantity (BR-27: a net price is never negative)
@@ -187,9 +199,9 @@ def cii_xml(document: Document, *, xrechnung: bool = False) -> bytes:
         terms = _el(settlement, "ram:SpecifiedTradePaymentTerms")
         days = int(buyer.get("payment_terms_days") or 14)
         if document.kind == Invoice.Kind.RECEIPT:
-            _el(terms, "ram:Description", "Paid by card")
+            _el(terms, "ram:Description", gettext("Paid by card"))
         else:
-            _el(terms, "ram:Description", f"Payable within {days} days of the issue date")
+            _el(terms, "ram:Description", gettext("Payable within %(days)s days of the issue date") % {"days": days})
             _date(terms, "ram:DueDateDateTime", issued + timedelta(days=days))
     sums = _el(settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
     _el(sums, "ram:LineTotalAmount", _amount(sum((line.amount_excl_vat for line in lines), Decimal(0))))

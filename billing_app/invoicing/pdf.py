@@ -222,10 +222,13 @@ _CATEGORY_TEXTS = (
     gettext_noop("Exempt"))
 
 
+def category_text(text: str) -> str:
+    """A label or reason of `vat_categories` in the active language; a reason the operator typed stays as typed."""
+    return gettext(text) if text in _CATEGORY_TEXTS else text
+
+
 def _category_label(category) -> str:
-    """`VatCategory.label` in the active language (a reason the operator typed stays as typed)."""
-    label = category.label
-    return gettext(label) if label in _CATEGORY_TEXTS else label
+    return category_text(category.label)
 
 
 def _vat_note(document: Invoice | CreditNote) -> str:
@@ -234,8 +237,7 @@ def _vat_note(document: Invoice | CreditNote) -> str:
     if document_treatment(document.buyer) == STANDARD:
         return ""
     category = vat_category(None, buyer=document.buyer)
-    reason = gettext(category.reason) if category.reason in _CATEGORY_TEXTS else category.reason
-    note = reason + (f" ({category.reason_code})" if category.reason_code else "") + "."
+    note = category_text(category.reason) + (f" ({category.reason_code})" if category.reason_code else "") + "."
     if category.code == "AE":
         note += " " + gettext("Supplier's VAT id %(seller)s, recipient's VAT id %(buyer)s.") % {
             "seller": (document.seller or {}).get("vat_id", ""), "buyer": (document.buyer or {}).get("vat_id", "")}

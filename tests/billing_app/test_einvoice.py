@@ -241,3 +241,88 @@ def test_api_lists_and_serves_the_einvoices_of_the_caller_only(company, fleet, c
     assert client.get(f"/api/v1/invoices/{statement.pk}/").status_code == 404
     assert client.get(f"/api/v1/invoices/{statement.pk}/e-invoice/cii/").status_code == 404
     assert client.get(f"/api/v1/invoices/{statement.pk}/e-invoice/facturx/").status_code == 404
+
+
+# --- The language the document was issued in (issues 20 and 21) ----------------------------------------------
+
+def _names(tree) -> list[str]:
+    return [line.findtext(".//ram:SpecifiedTradeProduct/ram:Name", namespaces=NS)
+            for line in tree.findall(".//ram:IncludedSupplyChainTradeLineItem", namespaces=NS)]
+
+
+def test_an_english_documents_xml_states_its_texts_as_stored(company, fleet):  # noqa: F811
+    """English is the language the texts are stored in: the XML reads exactly as before languages were recorded."""
+    billing_run(period=date(2026, 10, 1))
+    statement = _statement(company)
+    note = credit_note_issue(invoice_id=statement.pk, amount_incl_vat=D("5.95"), reason="Dispute #12: meter fault")
+    assert (statement.language, note.language) == ("en", "en")
+    tree, note_tree = etree.fromstring(cii_xml(statement)), etree.fromstring(cii_xml(note))
+    assert _names(tree) == [line.description for line in statement.lines.all()] == ["Energy"] * 4
+    assert _text(tree, ".//ram:SpecifiedTradePaymentTerms/ram:Description") == (
+        "Payable within 30 days of the issue date")
+    assert _names(note_tree) == ["Credit on invoice VOLT-2026-000001 (VAT 19 %)"]
+    assert _text(note_tree, ".//ram:IncludedNote/ram:Content") == "Reason: Dispute #12: meter fault"
+
+
+def test_a_german_statements_xml_says_what_its_pdf_says(operator, connector, driver):
+    """A German driver's statement: its line names and payment terms in German, the same words as its PDF, and
+    the same XML after the driver turns to English (the language recorded at issue decides)."""
+    from billing_app.invoicing.pdf import document_pdf
+    from billing_app.models import BillingAccount, Invoice
+    from tests.billing_app.invoice_fixtures import account, charged_session
+
+    driver.language = "de"
+    driver.save(update_fields=["language"])
+    account(driver, mode=BillingAccount.PaymentMode.POSTPAID)
+    charged_session(connector=connector, driver=driver, started_at=datetime(2026, 10, 6, 8, tzinfo=UTC),
+                    energy_kwh="11", parking_hours="0.5", components=(
+                        ("FLAT", "0.50", "7", 1), ("ENERGY", "0.39", "19", 1), ("PARKING_TIME", "6.00", "19", 60)))
+    billing_run(period=date(2026, 10, 1))
+    statement = Invoice.objects.get(account__driver=driver, kind=Invoice.Kind.STATEMENT)
+    assert statement.language == "de"
+    xml = cii_xml(statement)
+    assert xml_check_xsd(xml, flavor="factur-x", level="en16931") and problems(xml) == []
+    tree = etree.fromstring(xml)
+    flat = " ".join(pdf_text(document_pdf(statement)).split())
+    assert sorted(_names(tree)) == ["Energie", "Park- / Standzeit", "Startgebühr"]
+    for name in _names(tree):
+        assert name in flat, name
+    terms = _text(tree, ".//ram:SpecifiedTradePaymentTerms/ram:Description")
+    assert terms == "Zahlbar innerhalb von 14 Tagen ab Ausstellungsdatum" and terms in flat
+    assert b">Energy<" not in xml and b">Payable within" not in xml
+    driver.language = "en"
+    driver.save(update_fields=["language"])
+    statement.refresh_from_db()
+    assert cii_xml(statement) == xml
+
+
+def test_a_german_credit_note_and_reverse_charge_statement_in_german(company, fleet, connector):  # noqa: F811
+    """The credit note's line names and reason (BT-22) and our reverse-charge reason (BT-22, BT-120) in German,
+    as their PDFs print them; the operator's own exemption reason would stay as typed."""
+    from django.utils import translation
+
+    from billing_app.invoicing.pdf import document_pdf
+    from billing_app.invoicing.vat_categories import REVERSE_CHARGE_REASON
+    from sessions_app.models import Company
+
+    Company.objects.filter(pk=company.pk).update(language="de", vat_treatment=Company.VatTreatment.REVERSE_CHARGE)
+    billing_run(period=date(2026, 10, 1))
+    statement = _statement(company)
+    note = credit_note_issue(invoice_id=statement.pk, amount_incl_vat=D("2.00"), reason="Dispute #12: meter fault")
+    assert (statement.language, note.language) == ("de", "de")
+    with translation.override("de"):
+        german_reason = translation.gettext(REVERSE_CHARGE_REASON)
+    assert german_reason != REVERSE_CHARGE_REASON
+    for document in (statement, note):
+        xml = cii_xml(document)
+        assert xml_check_xsd(xml, flavor="factur-x", level="en16931") and problems(xml) == [], document.number
+        tree = etree.fromstring(xml)
+        flat = " ".join(pdf_text(document_pdf(document)).split())
+        assert {reason.text for reason in tree.iterfind(".//ram:ExemptionReason", namespaces=NS)} == {german_reason}
+        assert german_reason in [content.text for content in tree.iterfind(".//ram:Content", namespaces=NS)]
+        assert german_reason in flat
+    note_tree = etree.fromstring(cii_xml(note))
+    [name] = _names(note_tree)
+    assert name == f"Gutschrift zu Rechnung {statement.number} (USt. 0 %)"
+    assert name in " ".join(pdf_text(document_pdf(note)).split())
+    assert _text(note_tree, ".//ram:IncludedNote/ram:Content") == "Grund: Reklamation #12: meter fault"
