@@ -9,6 +9,7 @@ opening a ticket, is a 400 on that field, as if it did not exist; nothing is wri
 from __future__ import annotations
 
 import django_filters
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -93,7 +94,7 @@ class TicketOpenSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if not attrs.get("session") and not attrs.get("invoice"):
-            raise serializers.ValidationError({"session": "Name the session or the invoice the ticket is about."})
+            raise serializers.ValidationError({"session": _("Name the session or the invoice the ticket is about.")})
         return attrs
 
 
@@ -151,7 +152,7 @@ class DisputeViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data = MessagePostSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if data.validated_data["internal"] and not _staff(request):
-            raise PermissionDenied("Only support staff can write internal notes.")
+            raise PermissionDenied(_("Only support staff can write internal notes."))
         message = services.message_post(ticket=ticket, author=request.user, body=data.validated_data["body"],
                                         internal=data.validated_data["internal"])
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -55,10 +56,10 @@ class StationSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         if self.instance is None and not attrs.get("password"):
-            raise serializers.ValidationError({"password": "A new station needs an OCPP password."})
+            raise serializers.ValidationError({"password": _("A new station needs an OCPP password.")})
         numbers = [c["number"] for c in attrs.get("connectors", [])]
         if len(numbers) != len(set(numbers)):
-            raise serializers.ValidationError({"connectors": "Connector numbers must be unique."})
+            raise serializers.ValidationError({"connectors": _("Connector numbers must be unique.")})
         return attrs
 
     @transaction.atomic
@@ -96,7 +97,7 @@ class StationViewSet(viewsets.ModelViewSet):
         try:
             instance.delete()
         except ProtectedError:
-            raise PermissionDenied("This station has sessions; it can be taken out of service, not deleted.") \
+            raise PermissionDenied(_("This station has sessions; it can be taken out of service, not deleted.")) \
                 from None
 
 
@@ -121,6 +122,6 @@ class IdTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def block(self, request, pk=None):
         token = self.get_object()
         if request.user.is_support:
-            raise PermissionDenied("Support staff cannot block tokens.")
+            raise PermissionDenied(_("Support staff cannot block tokens."))
         token = token_block(token_id=token.pk, by=request.user)
         return Response(IdTokenSerializer(token).data, status=status.HTTP_200_OK)

@@ -10,6 +10,7 @@ import django_filters
 from rest_framework import serializers, viewsets
 
 from billing_app.models import Payment, Refund
+from billing_app.payments.messages import failure_text
 from evbilling.api_conventions import IdFilter
 from sessions_app.selectors import visible_to
 
@@ -19,13 +20,18 @@ class RefundSerializer(serializers.ModelSerializer):
         model = Refund
         fields = ["id", "amount", "status", "reason", "failure_message", "created_at"]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["failure_message"] = failure_text(data["failure_message"])
+        return data
+
 
 class PaymentSerializer(serializers.ModelSerializer):
     invoice = serializers.IntegerField(source="invoice_id", read_only=True, allow_null=True,
                                        help_text="the invoice this payment settles, if any")
     amount_held = serializers.DecimalField(source="amount_authorized", max_digits=14, decimal_places=2,
                                            read_only=True, help_text="what the card issuer authorized")
-    failure_reason = serializers.CharField(source="failure_message", read_only=True)
+    failure_reason = serializers.SerializerMethodField(help_text="why it failed, in the reader's language")
     refunds = RefundSerializer(many=True, read_only=True)
 
     class Meta:
@@ -33,6 +39,9 @@ class PaymentSerializer(serializers.ModelSerializer):
         fields = ["id", "session", "invoice", "kind", "status", "currency", "amount_requested", "amount_held",
                   "amount_captured", "amount_refunded", "amount_due", "failure_code", "failure_reason",
                   "dispute_status", "created_at", "authorized_at", "settled_at", "refunds"]
+
+    def get_failure_reason(self, payment) -> str:
+        return failure_text(payment.failure_message)
 
 
 class PaymentFilter(django_filters.FilterSet):

@@ -43,7 +43,7 @@ from billing_app.models import (
     SessionCharge,
 )
 from billing_app.money import from_minor_units, quantize_money
-from billing_app.payments import stripe_client
+from billing_app.payments import messages, stripe_client
 from billing_app.payments.transitions import payment_event_record, payment_transition
 from billing_app.signals import refund_succeeded
 from billing_app.tariffs.services import tariff_for_session
@@ -145,7 +145,7 @@ def payment_hold(*, id_token: IdToken, station: ChargingStation, at: datetime,
                          note=f"hold of {amount} {currency} requested")
     if customer is None or not customer.default_payment_method_id:
         return payment_transition(payment=payment, to_status=Payment.Status.FAILED, note="no payment method",
-                                  failure_code="no_payment_method", failure_message="The driver has no card on file.")
+                                  failure_code="no_payment_method", failure_message=messages.NO_CARD)
     try:
         return payment_advance(payment_id=payment.pk)
     except (stripe_client.StripeUnavailable, stripe_client.StripeInProgress):
@@ -210,7 +210,7 @@ def _intent_record(payment: Payment, intent: dict) -> Payment:
                                   amount_authorized=payment.amount_requested, amount_captured=payment.amount_requested,
                                   authorized_at=timezone.now(), settled_at=timezone.now(), **fields)
     return payment_transition(payment=payment, to_status=Payment.Status.FAILED, note=f"PaymentIntent is {status}",
-                              failure_code=status or "unknown", failure_message=f"PaymentIntent ended as {status}",
+                              failure_code=status or "unknown", failure_message=messages.ended_as(status),
                               **fields)
 
 
@@ -248,7 +248,7 @@ def payment_advance(*, payment_id: int) -> Payment:
             if not payment.stripe_customer_id or not payment.stripe_payment_method_id:
                 return payment_transition(payment=payment, to_status=Payment.Status.FAILED,
                                           note="no payment method", failure_code="no_payment_method",
-                                          failure_message="The driver has no card on file.")
+                                          failure_message=messages.NO_CARD)
             payment = _create_intent(payment)
         if payment.status == Payment.Status.AUTHORIZED and payment.amount_due is not None:
             payment = _capture_or_cancel(payment)

@@ -1,6 +1,7 @@
 """REST API for tariffs as OCPI 2.2.1 JSON in and out (operator staff; support staff read)."""
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status, viewsets
@@ -23,7 +24,7 @@ class ExactJSONParser(JSONParser):
         try:
             return ocpi.loads(stream.read())
         except ValueError as error:
-            raise ParseError(f"JSON parse error - {error}") from None
+            raise ParseError(_("JSON parse error - %(detail)s") % {"detail": error}) from None
 
 
 class TariffSerializer(serializers.ModelSerializer):
@@ -69,9 +70,9 @@ class TariffViewSet(viewsets.ReadOnlyModelViewSet):
     def import_ocpi(self, request):
         operators = list(operators_for(request.user))
         if len(operators) != 1:
-            raise ValidationError({"operator": "Import as the staff of exactly one operator."})
+            raise ValidationError({"operator": _("Import as the staff of exactly one operator.")})
         if not isinstance(request.data, dict):
-            raise ValidationError({"non_field_errors": "Send one OCPI Tariff object."})
+            raise ValidationError({"non_field_errors": _("Send one OCPI Tariff object.")})
         try:
             tariff = tariff_import_ocpi(operator=operators[0], data=request.data)
         except TariffImportError as error:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from billing_app.models import DriverGroup, PriceComponent, Tariff, TariffAltText, TariffAssignment, TariffElement
 from billing_app.pricing import ocpi
 from billing_app.tariffs.checks import TariffWarning, tariff_checks
+from billing_app.tariffs.import_messages import currency_not_enabled, import_error_text
 from evbilling.errors import ApplicationError
 from sessions_app.models import ChargingSession, IdToken, Operator
 
@@ -133,9 +134,9 @@ def tariff_import_ocpi(*, operator: Operator, data: dict[str, Any]) -> Tariff:
     try:
         ocpi.tariff_from_ocpi(data)
     except ocpi.OcpiError as error:
-        raise TariffImportError(str(error)) from None
+        raise TariffImportError(import_error_text(str(error))) from None
     if data["currency"] not in settings.CURRENCIES:
-        raise TariffImportError(f"Currency {data['currency']} is not enabled (CURRENCIES: {settings.CURRENCIES}).")
+        raise TariffImportError(currency_not_enabled(data["currency"], settings.CURRENCIES))
 
     tariff = Tariff.objects.filter(operator=operator, ocpi_id=data["id"]).first() or Tariff(
         operator=operator, ocpi_id=data["id"]

@@ -1,0 +1,75 @@
+"""Issue 21: services' messages in the reader's language. A message stored on a row (a payment's failure) stays
+English in the database and is said in the reader's language when shown; English stays the default."""
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from billing_app.models import Payment, Tariff
+from billing_app.payments.messages import NO_CARD, ended_as, failure_text
+from billing_app.pricing.ocpi import dumps, loads
+from tests import factories
+from tests.evbilling.api_fixtures import api_for, assert_error
+
+DEMO_TARIFFS = Path(__file__).resolve().parents[2] / "billing_app" / "demo_tariffs"
+
+
+@pytest.fixture
+def no_card_payment(driver):
+    return Payment.objects.create(operator=driver.operator, driver=driver, kind=Payment.Kind.SESSION_HOLD,
+                                  status=Payment.Status.FAILED, currency="EUR", idempotency_key="svcmsg-no-card",
+                                  amount_requested=Decimal("50.00"), failure_code="no_payment_method",
+                                  failure_message=NO_CARD)
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("de", "Für den Fahrer ist keine Karte hinterlegt."), ("en", "The driver has no card on file.")])
+def test_stored_payment_failure_is_shown_in_the_drivers_language(driver, no_card_payment, language, expected):
+    driver.language = language
+    driver.save(update_fields=["language"])
+    client = Client()
+    client.force_login(driver)
+    body = client.get(f"/api/v1/payments/{no_card_payment.pk}/").json()
+    assert body["failure_reason"] == expected
+    no_card_payment.refresh_from_db()
+    assert no_card_payment.failure_message == "The driver has no card on file."
+
+
+def test_stored_payment_failure_sentences_read_back():
+    with translation.override("de"):
+        assert failure_text(ended_as("canceled")) == "PaymentIntent endete als canceled"
+        assert failure_text("Your card was declined.") == "Ihre Karte wurde abgelehnt."
+        assert failure_text("Something Stripe said.") == "Something Stripe said."
+    assert failure_text(ended_as("canceled")) == "PaymentIntent ended as canceled"
+
+
+def _bad_tariff_upload():
+    data = loads((DEMO_TARIFFS / "voltara-standard.json").read_text())
+    data["elements"][0]["restrictions"] = {"start_time": "25:00"}
+    return SimpleUploadedFile("t.json", dumps(data).encode())
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("de", "elements[0].restrictions.start_time: '25:00' ist keine Uhrzeit im Format HH:MM"),
+    ("en", "elements[0].restrictions.start_time: '25:00' is not HH:MM")])
+def test_tariff_import_error_in_the_admin_speaks_the_staffs_language(client, operator, language, expected):
+    client.force_login(factories.OperatorStaffFactory(operator=operator, language=language))
+    response = client.post(reverse("admin:billing_app_tariff_import"),
+                           {"operator": operator.pk, "file": _bad_tariff_upload()})
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"] == [expected]
+    assert not Tariff.objects.exists()
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("de", "Nennen Sie den Ladevorgang oder die Rechnung, um die es im Ticket geht."),
+    ("en", "Name the session or the invoice the ticket is about.")])
+def test_serializer_refusal_follows_accept_language(driver, language, expected):
+    response = api_for(driver).post("/api/v1/disputes/", {"reason": "wrong_amount", "description": "x"},
+                                    format="json", HTTP_ACCEPT_LANGUAGE=language)
+    error = assert_error(response, 400, field="session")
+    assert error["fields"]["session"] == [expected]
