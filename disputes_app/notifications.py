@@ -1,15 +1,17 @@
 """Emails about tickets, sent after the transaction that caused them commits (never for a rolled-back
-change). Bodies are templates/emails/dispute_*.txt; a failing mail server never fails the operation."""
+change). Bodies are templates/emails/dispute_*.txt; a failing mail server never fails the operation.
+Each reader gets their own message in their language (`evbilling.mail`): the driver in the one on their
+account, each staff member in theirs, the operator's own address in the default one."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 
+from evbilling.mail import messages_in_languages, reader_languages, send_messages
 from sessions_app.selectors import operator_time_zone
 
 from . import selectors
@@ -17,18 +19,20 @@ from .models import DisputeTicket, TicketMessage
 from .subjects import subject_text
 
 
-def _send_on_commit(*, subject, template: str, context: dict, recipients: list[str], language: str = "") -> None:
-    """Render in the ticket operator's time zone (named in the text as `zone`) and, for the driver, in the
-    language on their account (`subject` may be a callable, rendered in that language too)."""
+def _send_on_commit(*, subject, template: str, context: dict, recipients: list[str]) -> None:
+    """Render in the ticket operator's time zone (named in the text as `zone`) and in each reader's language
+    (the one on their account), once per language; `subject` is a callable."""
     if not recipients:
         return
     zone = operator_time_zone(context["ticket"].operator_id)
-    with timezone.override(zone), translation.override(language or settings.LANGUAGE_CODE):
-        body = render_to_string(template, {**context, "zone": str(zone)})
-        subject = subject() if callable(subject) else subject
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients), robust=True
-    )
+    readers = reader_languages(recipients)
+
+    def render() -> tuple[str, str]:
+        return subject(), render_to_string(template, {**context, "zone": str(zone)})
+
+    with timezone.override(zone):
+        messages = messages_in_languages(readers=readers, render=render)
+    transaction.on_commit(lambda: send_messages(messages), robust=True)
 
 
 def _links(ticket: DisputeTicket) -> dict[str, str]:
@@ -52,7 +56,6 @@ def message_posted(message: TicketMessage) -> None:
         template="emails/dispute_message.txt",
         context={"ticket": ticket, "message": message, "to_driver": message.from_staff, **_links(ticket)},
         recipients=recipients,
-        language=ticket.driver.language if message.from_staff and ticket.driver_id else "",
     )
 
 
@@ -65,16 +68,21 @@ def ticket_resolved(ticket: DisputeTicket) -> None:
         template="emails/dispute_outcome.txt",
         context={"ticket": ticket, "reopen_days": settings.DISPUTE_REOPEN_DAYS, **_links(ticket)},
         recipients=[ticket.driver.email],
-        language=ticket.driver.language,
     )
 
 
+BREACH_NAMES = {"first response": pgettext_lazy("SLA breach", "first response"),
+                 "resolution": pgettext_lazy("SLA breach", "resolution")}
+
+
 def ticket_escalated(ticket: DisputeTicket, *, breaches: list[str]) -> None:
+    """`breaches` are the SLA checks' English keys; each reader sees them in their language."""
+    names = [BREACH_NAMES.get(breach, breach) for breach in breaches]
     _send_on_commit(
         subject=lambda: f"[Ticket #{ticket.pk}] " + gettext("SLA breached: %(missed)s") % {
-            "missed": ", ".join(breaches)},
+            "missed": ", ".join(str(name) for name in names)},
         template="emails/dispute_escalation.txt",
-        context={"ticket": ticket, "breaches": breaches, **_links(ticket)},
+        context={"ticket": ticket, "breaches": lambda: [str(name) for name in names], **_links(ticket)},
         recipients=selectors.escalation_recipients(ticket),
     )
 

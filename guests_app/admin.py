@@ -1,6 +1,7 @@
 """Guest sessions in the admin (read-only: they are made by guests, changed by the flow), and the QR codes
 operators print: a PNG or SVG per connector and a printable sheet per location, scoped like every admin
-page (another operator's connector or location is a 404)."""
+page (another operator's connector or location is a 404). The sheet speaks the staff member's language; its
+stickers the language of the location's country (`country_language`), since drivers read them at the charger."""
 from __future__ import annotations
 
 from django.contrib import admin
@@ -11,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from evbilling.languages import country_language
 from guests_app.models import GuestSession
 from guests_app.qr import connector_path, qr_png, qr_svg
 from sessions_app.admin_scope import OperatorScopedAdmin
@@ -83,5 +85,6 @@ class GuestSessionAdmin(OperatorScopedAdmin):
         codes = [{"connector": c, "url": request.build_absolute_uri(connector_path(c)),
                   "svg": mark_safe(qr_svg(request.build_absolute_uri(connector_path(c)), inline=True))}  # noqa: S308 - segno's own SVG
                  for c in connectors]
-        return render(request, "admin/guests/qr_sheet.html", {"location": location, "codes": codes,
-                                                             **self.admin_site.each_context(request)})
+        return render(request, "admin/guests/qr_sheet.html", {
+            "location": location, "codes": codes, "sticker_language": country_language(location.country),
+            **self.admin_site.each_context(request)})

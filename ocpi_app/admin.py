@@ -51,7 +51,7 @@ class PartnerForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         if bool(data.get("register_url")) != bool(data.get("register_token_a")):
-            raise forms.ValidationError("Give both the versions URL and the token A, or neither.")
+            raise forms.ValidationError(_("Give both the versions URL and the token A, or neither."))
         return data
 
 

@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import Operator
 
-party_id_validator = RegexValidator(r"^[A-Z0-9]{3}$", "Three capital letters or digits (ISO 15118), e.g. VOL.")
-ocpi_country_validator = RegexValidator(r"^[A-Z]{2}$", "The ISO 3166-1 alpha-2 code, e.g. DE.")
+party_id_validator = RegexValidator(r"^[A-Z0-9]{3}$", _("Three capital letters or digits (ISO 15118), e.g. VOL."))
+ocpi_country_validator = RegexValidator(r"^[A-Z]{2}$", _("The ISO 3166-1 alpha-2 code, e.g. DE."))
 
 
 class CpoParty(models.Model):

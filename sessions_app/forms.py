@@ -25,7 +25,7 @@ class ChargingStationForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if not self.instance.password_hash and not cleaned.get("password"):
-            self.add_error("password", "A new station needs an OCPP password.")
+            self.add_error("password", _("A new station needs an OCPP password."))
         return cleaned
 
     def save(self, commit=True):

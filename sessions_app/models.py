@@ -21,10 +21,10 @@ from django.utils.translation import gettext_lazy as _
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin).")
+        raise ValidationError(_("%(value)r is not an IANA time zone (e.g. Europe/Berlin).") % {"value": value})
 
 
-country_code_validator = RegexValidator(r"^[A-Z]{2}$", "Use the ISO 3166-1 alpha-2 code, e.g. DE.")
+country_code_validator = RegexValidator(r"^[A-Z]{2}$", _("Use the ISO 3166-1 alpha-2 code, e.g. DE."))
 CURRENCY_CHOICES = [(code, code) for code in settings.CURRENCIES]
 
 
@@ -42,7 +42,7 @@ class Operator(models.Model):
     invoice_prefix = models.CharField(
         _("invoice prefix"), max_length=12,
         unique=True,
-        validators=[RegexValidator(r"^[A-Z0-9]{2,12}$", "2-12 capital letters or digits.")],
+        validators=[RegexValidator(r"^[A-Z0-9]{2,12}$", _("2-12 capital letters or digits."))],
     )
     email = models.EmailField(_("email"), blank=True)
     postal_code = models.CharField(_("postal code"), max_length=20, blank=True,
@@ -75,7 +75,7 @@ class Operator(models.Model):
             from stdnum import iban
 
             if not iban.is_valid(self.iban):
-                raise ValidationError({"iban": "This is not a valid IBAN."})
+                raise ValidationError({"iban": _("This is not a valid IBAN.")})
             self.iban = iban.compact(self.iban)
 
     def xrechnung_missing(self) -> list[str]:
@@ -245,19 +245,20 @@ class Company(models.Model):
             from .leitweg_ids import leitweg_id_clean
 
             if not self.buyer_reference:
-                raise ValidationError({"buyer_reference": "XRechnung needs the buyer's Leitweg-ID here."})
+                raise ValidationError({"buyer_reference": _("XRechnung needs the buyer's Leitweg-ID here.")})
             try:
                 self.buyer_reference = leitweg_id_clean(self.buyer_reference)
             except ValidationError as error:
                 raise ValidationError({"buyer_reference": error.messages}) from None
             missing = self.operator_id and self.operator.xrechnung_missing()
             if missing:
-                raise ValidationError({"invoice_format": f"XRechnung needs the operator's {', '.join(missing)}."})
+                raise ValidationError({"invoice_format": _("XRechnung needs the operator's %(fields)s.") % {
+                    "fields": ", ".join(missing)}})
         if self.vat_treatment == self.VatTreatment.REVERSE_CHARGE:
             if not self.vat_id:
-                raise ValidationError({"vat_id": "Reverse charge needs the buyer's VAT id on every invoice."})
+                raise ValidationError({"vat_id": _("Reverse charge needs the buyer's VAT id on every invoice.")})
             if self.operator_id and not self.operator.vat_id:
-                raise ValidationError({"vat_treatment": "Reverse charge needs the operator's own VAT id."})
+                raise ValidationError({"vat_treatment": _("Reverse charge needs the operator's own VAT id.")})
         if self.vat_exemption_code:
             from .vat_ids import vatex_code_clean
 
@@ -267,8 +268,8 @@ class Company(models.Model):
                 raise ValidationError({"vat_exemption_code": error.messages}) from None
         if self.vat_treatment == self.VatTreatment.EXEMPT and not (self.vat_exemption_reason or
                                                                    self.vat_exemption_code):
-            raise ValidationError({"vat_exemption_reason": "An exempt buyer's invoices must state why (a reason "
-                                                           "or a VATEX code)."})
+            raise ValidationError({"vat_exemption_reason": _("An exempt buyer's invoices must state why (a reason "
+                                                             "or a VATEX code).")})
 
 
 class Location(models.Model):
@@ -327,7 +328,7 @@ class ChargingStation(models.Model):
         _("OCPP identity"),
         max_length=48,
         unique=True,
-        validators=[RegexValidator(r"^[A-Za-z0-9._-]+$", "Letters, digits, dot, dash and underscore.")],
+        validators=[RegexValidator(r"^[A-Za-z0-9._-]+$", _("Letters, digits, dot, dash and underscore."))],
     )
     vendor = models.CharField(_("vendor"), max_length=50, blank=True)
     model = models.CharField(_("model"), max_length=50, blank=True)
@@ -435,7 +436,7 @@ class IdToken(models.Model):
     uid = models.CharField(
         _("UID"),
         max_length=36,
-        validators=[RegexValidator(r"^[A-Za-z0-9-]+$", "Letters, digits and dashes only.")],
+        validators=[RegexValidator(r"^[A-Za-z0-9-]+$", _("Letters, digits and dashes only."))],
     )
     type = models.CharField(_("type"), max_length=10, choices=Type.choices, default=Type.RFID)
     driver = models.ForeignKey(User, verbose_name=_("driver"), on_delete=models.PROTECT, related_name="id_tokens")
@@ -477,9 +478,9 @@ class IdToken(models.Model):
     def clean(self):
         super().clean()
         if self.charging == self.Charging.BUSINESS and self.company_id is None:
-            raise ValidationError({"charging": "Only a company's card can be charged to a company."})
+            raise ValidationError({"charging": _("Only a company's card can be charged to a company.")})
         if self.company_id and self.driver_id and self.driver.company_id != self.company_id:
-            raise ValidationError({"driver": "A company's card belongs to one of its member drivers."})
+            raise ValidationError({"driver": _("A company's card belongs to one of its member drivers.")})
 
     @property
     def is_business(self) -> bool:

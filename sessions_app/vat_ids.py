@@ -64,6 +64,7 @@ def vatex_code_clean(value: str) -> str:
     code = (value or "").strip().upper()
     if code and code not in vatex_codes():
         near = sorted(c for c in vatex_codes() if c.startswith(code.rsplit("-", 1)[0]))[:6]
-        raise ValidationError(f"{code} is not a VATEX code EN 16931 knows" +
-                              (f" (perhaps {', '.join(near)})." if near else " (e.g. VATEX-EU-151-1A)."))
+        raise ValidationError(_("%(code)s is not a VATEX code EN 16931 knows (perhaps %(near)s).") % {
+            "code": code, "near": ", ".join(near)} if near else
+            _("%(code)s is not a VATEX code EN 16931 knows (e.g. VATEX-EU-151-1A).") % {"code": code})
     return code

@@ -50,17 +50,18 @@ def validate_webhook_url(url: str) -> None:
     """http(s) with a host; plain http only where WEBHOOKS_ALLOW_HTTP is on (development)."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("Enter a full http:// or https:// URL, e.g. https://helpdesk.example.com/hooks/ev.")
+        raise ValidationError(_("Enter a full http:// or https:// URL, e.g. https://helpdesk.example.com/hooks/ev."))
     if parts.scheme == "http" and not settings.WEBHOOKS_ALLOW_HTTP:
-        raise ValidationError("Webhook URLs must use https://.")
+        raise ValidationError(_("Webhook URLs must use https://."))
     if parts.username or parts.password:
-        raise ValidationError("Put no user name or password in the URL: check the signature instead.")
+        raise ValidationError(_("Put no user name or password in the URL: check the signature instead."))
 
 
 def validate_event_types(value) -> None:
     allowed = {choice for choice, _ in SUBSCRIBABLE}
     if not isinstance(value, list) or any(item not in allowed for item in value):
-        raise ValidationError(f"Event types must be a list of: {', '.join(sorted(allowed))} (empty: all of them).")
+        raise ValidationError(_("Event types must be a list of: %(types)s (empty: all of them).") % {
+            "types": ", ".join(sorted(allowed))})
 
 
 class WebhookEndpoint(models.Model):

@@ -27,7 +27,7 @@ class CorrectionForm(forms.Form):
     def clean(self):
         data = super().clean()
         if "correct" in self.data and data.get("corrected_energy_kwh") is None:
-            self.add_error("corrected_energy_kwh", "Give the energy the session really delivered.")
+            self.add_error("corrected_energy_kwh", _("Give the energy the session really delivered."))
         return data
 
 

@@ -77,13 +77,13 @@ def read_ocpi_upload(upload) -> dict:
     """An uploaded file as one OCPI Tariff object (numbers exact), or a form error saying why not (the JSON
     error's line and column); the tariff import and the what-if draft upload both read files this way."""
     if upload.size > 1_000_000:
-        raise forms.ValidationError("The file is larger than 1 MB.")
+        raise forms.ValidationError(_("The file is larger than 1 MB."))
     try:
         data = loads(upload.read())
     except ValueError as error:
-        raise forms.ValidationError(f"Not JSON: {error}") from None
+        raise forms.ValidationError(_("Not JSON: %(error)s") % {"error": error}) from None
     if not isinstance(data, dict):
-        raise forms.ValidationError("The file must hold one OCPI Tariff object.")
+        raise forms.ValidationError(_("The file must hold one OCPI Tariff object."))
     return data
 
 

@@ -64,30 +64,30 @@ class WhatIfForm(forms.Form):
         try:
             what_if.draft_from_ocpi(data)
         except what_if.WhatIfError as error:
-            raise forms.ValidationError(f"Not an OCPI 2.2.1 tariff: {error.message}") from None
+            raise forms.ValidationError(_("Not an OCPI 2.2.1 tariff: %(error)s") % {"error": error.message}) from None
         return data
 
     def clean(self):
         data = super().clean()
         tariff, upload = data.get("draft_tariff"), data.get("draft_file")
         if not self.has_error("draft_file") and (tariff is None) == (upload is None):
-            self.add_error("draft_tariff", "Choose a stored tariff or upload a file (one of the two).")
+            self.add_error("draft_tariff", _("Choose a stored tariff or upload a file (one of the two)."))
         start, end = data.get("start_date"), data.get("end_date")
         if start and end:
             if end < start:
-                self.add_error("end_date", "The end date is before the start date.")
+                self.add_error("end_date", _("The end date is before the start date."))
             elif (end - start).days >= MAX_DAYS:
-                self.add_error("end_date", f"Choose at most {MAX_DAYS} days.")
+                self.add_error("end_date", _("Choose at most %(days)s days.") % {"days": MAX_DAYS})
         operator = self.operators[0] if len(self.operators) == 1 else data.get("operator")
         if operator is None and "operator" in self.fields and not self.has_error("operator"):
-            self.add_error("operator", "Choose the operator whose sessions to compare.")
+            self.add_error("operator", _("Choose the operator whose sessions to compare."))
         data["operator"] = operator
         if operator is not None:
             for name in ("draft_tariff", "compared_tariff"):
                 if data.get(name) is not None and data[name].operator_id != operator.pk:
-                    self.add_error(name, "This tariff belongs to another operator.")
+                    self.add_error(name, _("This tariff belongs to another operator."))
             if any(loc.operator_id != operator.pk for loc in data.get("locations") or ()):
-                self.add_error("locations", "Choose locations of the operator only.")
+                self.add_error("locations", _("Choose locations of the operator only."))
         return data
 
     def start_kwargs(self) -> dict:

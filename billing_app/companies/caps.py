@@ -5,7 +5,8 @@ sessions' charges incl. VAT started in that month. Settlement checks the cap as 
 (`card_cap_check`, same transaction): reaching it writes one `CardCapNotice` per card and month (unique) and
 queues its e-mail to the company after the commit; from then on the card is refused at chargers
 (`card_cap_standing`, asked by the authorization payment hook) until the month ends. The session that crosses
-the cap is billed in full: it ran before anyone knew its price.
+the cap is billed in full: it ran before anyone knew its price. Each reader gets the e-mail in their language
+(`evbilling.mail`): the billing address in the company's, managers and the driver in their accounts'.
 """
 from __future__ import annotations
 
@@ -15,16 +16,15 @@ from decimal import Decimal
 
 from babel.dates import format_date
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import OperationalError, transaction
 from django.db.models import Sum
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from billing_app.models import CardCapNotice, SessionCharge
 from billing_app.money import format_money, quantize_money
 from evbilling.languages import babel_locale
+from evbilling.mail import reader_languages, send_in_languages
 from evbilling.on_commit import after_commit
 from sessions_app.models import ChargingSession, IdToken, User
 from sessions_app.selectors import operator_time_zone
@@ -79,22 +79,25 @@ def card_cap_check(*, session: ChargingSession) -> CardCapNotice | None:
     return notice
 
 
-def _recipients(token: IdToken) -> list[str]:
+def _readers(token: IdToken) -> dict[str, str]:
+    """address -> language: the company's billing address, its active fleet managers, the card's driver."""
     company = token.company
     managers = User.objects.filter(company=company, role=User.Role.FLEET_MANAGER, is_active=True).exclude(email="")
     addresses = [company.billing_email, *managers.values_list("email", flat=True), token.driver.email]
-    return list(dict.fromkeys(a for a in addresses if a))
+    return reader_languages(addresses, known={company.billing_email: company.language})
 
 
 def card_cap_notice_send(*, notice_id: int) -> bool:
-    """E-mail the notice to the company's billing address, its fleet managers and the card's driver, once."""
+    """E-mail the notice to the company's billing address, its fleet managers and the card's driver, once
+    (one message each, in their language)."""
     with transaction.atomic():
         notice = (CardCapNotice.objects.select_for_update(of=("self",))
                   .select_related("id_token__company", "id_token__driver").get(pk=notice_id))
         if notice.emailed_at is not None:
             return False
         token = notice.id_token
-        with translation.override(settings.LANGUAGE_CODE):  # several readers: the site's default language
+
+        def render() -> tuple[str, str]:
             words = {"card": token.uid + (f" ({token.licence_plate})" if token.licence_plate else ""),
                      "company": token.company.legal_name, "cost_centre": token.cost_centre or "-",
                      "spent": format_money(notice.spent, notice.currency),
@@ -104,8 +107,9 @@ def card_cap_notice_send(*, notice_id: int) -> bool:
                            "business charging in %(month)s, reaching its monthly cap of %(cap)s.\n\nChargers refuse "
                            "it until the month ends. A fleet manager can raise or remove the cap in the fleet "
                            "portal.\n") % words
-            subject = gettext("Card %(card)s reached its monthly spending cap") % {"card": token.uid}
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, _recipients(token))
+            return gettext("Card %(card)s reached its monthly spending cap") % {"card": token.uid}, body
+
+        send_in_languages(readers=_readers(token), render=render)
         notice.emailed_at = timezone.now()
         notice.save(update_fields=["emailed_at"])
     return True

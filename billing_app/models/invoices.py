@@ -79,8 +79,9 @@ class FrozenOnceIssuedMixin:
         if loaded and loaded.get("state") != self.DRAFT:
             changed = [name for name in self.FROZEN_FIELDS if name in loaded and getattr(self, name) != loaded[name]]
             if changed:
-                raise ValidationError(f"{self} is issued and cannot change ({', '.join(changed)}): "
-                                      "correct it with a credit note.")
+                raise ValidationError(_("%(document)s is issued and cannot change (%(fields)s): "
+                                        "correct it with a credit note.") % {
+                    "document": self, "fields": ", ".join(changed)})
         super().save(*args, **kwargs)
         self._loaded = {name: getattr(self, name) for name in (*self.FROZEN_FIELDS, "state")}
 
@@ -227,12 +228,12 @@ class InvoiceLine(models.Model):
 
     def save(self, *args, **kwargs):
         if self.invoice.is_issued:
-            raise ValidationError(f"{self.invoice} is issued: its lines cannot change.")
+            raise ValidationError(_("%(invoice)s is issued: its lines cannot change.") % {"invoice": self.invoice})
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         if self.invoice.is_issued:
-            raise ValidationError(f"{self.invoice} is issued: its lines cannot change.")
+            raise ValidationError(_("%(invoice)s is issued: its lines cannot change.") % {"invoice": self.invoice})
         return super().delete(*args, **kwargs)
 
 
@@ -265,12 +266,12 @@ class InvoiceVatSubtotal(models.Model):
 
     def save(self, *args, **kwargs):
         if self.invoice.is_issued:
-            raise ValidationError(f"{self.invoice} is issued: its VAT cannot change.")
+            raise ValidationError(_("%(invoice)s is issued: its VAT cannot change.") % {"invoice": self.invoice})
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         if self.invoice.is_issued:
-            raise ValidationError(f"{self.invoice} is issued: its VAT cannot change.")
+            raise ValidationError(_("%(invoice)s is issued: its VAT cannot change.") % {"invoice": self.invoice})
         return super().delete(*args, **kwargs)
 
     @property
@@ -301,7 +302,8 @@ class InvoiceAttachment(models.Model):
 
     def save(self, *args, **kwargs):
         if self.pk and self.invoice.is_issued:
-            raise ValidationError(f"{self.invoice} is issued: its attachments cannot change.")
+            raise ValidationError(_("%(invoice)s is issued: its attachments cannot change.") % {
+                "invoice": self.invoice})
         super().save(*args, **kwargs)
 
 

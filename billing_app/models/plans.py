@@ -91,9 +91,9 @@ class Plan(models.Model):
 
     def clean(self):
         if self.member_tariff_id and self.operator_id and self.member_tariff.operator_id != self.operator_id:
-            raise ValidationError({"member_tariff": "Belongs to another operator."})
+            raise ValidationError({"member_tariff": _("Belongs to another operator.")})
         if self.member_tariff_id and self.member_tariff.currency != self.currency:
-            raise ValidationError({"member_tariff": "The member tariff must be in the plan's currency."})
+            raise ValidationError({"member_tariff": _("The member tariff must be in the plan's currency.")})
 
     @property
     def months(self) -> int:

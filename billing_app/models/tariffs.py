@@ -25,7 +25,7 @@ from sessions_app.models import (
 )
 
 NON_NEGATIVE = [MinValueValidator(Decimal(0))]
-HHMM = RegexValidator(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "Use a 24-hour time, HH:MM (e.g. 07:30).")
+HHMM = RegexValidator(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", _("Use a 24-hour time, HH:MM (e.g. 07:30)."))
 
 
 def _decimal(**kwargs) -> models.DecimalField:
@@ -110,14 +110,14 @@ class Tariff(models.Model):
     def clean(self):
         errors = {}
         if self.start_date_time and self.end_date_time and self.end_date_time <= self.start_date_time:
-            errors["end_date_time"] = "The end must be after the start."
+            errors["end_date_time"] = _("The end must be after the start.")
         for kind in ("excl", "incl"):
             low, high = getattr(self, f"min_price_{kind}_vat"), getattr(self, f"max_price_{kind}_vat")
             if low is not None and high is not None and high < low:
-                errors[f"max_price_{kind}_vat"] = "The max price cannot be below the min price."
+                errors[f"max_price_{kind}_vat"] = _("The max price cannot be below the min price.")
         for kind in ("min", "max"):
             if getattr(self, f"{kind}_price_incl_vat") is not None and getattr(self, f"{kind}_price_excl_vat") is None:
-                errors[f"{kind}_price_excl_vat"] = "OCPI needs the excl. VAT price whenever incl. VAT is given."
+                errors[f"{kind}_price_excl_vat"] = _("OCPI needs the excl. VAT price whenever incl. VAT is given.")
         if errors:
             raise ValidationError(errors)
 
@@ -129,7 +129,7 @@ class TariffAltText(models.Model):
 
     tariff = models.ForeignKey(Tariff, verbose_name=_("tariff"), on_delete=models.CASCADE, related_name="alt_texts")
     language = models.CharField(_("language"), max_length=2,
-                                validators=[RegexValidator(r"^[a-z]{2}$", "ISO 639-1, e.g. en.")])
+                                validators=[RegexValidator(r"^[a-z]{2}$", _("ISO 639-1, e.g. en."))])
     text = models.CharField(_("text"), max_length=512)
 
     class Meta:
@@ -191,16 +191,16 @@ class TariffElement(models.Model):
     def clean(self):
         errors = {}
         if self.start_date and self.end_date and self.end_date <= self.start_date:
-            errors["end_date"] = "The end date must be after the start date."
+            errors["end_date"] = _("The end date must be after the start date.")
         for low, high in (("min_kwh", "max_kwh"), ("min_current", "max_current"), ("min_power", "max_power"),
                           ("min_duration", "max_duration")):
             if getattr(self, low) is not None and getattr(self, high) is not None and getattr(self, high) < getattr(
                     self, low):
-                errors[high] = f"{high} cannot be below {low}."
+                errors[high] = _("%(high)s cannot be below %(low)s.") % {"high": high, "low": low}
         if self.start_time and self.end_time and self.start_time == self.end_time:
-            errors["end_time"] = "Start and end time are equal: the window would be empty."
+            errors["end_time"] = _("Start and end time are equal: the window would be empty.")
         if not isinstance(self.day_of_week, list) or any(d not in self.DAYS for d in self.day_of_week):
-            errors["day_of_week"] = f"A list of days from {', '.join(self.DAYS)}."
+            errors["day_of_week"] = _("A list of days from %(days)s.") % {"days": ", ".join(self.DAYS)}
         if errors:
             raise ValidationError(errors)
 
@@ -279,7 +279,7 @@ class TariffAssignment(models.Model):
     def clean(self):
         targets = [t for t in (self.location, self.station, self.connector) if t is not None]
         if len(targets) > 1:
-            raise ValidationError("Choose one of location, station or connector (or none for the operator default).")
+            raise ValidationError(_("Choose one of location, station or connector (or none for the operator default)."))
         if not hasattr(self, "tariff"):
             return
         operator_id = self.tariff.operator_id
@@ -289,7 +289,7 @@ class TariffAssignment(models.Model):
             "connector": self.connector.station.location.operator_id if self.connector else None,
             "driver_group": self.driver_group.operator_id if self.driver_group else None,
         }
-        errors = {f: "Belongs to another operator than the tariff." for f, o in owners.items()
+        errors = {f: _("Belongs to another operator than the tariff.") for f, o in owners.items()
                   if o is not None and o != operator_id}
         if errors:
             raise ValidationError(errors)

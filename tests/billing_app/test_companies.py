@@ -176,7 +176,9 @@ def test_business_cards_get_no_card_hold(company, fleet, connector):
 @pytest.mark.usefixtures("no_delivery")
 def test_a_card_at_its_monthly_cap_is_refused_and_the_company_told_once(
         company, fleet, connector, django_capture_on_commit_callbacks):
-    manager = factories.FleetManagerFactory(company=company, email="fm@acme.example")
+    manager = factories.FleetManagerFactory(company=company, email="fm@acme.example", language="de")
+    company.language = "de"  # the billing address reads German; the driver (no language set) the default
+    company.save(update_fields=["language"])
     card = fleet["cards"]["anna"]  # spent 4.64 + 9.28 = 13.92 in October
     IdToken.objects.filter(pk=card.pk).update(monthly_cap=D("13.92"))
     card.refresh_from_db()
@@ -187,9 +189,14 @@ def test_a_card_at_its_monthly_cap_is_refused_and_the_company_told_once(
         notice = card_cap_check(session=fleet["charges"]["anna2"].session)
         assert card_cap_check(session=fleet["charges"]["anna1"].session) == notice
     assert CardCapNotice.objects.count() == 1 and notice.spent == D("13.92") and notice.month == date(2026, 10, 1)
-    [message] = mail.outbox
-    assert set(message.to) == {company.billing_email, manager.email, fleet["drivers"][0].email}
-    assert "04BUSANNA" in message.subject and "€13.92" in message.body
+    assert sorted(m.to for m in mail.outbox) == sorted(
+        [[company.billing_email], [manager.email], [fleet["drivers"][0].email]])
+    sent = {m.to[0]: m for m in mail.outbox}
+    for german in (company.billing_email, manager.email):
+        assert sent[german].subject == "Karte 04BUSANNA hat ihr Monatslimit erreicht"
+        assert "13,92\xa0€" in sent[german].body and "Oktober 2026" in sent[german].body
+    english = sent[fleet["drivers"][0].email]
+    assert "04BUSANNA" in english.subject and "€13.92" in english.body and "October 2026" in english.body
     IdToken.objects.filter(pk=card.pk).update(monthly_cap=D("13.93"))
     card.refresh_from_db()
     assert card_cap_standing(id_token=card, at=OCT + timedelta(days=20)) is None
@@ -207,7 +214,7 @@ def test_settling_a_business_session_checks_the_cap(operator, company, connector
     charge = session_settle(session_id=session.pk)
     assert charge.total_incl_vat == D("4.64")
     assert CardCapNotice.objects.get(id_token=card).spent == D("4.64")
-    assert len(mail.outbox) == 1
+    assert sorted(m.to for m in mail.outbox) == sorted([[company.billing_email], [driver.email]])  # one each
 
 
 def test_vat_ids_are_checked_by_the_companys_country(operator):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from disputes_app import services, sla, tasks
 from disputes_app.models import DisputeTicket
 from disputes_app.selectors import support_queue
+from tests import factories
 from tests.disputes_app.conftest import OPENED, move
 
 HOUR = timedelta(hours=1)
@@ -36,8 +37,8 @@ def test_sla_check_flags_a_missed_first_response_and_escalates_once(
     assert ticket.first_response_breached and not ticket.resolution_breached
     assert ticket.escalated_at == OPENED + 25 * HOUR
     assert ticket.transitions.filter(kind="escalation").count() == 1
-    assert len(mailoutbox) == 1
-    assert support.email in mailoutbox[0].to
+    assert support.email in [m.to[0] for m in mailoutbox]  # one message per reader, each sent once
+    assert len(mailoutbox) == len({m.to[0] for m in mailoutbox})
     assert "first response" in mailoutbox[0].subject
 
 
@@ -107,3 +108,20 @@ def test_queue_filters_by_status_and_assignee(three_tickets, support):
 
 def test_queue_shows_only_supported_operators(three_tickets, other_support):
     assert list(support_queue(other_support, now=OPENED)) == []
+
+
+def test_escalation_reaches_each_reader_in_their_language(ticket, support, operator, mailoutbox,
+                                                        django_capture_on_commit_callbacks):
+    support.language = "de"
+    support.save(update_fields=["language"])
+    english = factories.SupportFactory(username="eve-support", language="en")
+    english.supported_operators.add(operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tickets_check_sla(now=OPENED + 25 * HOUR)
+    readers = [support.email, english.email] + ([operator.email] if operator.email else [])
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(readers) and all(len(m.to) == 1 for m in mailoutbox)
+    sent = {m.to[0]: m for m in mailoutbox}
+    assert sent[support.email].subject.endswith("SLA verletzt: erste Antwort")
+    assert "hat sein SLA verfehlt" in sent[support.email].body and "missed" not in sent[support.email].body
+    assert sent[english.email].subject.endswith("SLA breached: first response")
+    assert "missed its SLA: first response" in sent[english.email].body

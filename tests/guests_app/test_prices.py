@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from billing_app.models import Tariff, TariffAssignment
 from guests_app import prices
-from sessions_app.models import ChargingSession, IdToken
+from sessions_app.models import ChargingSession, IdToken, Location
 from tests import factories
 from tests.guests_app.conftest import online
 
@@ -144,3 +144,22 @@ def test_operators_get_qr_codes_of_their_own_connectors_only(client, operator, o
     assert client.get(reverse("admin:guests_qr_connector", args=[guest_connector.pk, "png"])).status_code == 404
     assert client.get(reverse("admin:guests_qr_sheet", args=[guest_connector.station.location_id])).status_code == 404
 
+
+
+def test_the_qr_sheet_speaks_the_staff_language_and_its_stickers_the_chargers_country(client, operator,
+                                                                                      guest_connector):
+    client.force_login(factories.OperatorStaffFactory(operator=operator, language="de"))
+    location = guest_connector.station.location  # in DE
+    sheet = client.get(reverse("admin:guests_qr_sheet", args=[location.pk])).content.decode()
+    assert '<html lang="de">' in sheet and '<div class="sheet" lang="de">' in sheet
+    assert f"<title>QR-Codes \u2013 {location.name}</title>" in sheet and ">drucken</a>" in sheet
+    assert "Scannen und laden \u2013 GUEST-AC-1 #1" in sheet
+    assert "bis 22,0 kW · mit Karte zahlen, ohne Konto" in sheet
+    assert not [key for key in ("QR codes", ">print<", "Scan to charge", "up to", "pay by card", "no account")
+                if key in sheet]
+
+    Location.objects.filter(pk=location.pk).update(country="GB")  # drivers in Britain read English stickers
+    sheet = client.get(reverse("admin:guests_qr_sheet", args=[location.pk])).content.decode()
+    assert '<html lang="de">' in sheet and '<div class="sheet" lang="en">' in sheet
+    assert "Die Aufkleber werden auf Englisch gedruckt" in sheet
+    assert "Scan to charge \u2013 GUEST-AC-1 #1" in sheet and "up to 22.0 kW · pay by card, no account" in sheet
