@@ -158,7 +158,8 @@ def german_receipt(media, connector, driver, django_capture_on_commit_callbacks)
 
 def test_a_german_drivers_receipt_is_issued_in_german(german_receipt):
     assert german_receipt.language == "de"
-    text = pdf_text(invoicing.document_pdf_bytes(german_receipt))
+    # one line of words: the session heading wraps where the factories' names (longer later in the suite) push it
+    text = " ".join(pdf_text(invoicing.document_pdf_bytes(german_receipt)).split())
     for german in ("Beleg VOLT-2026-000001", "Ausstellungsdatum: ", "Zeitraum: 02.03.2026", "RECHNUNGSEMPFÄNGER",
                    "Startgebühr", "Energie", "Park- / Standzeit", "11 kWh", "4,29 €", "9,27 €", "USt. 19 %",
                    "Summe netto", "02.03.2026 10:00 bis 11:30 (Europe/Berlin)", "1 Ladevorgang", "1 Std. 30 Min.",
