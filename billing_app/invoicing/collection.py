@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from billing_app.invoicing.credit_notes import invoice_remaining
 from billing_app.invoicing.documents import invoice_mark_paid
@@ -37,6 +37,7 @@ from billing_app.payments.services import payment_advance
 from billing_app.payments.stripe_client import StripeUnavailable
 from billing_app.payments.transitions import payment_event_record
 from evbilling.errors import ApplicationError, ConflictError
+from evbilling.mail import send_in_languages
 from evbilling.on_commit import after_commit
 from sessions_app.local_time import format_local_date
 from sessions_app.selectors import operator_time_zone
@@ -201,16 +202,19 @@ def _dunning_email(collection_id: int) -> None:
     invoice, driver = collection.invoice, collection.invoice.driver
     if not driver.email:
         return
-    amount = format_money(collection.payment.amount_requested, invoice.currency)
-    if collection.status == STATUS.OVERDUE:
-        subject = f"Your charging receipt {invoice.number} is overdue"
-        body = (f"We could not charge {amount} for your charging session (receipt {invoice.number}) to your card "
-                f"({collection.failure_message}), and we will not try again. Please add a working card in the "
-                "portal (Payment methods) and contact us to settle the receipt.")
-    else:
-        retry = format_local_date(collection.next_attempt_at, operator_time_zone(invoice.operator_id))
-        subject = f"Payment for your charging receipt {invoice.number} failed"
-        body = (f"We could not charge {amount} for your charging session (receipt {invoice.number}) to your card "
-                f"({collection.failure_message}). We will try again on {retry}; you can change your card in the "
-                "portal (Payment methods) before then.")
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [driver.email])
+
+    def render() -> tuple[str, str]:
+        words = {"amount": format_money(collection.payment.amount_requested, invoice.currency),
+                 "number": invoice.number, "reason": collection.failure_message}
+        if collection.status == STATUS.OVERDUE:
+            return (gettext("Your charging receipt %(number)s is overdue") % words,
+                    gettext("We could not charge %(amount)s for your charging session (receipt %(number)s) to your "
+                            "card (%(reason)s), and we will not try again. Please add a working card in the portal "
+                            "(Payment methods) and contact us to settle the receipt.") % words)
+        words["retry"] = format_local_date(collection.next_attempt_at, operator_time_zone(invoice.operator_id))
+        return (gettext("Payment for your charging receipt %(number)s failed") % words,
+                gettext("We could not charge %(amount)s for your charging session (receipt %(number)s) to your card "
+                        "(%(reason)s). We will try again on %(retry)s; you can change your card in the portal "
+                        "(Payment methods) before then.") % words)
+
+    send_in_languages(readers={driver.email: driver.language}, render=render)

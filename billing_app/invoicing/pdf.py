@@ -37,7 +37,7 @@ from billing_app.invoicing.vat_categories import (
     document_treatment,
     vat_category,
 )
-from billing_app.models import CreditNote, Invoice
+from billing_app.models import CreditNote, Invoice, Payment
 from billing_app.money import format_money, format_percent, format_quantity, format_rate
 from evbilling.languages import babel_locale
 from sessions_app.local_time import format_local_date, format_local_time
@@ -244,6 +244,23 @@ def _vat_note(document: Invoice | CreditNote) -> str:
     return note
 
 
+def receipt_payment_note(receipt: Invoice) -> str:
+    """What the receipt says of its payment, from what was fixed when it was issued, so every re-render says the
+    same: "charged on <date>" only when the session's card payments captured before the issue instant cover it
+    (a capture is final and keeps its `settled_at`); otherwise the amount is due and the card will be charged
+    (captured later, declined and waiting for its retry, or never held)."""
+    from billing_app.invoicing.reconciliation import SESSION_KINDS  # imported late: reconciliation issues receipts
+
+    captured = list(Payment.objects.filter(session_id=receipt.session_id, kind__in=SESSION_KINDS,
+                                           status=Payment.Status.CAPTURED, settled_at__lte=receipt.issued_at)
+                    .values_list("amount_captured", "settled_at")) if receipt.session_id else []
+    if captured and sum((amount for amount, _at in captured), Decimal(0)) >= receipt.total_incl_vat:
+        tz = operator_time_zone(receipt.operator_id)
+        day = format_local_date(max(at for _amount, at in captured).astimezone(tz), tz)
+        return gettext("Charged to your payment method on file on %(date)s for this session.") % {"date": day}
+    return gettext("Payment due: we will charge your payment method on file for this session.")
+
+
 def document_context(document: Invoice | CreditNote) -> dict:
     currency = document.currency
     lines = list(document.lines.all())
@@ -264,6 +281,8 @@ def document_context(document: Invoice | CreditNote) -> dict:
         "title": title,
         "is_credit_note": isinstance(document, CreditNote),
         "reason": credit_reason(document.reason) if isinstance(document, CreditNote) else "",
+        "payment_note": receipt_payment_note(document) if getattr(document, "kind", "") == Invoice.Kind.RECEIPT
+        else "",
         "seller": document.seller,
         "buyer": document.buyer,
         "issue_date": issued_local.date(),

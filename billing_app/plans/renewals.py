@@ -6,19 +6,22 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing_app.invoicing.documents import Draft, invoice_mark_paid, issue_drafts
 from billing_app.models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
+from billing_app.money import format_money
 from billing_app.payments import services as payments
 from billing_app.payments.stripe_client import StripeInProgress, StripeUnavailable
 from billing_app.plans.periods import PlanError, _account, _end, _fall_back_to_payg, local_today, period_open
 from billing_app.plans.statements import plan_fee_line
 from evbilling.errors import ConflictError
+from evbilling.mail import send_in_languages
 from evbilling.on_commit import after_commit
+from sessions_app.local_time import format_local_date
+from sessions_app.selectors import operator_time_zone
 
 logger = logging.getLogger(__name__)
 
@@ -243,14 +246,17 @@ def _dunning_email(period_id: int, event: str) -> None:
     driver = period.subscription.driver
     if not driver.email:
         return
-    amount = f"{period.fee_incl_vat} {period.currency}"
-    if event == "suspended":
-        subject = f"Your {period.plan.name} plan is suspended"
-        body = (f"We could not charge {amount} for your {period.plan.name} plan. The plan is suspended and your "
-                "sessions are charged pay-as-you-go. Pay from the portal (Plan page) to reactivate it.")
-    else:
-        subject = f"Payment for your {period.plan.name} plan failed"
-        retry = timezone.localtime(period.next_attempt_at).strftime("%Y-%m-%d")
-        body = (f"We could not charge {amount} for your {period.plan.name} plan ({period.failure_message}). "
-                f"We will try again on {retry}; you can also pay now from the portal (Plan page).")
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [driver.email])
+
+    def render() -> tuple[str, str]:
+        words = {"amount": format_money(period.fee_incl_vat, period.currency), "plan": period.plan.name,
+                 "reason": period.failure_message}
+        if event == "suspended":
+            return (_("Your %(plan)s plan is suspended") % words,
+                    _("We could not charge %(amount)s for your %(plan)s plan. The plan is suspended and your sessions "
+                      "are charged pay-as-you-go. Pay from the portal (Plan page) to reactivate it.") % words)
+        words["retry"] = format_local_date(period.next_attempt_at, operator_time_zone(period.plan.operator_id))
+        return (_("Payment for your %(plan)s plan failed") % words,
+                _("We could not charge %(amount)s for your %(plan)s plan (%(reason)s). We will try again on "
+                  "%(retry)s; you can also pay now from the portal (Plan page).") % words)
+
+    send_in_languages(readers={driver.email: driver.language}, render=render)

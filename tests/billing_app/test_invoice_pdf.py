@@ -164,7 +164,7 @@ def test_a_german_drivers_receipt_is_issued_in_german(german_receipt):
                    "Startgebühr", "Energie", "Park- / Standzeit", "11 kWh", "4,29 €", "9,27 €", "USt. 19 %",
                    "Summe netto", "02.03.2026 10:00 bis 11:30 (Europe/Berlin)", "1 Ladevorgang", "1 Std. 30 Min.",
                    "BEMESSUNGSGRUNDLAGE", "Seite 1 von 1",
-                   "Für diesen Ladevorgang von Ihrem hinterlegten Zahlungsmittel eingezogen."):
+                   "Zahlung fällig: Wir belasten Ihr hinterlegtes Zahlungsmittel für diesen Ladevorgang."):
         assert german in text, german
     for english in ("Receipt", "Issue date", "BILL TO", "Session fee", "Total excl. VAT", "VAT 19 %", "page 1 of",
                     "Charged to your payment method"):
@@ -235,3 +235,44 @@ def test_every_engine_label_has_its_translation():
 
     with translation.override("de"):
         assert pdf.credit_reason("Dispute #12: meter fault") == "Reklamation #12: meter fault"
+
+
+# --- What a receipt says of its payment: only what was fixed at issue ---------------------------------------
+
+def _card_payment(charge, status, *, settled_at=None, key="hold"):
+    from billing_app.models import Payment
+
+    captured = charge.total_incl_vat if status == Payment.Status.CAPTURED else D(0)
+    return Payment.objects.create(
+        operator=charge.session.operator, driver=charge.session.driver, session=charge.session,
+        kind=Payment.Kind.SESSION_HOLD, status=status, currency="EUR", amount_requested=D("30.00"),
+        amount_authorized=D("30.00") if captured else D(0), amount_captured=captured, settled_at=settled_at,
+        idempotency_key=f"test-{charge.session_id}-{key}")
+
+
+def test_a_receipt_captured_before_issue_says_charged_on_the_capture_date(connector, driver):
+    from billing_app.models import Payment
+
+    account(driver)
+    charge = charged_session(connector=connector, driver=driver, started_at=T0, energy_kwh="11")
+    _card_payment(charge, Payment.Status.CAPTURED, settled_at=T0 + timedelta(hours=1, minutes=1))
+    receipt = invoicing.receipt_issue_for_session(session_id=charge.session_id)
+    text = " ".join(pdf_text(pdf.document_pdf(receipt)).split())
+    assert "Charged to your payment method on file on 2 Mar 2026 for this session." in text
+    assert "Payment due" not in text
+
+
+def test_a_receipt_whose_card_payment_failed_says_due_and_stays_so_after_the_retry(connector, driver):
+    """The hold was declined before issue; its retry captures after: the receipt says the amount is due, before
+    the retry and after it (a re-render reads the same text)."""
+    from billing_app.models import Payment
+
+    account(driver)
+    charge = charged_session(connector=connector, driver=driver, started_at=T0, energy_kwh="11")
+    _card_payment(charge, Payment.Status.FAILED)
+    receipt = invoicing.receipt_issue_for_session(session_id=charge.session_id)
+    first = pdf_text(pdf.document_pdf(receipt))
+    assert "Payment due: we will charge your payment method on file for this session." in " ".join(first.split())
+    assert "Charged to" not in first
+    _card_payment(charge, Payment.Status.CAPTURED, settled_at=receipt.issued_at + timedelta(days=1), key="retry")
+    assert pdf_text(pdf.document_pdf(receipt)) == first

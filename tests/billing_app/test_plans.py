@@ -178,13 +178,17 @@ def test_decline_retries_after_1_3_7_days_then_suspends_and_paying_reactivates(
         period.refresh_from_db()
         assert (period.status, period.attempts) == ("failed", attempts)
     assert period.next_attempt_at == renewal + timedelta(days=7)
+    assert "We will try again on 17 Apr 2026" in mail.outbox[-1].body  # the operator's date, the reader's form
+    subscriber.language = "de"  # the driver's e-mails follow the language on their account
+    subscriber.save(update_fields=["language"])
     with django_capture_on_commit_callbacks(execute=True):
         plans.subscriptions_renew_due(now=renewal + timedelta(days=7))
     period.refresh_from_db()
     subscription.refresh_from_db()
     assert (period.attempts, period.next_attempt_at, subscription.status) == (4, None, "suspended")
     assert BillingAccount.objects.get(driver=subscriber).payment_mode == "payg"
-    assert len(mail.outbox) == 4 and "suspended" in mail.outbox[-1].subject
+    assert len(mail.outbox) == 4 and mail.outbox[-1].subject == f"Ihr Tarif {plan.name} ist ausgesetzt"
+    assert "Der Tarif ist ausgesetzt" in mail.outbox[-1].body
     assert plans.subscriptions_renew_due(now=renewal + timedelta(days=30)) == 0
     keys = set(Payment.objects.filter(driver=subscriber).values_list("idempotency_key", flat=True))
     assert len(keys) == 5  # the first period and four attempts at the second, each its own key

@@ -20,13 +20,16 @@ def _open(operator, driver, session, dispute_id="dp_123", **kwargs):
 
 def test_chargeback_opens_a_ticket_with_the_evidence_deadline(operator, driver, session, support, mailoutbox,
                                                               django_capture_on_commit_callbacks):
+    support.language = "de"
+    support.save(update_fields=["language"])
     with django_capture_on_commit_callbacks(execute=True):
         ticket = _open(operator, driver, session)
     assert (ticket.source, ticket.reason, ticket.status) == ("chargeback", "payment_problem", "open")
     assert (ticket.payment_id, ticket.evidence_due_by, ticket.chargeback_amount) == (55, DUE, Decimal("5.11"))
     assert ticket.evidence.data["session"]["id"] == session.pk
     assert ticket.messages.get(internal=True).body.startswith("Stripe chargeback dp_123")
-    assert support.email in mailoutbox[0].to
+    [to_support] = [m for m in mailoutbox if m.to == [support.email]]  # one message per reader, in theirs
+    assert to_support.subject.endswith("Rückbuchung dp_123")
 
 
 def test_chargeback_open_is_idempotent_per_stripe_dispute(operator, driver, session):
