@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from billing_app.invoicing.delivery import credit_note_pdf_render
 from billing_app.invoicing.documents import delivery_is_suppressed, reader_language
@@ -105,13 +106,15 @@ def _parts_by_net(net_by_rate: Mapping[Decimal | None, Decimal], remaining: list
         limit = by_rate.get(key)
         net = Decimal(net)
         if net != quantize_money(net, currency) or net < 0:
-            raise CreditNoteError(f"{net} is not a whole, positive amount of {currency} minor units.")
+            raise CreditNoteError(gettext("%(amount)s is not a whole, positive amount of %(currency)s minor units.") % {
+                "amount": net, "currency": currency})
         if not net:
             continue
         if limit is None or net > limit.amount_excl_vat:
             left = limit.amount_excl_vat if limit else Decimal(0)
-            raise CreditNoteError(f"{net} {currency} at {rate_label(key)} is above what remains on the invoice: "
-                                  f"{left} {currency}.")
+            raise CreditNoteError(gettext("%(amount)s %(currency)s at %(rate)s is above what remains on the invoice: "
+                                          "%(left)s %(currency)s.") % {
+                "amount": net, "currency": currency, "rate": rate_label(key), "left": left})
         vat = limit.vat_amount if net == limit.amount_excl_vat else min(
             vat_amount(net, key if key is not None else Decimal(0), currency), limit.vat_amount)
         parts.append((limit, net, vat))
@@ -134,35 +137,44 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
         invoice = (Invoice.objects.select_for_update(of=("self",)).select_related("operator")
                    .get(pk=invoice_id))
         if invoice.state not in (Invoice.State.ISSUED, Invoice.State.PAID):
-            raise CreditNoteError(f"{invoice} is {invoice.state}: only issued or paid invoices take credit notes.")
+            refusal = (gettext("%(invoice)s is a draft: only issued or paid invoices take credit notes.")
+                       if invoice.state == Invoice.State.DRAFT else
+                       gettext("%(invoice)s is void: only issued or paid invoices take credit notes."))
+            raise CreditNoteError(refusal % {"invoice": invoice})
         currency = invoice.currency
         remaining = invoice_remaining_by_rate(invoice)
         left = sum((r.amount_incl_vat for r in remaining), Decimal(0))
         by_net = None
         if net_by_rate is not None:
             if amount_incl_vat is not None or refund:
-                raise CreditNoteError("Credit either net amounts per rate or an amount incl. VAT, without a refund.")
+                raise CreditNoteError(gettext("Credit either net amounts per rate or an amount incl. VAT, without a "
+                                              "refund."))
             by_net = _parts_by_net(net_by_rate, remaining, currency)
             amount_incl_vat = sum((net + vat for _, net, vat in by_net), Decimal(0))
         amount = left if amount_incl_vat is None else Decimal(amount_incl_vat)
         if amount != quantize_money(amount, currency):
-            raise CreditNoteError(f"{amount} is not a whole amount of {currency} minor units.")
+            raise CreditNoteError(gettext("%(amount)s is not a whole amount of %(currency)s minor units.") % {
+                "amount": amount, "currency": currency})
         if amount <= 0:
-            raise CreditNoteError(f"Nothing to credit: {amount} {currency} (remaining {left} {currency}).")
+            raise CreditNoteError(gettext("Nothing to credit: %(amount)s %(currency)s (remaining %(left)s "
+                                          "%(currency)s).") % {"amount": amount, "currency": currency, "left": left})
         if refund:
             refundable = invoice_refundable(invoice, lock=True)
             if refundable <= 0 and invoice_card_payments(invoice).filter(
                     status=Payment.Status.CAPTURED, stripe_payment_intent_id__isnull=True).exists():
-                raise CreditNoteError(f"The card payments of {invoice} were recorded without Stripe (history such "
-                                      "as the demo's older sessions): nothing can be refunded through Stripe; "
-                                      "issue the credit note without a refund.")
+                raise CreditNoteError(gettext("The card payments of %(invoice)s were recorded without Stripe (history "
+                                              "such as the demo's older sessions): nothing can be refunded through "
+                                              "Stripe; issue the credit note without a refund.") % {"invoice": invoice})
             if refundable <= 0:
-                raise CreditNoteError(f"Nothing paid by card on {invoice} is left to refund; "
-                                      "issue the credit note without a refund.")
+                raise CreditNoteError(gettext("Nothing paid by card on %(invoice)s is left to refund; issue the credit "
+                                              "note without a refund.") % {"invoice": invoice})
             if amount > refundable:
-                raise CreditNoteError(f"At most {refundable} {currency} was captured and not yet refunded.")
+                raise CreditNoteError(gettext("At most %(amount)s %(currency)s was captured and not yet refunded.") % {
+                    "amount": refundable, "currency": currency})
         if amount > left:
-            raise CreditNoteError(f"{amount} {currency} is above what remains on {invoice}: {left} {currency}.")
+            raise CreditNoteError(gettext("%(amount)s %(currency)s is above what remains on %(invoice)s: %(left)s "
+                                          "%(currency)s.") % {
+                "amount": amount, "currency": currency, "invoice": invoice, "left": left})
         if by_net is not None:
             parts = by_net
         elif amount == left:

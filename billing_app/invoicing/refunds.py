@@ -17,8 +17,10 @@ import logging
 from decimal import Decimal
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError, transaction
 from django.db.models import Q, QuerySet, Sum
+from django.utils import translation
 
 from billing_app.models import CreditNote, Invoice, Payment, Refund
 from billing_app.payments.services import RefundError, payment_refund, refund_send
@@ -85,9 +87,10 @@ def credit_note_refund_send(*, credit_note_id: int) -> CreditNote:
         if refund is None:
             if payment.status != Payment.Status.CAPTURED or payment.refundable <= 0:
                 continue
-            try:
-                refund = payment_refund(payment=payment, amount=min(left, payment.refundable),
-                                        reason=f"Credit note {note.number}", idempotency_key=key)
+            try:  # a refusal is stored on the credit note: in the default language, whoever asked
+                with translation.override(settings.LANGUAGE_CODE):
+                    refund = payment_refund(payment=payment, amount=min(left, payment.refundable),
+                                            reason=f"Credit note {note.number}", idempotency_key=key)
             except RefundError as error:  # another refund took what it had left meanwhile, or it is not at Stripe
                 logger.warning("credit note %s: payment %s: %s", note.number, payment.pk, error)
                 refused.append(str(error))

@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from billing_app.companies.caps import card_cap_standing
 from billing_app.models import (
@@ -65,9 +66,10 @@ class RefundError(ApplicationError):
 
 #: Why a captured payment without a PaymentIntent cannot be refunded: it was recorded, not charged through
 #: Stripe (history loaded at once: the demo's older sessions, docs/payments.md "Recorded payments").
-NOT_AT_STRIPE = ("Payment {payment} was recorded without a Stripe PaymentIntent (history loaded without Stripe, "
-                 "such as the demo's older sessions): there is nothing at Stripe to refund. Give the money back "
-                 "outside evbilling and issue the credit note without a refund.")
+NOT_AT_STRIPE = gettext_noop("Payment %(payment)s was recorded without a Stripe PaymentIntent (history loaded "
+                             "without Stripe, such as the demo's older sessions): there is nothing at Stripe to "
+                             "refund. Give the money back outside evbilling and issue the credit note without a "
+                             "refund.")
 
 
 # --- Hold sizing and the authorization hook ---------------------------------------------------------
@@ -421,20 +423,23 @@ def payment_refund(*, payment: Payment, amount: Decimal, reason: str, idempotenc
     existing = Refund.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         if existing.payment_id != payment.pk:
-            raise RefundError(f"Idempotency key {idempotency_key!r} belongs to a refund of another payment.")
+            raise RefundError(gettext("Idempotency key %(key)s belongs to a refund of another payment.") % {
+                "key": repr(idempotency_key)})
         return existing
     amount = quantize_money(amount, payment.currency)
     if amount <= ZERO:
-        raise RefundError("A refund must be above zero.")
+        raise RefundError(gettext("A refund must be above zero."))
     try:
         with transaction.atomic():
             locked = Payment.objects.select_for_update().get(pk=payment.pk)
             if locked.status != Payment.Status.CAPTURED:
-                raise RefundError(f"Payment {payment.pk} is {locked.status}: nothing captured to refund.")
+                raise RefundError(gettext("Payment %(number)s is %(status)s: nothing captured to refund.") % {
+                    "number": payment.pk, "status": locked.get_status_display()})
             if not locked.stripe_payment_intent_id:
-                raise RefundError(NOT_AT_STRIPE.format(payment=payment.pk))
+                raise RefundError(gettext(NOT_AT_STRIPE) % {"payment": payment.pk})
             if amount > locked.refundable:
-                raise RefundError(f"At most {locked.refundable} {locked.currency} can be refunded.")
+                raise RefundError(gettext("At most %(amount)s %(currency)s can be refunded.") % {
+                    "amount": locked.refundable, "currency": locked.currency})
             refund = Refund.objects.create(payment=locked, amount=amount, reason=reason[:255],
                                            idempotency_key=idempotency_key)
             Payment.objects.filter(pk=locked.pk).update(amount_refunded=F("amount_refunded") + amount)
@@ -443,7 +448,7 @@ def payment_refund(*, payment: Payment, amount: Decimal, reason: str, idempotenc
     except IntegrityError:
         existing = Refund.objects.filter(idempotency_key=idempotency_key).first()
         if existing is None:
-            raise RefundError("The refund would exceed what was captured.") from None
+            raise RefundError(gettext("The refund would exceed what was captured.")) from None
         return existing
     return refund_send(refund_id=refund.pk)
 

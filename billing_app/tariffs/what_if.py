@@ -27,6 +27,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from billing_app import pricing
 from billing_app.models import SessionCharge, Tariff, WhatIfRun, WhatIfSession
@@ -34,6 +35,7 @@ from billing_app.pricing import ocpi
 from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import session_pricing_input
 from billing_app.tariffs.checks import TariffWarning, tariff_checks
+from billing_app.tariffs.import_messages import import_error_text
 from evbilling.errors import ApplicationError
 from sessions_app.models import ChargingSession, Location, Operator, User
 from sessions_app.selectors import operator_time_zone
@@ -57,7 +59,7 @@ def draft_from_ocpi(data: Any) -> pricing.Tariff:
     try:
         return ocpi.tariff_from_ocpi(data)
     except ocpi.OcpiError as error:
-        raise WhatIfError(str(error)) from None
+        raise WhatIfError(import_error_text(str(error))) from None
 
 
 def draft_warnings(run: WhatIfRun) -> list[TariffWarning]:
@@ -73,13 +75,13 @@ def what_if_create(*, operator: Operator, created_by: User | None, draft: dict[s
     parser; tariffs and locations must be the operator's (the forms scope them; this is the last word)."""
     draft_from_ocpi(draft)
     if end_date < start_date:
-        raise WhatIfError("The end date is before the start date.")
+        raise WhatIfError(gettext("The end date is before the start date."))
     locations = list(locations)
     for name, owner in [("draft_tariff", draft_tariff and draft_tariff.operator_id),
                         ("compared_tariff", compared_tariff and compared_tariff.operator_id),
                         *(("locations", loc.operator_id) for loc in locations)]:
         if owner and owner != operator.pk:
-            raise WhatIfError(f"{name}: belongs to another operator.")
+            raise WhatIfError(gettext("%(field)s: belongs to another operator.") % {"field": name})
     run = WhatIfRun.objects.create(
         operator=operator, created_by=created_by, draft_name=draft_name[:160], draft_tariff=draft_tariff,
         draft_ocpi_json=ocpi.dumps(draft), compared_tariff=compared_tariff, start_date=start_date, end_date=end_date,

@@ -19,6 +19,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from pyocmf import OCMF, PyOCMFError
 
 from evbilling.errors import ApplicationError
@@ -99,6 +100,19 @@ def meter_key_from_charger(*, station: ChargingStation, evse_number: int, public
         return None
 
 
+_NOT_EC = "Not an elliptic-curve public key (DER as hex, base64 or PEM): "
+
+
+def _key_format_text(message: str) -> str:
+    """`ocmf.decoding`'s refusal of a key (English: it also goes to the log) in the reader's language."""
+    if message == "The public key is empty.":
+        return gettext("The public key is empty.")
+    if message.startswith(_NOT_EC):
+        return gettext("Not an elliptic-curve public key (DER as hex, base64 or PEM): %(error)s") % {
+            "error": message[len(_NOT_EC):]}
+    return message
+
+
 def meter_key_check(*, station: ChargingStation, evse_number: int | None, public_key: str,
                     valid_from: datetime) -> tuple[str, str]:
     """(hex DER, curve) of a key that can be registered from `valid_from`, else MeterKeyError: the key is
@@ -106,11 +120,12 @@ def meter_key_check(*, station: ChargingStation, evse_number: int | None, public
     try:
         hex_key, curve = public_key_hex(public_key)
     except KeyFormatError as error:
-        raise MeterKeyError(str(error)) from None
+        raise MeterKeyError(_key_format_text(str(error))) from None
     current = MeterPublicKey.objects.filter(station=station, evse_number=evse_number, valid_until__isnull=True).first()
     if current is not None and current.public_key != hex_key and current.valid_from > valid_from:
-        raise MeterKeyError(f"The key in service since {current.valid_from:%Y-%m-%d %H:%M} started after "
-                            f"{valid_from:%Y-%m-%d %H:%M}: give the new meter's first day of service.")
+        raise MeterKeyError(gettext("The key in service since %(since)s started after %(from)s: give the new "
+                                    "meter's first day of service.") % {
+            "since": f"{current.valid_from:%Y-%m-%d %H:%M}", "from": f"{valid_from:%Y-%m-%d %H:%M}"})
     return hex_key, curve
 
 

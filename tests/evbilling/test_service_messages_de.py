@@ -9,11 +9,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from billing_app.invoicing import CreditNoteError, credit_note_issue
 from billing_app.models import Payment, Tariff
 from billing_app.payments.messages import NO_CARD, ended_as, failure_text
+from billing_app.payments.services import RefundError, payment_refund
 from billing_app.pricing.ocpi import dumps, loads
+from billing_app.tariffs.what_if import WhatIfError, draft_from_ocpi
+from sessions_app.services.signed_values import MeterKeyError, meter_key_check
 from tests import factories
-from tests.evbilling.api_fixtures import api_for, assert_error
+from tests.evbilling.api_fixtures import T0, api_for, assert_error, issued_receipt
 
 DEMO_TARIFFS = Path(__file__).resolve().parents[2] / "billing_app" / "demo_tariffs"
 
@@ -73,3 +77,23 @@ def test_serializer_refusal_follows_accept_language(driver, language, expected):
                                     format="json", HTTP_ACCEPT_LANGUAGE=language)
     error = assert_error(response, 400, field="session")
     assert error["fields"]["session"] == [expected]
+
+
+def test_refusals_raised_in_the_request_speak_its_language(driver, no_card_payment):
+    station = factories.ChargingStationFactory(location__operator=driver.operator)
+    with translation.override("de"):
+        with pytest.raises(MeterKeyError, match=r"^Kein öffentlicher Schlüssel einer elliptischen Kurve"):
+            meter_key_check(station=station, evse_number=1, public_key="not a key", valid_from=T0)
+        with pytest.raises(RefundError, match=r"^Eine Erstattung muss über null liegen\.$"):
+            payment_refund(payment=no_card_payment, amount=Decimal("0"), reason="x", idempotency_key="svcmsg-r")
+        with pytest.raises(WhatIfError, match=r"^elements\[0\]: unbekanntes Feld 'colour'$"):
+            draft_from_ocpi({**loads((DEMO_TARIFFS / "voltara-standard.json").read_text()),
+                             "elements": [{"colour": "red", "price_components": []}]})
+    with pytest.raises(RefundError, match=r"^A refund must be above zero\.$"):
+        payment_refund(payment=no_card_payment, amount=Decimal("0"), reason="x", idempotency_key="svcmsg-r")
+
+
+def test_credit_note_refusal_in_german(driver):
+    receipt = issued_receipt(driver)
+    with translation.override("de"), pytest.raises(CreditNoteError, match=r"übersteigt, was auf .* offen ist"):
+        credit_note_issue(invoice_id=receipt.pk, reason="x", amount_incl_vat=Decimal("1000.00"))
