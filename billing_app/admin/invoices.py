@@ -21,6 +21,7 @@ from billing_app.models import (
     InvoiceVatSubtotal,
 )
 from billing_app.money import format_money, format_percent, format_quantity, format_rate
+from billing_app.payments.messages import refund_failure_text
 from sessions_app.admin_paginator import EstimatedCountPaginator
 from sessions_app.admin_scope import ReadOnlyScopedAdmin, ScopedInline
 
@@ -210,12 +211,17 @@ class CreditNoteAdmin(_DocumentDisplayMixin, _PdfLinkMixin, ReadOnlyScopedAdmin)
     search_fields = ["number", "invoice__number"]
     list_select_related = ["invoice", "operator"]
     readonly_fields = ["pdf_link", "seller_address", "buyer_address", "total_excl_shown", "total_vat_shown",
-                       "total_shown", "refund_shown"]
+                       "total_shown", "refund_shown", "refund_failure_shown"]
     fieldsets = [
         (None, {"fields": [("number", "state"), ("operator", "invoice"), "reason", "pdf_link"]}),
         (_("Parties"), {"fields": [("seller_address", "buyer_address")]}),
         (_("Amounts"), {"fields": [("total_excl_shown", "total_vat_shown", "total_shown"),
-                                   ("refund_shown", "refund_status"), "refund_failure_message"]}),
+                                   ("refund_shown", "refund_status"), "refund_failure_shown"]}),
         (_("Dates"), {"fields": [("issued_at", "emailed_at", "created_at")]}),
     ]
     inlines = [CreditNoteLineInline]
+
+    @admin.display(description=_("refund failure message"))
+    def refund_failure_shown(self, obj):
+        """Stored in English; said in the reader's language (`payments.messages.refund_failure_text`)."""
+        return refund_failure_text(obj.refund_failure_message)

@@ -33,6 +33,7 @@ from billing_app.invoicing.documents import invoice_mark_paid
 from billing_app.invoicing.reconciliation import session_card_payments
 from billing_app.models import Invoice, Payment, PaymentCustomer, ReceiptCollection, Refund
 from billing_app.money import format_money
+from billing_app.payments.messages import failure_text
 from billing_app.payments.services import payment_advance
 from billing_app.payments.stripe_client import StripeUnavailable
 from billing_app.payments.transitions import payment_event_record
@@ -205,7 +206,7 @@ def _dunning_email(collection_id: int) -> None:
 
     def render() -> tuple[str, str]:
         words = {"amount": format_money(collection.payment.amount_requested, invoice.currency),
-                 "number": invoice.number, "reason": collection.failure_message}
+                 "number": invoice.number, "reason": failure_text(collection.failure_message)}
         if collection.status == STATUS.OVERDUE:
             return (gettext("Your charging receipt %(number)s is overdue") % words,
                     gettext("We could not charge %(amount)s for your charging session (receipt %(number)s) to your "

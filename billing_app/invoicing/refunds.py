@@ -23,6 +23,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import translation
 
 from billing_app.models import CreditNote, Invoice, Payment, Refund
+from billing_app.payments.messages import not_refunded
 from billing_app.payments.services import RefundError, payment_refund, refund_send
 from billing_app.payments.stripe_client import StripeInProgress, StripeUnavailable
 
@@ -112,9 +113,8 @@ def _refund_outcome(note: CreditNote, *, left: Decimal, refused: list[str]) -> C
         if left <= 0:
             note.refund_status, note.refund_failure_message = Status.SUCCEEDED, ""
         else:
-            reason = "; ".join(refused) or "nothing captured by card is left to refund"
             note.refund_status = Status.FAILED
-            note.refund_failure_message = f"{left} {note.currency} not refunded: {reason}"[:255]
+            note.refund_failure_message = not_refunded(left, note.currency, refused)[:255]
             logger.error("credit note %s: %s", note.number, note.refund_failure_message)
         note.save(update_fields=["refund_status", "refund_failure_message"])
     return note

@@ -36,3 +36,23 @@ def failure_text(message: str) -> str:
     if match := _ENDED.match(message or ""):
         return gettext(ENDED) % {"status": match["status"]}
     return message
+
+
+_NOT_REFUNDED = re.compile(r"^(?P<amount>\S+) (?P<currency>[A-Z]{3}) not refunded: (?P<reason>.*)$", re.S)
+NOTHING_LEFT = gettext_noop("nothing captured by card is left to refund")
+
+
+def not_refunded(amount, currency: str, reasons: list[str]) -> str:
+    """A credit note's stored refund refusal (English): what was not given back and why."""
+    return f"{amount} {currency} not refunded: {'; '.join(reasons) or NOTHING_LEFT}"
+
+
+def refund_failure_text(message: str) -> str:
+    """A credit note's stored refund refusal in the active language; each reason as `failure_text` says it."""
+    match = _NOT_REFUNDED.match(message or "")
+    if match is None:
+        return message
+    reasons = [gettext(NOTHING_LEFT) if reason == NOTHING_LEFT else failure_text(reason)
+               for reason in match["reason"].split("; ")]
+    return gettext("%(amount)s %(currency)s not refunded: %(reason)s") % {
+        "amount": match["amount"], "currency": match["currency"], "reason": "; ".join(reasons)}

@@ -14,6 +14,7 @@ from billing_app.invoicing.documents import Draft, invoice_mark_paid, issue_draf
 from billing_app.models import BillingAccount, Invoice, Payment, PaymentCustomer, Subscription, SubscriptionPeriod
 from billing_app.money import format_money
 from billing_app.payments import services as payments
+from billing_app.payments.messages import failure_text
 from billing_app.payments.stripe_client import StripeInProgress, StripeUnavailable
 from billing_app.plans.periods import PlanError, _account, _end, _fall_back_to_payg, local_today, period_open
 from billing_app.plans.statements import plan_fee_line
@@ -238,7 +239,7 @@ def subscription_pay_now(*, subscription: Subscription, payment_method_id: str =
     if period.payment_id and period.payment.status in Payment.OPEN_STATUSES:
         raise PlanPaymentInProgress(_("Your payment is under way; the plan page shows it in a moment."))
     raise PlanError(_("The payment was declined: %(reason)s.") % {
-        "reason": period.failure_message or _("try another card")})
+        "reason": failure_text(period.failure_message) or _("try another card")})
 
 
 def _dunning_email(period_id: int, event: str) -> None:
@@ -249,7 +250,7 @@ def _dunning_email(period_id: int, event: str) -> None:
 
     def render() -> tuple[str, str]:
         words = {"amount": format_money(period.fee_incl_vat, period.currency), "plan": period.plan.name,
-                 "reason": period.failure_message}
+                 "reason": failure_text(period.failure_message)}
         if event == "suspended":
             return (_("Your %(plan)s plan is suspended") % words,
                     _("We could not charge %(amount)s for your %(plan)s plan. The plan is suspended and your sessions "

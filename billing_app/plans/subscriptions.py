@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from billing_app import pricing
 from billing_app.models import BillingAccount, PaymentCustomer, Plan, Subscription, SubscriptionPeriod
+from billing_app.payments.messages import failure_text
 from billing_app.plans.periods import PlanError, _account, _end, add_months, local_today, period_open
 from billing_app.plans.reductions import PlanApplied, PlanTerms, plan_apply
 from billing_app.plans.renewals import period_charge
@@ -45,7 +46,7 @@ def plan_subscribe(*, driver: User, plan: Plan, payment_method_id: str, now: dat
     if period.status == SubscriptionPeriod.Status.FAILED:
         _end(subscription, now=now)
         raise PlanError(_("The payment was declined: %(reason)s.") % {
-            "reason": period.failure_message or _("try another card")})
+            "reason": failure_text(period.failure_message) or _("try another card")})
     subscription.refresh_from_db()
     return subscription
 

@@ -11,7 +11,7 @@ from django.utils import translation
 
 from billing_app.invoicing import CreditNoteError, credit_note_issue
 from billing_app.models import Payment, Tariff
-from billing_app.payments.messages import NO_CARD, ended_as, failure_text
+from billing_app.payments.messages import NO_CARD, ended_as, failure_text, not_refunded, refund_failure_text
 from billing_app.payments.services import RefundError, payment_refund
 from billing_app.pricing.ocpi import dumps, loads
 from billing_app.tariffs.what_if import WhatIfError, draft_from_ocpi
@@ -97,3 +97,13 @@ def test_credit_note_refusal_in_german(driver):
     receipt = issued_receipt(driver)
     with translation.override("de"), pytest.raises(CreditNoteError, match=r"übersteigt, was auf .* offen ist"):
         credit_note_issue(invoice_id=receipt.pk, reason="x", amount_incl_vat=Decimal("1000.00"))
+
+
+def test_a_credit_notes_stored_refund_refusal_is_said_in_the_readers_language():
+    stored = not_refunded(Decimal("5.00"), "EUR", ["Your card was declined."])
+    assert stored == "5.00 EUR not refunded: Your card was declined."
+    with translation.override("de"):
+        assert refund_failure_text(stored) == "5.00 EUR nicht erstattet: Ihre Karte wurde abgelehnt."
+        assert refund_failure_text(not_refunded(Decimal("1.00"), "EUR", [])) == (
+            "1.00 EUR nicht erstattet: von der Karte eingezogen ist nichts mehr zu erstatten")
+    assert refund_failure_text(stored) == stored
