@@ -17,6 +17,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from evbilling.errors import ApplicationError, NotFoundError
 from evbilling.on_commit import after_commit
@@ -117,11 +118,12 @@ def webhook_delivery_redeliver(*, delivery_id: int, user: User, now: datetime | 
         delivery = (deliveries_for(user).select_for_update(of=("self",)).filter(pk=delivery_id).first()
                     if _may_manage(user) else None)
         if delivery is None:
-            raise WebhookNotFound("No such webhook delivery.")
+            raise WebhookNotFound(gettext("No such webhook delivery."))
         if not delivery.endpoint.is_active:
-            raise WebhookError(f"{delivery.endpoint} is disabled: enable it before redelivering.")
+            raise WebhookError(gettext("%(endpoint)s is disabled: enable it before redelivering.") % {
+                "endpoint": delivery.endpoint})
         if delivery.locked_until and delivery.locked_until > now:
-            raise WebhookError("An attempt is under way; wait for its outcome.")
+            raise WebhookError(gettext("An attempt is under way; wait for its outcome."))
         delivery.status, delivery.next_attempt_at = Status.PENDING, now
         delivery.redelivery_requested_by, delivery.redelivery_requested_at = user, now
         delivery.save()
@@ -147,7 +149,8 @@ def webhook_endpoint_send_test(*, endpoint_id: int, user: User, now: datetime | 
     with transaction.atomic():
         endpoint = _endpoint_for(endpoint_id=endpoint_id, user=user)
         if not endpoint.is_active:
-            raise WebhookError(f"{endpoint} is disabled: enable it to send a test event.")
+            raise WebhookError(gettext("%(endpoint)s is disabled: enable it to send a test event.") % {
+                "endpoint": endpoint})
         event = WebhookEvent.objects.create(operator_id=endpoint.operator_id, type=EventType.TEST,
                                             payload=payloads.ping_data(endpoint))
         delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=now)

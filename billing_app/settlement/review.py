@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from billing_app.invoicing.tasks import invoice_receipt_issue
 from billing_app.models import ChargeReview, Invoice, Payment
@@ -38,9 +39,9 @@ def _held_review(*, charge_id: int, by: User) -> ChargeReview | None:
               .filter(charge_id=charge_id).first())
     allowed = operator_ids_for(by)
     if review is None or not (allowed is None or review.charge.session.operator_id in allowed):
-        raise NotFoundError("No such session held for review.")
+        raise NotFoundError(gettext("No such session held for review."))
     if by.is_support and not by.is_superuser:
-        raise ReviewError("Support staff look at held sessions; the operator's staff resolve them.")
+        raise ReviewError(gettext("Support staff look at held sessions; the operator's staff resolve them."))
     return review if review.status == ChargeReview.Status.HELD else None
 
 
@@ -71,7 +72,8 @@ def charge_review_accept(*, charge_id: int, by: User) -> ChargeReview:
         review = ChargeReview.objects.get(charge_id=charge_id)
         if review.status == ChargeReview.Status.ACCEPTED:
             return review
-        raise ConflictError(f"This session was resolved already ({review.get_status_display().lower()}).")
+        raise ConflictError(gettext("This session was resolved already (%(status)s).") % {
+            "status": review.get_status_display()})
     return _resolve(review, status=ChargeReview.Status.ACCEPTED, by=by)
 
 
@@ -79,11 +81,11 @@ def _energy(value) -> Decimal:
     try:
         energy = Decimal(str(value))
     except InvalidOperation:
-        raise ReviewError("The corrected energy must be a number of kWh.") from None
+        raise ReviewError(gettext("The corrected energy must be a number of kWh.")) from None
     if not energy.is_finite() or energy < 0:
-        raise ReviewError("The corrected energy must be zero or more kWh.")
+        raise ReviewError(gettext("The corrected energy must be zero or more kWh."))
     if energy != energy.quantize(WH):
-        raise ReviewError("The corrected energy has at most 3 decimals (Wh).")
+        raise ReviewError(gettext("The corrected energy has at most 3 decimals (Wh)."))
     return energy
 
 
@@ -92,7 +94,7 @@ def _nothing_taken(review: ChargeReview) -> None:
     captured = Payment.objects.filter(session_id=session_id, status=Payment.Status.CAPTURED).exists()
     invoiced = Invoice.objects.filter(session_id=session_id).exists() or review.charge.session.invoice_lines.exists()
     if captured or invoiced:
-        raise ConflictError("This session was charged or invoiced already: correct it with a credit note.")
+        raise ConflictError(gettext("This session was charged or invoiced already: correct it with a credit note."))
 
 
 @transaction.atomic
@@ -102,7 +104,7 @@ def charge_review_correct(*, charge_id: int, corrected_energy_kwh, by: User) -> 
     energy = _energy(corrected_energy_kwh)
     review = _held_review(charge_id=charge_id, by=by)
     if review is None:
-        raise ConflictError("This session was resolved already.")
+        raise ConflictError(gettext("This session was resolved already."))
     _nothing_taken(review)
     charge = charge_energy_correct(charge_id=charge_id, corrected_energy_kwh=energy)
     return _resolve(review, status=ChargeReview.Status.CORRECTED, by=by, corrected_energy_kwh=energy,

@@ -4,22 +4,34 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
-from billing_app.invoicing import CreditNoteError, credit_note_issue
 from billing_app.models import Payment, Tariff
 from billing_app.payments.messages import NO_CARD, ended_as, failure_text, not_refunded, refund_failure_text
 from billing_app.payments.services import RefundError, payment_refund
 from billing_app.pricing.ocpi import dumps, loads
+from billing_app.settlement.review import ReviewError, _energy, charge_review_accept
 from billing_app.tariffs.what_if import WhatIfError, draft_from_ocpi
+from evbilling.errors import NotFoundError
 from sessions_app.services.signed_values import MeterKeyError, meter_key_check
 from tests import factories
-from tests.evbilling.api_fixtures import T0, api_for, assert_error, issued_receipt
+from tests.evbilling.api_fixtures import T0, api_for, assert_error
+from webhooks_app.services import WebhookNotFound, webhook_delivery_redeliver
 
 DEMO_TARIFFS = Path(__file__).resolve().parents[2] / "billing_app" / "demo_tariffs"
+
+
+@pytest.fixture(autouse=True)
+def _viewer_left_behind():
+    """The viewer middleware activates a signed-in user's language and time zone for the thread and leaves them
+    there after the request: reset both, so later tests in the same process run as they would alone."""
+    yield
+    timezone.deactivate()
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
@@ -93,12 +105,6 @@ def test_refusals_raised_in_the_request_speak_its_language(driver, no_card_payme
         payment_refund(payment=no_card_payment, amount=Decimal("0"), reason="x", idempotency_key="svcmsg-r")
 
 
-def test_credit_note_refusal_in_german(driver):
-    receipt = issued_receipt(driver)
-    with translation.override("de"), pytest.raises(CreditNoteError, match=r"übersteigt, was auf .* offen ist"):
-        credit_note_issue(invoice_id=receipt.pk, reason="x", amount_incl_vat=Decimal("1000.00"))
-
-
 def test_a_credit_notes_stored_refund_refusal_is_said_in_the_readers_language():
     stored = not_refunded(Decimal("5.00"), "EUR", ["Your card was declined."])
     assert stored == "5.00 EUR not refunded: Your card was declined."
@@ -107,3 +113,13 @@ def test_a_credit_notes_stored_refund_refusal_is_said_in_the_readers_language():
         assert refund_failure_text(not_refunded(Decimal("1.00"), "EUR", [])) == (
             "1.00 EUR nicht erstattet: von der Karte eingezogen ist nichts mehr zu erstatten")
     assert refund_failure_text(stored) == stored
+
+
+def test_review_and_webhook_refusals_in_german(db, driver):
+    with translation.override("de"):
+        with pytest.raises(NotFoundError, match=r"^Kein solcher zur Prüfung angehaltener Ladevorgang\.$"):
+            charge_review_accept(charge_id=0, by=driver)
+        with pytest.raises(ReviewError, match=r"^Die korrigierte Energie muss eine Zahl in kWh sein\.$"):
+            _energy("viel")
+        with pytest.raises(WebhookNotFound, match=r"^Keine solche Webhook-Zustellung\.$"):
+            webhook_delivery_redeliver(delivery_id=0, user=driver)
