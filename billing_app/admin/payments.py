@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing_app.admin.display import money_column
 from billing_app.models import Payment, PaymentEvent, Refund
+from billing_app.payments.messages import failure_text
 from sessions_app.admin_scope import OperatorScopedAdmin, ScopedInline
 
 
@@ -22,8 +23,12 @@ class RefundInline(ScopedInline, admin.TabularInline):
     model = Refund
     extra = 0
     can_delete = False
-    fields = ["created_at", "amount", "reason", "status", "stripe_refund_id", "failure_message"]
+    fields = ["created_at", "amount", "reason", "status", "stripe_refund_id", "failure_shown"]
     readonly_fields = fields
+
+    @admin.display(description=_("failure message"))
+    def failure_shown(self, obj):
+        return failure_text(obj.failure_message)
     staff_may_add = False
     staff_may_delete = False
 
@@ -41,7 +46,16 @@ class PaymentAdmin(OperatorScopedAdmin):
     inlines = [PaymentEventInline, RefundInline]
     staff_may_add = False
     staff_may_delete = False
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = [*(f.name for f in Payment._meta.fields), "failure_shown"]
+
+    def get_fields(self, request, obj=None):
+        """The stored (English) failure message said in the reader's language, where the field would be."""
+        fields = [name for name in super().get_fields(request, obj) if name != "failure_shown"]
+        return ["failure_shown" if name == "failure_message" else name for name in fields]
+
+    @admin.display(description=_("failure message"))
+    def failure_shown(self, obj):
+        return failure_text(obj.failure_message)
 
     def has_change_permission(self, request, obj=None):
         return False

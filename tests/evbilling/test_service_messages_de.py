@@ -123,3 +123,10 @@ def test_review_and_webhook_refusals_in_german(db, driver):
             _energy("viel")
         with pytest.raises(WebhookNotFound, match=r"^Keine solche Webhook-Zustellung\.$"):
             webhook_delivery_redeliver(delivery_id=0, user=driver)
+
+
+def test_the_payment_admin_says_the_stored_failure_in_the_staffs_language(client, operator, no_card_payment):
+    client.force_login(factories.OperatorStaffFactory(operator=no_card_payment.operator, language="de"))
+    page = client.get(reverse("admin:billing_app_payment_change", args=[no_card_payment.pk]))
+    assert page.status_code == 200
+    assert "Für den Fahrer ist keine Karte hinterlegt." in page.content.decode()
