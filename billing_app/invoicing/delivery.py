@@ -18,6 +18,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import OperationalError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from billing_app.companies.statement import is_company_statement, session_list_csv, session_list_name
 from billing_app.invoicing import pdf
@@ -41,7 +42,7 @@ def _stored(document: Document) -> bool:
 def document_pdf_store(document: Document) -> Document:
     """Render and store the document's PDF unless it is stored already."""
     if not document.number:
-        raise InvoicingError(f"{document} is a draft: drafts have no PDF.")
+        raise InvoicingError(gettext("%(document)s is a draft: drafts have no PDF.") % {"document": document})
     if _stored(document):
         return document
     data = pdf.document_pdf(document)
@@ -124,7 +125,8 @@ def _email_once(model: type[Document], pk: int) -> bool:
         if document.emailed_at is not None:
             return False
         if not document.number:
-            raise InvoicingError(f"{document} is a draft: drafts are not sent.")
+            raise InvoicingError(gettext("%(document)s is a draft: drafts are not sent.") % {
+                "document": document})
         to = document.buyer.get("email")
         if not to:
             logger.warning("%s not emailed: the buyer has no email address", document)

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext
 
 from billing_app.invoicing.delivery import invoice_pdf_render
 from billing_app.invoicing.errors import InvoicingError
@@ -252,7 +253,7 @@ def invoice_issue(*, invoice_id: int, now: datetime | None = None) -> Invoice:
             return invoice
         lines = list(invoice.lines.all())
         if not lines:
-            raise InvoicingError(f"Draft {invoice_id} has no lines.")
+            raise InvoicingError(gettext("Draft %(number)s has no lines.") % {"number": invoice_id})
         vat_rows = _set_totals(invoice, lines)
         invoice.vat_subtotals.all().delete()
         InvoiceVatSubtotal.objects.bulk_create(vat_rows)
@@ -420,7 +421,7 @@ def statement_create(*, account_id: int, period: date, issue: bool = True,
         return existing
     account = BillingAccount.objects.select_related("operator", "driver__driver_profile", "company").get(pk=account_id)
     if account.payment_mode not in STATEMENT_MODES:
-        raise InvoicingError(f"{account} is not billed monthly.")
+        raise InvoicingError(gettext("%(account)s is not billed monthly.") % {"account": account})
     drafts = statement_drafts(operator=account.operator, period=period, accounts=[account])
     if not drafts:
         return None
@@ -449,9 +450,10 @@ def settlement_issue(*, account: BillingAccount, period: date, currency: str, li
     transaction, which should hold the partner's lock; the database allows one settlement per (account,
     month), so a concurrent second one fails."""
     if not lines:
-        raise InvoicingError("A settlement invoice needs at least one line.")
+        raise InvoicingError(gettext("A settlement invoice needs at least one line."))
     if account.company_id is None:
-        raise InvoicingError(f"{account} is not a company's account: settlements are invoiced to companies.")
+        raise InvoicingError(gettext("%(account)s is not a company's account: settlements are invoiced to "
+                                     "companies.") % {"account": account})
     period = period.replace(day=1)
     lines = lines_treated(list(lines), account.company.vat_treatment)  # e.g. an eMSP reverse-charged (§13b UStG)
     draft = Draft(Invoice(operator=account.operator, account=account, driver=None, kind=Invoice.Kind.SETTLEMENT,
@@ -467,12 +469,22 @@ def settlement_issue(*, account: BillingAccount, period: date, currency: str, li
 
 # --- After issue --------------------------------------------------------------------------------
 
+#: An invoice's state as a word in a refusal ("VOLT-2026-000001 is paid: ...").
+_STATE_WORDS = {
+    "draft": lambda: pgettext("invoice state in a sentence", "draft"),
+    "issued": lambda: pgettext("invoice state in a sentence", "issued"),
+    "paid": lambda: pgettext("invoice state in a sentence", "paid"),
+    "void": lambda: pgettext("invoice state in a sentence", "void"),
+}
+
+
 def _issued_for_update(invoice_id: int, *, to_state: str, refusal: str) -> Invoice:
     """The invoice locked for a move out of `issued`; already in `to_state` is returned as is (a repeat
     changes nothing), any other state is refused with `refusal`."""
     invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
     if invoice.state not in (to_state, Invoice.State.ISSUED):
-        raise InvoicingError(f"{invoice} is {invoice.state}: {refusal}.")
+        raise InvoicingError(gettext("%(invoice)s is %(state)s: %(refusal)s.") % {
+            "invoice": invoice, "state": _STATE_WORDS[invoice.state](), "refusal": gettext(refusal)})
     return invoice
 
 
@@ -480,7 +492,7 @@ def invoice_mark_paid(*, invoice_id: int, paid_at: datetime | None = None, refer
     """issued -> paid; marking a paid invoice paid again changes nothing."""
     with transaction.atomic():
         invoice = _issued_for_update(invoice_id, to_state=Invoice.State.PAID,
-                                     refusal="only an issued invoice can be paid")
+                                     refusal=gettext_noop("only an issued invoice can be paid"))
         if invoice.state == Invoice.State.PAID:
             return invoice
         invoice.state = Invoice.State.PAID
@@ -496,11 +508,12 @@ def invoice_void(*, invoice_id: int, reason: str, now: datetime | None = None) -
     is corrected by a credit note instead."""
     with transaction.atomic():
         invoice = _issued_for_update(invoice_id, to_state=Invoice.State.VOID,
-                                     refusal="only an issued, unpaid invoice can be voided")
+                                     refusal=gettext_noop("only an issued, unpaid invoice can be voided"))
         if invoice.state == Invoice.State.VOID:
             return invoice
         if invoice.credit_notes.exists():
-            raise InvoicingError(f"{invoice} has credit notes: credit the rest instead of voiding it.")
+            raise InvoicingError(gettext("%(invoice)s has credit notes: credit the rest instead of voiding it.") % {
+                "invoice": invoice})
         invoice.state = Invoice.State.VOID
         invoice.voided_at = now or timezone.now()
         invoice.void_reason = reason

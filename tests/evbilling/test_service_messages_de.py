@@ -2,6 +2,7 @@
 English in the database and is said in the reader's language when shown; English stays the default."""
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from billing_app.invoicing.documents import _STATE_WORDS
 from billing_app.models import Payment, Tariff
 from billing_app.payments.messages import NO_CARD, ended_as, failure_text, not_refunded, refund_failure_text
 from billing_app.payments.services import RefundError, payment_refund
@@ -130,3 +132,12 @@ def test_the_payment_admin_says_the_stored_failure_in_the_staffs_language(client
     page = client.get(reverse("admin:billing_app_payment_change", args=[no_card_payment.pk]))
     assert page.status_code == 200
     assert "Für den Fahrer ist keine Karte hinterlegt." in page.content.decode()
+
+
+def test_an_invoice_refusal_names_the_state_in_german():
+    invoice = SimpleNamespace(state="paid")
+    with translation.override("de"):
+        words = {"invoice": "VOLT-2026-000001", "state": _STATE_WORDS[invoice.state](),
+                 "refusal": translation.gettext("only an issued, unpaid invoice can be voided")}
+        assert translation.gettext("%(invoice)s is %(state)s: %(refusal)s.") % words == (
+            "VOLT-2026-000001 ist bezahlt: nur eine ausgestellte, unbezahlte Rechnung kann storniert werden.")
