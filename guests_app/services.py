@@ -480,7 +480,7 @@ def guest_receipt_find(*, by: User, number: str, email: str) -> Invoice:
                .filter(number__iexact=number.strip(), kind=Invoice.Kind.RECEIPT,
                        driver__id_tokens__type=IdToken.Type.AD_HOC).select_related("session", "operator").first())
     if receipt is None or not email.strip() or (receipt.buyer.get("email") or "").lower() != email.strip().lower():
-        raise NotFoundError("No guest receipt with this number and e-mail address.")
+        raise NotFoundError(_("No guest receipt with this number and e-mail address."))
     return receipt
 
 
