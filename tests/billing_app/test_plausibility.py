@@ -130,9 +130,10 @@ def _token(station, driver=None):
     return token
 
 
-def _session(station, token, capture, *, wh, seconds, samples=(), ref="tx-1", start=None):
+def _session(station, token, capture, *, wh, seconds, samples=(), ref="plausible-tx-1", start=None):
     """A session on the station's connector from meter 0, stopped after `seconds` at `wh`; settlement (price,
-    receipt, payment) runs on commit."""
+    receipt, payment) runs on commit. The default transaction ref is not one the factories' `tx-<n>` sequence
+    makes: a start with a ref already on the station is a replay and returns that session."""
     start = start or timezone.now() - timedelta(hours=8)
     session = session_services.session_start(connector=station.connectors.first(), id_token=token, started_at=start,
                                               meter_start_wh=Decimal(0), transaction_ref=ref)
