@@ -19,7 +19,14 @@ from django.utils import translation
 from django.utils.translation import gettext
 from lxml import etree
 
-from billing_app.invoicing.pdf import category_text, credit_reason, document_language, document_pdf, line_description
+from billing_app.invoicing.pdf import (
+    category_text,
+    credit_reason,
+    document_language,
+    document_pdf,
+    line_description,
+    receipt_charged_on,
+)
 from billing_app.invoicing.vat_categories import STANDARD, VatCategory, document_treatment, vat_category
 from billing_app.models import CreditNote, Invoice
 from evbilling.errors import NotFoundError
@@ -192,14 +199,18 @@ def _cii_xml(document: Document, *, xrechnung: bool) -> bytes:
     _payment_means(settlement, document, seller)
     for rate, taxable, vat in _vat_rows(document, lines):
         _trade_tax(settlement, vat_category(rate, buyer=buyer, only_unrated=unrated), amounts=(taxable, vat))
+    charged_at_issue = (not is_note and document.kind == Invoice.Kind.RECEIPT
+                        and receipt_charged_on(document) is not None)
     if not is_note:
         period = _el(settlement, "ram:BillingSpecifiedPeriod")
         _date(period, "ram:StartDateTime", document.period_start)
         _date(period, "ram:EndDateTime", document.period_end)
         terms = _el(settlement, "ram:SpecifiedTradePaymentTerms")
         days = int(buyer.get("payment_terms_days") or 14)
-        if document.kind == Invoice.Kind.RECEIPT:
+        if document.kind == Invoice.Kind.RECEIPT and charged_at_issue:
             _el(terms, "ram:Description", gettext("Paid by card"))
+        elif document.kind == Invoice.Kind.RECEIPT:  # as the PDF says: due, the card on file will be charged
+            _el(terms, "ram:Description", gettext("Payment due: the payment method on file will be charged"))
         else:
             _el(terms, "ram:Description", gettext("Payable within %(days)s days of the issue date") % {"days": days})
             _date(terms, "ram:DueDateDateTime", issued + timedelta(days=days))
@@ -208,7 +219,9 @@ def _cii_xml(document: Document, *, xrechnung: bool) -> bytes:
     _el(sums, "ram:TaxBasisTotalAmount", _amount(document.total_excl_vat))
     _el(sums, "ram:TaxTotalAmount", _amount(document.total_vat), currencyID=document.currency)
     _el(sums, "ram:GrandTotalAmount", _amount(document.total_incl_vat))
-    paid = not is_note and document.state == Invoice.State.PAID
+    # a receipt states what was fixed at its issue (as its PDF does); other invoices their state when written
+    paid = charged_at_issue if not is_note and document.kind == Invoice.Kind.RECEIPT else (
+        not is_note and document.state == Invoice.State.PAID)
     if paid:
         _el(sums, "ram:TotalPrepaidAmount", _amount(document.total_incl_vat))
     _el(sums, "ram:DuePayableAmount", _amount(Decimal(0) if paid else document.total_incl_vat))

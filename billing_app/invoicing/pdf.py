@@ -244,20 +244,29 @@ def _vat_note(document: Invoice | CreditNote) -> str:
     return note
 
 
-def receipt_payment_note(receipt: Invoice) -> str:
-    """What the receipt says of its payment, from what was fixed when it was issued, so every re-render says the
-    same: "charged on <date>" only when the session's card payments captured before the issue instant cover it
-    (a capture is final and keeps its `settled_at`); otherwise the amount is due and the card will be charged
-    (captured later, declined and waiting for its retry, or never held)."""
+def receipt_charged_on(receipt: Invoice):
+    """When the session's card payments captured before the receipt's issue instant came to cover it (the last
+    such capture), or None: fixed at issue (a capture is final and keeps its `settled_at`), so every render of the
+    receipt and its e-invoice says the same; a capture after issue (a declined card's retry) does not count."""
     from billing_app.invoicing.reconciliation import SESSION_KINDS  # imported late: reconciliation issues receipts
 
     captured = list(Payment.objects.filter(session_id=receipt.session_id, kind__in=SESSION_KINDS,
                                            status=Payment.Status.CAPTURED, settled_at__lte=receipt.issued_at)
                     .values_list("amount_captured", "settled_at")) if receipt.session_id else []
     if captured and sum((amount for amount, _at in captured), Decimal(0)) >= receipt.total_incl_vat:
+        return max(at for _amount, at in captured)
+    return None
+
+
+def receipt_payment_note(receipt: Invoice) -> str:
+    """What the receipt says of its payment: "charged on <date>" when `receipt_charged_on` finds it covered at
+    issue; otherwise the amount is due and the card will be charged (captured later, declined and waiting for
+    its retry, or never held)."""
+    charged = receipt_charged_on(receipt)
+    if charged is not None:
         tz = operator_time_zone(receipt.operator_id)
-        day = format_local_date(max(at for _amount, at in captured).astimezone(tz), tz)
-        return gettext("Charged to your payment method on file on %(date)s for this session.") % {"date": day}
+        return gettext("Charged to your payment method on file on %(date)s for this session.") % {
+            "date": format_local_date(charged.astimezone(tz), tz)}
     return gettext("Payment due: we will charge your payment method on file for this session.")
 
 

@@ -250,6 +250,29 @@ def _card_payment(charge, status, *, settled_at=None, key="hold"):
         idempotency_key=f"test-{charge.session_id}-{key}")
 
 
+def _xml_payment(receipt) -> tuple[str, str | None, str]:
+    """What the receipt's EN 16931 XML says of its payment: terms (BT-20), prepaid (BT-113), due (BT-115); the
+    XML is also checked against the schema and the EN 16931 rules."""
+    import facturx
+    from lxml import etree
+
+    from billing_app.invoicing.einvoice import NS, cii_xml
+    from tests.billing_app.einvoice_rules import problems
+
+    xml = cii_xml(receipt)
+    assert facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931") and problems(xml) == []
+    root = etree.fromstring(xml)
+
+    def text(path):
+        found = root.find(path, NS)
+        return None if found is None else found.text
+
+    settlement = ".//ram:ApplicableHeaderTradeSettlement"
+    sums = f"{settlement}/ram:SpecifiedTradeSettlementHeaderMonetarySummation"
+    return (text(f"{settlement}/ram:SpecifiedTradePaymentTerms/ram:Description"),
+            text(f"{sums}/ram:TotalPrepaidAmount"), text(f"{sums}/ram:DuePayableAmount"))
+
+
 def test_a_receipt_captured_before_issue_says_charged_on_the_capture_date(connector, driver):
     from billing_app.models import Payment
 
@@ -260,6 +283,8 @@ def test_a_receipt_captured_before_issue_says_charged_on_the_capture_date(connec
     text = " ".join(pdf_text(pdf.document_pdf(receipt)).split())
     assert "Charged to your payment method on file on 2 Mar 2026 for this session." in text
     assert "Payment due" not in text
+    total = f"{receipt.total_incl_vat:.2f}"
+    assert _xml_payment(receipt) == ("Paid by card", total, "0.00")  # the e-invoice says what the PDF says
 
 
 def test_a_receipt_whose_card_payment_failed_says_due_and_stays_so_after_the_retry(connector, driver):
@@ -274,5 +299,10 @@ def test_a_receipt_whose_card_payment_failed_says_due_and_stays_so_after_the_ret
     first = pdf_text(pdf.document_pdf(receipt))
     assert "Payment due: we will charge your payment method on file for this session." in " ".join(first.split())
     assert "Charged to" not in first
+    due = ("Payment due: the payment method on file will be charged", None, f"{receipt.total_incl_vat:.2f}")
+    assert _xml_payment(receipt) == due  # the e-invoice says what the PDF says
     _card_payment(charge, Payment.Status.CAPTURED, settled_at=receipt.issued_at + timedelta(days=1), key="retry")
+    receipt.state = Invoice.State.PAID  # as the retry's capture marks it
+    receipt.save(update_fields=["state"])
     assert pdf_text(pdf.document_pdf(receipt)) == first
+    assert _xml_payment(receipt) == due
