@@ -248,9 +248,7 @@ def receipt_charged_on(receipt: Invoice):
     """When the session's card payments captured before the receipt's issue instant came to cover it (the last
     such capture), or None: fixed at issue (a capture is final and keeps its `settled_at`), so every render of the
     receipt and its e-invoice says the same; a capture after issue (a declined card's retry) does not count."""
-    from billing_app.invoicing.reconciliation import SESSION_KINDS  # imported late: reconciliation issues receipts
-
-    captured = list(Payment.objects.filter(session_id=receipt.session_id, kind__in=SESSION_KINDS,
+    captured = list(Payment.objects.filter(session_id=receipt.session_id, kind__in=Payment.SESSION_KINDS,
                                            status=Payment.Status.CAPTURED, settled_at__lte=receipt.issued_at)
                     .values_list("amount_captured", "settled_at")) if receipt.session_id else []
     if captured and sum((amount for amount, _at in captured), Decimal(0)) >= receipt.total_incl_vat:

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 #: A session's card payments: its hold, the charge above it, and what the receipt sweep charged off-session
 #: (kind `invoice` with the session; `invoicing.collection`).
-SESSION_KINDS = (Payment.Kind.SESSION_HOLD, Payment.Kind.SESSION_EXTRA, Payment.Kind.INVOICE)
+SESSION_KINDS = Payment.SESSION_KINDS
 
 
 def session_card_payments(session_id: int):

@@ -67,6 +67,8 @@ class Payment(models.Model):
         FAILED = "failed", _("Failed")
 
     OPEN_STATUSES = (Status.PENDING, Status.AUTHORIZED)
+    #: the kinds that pay a session (its hold, the extra above it, a receipt paid on its own)
+    SESSION_KINDS = (Kind.SESSION_HOLD, Kind.SESSION_EXTRA, Kind.INVOICE)
 
     class Dispute(models.TextChoices):
         NONE = "", _("None")
