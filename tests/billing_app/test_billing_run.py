@@ -103,3 +103,13 @@ def test_the_task_refuses_a_month_not_ended(fleet):
     with pytest.raises(PeriodNotEndedError):
         billing_run_task.delay("2099-01").get()
     assert not Invoice.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("command", ["billing_run", "ocpi_settle"])
+@pytest.mark.parametrize("value", ["2026-13", "October", "2026-1-1"])
+def test_a_period_argument_must_name_a_month(command, value):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=f"--period must look like 2026-10, not '{value}'"):
+        call_command(command, "--period", value)

@@ -1,18 +1,11 @@
 """python manage.py billing_run [--period 2026-10] [--operator NAME]: close a month by hand."""
-from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from billing_app.invoicing.billing_run import billing_run, billing_run_size
 from billing_app.invoicing.errors import PeriodNotEndedError
-
-
-def _period(value: str) -> date:
-    try:
-        return date.fromisoformat(f"{value}-01")
-    except ValueError:
-        raise CommandError(f"--period must look like 2026-10, not {value!r}.") from None
+from billing_app.management.periods import month_argument
 
 
 class Command(BaseCommand):
@@ -26,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     def handle(self, *args, period, operators, no_progress, **options):
-        month = _period(period) if period else None
+        month = month_argument(period) if period else None
         total = billing_run_size(period=month, operator_names=operators)
         try:
             with tqdm(total=total, desc="statements", unit="account", disable=no_progress,

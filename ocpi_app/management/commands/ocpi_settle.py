@@ -1,20 +1,13 @@
 """python manage.py ocpi_settle [--period 2026-10] [--partner NAME] [--operator NAME]: settle a month by hand."""
-from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from billing_app.invoicing.billing_run import previous_month
+from billing_app.management.periods import month_argument
 from evbilling.errors import ApplicationError
 from ocpi_app.models import Partner
 from ocpi_app.settlement import partner_settle
-
-
-def _period(value: str) -> date:
-    try:
-        return date.fromisoformat(f"{value}-01")
-    except ValueError:
-        raise CommandError(f"--period must look like 2026-10, not {value!r}.") from None
 
 
 class Command(BaseCommand):
@@ -27,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--operator", help="only this operator's partners (by name)")
 
     def handle(self, *args, period=None, partner=None, operator=None, **options):
-        month = _period(period) if period else None
+        month = month_argument(period) if period else None
         partners = Partner.objects.select_related("operator").order_by("operator__name", "name")
         if operator:
             partners = partners.filter(operator__name=operator)
