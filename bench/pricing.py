@@ -301,5 +301,6 @@ def main() -> None:
                         f"({now:>7,.0f}/s)  x{now / then:.2f} as fast, {same}")  # fmt: skip
             print(f"{line}, total {total} EUR")
 
+
 if __name__ == "__main__":
     main()
