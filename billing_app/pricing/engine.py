@@ -51,8 +51,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
-from billing_app.money import vat_breakdown
-
 from .bounds import price_bound_lines
 from .elements import MODES, Candidate, Match, Mode, compiled_tariff
 from .lines import build_lines, cdr_totals
@@ -322,12 +320,11 @@ def _context(clock, x0: int, energy, p_min, p_max, c_min, c_max) -> MatchContext
 def _finish(tariff: Tariff, session: Session, lines: list[CostLine], total_energy, total_parking) -> CostBreakdown:
     """The breakdown: the min/max price lines if a bound applies, then the CDR totals (VAT per rate)."""
     currency = tariff.currency
-    base = vat_breakdown([(line.vat_rate, line.amount_excl_vat) for line in lines], currency)
+    base, totals = cdr_totals(lines, currency)
     adjustments = price_bound_lines(tariff, lines, currency, base)
     if adjustments:
         lines += adjustments
-        base = None
-    totals = cdr_totals(lines, currency, total=base)
+        _, totals = cdr_totals(lines, currency)
     seconds = Decimal((session.end_date_time - session.start_date_time) // ONE_US) / 1_000_000
     return new_breakdown(
         currency,

@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from billing_app.money import VatBreakdown, quantize_money, vat_amount, vat_breakdown, vat_totals_by
+from billing_app.money import VatBreakdown, quantize_money, vat_amount, vat_breakdown_by
 
 from .elements import Candidate
 from .types import (
@@ -85,27 +85,25 @@ def _line(cand: Candidate, periods: tuple[int, ...], start: datetime, quantity: 
 
 
 def cdr_totals(lines: Sequence[CostLine], currency: str, total_of: Mapping[str, str] | None = None,
-               total: VatBreakdown | None = None) -> dict[str, Price | tuple]:  # fmt: skip
-    """The CDR totals of `lines` (see the module docstring) and `vat_breakdown`, the per-rate VAT rows
-    of `total_cost`; keyword arguments of `CostBreakdown`. `total_of` maps a line's dimension to its
-    CDR total (the engine's by default; a dimension it does not name counts towards `total_cost` only).
-    `total`: the lines' `vat_breakdown` when the caller has it already."""
+               ) -> tuple[VatBreakdown, dict[str, Price | tuple]]:  # fmt: skip
+    """The lines' `vat_breakdown` and their CDR totals (see the module docstring): keyword arguments of
+    `CostBreakdown`, `vat_breakdown` the per-rate VAT rows of `total_cost`. `total_of` maps a line's
+    dimension to its CDR total (the engine's by default; a dimension it does not name counts towards
+    `total_cost` only). VAT per rate for the document and for each total in one pass
+    (`money.vat_breakdown_by`)."""
     total_of = _TOTAL_OF if total_of is None else total_of
-    if total is None:
-        total = vat_breakdown([(line.vat_rate, line.amount_excl_vat) for line in lines], currency)
+    get = total_of.get
+    total, by_name = vat_breakdown_by([(get(line.dimension), line.vat_rate, line.amount_excl_vat) for line in lines],
+                                      currency)  # fmt: skip
     nothing = total.net - total.net
     zero = new_price(nothing, nothing)
     result: dict[str, Price | tuple] = dict.fromkeys(_TOTALS, zero)
-    members = []
-    for line in lines:
-        name = total_of.get(line.dimension, "total_cost")
+    for name, (net, gross) in by_name.items():
         if name != "total_cost":
-            members.append((name, line.vat_rate, line.amount_excl_vat))
-    for name, (net, gross) in vat_totals_by(members, currency).items():
-        result[name] = new_price(net, gross)
-    result["total_cost"] = new_price(total.net, total.gross)
+            result[name] = new_price(net, gross)
+    result["total_cost"] = new_price(total.net, total.net + total.vat)
     result["vat_breakdown"] = total.subtotals
-    return result
+    return total, result
 
 
 _TOTAL_OF = {
