@@ -105,6 +105,21 @@ def vat_amount(net: Decimal, vat_percent: Decimal, currency: str) -> Decimal:
     return quantize_money(net * vat_percent / _HUNDRED, currency)
 
 
+def line_amounts(
+    amount: Decimal | Fraction, vat_percent: Decimal | None, currency: str
+) -> tuple[Decimal, Decimal, Decimal]:
+    """A priced line: (its amount rounded once, as `quantize_money` does; the line's own VAT on that rounded
+    amount, as `vat_amount` does, zero without a rate; their sum). A line's VAT is information: a document
+    takes its VAT per rate from `vat_breakdown`. (One call for the pricing engine's lines.)"""
+    try:
+        quantum = _QUANTA[currency]
+    except KeyError:
+        raise _unknown(currency) from None
+    excl = amount.quantize(quantum, ROUND_HALF_UP) if type(amount) is Decimal else quantize_money(amount, currency)
+    vat = _ZERO if vat_percent is None else (excl * vat_percent / _HUNDRED).quantize(quantum, ROUND_HALF_UP)
+    return excl, vat, excl + vat
+
+
 def share_out(amount: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
     """Split `amount` over `weights` in proportion, in whole minor units, the parts summing exactly
     to `amount` (largest remainder; ties to the earlier part). Zero weights get nothing unless all
