@@ -269,10 +269,11 @@ def vat_breakdown_by(
     quantum, zero = _currency_constants(currency)
     taxable: dict[tuple[object, Decimal | None], Decimal] = {}
     for group, rate, net in lines:
-        if net.quantize(quantum, ROUND_HALF_UP) != net:
+        rounded = net.quantize(quantum, ROUND_HALF_UP)
+        if rounded != net:
             raise _not_rounded(net, currency)
         key = (group, rate)
-        taxable[key] = taxable.get(key, zero) + net
+        taxable[key] = taxable.get(key, zero) + rounded  # (sums of amounts with the minor unit's exponent)
     per_rate: dict[Decimal | None, Decimal] = {}
     totals: dict[object, tuple[Decimal, Decimal]] = {}
     for (group, rate), amount in taxable.items():
@@ -280,8 +281,8 @@ def vat_breakdown_by(
         if group is not None:
             net, vat = totals.get(group, (zero, zero))
             if rate is not None:
-                vat += (amount * rate / _HUNDRED).quantize(quantum, ROUND_HALF_UP)
-            totals[group] = (net + amount.quantize(quantum), vat)
+                vat += (amount * rate / _HUNDRED).quantize(quantum, ROUND_HALF_UP)  # (vat_amount, inlined)
+            totals[group] = (net + amount, vat)
     by_group = {group: (net, net + vat) for group, (net, vat) in totals.items()}
     return _per_rate(per_rate, currency, quantum, zero), by_group
 
