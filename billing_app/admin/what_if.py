@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing_app.admin.tariffs import read_ocpi_upload
+from billing_app.date_range import DATE_INPUT, DateRangeForm
 from billing_app.models import Tariff, WhatIfRun
 from billing_app.pricing import ocpi
 from billing_app.reporting.exports import csv_lines
@@ -30,7 +31,14 @@ from sessions_app.selectors import operators_for, scope_to_user
 MAX_DAYS = 366
 
 
-class WhatIfForm(forms.Form):
+class WhatIfForm(DateRangeForm):
+    """The run's draft, days (the one date-range form: same checks and messages as every date range) and
+    locations."""
+
+    start = forms.DateField(label=_("Start date"), widget=forms.DateInput(attrs=DATE_INPUT))
+    end = forms.DateField(label=_("End date"), widget=forms.DateInput(attrs=DATE_INPUT), help_text=_("inclusive"))
+    start_field, end_field = "start_date", "end_date"
+    max_days = MAX_DAYS - 1  # days apart: MAX_DAYS days with both ends included
     operator = forms.ModelChoiceField(queryset=None, required=False,
                                       help_text=_("Whose sessions (only asked when you see several operators)."))
     draft_tariff = forms.ModelChoiceField(
@@ -40,10 +48,13 @@ class WhatIfForm(forms.Form):
     draft_file = forms.FileField(required=False, label=_("…or an OCPI 2.2.1 tariff file (JSON)"))
     compared_tariff = forms.ModelChoiceField(queryset=None, required=False, label=_("Only sessions charged with"),
                                              empty_label=_("any tariff"))
-    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text=_("inclusive"))
     locations = forms.ModelMultipleChoiceField(queryset=None, required=False,
                                                help_text=_("None chosen: every location."))
+    field_order = ["operator", "draft_tariff", "draft_file", "compared_tariff", "start_date", "end_date", "locations"]
+
+    @property
+    def too_long_message(self):
+        return _("Choose at most %(days)s days.") % {"days": MAX_DAYS}
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -72,12 +83,6 @@ class WhatIfForm(forms.Form):
         tariff, upload = data.get("draft_tariff"), data.get("draft_file")
         if not self.has_error("draft_file") and (tariff is None) == (upload is None):
             self.add_error("draft_tariff", _("Choose a stored tariff or upload a file (one of the two)."))
-        start, end = data.get("start_date"), data.get("end_date")
-        if start and end:
-            if end < start:
-                self.add_error("end_date", _("The end date is before the start date."))
-            elif (end - start).days >= MAX_DAYS:
-                self.add_error("end_date", _("Choose at most %(days)s days.") % {"days": MAX_DAYS})
         operator = self.operators[0] if len(self.operators) == 1 else data.get("operator")
         if operator is None and "operator" in self.fields and not self.has_error("operator"):
             self.add_error("operator", _("Choose the operator whose sessions to compare."))

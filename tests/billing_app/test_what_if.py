@@ -11,6 +11,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from billing_app.admin.what_if import WhatIfForm
+from billing_app.date_range import DateRangeForm
 from billing_app.models import Invoice, SessionCharge, Tariff, TariffAssignment, WhatIfRun, WhatIfSession
 from billing_app.pricing import ocpi
 from billing_app.settlement import services as settlement
@@ -233,6 +235,22 @@ def test_bad_input_is_a_form_error_and_starts_nothing(staff_client, site, overri
     assert response.status_code == 200
     assert any(message in error for error in response.context["form"].errors[field])
     assert not WhatIfRun.objects.exists()
+
+
+def test_the_dates_are_checked_by_the_one_date_range_form_in_german_too(staff_client, site):
+    assert issubclass(WhatIfForm, DateRangeForm)
+    response = staff_client.post(reverse("admin:billing_app_whatifrun_add"),
+                                 _form(site, start_date="2026-03-05", end_date="2026-03-02"),
+                                 headers={"accept-language": "de"})
+    assert response.context["form"].errors["end_date"] == ["Das Enddatum liegt vor dem Anfangsdatum."]
+    response = staff_client.post(reverse("admin:billing_app_whatifrun_add"), _form(site, start_date="", end_date=""))
+    assert set(response.context["form"].errors) == {"start_date", "end_date"}
+    # 366 days with both ends included is the most
+    assert staff_client.post(reverse("admin:billing_app_whatifrun_add"),
+                             _form(site, start_date="2025-03-01", end_date="2026-03-02")).status_code == 200
+    assert not WhatIfRun.objects.exists()
+    assert staff_client.post(reverse("admin:billing_app_whatifrun_add"),
+                             _form(site, start_date="2025-03-02", end_date="2026-03-02")).status_code == 302
 
 
 def test_another_operators_location_or_tariff_is_a_form_error(staff_client, site, other_operator):
