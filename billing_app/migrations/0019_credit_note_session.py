@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing_app", "0017_verbose_names_de_amounts"),
+        ("billing_app", "0018_what_if_heartbeat"),
         ("sessions_app", "0015_verbose_names_de"),
     ]
 
