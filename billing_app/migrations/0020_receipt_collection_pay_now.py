@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing_app", "0017_verbose_names_de_amounts"),
+        ("billing_app", "0019_credit_note_session"),
     ]
 
     operations = [
