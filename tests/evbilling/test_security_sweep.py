@@ -24,7 +24,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from billing_app.models import CreditNote, Invoice
+from billing_app.models import CreditNote, Invoice, WhatIfRun
 from billing_app.payments.methods import payment_methods_list
 from disputes_app import services as disputes
 from disputes_app.models import DisputeTicket, MessageAttachment
@@ -112,6 +112,8 @@ CLASSIFIED = {
     "admin:guests_qr_connector": "admin-qr", "admin:guests_qr_sheet": "admin-qr",
     # A what-if run's CSV: the run's operator's staff only (tests/billing_app/test_what_if.py, and the admin sweep).
     "admin:billing_app_whatifrun_csv": "admin-scoped",
+    # Starting a stalled or failed what-if run again (POST): the run's operator's staff only (test below).
+    "admin:billing_app_whatifrun_restart": "admin-scoped",
     # OCPI: token-authenticated partner APIs, never a signed-in person's (test_ocpi_urls_answer_only_partners
     # below; one partner against another's objects in tests/ocpi_app).
     "ocpi:location": "ocpi-partner", "ocpi:evse": "ocpi-partner", "ocpi:connector": "ocpi-partner",
@@ -500,6 +502,19 @@ def test_what_if_csv_only_for_the_operators_staff(world):
     url = f"/admin/billing_app/whatifrun/{run.pk}/sessions.csv"
     sweep.expect_allowed(["superuser", "own_staff"], "get", url)
     sweep.expect_denied(but("superuser", "own_staff", "own_support"), "get", url)
+    sweep.assert_clean()
+
+
+def test_what_if_restart_only_by_the_operators_staff(world):
+    sweep = Sweep(world)
+    run = _what_if_run(world)
+    WhatIfRun.objects.filter(pk=run.pk).update(state="running", heartbeat_at=timezone.now() - timedelta(hours=1))
+    before = WhatIfRun.objects.filter(pk=run.pk).values().get()
+    url = f"/admin/billing_app/whatifrun/{run.pk}/restart/"
+    sweep.expect_denied(but("superuser", "own_staff"), "post", url)
+    assert WhatIfRun.objects.filter(pk=run.pk).values().get() == before
+    sweep.expect_allowed(["own_staff"], "post", url, statuses=(302,))
+    assert WhatIfRun.objects.get(pk=run.pk).state in ("queued", "done")  # queued again (done where tasks run eagerly)
     sweep.assert_clean()
 
 
