@@ -46,9 +46,10 @@ and each line's volume is summed once, with the same Decimal additions in the sa
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from operator import attrgetter
 from typing import Any
 
 from .bounds import price_bound_lines
@@ -234,11 +235,11 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             if uses_power:
                 p_min, p_max = period.min_power, period.max_power
                 if p_min is None or p_max is None:
-                    p_min, p_max, _, _ = power_and_current(period, (starts[index + 1] - starts[index]) // ONE_US)
+                    p_min, p_max, _, _ = power_and_current(period, _span(period, starts, index))
                 pmin_band = bisect_right(pmin_bounds, p_min) if pmin_bounds else 0
                 pmax_band = bisect_right(pmax_bounds, p_max) if pmax_bounds else 0
             if uses_current:
-                _, _, c_min, c_max = power_and_current(period, (starts[index + 1] - starts[index]) // ONE_US)
+                _, _, c_min, c_max = power_and_current(period, _span(period, starts, index))
                 cmin_band = (-1 if c_min is None else bisect_right(cmin_bounds, c_min)) if cmin_bounds else 0
                 cmax_band = (-1 if c_max is None else bisect_right(cmax_bounds, c_max)) if cmax_bounds else 0
             if n_kwh:
@@ -267,8 +268,8 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                 walk.add(index, period, pieces[0].match, energy, time_h, park_h, res_h)
             else:
                 for piece, e_part, t_part, p_part, r_part in zip(
-                    pieces, divide_volume(energy, pieces), divide_volume(time_h, pieces),
-                    divide_volume(park_h, pieces), divide_volume(res_h, pieces), strict=True,
+                    pieces, _shares(energy, pieces, _ENERGY_OF), _shares(time_h, pieces, _TIME_OF),
+                    _shares(park_h, pieces, _PARKING_OF), _shares(res_h, pieces, _RESERVATION_OF), strict=True,
                 ):  # fmt: skip
                     walk.add(index, period, piece.match, e_part, t_part, p_part, r_part)
             if energy:
@@ -332,9 +333,33 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
 def _instant(origin: datetime, offset: int) -> datetime:
     """The instant `offset` microseconds after `origin` (`_NEVER` past the datetime range)."""
     try:
-        return origin + timedelta(microseconds=offset)
+        return origin + ONE_US * offset
     except OverflowError:
         return _NEVER
+
+
+def _span(period: ChargingPeriod, starts: list[datetime], index: int) -> int:
+    """The period's length in microseconds where `power_and_current` needs it (no time, some energy:
+    its average power), else 0."""
+    if period.time > 0 or not period.energy > 0:
+        return 0
+    return (starts[index + 1] - starts[index]) // ONE_US
+
+
+def _shares(volume: Decimal, pieces: list, priced: attrgetter) -> list:
+    """A split period's volume shared out over its pieces (`periods.divide_volume`) when some piece prices
+    it; otherwise the whole volume for each piece: no piece's share is used but for its truth, which is the
+    volume's (every piece has some length)."""
+    if volume and any(map(priced, map(_MATCH, pieces))):
+        return divide_volume(volume, pieces)
+    return [volume] * len(pieces)
+
+
+_MATCH = attrgetter("match")
+_ENERGY_OF = attrgetter("energy")
+_TIME_OF = attrgetter("time")
+_PARKING_OF = attrgetter("parking")
+_RESERVATION_OF = attrgetter("reservation_time")
 
 
 def _context(clock, x0: int, energy, p_min, p_max, c_min, c_max) -> MatchContext:
