@@ -56,7 +56,7 @@ from .bounds import price_bound_lines
 from .elements import MODES, Candidate, Match, Mode, compiled_tariff
 from .lines import build_lines, cdr_totals
 from .periods import ONE_US, divide_volume, next_cut, next_time_boundary, scan_periods, split_period
-from .restrictions import MatchContext, local_clock, power_and_current
+from .restrictions import MatchContext, current_range, local_clock, power_range
 from .step_size import apply_step_sizes
 from .types import (
     ENERGY,
@@ -235,11 +235,11 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             if uses_power:
                 p_min, p_max = period.min_power, period.max_power
                 if p_min is None or p_max is None:
-                    p_min, p_max, _, _ = power_and_current(period, _span(period, starts, index))
+                    p_min, p_max = power_range(period, starts[index], starts[index + 1])
                 pmin_band = bisect_right(pmin_bounds, p_min) if pmin_bounds else 0
                 pmax_band = bisect_right(pmax_bounds, p_max) if pmax_bounds else 0
             if uses_current:
-                _, _, c_min, c_max = power_and_current(period, _span(period, starts, index))
+                c_min, c_max = current_range(period)
                 cmin_band = (-1 if c_min is None else bisect_right(cmin_bounds, c_min)) if cmin_bounds else 0
                 cmax_band = (-1 if c_max is None else bisect_right(cmax_bounds, c_max)) if cmax_bounds else 0
             if n_kwh:
@@ -336,14 +336,6 @@ def _instant(origin: datetime, offset: int) -> datetime:
         return origin + ONE_US * offset
     except OverflowError:
         return _NEVER
-
-
-def _span(period: ChargingPeriod, starts: list[datetime], index: int) -> int:
-    """The period's length in microseconds where `power_and_current` needs it (no time, some energy:
-    its average power), else 0."""
-    if period.time > 0 or not period.energy > 0:
-        return 0
-    return (starts[index + 1] - starts[index]) // ONE_US
 
 
 def _shares(volume: Decimal, pieces: list, priced: attrgetter) -> list:

@@ -131,11 +131,9 @@ class MatchContext:
     c_max: Decimal | None
 
 
-_Electric = tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]
-
-
-def power_and_current(period: ChargingPeriod, span_us: int) -> _Electric:
-    """(min power, max power, min current, max current) the restrictions compare (module docstring)."""
+def power_range(period: ChargingPeriod, start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
+    """(min power, max power) the restrictions compare (module docstring); `start` and `end` bound the
+    period (its average power when it reports energy but no time)."""
     p_min = period.min_power
     p_max = period.max_power
     if p_min is None:
@@ -145,10 +143,15 @@ def power_and_current(period: ChargingPeriod, span_us: int) -> _Electric:
     if p_min is None:
         if period.time > 0:
             p_min = p_max = period.energy / period.time
-        elif period.energy > 0 and span_us > 0:
-            p_min = p_max = period.energy * 3_600_000_000 / span_us
+        elif period.energy > 0 and end > start:
+            p_min = p_max = period.energy * 3_600_000_000 / ((end - start) // _ONE_US)
         else:
             p_min = p_max = ZERO
+    return p_min, p_max
+
+
+def current_range(period: ChargingPeriod) -> tuple[Decimal | None, Decimal | None]:
+    """(min current, max current) the restrictions compare (module docstring): None when unknown."""
     c_min = period.min_current
     c_max = period.max_current
     if c_min is None:
@@ -157,7 +160,10 @@ def power_and_current(period: ChargingPeriod, span_us: int) -> _Electric:
         c_max = period.current if period.current is not None else c_min
     if c_min is None and not (period.energy > 0 or period.time > 0):
         c_min = c_max = ZERO
-    return p_min, p_max, c_min, c_max
+    return c_min, c_max
+
+
+_ONE_US = timedelta(microseconds=1)
 
 
 def local_clock(session: Session, first: datetime) -> tuple[Callable[[int], tuple[int, int]], tuple[int, int] | None]:
