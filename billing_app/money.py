@@ -267,6 +267,25 @@ def vat_breakdown_by(
     (group, VAT rate, net amount); a line of group None counts towards the document only. The pricing
     engine's CDR totals: the session's breakdown and one total per dimension."""
     quantum, zero = _currency_constants(currency)
+    if type(lines) is not list:
+        lines = list(lines)
+    rates = {rate for _, rate, _ in lines}
+    if len(rates) == 1:  # one rate (the usual session): each group's sum, the document's the sum of those
+        (rate,) = rates
+        nets: dict[object, Decimal] = {}
+        for group, _, net in lines:
+            rounded = net.quantize(quantum, ROUND_HALF_UP)
+            if rounded != net:
+                raise _not_rounded(net, currency)
+            nets[group] = nets.get(group, zero) + rounded
+        total = zero
+        by_group: dict[object, tuple[Decimal, Decimal]] = {}
+        for group, amount in nets.items():
+            total += amount  # (exact: rounded amounts, so in any order)
+            if group is not None:
+                by_group[group] = (amount, amount if rate is None else
+                                   amount + (amount * rate / _HUNDRED).quantize(quantum, ROUND_HALF_UP))  # fmt: skip
+        return _per_rate({rate: total}, currency, quantum, zero), by_group
     taxable: dict[tuple[object, Decimal | None], Decimal] = {}
     for group, rate, net in lines:
         rounded = net.quantize(quantum, ROUND_HALF_UP)

@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_app.money import VatSubtotal, minor_unit, quantize_money, share_out, vat_amount, vat_breakdown
+from billing_app.money import (
+    VatSubtotal,
+    minor_unit,
+    quantize_money,
+    share_out,
+    vat_amount,
+    vat_breakdown,
+    vat_breakdown_by,
+)
 from billing_app.pricing import price_session
 from tests.billing_app.test_pricing import MONDAY, charge, element, park, pc, session, tariff
 
@@ -95,6 +103,26 @@ def test_vat_breakdown_invariants(document) -> None:
         # and at most half a minor unit per line from the old sum of VAT per line
         per_line = sum((vat_amount(net, rate, currency) for rate, net in members if rate is not None), D(0))
         assert abs(subtotal.vat_amount - per_line) <= unit * len(members) / 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=documents(), groups=st.lists(st.sampled_from(("energy", "time", None)), min_size=25, max_size=25),
+       one_rate=st.booleans())  # fmt: skip
+def test_vat_breakdown_by_is_the_documents_and_each_groups_vat_breakdown(document, groups, one_rate) -> None:
+    """The engine's one-pass totals (`vat_breakdown_by`, with its path for a single rate) give exactly what
+    `vat_breakdown` gives for all the lines and for each group's lines (same amounts, same exponents)."""
+    currency, lines = document
+    if one_rate and lines:
+        lines = [(lines[0][0], net) for _, net in lines]
+    grouped = [(group, rate, net) for group, (rate, net) in zip(groups, lines, strict=False)]
+    whole, by_group = vat_breakdown_by(grouped, currency)
+    expected = vat_breakdown(lines, currency)
+    assert (whole.subtotals, whole.net, whole.vat) == (expected.subtotals, expected.net, expected.vat)
+    assert [str(s.taxable_amount) for s in whole.subtotals] == [str(s.taxable_amount) for s in expected.subtotals]
+    assert set(by_group) == {group for group, _, _ in grouped} - {None}
+    for group, (net, gross) in by_group.items():
+        alone = vat_breakdown([(rate, net) for g, rate, net in grouped if g == group], currency)
+        assert (str(net), str(gross)) == (str(alone.net), str(alone.gross))
 
 
 @settings(max_examples=200, deadline=None)
