@@ -77,6 +77,7 @@ CLASSIFIED = {
     "portal:token_block": "driver-post", "portal:token_unblock": "driver-post", "portal:token_replace": "driver-post",
     "portal:plan_change": "driver-post", "portal:plan_cancel": "driver-post", "portal:plan_pay": "driver-post",
     "portal:plan_resume": "driver-post",
+    "portal:receipt_pay": "driver-page",  # GET shows the receipt's Pay now; its POST is swept in driver pages
     "invoices:invoice_pdf": "driver-page",
     "invoices:credit_note_pdf": "driver-page",
     "invoices:invoice_einvoice": "driver-page", "invoices:credit_note_einvoice": "driver-page",
@@ -278,6 +279,7 @@ def driver_urls(w: World) -> dict:
         "portal:session_live": f"/portal/sessions/{w.session.pk}/live/",
         "portal:session_signed_data": f"/portal/sessions/{w.session.pk}/signed-meter-values.xml",
         "portal:session_meter_key": f"/portal/sessions/{w.session.pk}/meter-public-key.pem",
+        "portal:receipt_pay": f"/portal/invoices/{w.receipt.pk}/pay/",
         "invoices:invoice_pdf": f"/invoices/{w.receipt.pk}/pdf/",
         "invoices:credit_note_pdf": f"/invoices/credit-notes/{w.credit_note.pk}/pdf/",
         "invoices:invoice_einvoice": f"/invoices/{w.receipt.pk}/e-invoice/cii/",
@@ -315,6 +317,14 @@ def test_driver_pages_only_for_their_owner(world):
     subscription.refresh_from_db()
     assert (subscription.status, subscription.cancel_at_period_end) == ("active", False)
     sweep.expect_allowed(["owner"], "post", f"/portal/plan/{subscription.pk}/cancel/", statuses=(302,))
+    # someone else's receipt: no paying it with one's own card (the owner's paid receipt: nothing charged)
+    payments = world.receipt.session.payments.count()
+    sweep.expect_denied(but("owner"), "post", f"/portal/invoices/{world.receipt.pk}/pay/",
+                        data={"attempt": 1, "payment_method": world.payment_method_id})
+    assert world.receipt.session.payments.count() == payments
+    sweep.expect_allowed(["owner"], "post", f"/portal/invoices/{world.receipt.pk}/pay/", statuses=(302,),
+                         data={"attempt": 1, "payment_method": world.payment_method_id})
+    assert world.receipt.session.payments.count() == payments
     sweep.assert_clean()
 
 
