@@ -441,7 +441,7 @@ CDR_ADMIN = "/admin/ocpi_app/cdrrecord/"
 
 
 def test_staff_crediting_a_cdr_by_hand_sends_the_partner_a_credit_cdr_once(
-        client, roaming_session, partner, operator, django_capture_on_commit_callbacks):  # noqa: F811
+        client, roaming_session, partner, operator, other_operator, django_capture_on_commit_callbacks):  # noqa: F811
     from ocpi_app.cdrs import cdr_correct_for_credit_note, cdr_corrections_sweep
 
     roam, invoice, month_after = _settled(partner, operator, django_capture_on_commit_callbacks)
@@ -468,6 +468,10 @@ def test_staff_crediting_a_cdr_by_hand_sends_the_partner_a_credit_cdr_once(
         1, 2, 2)
     result = partner_settle(partner_id=roam.pk, period=month_after.date(), now=month_after + timedelta(days=40))
     assert result.invoice is None and result.credit_notes == []  # nothing invoiced or credited twice
+    page = client.get(f"/admin/billing_app/creditnote/{note.pk}/change/")  # the note names the session it reduces
+    assert page.status_code == 200 and str(roaming_session) in page.content.decode()
+    client.force_login(factories.OperatorStaffFactory(operator=other_operator))
+    assert client.get(f"/admin/billing_app/creditnote/{note.pk}/change/").status_code in (302, 404)
 
 
 def test_another_operators_staff_and_support_cannot_credit_our_cdrs(
