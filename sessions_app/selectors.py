@@ -85,6 +85,10 @@ def session_readings(session: ChargingSession, *, since: datetime | None = None)
                                                                         "current_a")]
 
 
+def session_sample_count(session: ChargingSession) -> int:
+    return MeterSample.objects.filter(session=session).count()
+
+
 def session_energy_so_far_wh(session: ChargingSession) -> Decimal:
     """Energy delivered so far: the final figure once stopped, else the latest meter reading since the start."""
     if session.state != ChargingSession.State.ACTIVE:
