@@ -148,7 +148,9 @@ def session_charging_periods(session: ChargingSession, *, until: datetime | None
         periods = session_periods(session, until=until)
     if not periods:
         return []
-    windows = suspension_windows(session, until=periods[-1].end)
+    # only idle time is cut where the charger suspended: a session that has only charged needs no status look-up
+    idle = any(period.kind != CHARGING for period in periods)
+    windows = suspension_windows(session, until=periods[-1].end) if idle else []
     result = []
     for period in periods:
         if period.kind == CHARGING:
