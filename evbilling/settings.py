@@ -424,3 +424,10 @@ INVOICE_RECEIPTS_ON_SETTLE = env.bool("INVOICE_RECEIPTS_ON_SETTLE", default=True
 # A failed renewal is retried this many days after the first failure (an email each time); after
 # the last retry fails the subscription is suspended (pay-as-you-go). See docs/plans.md.
 PLANS_DUNNING_RETRY_DAYS = env.list("PLANS_DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 7])
+
+# --- Tariff what-if (docs/tariffs.md) -------------------------------------------------------------
+# A queued or running what-if run with no progress for this long is shown as stalled (its worker stopped, or
+# its task was lost), and may be started again; a run reports progress every 200 sessions (a few seconds).
+WHAT_IF_STALLED_AFTER_MINUTES = env.int("WHAT_IF_STALLED_AFTER_MINUTES", default=10)
+if WHAT_IF_STALLED_AFTER_MINUTES < 1:
+    raise ImproperlyConfigured("WHAT_IF_STALLED_AFTER_MINUTES must be at least 1.")

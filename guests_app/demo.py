@@ -21,8 +21,8 @@ from billing_app.tariffs.services import tariff_import_ocpi
 from guests_app import prices
 from guests_app.models import GuestSession
 from guests_app.services import key_hash
-from sessions_app.demo import _session_rows
-from sessions_app.models import Connector, IdToken, MeterSample, Operator, User
+from sessions_app.demo import demo_session_save
+from sessions_app.models import Connector, IdToken, Operator, User
 
 TARIFF_FILE = Path(__file__).resolve().parent / "demo_tariffs" / "voltara-ad-hoc.json"
 DEMO_OPERATOR = "Voltara Charging"
@@ -88,13 +88,7 @@ def load_guest_history(*, seed: int = 2026) -> int:
         token = IdToken.objects.create(operator=operator, uid=f"GDEMO{index + 1:04d}", type=IdToken.Type.AD_HOC,
                                        driver=driver)
         start = datetime.combine(today - timedelta(days=days_ago), time(hour, rng.randint(0, 50)), zone)
-        session, samples = _session_rows(rng, connector, start, token, seq=int(start.timestamp()))
-        session.transaction_ref = f"demo-guest-{index + 1}"
-        session.state = session.State.COMPLETED
-        session.save()
-        MeterSample.objects.bulk_create([MeterSample(session=session, taken_at=at, energy_wh=e, power_w=p,
-                                                     current_a=c, soc_percent=soc)
-                                         for (at, e, p, c, soc) in samples])
+        session = demo_session_save(rng, connector, start, token, transaction_ref=f"demo-guest-{index + 1}")
         GuestSession.objects.create(
             operator=operator, connector=connector, driver=driver, id_token=token, session=session,
             access_key_hash=key_hash(guest_link_key(index)), email=driver.email, language=driver.language or "en",

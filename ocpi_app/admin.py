@@ -20,10 +20,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing_app.invoicing.billing_run import previous_month
-from billing_app.money import quantize_money
+from billing_app.money import format_money, quantize_money
 from evbilling.errors import ApplicationError
 from sessions_app.admin_scope import OperatorScopedAdmin, ReadOnlyScopedAdmin, ScopedInline
 from sessions_app.models import ChargingSession
@@ -115,7 +116,27 @@ class CdrRecordAdmin(ReadOnlyScopedAdmin):
     readonly_fields = ["cdr_id", "partner", "kind", "credit_reference", "session", "currency", "total_excl_vat",
                        "total_incl_vat", "net_by_rate", "state", "push", "invoice", "credit_note", "last_updated",
                        "body"]
-    actions = ["export_csv"]
+    actions = ["export_csv", "credit_in_full"]
+
+    def has_credit_permission(self, request):
+        return request.user.is_superuser or request.user.is_operator_staff
+
+    @admin.action(description=_("Credit the selected CDRs in full on their settlement invoice (sends credit CDRs)"),
+                  permissions=["credit"])
+    def credit_in_full(self, request, queryset):
+        """One credit note per CDR (`settlement.cdr_credit_in_full`); the partner is sent each credit CDR."""
+        operator = None if request.user.is_superuser else request.user.operator
+        for cdr in queryset.order_by("last_updated", "pk"):
+            try:
+                note = settlement.cdr_credit_in_full(cdr_pk=cdr.pk, operator=operator,
+                                                     reason=f"CDR {cdr.cdr_id} credited by {request.user}")
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.WARNING)
+            else:
+                self.message_user(request, gettext("{note} credits CDR {cdr} on {invoice}: {amount}; the partner is "
+                                                   "sent a credit CDR.").format(
+                    note=note.number, cdr=cdr.cdr_id, invoice=note.invoice.number,
+                    amount=format_money(note.total_incl_vat, note.currency)), messages.SUCCESS)
 
     @admin.action(description=_("Export the selected CDRs as CSV (accounting)"))
     def export_csv(self, request, queryset):

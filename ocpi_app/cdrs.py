@@ -10,10 +10,12 @@ without a cdrs receiver pulls it (`sent`).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from billing_app.invoicing.lines import lines_from_breakdown
@@ -116,27 +118,27 @@ def _review_done(charge: SessionCharge) -> bool:
 
 
 
-@transaction.atomic
-def cdr_correct_for_credit_note(*, credit_note_id: int, session_id: int) -> list[CdrRecord]:
-    """A credit note on the settlement invoice that holds a roaming session's CDR (a dispute resolved with a
-    credit or a re-price) reaches the partner the OCPI way: a credit CDR cancelling that CDR and a corrected CDR
-    with the credited net taken off (shared over the CDR's VAT rates in proportion, VAT per rate on the rest;
-    `remark` names the credit note). Both are settled by that credit note, so neither is invoiced or credited
-    again. Idempotent per credit note; nothing when the note is not on the invoice of the session's live CDR or
-    credits more than it."""
-    note = CreditNote.objects.filter(pk=credit_note_id, invoice__kind=Invoice.Kind.SETTLEMENT).first()
-    if note is None or CdrRecord.objects.filter(credit_note=note).exists():
+def _live_on_invoice(invoice_id: int):
+    """The CDRs whose amounts an invoice holds now: the CDRs on it and the corrected CDRs that credit notes on it
+    settled, none cancelled since."""
+    return (CdrRecord.objects.select_for_update(of=("self",)).select_related("partner", "session__operator")
+            .filter(Q(invoice_id=invoice_id) | Q(credit_note__invoice_id=invoice_id), kind=CdrRecord.Kind.CDR,
+                    credited_by__isnull=True).order_by("last_updated", "pk"))
+
+
+def _takes_all_that_remained(note: CreditNote) -> bool:
+    earlier = (CreditNote.objects.filter(invoice_id=note.invoice_id, pk__lt=note.pk)
+               .aggregate(total=Sum("total_incl_vat"))["total"] or Decimal(0))
+    return note.invoice.total_incl_vat - earlier - note.total_incl_vat <= 0
+
+
+def _correct(*, live: CdrRecord, credited_net: Decimal, note: CreditNote) -> list[CdrRecord]:
+    """A credit CDR cancelling `live` and, when anything is left of it, a corrected CDR for the rest."""
+    token = PartnerToken.objects.select_related("partner").filter(id_token_id=live.session.id_token_id).first()
+    if token is None:
+        logger.warning("CDR %s has no partner token any more: no OCPI correction sent for %s", live.cdr_id, note)
         return []
-    live = (CdrRecord.objects.select_for_update(of=("self",)).select_related("partner", "session")
-            .filter(session_id=session_id, kind=CdrRecord.Kind.CDR, credited_by__isnull=True,
-                    invoice_id=note.invoice_id).first())
-    token = PartnerToken.objects.select_related("partner").filter(id_token_id=live.session.id_token_id).first() \
-        if live is not None else None
-    if live is None or token is None:
-        return []
-    if note.total_excl_vat > live.total_excl_vat:
-        logger.warning("credit note %s credits more than CDR %s: no OCPI correction sent", note, live.cdr_id)
-        return []
+    session_id = live.session_id
     base = f"{live.session.operator.invoice_prefix}-CDR-{session_id}"
     count = CdrRecord.objects.filter(session_id=session_id).count()
     now = ocpi.format_datetime_seconds(timezone.now())
@@ -144,7 +146,7 @@ def cdr_correct_for_credit_note(*, credit_note_id: int, session_id: int) -> list
     credit.update(id=f"{base}-C{count}", credit=True, credit_reference_id=live.cdr_id, last_updated=now)
     issued = [_issue(token=token, session_id=session_id, cdr=credit, kind=CdrRecord.Kind.CREDIT, credit_reference=live,
                      net_by_rate={key: str(-Decimal(net)) for key, net in live.net_by_rate.items()})]
-    remaining = quantize_money(live.total_excl_vat - note.total_excl_vat, live.currency)
+    remaining = quantize_money(live.total_excl_vat - credited_net, live.currency)
     if remaining > 0:
         keys = sorted(live.net_by_rate)
         nets = share_out(remaining, [Decimal(live.net_by_rate[key]) for key in keys], live.currency)
@@ -157,5 +159,48 @@ def cdr_correct_for_credit_note(*, credit_note_id: int, session_id: int) -> list
                          remark=f"Corrected by credit note {note.number} on invoice {note.invoice.number}"[:255])
         issued.append(_issue(token=token, session_id=session_id, cdr=corrected, kind=CdrRecord.Kind.CDR,
                              net_by_rate=net_by_rate))
+    return issued
+
+
+@transaction.atomic
+def cdr_correct_for_credit_note(*, credit_note_id: int) -> list[CdrRecord]:
+    """Every credit note on a settlement invoice that reduces a CDR's line reaches the partner the OCPI way,
+    whoever issued it (a dispute's resolution, staff in the admin): a credit CDR cancelling that CDR and a
+    corrected CDR with the credited net taken off (shared over the CDR's VAT rates in proportion, VAT per rate
+    on the rest; `remark` names the credit note). Which CDR: the one of the credit note's session
+    (`CreditNote.session`); a credit note that takes all that remained on the invoice cancels every CDR the
+    invoice still holds, with no corrected CDRs. All are settled by that credit note (`credit_note`), so none is
+    invoiced or credited again.
+
+    Idempotent per credit note (its row is locked, and a note with CDRs has had its correction). Nothing for a
+    credit note settling a credit CDR (it has its CDR already), one tied to no CDR (a partial credit on the
+    invoice as a whole: logged, see docs/ocpi.md), or one crediting more than its CDR."""
+    note = (CreditNote.objects.select_for_update(of=("self",)).select_related("invoice")
+            .filter(pk=credit_note_id, invoice__kind=Invoice.Kind.SETTLEMENT).first())
+    if note is None or CdrRecord.objects.filter(credit_note=note).exists():
+        return []
+    live = _live_on_invoice(note.invoice_id)
+    if note.session_id is not None:
+        targets = [(cdr, note.total_excl_vat) for cdr in live.filter(session_id=note.session_id)[:1]]
+    elif _takes_all_that_remained(note):
+        targets = [(cdr, cdr.total_excl_vat) for cdr in live]
+    else:
+        logger.warning("credit note %s on %s is tied to no CDR: no OCPI correction sent", note, note.invoice)
+        return []
+    issued = []
+    for cdr, credited_net in targets:
+        if credited_net > cdr.total_excl_vat:
+            logger.warning("credit note %s credits more than CDR %s: no OCPI correction sent", note, cdr.cdr_id)
+            continue
+        issued += _correct(live=cdr, credited_net=credited_net, note=note)
     CdrRecord.objects.filter(pk__in=[record.pk for record in issued]).update(credit_note=note)
     return issued
+
+
+def cdr_corrections_sweep(*, days: int = 35) -> int:
+    """The settlement credit notes of the last `days` days whose OCPI correction a lost after-commit hook left
+    unsent: each corrected now (`cdr_correct_for_credit_note`, idempotent). Returns how many CDRs were issued."""
+    since = timezone.now() - timedelta(days=days)
+    notes = (CreditNote.objects.filter(invoice__kind=Invoice.Kind.SETTLEMENT, issued_at__gte=since,
+                                       ocpi_cdrs__isnull=True).values_list("pk", flat=True).order_by("pk"))
+    return sum(len(cdr_correct_for_credit_note(credit_note_id=pk)) for pk in notes)

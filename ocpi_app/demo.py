@@ -15,8 +15,8 @@ from django.utils import timezone
 from billing_app.invoicing.documents import delivery_suppressed
 from billing_app.models import SessionCharge
 from billing_app.settlement.services import session_settle
-from sessions_app.demo import _session_rows
-from sessions_app.models import ChargingSession, Connector, IdToken, MeterSample
+from sessions_app.demo import demo_session_save
+from sessions_app.models import ChargingSession, Connector, IdToken
 
 from .cdrs import cdr_issue_for_charge
 from .models import CdrRecord, Partner
@@ -40,13 +40,8 @@ def load_roaming_history(*, partner: Partner, id_token: IdToken, seed: int = 202
     rng, today, sessions = random.Random(seed), timezone.localdate(timezone=zone), []  # noqa: S311 - demo data
     for index, (days_ago, hour) in enumerate(ROAMING_HISTORY):
         start = datetime.combine(today - timedelta(days=days_ago), time(hour, rng.randint(0, 50)), zone)
-        session, samples = _session_rows(rng, connector, start, id_token, seq=int(start.timestamp()))
-        session.transaction_ref = f"demo-roaming-{index + 1}"
-        session.state = ChargingSession.State.COMPLETED
-        session.save()
-        MeterSample.objects.bulk_create([MeterSample(session=session, taken_at=at, energy_wh=e, power_w=p,
-                                                     current_a=c, soc_percent=soc) for (at, e, p, c, soc) in samples])
-        sessions.append(session)
+        sessions.append(demo_session_save(rng, connector, start, id_token,
+                                          transaction_ref=f"demo-roaming-{index + 1}"))
     months = set()
     with override_settings(INVOICE_RECEIPTS_ON_SETTLE=False), delivery_suppressed():
         for session in sessions:

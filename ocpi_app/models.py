@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from evbilling.outbound_delivery import OutboundDelivery
 from sessions_app.models import Operator
 
 party_id_validator = RegexValidator(r"^[A-Z0-9]{3}$", _("Three capital letters or digits (ISO 15118), e.g. VOL."))
@@ -169,7 +170,7 @@ class LocationVersion(models.Model):
             "location": self.location_id, "time": f"{self.last_updated:%Y-%m-%d %H:%M:%S}"}
 
 
-class PushDelivery(models.Model):
+class PushDelivery(OutboundDelivery):
     """One push (PUT or PATCH) of one object to one partner's receiver endpoint, with its attempt history in
     the columns: pending (queued), retrying (due again at `next_attempt_at`), succeeded (HTTP 2xx with OCPI
     1xxx), failed (attempts used up, or an OCPI client error that a retry cannot fix), superseded (a newer
@@ -184,8 +185,6 @@ class PushDelivery(models.Model):
         FAILED = "failed", "Failed"
         SUPERSEDED = "superseded", "Superseded by a newer push"
 
-    OPEN_STATUSES = (Status.PENDING, Status.RETRYING)
-
     partner = models.ForeignKey(Partner, verbose_name=_("partner"), on_delete=models.CASCADE, related_name="pushes")
     module = models.CharField(_("module"), max_length=20)
     object_id = models.CharField(_("object id"), max_length=100)
@@ -195,17 +194,10 @@ class PushDelivery(models.Model):
                                 help_text=_("CC*PID the push is for when the partner is a hub (OCPI-to-* headers)"))
     body = models.TextField(_("body"), help_text=_("the OCPI JSON sent"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
-    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
-    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     last_http_status = models.PositiveSmallIntegerField(_("last http status"), null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(_("last OCPI status code"), null=True, blank=True)
-    last_error = models.CharField(_("last error"), max_length=255, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    class Meta(OutboundDelivery.Meta):
         verbose_name = _("OCPI push")
         verbose_name_plural = _("OCPI pushes")
         indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status__in=["pending", "retrying"]),

@@ -96,17 +96,9 @@ def push_attempt(*, delivery_id: int, now: datetime | None = None) -> PushDelive
             error = str(unreachable)
     with transaction.atomic():
         delivery = PushDelivery.objects.select_for_update().get(pk=delivery.pk)
-        delivery.last_attempt_at, delivery.last_http_status, delivery.last_status_code = now, http_status, status_code
-        delivery.last_error = error[:255]
-        if delivery.status in PushDelivery.OPEN_STATUSES:
-            schedule = settings.OCPI_PUSH_RETRY_SCHEDULE
-            if not error:
-                delivery.status, delivery.delivered_at, delivery.next_attempt_at = Status.SUCCEEDED, now, None
-            elif final or delivery.attempts > len(schedule):
-                delivery.status, delivery.next_attempt_at = Status.FAILED, None
-            else:
-                delivery.status = Status.RETRYING
-                delivery.next_attempt_at = now + timedelta(seconds=schedule[delivery.attempts - 1])
+        delivery.last_http_status, delivery.last_status_code = http_status, status_code
+        delivery.attempt_outcome_record(now=now, delivered=not error, error=error, final=final,
+                                        schedule=settings.OCPI_PUSH_RETRY_SCHEDULE)
         delivery.save()
         if delivery.status in (Status.SUCCEEDED, Status.FAILED):  # a CDR's state follows its push
             CdrRecord.objects.filter(push=delivery, state=CdrRecord.State.PENDING).update(

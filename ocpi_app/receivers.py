@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from billing_app.models import ChargeReview, SessionCharge, Tariff
-from disputes_app.signals import dispute_resolved
+from billing_app.invoicing.credit_notes import credit_note_issued
+from billing_app.models import ChargeReview, Invoice, SessionCharge, Tariff
 from evbilling.on_commit import after_commit
 from sessions_app.models import ChargingSession, ChargingStation, Connector, ConnectorStatusEvent, Location
 
@@ -87,9 +87,9 @@ def _review_saved(sender, instance: ChargeReview, raw=False, **kwargs):
         after_commit(cdrs.cdr_issue_for_charge, charge_id=instance.charge_id)
 
 
-@receiver(dispute_resolved, dispatch_uid="ocpi_dispute_resolved")
-def _dispute_resolved(sender, ticket, **kwargs):
-    credit_note_id = (ticket.resolution_reference or {}).get("credit_note_id")
-    roaming = PartnerToken.objects.filter(id_token__sessions=ticket.session_id).exists() if ticket.session_id else False
-    if credit_note_id and roaming:
-        after_commit(cdrs.cdr_correct_for_credit_note, credit_note_id=credit_note_id, session_id=ticket.session_id)
+@receiver(credit_note_issued, dispatch_uid="ocpi_credit_note_issued")
+def _credit_note_issued(sender, credit_note, **kwargs):
+    """Sent on commit of any credit note (a dispute's, staff's in the admin, a credit CDR's): one on a settlement
+    invoice that reduces a CDR's line becomes a credit CDR (+ a corrected CDR); the beat's sweep catches a lost one."""
+    if credit_note.invoice.kind == Invoice.Kind.SETTLEMENT:
+        after_commit(cdrs.cdr_correct_for_credit_note, credit_note_id=credit_note.pk)

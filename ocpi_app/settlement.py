@@ -31,6 +31,7 @@ from decimal import Decimal
 from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from billing_app.companies.services import company_account_open
 from billing_app.invoicing import CreditNoteError, LineIn, credit_note_issue
@@ -45,7 +46,7 @@ from evbilling.errors import ApplicationError
 from sessions_app.models import Operator
 from sessions_app.selectors import operator_time_zone
 
-from .cdrs import charge_net_by_rate
+from .cdrs import cdr_corrections_sweep, charge_net_by_rate
 from .models import CdrRecord, Partner
 
 logger = logging.getLogger(__name__)
@@ -166,6 +167,7 @@ def _credit_notes(*, partner: Partner, end: datetime, now: datetime) -> list[Cre
             net = {Decimal(0): sum(net.values(), Decimal(0))}
         try:
             note = credit_note_issue(invoice_id=cancelled.invoice_id, net_by_rate=net, now=now,
+                                     session_id=cancelled.session_id,
                                      reason=f"Credit CDR {credit.cdr_id} cancels CDR {cancelled.cdr_id}",
                                      line_description=f"Credit CDR {credit.cdr_id} (cancels {cancelled.cdr_id})")
         except CreditNoteError as error:
@@ -175,6 +177,36 @@ def _credit_notes(*, partner: Partner, end: datetime, now: datetime) -> list[Cre
         credit.save(update_fields=["credit_note"])
         notes.append(note)
     return notes
+
+
+def cdr_credit_in_full(*, cdr_pk: int, reason: str, operator: Operator | None = None,
+                       now: datetime | None = None) -> CreditNote:
+    """Staff credit a CDR's whole line on the settlement invoice that holds it (its own, or the one whose credit
+    note settled it as a corrected CDR): a credit note for exactly the CDR's net per rate, tied to its session,
+    so the partner is sent the credit CDR by the one correction path (`cdrs.cdr_correct_for_credit_note`, on
+    commit). `operator` (staff acting in the admin) limits it to that operator's CDRs: another's is not found.
+    Refuses, writing nothing, a credit CDR, a CDR cancelled already, one on no invoice yet, and one of 0.00."""
+    with transaction.atomic():
+        records = CdrRecord.objects.select_for_update(of=("self",)).select_related("invoice", "credit_note__invoice")
+        if operator is not None:
+            records = records.filter(partner__operator=operator)
+        cdr = records.filter(pk=cdr_pk, kind=CdrRecord.Kind.CDR).first()
+        if cdr is None:
+            raise SettlementError(gettext("No such CDR."))
+        if CdrRecord.objects.filter(credit_reference=cdr).exists():
+            raise SettlementError(gettext("CDR %(cdr)s is cancelled by a credit CDR already.") % {"cdr": cdr.cdr_id})
+        invoice = cdr.invoice or (cdr.credit_note.invoice if cdr.credit_note_id else None)
+        if invoice is None:
+            raise SettlementError(gettext("CDR %(cdr)s is on no settlement invoice yet: settle its month instead.") % {
+                "cdr": cdr.cdr_id})
+        net = {rate: amount for rate, amount in cdr_net_by_rate(cdr).items() if amount}
+        if net and document_treatment(invoice.buyer) != STANDARD:  # invoiced at 0 % (reverse charge, exempt)
+            net = {Decimal(0): sum(net.values(), Decimal(0))}
+        try:
+            return credit_note_issue(invoice_id=invoice.pk, net_by_rate=net, session_id=cdr.session_id, now=now,
+                                     reason=reason[:200], line_description=f"CDR {cdr.cdr_id}")
+        except CreditNoteError as error:
+            raise SettlementError(f"CDR {cdr.cdr_id}: {error}") from None
 
 
 def partner_settle(*, partner_id: int, period: date, now: datetime | None = None,
@@ -233,5 +265,7 @@ def settlements_run(*, now: datetime | None = None) -> list[SettlementResult]:
 
 @shared_task(name="ocpi_app.settlement.run_monthly")
 def run_monthly() -> int:
-    """Beat: `settlements_run` (daily; idempotent). Returns how many invoices were issued or found."""
+    """Beat: the OCPI corrections of settlement credit notes a lost hook left unsent (`cdr_corrections_sweep`),
+    then `settlements_run` (daily; idempotent). Returns how many invoices were issued or found."""
+    cdr_corrections_sweep()
     return sum(1 for result in settlements_run() if result.invoice is not None)

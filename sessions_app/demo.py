@@ -274,6 +274,23 @@ def _session_rows(rng: random.Random, connector: Connector, start: datetime, tok
     return session, samples
 
 
+def _meter_samples(session: ChargingSession, samples) -> list[MeterSample]:
+    return [MeterSample(session=session, taken_at=at, energy_wh=e, power_w=p, current_a=c, soc_percent=soc)
+            for (at, e, p, c, soc) in samples]
+
+
+def demo_session_save(rng: random.Random, connector: Connector, start: datetime, token: IdToken, *,
+                      transaction_ref: str) -> ChargingSession:
+    """One completed session of the demo's history and its samples, saved under `transaction_ref`: the charges
+    other apps' demos place at set times (guests', roaming drivers'), apart from `load_sessions`' mornings."""
+    session, samples = _session_rows(rng, connector, start, token, seq=int(start.timestamp()))
+    session.transaction_ref = transaction_ref
+    session.state = ChargingSession.State.COMPLETED
+    session.save()
+    MeterSample.objects.bulk_create(_meter_samples(session, samples))
+    return session
+
+
 def load_sessions(
     rng: random.Random, operators: list[Operator], *, days: int, today: date,
     progress: Callable[[int], None] = lambda n: None,
@@ -303,10 +320,7 @@ def load_sessions(
                     free_from = session.stopped_at + timedelta(minutes=rng.randint(5, 90))
             with transaction.atomic():
                 ChargingSession.objects.bulk_create([s for s, _ in batch])
-                rows = [
-                    MeterSample(session=s, taken_at=at, energy_wh=e, power_w=p, current_a=c, soc_percent=soc)
-                    for s, samples in batch for (at, e, p, c, soc) in samples
-                ]
+                rows = [row for s, samples in batch for row in _meter_samples(s, samples)]
                 MeterSample.objects.bulk_create(rows, batch_size=2000)
                 for session, _ in batch:
                     if session.connector.station.location.calibration_law:

@@ -26,20 +26,10 @@ from .selectors import deliveries_due
 
 logger = logging.getLogger(__name__)
 
-Status = WebhookDelivery.Status
 LEASE_MARGIN_SECONDS = 30
 USER_AGENT = "evbilling-webhooks/1"
 
 RETRY = {"retry_backoff": True, "retry_backoff_max": 300, "retry_jitter": True, "max_retries": 5}
-
-
-def max_attempts() -> int:
-    return len(settings.WEBHOOKS_RETRY_SCHEDULE) + 1
-
-
-def retry_delay(attempt: int) -> timedelta:
-    """How long after failed attempt number `attempt` (1-based) the next one is due."""
-    return timedelta(seconds=settings.WEBHOOKS_RETRY_SCHEDULE[attempt - 1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +100,10 @@ def _record(*, delivery_id: int, number: int, requested_by_id: int | None, outco
                                       requested_by_id=requested_by_id)
         if delivery.attempts != number:
             return delivery
-        delivery.last_attempt_at, delivery.locked_until = now, None
+        delivery.locked_until = None
         delivery.last_response_status, delivery.last_response_body = outcome.status, outcome.body
-        delivery.last_error = outcome.error
-        if outcome.succeeded:
-            delivery.status, delivery.delivered_at, delivery.next_attempt_at = Status.SUCCEEDED, now, None
-        elif outcome.final or number >= max_attempts():
-            delivery.status, delivery.next_attempt_at = Status.FAILED, None
-        else:
-            delivery.status, delivery.next_attempt_at = Status.RETRYING, now + retry_delay(number)
+        delivery.attempt_outcome_record(now=now, delivered=outcome.succeeded, error=outcome.error,
+                                        final=outcome.final, schedule=settings.WEBHOOKS_RETRY_SCHEDULE)
         delivery.save()
     return delivery
 

@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from evbilling.outbound_delivery import OutboundDelivery
 from sessions_app.models import Operator
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix, not a secret
@@ -121,7 +122,7 @@ class WebhookEvent(models.Model):
         return f"{self.type} {self.event_id}"
 
 
-class WebhookDelivery(models.Model):
+class WebhookDelivery(OutboundDelivery):
     """One event on its way to one endpoint: pending (first attempt queued), retrying (due again at
     `next_attempt_at`), succeeded (a 2xx came back) or failed (attempts used up, or not sendable).
 
@@ -130,37 +131,21 @@ class WebhookDelivery(models.Model):
 
     OWNER_PATH = "endpoint__operator"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RETRYING = "retrying", "Retrying"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
-    OPEN_STATUSES = (Status.PENDING, Status.RETRYING)
-
     event = models.ForeignKey(WebhookEvent, verbose_name=_("event"), on_delete=models.PROTECT,
                               related_name="deliveries")
     endpoint = models.ForeignKey(WebhookEndpoint, verbose_name=_("endpoint"), on_delete=models.CASCADE,
                                  related_name="deliveries")
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
-    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
-    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     last_response_status = models.PositiveSmallIntegerField(_("last response status"), null=True, blank=True)
     last_response_body = models.TextField(_("last response body"), blank=True,
                                           help_text=_("the start of the receiver's answer"))
-    last_error = models.CharField(_("last error"), max_length=255, blank=True)
     redelivery_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("redelivery requested by"),
                                                 null=True, blank=True,
                                                 on_delete=models.SET_NULL, related_name="+")
     redelivery_requested_at = models.DateTimeField(_("redelivery requested at"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    class Meta(OutboundDelivery.Meta):
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
         indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status__in=["pending", "retrying"]),

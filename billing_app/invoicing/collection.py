@@ -15,6 +15,10 @@ nothing is still under way for its session.
   failure emailed to the driver; after the last the receipt is overdue (admin list and filter, the driver's
   portal, a last email) and is no longer charged automatically.
 - One receipt's refusal never stops the sweep; Stripe being unreachable does (the next run goes on).
+- Pay now (`receipt_pay_now`, the driver's portal): the same attempt under the same lock, with the card the
+  driver chooses; keyed by the attempt number the page offered, so a repeated request answers with that
+  attempt's outcome and never charges twice. Paid: collected, dunning stops. Declined: dunning stays where it
+  was (no e-mail; the driver reads the reason on the page).
 """
 from __future__ import annotations
 
@@ -34,13 +38,15 @@ from billing_app.invoicing.reconciliation import session_card_payments
 from billing_app.models import Invoice, Payment, PaymentCustomer, ReceiptCollection, Refund
 from billing_app.money import format_money
 from billing_app.payments.messages import failure_text
+from billing_app.payments.methods import payment_methods_list
 from billing_app.payments.services import payment_advance
-from billing_app.payments.stripe_client import StripeUnavailable
+from billing_app.payments.stripe_client import StripeInProgress, StripeUnavailable
 from billing_app.payments.transitions import payment_event_record
-from evbilling.errors import ApplicationError, ConflictError
+from evbilling.errors import ApplicationError, ConflictError, NotFoundError
 from evbilling.mail import send_in_languages
 from evbilling.on_commit import after_commit
 from sessions_app.local_time import format_local_date
+from sessions_app.models import User
 from sessions_app.selectors import operator_time_zone
 
 logger = logging.getLogger(__name__)
@@ -134,21 +140,129 @@ def _attempt(invoice: Invoice, *, now: datetime) -> Payment | None:
         if owed <= 0:
             _record_collected(collection, now=now)
             return None
-        attempt = collection.attempts + 1
-        customer = PaymentCustomer.objects.filter(driver_id=invoice.driver_id).first()
-        payment = Payment.objects.create(
-            operator_id=invoice.operator_id, driver_id=invoice.driver_id, id_token_id=invoice.session.id_token_id,
-            session_id=invoice.session_id, invoice_id=invoice.pk, kind=Payment.Kind.INVOICE,
-            currency=invoice.currency, amount_requested=owed, amount_due=owed,
-            idempotency_key=f"evb-receipt-{invoice.pk}-{attempt}",
-            stripe_customer_id=customer.stripe_customer_id if customer else "",
-            stripe_payment_method_id=customer.default_payment_method_id if customer else "",
-        )
-        payment_event_record(payment, from_status="", to_status=payment.status,
-                             note=f"receipt {invoice.number}: {owed} {invoice.currency} owed, attempt {attempt}")
-        collection.attempts, collection.payment, collection.status = attempt, payment, STATUS.COLLECTING
-        collection.save(update_fields=["attempts", "payment", "status", "updated_at"])
+        return _attempt_create(collection, invoice, owed)
+
+
+def _attempt_create(collection: ReceiptCollection, invoice: Invoice, owed: Decimal, *, by_driver: bool = False,
+                    payment_method_id: str = "") -> Payment:
+    """In the caller's transaction, the collection row locked: the next attempt's Payment (key
+    `evb-receipt-<invoice>-<attempt>`), on the driver's default card unless the driver chose one (Pay now)."""
+    attempt = collection.attempts + 1
+    customer = PaymentCustomer.objects.filter(driver_id=invoice.driver_id).first()
+    payment = Payment.objects.create(
+        operator_id=invoice.operator_id, driver_id=invoice.driver_id, id_token_id=invoice.session.id_token_id,
+        session_id=invoice.session_id, invoice_id=invoice.pk, kind=Payment.Kind.INVOICE,
+        currency=invoice.currency, amount_requested=owed, amount_due=owed,
+        idempotency_key=f"evb-receipt-{invoice.pk}-{attempt}",
+        stripe_customer_id=customer.stripe_customer_id if customer else "",
+        stripe_payment_method_id=(payment_method_id or (customer.default_payment_method_id if customer else "")),
+    )
+    payment_event_record(payment, from_status="", to_status=payment.status,
+                         note=f"receipt {invoice.number}: {owed} {invoice.currency} owed, attempt {attempt}"
+                              + (" (Pay now by the driver)" if by_driver else ""))
+    collection.attempts, collection.payment, collection.status = attempt, payment, STATUS.COLLECTING
+    collection.by_driver = by_driver
+    collection.driver_attempts += int(by_driver)
+    collection.save(update_fields=["attempts", "payment", "status", "by_driver", "driver_attempts", "updated_at"])
     return payment
+
+
+class ReceiptPaymentError(ApplicationError):
+    """Pay now refused: nothing to pay on the receipt, or a request that does not fit it."""
+
+
+class ReceiptPaymentInProgress(ReceiptPaymentError, ConflictError):
+    """A payment of the receipt (or of its session) is under way: nothing new is sent."""
+
+
+class ReceiptPaymentDeclined(ReceiptPaymentError):
+    """The card was declined; the message says why, in the reader's language."""
+
+
+def receipt_pay_attempt(invoice: Invoice) -> int:
+    """The number the next attempt on a receipt gets: what the Pay now page offers (and sends back)."""
+    return 1 + (ReceiptCollection.objects.filter(invoice=invoice).values_list("attempts", flat=True).first() or 0)
+
+
+def receipt_pay_now(*, driver: User, invoice_id: int, attempt: int, payment_method_id: str,
+                    now: datetime | None = None) -> Invoice:
+    """The driver pays one of their unpaid receipts from the portal with one of their saved cards; returns the
+    receipt, paid. The collection's own attempt (`_attempt_create`, same lock, same idempotency key
+    `evb-receipt-<invoice>-<attempt>`), so dunning stops with it and nothing is charged beside a payment under
+    way.
+
+    Once per request however often it is sent: `attempt` is the number the page offered
+    (`receipt_pay_attempt`). When the collection has made that attempt already (a double click, a re-sent
+    form), the answer is its outcome and nothing new is sent to Stripe.
+
+    Raises NotFoundError (not the driver's receipt, or not their card), ReceiptPaymentInProgress,
+    ReceiptPaymentDeclined (the reason in the reader's language) or ReceiptPaymentError (nothing to pay)."""
+    now = now or timezone.now()
+    invoice = Invoice.objects.filter(pk=invoice_id, driver=driver, kind=Invoice.Kind.RECEIPT).exclude(
+        state=Invoice.State.DRAFT).first()
+    if invoice is None:
+        raise NotFoundError(gettext("No such receipt."))
+    if invoice.state == Invoice.State.ISSUED and not _attempt_made(invoice, attempt):
+        if _in_flight(invoice):
+            raise ReceiptPaymentInProgress(gettext("A payment for this session is under way; this page shows the "
+                                                   "result in a moment."))
+        if payment_method_id not in {method.id for method in payment_methods_list(driver=driver)}:
+            raise NotFoundError(gettext("No such payment method."))
+        payment = _driver_attempt(invoice, attempt=attempt, payment_method_id=payment_method_id, now=now)
+        if payment is not None:
+            try:
+                payment = payment_advance(payment_id=payment.pk)
+            except (StripeUnavailable, StripeInProgress):
+                pass  # left pending: the payments sweep sends it (same key), the receipt sweep records it
+            else:
+                _record_outcome(invoice.pk, payment, now=now)
+    return _pay_now_outcome(Invoice.objects.get(pk=invoice.pk), attempt)
+
+
+def _attempt_made(invoice: Invoice, attempt: int) -> bool:
+    return Payment.objects.filter(idempotency_key=f"evb-receipt-{invoice.pk}-{attempt}").exists()
+
+
+def _driver_attempt(invoice: Invoice, *, attempt: int, payment_method_id: str, now: datetime) -> Payment | None:
+    """Under the lock on the receipt's collection: the driver's attempt (committed on return), or None when
+    the receipt turned out paid or this request's attempt was made meanwhile (a concurrent repeat)."""
+    with transaction.atomic():
+        ReceiptCollection.objects.get_or_create(invoice=invoice)
+        collection = ReceiptCollection.objects.select_for_update().get(invoice=invoice)
+        if collection.attempts >= attempt:
+            return None
+        if collection.attempts + 1 != attempt:
+            raise ReceiptPaymentError(gettext("This page is out of date: please open the receipt again."))
+        last = Payment.objects.get(pk=collection.payment_id) if collection.payment_id else None
+        if last is not None and last.status in Payment.OPEN_STATUSES:
+            raise ReceiptPaymentInProgress(gettext("A payment of this receipt is under way; this page shows the "
+                                                   "result in a moment."))
+        if last is not None and collection.status == STATUS.COLLECTING:
+            collection = _record_outcome(invoice.pk, last, now=now)  # an outcome never recorded (a lost run)
+        if collection.status == STATUS.COLLECTED:
+            return None
+        owed = receipt_owed(Invoice.objects.get(pk=invoice.pk))
+        if owed <= 0:
+            _record_collected(collection, now=now)
+            return None
+        return _attempt_create(collection, invoice, owed, by_driver=True, payment_method_id=payment_method_id)
+
+
+def _pay_now_outcome(invoice: Invoice, attempt: int) -> Invoice:
+    """What Pay now tells the driver: the receipt paid, or why not (the attempt's own outcome first)."""
+    payment = Payment.objects.filter(idempotency_key=f"evb-receipt-{invoice.pk}-{attempt}").first()
+    if invoice.state == Invoice.State.PAID or (payment is not None and payment.status == Payment.Status.CAPTURED):
+        return invoice  # (captured: the request that made the attempt is marking the receipt paid)
+    if payment is not None and payment.status in Payment.OPEN_STATUSES:
+        raise ReceiptPaymentInProgress(gettext("Your payment is under way; this page shows the result in a "
+                                               "moment."))
+    if payment is not None and payment.status in (Payment.Status.FAILED, Payment.Status.CANCELED):
+        raise ReceiptPaymentDeclined(gettext("The payment was declined and nothing was charged. %(reason)s") % {
+            "reason": failure_text(payment.failure_message) or gettext("Please try another card.")})
+    if invoice.state == Invoice.State.VOID:
+        raise ReceiptPaymentError(gettext("Receipt %(number)s is void: there is nothing to pay.")
+                                  % {"number": invoice.number})
+    raise ReceiptPaymentError(gettext("Nothing is owed on receipt %(number)s.") % {"number": invoice.number})
 
 
 def _record_outcome(invoice_id: int, payment: Payment, *, now: datetime) -> ReceiptCollection:
@@ -182,11 +296,19 @@ def _paid_if_covered(invoice: Invoice, *, now: datetime) -> None:
 
 def _record_failed(collection: ReceiptCollection, payment: Payment, *, now: datetime) -> ReceiptCollection:
     """In the caller's transaction: schedule the next retry (days after the first failure), or mark the
-    receipt overdue after the last; the driver is emailed either way."""
+    receipt overdue after the last; the driver is emailed either way. The driver's own failed Pay now moves
+    nothing: the receipt is back where it was (overdue since the same day, or retrying on the same date; a
+    receipt the sweep had not tried yet is tried at its next run) and no e-mail goes out."""
+    collection.failure_message = (payment.failure_message or payment.failure_code or payment.status)[:255]
+    if collection.by_driver:
+        collection.status = STATUS.OVERDUE if collection.overdue_at else STATUS.RETRYING
+        if collection.status == STATUS.RETRYING and collection.next_attempt_at is None:
+            collection.next_attempt_at = now
+        collection.save(update_fields=["status", "failure_message", "next_attempt_at", "updated_at"])
+        return collection
     schedule = [int(days) for days in settings.PAYMENTS_DUNNING_RETRY_DAYS]
     collection.first_failed_at = collection.first_failed_at or now
-    collection.failure_message = (payment.failure_message or payment.failure_code or payment.status)[:255]
-    retries_done = collection.attempts - 1
+    retries_done = collection.attempts - collection.driver_attempts - 1
     if retries_done < len(schedule):
         collection.status = STATUS.RETRYING
         collection.next_attempt_at = collection.first_failed_at + timedelta(days=schedule[retries_done])

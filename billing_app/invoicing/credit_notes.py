@@ -123,15 +123,17 @@ def _parts_by_net(net_by_rate: Mapping[Decimal | None, Decimal], remaining: list
 
 def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal | None = None,
                       net_by_rate: Mapping[Decimal | None, Decimal] | None = None, line_description: str = "",
-                      refund: bool = False, now: datetime | None = None) -> CreditNote:
+                      refund: bool = False, session_id: int | None = None, now: datetime | None = None) -> CreditNote:
     """Credit `amount_incl_vat` (None: all that remains) of an issued or paid invoice; with `refund`, owe
     it back to the card (stored on the credit note, sent after the commit). `net_by_rate` credits exactly
     these net amounts per VAT rate instead (a roaming settlement's credit CDR), the VAT once per rate on them;
-    `line_description` names what is credited on each line.
+    `line_description` names what is credited on each line. `session_id` ties the credit note to the line of
+    one session on the invoice (a dispute about it, a settlement's CDR), so the apps above can correct what
+    they sent for that session (a roaming partner's CDR: `ocpi_app.cdrs.cdr_correct_for_credit_note`).
 
     Raises CreditNoteError, writing nothing, when the amount is not positive, not in whole minor
     units, above what remains on the invoice (per rate, for `net_by_rate`), or (with `refund`) above what
-    its card payments can still give back."""
+    its card payments can still give back, or when the invoice has no line of `session_id`."""
     now = now or timezone.now()
     with transaction.atomic():
         invoice = (Invoice.objects.select_for_update(of=("self",)).select_related("operator")
@@ -141,6 +143,9 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
                        if invoice.state == Invoice.State.DRAFT else
                        gettext("%(invoice)s is void: only issued or paid invoices take credit notes."))
             raise CreditNoteError(refusal % {"invoice": invoice})
+        if session_id is not None and invoice.session_id != session_id and not invoice.lines.filter(
+                session_id=session_id).exists():
+            raise CreditNoteError(gettext("%(invoice)s has no line of that session.") % {"invoice": invoice})
         currency = invoice.currency
         remaining = invoice_remaining_by_rate(invoice)
         left = sum((r.amount_incl_vat for r in remaining), Decimal(0))
@@ -190,7 +195,8 @@ def credit_note_issue(*, invoice_id: int, reason: str, amount_incl_vat: Decimal 
         total_excl = sum((excl for _, excl, _ in parts), quantize_money(Decimal(0), currency))
         total_vat = sum((vat for _, _, vat in parts), quantize_money(Decimal(0), currency))
         note = CreditNote.objects.create(
-            operator=invoice.operator, invoice=invoice, issued_at=now, reason=reason, currency=currency,
+            operator=invoice.operator, invoice=invoice, session_id=session_id, issued_at=now, reason=reason,
+            currency=currency,
             number=number_format(prefix=invoice.operator.invoice_prefix, year=year, sequence=sequence,
                                  kind=NumberSequence.Kind.CREDIT_NOTE),
             number_year=year, number_sequence=sequence, seller=invoice.seller, buyer=invoice.buyer,

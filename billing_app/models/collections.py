@@ -1,8 +1,9 @@
 """The off-session collection of a pay-as-you-go receipt that no card payment covered, and its dunning.
 
 One row per receipt (the database refuses a second): the lock the collection sweep takes, the attempts
-it made (each a Payment with its own idempotency key), when it tries next, and whether the receipt is
-overdue (every retry failed: shown to the operator in the admin and to the driver in the portal).
+it made (each a Payment with its own idempotency key; the driver's own "Pay now" attempts among them), when it
+tries next, and whether the receipt is overdue (every retry failed: shown to the operator in the admin and to the
+driver in the portal).
 """
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +32,11 @@ class ReceiptCollection(models.Model):
                                 help_text=_("the latest attempt"))
     first_failed_at = models.DateTimeField(_("first failed at"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    driver_attempts = models.PositiveSmallIntegerField(
+        _("driver's attempts"), default=0,
+        help_text=_("of the attempts, those the driver made with Pay now in the portal (they do not move dunning)"))
+    by_driver = models.BooleanField(_("latest attempt by the driver"), default=False,
+                                    help_text=_("the latest attempt is the driver's Pay now"))
     failure_message = models.CharField(_("failure message"), max_length=255, blank=True)
     overdue_at = models.DateTimeField(_("overdue at"), null=True, blank=True)
     collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)

@@ -327,12 +327,16 @@ class CreditNote(FrozenOnceIssuedMixin, models.Model):
         FAILED = "failed", _("Refund failed")
 
     FROZEN_FIELDS = ("invoice_id", "number", "issued_at", "total_excl_vat", "total_vat", "total_incl_vat",
-                     "seller", "buyer", "reason", "refund_amount", "language")
+                     "seller", "buyer", "reason", "refund_amount", "language", "session_id")
 
     operator = models.ForeignKey(Operator, verbose_name=_("operator"), on_delete=models.PROTECT,
                                  related_name="credit_notes")
     invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT,
                                 related_name="credit_notes")
+    session = models.ForeignKey(ChargingSession, verbose_name=_("session"), null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="credit_notes",
+                                help_text=_("the session whose line on the invoice this credit note reduces (blank: "
+                                            "the invoice as a whole)"))
     state = models.CharField(_("state"), max_length=6, choices=State.choices, default=State.ISSUED)
     number = models.CharField(_("number"), max_length=32, unique=True)
     number_year = models.PositiveSmallIntegerField(_("number year"))

@@ -44,6 +44,12 @@ class WhatIfRun(models.Model):
                                help_text=_("totals, stations, distribution, top changes"))
     error = models.TextField(_("error"), blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        _("last progress at"), null=True, blank=True,
+        help_text=_("when the run was queued or last reported progress (no progress for long: stalled)"))
+    attempt = models.PositiveIntegerField(
+        _("attempt"), default=0,
+        help_text=_("how many times a worker took the run; an older attempt's rows and progress are refused"))
 
     class Meta:
         verbose_name = _("what if run")

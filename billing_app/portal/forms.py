@@ -64,3 +64,25 @@ class PlanChangeForm(forms.Form):
     def __init__(self, *args, plans, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["plan"].queryset = plans
+
+
+class ReceiptPayForm(forms.Form):
+    """Pay now: one of the driver's own saved cards (the default first), and the attempt the page offered, which
+    makes a repeated submit of the same page the same request (`collection.receipt_pay_now`)."""
+
+    payment_method = forms.ChoiceField(label=_("Card"), choices=[], widget=forms.RadioSelect)
+    attempt = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, methods, **kwargs):
+        super().__init__(*args, **kwargs)
+        methods = sorted(methods, key=lambda m: not m.is_default)
+        default = _("(default)")
+        self.fields["payment_method"].choices = [
+            (m.id, f"{m.brand} •••• {m.last4}" + (f" {default}" if m.is_default else "")) for m in methods]
+        if methods:
+            self.fields["payment_method"].initial = methods[0].id
+
+    def clean_payment_method(self):
+        if not self.fields["payment_method"].choices:
+            raise forms.ValidationError(_("Add a payment method first."))
+        return self.cleaned_data["payment_method"]

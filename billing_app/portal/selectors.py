@@ -22,6 +22,13 @@ def driver_invoices(driver: User) -> QuerySet[Invoice]:
     return invoices_for_driver(driver).select_related("collection").order_by("-issued_at")
 
 
+def driver_receipts_in_dunning(driver: User) -> QuerySet[Invoice]:
+    """The driver's unpaid receipts whose card payment failed (dunning or overdue): what Pay now is for."""
+    return (driver_invoices(driver).filter(kind=Invoice.Kind.RECEIPT, state=Invoice.State.ISSUED,
+                                           collection__status__in=["retrying", "overdue"])
+            .order_by("issued_at", "pk"))
+
+
 def driver_credit_notes(driver: User) -> QuerySet[CreditNote]:
     return credit_notes_for_driver(driver).order_by("-issued_at")
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("sessions/<int:pk>/signed-meter-values.xml", views.session_signed_data_download, name="session_signed_data"),
     path("sessions/<int:pk>/meter-public-key.pem", views.session_meter_key_download, name="session_meter_key"),
     path("invoices/", views.invoice_list, name="invoices"),
+    path("invoices/<int:pk>/pay/", views.receipt_pay, name="receipt_pay"),
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<int:pk>/block/", views.token_block, name="token_block"),
     path("tokens/<int:pk>/unblock/", views.token_unblock, name="token_unblock"),

@@ -14,12 +14,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from billing_app.models import Subscription
+from billing_app.invoicing.collection import receipt_owed, receipt_pay_attempt, receipt_pay_now
+from billing_app.models import Invoice, Subscription
 from billing_app.money import format_hours, format_money, format_percent, format_quantity
 from billing_app.payments.methods import payment_methods_list
+from billing_app.payments.stripe_client import StripeError
 from billing_app.plans import services as plans
 from billing_app.portal import selectors
-from billing_app.portal.forms import PlanChangeForm, PlanSubscribeForm, ProfileForm, SessionFilterForm, TokenReplaceForm
+from billing_app.portal.forms import (
+    PlanChangeForm,
+    PlanSubscribeForm,
+    ProfileForm,
+    ReceiptPayForm,
+    SessionFilterForm,
+    TokenReplaceForm,
+)
 from billing_app.settlement.running_cost import session_running_total
 from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import session_periods
@@ -106,6 +115,7 @@ def dashboard(request):
         "active_currency": running[1] if running else "",
         "active_kwh": session_energy_so_far_wh(active) / 1000 if active else None,
         "recent": sessions[:5],
+        "unpaid_receipts": selectors.driver_receipts_in_dunning(request.user),
     })
 
 
@@ -210,6 +220,42 @@ def invoice_list(request):
         "query": _query_without(request, "page"),
         "notes_query": _query_without(request, "notes_page"),
     })
+
+
+def _receipt_pay_page(request, receipt: Invoice, *, form=None, status=200):
+    methods_unavailable = False
+    if form is None:
+        try:
+            methods = payment_methods_list(driver=request.user)
+        except StripeError:
+            methods, methods_unavailable = [], True
+        form = ReceiptPayForm(methods=methods, initial={"attempt": receipt_pay_attempt(receipt)})
+    payable = receipt.state == Invoice.State.ISSUED
+    return render(request, "portal/receipt_pay.html", {
+        "receipt": receipt, "collection": getattr(receipt, "collection", None), "form": form,
+        "owed": receipt_owed(receipt) if payable else None, "payable": payable,
+        "methods_unavailable": methods_unavailable,
+    }, status=status)
+
+
+@driver_required
+def receipt_pay(request, pk: int):
+    """Pay now: the driver pays an unpaid receipt with a saved card (GET shows it, POST pays, then back here).
+    A repeated POST of the same page is the same attempt (`collection.receipt_pay_now`): never a second charge."""
+    receipt = get_object_or_404(selectors.driver_invoices(request.user).filter(kind=Invoice.Kind.RECEIPT), pk=pk)
+    if request.method != "POST":
+        return _receipt_pay_page(request, receipt)
+    try:
+        methods = payment_methods_list(driver=request.user)
+    except StripeError:
+        methods = []
+    form = ReceiptPayForm(request.POST, methods=methods)
+    if not form.is_valid():
+        return _receipt_pay_page(request, receipt, form=form, status=400)
+    if message_call(request, receipt_pay_now, driver=request.user, invoice_id=receipt.pk,
+                    attempt=form.cleaned_data["attempt"], payment_method_id=form.cleaned_data["payment_method"]):
+        messages.success(request, _("Thank you: receipt %(number)s is paid.") % {"number": receipt.number})
+    return redirect("portal:receipt_pay", pk=receipt.pk)
 
 
 @driver_required

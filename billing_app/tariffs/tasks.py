@@ -18,3 +18,10 @@ def what_if_start(**kwargs) -> WhatIfRun:
     run = what_if.what_if_create(**kwargs)
     after_commit(tariff_what_if.delay, run.pk)
     return run
+
+
+def what_if_restart(*, run_id: int) -> WhatIfRun:
+    """Queue a failed or stalled run again (`what_if.what_if_requeue`: its rows discarded) once that commits."""
+    run = what_if.what_if_requeue(run_id=run_id)
+    after_commit(tariff_what_if.delay, run.pk)
+    return run

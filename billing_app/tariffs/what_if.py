@@ -13,6 +13,12 @@ the draft cannot price. The draft's own validity dates are ignored (the question
 
 Per session the difference is incl. VAT (what the driver pays); totals and stations show both excl. and incl.
 VAT. Amounts are the engine's rounded totals and the stored 2-place charges; sums are exact Decimals.
+
+A run that makes no progress for `WHAT_IF_STALLED_AFTER_MINUTES` (its worker died, its task was lost) is
+stalled. Starting it again starts over, never resumes: each take of the run by a worker is a new `attempt`,
+which first discards the rows a previous attempt left; every chunk of rows is written in a transaction that
+holds the run's row and checks the attempt is still the current one, so an attempt that wakes up late writes
+nothing, and results are shown only once the run is done. No row is ever written twice.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -36,7 +43,7 @@ from billing_app.settlement.selectors import charge_vat_breakdown
 from billing_app.tariffs.cdr import session_pricing_input
 from billing_app.tariffs.checks import TariffWarning, tariff_checks
 from billing_app.tariffs.import_messages import import_error_text
-from evbilling.errors import ApplicationError
+from evbilling.errors import ApplicationError, ConflictError
 from sessions_app.models import ChargingSession, Location, Operator, User
 from sessions_app.selectors import operator_time_zone
 
@@ -52,6 +59,14 @@ SKIP_PLAN, SKIP_CURRENCY, SKIP_UNPRICEABLE = "plan", "currency", "unpriceable"
 
 class WhatIfError(ApplicationError):
     """A what-if that cannot be made (a draft the engine cannot read); the message names the path."""
+
+
+class WhatIfBusyError(WhatIfError, ConflictError):
+    """A run that is done, or still making progress, is not started again."""
+
+
+class _Superseded(Exception):
+    """This attempt is no longer the run's current one (the run was started again): it stops, writing nothing."""
 
 
 def draft_from_ocpi(data: Any) -> pricing.Tariff:
@@ -85,6 +100,7 @@ def what_if_create(*, operator: Operator, created_by: User | None, draft: dict[s
     run = WhatIfRun.objects.create(
         operator=operator, created_by=created_by, draft_name=draft_name[:160], draft_tariff=draft_tariff,
         draft_ocpi_json=ocpi.dumps(draft), compared_tariff=compared_tariff, start_date=start_date, end_date=end_date,
+        heartbeat_at=timezone.now(),
     )
     run.locations.set(locations)
     return run
@@ -200,34 +216,85 @@ class Comparison:
         }
 
 
-def _claim(run_id: int) -> bool:
-    """Queued -> running, once: a duplicated task finds nothing to claim."""
-    return WhatIfRun.objects.filter(pk=run_id, state=WhatIfRun.State.QUEUED).update(state=WhatIfRun.State.RUNNING) == 1
+def stalled_after() -> timedelta:
+    return timedelta(minutes=settings.WHAT_IF_STALLED_AFTER_MINUTES)
+
+
+def what_if_stalled(run: WhatIfRun, *, now: datetime | None = None) -> bool:
+    """Queued or running, and no progress for `WHAT_IF_STALLED_AFTER_MINUTES`: its worker stopped or its task
+    was lost (a run stored before heartbeats counts from its creation)."""
+    if run.state not in (WhatIfRun.State.QUEUED, WhatIfRun.State.RUNNING):
+        return False
+    return (run.heartbeat_at or run.created_at) < (now or timezone.now()) - stalled_after()
+
+
+_RESET = {"sessions_done": 0, "sessions_total": 0, "summary": {}, "error": "", "finished_at": None}
+
+
+@transaction.atomic
+def what_if_requeue(*, run_id: int) -> WhatIfRun:
+    """Make a failed or stalled run queued again (the caller queues its task after commit), discarding the rows
+    it had written, in one transaction under the run's row lock. A done run, or one still making progress, is
+    refused (WhatIfBusyError). Scoping is the caller's (the admin finds the run among the user's)."""
+    run = WhatIfRun.objects.select_for_update().get(pk=run_id)
+    if not (run.state == WhatIfRun.State.FAILED or what_if_stalled(run)):
+        raise WhatIfBusyError(gettext("Only a failed or stalled run can be started again."))
+    run.sessions.all().delete()
+    for name, value in {**_RESET, "state": WhatIfRun.State.QUEUED, "heartbeat_at": timezone.now()}.items():
+        setattr(run, name, value)
+    run.save(update_fields=[*_RESET, "state", "heartbeat_at"])
+    return run
+
+
+@transaction.atomic
+def _claim(run_id: int) -> int | None:
+    """Take the run for a new attempt and return its number, or None. A queued run is taken once (a duplicated
+    task finds nothing to take); a running one only when stalled (Celery redelivers the task of a worker that
+    died). The previous attempt's rows go in the same transaction."""
+    run = WhatIfRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or not (run.state == WhatIfRun.State.QUEUED
+                           or (run.state == WhatIfRun.State.RUNNING and what_if_stalled(run))):
+        return None
+    run.sessions.all().delete()
+    run.attempt += 1
+    for name, value in {**_RESET, "state": WhatIfRun.State.RUNNING, "heartbeat_at": timezone.now()}.items():
+        setattr(run, name, value)
+    run.save(update_fields=[*_RESET, "state", "heartbeat_at", "attempt"])
+    return run.attempt
+
+
+def _current(run: WhatIfRun, attempt: int) -> QuerySet[WhatIfRun]:
+    return WhatIfRun.objects.filter(pk=run.pk, state=WhatIfRun.State.RUNNING, attempt=attempt)
 
 
 def what_if_compute(*, run_id: int) -> WhatIfRun:
     """Price the run's sessions with its draft and store the comparison (rows per session, the summary).
 
-    Status-guarded: only a queued run is computed, so a repeated task changes nothing. Progress
-    (`sessions_done` of `sessions_total`) is saved after every chunk, outside any transaction, for the
-    result page to show. Reads charges, never writes one. A failure marks the run failed with the reason."""
-    if not _claim(run_id):
+    Status-guarded: only a queued run, or a stalled running one, is taken (a new attempt), so a repeated task
+    changes nothing. Progress (`sessions_done` of `sessions_total`, `heartbeat_at`) is saved after every chunk
+    with that chunk's rows, for the result page to show. Reads charges, never writes one. A failure marks the
+    run failed with the reason; an attempt superseded by a newer one stops and writes nothing."""
+    attempt = _claim(run_id)
+    if attempt is None:
         return WhatIfRun.objects.get(pk=run_id)
     run = WhatIfRun.objects.get(pk=run_id)
     try:
-        _compute(run)
+        _compute(run, attempt)
+    except _Superseded:
+        logger.info("what-if run %s: attempt %s was superseded", run_id, attempt)
     except Exception as error:  # a report, not money: record why and let the operator try again
         logger.exception("what-if run %s failed", run_id)
-        WhatIfRun.objects.filter(pk=run_id).update(state=WhatIfRun.State.FAILED, error=str(error)[:2000],
-                                                   finished_at=timezone.now())
+        _current(run, attempt).update(state=WhatIfRun.State.FAILED, error=str(error)[:2000],
+                                      finished_at=timezone.now())
     return WhatIfRun.objects.get(pk=run_id)
 
 
-def _compute(run: WhatIfRun) -> None:
+def _compute(run: WhatIfRun, attempt: int) -> None:
     draft = draft_from_ocpi(ocpi.loads(run.draft_ocpi_json))
     sessions = what_if_sessions(run)
     total = sessions.count()
-    WhatIfRun.objects.filter(pk=run.pk).update(sessions_total=total, sessions_done=0)
+    if not _current(run, attempt).update(sessions_total=total, heartbeat_at=timezone.now()):
+        raise _Superseded
     comparison = Comparison(draft.currency)
     rows: list[WhatIfSession] = []
     done = 0
@@ -235,10 +302,11 @@ def _compute(run: WhatIfRun) -> None:
         _compare(run, draft, session, session.charge, comparison, rows)
         done += 1
         if done % CHUNK == 0:
-            _flush(run, rows, done)
-    _flush(run, rows, done)
-    WhatIfRun.objects.filter(pk=run.pk).update(state=WhatIfRun.State.DONE, summary=comparison.summary(),
-                                               finished_at=timezone.now())
+            _flush(run, attempt, rows, done)
+    _flush(run, attempt, rows, done)
+    if not _current(run, attempt).update(state=WhatIfRun.State.DONE, summary=comparison.summary(),
+                                         finished_at=timezone.now(), heartbeat_at=timezone.now()):
+        raise _Superseded
 
 
 def _compare(run: WhatIfRun, draft: pricing.Tariff, session: ChargingSession, charge: SessionCharge,
@@ -268,10 +336,15 @@ def _compare(run: WhatIfRun, draft: pricing.Tariff, session: ChargingSession, ch
                    charged={**charge.breakdown, "vat_breakdown": charge_vat_breakdown(charge)}, draft=priced.to_dict())
 
 
-def _flush(run: WhatIfRun, rows: list[WhatIfSession], done: int) -> None:
+@transaction.atomic
+def _flush(run: WhatIfRun, attempt: int, rows: list[WhatIfSession], done: int) -> None:
+    """A chunk's rows and the progress, only while `attempt` is the run's current one (checked under the run's
+    row lock, which a re-queue and a new attempt take too)."""
+    if _current(run, attempt).select_for_update().values_list("pk", flat=True).first() is None:
+        raise _Superseded
     WhatIfSession.objects.bulk_create(rows)
     rows.clear()
-    WhatIfRun.objects.filter(pk=run.pk).update(sessions_done=done)
+    _current(run, attempt).update(sessions_done=done, heartbeat_at=timezone.now())
 
 
 CSV_COLUMNS = [

@@ -20,6 +20,7 @@ from django import template
 
 from billing_app import money
 from billing_app.money import NOTHING
+from billing_app.payments.messages import failure_text
 from sessions_app import local_time
 from sessions_app.ocmf.reasons import finding_text
 
@@ -97,3 +98,9 @@ def wh_in_k(value, digits=3):
 def finding(detail: str) -> str:
     """A signed-meter-value check's finding (stored in English) in the reader's language."""
     return finding_text(detail)
+
+
+@register.filter
+def payment_failure(message: str) -> str:
+    """A payment's stored (English) failure message in the reader's language (`payments.messages`)."""
+    return failure_text(message)

@@ -56,9 +56,13 @@ def _document(ticket) -> Invoice:
 
 def _credit(*, ticket, invoice: Invoice, amount: Decimal, refund: bool, explanation: str) -> dict[str, Any]:
     """A credit note on `invoice`; with `refund`, owed back to the card that paid it (a session receipt or a
-    plan fee), never above what that card payment can still give back (billing refuses, writing nothing)."""
+    plan fee), never above what that card payment can still give back (billing refuses, writing nothing). Tied
+    to the ticket's session when the invoice has its line (a roaming partner then hears of it as CDRs)."""
+    session_id = ticket.session_id
+    if session_id and invoice.session_id != session_id and not invoice.lines.filter(session_id=session_id).exists():
+        session_id = None
     try:
-        note = credit_note_issue(invoice_id=invoice.pk, amount_incl_vat=amount, refund=refund,
+        note = credit_note_issue(invoice_id=invoice.pk, amount_incl_vat=amount, refund=refund, session_id=session_id,
                                  reason=f"Dispute #{ticket.pk}: {explanation}"[:255])
     except CreditNoteError as error:
         raise ResolutionError(str(error)) from None

@@ -28,6 +28,24 @@ def test_max_days_bounds_the_period():
     assert not long.is_valid() and long.errors["end"] == ["Choose a shorter period."]
 
 
+class NamedLikeAModel(DateRangeForm):
+    start_field, end_field = "start_date", "end_date"
+    max_days = 9
+
+
+def test_a_form_may_name_its_dates_otherwise_with_the_same_checks():
+    backwards = NamedLikeAModel({"start_date": "2026-03-02", "end_date": "2026-03-01"})
+    assert list(backwards.fields) == ["start_date", "end_date"]
+    assert not backwards.is_valid() and backwards.errors == {"end_date": ["The end date is before the start date."]}
+    long = NamedLikeAModel({"start_date": "2026-03-01", "end_date": "2026-03-11"})
+    assert not long.is_valid() and long.errors == {"end_date": ["Choose a shorter period."]}
+    ten_days = NamedLikeAModel({"start_date": "2026-03-01", "end_date": "2026-03-10", "start": "2026-01-01"})
+    assert ten_days.is_valid()
+    assert ten_days.cleaned_data == {"start_date": date(2026, 3, 1), "end_date": date(2026, 3, 10)}
+    # the others keep `start` / `end`
+    assert list(DateRangeForm().fields) == ["start", "end"] and list(TwoYears().fields) == ["start", "end"]
+
+
 def test_empty_dates_filter_nothing():
     form = DateRangeForm({})
     assert form.is_valid()
@@ -46,6 +64,9 @@ def test_days_are_counted_in_the_named_zone_and_both_days_are_included():
     assert form.is_valid()
     found = set(form.within(ChargingSession.objects.all(), "started_at", BERLIN).values_list("pk", flat=True))
     assert found == {inside_first.pk, inside_last.pk}
+    renamed = NamedLikeAModel({"start_date": "2026-03-02", "end_date": "2026-03-03"})
+    assert renamed.is_valid()
+    assert set(renamed.within(ChargingSession.objects.all(), "started_at", BERLIN)) == {inside_first, inside_last}
 
 
 def test_day_start_is_local_midnight():

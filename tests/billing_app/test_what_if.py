@@ -10,7 +10,10 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
+from billing_app.admin.what_if import WhatIfForm
+from billing_app.date_range import DateRangeForm
 from billing_app.models import Invoice, SessionCharge, Tariff, TariffAssignment, WhatIfRun, WhatIfSession
 from billing_app.pricing import ocpi
 from billing_app.settlement import services as settlement
@@ -235,6 +238,22 @@ def test_bad_input_is_a_form_error_and_starts_nothing(staff_client, site, overri
     assert not WhatIfRun.objects.exists()
 
 
+def test_the_dates_are_checked_by_the_one_date_range_form_in_german_too(staff_client, site):
+    assert issubclass(WhatIfForm, DateRangeForm)
+    response = staff_client.post(reverse("admin:billing_app_whatifrun_add"),
+                                 _form(site, start_date="2026-03-05", end_date="2026-03-02"),
+                                 headers={"accept-language": "de"})
+    assert response.context["form"].errors["end_date"] == ["Das Enddatum liegt vor dem Anfangsdatum."]
+    response = staff_client.post(reverse("admin:billing_app_whatifrun_add"), _form(site, start_date="", end_date=""))
+    assert set(response.context["form"].errors) == {"start_date", "end_date"}
+    # 366 days with both ends included is the most
+    assert staff_client.post(reverse("admin:billing_app_whatifrun_add"),
+                             _form(site, start_date="2025-03-01", end_date="2026-03-02")).status_code == 200
+    assert not WhatIfRun.objects.exists()
+    assert staff_client.post(reverse("admin:billing_app_whatifrun_add"),
+                             _form(site, start_date="2025-03-02", end_date="2026-03-02")).status_code == 302
+
+
 def test_another_operators_location_or_tariff_is_a_form_error(staff_client, site, other_operator):
     foreign_location = factories.LocationFactory(operator=other_operator)
     foreign_tariff = _tariff(other_operator, ocpi_id="THEIRS")
@@ -303,7 +322,6 @@ def test_the_run_is_computed_by_a_real_worker(celery_worker_redis, client, opera
 
 def test_the_demo_operator_can_try_the_demo_draft(db, client, django_capture_on_commit_callbacks):
     from django.core.management import call_command
-    from django.utils import timezone
 
     call_command("load_demo", days=3, no_progress=True)
     call_command("load_demo", days=3, no_progress=True)  # idempotent: one draft
@@ -322,3 +340,165 @@ def test_the_demo_operator_can_try_the_demo_draft(db, client, django_capture_on_
     assert response.status_code == 302 and run.state == WhatIfRun.State.DONE, run.error
     assert run.summary["sessions"] > 0 and run.summary["more"]["count"] + run.summary["less"]["count"] > 0
     assert client.get(response.url).status_code == 200
+
+
+# A run whose worker died or whose task was lost: shown as stalled, started again without duplicated rows.
+
+
+def _stalled(site, operator, *, state=WhatIfRun.State.RUNNING, minutes=11) -> WhatIfRun:
+    """A run some worker took (attempt 1) and left after writing one row, with no progress for `minutes`."""
+    run = what_if.what_if_create(operator=operator, created_by=None, draft=ocpi.loads(snapshot(site["draft"])),
+                                 draft_name="stuck draft", draft_tariff=site["draft"], start_date=date(2026, 3, 2),
+                                 end_date=date(2026, 3, 2), locations=[site["location"]])
+    a1 = site["sessions"]["a1"]
+    WhatIfSession.objects.create(run=run, session=a1, station="VOL-A", currency="EUR", energy_kwh=Decimal(11),
+                                 charged_excl_vat=Decimal("4.29"), charged_incl_vat=Decimal("5.11"),
+                                 draft_excl_vat=Decimal("5.39"), draft_incl_vat=Decimal("6.41"),
+                                 difference_incl_vat=Decimal("1.30"))
+    WhatIfRun.objects.filter(pk=run.pk).update(state=state, attempt=1, sessions_total=3, sessions_done=1,
+                                               heartbeat_at=timezone.now() - timedelta(minutes=minutes))
+    run.refresh_from_db()
+    return run
+
+
+def _restart_url(run) -> str:
+    return reverse("admin:billing_app_whatifrun_restart", args=[run.pk])
+
+
+def test_a_run_without_progress_for_the_set_time_is_stalled(site, operator, settings):
+    settings.WHAT_IF_STALLED_AFTER_MINUTES = 10
+    assert what_if.what_if_stalled(_stalled(site, operator, minutes=11))
+    assert not what_if.what_if_stalled(_stalled(site, operator, minutes=9))
+    assert what_if.what_if_stalled(_stalled(site, operator, state=WhatIfRun.State.QUEUED))  # its task was lost
+    settings.WHAT_IF_STALLED_AFTER_MINUTES = 30
+    assert not what_if.what_if_stalled(_stalled(site, operator, minutes=11))
+    assert not what_if.what_if_stalled(_stalled(site, operator, state=WhatIfRun.State.FAILED, minutes=60))
+    assert not what_if.what_if_stalled(_run(site, operator))  # done
+
+
+def test_the_admin_shows_a_stalled_run_in_english_and_german_and_stops_refreshing(staff_client, site, operator):
+    run = _stalled(site, operator)
+    page = staff_client.get(reverse("admin:billing_app_whatifrun_change", args=[run.pk]))
+    content = page.content.decode()
+    assert "This run is stalled: it has made no progress since" in content and "(more than 10 minutes)" in content
+    assert 'id="what-if-restart"' in content and 'http-equiv="refresh"' not in content
+    german = staff_client.get(reverse("admin:billing_app_whatifrun_change", args=[run.pk]),
+                              headers={"accept-language": "de"}).content.decode()
+    assert "Dieser Lauf hängt" in german and "Erneut ausführen" in german
+    listing = staff_client.get(reverse("admin:billing_app_whatifrun_changelist")).content.decode()
+    assert "Stalled" in listing
+    # a run still making progress is not stalled and offers no restart
+    WhatIfRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+    content = staff_client.get(reverse("admin:billing_app_whatifrun_change", args=[run.pk])).content.decode()
+    assert "stalled" not in content and 'http-equiv="refresh"' in content and "what-if-restart" not in content
+
+
+def test_a_stalled_run_started_again_replaces_its_rows_and_changes_no_charge(
+        staff_client, site, operator, django_capture_on_commit_callbacks):
+    run = _stalled(site, operator)
+    charges = list(SessionCharge.objects.order_by("pk").values())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(_restart_url(run))
+    assert response.status_code == 302 and response.url == reverse("admin:billing_app_whatifrun_change",
+                                                                    args=[run.pk])
+    run.refresh_from_db()
+    assert run.state == WhatIfRun.State.DONE and run.attempt == 2, run.error
+    assert WhatIfSession.objects.filter(run=run).count() == 3 and (run.sessions_done, run.sessions_total) == (3, 3)
+    assert run.summary["difference"] == {"excl_vat": "3.30", "incl_vat": "3.90"}
+    assert list(SessionCharge.objects.order_by("pk").values()) == charges
+    page = staff_client.get(response.url).content.decode()
+    assert "3 sessions compared" in page and "queued again" in page
+
+
+def test_a_failed_run_may_be_started_again(staff_client, site, operator, django_capture_on_commit_callbacks):
+    run = _stalled(site, operator, state=WhatIfRun.State.FAILED, minutes=0)
+    WhatIfRun.objects.filter(pk=run.pk).update(error="the database went away")
+    assert 'id="what-if-restart"' in staff_client.get(
+        reverse("admin:billing_app_whatifrun_change", args=[run.pk])).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(_restart_url(run))
+    run.refresh_from_db()
+    assert run.state == WhatIfRun.State.DONE and run.error == "" and run.sessions.count() == 3
+
+
+def test_a_run_making_progress_or_done_is_not_started_again(staff_client, site, operator):
+    busy = _stalled(site, operator, minutes=1)
+    done = _run(site, operator)
+    for run in (busy, done):
+        before = WhatIfRun.objects.filter(pk=run.pk).values().get()
+        rows = run.sessions.count()
+        response = staff_client.post(_restart_url(run), follow=True)
+        assert response.status_code == 200 and "Only a failed or stalled run can be started again." in (
+            response.content.decode())
+        assert WhatIfRun.objects.filter(pk=run.pk).values().get() == before and run.sessions.count() == rows
+
+
+def test_another_operator_cannot_see_or_restart_a_run_and_support_only_looks(
+        client, staff_client, site, operator, other_operator):
+    run = _stalled(site, operator)
+    before = WhatIfRun.objects.filter(pk=run.pk).values().get()
+    client.force_login(factories.OperatorStaffFactory(operator=other_operator))
+    assert client.get(reverse("admin:billing_app_whatifrun_change", args=[run.pk])).status_code == 404
+    assert client.post(_restart_url(run)).status_code == 404
+    support = factories.SupportFactory()
+    support.supported_operators.add(operator)
+    client.force_login(support)
+    page = client.get(reverse("admin:billing_app_whatifrun_change", args=[run.pk])).content.decode()
+    assert "This run is stalled" in page and "what-if-restart" not in page
+    assert client.post(_restart_url(run)).status_code == 403
+    assert staff_client.get(_restart_url(run)).status_code == 405
+    assert WhatIfRun.objects.filter(pk=run.pk).values().get() == before and run.sessions.count() == 1
+
+
+def test_a_redelivered_task_takes_over_a_stalled_run_but_not_a_live_one(site, operator):
+    live = _stalled(site, operator, minutes=1)
+    assert what_if.what_if_compute(run_id=live.pk).state == WhatIfRun.State.RUNNING and live.sessions.count() == 1
+    stalled = _stalled(site, operator)
+    run = what_if.what_if_compute(run_id=stalled.pk)
+    assert (run.state, run.attempt, run.sessions.count()) == (WhatIfRun.State.DONE, 2, 3)
+
+
+def test_an_attempt_that_wakes_up_after_a_restart_writes_nothing(site, operator):
+    run = _stalled(site, operator, state=WhatIfRun.State.QUEUED)
+    first = what_if._claim(run.pk)
+    WhatIfRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=11))
+    what_if.what_if_requeue(run_id=run.pk)
+    assert what_if.what_if_compute(run_id=run.pk).attempt == first + 1
+    late = WhatIfSession(run=run, session=site["sessions"]["b1"], station="VOL-B", currency="EUR",
+                         energy_kwh=Decimal(11), charged_excl_vat=Decimal(1), charged_incl_vat=Decimal(1),
+                         draft_excl_vat=Decimal(1), draft_incl_vat=Decimal(1), difference_incl_vat=Decimal(0))
+    with pytest.raises(what_if._Superseded):
+        what_if._flush(run, first, [late], 3)
+    run.refresh_from_db()
+    assert run.state == WhatIfRun.State.DONE and run.sessions.count() == 3
+    assert run.sessions.get(session=site["sessions"]["b1"]).charged_excl_vat == Decimal("4.29")
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL), as in CI")
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_task_was_lost_is_queued_again_to_a_real_worker(celery_worker_redis, client, operator, id_token):
+    tariff = _tariff(operator)
+    connector = factories.ConnectorFactory(station__location__operator=operator)
+    sessions = [_priced(connector, id_token, start=DAY + timedelta(hours=h)) for h in range(3)]
+    draft = _tariff(operator, energy="0.29", ocpi_id="CHEAPER", assign=False)
+    # stored, but its task never reached a worker; a row of an earlier attempt is left behind
+    run = what_if.what_if_create(operator=operator, created_by=None, draft=ocpi.loads(snapshot(draft)),
+                                 draft_name="lost", compared_tariff=tariff, start_date=date(2026, 3, 2),
+                                 end_date=date(2026, 3, 2))
+    WhatIfSession.objects.create(run=run, session=sessions[0], station="X", currency="EUR", energy_kwh=Decimal(11),
+                                 charged_excl_vat=Decimal(1), charged_incl_vat=Decimal(1), draft_excl_vat=Decimal(1),
+                                 draft_incl_vat=Decimal(1), difference_incl_vat=Decimal(0))
+    WhatIfRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=11))
+    before = list(SessionCharge.objects.order_by("pk").values())
+    client.force_login(factories.OperatorStaffFactory(operator=operator))
+    assert client.post(_restart_url(run)).status_code == 302
+    deadline = time.monotonic() + 30
+    run.refresh_from_db()
+    while run.state in (WhatIfRun.State.QUEUED, WhatIfRun.State.RUNNING) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        run.refresh_from_db()
+    assert run.state == WhatIfRun.State.DONE, run.error
+    assert run.summary["less"] == {"count": 3, "amount": "-3.93"}
+    assert WhatIfSession.objects.filter(run=run).count() == 3
+    assert not WhatIfSession.objects.filter(run=run, station="X").exists()
+    assert list(SessionCharge.objects.order_by("pk").values()) == before

@@ -24,7 +24,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from billing_app.models import CreditNote, Invoice
+from billing_app.models import CreditNote, Invoice, WhatIfRun
 from billing_app.payments.methods import payment_methods_list
 from disputes_app import services as disputes
 from disputes_app.models import DisputeTicket, MessageAttachment
@@ -77,6 +77,7 @@ CLASSIFIED = {
     "portal:token_block": "driver-post", "portal:token_unblock": "driver-post", "portal:token_replace": "driver-post",
     "portal:plan_change": "driver-post", "portal:plan_cancel": "driver-post", "portal:plan_pay": "driver-post",
     "portal:plan_resume": "driver-post",
+    "portal:receipt_pay": "driver-page",  # GET shows the receipt's Pay now; its POST is swept in driver pages
     "invoices:invoice_pdf": "driver-page",
     "invoices:credit_note_pdf": "driver-page",
     "invoices:invoice_einvoice": "driver-page", "invoices:credit_note_einvoice": "driver-page",
@@ -112,6 +113,8 @@ CLASSIFIED = {
     "admin:guests_qr_connector": "admin-qr", "admin:guests_qr_sheet": "admin-qr",
     # A what-if run's CSV: the run's operator's staff only (tests/billing_app/test_what_if.py, and the admin sweep).
     "admin:billing_app_whatifrun_csv": "admin-scoped",
+    # Starting a stalled or failed what-if run again (POST): the run's operator's staff only (test below).
+    "admin:billing_app_whatifrun_restart": "admin-scoped",
     # OCPI: token-authenticated partner APIs, never a signed-in person's (test_ocpi_urls_answer_only_partners
     # below; one partner against another's objects in tests/ocpi_app).
     "ocpi:location": "ocpi-partner", "ocpi:evse": "ocpi-partner", "ocpi:connector": "ocpi-partner",
@@ -276,6 +279,7 @@ def driver_urls(w: World) -> dict:
         "portal:session_live": f"/portal/sessions/{w.session.pk}/live/",
         "portal:session_signed_data": f"/portal/sessions/{w.session.pk}/signed-meter-values.xml",
         "portal:session_meter_key": f"/portal/sessions/{w.session.pk}/meter-public-key.pem",
+        "portal:receipt_pay": f"/portal/invoices/{w.receipt.pk}/pay/",
         "invoices:invoice_pdf": f"/invoices/{w.receipt.pk}/pdf/",
         "invoices:credit_note_pdf": f"/invoices/credit-notes/{w.credit_note.pk}/pdf/",
         "invoices:invoice_einvoice": f"/invoices/{w.receipt.pk}/e-invoice/cii/",
@@ -313,6 +317,14 @@ def test_driver_pages_only_for_their_owner(world):
     subscription.refresh_from_db()
     assert (subscription.status, subscription.cancel_at_period_end) == ("active", False)
     sweep.expect_allowed(["owner"], "post", f"/portal/plan/{subscription.pk}/cancel/", statuses=(302,))
+    # someone else's receipt: no paying it with one's own card (the owner's paid receipt: nothing charged)
+    payments = world.receipt.session.payments.count()
+    sweep.expect_denied(but("owner"), "post", f"/portal/invoices/{world.receipt.pk}/pay/",
+                        data={"attempt": 1, "payment_method": world.payment_method_id})
+    assert world.receipt.session.payments.count() == payments
+    sweep.expect_allowed(["owner"], "post", f"/portal/invoices/{world.receipt.pk}/pay/", statuses=(302,),
+                         data={"attempt": 1, "payment_method": world.payment_method_id})
+    assert world.receipt.session.payments.count() == payments
     sweep.assert_clean()
 
 
@@ -500,6 +512,19 @@ def test_what_if_csv_only_for_the_operators_staff(world):
     url = f"/admin/billing_app/whatifrun/{run.pk}/sessions.csv"
     sweep.expect_allowed(["superuser", "own_staff"], "get", url)
     sweep.expect_denied(but("superuser", "own_staff", "own_support"), "get", url)
+    sweep.assert_clean()
+
+
+def test_what_if_restart_only_by_the_operators_staff(world):
+    sweep = Sweep(world)
+    run = _what_if_run(world)
+    WhatIfRun.objects.filter(pk=run.pk).update(state="running", heartbeat_at=timezone.now() - timedelta(hours=1))
+    before = WhatIfRun.objects.filter(pk=run.pk).values().get()
+    url = f"/admin/billing_app/whatifrun/{run.pk}/restart/"
+    sweep.expect_denied(but("superuser", "own_staff"), "post", url)
+    assert WhatIfRun.objects.filter(pk=run.pk).values().get() == before
+    sweep.expect_allowed(["own_staff"], "post", url, statuses=(302,))
+    assert WhatIfRun.objects.get(pk=run.pk).state in ("queued", "done")  # queued again (done where tasks run eagerly)
     sweep.assert_clean()
 
 

@@ -11,9 +11,13 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -63,6 +67,34 @@ def partner(operator, cpo_party):
 @pytest.fixture
 def other_partner(other_operator, other_cpo_party):
     return registered_partner(other_operator, name="Other eMSP", country_code="FR", party_id="OTH")
+
+
+@contextmanager
+def partner_receiver(answer: dict, received: list[tuple[str, dict]]) -> Iterator[str]:
+    """A partner's receiver on a free local port: records each POST or PUT as (path, JSON body) in `received` and
+    answers with the OCPI envelope `answer` (read at each request, so a test may change it). Yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            body = json.dumps({"timestamp": "2026-03-02T08:00:00Z", **answer}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_PUT = do_POST
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
 
 
 def _free_port() -> int:

@@ -4,12 +4,9 @@ to the partner's response_url as the CommandResult. Scoped: another operator's l
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -20,7 +17,7 @@ from ocpp.v16.enums import Action, CancelReservationStatus, ReservationStatus, U
 from ocpi_app.models import CommandRequest
 from sessions_app.services import session_start
 from tests import factories
-from tests.ocpi_app.conftest import auth_header
+from tests.ocpi_app.conftest import auth_header, partner_receiver
 from tests.ocpi_app.test_tokens_sessions_cdrs import put_token, token_body
 from tests.sessions_app.ocpp_chargers import Charger16, charger, gateway
 
@@ -63,24 +60,8 @@ def redis_url(settings):
 def results():
     """The partner's response_url: records each CommandResult POSTed to it."""
     received: list[tuple[str, dict]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-            body = json.dumps({"status_code": 1000, "timestamp": "2026-03-02T08:00:00Z"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/ocpi/emsp/2.2.1/commands", received
-    server.shutdown()
+    with partner_receiver({"status_code": 1000}, received) as url:
+        yield f"{url}/ocpi/emsp/2.2.1/commands", received
 
 
 def _post(client, token, command, body):

@@ -18,6 +18,7 @@ from billing_app.models import CreditNote, Invoice, NumberSequence
 from billing_app.pricing import ocpi
 from ocpi_app.models import CdrRecord, Partner
 from ocpi_app.settlement import SettlementError, partner_settle, settlements_run
+from ocpi_app.settlement import cdr_credit_in_full as settlement_credit
 from tests import factories
 from tests.billing_app.invoice_fixtures import pdf_text
 from tests.ocpi_app.conftest import registered_partner
@@ -403,3 +404,141 @@ def test_the_reconciliation_opens_on_the_previous_month_for_a_superuser(client, 
     page = client.get(RECONCILIATION)
     assert page.status_code == 200 and page.context["period"].day == 1
     assert page.context["period"] < datetime.now(UTC).date().replace(day=1)
+
+
+# --- Every credit note on a settlement invoice that reduces a CDR's line reaches the eMSP as CDRs ---
+
+def _second_roaming_session(connector, capture):
+    """Another session of the same roaming driver (5.00 + 0.95, like the first)."""
+    from sessions_app.models import IdToken
+    from sessions_app.services import session_start, session_stop
+    from tests.ocpi_app.test_tokens_sessions_cdrs import T0
+
+    start = T0 + timedelta(days=1)
+    with capture(execute=True):
+        session = session_start(connector=connector, started_at=start, meter_start_wh=D(20000), transaction_ref="r2",
+                                id_token=IdToken.objects.get(uid="04ABCDEF"))
+    with capture(execute=True):
+        return session_stop(session=session, stopped_at=start + timedelta(hours=1), meter_stop_wh=D(30000))
+
+
+def _settled(partner, operator, capture, *, connector=None):
+    """The partner's month settled: one invoice holding the CDR(s) of its session(s)."""
+    roam = partner[0]
+    roam.company = factories.CompanyFactory(operator=operator, legal_name="Roam eMSP B.V.")
+    roam.save()
+    if connector is not None:
+        _second_roaming_session(connector, capture)
+    CdrRecord.objects.update(state=CdrRecord.State.ACKNOWLEDGED)
+    issued = CdrRecord.objects.latest("last_updated").last_updated
+    month_after = (issued.replace(day=1) + timedelta(days=32)).replace(day=2)
+    invoice = partner_settle(partner_id=roam.pk, period=issued.date(), now=month_after).invoice
+    return roam, invoice, month_after
+
+
+CDR_ADMIN = "/admin/ocpi_app/cdrrecord/"
+
+
+def test_staff_crediting_a_cdr_by_hand_sends_the_partner_a_credit_cdr_once(
+        client, roaming_session, partner, operator, django_capture_on_commit_callbacks):  # noqa: F811
+    from ocpi_app.cdrs import cdr_correct_for_credit_note, cdr_corrections_sweep
+
+    roam, invoice, month_after = _settled(partner, operator, django_capture_on_commit_callbacks)
+    live = CdrRecord.objects.get()
+    client.force_login(factories.OperatorStaffFactory(operator=operator))
+    action = {"action": "credit_in_full", "_selected_action": [live.pk]}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(CDR_ADMIN, action, follow=True)
+    note = CreditNote.objects.get()
+    assert (note.invoice, note.session, note.total_excl_vat, note.total_vat, note.total_incl_vat) == (
+        invoice, roaming_session, D("5.00"), D("0.95"), D("5.95"))
+    assert f"{note.number} credits CDR {live.cdr_id} on {invoice.number}" in response.content.decode()
+    _, credit = CdrRecord.objects.order_by("pk")
+    assert (credit.kind, credit.credit_reference, credit.total_excl_vat, credit.total_incl_vat, credit.credit_note) == (
+        "credit", live, D("-5.00"), D("-5.95"), note)  # all of it credited: no corrected CDR
+    assert roam.pushes.filter(module="cdrs", object_id=credit.cdr_id).count() == 1
+    # issued once: the action again is refused, the correction, the sweep and a re-save send nothing more
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(CDR_ADMIN, action, follow=True)
+        note.save()
+    assert "cancelled by a credit CDR already" in again.content.decode()
+    assert cdr_correct_for_credit_note(credit_note_id=note.pk) == [] and cdr_corrections_sweep() == 0
+    assert (CreditNote.objects.count(), CdrRecord.objects.count(), roam.pushes.filter(module="cdrs").count()) == (
+        1, 2, 2)
+    result = partner_settle(partner_id=roam.pk, period=month_after.date(), now=month_after + timedelta(days=40))
+    assert result.invoice is None and result.credit_notes == []  # nothing invoiced or credited twice
+
+
+def test_another_operators_staff_and_support_cannot_credit_our_cdrs(
+        client, roaming_session, partner, operator, other_operator, django_capture_on_commit_callbacks):  # noqa: F811
+    _settled(partner, operator, django_capture_on_commit_callbacks)
+    live = CdrRecord.objects.get()
+    action = {"action": "credit_in_full", "_selected_action": [live.pk]}
+    support = factories.SupportFactory()
+    support.supported_operators.add(operator)
+    for user in (factories.OperatorStaffFactory(operator=other_operator), support):
+        client.force_login(user)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(CDR_ADMIN, action)
+    assert client.get(CDR_ADMIN).status_code == 200  # support looks
+    client.force_login(factories.OperatorStaffFactory(operator=other_operator))
+    assert client.get(f"{CDR_ADMIN}{live.pk}/change/").status_code in (302, 404)
+    with pytest.raises(SettlementError, match="No such CDR"):
+        settlement_credit(cdr_pk=live.pk, reason="x", operator=other_operator)
+    assert not CreditNote.objects.exists() and CdrRecord.objects.count() == 1
+
+
+def test_crediting_what_remains_by_hand_cancels_every_cdr_the_settlement_invoice_holds(
+        client, roaming_session, partner, operator, connector, django_capture_on_commit_callbacks):  # noqa: F811
+    from disputes_app import services as disputes
+
+    roam, invoice, _ = _settled(partner, operator, django_capture_on_commit_callbacks, connector=connector)
+    assert (invoice.total_excl_vat, invoice.total_vat, invoice.total_incl_vat) == (D("10.00"), D("1.90"), D("11.90"))
+    _, second = CdrRecord.objects.order_by("pk")
+    agent = factories.SupportFactory()
+    agent.supported_operators.add(operator)
+    ticket = disputes.ticket_open(by=agent, session=roaming_session, reason="wrong_amount", description="Stopped early")
+    ticket = disputes.ticket_transition(ticket=ticket, by=agent, to_status="in_progress")
+    with django_capture_on_commit_callbacks(execute=True):  # 1.19 off the first: it becomes a corrected 4.00 CDR
+        disputes.ticket_resolve(ticket=ticket, by=agent, kind="credit_note", amount=D("1.19"), explanation="Goodwill")
+    corrected = CdrRecord.objects.get(kind="cdr", credit_note__isnull=False)
+    assert corrected.total_excl_vat == D("4.00")
+    client.force_login(factories.OperatorStaffFactory(operator=operator))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/admin/billing_app/invoice/", {"action": "credit_remaining", "_selected_action": [invoice.pk]})
+    full = CreditNote.objects.latest("pk")
+    assert (full.session, full.total_excl_vat, full.total_vat, full.total_incl_vat) == (
+        None, D("9.00"), D("1.71"), D("10.71"))
+    credits = list(CdrRecord.objects.filter(credit_note=full).order_by("pk"))
+    assert [(c.kind, c.credit_reference, c.total_excl_vat, c.total_incl_vat) for c in credits] == [
+        ("credit", second, D("-5.00"), D("-5.95")), ("credit", corrected, D("-4.00"), D("-4.76"))]
+    assert not CdrRecord.objects.filter(kind="cdr", credited_by__isnull=True).exists()  # the eMSP owes nothing
+    assert set(roam.pushes.filter(module="cdrs").values_list("object_id", flat=True)) >= {c.cdr_id for c in credits}
+
+
+def test_a_partial_credit_on_the_whole_settlement_invoice_sends_no_cdr(
+        roaming_session, partner, operator, django_capture_on_commit_callbacks, caplog):  # noqa: F811
+    from ocpi_app.cdrs import cdr_corrections_sweep
+
+    _, invoice, _ = _settled(partner, operator, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        note = invoicing.credit_note_issue(invoice_id=invoice.pk, amount_incl_vat=D("1.19"), reason="Goodwill")
+    assert (note.session, note.total_excl_vat) == (None, D("1.00"))
+    assert CdrRecord.objects.count() == 1 and cdr_corrections_sweep() == 0
+    assert f"credit note {note} on {invoice} is tied to no CDR" in caplog.text
+
+
+def test_a_lost_hook_is_caught_by_the_beats_sweep(roaming_session, partner, operator,  # noqa: F811
+                                                  django_capture_on_commit_callbacks):
+    from ocpi_app.cdrs import cdr_corrections_sweep
+
+    _, invoice, _ = _settled(partner, operator, django_capture_on_commit_callbacks)
+    live = CdrRecord.objects.get()
+    with django_capture_on_commit_callbacks(execute=False):  # the process died after the commit
+        note = settlement_credit(cdr_pk=live.pk, reason="Wrong tariff", operator=operator)
+    assert CdrRecord.objects.count() == 1
+    assert cdr_corrections_sweep() == 1 and cdr_corrections_sweep() == 0
+    assert CdrRecord.objects.get(kind="credit").credit_note == note
+    with pytest.raises(invoicing.CreditNoteError, match="no line of that session"):
+        invoicing.credit_note_issue(invoice_id=invoice.pk, amount_incl_vat=D("1.19"), reason="x",
+                                    session_id=factories.ChargingSessionFactory().pk)
