@@ -139,11 +139,12 @@ def simple_session() -> dict:
 
 
 def load_engine(revision: str, into: Path):
-    """`price_session` of the engine at a git revision (billing_app/pricing/ as a package of its
-    own; it shares billing_app.money with this tree), or None without git."""
+    """`price_session` of the engine at a git revision, or None without git: billing_app/pricing/ as a
+    package of its own, importing the money module of the same revision (`billing_app/money.py` as it
+    was then), so that "before" is that revision's code as a whole."""
     try:
         archive = subprocess.run(  # noqa: S603 (git, with a revision the user gives)
-            ["git", "archive", revision, "billing_app/pricing"],  # noqa: S607
+            ["git", "archive", revision, "billing_app/pricing", "billing_app/money.py"],  # noqa: S607
             cwd=ROOT, capture_output=True, check=True,
         ).stdout  # fmt: skip
     except (OSError, subprocess.CalledProcessError) as error:
@@ -151,12 +152,22 @@ def load_engine(revision: str, into: Path):
         return None
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
+    money_spec = importlib.util.spec_from_file_location("money_before", into / "billing_app" / "money.py")
+    money = importlib.util.module_from_spec(money_spec)
+    sys.modules["money_before"] = money  # (dataclasses look their module up)
+    money_spec.loader.exec_module(money)
     package = into / "billing_app" / "pricing"
     spec = importlib.util.spec_from_file_location("pricing_before", package / "__init__.py",
                                                   submodule_search_locations=[str(package)])  # fmt: skip
     module = importlib.util.module_from_spec(spec)
     sys.modules["pricing_before"] = module
-    spec.loader.exec_module(module)
+    ours = sys.modules["billing_app.money"]
+    sys.modules["billing_app.money"] = money  # the old engine's `from billing_app.money import ...`
+    try:
+        spec.loader.exec_module(module)
+        importlib.import_module("pricing_before.ocpi")  # (settlement_like's reader, with the same money module)
+    finally:
+        sys.modules["billing_app.money"] = ours
     return module.price_session
 
 
@@ -289,6 +300,7 @@ def main() -> None:
                 line = (f"{name:<36} before {1e6 / then:>7,.1f} us ({then:>7,.0f}/s)  now {1e6 / now:>7,.1f} us "
                         f"({now:>7,.0f}/s)  x{now / then:.2f} as fast, {same}")  # fmt: skip
             print(f"{line}, total {total} EUR")
+
 
 if __name__ == "__main__":
     main()

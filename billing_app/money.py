@@ -31,6 +31,7 @@ from babel.core import get_global
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 from evbilling.languages import babel_locale
+from evbilling.records import positional_constructor
 
 
 class UnknownCurrencyError(ValueError):
@@ -102,6 +103,21 @@ def vat_amount(net: Decimal, vat_percent: Decimal, currency: str) -> Decimal:
     (ROUND_HALF_UP). Pass the already rounded net amount: VAT is computed on the rounded line,
     or per rate on the sum of a document's rounded lines (EN 16931 BR-CO-17)."""
     return quantize_money(net * vat_percent / _HUNDRED, currency)
+
+
+def line_amounts(
+    amount: Decimal | Fraction, vat_percent: Decimal | None, currency: str
+) -> tuple[Decimal, Decimal, Decimal]:
+    """A priced line: (its amount rounded once, as `quantize_money` does; the line's own VAT on that rounded
+    amount, as `vat_amount` does, zero without a rate; their sum). A line's VAT is information: a document
+    takes its VAT per rate from `vat_breakdown`. (One call for the pricing engine's lines.)"""
+    try:
+        quantum = _QUANTA[currency]
+    except KeyError:
+        raise _unknown(currency) from None
+    excl = amount.quantize(quantum, ROUND_HALF_UP) if type(amount) is Decimal else quantize_money(amount, currency)
+    vat = _ZERO if vat_percent is None else (excl * vat_percent / _HUNDRED).quantize(quantum, ROUND_HALF_UP)
+    return excl, vat, excl + vat
 
 
 def share_out(amount: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
@@ -203,6 +219,10 @@ class VatBreakdown:
         return self.net + self.vat
 
 
+_new_subtotal = positional_constructor(VatSubtotal)
+_new_vat_breakdown = positional_constructor(VatBreakdown)
+
+
 def _plain_rate(rate: Decimal) -> Decimal:
     """19.000 -> 19, 20.0 -> 20 (not 2E+1), 5.50 -> 5.5."""
     if rate:  # (-0 and 0 are one key but two results: not kept)
@@ -219,18 +239,6 @@ def _plain_rate(rate: Decimal) -> Decimal:
 _PLAIN_RATES: dict[Decimal, Decimal] = {}
 
 
-def _taxable_per_rate(lines: Iterable[tuple[Decimal | None, Decimal]], currency: str) -> dict[Decimal | None, Decimal]:
-    """Each rate's sum of net amounts, rates in the order first met; refuses unrounded amounts."""
-    quantum = minor_unit(currency)
-    zero = _ZEROS[currency]
-    taxable: dict[Decimal | None, Decimal] = {}  # Decimal keys compare as numbers: 19 and 19.000 are one rate
-    for rate, net in lines:
-        if net.quantize(quantum, ROUND_HALF_UP) != net:
-            raise ValueError(f"net amount {net} {currency} is not rounded to the minor unit")
-        taxable[rate] = taxable.get(rate, zero) + net
-    return taxable
-
-
 def vat_breakdown(lines: Iterable[tuple[Decimal | None, Decimal]], currency: str) -> VatBreakdown:
     """The one VAT computation of a document (EN 16931 BR-CO-17; DESIGN.md "Money").
 
@@ -242,40 +250,68 @@ def vat_breakdown(lines: Iterable[tuple[Decimal | None, Decimal]], currency: str
     to half a minor unit per line. Rates are compared as numbers (19 == 19.000). Raises ValueError
     for a net amount finer than the minor unit, `UnknownCurrencyError` for an unknown currency.
     """
-    taxable = _taxable_per_rate(lines, currency)
-    quantum = _QUANTA[currency]
-    zero = _ZEROS[currency]
-    subtotals = tuple(
-        VatSubtotal(None, amount.quantize(quantum), zero) if rate is None
-        else VatSubtotal(_plain_rate(Decimal(rate)), amount.quantize(quantum), vat_amount(amount, rate, currency))
-        for rate, amount in (sorted(taxable.items(), key=_rate_order) if len(taxable) > 1 else taxable.items())
-    )
-    net = vat = zero
-    for subtotal in subtotals:
-        net += subtotal.taxable_amount
-        vat += subtotal.vat_amount
-    return VatBreakdown(currency=currency, subtotals=subtotals, net=net, vat=vat)
+    quantum, zero = _currency_constants(currency)
+    taxable: dict[Decimal | None, Decimal] = {}  # Decimal keys compare as numbers: 19 and 19.000 are one rate
+    for rate, net in lines:
+        if net.quantize(quantum, ROUND_HALF_UP) != net:
+            raise _not_rounded(net, currency)
+        taxable[rate] = taxable.get(rate, zero) + net
+    return _per_rate(taxable, currency, quantum, zero)
 
 
-def vat_totals_by(lines: Iterable[tuple[object, Decimal | None, Decimal]], currency: str) -> dict:
-    """(net, gross) of `vat_breakdown` for each group of lines, in one pass: `lines` are (group, VAT
-    rate, net amount); each group's VAT is computed per rate on the sum of its rate's lines and
-    rounded once, as `vat_breakdown` does for a document (the engine's per-dimension CDR totals)."""
-    quantum = minor_unit(currency)
-    zero = _ZEROS[currency]
+def vat_breakdown_by(
+    lines: Iterable[tuple[object, Decimal | None, Decimal]], currency: str
+) -> tuple[VatBreakdown, dict[object, tuple[Decimal, Decimal]]]:
+    """`vat_breakdown` of all the lines and, in the same pass, (net, gross) of each group's lines by the
+    same rule (VAT per rate on the sum of the group's lines of that rate, rounded once): `lines` are
+    (group, VAT rate, net amount); a line of group None counts towards the document only. The pricing
+    engine's CDR totals: the session's breakdown and one total per dimension."""
+    quantum, zero = _currency_constants(currency)
     taxable: dict[tuple[object, Decimal | None], Decimal] = {}
     for group, rate, net in lines:
-        if net.quantize(quantum, ROUND_HALF_UP) != net:
-            raise ValueError(f"net amount {net} {currency} is not rounded to the minor unit")
+        rounded = net.quantize(quantum, ROUND_HALF_UP)
+        if rounded != net:
+            raise _not_rounded(net, currency)
         key = (group, rate)
-        taxable[key] = taxable.get(key, zero) + net
+        taxable[key] = taxable.get(key, zero) + rounded  # (sums of amounts with the minor unit's exponent)
+    per_rate: dict[Decimal | None, Decimal] = {}
     totals: dict[object, tuple[Decimal, Decimal]] = {}
     for (group, rate), amount in taxable.items():
-        net, vat = totals.get(group, (zero, zero))
-        if rate is not None:
-            vat += vat_amount(amount, rate, currency)
-        totals[group] = (net + amount.quantize(quantum), vat)
-    return {group: (net, net + vat) for group, (net, vat) in totals.items()}
+        per_rate[rate] = per_rate.get(rate, zero) + amount  # (exact: rounded amounts, so in any order)
+        if group is not None:
+            net, vat = totals.get(group, (zero, zero))
+            if rate is not None:
+                vat += (amount * rate / _HUNDRED).quantize(quantum, ROUND_HALF_UP)  # (vat_amount, inlined)
+            totals[group] = (net + amount, vat)
+    by_group = {group: (net, net + vat) for group, (net, vat) in totals.items()}
+    return _per_rate(per_rate, currency, quantum, zero), by_group
+
+
+def _currency_constants(currency: str) -> tuple[Decimal, Decimal]:
+    try:
+        return _QUANTA[currency], _ZEROS[currency]
+    except KeyError:
+        raise _unknown(currency) from None
+
+
+def _not_rounded(net: Decimal, currency: str) -> ValueError:
+    return ValueError(f"net amount {net} {currency} is not rounded to the minor unit")
+
+
+def _per_rate(taxable: dict[Decimal | None, Decimal], currency: str, quantum: Decimal, zero: Decimal) -> VatBreakdown:
+    """The breakdown of each rate's net sum: VAT computed once per rate and rounded once (`vat_amount`)."""
+    subtotals = []
+    net = vat = zero
+    for rate, amount in sorted(taxable.items(), key=_rate_order) if len(taxable) > 1 else taxable.items():
+        amount = amount.quantize(quantum)
+        if rate is None:
+            subtotals.append(_new_subtotal(None, amount, zero))
+        else:
+            tax = (amount * rate / _HUNDRED).quantize(quantum, ROUND_HALF_UP)  # (vat_amount, inlined)
+            subtotals.append(_new_subtotal(_plain_rate(Decimal(rate)), amount, tax))
+            vat += tax
+        net += amount
+    return _new_vat_breakdown(currency, tuple(subtotals), net, vat)
 
 
 def _rate_order(item: tuple[Decimal | None, Decimal]) -> tuple[bool, Decimal]:

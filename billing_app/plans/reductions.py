@@ -102,11 +102,11 @@ def plan_apply(breakdown: CostBreakdown, terms: PlanTerms) -> PlanApplied:
     if not extra:
         return PlanApplied(breakdown, used)
     lines = list(breakdown.lines) + extra
-    totals = cdr_totals(lines, currency, _TOTAL_OF)
+    _, totals = cdr_totals(lines, currency, _TOTAL_OF)
     if totals["total_cost"].excl_vat < ZERO or totals["total_cost"].incl_vat < ZERO:
         lines += [_floor(subtotal.rate, -subtotal.taxable_amount, currency)
                   for subtotal in totals["vat_breakdown"] if subtotal.taxable_amount]
-        totals = cdr_totals(lines, currency, _TOTAL_OF)
+        _, totals = cdr_totals(lines, currency, _TOTAL_OF)
     return PlanApplied(replace(breakdown, lines=tuple(lines), **totals), used)
 
 

@@ -28,7 +28,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from billing_app.money import VatBreakdown, minor_unit, quantize_money, share_out, vat_amount, vat_breakdown
 
-from .types import MAX_PRICE, MIN_PRICE, ZERO, CostLine, Tariff, new_line
+from .types import MAX_PRICE, MIN_PRICE, ZERO, CostLine, Price, Tariff, new_line
 
 Rate = Decimal | None
 
@@ -37,12 +37,15 @@ def price_bound_lines(tariff: Tariff, lines: Sequence[CostLine], currency: str,
                       base: VatBreakdown | None = None) -> list[CostLine]:  # fmt: skip
     """The min_price/max_price adjustment, one line per VAT rate; none when no bound applies.
     `base`: the lines' `vat_breakdown` when the caller has it already."""
-    if tariff.min_price is None and tariff.max_price is None:
+    low, high = tariff.min_price, tariff.max_price
+    if low is None and high is None:
+        return []
+    if base is None:
+        base = vat_breakdown([(line.vat_rate, line.amount_excl_vat) for line in lines], currency)
+    net = base.net
+    if _within(low, high, net, base.gross, currency):
         return []
     pairs = [(line.vat_rate, line.amount_excl_vat) for line in lines]
-    if base is None:
-        base = vat_breakdown(pairs, currency)
-    net = base.net
     unit = minor_unit(currency)
     weights: list[tuple[Rate, Decimal]] = []
 
@@ -67,6 +70,15 @@ def price_bound_lines(tariff: Tariff, lines: Sequence[CostLine], currency: str,
     kind = MIN_PRICE if target > net else MAX_PRICE
     weights = weights or _weights(tariff, lines)
     return [_adjustment(kind, rate, amount, currency) for rate, amount in _shares(target - net, weights, currency)]
+
+
+def _within(low: Price | None, high: Price | None, net: Decimal, gross: Decimal, currency: str) -> bool:
+    """Whether the session's net and gross already meet both bounds (then no bound applies)."""
+    if low is not None and (net < quantize_money(low.excl_vat, currency) or (
+            low.incl_vat is not None and gross < quantize_money(low.incl_vat, currency))):  # fmt: skip
+        return False
+    return high is None or not (net > quantize_money(high.excl_vat, currency) or (
+        high.incl_vat is not None and gross > quantize_money(high.incl_vat, currency)))  # fmt: skip
 
 
 def _weights(tariff: Tariff, lines: Sequence[CostLine]) -> list[tuple[Rate, Decimal]]:

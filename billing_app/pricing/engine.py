@@ -45,13 +45,11 @@ and each line's volume is summed once, with the same Decimal additions in the sa
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
-
-from billing_app.money import vat_breakdown
 
 from .bounds import price_bound_lines
 from .elements import MODES, Candidate, Match, Mode, compiled_tariff
@@ -193,58 +191,75 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     last_match: Match | None = None
     e_cand = t_cand = e_line = t_line = None
 
-    for index, period in enumerate(periods):
-        t0 = starts[index]
-        if t0 >= bands_until:  # the time bands change here (once per boundary; every period if the offset may change)
-            x0 = (t0 - origin) // ONE_US
-            if uses_clock:
-                ordinal, tod = clock(x0)
-                tod_band = bisect_right(tod_bounds, tod)
-                if uses_dow:
-                    weekday = (ordinal - 1) % 7
-                if date_bounds:
-                    date_band = bisect_right(date_bounds, ordinal)
-            if n_dur:
-                dur_band = bisect_right(dur_bounds, x0)
-            dur_next = dur_bounds[dur_band] if dur_band < n_dur else _LATEST
-            if uses_clock and fixed is None:
-                until = x0 + 1
-                cut = next_time_boundary(compiled, clock, x0)
-            else:
-                until = min(x0 + tod_bounds[tod_band] - tod if uses_clock else _LATEST, dur_next)
-                cut = x0 + next_cut(cut_bounds, tod) - tod if cut_bounds else _LATEST
-            bands_until = _instant(origin, until)
-            split_at = _instant(origin, min(cut, dur_next))
-            segment = compiled.segment((mode, tod_band, weekday, date_band, dur_band))
-            matched = None if per_period else segment.get(None)
-            if matched is None and not per_period:
-                matched = segment[None] = compiled.match(_context(clock, x0, energy_so_far, None, None, None, None),
-                                                         mode)  # fmt: skip
+    n = len(periods)
+    boundary = 0  # the next period where the time bands may change or a cut may fall inside a period
+    e_last = t_last = None  # the last ENERGY and TIME lines of the usual periods, not yet in `last`
+    for index in range(n):
+        period = periods[index]
         energy = period.energy
+        split = False
+        if index == boundary:
+            t0 = starts[index]
+            if t0 >= bands_until:  # the time bands change here (once per band; every period if the offset may change)
+                x0 = (t0 - origin) // ONE_US
+                if uses_clock:
+                    ordinal, tod = clock(x0)
+                    tod_band = bisect_right(tod_bounds, tod)
+                    if uses_dow:
+                        weekday = (ordinal - 1) % 7
+                    if date_bounds:
+                        date_band = bisect_right(date_bounds, ordinal)
+                if n_dur:
+                    dur_band = bisect_right(dur_bounds, x0)
+                dur_next = dur_bounds[dur_band] if dur_band < n_dur else _LATEST
+                if uses_clock and fixed is None:
+                    until = x0 + 1
+                    cut = next_time_boundary(compiled, clock, x0)
+                else:
+                    until = min(x0 + tod_bounds[tod_band] - tod if uses_clock else _LATEST, dur_next)
+                    cut = x0 + next_cut(cut_bounds, tod) - tod if cut_bounds else _LATEST
+                bands_until = _instant(origin, until)
+                split_at = _instant(origin, min(cut, dur_next))
+                segment = compiled.segment((mode, tod_band, weekday, date_band, dur_band))
+                matched = None if per_period else segment.get(None)
+                if matched is None and not per_period:
+                    matched = segment[None] = compiled.match(_context(clock, x0, energy_so_far, None, None, None, None),
+                                                             mode)  # fmt: skip
+            # Up to the next boundary the bands stay and no period holds a cut: the first period that
+            # ends after the cut (this one: split it) or starts when the bands change.
+            cut_inside = bisect_right(starts, split_at, index + 1, n + 1) - 1
+            split = cut_inside == index
+            boundary = index + 1 if split else min(cut_inside, bisect_left(starts, bands_until, index + 1, n))
         if per_period:
             if uses_power:
                 p_min, p_max = period.min_power, period.max_power
                 if p_min is None or p_max is None:
-                    p_min, p_max, _, _ = power_and_current(period, (starts[index + 1] - t0) // ONE_US)
+                    p_min, p_max, _, _ = power_and_current(period, (starts[index + 1] - starts[index]) // ONE_US)
                 pmin_band = bisect_right(pmin_bounds, p_min) if pmin_bounds else 0
                 pmax_band = bisect_right(pmax_bounds, p_max) if pmax_bounds else 0
             if uses_current:
-                _, _, c_min, c_max = power_and_current(period, (starts[index + 1] - t0) // ONE_US)
+                _, _, c_min, c_max = power_and_current(period, (starts[index + 1] - starts[index]) // ONE_US)
                 cmin_band = (-1 if c_min is None else bisect_right(cmin_bounds, c_min)) if cmin_bounds else 0
                 cmax_band = (-1 if c_max is None else bisect_right(cmax_bounds, c_max)) if cmax_bounds else 0
             if n_kwh:
                 kwh_band = bisect_right(kwh_bounds, energy_so_far)
+                if kwh_band < n_kwh and energy and kwh_bounds[kwh_band] < energy_so_far + energy:
+                    split = True  # a kWh threshold inside the period
             key = (pmin_band, pmax_band, cmin_band, cmax_band, kwh_band)
             matched = segment.get(key)
             if matched is None:
-                x0 = (t0 - origin) // ONE_US
+                x0 = (starts[index] - origin) // ONE_US
                 ctx = _context(clock, x0, energy_so_far, p_min, p_max, c_min, c_max)
                 matched = segment[key] = compiled.match(ctx, mode)
 
-        t1 = starts[index + 1]
-        if t1 > split_at or (kwh_band < n_kwh and energy and kwh_bounds[kwh_band] < energy_so_far + energy):
+        if split:
             # A cut inside the period: priced in pieces, the general way.
-            x0, x1 = (t0 - origin) // ONE_US, (t1 - origin) // ONE_US
+            if e_last is not None:
+                last[ENERGY] = e_last
+            if t_last is not None:
+                last[TIME] = t_last
+            e_last = t_last = last_match = None
+            x0, x1 = (starts[index] - origin) // ONE_US, (starts[index + 1] - origin) // ONE_US
             ctx = _context(clock, x0, energy_so_far, p_min, p_max, c_min, c_max)
             pieces = split_period(compiled, clock, ctx, mode, matched, period, x0, x1, energy_so_far)
             time_h, park_h, res_h = period.time, period.parking_time, period.reservation_time
@@ -256,40 +271,48 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                     divide_volume(park_h, pieces), divide_volume(res_h, pieces), strict=True,
                 ):  # fmt: skip
                     walk.add(index, period, piece.match, e_part, t_part, p_part, r_part)
-            last_match = None
-        else:
-            # The usual period: ENERGY and TIME appended to their lines (kept at hand while the
-            # match stays), then parking, reservation and the fees as `_Walk.add` does them.
-            if matched is not last_match:
-                last_match = matched
-                e_cand, t_cand = matched.energy, matched.time
-                e_line, t_line = acc.get(e_cand), acc.get(t_cand)
-            time_h = period.time
-            if energy and e_cand is not None:
+            if energy:
+                energy_so_far += energy  # Decimal: periods' volumes are, only split pieces may be Fractions
+            if park_h:
+                total_parking += park_h
+            continue
+        # The usual period: ENERGY and TIME appended to their lines (kept at hand while the match
+        # stays), then parking, reservation and the fees as `_Walk.add` does them.
+        if matched is not last_match:
+            last_match = matched
+            e_cand, t_cand = matched.energy, matched.time
+            e_line, t_line = acc.get(e_cand), acc.get(t_cand)
+        if energy:
+            if e_cand is not None:
                 if e_line is None:
                     e_line = acc[e_cand] = ComponentVolume(e_cand, index, period.start_date_time)
                 else:
                     e_line.periods.append(index)
                 e_line.parts.append(energy)
-                last[ENERGY] = e_line
-            if time_h and t_cand is not None:
-                if t_line is None:
-                    t_line = acc[t_cand] = ComponentVolume(t_cand, index, period.start_date_time)
-                else:
-                    t_line.periods.append(index)
-                t_line.parts.append(time_h)
-                last[TIME] = t_line
-            park_h, res_h = period.parking_time, period.reservation_time
-            if park_h and matched.parking is not None and not period.suspended_by_evse:
-                walk.add_parking(index, period, matched.parking, park_h)
+                e_last = e_line
+            energy_so_far += energy
+        time_h = period.time
+        if time_h and t_cand is not None:
+            if t_line is None:
+                t_line = acc[t_cand] = ComponentVolume(t_cand, index, period.start_date_time)
+            else:
+                t_line.periods.append(index)
+            t_line.parts.append(time_h)
+            t_last = t_line
+        park_h, res_h = period.parking_time, period.reservation_time
+        if park_h is not ZERO or res_h is not ZERO:  # (absent dimensions are ZERO itself)
+            if park_h:
+                total_parking += park_h
+                if matched.parking is not None and not period.suspended_by_evse:
+                    walk.add_parking(index, period, matched.parking, park_h)
             if res_h and matched.reservation_time is not None:
                 walk.add_reservation(index, period, matched.reservation_time, res_h)
-            if walk.flat is None or (res_h and walk.reservation_flat is None):
-                walk.fees(index, period, matched, energy or time_h or park_h or not res_h, res_h)
-        if energy:
-            energy_so_far += energy  # Decimal: periods' volumes are, only split pieces may be Fractions
-        if park_h:
-            total_parking += park_h
+        if walk.flat is None or (res_h and walk.reservation_flat is None):
+            walk.fees(index, period, matched, energy or time_h or park_h or not res_h, res_h)
+    if e_last is not None:
+        last[ENERGY] = e_last
+    if t_last is not None:
+        last[TIME] = t_last
 
     if not walk.flat_seen or (mode != Mode.CHARGING and not walk.reservation_seen):
         ordinal, tod = clock(0)
@@ -322,12 +345,11 @@ def _context(clock, x0: int, energy, p_min, p_max, c_min, c_max) -> MatchContext
 def _finish(tariff: Tariff, session: Session, lines: list[CostLine], total_energy, total_parking) -> CostBreakdown:
     """The breakdown: the min/max price lines if a bound applies, then the CDR totals (VAT per rate)."""
     currency = tariff.currency
-    base = vat_breakdown([(line.vat_rate, line.amount_excl_vat) for line in lines], currency)
+    base, totals = cdr_totals(lines, currency)
     adjustments = price_bound_lines(tariff, lines, currency, base)
     if adjustments:
         lines += adjustments
-        base = None
-    totals = cdr_totals(lines, currency, total=base)
+        _, totals = cdr_totals(lines, currency)
     seconds = Decimal((session.end_date_time - session.start_date_time) // ONE_US) / 1_000_000
     return new_breakdown(
         currency,

@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from billing_app.money import VatBreakdown, quantize_money, vat_amount, vat_breakdown, vat_totals_by
+from billing_app.money import VatBreakdown, line_amounts, vat_breakdown_by
 
 from .elements import Candidate
 from .types import (
@@ -32,7 +32,6 @@ from .types import (
     RESERVATION_FLAT,
     RESERVATION_TIME,
     TIME,
-    ZERO,
     CostLine,
     Price,
     new_line,
@@ -44,68 +43,73 @@ _LINE_ORDER = {FLAT: 0, ENERGY: 1, TIME: 2, PARKING_TIME: 3, RESERVATION_FLAT: 4
 
 
 def build_lines(acc: dict[Candidate, ComponentVolume], flat, reservation_flat, currency: str) -> list[CostLine]:
-    lines = []
-    for fee in (flat, reservation_flat):
-        if fee is not None:
-            cand, period, moment = fee
-            lines.append(_line(cand, (period,), moment, _ONE, _ONE, cand.price, currency))
+    """The lines in CDR order: FLAT, ENERGY, TIME, PARKING_TIME, RESERVATION_FLAT, RESERVATION_TIME, each
+    dimension's lines in the order of their first period (the order `acc` holds them in)."""
+    energy: list[CostLine] = []
+    time: list[CostLine] = []
+    parking: list[CostLine] = []
+    reserved: list[CostLine] = []
+    by_dimension = {ENERGY: energy, TIME: time, PARKING_TIME: parking, RESERVATION_TIME: reserved}
     for raw in acc.values():
         cand = raw.cand
-        billed = raw.billed
-        if cand.dimension == ENERGY:
-            quantity, shown = to_decimal(raw.quantity), to_decimal(billed)
-            amount = billed * cand.price if type(billed) is Decimal else billed * Fraction(cand.price)
-        else:
-            quantity = to_decimal(raw.quantity)
-            shown = to_decimal(billed) / SECONDS_PER_HOUR
-            if type(billed) is Decimal:
-                amount = billed * cand.price / SECONDS_PER_HOUR
+        billed, quantity, price = raw.billed, raw.quantity, cand.price
+        if type(quantity) is not Decimal:
+            quantity = to_decimal(quantity)
+        if type(billed) is Decimal:
+            if cand.dimension == ENERGY:
+                shown, amount = billed, billed * price
             else:
-                amount = billed * Fraction(cand.price) / 3600
-        lines.append(_line(cand, tuple(raw.periods), raw.start, quantity, shown, amount, currency))
-    if len(lines) > 1:
-        lines.sort(key=_line_order)
+                shown, amount = billed / SECONDS_PER_HOUR, billed * price / SECONDS_PER_HOUR
+        elif cand.dimension == ENERGY:
+            shown, amount = to_decimal(billed), billed * Fraction(price)
+        else:
+            shown, amount = to_decimal(billed) / SECONDS_PER_HOUR, billed * Fraction(price) / 3600
+        excl, vat, incl = line_amounts(amount, cand.vat, currency)
+        by_dimension[cand.dimension].append(
+            new_line(cand.dimension, cand.element_index, cand.component_index, tuple(raw.periods), raw.start,
+                     quantity, shown, price, cand.vat, excl, vat, incl)
+        )  # fmt: skip
+    lines = [_fee_line(flat, currency)] if flat is not None else []
+    lines += energy
+    lines += time
+    lines += parking
+    if reservation_flat is not None:
+        lines.append(_fee_line(reservation_flat, currency))
+    lines += reserved
     return lines
 
 
 _ONE = Decimal(1)
 
 
-def _line_order(line: CostLine) -> tuple[int, int]:
-    return _LINE_ORDER[line.dimension], line.period_indices[0]
-
-
-def _line(cand: Candidate, periods: tuple[int, ...], start: datetime, quantity: Decimal, billed: Decimal,
-          amount: Decimal | Fraction, currency: str) -> CostLine:  # fmt: skip
-    """One line: the amount rounded once, VAT computed on the rounded amount."""
-    excl = quantize_money(amount, currency)
-    vat = ZERO if cand.vat is None else vat_amount(excl, cand.vat, currency)
-    return new_line(cand.dimension, cand.element_index, cand.component_index, periods, start, quantity, billed,
-                    cand.price, cand.vat, excl, vat, excl + vat)  # fmt: skip
+def _fee_line(fee: tuple[Candidate, int, datetime], currency: str) -> CostLine:
+    """A fee (FLAT, RESERVATION_FLAT) charged once, at its period."""
+    cand, period, moment = fee
+    excl, vat, incl = line_amounts(cand.price, cand.vat, currency)
+    return new_line(cand.dimension, cand.element_index, cand.component_index, (period,), moment, _ONE, _ONE,
+                    cand.price, cand.vat, excl, vat, incl)  # fmt: skip
 
 
 def cdr_totals(lines: Sequence[CostLine], currency: str, total_of: Mapping[str, str] | None = None,
-               total: VatBreakdown | None = None) -> dict[str, Price | tuple]:  # fmt: skip
-    """The CDR totals of `lines` (see the module docstring) and `vat_breakdown`, the per-rate VAT rows
-    of `total_cost`; keyword arguments of `CostBreakdown`. `total_of` maps a line's dimension to its
-    CDR total (the engine's by default; a dimension it does not name counts towards `total_cost` only).
-    `total`: the lines' `vat_breakdown` when the caller has it already."""
+               ) -> tuple[VatBreakdown, dict[str, Price | tuple]]:  # fmt: skip
+    """The lines' `vat_breakdown` and their CDR totals (see the module docstring): keyword arguments of
+    `CostBreakdown`, `vat_breakdown` the per-rate VAT rows of `total_cost`. `total_of` maps a line's
+    dimension to its CDR total (the engine's by default; a dimension it does not name counts towards
+    `total_cost` only). VAT per rate for the document and for each total in one pass
+    (`money.vat_breakdown_by`)."""
     total_of = _TOTAL_OF if total_of is None else total_of
-    if total is None:
-        total = vat_breakdown([(line.vat_rate, line.amount_excl_vat) for line in lines], currency)
+    get = total_of.get
+    total, by_name = vat_breakdown_by([(get(line.dimension), line.vat_rate, line.amount_excl_vat) for line in lines],
+                                      currency)  # fmt: skip
     nothing = total.net - total.net
     zero = new_price(nothing, nothing)
     result: dict[str, Price | tuple] = dict.fromkeys(_TOTALS, zero)
-    members = []
-    for line in lines:
-        name = total_of.get(line.dimension, "total_cost")
+    for name, (net, gross) in by_name.items():
         if name != "total_cost":
-            members.append((name, line.vat_rate, line.amount_excl_vat))
-    for name, (net, gross) in vat_totals_by(members, currency).items():
-        result[name] = new_price(net, gross)
-    result["total_cost"] = new_price(total.net, total.gross)
+            result[name] = new_price(net, gross)
+    result["total_cost"] = new_price(total.net, total.net + total.vat)
     result["vat_breakdown"] = total.subtotals
-    return result
+    return total, result
 
 
 _TOTAL_OF = {

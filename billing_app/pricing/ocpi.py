@@ -45,7 +45,8 @@ from billing_app.pricing import (
     TariffElement,
     TariffRestrictions,
 )
-from billing_app.pricing.types import ZERO, positional_constructor
+from billing_app.pricing.types import ZERO
+from evbilling.records import positional_constructor
 
 GRACE_KEY = "evbilling_parking_grace_minutes"
 SUSPENDED_KEY = "evbilling_suspended_by_evse"

@@ -18,8 +18,7 @@ from bisect import bisect_right
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
-from itertools import islice
-from operator import attrgetter, gt
+from operator import attrgetter
 from typing import NamedTuple
 
 from .elements import MODES, CompiledTariff, Match, Mode
@@ -70,20 +69,26 @@ def scan_periods(session: Session) -> PeriodStarts:
     if session.reservation not in MODES:
         raise PricingError(f"unknown reservation type {session.reservation!r}")
     periods = session.charging_periods
-    starts = list(map(_START, periods))
-    starts.append(end)
     origin = start
+    zone = start.tzinfo
+    starts = [period.start_date_time for period in periods]
+    starts.append(end)
     try:
-        zones = set(map(_TZINFO, starts))  # (equal fixed offsets are one element)
+        fixed = type(zone) is timezone and [moment.tzinfo for moment in starts].count(zone) == len(starts)
     except AttributeError:  # not a datetime
-        zones = {None}
-    zones.add(start.tzinfo)
-    fixed = all(type(zone) is timezone for zone in zones)
+        fixed = False
+    if not fixed:  # several zones or offsets
+        try:
+            zones = set(map(_TZINFO, starts))  # (equal fixed offsets are one element)
+        except AttributeError:  # not a datetime
+            zones = {None}
+        zones.add(zone)
+        fixed = all(type(zone) is timezone for zone in zones)
     if not fixed:
         offsets = _offsets(periods, start, end)
         origin = _EPOCH
         starts = [_EPOCH + timedelta(microseconds=offset) for offset in offsets]
-    elif any(map(gt, starts, islice(starts, 1, None))):
+    elif sorted(starts) != starts:  # (sorting the sorted list: one comparison a period, in C)
         _offsets(periods, start, end)  # raises the error for the first period at fault
     last_charging = len(periods) - 1
     while last_charging >= 0 and not (periods[last_charging].time or periods[last_charging].energy):
@@ -91,7 +96,6 @@ def scan_periods(session: Session) -> PeriodStarts:
     return PeriodStarts(origin, starts, last_charging)
 
 
-_START = attrgetter("start_date_time")
 _TZINFO = attrgetter("tzinfo")
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 

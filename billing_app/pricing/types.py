@@ -10,13 +10,14 @@ document's VAT per rate (`vat_breakdown`, EN 16931 BR-CO-17) beside them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from billing_app.money import VatSubtotal
+from evbilling.records import positional_constructor
 
 ENERGY = "ENERGY"
 FLAT = "FLAT"
@@ -239,26 +240,6 @@ class CostBreakdown:
             "vat_breakdown": [vat_subtotal_to_dict(subtotal) for subtotal in self.vat_breakdown],
             "lines": [line.to_dict() for line in self.lines],
         }
-
-
-def positional_constructor(cls: type[_Record]) -> Callable[..., _Record]:
-    """A constructor of the frozen slots dataclass `cls` taking every field positionally, in order.
-
-    The `__init__` that dataclasses write for a frozen class sets each field through
-    `object.__setattr__`, some 2,000 CPU instructions a field; the engine builds a dozen such records
-    per session (issue 16). This one sets the same slots on a plain twin class (same `__slots__` in
-    the same order, so the same memory layout) and then gives the object its real class: about a
-    sixth of the cost, and the object is an ordinary, frozen `cls` (equality, hash, `replace`).
-    """
-    names = tuple(f.name for f in fields(cls))
-    if cls.__slots__ != names:
-        raise TypeError(f"{cls.__name__} is not a slots dataclass")
-    arguments = ", ".join(names)
-    body = "".join(f"    self.{name} = {name}\n" for name in names)
-    source = f"def __init__(self, {arguments}):\n{body}    self.__class__ = cls\n"
-    namespace: dict[str, Any] = {"cls": cls}
-    exec(source, namespace)  # noqa: S102 (source built from the dataclass's own field names)
-    return type(f"_{cls.__name__}Fields", (), {"__slots__": names, "__init__": namespace["__init__"]})
 
 
 new_line = positional_constructor(CostLine)
