@@ -158,3 +158,27 @@ def test_another_drivers_overdue_receipt_refuses_only_them(client, operator, ove
     assert receipt.number not in client.get(reverse("portal:dashboard")).content.decode()
     token = factories.IdTokenFactory(operator=operator, driver=other)
     assert session_services.token_authorize(station=payg_station, uid=token.uid).accepted
+
+
+@pytest.mark.django_db
+def test_a_business_card_and_a_running_transaction_are_not_refused(overdue, payg_station):
+    """The company pays for its business card's sessions; a token re-presented for its running transaction (a 2.0.1
+    TransactionEvent, a StopTransaction) is never cut off."""
+    receipt = overdue(8)
+    driver = receipt.driver
+    company = factories.CompanyFactory(operator=receipt.operator)
+    driver.company = company
+    driver.save(update_fields=["company"])
+    business = factories.IdTokenFactory(operator=receipt.operator, driver=driver, company=company, charging="business")
+    assert session_services.token_authorize(station=payg_station, uid=business.uid).accepted
+
+    private = _token(receipt)
+    assert session_services.token_authorize(station=payg_station, uid=private.uid).reason == "overdue_receipt"
+    session_services.session_start(
+        connector=payg_station.connectors.first(),
+        id_token=private,
+        started_at=timezone.now(),
+        meter_start_wh=0,
+        transaction_ref="running",
+    )
+    assert session_services.token_authorize(station=payg_station, uid=private.uid).accepted
