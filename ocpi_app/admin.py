@@ -110,12 +110,13 @@ class CdrRecordAdmin(ReadOnlyScopedAdmin):
     list_display = ["cdr_id", "partner", "kind", "session", "total_excl_vat", "total_incl_vat", "currency", "state",
                     "invoice", "credit_note", "last_updated"]
     list_filter = ["state", "kind", "partner", ("invoice", admin.EmptyFieldListFilter),
-                   ("credit_note", admin.EmptyFieldListFilter), DisputedFilter, "last_updated"]
+                   ("credit_note", admin.EmptyFieldListFilter), ("nothing_to_bill_period", admin.EmptyFieldListFilter),
+                   DisputedFilter, "last_updated"]
     search_fields = ["cdr_id", "session__id"]
     list_select_related = ["partner", "session", "invoice", "credit_note"]
     readonly_fields = ["cdr_id", "partner", "kind", "credit_reference", "session", "currency", "total_excl_vat",
-                       "total_incl_vat", "net_by_rate", "state", "push", "invoice", "credit_note", "last_updated",
-                       "body"]
+                       "total_incl_vat", "net_by_rate", "state", "push", "invoice", "credit_note",
+                       "nothing_to_bill_period", "last_updated", "body"]
     actions = ["export_csv", "credit_in_full"]
 
     def has_credit_permission(self, request):
@@ -255,7 +256,7 @@ class PartnerAdmin(OperatorScopedAdmin):
             except ApplicationError as error:
                 self.message_user(request, f"{partner.name}: {error.message}", messages.ERROR)
             else:
-                self.message_user(request, str(result), messages.SUCCESS)
+                self.message_user(request, str(result), messages.SUCCESS if result.invoice else messages.INFO)
 
     @admin.action(description=_("Settle the previous month (invoice and credit notes)"), permissions=["change"])
     def settle_previous_month(self, request, queryset):
@@ -294,7 +295,9 @@ class PartnerAdmin(OperatorScopedAdmin):
                      "pending": {"kind__exact": "cdr", "state__exact": "pending"},
                      "failed": {"kind__exact": "cdr", "state__exact": "failed"},
                      "invoiced": {"kind__exact": "cdr", "invoice__isempty": "0"},
-                     "not_invoiced": {"kind__exact": "cdr", "invoice__isempty": "1"},
+                     "not_invoiced": {"kind__exact": "cdr", "invoice__isempty": "1",
+                                      "nothing_to_bill_period__isempty": "1"},
+                     "nothing_to_bill": {"kind__exact": "cdr", "nothing_to_bill_period__isempty": "0"},
                      "credits": {"kind__exact": "credit"}, "credited": {"credit_note__isempty": "0"},
                      "disputed": {"disputed": "yes"}}
             cells = [{"bucket": b, "url": f"{cdr_list}?{urlencode({**base, **extra[b.key]})}"} for b in row.buckets]

@@ -253,8 +253,9 @@ class CdrRecord(models.Model):
     """A CDR we issued to a partner, as sent: never edited. A correction is a credit CDR (negative totals,
     `credit_reference_id` = the CDR it cancels) followed by a new CDR. `state` follows its push. Settlement
     (`ocpi_app.settlement`) puts a CDR on one monthly invoice (`invoice`) and a credit CDR on one credit note
-    (`credit_note`), each once: the columns are the record of it. A dispute's credit note on a roaming session
-    settles the credit CDR and the corrected CDR it causes (`disputes`): both point at it."""
+    (`credit_note`), each once: the columns are the record of it. A credit note on a settlement invoice that
+    reduces a CDR's line settles the credit CDR and the corrected CDR it causes: both point at it. A month whose
+    CDRs cancel out (or are 0.00) issues no invoice; its CDRs record that (`nothing_to_bill_period`)."""
 
     OWNER_PATH = "partner__operator"
 
@@ -293,6 +294,10 @@ class CdrRecord(models.Model):
                                     on_delete=models.PROTECT,
                                     related_name="ocpi_cdrs",
                                     help_text=_("the credit note settling this credit CDR (or a dispute's correction)"))
+    nothing_to_bill_period = models.DateField(
+        _("settled with nothing to bill"), null=True, blank=True,
+        help_text=_("the month (its first day) whose settlement found this CDR cancelled out by its credit CDR, or "
+                    "of 0.00, with nothing else to bill: no invoice was issued, and it goes on none"))
 
     class Meta:
         ordering = ["last_updated", "pk"]
@@ -303,6 +308,9 @@ class CdrRecord(models.Model):
                                    condition=Q(kind="cdr") | Q(invoice__isnull=True)),
             models.CheckConstraint(name="ocpi_cdr_on_one_document",
                                    condition=Q(invoice__isnull=True) | Q(credit_note__isnull=True)),
+            models.CheckConstraint(name="ocpi_cdr_nothing_to_bill_on_no_document",
+                                   condition=Q(nothing_to_bill_period__isnull=True)
+                                   | Q(invoice__isnull=True, credit_note__isnull=True)),
             models.CheckConstraint(name="ocpi_credit_cdr_references",
                                    condition=Q(kind="cdr", credit_reference__isnull=True)
                                    | Q(kind="credit", credit_reference__isnull=False)),

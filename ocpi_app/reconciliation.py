@@ -1,5 +1,6 @@
 """Reconciliation of a month with each roaming partner: the CDRs issued to it in the month (operator's time zone)
-by what became of them (acknowledged, waiting to be pulled, pending, failed; invoiced or not; credited; disputed),
+by what became of them (acknowledged, waiting to be pulled, pending, failed; invoiced or not, or nothing to bill because
+they cancelled out; credited; disputed),
 with counts and amounts, and the settlement documents of the month. Read-only; the caller passes partners
 already scoped to the person asking (the admin's queryset)."""
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils.translation import gettext_lazy as _
 
 from billing_app.invoicing.documents import month_bounds
 from billing_app.models import CreditNote, Invoice
@@ -25,7 +27,9 @@ BUCKETS: dict[str, tuple[str, Q]] = {
     "pending": ("push pending", Q(kind=CDR, state=CdrRecord.State.PENDING)),
     "failed": ("push failed", Q(kind=CDR, state=CdrRecord.State.FAILED)),
     "invoiced": ("invoiced", Q(kind=CDR, invoice__isnull=False)),
-    "not_invoiced": ("not invoiced", Q(kind=CDR, invoice__isnull=True, credit_note__isnull=True)),
+    "not_invoiced": ("not invoiced", Q(kind=CDR, invoice__isnull=True, credit_note__isnull=True,
+                                       nothing_to_bill_period__isnull=True)),
+    "nothing_to_bill": (_("nothing to bill (cancelled out)"), Q(kind=CDR, nothing_to_bill_period__isnull=False)),
     "credits": ("credit CDRs", Q(kind=CREDIT)),
     "credited": ("on a credit note", Q(credit_note__isnull=False)),
     "disputed": ("disputed", Q(session__dispute_tickets__isnull=False)),
@@ -51,6 +55,7 @@ class PartnerMonth:
     buckets: list[Bucket] = field(default_factory=list)
     invoice: Invoice | None = None
     credit_notes: list[CreditNote] = field(default_factory=list)
+    nothing_to_bill: bool = False  # settled with no invoice: its CDRs cancelled out
 
 
 def _bucket(cdrs: QuerySet, key: str, currency: str) -> Bucket:
@@ -76,7 +81,9 @@ def partners_reconcile(*, partners: QuerySet[Partner], period: date) -> list[Par
                    if account is not None else None)
         if invoice is None and not cdrs.exists():
             continue
-        row = PartnerMonth(partner, period, start, end, currency, invoice=invoice)
+        row = PartnerMonth(partner, period, start, end, currency, invoice=invoice,
+                           nothing_to_bill=invoice is None and CdrRecord.objects.filter(
+                               partner=partner, nothing_to_bill_period=period).exists())
         row.buckets = [_bucket(cdrs, key, currency) for key in BUCKETS]
         row.credit_notes = list(CreditNote.objects.filter(pk__in=cdrs.values("credit_note_id")).order_by("number"))
         result.append(row)

@@ -14,6 +14,10 @@ Every **credit CDR** up to the month's end becomes a credit note on the invoice 
 cancels, for exactly that CDR's net amounts per rate (`credit_note_issue(net_by_rate=...)`): an issued
 invoice is never edited. A credit CDR whose CDR is on no invoice yet waits for it.
 
+**Nothing to bill, no invoice**: a month whose CDRs and the credit CDRs cancelling them (up to its end) add up to
+nothing at every rate (all cancelled within the month, or 0.00) gets no invoice; those CDRs record the month
+(`CdrRecord.nothing_to_bill_period`) and go on no document later. The result says so.
+
 Idempotent: the partner row is locked for the run, each CDR records the document it is on
 (`CdrRecord.invoice` / `credit_note`), and a month's invoice is made once; a re-run finds nothing new. CDRs
 the partner does not have (pending, failed) stay off the invoice and come on the first invoice after they
@@ -31,7 +35,7 @@ from decimal import Decimal
 from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from billing_app.companies.services import company_account_open
 from billing_app.invoicing import CreditNoteError, LineIn, credit_note_issue
@@ -67,12 +71,21 @@ class SettlementResult:
     invoice: Invoice | None = None
     credit_notes: list[CreditNote] = field(default_factory=list)
     waiting: int = 0  # CDRs issued by the month's end that are on no document yet (not acknowledged, ...)
+    nothing_to_bill: int = 0  # CDRs (and credit CDRs) this run found cancelling out: no invoice for them
 
     def __str__(self) -> str:
-        invoice = f"invoice {self.invoice.number} ({self.invoice.total_incl_vat} {self.invoice.currency})" \
-            if self.invoice else "no invoice"
-        return (f"{self.partner.name} {self.period:%Y-%m}: {invoice}, {len(self.credit_notes)} credit note(s), "
-                f"{self.waiting} CDR(s) waiting")
+        if self.invoice is not None:
+            invoice = gettext("invoice %(number)s (%(total)s %(currency)s)") % {
+                "number": self.invoice.number, "total": self.invoice.total_incl_vat, "currency": self.invoice.currency}
+        elif self.nothing_to_bill:
+            invoice = ngettext("no invoice: nothing to bill (%(count)d CDR cancels out)",
+                               "no invoice: nothing to bill (%(count)d CDRs cancel out)",
+                               self.nothing_to_bill) % {"count": self.nothing_to_bill}
+        else:
+            invoice = gettext("no invoice: nothing to bill")
+        return gettext("%(partner)s %(period)s: %(invoice)s, %(notes)d credit note(s), %(waiting)d CDR(s) "
+                       "waiting") % {"partner": self.partner.name, "period": f"{self.period:%Y-%m}", "invoice": invoice,
+                                     "notes": len(self.credit_notes), "waiting": self.waiting}
 
 
 def _rate(key: str) -> Decimal | None:
@@ -124,17 +137,34 @@ def cdr_list_csv(records: list[CdrRecord]) -> str:
     return out.getvalue()
 
 
-def _invoice_month(*, partner: Partner, account, period: date, end: datetime, now: datetime) -> Invoice | None:
+def _nets_to_nothing(records: list[CdrRecord], credits: list[CdrRecord]) -> bool:
+    """Whether the month's CDRs and the credit CDRs cancelling them add up to nothing at every VAT rate."""
+    sums: dict[Decimal | None, Decimal] = {}
+    for record in (*records, *credits):
+        for rate, net in cdr_net_by_rate(record).items():
+            sums[rate] = sums.get(rate, Decimal(0)) + net
+    return not any(sums.values())
+
+
+def _invoice_month(*, partner: Partner, account, period: date, end: datetime,
+                   now: datetime) -> tuple[Invoice | None, int]:
+    """The month's invoice (issued now, or found), and how many CDRs were found to cancel out instead.
+
+    Nothing to bill: when the month's CDRs and the credit CDRs (up to the month's end) cancelling them add up to
+    nothing at every rate (all cancelled, or 0.00), no invoice is issued (a 0.00 invoice helps no one) and each
+    of them records the month (`nothing_to_bill_period`), so no later run invoices or credits them: they are
+    settled, with nothing to bill."""
     existing = Invoice.objects.filter(kind=Invoice.Kind.SETTLEMENT, account=account, period_start=period).first()
     if existing is not None:
-        return existing
+        return existing, 0
     currency = partner.operator.default_currency
     records = list(CdrRecord.objects.select_for_update(of=("self",))
                    .filter(partner=partner, kind=CdrRecord.Kind.CDR, invoice__isnull=True, credit_note__isnull=True,
-                           state__in=INVOICED_STATES, last_updated__lt=end, currency=currency)
+                           nothing_to_bill_period__isnull=True, state__in=INVOICED_STATES, last_updated__lt=end,
+                           currency=currency)
                    .order_by("last_updated", "pk"))
     if not records:
-        return None
+        return None, 0
     charges = dict(SessionCharge.objects.filter(session_id__in={r.session_id for r in records})
                    .values_list("session_id", "pk"))
     lines, settled = [], []
@@ -147,14 +177,32 @@ def _invoice_month(*, partner: Partner, account, period: date, end: datetime, no
         settled.append(record)
     records = settled
     if not records:
-        return None
+        return None, 0
+    credits = list(CdrRecord.objects.select_for_update(of=("self",))
+                   .filter(kind=CdrRecord.Kind.CREDIT, credit_reference__in=records, credit_note__isnull=True,
+                           nothing_to_bill_period__isnull=True, last_updated__lt=end))
+    try:
+        nothing = _nets_to_nothing(records, credits)
+    except SettlementError as error:  # a credit CDR whose split is unknown: invoiced and credited as usual
+        logger.warning("%s", error.message)
+        nothing = False
+    if nothing:
+        CdrRecord.objects.filter(pk__in=[r.pk for r in (*records, *credits)]).update(nothing_to_bill_period=period)
+        return None, len(records)
     invoice = settlement_issue(account=account, period=period, currency=currency, lines=lines, now=now,
                                attachments=[("{number}-cdrs.csv", "text/csv", cdr_list_csv(records))])
     CdrRecord.objects.filter(pk__in=[r.pk for r in records]).update(invoice=invoice)
-    return invoice
+    return invoice, 0
 
 
-def _credit_notes(*, partner: Partner, end: datetime, now: datetime) -> list[CreditNote]:
+def _credit_notes(*, partner: Partner, period: date, end: datetime, now: datetime) -> list[CreditNote]:
+    # a credit CDR (of 0.00) for a CDR settled with nothing to bill has nothing to credit either
+    for credit in (CdrRecord.objects.select_for_update(of=("self",))
+                   .filter(partner=partner, kind=CdrRecord.Kind.CREDIT, credit_note__isnull=True,
+                           nothing_to_bill_period__isnull=True, last_updated__lt=end, total_excl_vat=0,
+                           credit_reference__nothing_to_bill_period__isnull=False)):
+        credit.nothing_to_bill_period = period
+        credit.save(update_fields=["nothing_to_bill_period"])
     credits = (CdrRecord.objects.select_for_update(of=("self",)).select_related("credit_reference__invoice")
                .filter(partner=partner, kind=CdrRecord.Kind.CREDIT, credit_note__isnull=True, last_updated__lt=end,
                        credit_reference__invoice__isnull=False)
@@ -196,6 +244,10 @@ def cdr_credit_in_full(*, cdr_pk: int, reason: str, operator: Operator | None = 
         if CdrRecord.objects.filter(credit_reference=cdr).exists():
             raise SettlementError(gettext("CDR %(cdr)s is cancelled by a credit CDR already.") % {"cdr": cdr.cdr_id})
         invoice = cdr.invoice or (cdr.credit_note.invoice if cdr.credit_note_id else None)
+        if cdr.nothing_to_bill_period is not None:
+            month = f"{cdr.nothing_to_bill_period:%Y-%m}"
+            raise SettlementError(gettext("CDR %(cdr)s was settled with nothing to bill (%(month)s): nothing to "
+                                          "credit.") % {"cdr": cdr.cdr_id, "month": month})
         if invoice is None:
             raise SettlementError(gettext("CDR %(cdr)s is on no settlement invoice yet: settle its month instead.") % {
                 "cdr": cdr.cdr_id})
@@ -236,10 +288,12 @@ def partner_settle(*, partner_id: int, period: date, now: datetime | None = None
         account = company_account_open(company=partner.company)
         _, end = month_bounds(period, operator_time_zone(partner.operator_id))
         result = SettlementResult(partner=partner, period=period)
-        result.invoice = _invoice_month(partner=partner, account=account, period=period, end=end, now=now)
-        result.credit_notes = _credit_notes(partner=partner, end=end, now=now)
+        result.invoice, result.nothing_to_bill = _invoice_month(partner=partner, account=account, period=period,
+                                                               end=end, now=now)
+        result.credit_notes = _credit_notes(partner=partner, period=period, end=end, now=now)
         result.waiting = (CdrRecord.objects.filter(partner=partner, last_updated__lt=end, invoice__isnull=True,
-                                                   credit_note__isnull=True).count())
+                                                   credit_note__isnull=True, nothing_to_bill_period__isnull=True)
+                          .count())
     return result
 
 

@@ -12,4 +12,5 @@ class SessionsAppConfig(AppConfig):
         from .models import IdToken, Operator
 
         audit_register(IdToken)
-        audit_register(Operator, include_fields=["max_off_session_charge"])  # who changed the off-session cap
+        # who changed the off-session cap, or when overdue drivers are refused
+        audit_register(Operator, include_fields=["max_off_session_charge", "overdue_refusal_days"])

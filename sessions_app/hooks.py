@@ -5,8 +5,8 @@ third; no others.
 - `running_cost(session) -> Decimal | None`: what an active session has cost so far, incl. VAT
   (OCPP 2.0.1 totalCost on the charger's display). Unset: no running cost is sent.
 - `payment_standing(*, id_token, station, at) -> str | None`: asked when a token is accepted; None keeps
-  it accepted, a string refuses it with that reason (billing places its pay-as-you-go hold here).
-  Unset: every known, valid token is accepted.
+  it accepted, a string refuses it with that reason (billing places its pay-as-you-go hold here, and refuses
+  a driver with a receipt overdue too long: `OVERDUE_RECEIPT`). Unset: every known, valid token is accepted.
 - `remote_authorization(*, uid, id_token, station, at) -> tuple[str, IdToken | None] | None`: asked before
   the payment hook about every token, known or not: None leaves the local verdict, a (status, token) pair
   replaces it (ocpi_app asks the roaming partner that issued the token, in real time, per its whitelist).
@@ -18,6 +18,12 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+#: The payment hook's reason for a driver who owes an overdue receipt. A refusal is Blocked in OCPP 1.6 (it has no
+#: better status); OCPP 2.0.1 answers NoCredit ("Identifier is valid, but EV Driver doesn't have enough credit to
+#: start charging"), which tells the charger the token itself is fine.
+OVERDUE_RECEIPT = "overdue_receipt"
+NO_CREDIT_REASONS = frozenset({OVERDUE_RECEIPT})
 
 RunningCost = Callable[[Any], Decimal | None]
 PaymentStanding = Callable[..., str | None]

@@ -59,6 +59,12 @@ class Operator(models.Model):
         help_text=_("The most a pay-as-you-go session may charge the card above its hold without a review "
                     "(in the session's currency); a higher cost waits for review in the admin."),
     )
+    overdue_refusal_days = models.PositiveSmallIntegerField(
+        _("refuse charging after overdue (days)"), null=True, blank=True, default=7,
+        help_text=_("A driver whose charging receipt has been overdue (every payment retry failed) for this many "
+                    "days is refused new sessions at the chargers until it is paid (Pay now in the portal). "
+                    "Empty: never refused."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

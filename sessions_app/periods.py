@@ -10,7 +10,6 @@ stop (with their meter values) bound the series, so a session with no samples is
 """
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,23 +74,56 @@ def derive_periods(
     """
     if stopped_at <= started_at:
         return []
-    inner = sorted(
-        (r for r in readings if started_at < r.at < stopped_at),
-        key=lambda r: r.at,
-    )
-    points = [Reading(started_at, meter_start_wh), *inner, Reading(stopped_at, meter_stop_wh)]
+    deriver = PeriodDeriver(started_at=started_at, meter_start_wh=meter_start_wh, idle_power_w=idle_power_w)
+    for reading in sorted((r for r in readings if started_at < r.at < stopped_at), key=lambda r: r.at):
+        deriver.add(reading)
+    return deriver.periods_until(stopped_at, meter_stop_wh)
 
-    periods: list[Period] = []
-    register = meter_start_wh
-    for before, after in itertools.pairwise(points):
+
+class PeriodDeriver:
+    """`derive_periods` one reading at a time, for a session that is still running: readings go in in time
+    order (`add`, each inside the window: after the start, before the end asked for later), and
+    `periods_until` gives, at any point, what `derive_periods` gives for those readings and that end, leaving
+    the deriver as it was. The running cost keeps one per active session, so a meter reading costs the new
+    readings, not the whole series."""
+
+    __slots__ = ("idle_power_w", "last", "periods", "register")
+
+    def __init__(self, *, started_at: datetime, meter_start_wh: Decimal, idle_power_w: Decimal) -> None:
+        self.idle_power_w = idle_power_w
+        self.periods: list[Period] = []
+        self.register = meter_start_wh
+        self.last = Reading(started_at, meter_start_wh)
+
+    def add(self, reading: Reading) -> None:
+        self._step(reading, inner=True)
+
+    def periods_until(self, stopped_at: datetime, meter_stop_wh: Decimal) -> list[Period]:
+        """The periods up to the session's end (`stopped_at`, after the last reading added) with the meter
+        there at `meter_stop_wh`."""
+        kept = self.periods, self.register, self.last
+        self.periods = list(self.periods)
+        if self.periods:  # the only period a step changes is the last one: it works on a copy of it
+            last = self.periods[-1]
+            self.periods[-1] = Period(last.kind, last.start, last.end, last.energy_wh, list(last.powers_w),
+                                      list(last.currents_a))
+        try:
+            self._step(Reading(stopped_at, meter_stop_wh), inner=False)
+            return self.periods
+        finally:
+            self.periods, self.register, self.last = kept
+
+    def _step(self, after: Reading, *, inner: bool) -> None:
+        before, self.last = self.last, after
         seconds = Decimal((after.at - before.at).total_seconds())
         if seconds <= 0:
-            continue
-        reached = max(after.energy_wh, register)
-        delta = reached - register
-        register = reached
+            return
+        reached = max(after.energy_wh, self.register)
+        delta = reached - self.register
+        self.register = reached
         average_power_w = delta * 3600 / seconds
-        kind = CHARGING if average_power_w >= idle_power_w else IDLE
+        kind = CHARGING if average_power_w >= self.idle_power_w else IDLE
+        periods = self.periods
         if periods and periods[-1].kind == kind:
             current = periods[-1]
             current.end = after.at
@@ -99,8 +131,7 @@ def derive_periods(
         else:
             current = Period(kind=kind, start=before.at, end=after.at, energy_wh=delta)
             periods.append(current)
-        if after.power_w is not None and after.at < stopped_at:
+        if after.power_w is not None and inner:
             current.powers_w.append(after.power_w)
-        if after.current_a is not None and after.at < stopped_at:
+        if after.current_a is not None and inner:
             current.currents_a.append(after.current_a)
-    return periods

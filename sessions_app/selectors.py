@@ -20,6 +20,7 @@ from .models import (
 )
 from .ocmf.decoding import public_key_base64
 from .ocmf.transparency import transparency_xml
+from .periods import Reading
 
 
 def operator_ids_for(user: User) -> set[int] | None:
@@ -71,6 +72,21 @@ def sessions_for_driver(driver: User) -> QuerySet[ChargingSession]:
 
 def session_samples(session: ChargingSession) -> QuerySet[MeterSample]:
     return MeterSample.objects.filter(session=session).order_by("taken_at")
+
+
+def session_readings(session: ChargingSession, *, since: datetime | None = None) -> list[Reading]:
+    """The session's meter readings in time order, as `periods.Reading`s (only those taken at or after `since`,
+    when given): the values alone, without building a MeterSample per row."""
+    samples = session_samples(session)
+    if since is not None:
+        samples = samples.filter(taken_at__gte=since)
+    return [Reading(at, energy_wh, power_w, current_a)
+            for at, energy_wh, power_w, current_a in samples.values_list("taken_at", "energy_wh", "power_w",
+                                                                        "current_a")]
+
+
+def session_sample_count(session: ChargingSession) -> int:
+    return MeterSample.objects.filter(session=session).count()
 
 
 def session_energy_so_far_wh(session: ChargingSession) -> Decimal:

@@ -213,7 +213,7 @@ class CreditNoteAdmin(_DocumentDisplayMixin, _PdfLinkMixin, ReadOnlyScopedAdmin)
     readonly_fields = ["pdf_link", "seller_address", "buyer_address", "total_excl_shown", "total_vat_shown",
                        "total_shown", "refund_shown", "refund_failure_shown"]
     fieldsets = [
-        (None, {"fields": [("number", "state"), ("operator", "invoice"), "reason", "pdf_link"]}),
+        (None, {"fields": [("number", "state"), ("operator", "invoice", "session"), "reason", "pdf_link"]}),
         (_("Parties"), {"fields": [("seller_address", "buyer_address")]}),
         (_("Amounts"), {"fields": [("total_excl_shown", "total_vat_shown", "total_shown"),
                                    ("refund_shown", "refund_status"), "refund_failure_shown"]}),

@@ -45,6 +45,7 @@ from billing_app.models import (
 )
 from billing_app.money import from_minor_units, quantize_money
 from billing_app.payments import messages, stripe_client
+from billing_app.payments.overdue_refusal import overdue_refusal_standing
 from billing_app.payments.transitions import payment_event_record, payment_transition
 from billing_app.signals import refund_succeeded
 from billing_app.tariffs.services import tariff_for_session
@@ -95,7 +96,9 @@ def token_payment_standing(*, id_token: IdToken, station: ChargingStation, at: d
     """The payment hook of `sessions_app.services.token_authorize` (`sessions_app.hooks.payment_standing`,
     set by billing's AppConfig).
 
-    None accepts the token; a string refuses it and says why. Only pay-as-you-go drivers are held;
+    None accepts the token; a string refuses it and says why. A driver with a receipt overdue longer than the
+    operator allows is refused first, whatever their payment mode (`overdue_refusal`). Only pay-as-you-go drivers
+    are held;
     postpaid and subscription drivers (and drivers without a billing account) pass, and so do a company's
     business cards unless they reached their monthly spending cap (`companies.caps`). A token that has a
     free hold (placed at an Authorize, not yet claimed by a session), or is re-presented for a transaction
@@ -105,13 +108,16 @@ def token_payment_standing(*, id_token: IdToken, station: ChargingStation, at: d
     """
     if id_token.is_business:
         return card_cap_standing(id_token=id_token, at=at)  # the company pays by invoice: no hold
-    account = BillingAccount.objects.filter(driver_id=id_token.driver_id).first()
-    if account is None or account.payment_mode != BillingAccount.PaymentMode.PAY_AS_YOU_GO:
-        return None
     same_transaction = ChargingSession.objects.filter(id_token=id_token, connector__station=station).filter(
         state=ChargingSession.State.ACTIVE).exists() or ChargingSession.objects.filter(
         id_token=id_token, connector__station=station, stopped_at__gte=at).exists()
     if same_transaction:
+        return None
+    overdue = overdue_refusal_standing(driver_id=id_token.driver_id, operator_id=station.location.operator_id, at=at)
+    if overdue:
+        return overdue  # before any hold: a refused driver's card is not held
+    account = BillingAccount.objects.filter(driver_id=id_token.driver_id).first()
+    if account is None or account.payment_mode != BillingAccount.PaymentMode.PAY_AS_YOU_GO:
         return None
     if open_hold_for_token(id_token=id_token) is not None:
         return None

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -18,6 +19,7 @@ from billing_app.invoicing.collection import receipt_owed, receipt_pay_attempt, 
 from billing_app.models import Invoice, Subscription
 from billing_app.money import format_hours, format_money, format_percent, format_quantity
 from billing_app.payments.methods import payment_methods_list
+from billing_app.payments.overdue_refusal import overdue_refusals
 from billing_app.payments.stripe_client import StripeError
 from billing_app.plans import services as plans
 from billing_app.portal import selectors
@@ -78,6 +80,13 @@ def _query_without(request, name: str) -> str:
     return query.urlencode()
 
 
+def _overdue_refusal_notices(driver) -> list[dict]:
+    """Why chargers refuse (or will refuse) the driver's cards: each overdue receipt, from when, with Pay now."""
+    now = timezone.now()
+    return [{"receipt": r.receipt, "refused_from": r.refused_from, "refusing": r.refusing(now)}
+            for r in overdue_refusals(driver=driver)]
+
+
 def driver_required(view):
     @login_required
     def wrapped(request, *args, **kwargs):
@@ -116,6 +125,7 @@ def dashboard(request):
         "active_kwh": session_energy_so_far_wh(active) / 1000 if active else None,
         "recent": sessions[:5],
         "unpaid_receipts": selectors.driver_receipts_in_dunning(request.user),
+        "overdue_refusals": _overdue_refusal_notices(request.user),
     })
 
 
@@ -219,6 +229,7 @@ def invoice_list(request):
                                   PAGE_SIZE).get_page(request.GET.get("notes_page")),
         "query": _query_without(request, "page"),
         "notes_query": _query_without(request, "notes_page"),
+        "overdue_refusals": _overdue_refusal_notices(request.user),
     })
 
 
@@ -235,6 +246,7 @@ def _receipt_pay_page(request, receipt: Invoice, *, form=None, status=200):
         "receipt": receipt, "collection": getattr(receipt, "collection", None), "form": form,
         "owed": receipt_owed(receipt) if payable else None, "payable": payable,
         "methods_unavailable": methods_unavailable,
+        "overdue_refusals": [n for n in _overdue_refusal_notices(request.user) if n["receipt"].pk == receipt.pk],
     }, status=status)
 
 
@@ -261,7 +273,8 @@ def receipt_pay(request, pk: int):
 @driver_required
 def token_list(request):
     return render(request, "portal/tokens.html", {"tokens": selectors.driver_tokens(request.user),
-                                                  "replace_form": TokenReplaceForm()})
+                                                  "replace_form": TokenReplaceForm(),
+                                                  "overdue_refusals": _overdue_refusal_notices(request.user)})
 
 
 @require_POST

@@ -23,8 +23,8 @@ from billing_app.models import SessionCharge
 from billing_app.pricing import ocpi
 from sessions_app.models import ChargingSession, ConnectorStatusEvent
 from sessions_app.ocmf.roaming import ocpi_signed_data
-from sessions_app.periods import CHARGING, Period, Reading, derive_periods
-from sessions_app.selectors import session_samples, session_signed_data
+from sessions_app.periods import CHARGING, Period, derive_periods
+from sessions_app.selectors import session_readings, session_signed_data
 
 KW = Decimal(1000)
 SUSPENDED_EVSE = "SuspendedEVSE"
@@ -118,10 +118,7 @@ def _chunks(period: Period, windows: list[tuple[datetime, datetime]]) -> list[_C
 
 def session_periods(session: ChargingSession, *, until: datetime | None = None) -> list[Period]:
     """Derived periods of a completed session, or of an active one up to its last reading."""
-    readings = [
-        Reading(at=s.taken_at, energy_wh=s.energy_wh, power_w=s.power_w, current_a=s.current_a)
-        for s in session_samples(session)
-    ]
+    readings = session_readings(session)
     if session.stopped_at is not None:
         stopped_at, meter_stop = session.stopped_at, session.meter_stop_wh
     else:
@@ -134,16 +131,26 @@ def session_periods(session: ChargingSession, *, until: datetime | None = None) 
         stopped_at=stopped_at,
         meter_start_wh=session.meter_start_wh,
         meter_stop_wh=meter_stop,
-        idle_power_w=Decimal(settings.SESSION_IDLE_POWER_W),
+        idle_power_w=idle_power_w(),
     )
 
 
-def session_charging_periods(session: ChargingSession, *, until: datetime | None = None) -> list[dict[str, Any]]:
-    """OCPI CdrChargingPeriods of the session (with the evbilling suspension flag where it applies)."""
-    periods = session_periods(session, until=until)
+def idle_power_w() -> Decimal:
+    """Below this average power between two readings the car is idle (setting SESSION_IDLE_POWER_W)."""
+    return Decimal(settings.SESSION_IDLE_POWER_W)
+
+
+def session_charging_periods(session: ChargingSession, *, until: datetime | None = None,
+                             periods: list[Period] | None = None) -> list[dict[str, Any]]:
+    """OCPI CdrChargingPeriods of the session (with the evbilling suspension flag where it applies), from its
+    derived `periods` when the caller has them (the running cost keeps them), else from `session_periods`."""
+    if periods is None:
+        periods = session_periods(session, until=until)
     if not periods:
         return []
-    windows = suspension_windows(session, until=periods[-1].end)
+    # only idle time is cut where the charger suspended: a session that has only charged needs no status look-up
+    idle = any(period.kind != CHARGING for period in periods)
+    windows = suspension_windows(session, until=periods[-1].end) if idle else []
     result = []
     for period in periods:
         if period.kind == CHARGING:
@@ -159,9 +166,11 @@ def session_charging_periods(session: ChargingSession, *, until: datetime | None
     return result
 
 
-def session_pricing_input(session: ChargingSession, *, until: datetime | None = None) -> dict[str, Any]:
-    """The session in the pricing engine's input shape (the `price` command's SESSION.json)."""
-    periods = session_charging_periods(session, until=until)
+def session_pricing_input(session: ChargingSession, *, until: datetime | None = None,
+                          periods: list[Period] | None = None) -> dict[str, Any]:
+    """The session in the pricing engine's input shape (the `price` command's SESSION.json); `periods` as in
+    `session_charging_periods`."""
+    periods = session_charging_periods(session, until=until, periods=periods)
     end = session.stopped_at or until or timezone.now()
     return {
         "start_date_time": ocpi.format_datetime_seconds(session.started_at),

@@ -6,6 +6,8 @@ engine uses, so a tariff that imports is a tariff that prices.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing_app import pricing
 from billing_app.models import DriverGroup, PriceComponent, Tariff, TariffAltText, TariffAssignment, TariffElement
 from billing_app.pricing import ocpi
 from billing_app.tariffs.checks import TariffWarning, tariff_checks
@@ -98,6 +101,41 @@ def _element_to_ocpi(element: TariffElement) -> dict[str, Any]:
     if restrictions or element.has_restrictions:
         result["restrictions"] = restrictions
     return result
+
+
+#: Engine tariffs read from rows: pk -> (the row's last_updated, the engine's Tariff), least recently used first.
+_ENGINE_TARIFFS: OrderedDict[int, tuple[datetime, pricing.Tariff]] = OrderedDict()
+_ENGINE_TARIFFS_MAX = 256
+_engine_tariffs_lock = threading.Lock()
+
+
+def engine_tariff(tariff: Tariff) -> pricing.Tariff:
+    """The tariff row as the engine reads it, `ocpi.tariff_from_ocpi(tariff_to_ocpi(tariff))`, kept in this
+    process per row and version (its `last_updated`, which `tariff_touch` moves whenever an element, price
+    component or alt text changes), for the last 256 tariffs used. The running cost asks at every meter
+    reading: an edited tariff is read again at the next one, in every process (the version is the row's)."""
+    version = tariff.last_updated
+    if tariff.pk is None or version is None:
+        return ocpi.tariff_from_ocpi(tariff_to_ocpi(tariff))
+    with _engine_tariffs_lock:
+        found = _ENGINE_TARIFFS.get(tariff.pk)
+        if found is not None and found[0] == version:
+            _ENGINE_TARIFFS.move_to_end(tariff.pk)
+            return found[1]
+    parsed = ocpi.tariff_from_ocpi(tariff_to_ocpi(tariff))
+    with _engine_tariffs_lock:
+        _ENGINE_TARIFFS[tariff.pk] = (version, parsed)
+        _ENGINE_TARIFFS.move_to_end(tariff.pk)
+        while len(_ENGINE_TARIFFS) > _ENGINE_TARIFFS_MAX:
+            _ENGINE_TARIFFS.popitem(last=False)
+    return parsed
+
+
+def tariff_touch(*, tariff_id: int) -> None:
+    """Mark the tariff changed (its `last_updated` now) when one of its parts changed: OCPI's last_updated
+    covers the whole object, and `engine_tariff` reads a tariff again when it moves. A save of the row itself
+    moves it already (auto_now)."""
+    Tariff.objects.filter(pk=tariff_id).update(last_updated=timezone.now())
 
 
 def snapshot(tariff: Tariff) -> str:

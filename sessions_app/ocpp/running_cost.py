@@ -24,5 +24,6 @@ def running_cost(session: ChargingSession) -> Decimal | None:
 
 def active_session_running_cost(session_id: int) -> Decimal | None:
     """The running cost of a session still active (None once it stopped, or when nothing prices it)."""
-    session = ChargingSession.objects.filter(pk=session_id, state=ChargingSession.State.ACTIVE).first()
+    session = (ChargingSession.objects.filter(pk=session_id, state=ChargingSession.State.ACTIVE)
+               .select_related("connector__station__location", "id_token").first())
     return running_cost(session) if session is not None else None

@@ -19,7 +19,7 @@ from ocpp.v201.enums import (
     TransactionEventEnumType,
 )
 
-from sessions_app import services
+from sessions_app import hooks, services
 from sessions_app.models import ChargingSession
 
 from .connection import GatewayConnection, session_error
@@ -35,6 +35,8 @@ _remote_start_ids = itertools.count(1)
 
 def _id_token_info(authorization: services.Authorization) -> dict:
     status = "Unknown" if authorization.status == "Invalid" else authorization.status
+    if status == "Blocked" and authorization.reason in hooks.NO_CREDIT_REASONS:
+        status = "NoCredit"  # a valid token whose driver owes us: 2.0.1 says so (1.6 has only Blocked)
     info = {"status": status}
     if authorization.id_token and authorization.id_token.expires_at:
         info["cache_expiry_date_time"] = authorization.id_token.expires_at.isoformat()

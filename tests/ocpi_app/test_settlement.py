@@ -383,8 +383,9 @@ def test_a_cdr_whose_vat_split_is_unknown_waits_and_the_others_are_invoiced(scen
     roam, second, cdrs = scenario
     CdrRecord.objects.filter(pk=cdrs["b1"].pk).update(net_by_rate={})  # issued before the split was kept, no charge
     result = partner_settle(partner_id=second.pk, period=OCT, now=NOV_5)
-    assert list(result.invoice.ocpi_cdrs.values_list("cdr_id", flat=True)) == [cdrs["late"].cdr_id]
-    assert result.waiting == 1
+    # what is left is the 0.00 CDR: nothing to bill, no 0.00 invoice
+    assert (result.invoice, result.nothing_to_bill, result.waiting) == (None, 1, 1)
+    assert CdrRecord.objects.get(pk=cdrs["late"].pk).nothing_to_bill_period == OCT
     roam.company = factories.CompanyFactory(operator=other_operator)  # a superuser's slip
     roam.save()
     with pytest.raises(SettlementError, match="another operator"):
@@ -440,7 +441,7 @@ CDR_ADMIN = "/admin/ocpi_app/cdrrecord/"
 
 
 def test_staff_crediting_a_cdr_by_hand_sends_the_partner_a_credit_cdr_once(
-        client, roaming_session, partner, operator, django_capture_on_commit_callbacks):  # noqa: F811
+        client, roaming_session, partner, operator, other_operator, django_capture_on_commit_callbacks):  # noqa: F811
     from ocpi_app.cdrs import cdr_correct_for_credit_note, cdr_corrections_sweep
 
     roam, invoice, month_after = _settled(partner, operator, django_capture_on_commit_callbacks)
@@ -467,6 +468,10 @@ def test_staff_crediting_a_cdr_by_hand_sends_the_partner_a_credit_cdr_once(
         1, 2, 2)
     result = partner_settle(partner_id=roam.pk, period=month_after.date(), now=month_after + timedelta(days=40))
     assert result.invoice is None and result.credit_notes == []  # nothing invoiced or credited twice
+    page = client.get(f"/admin/billing_app/creditnote/{note.pk}/change/")  # the note names the session it reduces
+    assert page.status_code == 200 and str(roaming_session) in page.content.decode()
+    client.force_login(factories.OperatorStaffFactory(operator=other_operator))
+    assert client.get(f"/admin/billing_app/creditnote/{note.pk}/change/").status_code in (302, 404)
 
 
 def test_another_operators_staff_and_support_cannot_credit_our_cdrs(
@@ -542,3 +547,89 @@ def test_a_lost_hook_is_caught_by_the_beats_sweep(roaming_session, partner, oper
     with pytest.raises(invoicing.CreditNoteError, match="no line of that session"):
         invoicing.credit_note_issue(invoice_id=invoice.pk, amount_incl_vat=D("1.19"), reason="x",
                                     session_id=factories.ChargingSessionFactory().pk)
+
+
+# --- A month with nothing to bill issues no invoice, and never bills those CDRs later ---
+
+NOV, DEC_2 = date(2026, 11, 1), datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def cancelled_month(operator, cpo_party):
+    """Quiet eMSP: in October one CDR of 4.20 (19 %), cancelled by a credit CDR within the month and replaced by a
+    0.00 CDR (re-priced to nothing): the month nets to nothing."""
+    quiet, _ = registered_partner(operator, name="Quiet eMSP", party_id="QUI")
+    quiet.company = factories.CompanyFactory(operator=operator, legal_name="Quiet eMSP B.V.")
+    quiet.save()
+    day = datetime(2026, 10, 6, 10, 0, tzinfo=UTC)
+    first = make_cdr(quiet, net={"19": "4.20"}, at=day)
+    credit = make_cdr(quiet, net={"19": "-4.20"}, at=day + timedelta(days=3), cancels=first)
+    zero = make_cdr(quiet, net={"19": "0.00"}, at=day + timedelta(days=3), cdr_id=f"{first.cdr_id}-R2")
+    return quiet, first, credit, zero
+
+
+def test_a_month_whose_cdrs_cancel_out_issues_no_invoice_and_never_bills_them(cancelled_month):
+    quiet, first, credit, zero = cancelled_month
+    result = partner_settle(partner_id=quiet.pk, period=OCT, now=NOV_5)
+    assert (result.invoice, result.credit_notes, result.nothing_to_bill, result.waiting) == (None, [], 2, 0)
+    assert str(result) == ("Quiet eMSP 2026-10: no invoice: nothing to bill (2 CDRs cancel out), 0 credit note(s), "
+                           "0 CDR(s) waiting")
+    assert set(CdrRecord.objects.filter(nothing_to_bill_period=OCT).values_list("pk", flat=True)) == {
+        first.pk, credit.pk, zero.pk}
+    assert not Invoice.objects.exists() and not NumberSequence.objects.exists()  # no number spent on it
+    with pytest.raises(SettlementError, match="settled with nothing to bill \\(2026-10\\): nothing to credit"):
+        settlement_credit(cdr_pk=zero.pk, reason="by hand")
+    again = partner_settle(partner_id=quiet.pk, period=OCT, now=NOV_5 + timedelta(days=1))
+    assert (again.invoice, again.nothing_to_bill, again.waiting) == (None, 0, 0)
+    # November: a new CDR, and the 0.00 one re-priced (a credit of 0.00 and a CDR of 3.00): only November's
+    # CDRs are invoiced; October's stay settled with nothing to bill, never on an invoice or a credit note
+    later = make_cdr(quiet, net={"19": "1.50"}, at=datetime(2026, 11, 3, 10, 0, tzinfo=UTC))
+    zero_credit = make_cdr(quiet, net={"19": "0.00"}, at=datetime(2026, 11, 4, tzinfo=UTC), cancels=zero)
+    repriced = make_cdr(quiet, net={"19": "3.00"}, at=datetime(2026, 11, 4, tzinfo=UTC), cdr_id=f"{first.cdr_id}-R4")
+    november = partner_settle(partner_id=quiet.pk, period=NOV, now=DEC_2)
+    assert set(november.invoice.ocpi_cdrs.values_list("pk", flat=True)) == {later.pk, repriced.pk}
+    assert (november.invoice.total_excl_vat, november.invoice.total_vat, november.invoice.total_incl_vat) == (
+        D("4.50"), D("0.86"), D("5.36"))
+    assert (november.credit_notes, november.waiting, november.nothing_to_bill) == ([], 0, 0)
+    assert CdrRecord.objects.get(pk=zero_credit.pk).nothing_to_bill_period == NOV
+    assert not CdrRecord.objects.filter(nothing_to_bill_period__isnull=False, invoice__isnull=False).exists()
+    assert not CreditNote.objects.exists()
+
+
+def test_the_command_and_the_admin_say_there_is_nothing_to_bill(cancelled_month, client, operator, capsys):
+    quiet, *_ = cancelled_month
+    call_command("ocpi_settle", "--period", "2026-10", "--partner", quiet.name)
+    assert "Quiet eMSP 2026-10: no invoice: nothing to bill (2 CDRs cancel out)" in capsys.readouterr().out
+    zeros, _ = registered_partner(operator, name="Zero eMSP", party_id="ZER")
+    zeros.company = factories.CompanyFactory(operator=operator, legal_name="Zero eMSP GmbH")
+    zeros.save()
+    make_cdr(zeros, net={"19": "0.00"}, at=datetime(2026, 10, 8, tzinfo=UTC))  # a free session
+    client.force_login(factories.OperatorStaffFactory(operator=operator))
+    response = client.post(RECONCILIATION, {"month": "2026-10", "settle": zeros.pk}, follow=True,
+                           HTTP_ACCEPT_LANGUAGE="de")
+    assert "Zero eMSP 2026-10: keine Rechnung: nichts abzurechnen (1 CDR hebt sich auf)" in response.content.decode()
+    assert not Invoice.objects.exists()
+
+
+def test_the_reconciliation_of_a_month_with_nothing_to_bill_adds_up(cancelled_month, scenario, client, operator):
+    quiet, first, _, _ = cancelled_month
+    roam, _, _ = scenario
+    for partner in (quiet, roam):
+        partner_settle(partner_id=partner.pk, period=OCT, now=NOV_5)
+    client.force_login(factories.OperatorStaffFactory(operator=operator))
+    page = client.get(RECONCILIATION, {"month": "2026-10"})
+    rows = {item["row"].partner.name: item for item in page.context["rows"]}
+    buckets = {c["bucket"].key: c["bucket"] for c in rows["Quiet eMSP"]["cells"]}
+    assert (buckets["sent"].count, buckets["sent"].net) == (2, D("4.20"))
+    assert (buckets["nothing_to_bill"].count, buckets["nothing_to_bill"].net) == (2, D("4.20"))
+    assert (buckets["credits"].count, buckets["credits"].net) == (1, D("-4.20"))
+    assert (buckets["invoiced"].count, buckets["not_invoiced"].count, buckets["credited"].count) == (0, 0, 0)
+    assert rows["Quiet eMSP"]["row"].invoice is None and rows["Quiet eMSP"]["row"].nothing_to_bill
+    assert b"none: nothing to bill" in page.content
+    for item in rows.values():  # every CDR sent is invoiced, waiting, or settled with nothing to bill
+        b = {c["bucket"].key: c["bucket"] for c in item["cells"]}
+        assert b["sent"].count == b["invoiced"].count + b["not_invoiced"].count + b["nothing_to_bill"].count
+        assert b["sent"].net == b["invoiced"].net + b["not_invoiced"].net + b["nothing_to_bill"].net
+    link = next(c["url"] for c in rows["Quiet eMSP"]["cells"] if c["bucket"].key == "nothing_to_bill")
+    assert {cdr.kind for cdr in client.get(link).context["cl"].queryset} == {"cdr"}
+    assert first in client.get(link).context["cl"].queryset

@@ -1,4 +1,4 @@
-"""derive_periods: when a car charged and when it sat idle."""
+"""derive_periods: when a car charged and when it sat idle; PeriodDeriver: the same, one reading at a time."""
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -6,7 +6,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sessions_app.periods import CHARGING, IDLE, Reading, derive_periods
+from sessions_app.periods import CHARGING, IDLE, PeriodDeriver, Reading, derive_periods
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 
@@ -89,3 +89,27 @@ def test_periods_tile_the_session_and_conserve_energy(steps):
     for before, after in itertools.pairwise(periods):
         assert before.end == after.start and before.kind != after.kind
     assert sum(p.energy_wh for p in periods) == Decimal(energy)
+
+
+def _as_rows(periods):
+    return [(p.kind, p.start, p.end, p.energy_wh, p.powers_w, p.currents_a) for p in periods]
+
+
+@given(st.lists(st.tuples(st.integers(1, 30), st.integers(-500, 3000), st.sampled_from([None, 0, 7400, 22000]),
+                          st.sampled_from([None, 16, 32])), min_size=1, max_size=30))
+def test_the_deriver_gives_at_each_reading_what_deriving_all_readings_gives(steps):
+    """The running cost's way (issue 16): the readings so far go in one by one, the latest ends the periods."""
+    deriver = PeriodDeriver(started_at=T0, meter_start_wh=Decimal(1000), idle_power_w=Decimal(100))
+    readings, minute, energy = [], 0, 1000
+    for gap, delta, power, current in steps:
+        minute, energy = minute + gap, energy + delta  # one reading an instant, as the database keeps them
+        readings.append(Reading(at(minute), Decimal(energy), None if power is None else Decimal(power),
+                                None if current is None else Decimal(current)))
+        latest = readings[-1]
+        if latest.at <= T0:
+            continue
+        expected = derive_periods(readings, started_at=T0, stopped_at=latest.at, meter_start_wh=Decimal(1000),
+                                  meter_stop_wh=latest.energy_wh, idle_power_w=Decimal(100))
+        assert _as_rows(deriver.periods_until(latest.at, latest.energy_wh)) == _as_rows(expected)
+        assert _as_rows(deriver.periods_until(latest.at, latest.energy_wh)) == _as_rows(expected)  # unchanged
+        deriver.add(latest)
