@@ -183,7 +183,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     n_dur, n_kwh = len(dur_bounds), len(kwh_bounds)
     per_period = uses_power or uses_current or n_kwh > 0  # a band that can change from one period to the next
     ordinal = tod = tod_band = weekday = date_band = kwh_band = dur_band = 0
-    pmin_band = pmax_band = cmin_band = cmax_band = 0
+    pmax_radix, cmin_radix, cmax_radix = len(pmax_bounds) + 1, len(cmin_bounds) + 2, len(cmax_bounds) + 2
     p_min = p_max = c_min = c_max = None
     energy_so_far = total_parking = ZERO
     segment: dict[tuple, Match] = {}
@@ -195,6 +195,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     n = len(periods)
     boundary = 0  # the next period where the time bands may change or a cut may fall inside a period
     e_last = t_last = None  # the last ENERGY and TIME lines of the usual periods, not yet in `last`
+    flat_open = True  # no FLAT fee yet (`walk.flat`)
     for index in range(n):
         period = periods[index]
         energy = period.energy
@@ -231,22 +232,27 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             cut_inside = bisect_right(starts, split_at, index + 1, n + 1) - 1
             split = cut_inside == index
             boundary = index + 1 if split else min(cut_inside, bisect_left(starts, bands_until, index + 1, n))
-        if per_period:
+        if per_period:  # the bands of power, current and kWh, as one number (mixed radix)
+            key = 0
             if uses_power:
                 p_min, p_max = period.min_power, period.max_power
                 if p_min is None or p_max is None:
                     p_min, p_max = power_range(period, starts[index], starts[index + 1])
-                pmin_band = bisect_right(pmin_bounds, p_min) if pmin_bounds else 0
-                pmax_band = bisect_right(pmax_bounds, p_max) if pmax_bounds else 0
+                if pmin_bounds:
+                    key = bisect_right(pmin_bounds, p_min)
+                if pmax_bounds:
+                    key = key * pmax_radix + bisect_right(pmax_bounds, p_max)
             if uses_current:
                 c_min, c_max = current_range(period)
-                cmin_band = (-1 if c_min is None else bisect_right(cmin_bounds, c_min)) if cmin_bounds else 0
-                cmax_band = (-1 if c_max is None else bisect_right(cmax_bounds, c_max)) if cmax_bounds else 0
+                if cmin_bounds:
+                    key = key * cmin_radix + (0 if c_min is None else bisect_right(cmin_bounds, c_min) + 1)
+                if cmax_bounds:
+                    key = key * cmax_radix + (0 if c_max is None else bisect_right(cmax_bounds, c_max) + 1)
             if n_kwh:
                 kwh_band = bisect_right(kwh_bounds, energy_so_far)
                 if kwh_band < n_kwh and energy and kwh_bounds[kwh_band] < energy_so_far + energy:
                     split = True  # a kWh threshold inside the period
-            key = (pmin_band, pmax_band, cmin_band, cmax_band, kwh_band)
+                key = key * (n_kwh + 1) + kwh_band
             matched = segment.get(key)
             if matched is None:
                 x0 = (starts[index] - origin) // ONE_US
@@ -272,6 +278,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                     _shares(park_h, pieces, _PARKING_OF), _shares(res_h, pieces, _RESERVATION_OF), strict=True,
                 ):  # fmt: skip
                     walk.add(index, period, piece.match, e_part, t_part, p_part, r_part)
+            flat_open = walk.flat is None
             if energy:
                 energy_so_far += energy  # Decimal: periods' volumes are, only split pieces may be Fractions
             if park_h:
@@ -308,8 +315,9 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                     walk.add_parking(index, period, matched.parking, park_h)
             if res_h and matched.reservation_time is not None:
                 walk.add_reservation(index, period, matched.reservation_time, res_h)
-        if walk.flat is None or (res_h and walk.reservation_flat is None):
+        if (flat_open or res_h is not ZERO) and (walk.flat is None or (res_h and walk.reservation_flat is None)):
             walk.fees(index, period, matched, energy or time_h or park_h or not res_h, res_h)
+            flat_open = walk.flat is None
     if e_last is not None:
         last[ENERGY] = e_last
     if t_last is not None:
