@@ -184,6 +184,8 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     per_period = uses_power or uses_current or n_kwh > 0  # a band that can change from one period to the next
     ordinal = tod = tod_band = weekday = date_band = kwh_band = dur_band = 0
     pmax_radix, cmin_radix, cmax_radix = len(pmax_bounds) + 1, len(cmin_bounds) + 2, len(cmax_bounds) + 2
+    pmin_one = pmin_bounds[0] if len(pmin_bounds) == 1 else None
+    pmax_one = pmax_bounds[0] if len(pmax_bounds) == 1 else None
     p_min = p_max = c_min = c_max = None
     energy_so_far = total_parking = ZERO
     segment: dict[tuple, Match] = {}
@@ -238,10 +240,11 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                 p_min, p_max = period.min_power, period.max_power
                 if p_min is None or p_max is None:
                     p_min, p_max = power_range(period, starts[index], starts[index + 1])
-                if pmin_bounds:
-                    key = bisect_right(pmin_bounds, p_min)
+                if pmin_bounds:  # (one bound, the usual case: a comparison, True being 1)
+                    key = p_min >= pmin_one if pmin_one is not None else bisect_right(pmin_bounds, p_min)
                 if pmax_bounds:
-                    key = key * pmax_radix + bisect_right(pmax_bounds, p_max)
+                    key = key * pmax_radix + (p_max >= pmax_one if pmax_one is not None else
+                                              bisect_right(pmax_bounds, p_max))  # fmt: skip
             if uses_current:
                 c_min, c_max = current_range(period)
                 if cmin_bounds:
