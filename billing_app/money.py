@@ -260,12 +260,13 @@ def vat_breakdown(lines: Iterable[tuple[Decimal | None, Decimal]], currency: str
 
 
 def vat_breakdown_by(
-    lines: Iterable[tuple[object, Decimal | None, Decimal]], currency: str
+    lines: Iterable[tuple[object, Decimal | None, Decimal]], currency: str, *, rounded: bool = False
 ) -> tuple[VatBreakdown, dict[object, tuple[Decimal, Decimal]]]:
     """`vat_breakdown` of all the lines and, in the same pass, (net, gross) of each group's lines by the
     same rule (VAT per rate on the sum of the group's lines of that rate, rounded once): `lines` are
     (group, VAT rate, net amount); a line of group None counts towards the document only. The pricing
-    engine's CDR totals: the session's breakdown and one total per dimension."""
+    engine's CDR totals: the session's breakdown and one total per dimension. `rounded=True`: the nets
+    come from `quantize_money` or `line_amounts` already (the engine's lines) and are not checked again."""
     quantum, zero = _currency_constants(currency)
     if type(lines) is not list:
         lines = list(lines)
@@ -274,10 +275,9 @@ def vat_breakdown_by(
         (rate,) = rates
         nets: dict[object, Decimal] = {}
         for group, _, net in lines:
-            rounded = net.quantize(quantum, ROUND_HALF_UP)
-            if rounded != net:
-                raise _not_rounded(net, currency)
-            nets[group] = nets.get(group, zero) + rounded
+            if not rounded:
+                net = _checked(net, quantum, currency)
+            nets[group] = nets.get(group, zero) + net
         total = zero
         by_group: dict[object, tuple[Decimal, Decimal]] = {}
         for group, amount in nets.items():
@@ -288,11 +288,10 @@ def vat_breakdown_by(
         return _per_rate({rate: total}, currency, quantum, zero), by_group
     taxable: dict[tuple[object, Decimal | None], Decimal] = {}
     for group, rate, net in lines:
-        rounded = net.quantize(quantum, ROUND_HALF_UP)
-        if rounded != net:
-            raise _not_rounded(net, currency)
+        if not rounded:
+            net = _checked(net, quantum, currency)
         key = (group, rate)
-        taxable[key] = taxable.get(key, zero) + rounded  # (sums of amounts with the minor unit's exponent)
+        taxable[key] = taxable.get(key, zero) + net  # (sums of amounts with the minor unit's exponent)
     per_rate: dict[Decimal | None, Decimal] = {}
     totals: dict[object, tuple[Decimal, Decimal]] = {}
     for (group, rate), amount in taxable.items():
@@ -311,6 +310,14 @@ def _currency_constants(currency: str) -> tuple[Decimal, Decimal]:
         return _QUANTA[currency], _ZEROS[currency]
     except KeyError:
         raise _unknown(currency) from None
+
+
+def _checked(net: Decimal, quantum: Decimal, currency: str) -> Decimal:
+    """A net amount with the minor unit's exponent (5 -> 5.00); ValueError when finer than the minor unit."""
+    rounded = net.quantize(quantum, ROUND_HALF_UP)
+    if rounded != net:
+        raise _not_rounded(net, currency)
+    return rounded
 
 
 def _not_rounded(net: Decimal, currency: str) -> ValueError:

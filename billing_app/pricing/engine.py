@@ -71,9 +71,10 @@ from .types import (
     Tariff,
     new_breakdown,
 )
-from .volumes import SECONDS_PER_HOUR, ComponentVolume, sum_volumes, to_decimal, to_seconds
+from .volumes import ComponentVolume, sum_volumes, to_decimal, to_seconds
 
 _QUANTITY_QUANTUM = Decimal("0.0001")
+_US_PER_HOUR = Decimal(3_600_000_000)
 _LATEST = 1 << 62  # microseconds: later than any session
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -373,12 +374,12 @@ def _context(clock, x0: int, energy, p_min, p_max, c_min, c_max) -> MatchContext
 def _finish(tariff: Tariff, session: Session, lines: list[CostLine], total_energy, total_parking) -> CostBreakdown:
     """The breakdown: the min/max price lines if a bound applies, then the CDR totals (VAT per rate)."""
     currency = tariff.currency
-    base, totals = cdr_totals(lines, currency)
+    base, totals = cdr_totals(lines, currency, rounded=True)
     adjustments = price_bound_lines(tariff, lines, currency, base)
     if adjustments:
         lines += adjustments
-        _, totals = cdr_totals(lines, currency)
-    seconds = Decimal((session.end_date_time - session.start_date_time) // ONE_US) / 1_000_000
+        _, totals = cdr_totals(lines, currency, rounded=True)
+    microseconds = Decimal((session.end_date_time - session.start_date_time) // ONE_US)
     return new_breakdown(
         currency,
         tuple(lines),
@@ -386,7 +387,7 @@ def _finish(tariff: Tariff, session: Session, lines: list[CostLine], total_energ
         totals["total_fixed_cost"],
         to_decimal(total_energy).quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),
         totals["total_energy_cost"],
-        (seconds / SECONDS_PER_HOUR).quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),
+        (microseconds / _US_PER_HOUR).quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),  # (one rounding, as before)
         totals["total_time_cost"],
         total_parking.quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),
         totals["total_parking_cost"],

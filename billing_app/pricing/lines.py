@@ -90,17 +90,18 @@ def _fee_line(fee: tuple[Candidate, int, datetime], currency: str) -> CostLine:
                     cand.price, cand.vat, excl, vat, incl)  # fmt: skip
 
 
-def cdr_totals(lines: Sequence[CostLine], currency: str, total_of: Mapping[str, str] | None = None,
-               ) -> tuple[VatBreakdown, dict[str, Price | tuple]]:  # fmt: skip
+def cdr_totals(lines: Sequence[CostLine], currency: str, total_of: Mapping[str, str] | None = None, *,
+               rounded: bool = False) -> tuple[VatBreakdown, dict[str, Price | tuple]]:  # fmt: skip
     """The lines' `vat_breakdown` and their CDR totals (see the module docstring): keyword arguments of
     `CostBreakdown`, `vat_breakdown` the per-rate VAT rows of `total_cost`. `total_of` maps a line's
     dimension to its CDR total (the engine's by default; a dimension it does not name counts towards
     `total_cost` only). VAT per rate for the document and for each total in one pass
-    (`money.vat_breakdown_by`)."""
+    (`money.vat_breakdown_by`; `rounded`: the lines' nets come from `money.line_amounts`, as the engine's do).
+    """
     total_of = _TOTAL_OF if total_of is None else total_of
     get = total_of.get
     total, by_name = vat_breakdown_by([(get(line.dimension), line.vat_rate, line.amount_excl_vat) for line in lines],
-                                      currency)  # fmt: skip
+                                      currency, rounded=rounded)  # fmt: skip
     nothing = total.net - total.net
     zero = new_price(nothing, nothing)
     result: dict[str, Price | tuple] = dict.fromkeys(_TOTALS, zero)

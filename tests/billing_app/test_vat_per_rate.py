@@ -107,15 +107,15 @@ def test_vat_breakdown_invariants(document) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(document=documents(), groups=st.lists(st.sampled_from(("energy", "time", None)), min_size=25, max_size=25),
-       one_rate=st.booleans())  # fmt: skip
-def test_vat_breakdown_by_is_the_documents_and_each_groups_vat_breakdown(document, groups, one_rate) -> None:
+       one_rate=st.booleans(), rounded=st.booleans())  # fmt: skip
+def test_vat_breakdown_by_is_the_documents_and_each_groups_vat_breakdown(document, groups, one_rate, rounded) -> None:
     """The engine's one-pass totals (`vat_breakdown_by`, with its path for a single rate) give exactly what
     `vat_breakdown` gives for all the lines and for each group's lines (same amounts, same exponents)."""
     currency, lines = document
     if one_rate and lines:
         lines = [(lines[0][0], net) for _, net in lines]
     grouped = [(group, rate, net) for group, (rate, net) in zip(groups, lines, strict=False)]
-    whole, by_group = vat_breakdown_by(grouped, currency)
+    whole, by_group = vat_breakdown_by(grouped, currency, rounded=rounded)
     expected = vat_breakdown(lines, currency)
     assert (whole.subtotals, whole.net, whole.vat) == (expected.subtotals, expected.net, expected.vat)
     assert [str(s.taxable_amount) for s in whole.subtotals] == [str(s.taxable_amount) for s in expected.subtotals]
