@@ -36,22 +36,28 @@ def apply_step_sizes(acc: dict[Candidate, ComponentVolume], last: dict[str, Comp
     for line in acc.values():
         dimension = line.cand.dimension
         if dimension == ENERGY:
-            line.billed = line.quantity
+            billed = line.billed = line.quantity
         else:
-            line.billed = to_seconds(line.quantity) - line.free
-        totals[dimension] = add_volumes(totals.get(dimension, ZERO), line.billed)
-    _round_up(last.get(ENERGY), totals.get(ENERGY), _WH_PER_KWH)
+            billed = line.billed = to_seconds(line.quantity) - line.free
+        total = totals.get(dimension, ZERO)
+        totals[dimension] = total + billed if type(total) is type(billed) else add_volumes(total, billed)
+    if ENERGY in last:
+        _round_up(last[ENERGY], totals[ENERGY], _WH_PER_KWH)
     if PARKING_TIME in last:
-        _round_up(last[PARKING_TIME], totals[PARKING_TIME], Decimal(1))
-    else:
-        _round_up(last.get(TIME), totals.get(TIME), Decimal(1))
-    _round_up(last.get(RESERVATION_TIME), totals.get(RESERVATION_TIME), Decimal(1))
+        _round_up(last[PARKING_TIME], totals[PARKING_TIME], _ONE)
+    elif TIME in last:
+        _round_up(last[TIME], totals[TIME], _ONE)
+    if RESERVATION_TIME in last:
+        _round_up(last[RESERVATION_TIME], totals[RESERVATION_TIME], _ONE)
 
 
-def _round_up(line: ComponentVolume | None, total: Decimal | Fraction | None, unit: Decimal) -> None:
+_ONE = Decimal(1)
+
+
+def _round_up(line: ComponentVolume, total: Decimal | Fraction, unit: Decimal) -> None:
     """Round `total` (in kWh x unit = Wh, or seconds) up to a multiple of the line's step_size
     and bill the difference on that line."""
-    if line is None or total is None or line.cand.step <= 0:
+    if line.cand.step <= 0:
         return
     step = line.cand.step
     if type(total) is Fraction:
