@@ -179,11 +179,11 @@ def local_clock(session: Session, first: datetime) -> tuple[Callable[[int], tupl
         raise PricingError(f"unknown time zone {session.time_zone!r}") from None
     start = session.start_date_time
     local = start.astimezone(zone)
-    tail = session.end_date_time.astimezone(zone)
-    head = local if first is start else first.astimezone(zone)
+    offset = local.utcoffset()
     base_ordinal = local.toordinal()
     base_tod = (local.hour * 3600 + local.minute * 60 + local.second) * 1_000_000 + local.microsecond
-    if (local.utcoffset() == tail.utcoffset() == head.utcoffset()
+    if (session.end_date_time.astimezone(zone).utcoffset() == offset
+            and (first is start or first.astimezone(zone).utcoffset() == offset)
             and session.end_date_time - first <= _FAST_LOCAL_SPAN):  # fmt: skip
 
         def fast(elapsed: int) -> tuple[int, int]:
