@@ -194,6 +194,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     bands_until = split_at = _EARLIEST
     last_match: Match | None = None
     e_cand = t_cand = e_line = t_line = None
+    other_match = o_e_cand = o_t_cand = o_e_line = o_t_line = None  # the match before `last_match`, its lines
 
     n = len(periods)
     boundary = 0  # the next period where the time bands may change or a cut may fall inside a period
@@ -240,7 +241,11 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             if uses_power:
                 p_min, p_max = period.min_power, period.max_power
                 if p_min is None or p_max is None:
-                    p_min, p_max = power_range(period, starts[index], starts[index + 1])
+                    if (p_min is p_max is period.power is None and energy is ZERO
+                            and period.time is ZERO):  # fmt: skip
+                        p_min = p_max = ZERO  # (no power and no volume, parking say: what power_range gives)
+                    else:
+                        p_min, p_max = power_range(period, starts[index], starts[index + 1])
                 if pmin_bounds:  # (one bound, the usual case: a comparison, True being 1)
                     key = p_min >= pmin_one if pmin_one is not None else bisect_right(pmin_bounds, p_min)
                 if pmax_bounds:
@@ -269,7 +274,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                 last[ENERGY] = e_last
             if t_last is not None:
                 last[TIME] = t_last
-            e_last = t_last = last_match = None
+            e_last = t_last = last_match = other_match = None
             x0, x1 = (starts[index] - origin) // ONE_US, (starts[index + 1] - origin) // ONE_US
             ctx = _context(clock, x0, energy_so_far, p_min, p_max, c_min, c_max)
             pieces = split_period(compiled, clock, ctx, mode, matched, period, x0, x1, energy_so_far)
@@ -290,10 +295,19 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             continue
         # The usual period: ENERGY and TIME appended to their lines (kept at hand while the match
         # stays), then parking, reservation and the fees as `_Walk.add` does them.
-        if matched is not last_match:
-            last_match = matched
-            e_cand, t_cand = matched.energy, matched.time
-            e_line, t_line = acc.get(e_cand), acc.get(t_cand)
+        if matched is not last_match:  # (the lines of the match before are kept: bands often alternate)
+            if matched is other_match:
+                other_match, o_e_cand, o_t_cand, o_e_line, o_t_line, last_match, e_cand, t_cand, e_line, t_line = (
+                    last_match, e_cand, t_cand, e_line, t_line, matched, o_e_cand, o_t_cand, o_e_line, o_t_line)
+                if e_line is None:  # (opened since, under the other match)
+                    e_line = acc.get(e_cand)
+                if t_line is None:
+                    t_line = acc.get(t_cand)
+            else:
+                other_match, o_e_cand, o_t_cand, o_e_line, o_t_line = last_match, e_cand, t_cand, e_line, t_line
+                last_match = matched
+                e_cand, t_cand = matched.energy, matched.time
+                e_line, t_line = acc.get(e_cand), acc.get(t_cand)
         if energy:
             if e_cand is not None:
                 if e_line is None:
