@@ -170,6 +170,26 @@ class CompiledTariff:
             found = self.segments[time_key] = {}
         return found
 
+    def time_key(self, mode: Mode, ordinal: int, tod: int, elapsed: int) -> tuple[int, int, int, int, int]:
+        """The mode and the bands of the time restrictions (time of day, weekday, date, duration) at a
+        moment: the key of `segment`."""
+        return (
+            mode,
+            bisect_right(self.tod_bounds, tod) if self.uses_clock else 0,
+            (ordinal - 1) % 7 if self.uses_dow else 0,
+            bisect_right(self.date_bounds, ordinal) if self.date_bounds else 0,
+            bisect_right(self.dur_bounds, elapsed) if self.dur_bounds else 0,
+        )
+
+    def match_in(self, segment: dict, key: int | None, ctx: MatchContext, mode: Mode) -> Match:
+        """The match in a segment (`segment(time_key)`) for the other bands' key, found and kept there when
+        missing (the engine's lookup: `key` is None when the tariff restricts no power, current or kWh,
+        else the period's bands of those as one number)."""
+        found = segment.get(key)
+        if found is None:
+            found = segment[key] = self.match(ctx, mode)
+        return found
+
     def match(self, ctx: MatchContext, mode: Mode) -> Match:
         """The components pricing each dimension in the context, cached per band: the key is the
         mode and the band of each restriction (the engine builds the same key itself)."""

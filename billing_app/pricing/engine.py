@@ -175,15 +175,15 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     walk = _Walk(Decimal(tariff.parking_grace_minutes * 60), last_charging)
     acc, last = walk.acc, walk.last
 
-    uses_clock, uses_dow = compiled.uses_clock, compiled.uses_dow
+    uses_clock = compiled.uses_clock
     uses_power, uses_current = compiled.uses_power, compiled.uses_current
-    tod_bounds, date_bounds, cut_bounds = compiled.tod_bounds, compiled.date_bounds, compiled.cut_bounds
+    tod_bounds, cut_bounds = compiled.tod_bounds, compiled.cut_bounds
     dur_bounds, kwh_bounds = compiled.dur_bounds, compiled.kwh_bounds
     pmin_bounds, pmax_bounds = compiled.pmin_bounds, compiled.pmax_bounds
     cmin_bounds, cmax_bounds = compiled.cmin_bounds, compiled.cmax_bounds
     n_dur, n_kwh = len(dur_bounds), len(kwh_bounds)
     per_period = uses_power or uses_current or n_kwh > 0  # a band that can change from one period to the next
-    ordinal = tod = tod_band = weekday = date_band = kwh_band = dur_band = 0
+    ordinal = tod = tod_band = kwh_band = dur_band = 0
     pmax_radix, cmin_radix, cmax_radix = len(pmax_bounds) + 1, len(cmin_bounds) + 2, len(cmax_bounds) + 2
     pmin_one = pmin_bounds[0] if len(pmin_bounds) == 1 else None
     pmax_one = pmax_bounds[0] if len(pmax_bounds) == 1 else None
@@ -210,13 +210,8 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                 x0 = (t0 - origin) // ONE_US
                 if uses_clock:
                     ordinal, tod = clock(x0)
-                    tod_band = bisect_right(tod_bounds, tod)
-                    if uses_dow:
-                        weekday = (ordinal - 1) % 7
-                    if date_bounds:
-                        date_band = bisect_right(date_bounds, ordinal)
-                if n_dur:
-                    dur_band = bisect_right(dur_bounds, x0)
+                time_key = compiled.time_key(mode, ordinal, tod, x0)
+                tod_band, dur_band = time_key[1], time_key[4]
                 dur_next = dur_bounds[dur_band] if dur_band < n_dur else _LATEST
                 if uses_clock and fixed is None:
                     until = x0 + 1
@@ -226,7 +221,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                     cut = x0 + next_cut(cut_bounds, tod) - tod if cut_bounds else _LATEST
                 bands_until = _instant(origin, until)
                 split_at = _instant(origin, min(cut, dur_next))
-                segment = compiled.segment((mode, tod_band, weekday, date_band, dur_band))
+                segment = compiled.segment(time_key)
                 matched = None if per_period else segment.get(None)
                 if matched is None and not per_period:
                     matched = segment[None] = compiled.match(_context(clock, x0, energy_so_far, None, None, None, None),
@@ -277,7 +272,8 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             e_last = t_last = last_match = other_match = None
             x0, x1 = (starts[index] - origin) // ONE_US, (starts[index + 1] - origin) // ONE_US
             ctx = _context(clock, x0, energy_so_far, p_min, p_max, c_min, c_max)
-            pieces = split_period(compiled, clock, ctx, mode, matched, period, x0, x1, energy_so_far)
+            pieces = split_period(compiled, clock, ctx, mode, matched, period, x0, x1, energy_so_far,
+                                  key if per_period else None)  # fmt: skip
             time_h, park_h, res_h = period.time, period.parking_time, period.reservation_time
             if len(pieces) == 1:
                 walk.add(index, period, pieces[0].match, energy, time_h, park_h, res_h)

@@ -146,9 +146,10 @@ def divide_volume(volume: Decimal, pieces: list[Piece]) -> list[Decimal | Fracti
 
 
 def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode, matched: Match, period: ChargingPeriod,
-           x0: int, x1: int, energy_before: Decimal | Fraction) -> list[Piece]:  # fmt: skip
+           x0: int, x1: int, energy_before: Decimal | Fraction, key: int | None) -> list[Piece]:  # fmt: skip
     """Cut a period into pieces where the matched components change. Positions are exact; kWh
-    thresholds assume constant power within the period."""
+    thresholds assume constant power within the period. `key`: the period's bands of power, current and
+    kWh as the engine keys them (`CompiledTariff.match_in`), which a time cut does not change."""
     energy = period.energy
     bounds = compiled.kwh_bounds
     if energy > 0 and bounds:
@@ -167,7 +168,8 @@ def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode,
         ctx.elapsed = nxt
         if compiled.uses_clock:
             ctx.ordinal, ctx.tod = clock(nxt)
-        found = compiled.match(ctx, mode)
+        segment = compiled.segment(compiled.time_key(mode, ctx.ordinal, ctx.tod, nxt))
+        found = compiled.match_in(segment, key, ctx, mode)
         if found != current:
             cuts.append(Piece(nxt - x0, span, current))
             current = found
