@@ -183,8 +183,9 @@ def next_time_boundary(compiled: CompiledTariff, clock, x: int) -> int:
         ordinal, tod = clock(x)
         target = compiled.tod_bounds[bisect_right(compiled.tod_bounds, tod)]
         boundary = x + target - tod
-        got_ordinal, got_tod = clock(boundary)
-        boundary += (ordinal * DAY_US + target) - (got_ordinal * DAY_US + got_tod)
+        if not clock.linear:  # (the UTC offset may change on the way: where the local clock shows `target`)
+            got_ordinal, got_tod = clock(boundary)
+            boundary += (ordinal * DAY_US + target) - (got_ordinal * DAY_US + got_tod)
         if boundary > x:
             nxt = boundary
     i = bisect_right(compiled.dur_bounds, x)
