@@ -670,6 +670,7 @@ def plain_session(kwh: Decimal, charging: int, parking: int) -> Session:
 @example(kwh=D("22.041"), extra_kwh=D("53.370"), charging=600, extra=0, parking=596)  # net 59.66 -> 59.65 at the cap
 @example(kwh=D("20.871"), extra_kwh=D("0"), charging=600, extra=593, parking=596)  # gross 69.16 -> 69.15 at 60.00 net
 @example(kwh=D("0"), extra_kwh=D("0"), charging=0, extra=1, parking=0)  # gross 1.19 -> 1.18 at the 1.00 net minimum
+@example(kwh=D("0"), extra_kwh=D("0"), charging=0, extra=28, parking=0)  # 1.00/1.19 (minimum at 19 %) -> 1.01/1.15
 def test_cost_never_falls_when_energy_or_time_grows(kwh, extra_kwh, charging, extra, parking) -> None:
     for plain in (PLAIN, UNBOUNDED):
         base = price_session(tariff=plain, session=plain_session(kwh, charging, parking)).total_cost
@@ -684,9 +685,12 @@ def test_cost_never_falls_when_energy_or_time_grows(kwh, extra_kwh, charging, ex
             # where a bound binds, the session costs the bound, and what the other figure comes to depends on
             # the rates' mix (more energy at 19 % allows less net under the gross bound; more time at 7 % gives
             # less VAT on a net bound), BR-CO-17's VAT per rate. The gross bound is met within two cents (net
-            # steps of one cent, each rate's VAT rounded once). Below the bounds, neither figure ever falls.
+            # steps of one cent, each rate's VAT rounded once). Leaving the minimum, the net grows but the gross
+            # may fall: the minimum's adjustment took the tariff's highest rate (19 %), the time that replaces
+            # it is at 7 %. Otherwise, below the bounds, neither figure ever falls.
             at_bound = more.excl_vat in (PLAIN_NET_MIN, PLAIN_NET_CAP) or more.incl_vat >= PLAIN_GROSS_CAP - D("0.02")
-            assert at_bound or (more.excl_vat >= base.excl_vat and more.incl_vat >= base.incl_vat)
+            from_minimum = base.excl_vat == PLAIN_NET_MIN
+            assert at_bound or (more.excl_vat >= base.excl_vat and (from_minimum or more.incl_vat >= base.incl_vat))
             assert more.excl_vat <= PLAIN_NET_CAP and more.incl_vat <= PLAIN_GROSS_CAP
 
 
