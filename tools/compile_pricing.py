@@ -86,9 +86,8 @@ def build(stamp: dict[str, str], build_dir: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="build even if the build matches the sources")
-    parser.add_argument("--build-dir", type=Path, default=pricing.BUILD_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    build_dir = args.build_dir.resolve()
+    build_dir = pricing.BUILD_DIR
     stamp = wanted_stamp()  # read before compiling: a source edited meanwhile leaves a build that is not used
     if not args.force and pricing.read_stamp(build_dir) == stamp:
         return 0
@@ -109,8 +108,7 @@ def main() -> int:
     modules = len(pricing.COMPILED_MODULES)
     print(
         f"compiled the pricing engine ({modules} modules, Cython {stamp['cython']}) into "
-        f"{build_dir.relative_to(ROOT) if build_dir.is_relative_to(ROOT) else build_dir} "
-        f"in {time.monotonic() - began:.0f} s"
+        f"{build_dir.relative_to(ROOT)} in {time.monotonic() - began:.0f} s"
     )
     return 0
 
