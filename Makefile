@@ -11,14 +11,26 @@ TEST_WORKERS ?= 0
 # The OCPI interoperability tests' independent eMSP (extrawest-ocpi) lives in a virtual environment of its own
 OCPI_PEER_VENV ?= .venv-ocpi-peer
 
-.PHONY: run test lint migrate demo check-migrations clean install system-deps localstripe ocpi-peer
+.PHONY: run test lint migrate demo check-migrations clean install system-deps localstripe ocpi-peer compile-pricing \
+	pricing-build
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-install: $(VENV)/.installed system-deps
+install: $(VENV)/.installed system-deps pricing-build
+
+# The pricing engine's walk compiled with Cython into build/pricing/ (docs/tariffs.md, "Compiled build"): a no-op
+# while its stamp matches the sources, so `make test` tests an edit compiled. Optional: if it cannot build (no C
+# compiler or Python headers), the pure-Python engine runs, with the same results.
+pricing-build: $(VENV)/.installed
+	@$(PY) tools/compile_pricing.py || \
+		echo "WARNING: the pricing engine was not compiled (reason above); it runs in pure Python, same results"
+
+# The same, but an error if it cannot build; FORCE=1 builds again even if the build matches the sources.
+compile-pricing: $(VENV)/.installed
+	$(PY) tools/compile_pricing.py $(if $(FORCE),--force)
 
 # pdftotext (poppler-utils) reads invoice PDFs back in the tests; Saxon-HE (libsaxonhe-java) runs the EN 16931 schematron;
 # chromium runs the browser tests; libharfbuzz-subset0 makes
@@ -109,4 +121,4 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media staticfiles
+	rm -rf $(VENV) db.sqlite3 media staticfiles build

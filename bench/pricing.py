@@ -14,6 +14,12 @@ of each): slower, but a figure other work on a shared machine does not move. It 
 realistic case as settlement prices it (reading the tariff snapshot's JSON text and the session's
 periods first), the engine's whole share of settling a session.
 
+"now" is the engine as this tree imports it: compiled with Cython when build/pricing/ holds a build
+of these sources (`make compile-pricing`; docs/tariffs.md, "Compiled build"), else pure Python. When
+it is compiled, this tree's sources are also loaded as a pure-Python package from a temporary copy
+("now pure", sharing `billing_app/money.py`) and timed beside it, so that before, now in pure Python
+and now compiled show side by side. EVBILLING_PURE_PRICING=1 times pure Python as "now".
+
 Realistic: 60 charging periods (5 h in Europe/Berlin, crossing a 22:00 tariff boundary in the
 middle of a period, with power varying around a 22 kW threshold, ending with parking) priced
 with a 6-element tariff (time-of-day and power restrictions, flat fee, parking fee).
@@ -34,10 +40,12 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from billing_app import pricing
 from billing_app.pricing import Session, Tariff, ocpi, price_session
 from billing_app.pricing.ocpi import session_from_json, tariff_from_ocpi
 from tests.billing_app.pricing_corpus import expected_outputs, read_corpus
@@ -156,19 +164,41 @@ def load_engine(revision: str, into: Path):
     money = importlib.util.module_from_spec(money_spec)
     sys.modules["money_before"] = money  # (dataclasses look their module up)
     money_spec.loader.exec_module(money)
-    package = into / "billing_app" / "pricing"
-    spec = importlib.util.spec_from_file_location("pricing_before", package / "__init__.py",
-                                                  submodule_search_locations=[str(package)])  # fmt: skip
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["pricing_before"] = module
     ours = sys.modules["billing_app.money"]
     sys.modules["billing_app.money"] = money  # the old engine's `from billing_app.money import ...`
     try:
-        spec.loader.exec_module(module)
+        module = load_package(into, "pricing_before")
         importlib.import_module("pricing_before.ocpi")  # (settlement_like's reader, with the same money module)
     finally:
         sys.modules["billing_app.money"] = ours
     return module.price_session
+
+
+def load_pure(into: Path):
+    """`price_session` of this tree's engine in pure Python: its sources copied to a temporary directory and
+    loaded as a package of their own (with no build beside them), sharing this tree's money module."""
+    shutil.copytree(pricing.SOURCE_DIR, into / "billing_app" / "pricing", ignore=shutil.ignore_patterns("__py*"))
+    module = load_package(into, "pricing_pure")
+    assert not module.COMPILED and module.engine.__file__.endswith(".py")
+    return module.price_session
+
+
+def load_package(root: Path, name: str):
+    """`root`/billing_app/pricing/ imported as the package `name`."""
+    package = root / "billing_app" / "pricing"
+    spec = importlib.util.spec_from_file_location(name, package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])  # fmt: skip
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+NOW_PURE = ", now pure: this tree in pure Python"
+
+
+def engine_now() -> str:
+    return "compiled (Cython, build/pricing/)" if pricing.COMPILED else "pure Python"
 
 
 def rates(engines: dict, tariff: Tariff, session: Session, seconds: float) -> dict[str, float]:
@@ -187,8 +217,8 @@ def rates(engines: dict, tariff: Tariff, session: Session, seconds: float) -> di
     return {name: counts[name] / spent[name] for name in engines}
 
 
-def same_results(before, tariff: Tariff, session: Session) -> bool:
-    return expected_outputs(before(tariff=tariff, session=session)) == expected_outputs(
+def same_results(other, tariff: Tariff, session: Session) -> bool:
+    return expected_outputs(other(tariff=tariff, session=session)) == expected_outputs(
         price_session(tariff=tariff, session=session)
     )
 
@@ -205,55 +235,65 @@ def count_instructions(before_revision: str, runs: int) -> None:
             "valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={tmp}/out",
             sys.executable, __file__, "--before", before_revision, "--instructions-child", str(runs),
         ]  # fmt: skip
-        subprocess.run(command, check=True, capture_output=True)  # noqa: S603 (our own command line)
+        child = subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603 (our command line)
         dumps = sorted(Path(tmp).glob("out.*"), key=lambda path: int(path.suffix[1:]))
         counts = [int(re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)[1]) for dump in dumps]
+    engines = child.stdout.splitlines()[-1].removeprefix("engines: ").split("|")  # before, [now pure,] now
     measured = counts[1::2]  # dump 1: start-up and warm-up; then measured runs and the next warm-up, in turn
-    print(f"instructions per session (valgrind, {runs} runs); before: the engine at {before_revision}, now: this tree")
+    print(f"instructions per session (valgrind, {runs} runs); before: the engine at {before_revision}, "
+          f"now: this tree, {engine_now()}{NOW_PURE if 'now pure' in engines else ''}")  # fmt: skip
     names = [name for name, _, _ in CASES] + [PARSED]
     for index, name in enumerate(names):
-        then, now = measured[2 * index] / runs, measured[2 * index + 1] / runs
-        print(f"{name:<36} before {then / 1000:>8,.0f}k  now {now / 1000:>8,.0f}k  x{then / now:.2f} as fast")
+        each = dict(zip(engines, measured[len(engines) * index : len(engines) * (index + 1)], strict=True))
+        then, now = each["before"] / runs, each["now"] / runs
+        pure = f"now pure {each['now pure'] / runs / 1000:>8,.0f}k  " if "now pure" in each else ""
+        print(f"{name:<36} before {then / 1000:>8,.0f}k  {pure}now {now / 1000:>8,.0f}k  x{then / now:.2f} as fast"
+              + (f" (pure Python x{each['before'] / each['now pure']:.2f})" if pure else ""))  # fmt: skip
 
 
 def instructions_child(before_revision: str, runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        before = load_engine(before_revision, Path(tmp))
+        engines = {"before": load_engine(before_revision, Path(tmp) / "before")}
+        if pricing.COMPILED:
+            engines["now pure"] = load_pure(Path(tmp) / "pure")
+        engines["now"] = price_session
         for _, tariff_data, session_data in CASES:
             tariff, session = tariff_from_ocpi(tariff_data), session_from_json(session_data)
-            for engine in (before, price_session):
+            for engine in engines.values():
                 for _ in range(3):
                     engine(tariff=tariff, session=session)
                 os.getppid()
                 for _ in range(runs):
                     engine(tariff=tariff, session=session)
                 os.getppid()
-        for priced in settlement_like(before):
+        for priced in settlement_like(engines).values():
             for _ in range(3):
                 priced()
             os.getppid()
             for _ in range(runs):
                 priced()
             os.getppid()
+    print("engines: " + "|".join(engines))
 
 
 PARSED = "realistic, parsed as settlement does"
 
 
-def settlement_like(before) -> tuple:
+def settlement_like(engines: dict) -> dict:
     """The realistic case as settlement prices it: the tariff snapshot read from its OCPI JSON text, the
     session from its charging periods (a dict with Decimals), then priced; before (with that revision's
-    reader, which reads and compiles the tariff for every session) and now."""
+    reader, which reads and compiles the tariff for every session) and now (this tree's reader, which is
+    not compiled, then each engine of this tree)."""
     old = importlib.import_module("pricing_before.ocpi")
     text, session_data = ocpi.dumps(REALISTIC_TARIFF), realistic_session()
 
     def then() -> None:
-        before(tariff=old.tariff_from_ocpi(old.loads(text)), session=old.session_from_json(session_data))
+        engines["before"](tariff=old.tariff_from_ocpi(old.loads(text)), session=old.session_from_json(session_data))
 
-    def now() -> None:
-        price_session(tariff=ocpi.tariff_from_text(text), session=session_from_json(session_data))
+    def now(engine) -> None:
+        engine(tariff=ocpi.tariff_from_text(text), session=session_from_json(session_data))
 
-    return then, now
+    return {name: then if name == "before" else partial(now, engine) for name, engine in engines.items()}
 
 
 CASES = (
@@ -277,28 +317,44 @@ def main() -> None:
         count_instructions(args.before, 50)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        before = load_engine(args.before, Path(tmp))
-        engines = {"now": price_session} if before is None else {"before": before, "now": price_session}
-        if before is not None:
+        before = load_engine(args.before, Path(tmp) / "before")
+        engines = {} if before is None else {"before": before}
+        if pricing.COMPILED:
+            engines["now pure"] = load_pure(Path(tmp) / "pure")
+        engines["now"] = price_session
+        others = {name: engine for name, engine in engines.items() if name != "now"}
+        print(f"engine now: {engine_now()}")
+        for name, other in others.items():
             differ = 0
             for case in read_corpus()[: args.corpus]:
                 tariff, session = tariff_from_ocpi(case["tariff"]), session_from_json(case["session"])
                 with contextlib.suppress(ValueError):  # a case both refuse; the corpus test checks the message
-                    differ += not same_results(before, tariff, session)
-            print(f"corpus: {args.corpus - differ} of {args.corpus} cases price the same before and now")
-        if before is not None:
-            print(f"CPU time per session; before: the engine at {args.before}, now: this tree")
+                    differ += not same_results(other, tariff, session)
+            than = "before" if name == "before" else "now in pure Python"
+            print(f"corpus: {args.corpus - differ} of {args.corpus} cases price the same {than} and now")
+        if others:
+            print(f"CPU time per session; before: the engine at {args.before}, now: this tree, {engine_now()}"
+                  f"{NOW_PURE if 'now pure' in others else ''}")  # fmt: skip
         for name, tariff_data, session_data in CASES:
             tariff, session = tariff_from_ocpi(tariff_data), session_from_json(session_data)
             total = price_session(tariff=tariff, session=session).total_cost.incl_vat
             per_second = rates(engines, tariff, session, args.seconds)
             now = per_second["now"]
-            line = f"{name:<36} now {1e6 / now:>7,.1f} us ({now:>7,.0f}/s)"
-            if before is not None:
+            line = f"{name:<36} "
+            if "before" in per_second:
                 then = per_second["before"]
-                same = "same results" if same_results(before, tariff, session) else "RESULTS DIFFER"
-                line = (f"{name:<36} before {1e6 / then:>7,.1f} us ({then:>7,.0f}/s)  now {1e6 / now:>7,.1f} us "
-                        f"({now:>7,.0f}/s)  x{now / then:.2f} as fast, {same}")  # fmt: skip
+                line += f"before {1e6 / then:>7,.1f} us ({then:>7,.0f}/s)  "
+            if "now pure" in per_second:
+                pure = per_second["now pure"]
+                line += f"now pure {1e6 / pure:>7,.1f} us ({pure:>7,.0f}/s)  "
+            line += f"now {1e6 / now:>7,.1f} us ({now:>7,.0f}/s)"
+            if "before" in per_second:
+                line += f"  x{now / then:.2f} as fast"
+            if "now pure" in per_second and "before" in per_second:
+                line += f" (pure Python x{pure / then:.2f})"
+            if others:
+                same = all(same_results(other, tariff, session) for other in others.values())
+                line += ", same results" if same else ", RESULTS DIFFER"
             print(f"{line}, total {total} EUR")
 
 
