@@ -194,6 +194,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
     bands_until = split_at = _EARLIEST
     last_match: Match | None = None
     e_cand = t_cand = e_line = t_line = None
+    e_indices = e_parts = t_indices = t_parts = []  # (the periods and volumes of e_line and t_line)
     other_match = o_e_cand = o_t_cand = o_e_line = o_t_line = None  # the match before `last_match`, its lines
 
     n = len(periods)
@@ -302,24 +303,30 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             else:
                 other_match, o_e_cand, o_t_cand, o_e_line, o_t_line = last_match, e_cand, t_cand, e_line, t_line
                 last_match = matched
-                e_cand, t_cand = matched.energy, matched.time
+                e_cand, t_cand = matched[_ENERGY], matched[_TIME]
                 e_line, t_line = acc.get(e_cand), acc.get(t_cand)
+            if e_line is not None:  # (the lines' lists at hand: no attribute read per period)
+                e_indices, e_parts = e_line.periods, e_line.parts
+            if t_line is not None:
+                t_indices, t_parts = t_line.periods, t_line.parts
         if energy:
             if e_cand is not None:
                 if e_line is None:
                     e_line = acc[e_cand] = ComponentVolume(e_cand, index, period.start_date_time)
+                    e_indices, e_parts = e_line.periods, e_line.parts
                 else:
-                    e_line.periods.append(index)
-                e_line.parts.append(energy)
+                    e_indices.append(index)
+                e_parts.append(energy)
                 e_last = e_line
             energy_so_far += energy
         time_h = period.time
         if time_h and t_cand is not None:
             if t_line is None:
                 t_line = acc[t_cand] = ComponentVolume(t_cand, index, period.start_date_time)
+                t_indices, t_parts = t_line.periods, t_line.parts
             else:
-                t_line.periods.append(index)
-            t_line.parts.append(time_h)
+                t_indices.append(index)
+            t_parts.append(time_h)
             t_last = t_line
         park_h, res_h = period.parking_time, period.reservation_time
         if park_h is not ZERO or res_h is not ZERO:  # (absent dimensions are ZERO itself)
@@ -370,6 +377,7 @@ def _shares(volume: Decimal, pieces: list, priced: attrgetter) -> list:
 
 
 _MATCH = attrgetter("match")
+_ENERGY, _TIME = Match._fields.index("energy"), Match._fields.index("time")
 _ENERGY_OF = attrgetter("energy")
 _TIME_OF = attrgetter("time")
 _PARKING_OF = attrgetter("parking")
