@@ -403,7 +403,8 @@ def _finish(tariff: Tariff, session: Session, lines: list[CostLine], total_energ
         tuple(lines),
         totals["total_cost"],
         totals["total_fixed_cost"],
-        to_decimal(total_energy).quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),
+        (total_energy if type(total_energy) is Decimal else to_decimal(total_energy)).quantize(
+            _QUANTITY_QUANTUM, ROUND_HALF_UP),
         totals["total_energy_cost"],
         (microseconds / _US_PER_HOUR).quantize(_QUANTITY_QUANTUM, ROUND_HALF_UP),  # (one rounding, as before)
         totals["total_time_cost"],

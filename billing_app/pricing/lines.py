@@ -102,8 +102,10 @@ def cdr_totals(lines: Sequence[CostLine], currency: str, total_of: Mapping[str, 
     get = total_of.get
     total, by_name = vat_breakdown_by([(get(line.dimension), line.vat_rate, line.amount_excl_vat) for line in lines],
                                       currency, rounded=rounded)  # fmt: skip
-    nothing = total.net - total.net
-    zero = new_price(nothing, nothing)
+    zero = _ZERO_PRICES.get(currency)
+    if zero is None:  # (the nets carry the minor unit's exponent: one zero Price per currency, frozen)
+        nothing = total.net - total.net
+        zero = _ZERO_PRICES[currency] = new_price(nothing, nothing)
     result: dict[str, Price | tuple] = dict.fromkeys(_TOTALS, zero)
     for name, (net, gross) in by_name.items():
         if name != "total_cost":
@@ -124,3 +126,4 @@ _TOTAL_OF = {
     MAX_PRICE: "total_cost",
 }
 _TOTALS = tuple(dict.fromkeys(_TOTAL_OF.values()))
+_ZERO_PRICES: dict[str, Price] = {}
