@@ -274,7 +274,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
             x0, x1 = (starts[index] - origin) // ONE_US, (starts[index + 1] - origin) // ONE_US
             ctx = _context(clock, x0, energy_so_far, p_min, p_max, c_min, c_max)
             pieces = split_period(compiled, clock, ctx, mode, matched, period, x0, x1, energy_so_far,
-                                  key if per_period else None)  # fmt: skip
+                                  key if per_period else None, fixed is not None)  # fmt: skip
             time_h, park_h, res_h = period.time, period.parking_time, period.reservation_time
             if len(pieces) == 1:
                 walk.add(index, period, pieces[0].match, energy, time_h, park_h, res_h)

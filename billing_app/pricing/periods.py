@@ -146,10 +146,12 @@ def divide_volume(volume: Decimal, pieces: list[Piece]) -> list[Decimal | Fracti
 
 
 def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode, matched: Match, period: ChargingPeriod,
-           x0: int, x1: int, energy_before: Decimal | Fraction, key: int | None) -> list[Piece]:  # fmt: skip
+           x0: int, x1: int, energy_before: Decimal | Fraction, key: int | None,
+           linear: bool) -> list[Piece]:  # fmt: skip
     """Cut a period into pieces where the matched components change. Positions are exact; kWh
     thresholds assume constant power within the period. `key`: the period's bands of power, current and
-    kWh as the engine keys them (`CompiledTariff.match_in`), which a time cut does not change."""
+    kWh as the engine keys them (`CompiledTariff.match_in`), which a time cut does not change; `linear`: see
+    `next_time_boundary`."""
     energy = period.energy
     bounds = compiled.kwh_bounds
     if energy > 0 and bounds:
@@ -161,7 +163,7 @@ def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode,
     current = matched
     x = x0
     while True:
-        nxt = min(x1, next_time_boundary(compiled, clock, x))
+        nxt = min(x1, next_time_boundary(compiled, clock, x, linear))
         if nxt >= x1:
             cuts.append(Piece(1, 1, current))
             return cuts
@@ -176,14 +178,15 @@ def split_period(compiled: CompiledTariff, clock, ctx: MatchContext, mode: Mode,
         x = nxt
 
 
-def next_time_boundary(compiled: CompiledTariff, clock, x: int) -> int:
-    """The first instant after `x` where a time-of-day, day or duration band changes."""
+def next_time_boundary(compiled: CompiledTariff, clock, x: int, linear: bool = False) -> int:
+    """The first instant after `x` where a time-of-day, day or duration band changes. `linear`: one UTC
+    offset holds for the session (`local_clock` found it), so local time moves with elapsed time."""
     nxt = 1 << 62
     if compiled.uses_clock:
         ordinal, tod = clock(x)
         target = compiled.tod_bounds[bisect_right(compiled.tod_bounds, tod)]
         boundary = x + target - tod
-        if not clock.linear:  # (the UTC offset may change on the way: where the local clock shows `target`)
+        if not linear:  # (the UTC offset may change on the way: where the local clock shows `target`)
             got_ordinal, got_tod = clock(boundary)
             boundary += (ordinal * DAY_US + target) - (got_ordinal * DAY_US + got_tod)
         if boundary > x:

@@ -167,8 +167,7 @@ _ONE_US = timedelta(microseconds=1)
 
 
 def local_clock(session: Session, first: datetime) -> tuple[Callable[[int], tuple[int, int]], tuple[int, int] | None]:
-    """Map microseconds since session start to (local date ordinal, microseconds of local day); the
-    function's `linear` says whether one UTC offset holds (local time then moves with elapsed time).
+    """Map microseconds since session start to (local date ordinal, microseconds of local day).
 
     Also returns (ordinal, microseconds of day) of the session start when one UTC offset holds
     for the whole session: same offset at both ends of a span shorter than a week (no zone
@@ -191,7 +190,6 @@ def local_clock(session: Session, first: datetime) -> tuple[Callable[[int], tupl
             days, tod = divmod(base_tod + elapsed, DAY_US)
             return base_ordinal + days, tod
 
-        fast.linear = True  # type: ignore[attr-defined]  (one offset: local time moves with elapsed time)
         return fast, (base_ordinal, base_tod)
 
     def slow(elapsed: int) -> tuple[int, int]:
@@ -199,5 +197,4 @@ def local_clock(session: Session, first: datetime) -> tuple[Callable[[int], tupl
         tod = (moment.hour * 3600 + moment.minute * 60 + moment.second) * 1_000_000 + moment.microsecond
         return moment.toordinal(), tod
 
-    slow.linear = False  # type: ignore[attr-defined]
     return slow, None
