@@ -1,4 +1,4 @@
-"""Pure pricing engine for OCPI 2.2.1 tariffs (no ORM, no I/O; stdlib and `billing_app.money`).
+"""Pure pricing engine for OCPI 2.2.1 tariffs (no ORM, no I/O; stdlib, `billing_app.money`, `evbilling.records`).
 
 `price_session(tariff=..., session=...)` prices one charging session (its OCPI charging periods)
 with one tariff and returns a `CostBreakdown` whose totals mirror the OCPI CDR totals.
@@ -33,13 +33,13 @@ nor as time. Both still count in `total_parking_time`.
 
 Money: Decimal only, rounded by `billing_app.money` and nowhere else.
 
-Speed (issue 16; `bench/pricing.py` prints it against the engine before): a tariff is compiled
-once (`elements.compiled_tariff`); the components matched are cached per band of every
-restriction (`CompiledTariff.segment`: per band of the time restrictions, then per power, current
-and kWh band), so a period costs a lookup; the walk compares datetimes, and the time bands and the
-next cut are found once per boundary, not per period; a period is split only where a cut falls
-inside it, its volumes shared out in integers; ENERGY and TIME are appended to lines kept at hand
-and each line's volume is summed once, with the same Decimal additions in the same order.
+Speed (issue 16; `bench/pricing.py` prints it against the engine before; docs/tariffs.md "Engine speed"):
+a tariff is compiled once (`elements.compiled_tariff`); the components matched are cached per segment (the
+mode and time bands, `CompiledTariff.time_key`), keyed there by the period's power, current and kWh bands as
+one number, so a period costs a lookup; one bisection finds the next boundary (where the time bands change
+or a cut falls inside a period), and only the period holding a cut is split, its volumes shared out in
+integers where a piece prices them; ENERGY and TIME are appended to lines kept at hand (the match before's
+too) and each line's volume is summed once, with the same Decimal additions in the same order.
 `tests/billing_app/test_pricing_corpus.py` checks every change against 6,000 recorded cases.
 """
 
