@@ -25,9 +25,10 @@ import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from bench.throwaway_db import throwaway_database  # noqa: E402
 
 MONTH = date(2026, 10, 1)
 SESSIONS_PER_DRIVER = 30
@@ -124,16 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pdfs", type=int, default=20, help="PDFs to render for the comparison (default 20)")
     args = parser.parse_args()
-    import logging
-
-    logging.disable(logging.WARNING)
-    settings.DEBUG = False
-    test = settings.DATABASES["default"].setdefault("TEST", {})
-    test["MIGRATE"] = False
-    if connection.vendor == "sqlite":
-        test["NAME"] = "/tmp/evbilling_bench.sqlite3"  # noqa: S108 - a throwaway file
-    old_name = connection.creation.create_test_db(verbosity=0, keepdb=False)
-    try:
+    with throwaway_database("evbilling_bench"):
         print(f"database: {connection.vendor}")
         for scale, tag in ((1, "X1"), (10, "X10")):
             build(scale, tag)
@@ -143,8 +135,6 @@ def main() -> None:
         ours, minimal = pdf_rates(args.pdfs)
         print(f"PDF: {ours:.2f} invoices/s vs {minimal:.2f} minimal pages/s: ours takes {minimal / ours:.2f}x "
               "the time of a minimal WeasyPrint render")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,10 @@ import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from bench.throwaway_db import throwaway_database  # noqa: E402
 
 STEP = timedelta(minutes=2)
 
@@ -224,16 +225,7 @@ def main() -> None:
     parser.add_argument("--readings", default="10,100,300", help="session sizes (default 10,100,300)")
     parser.add_argument("--repeat", type=int, default=15, help="readings timed per size (default 15)")
     args = parser.parse_args()
-    import logging
-
-    logging.disable(logging.WARNING)
-    settings.DEBUG = False
-    test = settings.DATABASES["default"].setdefault("TEST", {})
-    test["MIGRATE"] = False
-    if connection.vendor == "sqlite":
-        test["NAME"] = "/tmp/evbilling_bench_running_cost.sqlite3"  # noqa: S108 - a throwaway file
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
+    with throwaway_database("evbilling_bench_running_cost"):
         print(f"database: {connection.vendor}; one meter reading's running cost, median of {args.repeat}")
         connectors, token = build()
         print(
@@ -248,8 +240,6 @@ def main() -> None:
                 f"{a_wall * 1000:9.2f} / {a_cpu * 1000:6.2f} ms, {a_queries:>3.0f} q | {b_wall / a_wall:8.1f} | "
                 f"{'yes' if found['same'] else 'NO'}"
             )
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

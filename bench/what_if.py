@@ -28,6 +28,8 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.throwaway_db import throwaway_database  # noqa: E402
+
 START = datetime(2026, 10, 1, 5, tzinfo=UTC)
 
 
@@ -107,20 +109,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,500", help="sessions per run, comma-separated (default 100,500)")
     args = parser.parse_args()
-    import logging
-
-    logging.disable(logging.WARNING)
-    settings.DEBUG = False
     settings.INVOICE_RECEIPTS_ON_SETTLE = False
     from evbilling.celery import app
 
     app.conf.task_always_eager = True
-    test = settings.DATABASES["default"].setdefault("TEST", {})
-    test["MIGRATE"] = False
-    if connection.vendor == "sqlite":
-        test["NAME"] = "/tmp/evbilling_bench_what_if.sqlite3"  # noqa: S108 - a throwaway file
-    old_name = connection.creation.create_test_db(verbosity=0, keepdb=False)
-    try:
+    with throwaway_database("evbilling_bench_what_if"):
         print(f"database: {connection.vendor}")
         print(f"{'sessions':>9} {'what-if s':>10} {'sessions/s':>11} {'queries/session':>16} {'engine only/s':>14}")
         for size in (int(s) for s in args.sizes.split(",")):
@@ -128,8 +121,6 @@ def main() -> None:
             compared, elapsed, queries, engine_rate = measure(operator, draft)
             print(f"{compared:>9} {elapsed:>10.2f} {compared / elapsed:>11.0f} {queries / compared:>16.1f} "
                   f"{engine_rate:>14.0f}")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
