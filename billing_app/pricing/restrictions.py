@@ -25,7 +25,6 @@ restrictions do not match while charging (zero current when the period has no en
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -119,16 +118,17 @@ def _windows(start: str | None, end: str | None) -> tuple[tuple[int, int], ...] 
     return ((s, DAY_US), (0, e))
 
 
-@dataclass(slots=True)
 class MatchContext:
-    ordinal: int
-    tod: int
-    elapsed: int
-    energy: Decimal | Fraction
-    p_min: Decimal | None
-    p_max: Decimal | None
-    c_min: Decimal | None
-    c_max: Decimal | None
+    """What the restrictions compare at a moment: the local date (ordinal) and time of day (microseconds),
+    the microseconds elapsed, the energy so far, the period's power and current ranges. (A plain class: its
+    `__init__` is compiled with the walk's modules, where a dataclass's generated one would stay Python.)"""
+
+    __slots__ = ("c_max", "c_min", "elapsed", "energy", "ordinal", "p_max", "p_min", "tod")
+
+    def __init__(self, ordinal: int, tod: int, elapsed: int, energy: Decimal | Fraction, p_min: Decimal | None,
+                 p_max: Decimal | None, c_min: Decimal | None, c_max: Decimal | None) -> None:  # fmt: skip
+        self.ordinal, self.tod, self.elapsed, self.energy = ordinal, tod, elapsed, energy
+        self.p_min, self.p_max, self.c_min, self.c_max = p_min, p_max, c_min, c_max
 
 
 def power_range(period: ChargingPeriod, start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
