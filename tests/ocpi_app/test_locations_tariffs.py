@@ -139,3 +139,25 @@ def test_a_status_change_queues_a_patch_of_the_evse_for_every_partner(operator, 
     assert '"status": "CHARGING"' in push.body
     assert (push.status, push.attempts, push.partner_id) == ("retrying", 1, partner[0].pk)
     assert push.next_attempt_at is not None and push.last_error
+
+
+def test_a_price_edited_on_its_own_pushes_the_tariff_again(operator, partner, other_partner, settings,
+                                                          django_capture_on_commit_callbacks):
+    """An element or a price component saved outside the tariff's form (its own admin page, an import) reaches
+    the partners shown the tariff as a PUT of the whole tariff; a partner not shown it gets nothing."""
+    settings.OCPI_ALLOW_PRIVATE_HOSTS = False  # the partner's example.com URL is refused: the push stays queued
+    tariff = _tariff(operator, "ROAM", "0.45")
+    PartnerTariff.objects.create(partner=partner[0], tariff=tariff)
+    PushDelivery.objects.all().delete()
+    component = PriceComponent.objects.get(element__tariff=tariff)
+    component.price = Decimal("0.49")
+    with django_capture_on_commit_callbacks(execute=True):
+        component.save()
+    push = PushDelivery.objects.get(module="tariffs", status__in=PushDelivery.OPEN_STATUSES)
+    assert (push.method, push.partner_id) == ("PUT", partner[0].pk)
+    assert push.url.endswith("/tariffs/DE/VOL/ROAM") and '"price": 0.49' in push.body
+    with django_capture_on_commit_callbacks(execute=True):
+        TariffElement.objects.create(tariff=tariff, position=1)
+    pushes = PushDelivery.objects.filter(module="tariffs")
+    assert pushes.count() == 2 and pushes.filter(status__in=PushDelivery.OPEN_STATUSES).count() == 1  # superseded
+    assert not PushDelivery.objects.filter(partner=other_partner[0]).exists()
