@@ -18,3 +18,6 @@ invoice_voided = Signal()
 payment_status_changed = Signal()
 #: `refund`: a refund Stripe has just accepted.
 refund_succeeded = Signal()
+#: `tariff_id`: a tariff whose parts (elements, price components, alt texts) were saved or deleted on their own;
+#: its `last_updated` has moved (`tariffs.services.tariff_touch`). A save of the tariff row is Tariff's post_save.
+tariff_parts_changed = Signal()

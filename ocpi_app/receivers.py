@@ -7,15 +7,8 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from billing_app.invoicing.credit_notes import credit_note_issued
-from billing_app.models import (
-    ChargeReview,
-    Invoice,
-    PriceComponent,
-    SessionCharge,
-    Tariff,
-    TariffAltText,
-    TariffElement,
-)
+from billing_app.models import ChargeReview, Invoice, SessionCharge, Tariff
+from billing_app.signals import tariff_parts_changed
 from evbilling.on_commit import after_commit
 from sessions_app.models import ChargingSession, ChargingStation, Connector, ConnectorStatusEvent, Location
 
@@ -56,25 +49,12 @@ def _tariff_saved(sender, instance: Tariff, raw=False, **kwargs):
         after_commit(sync.tariff_push, instance.pk)
 
 
-@receiver(post_save, sender=TariffElement, dispatch_uid="ocpi_tariff_element_saved")
-@receiver(post_delete, sender=TariffElement, dispatch_uid="ocpi_tariff_element_deleted")
-@receiver(post_save, sender=TariffAltText, dispatch_uid="ocpi_tariff_alt_text_saved")
-@receiver(post_delete, sender=TariffAltText, dispatch_uid="ocpi_tariff_alt_text_deleted")
-def _tariff_part_changed(sender, instance, raw=False, **kwargs):
-    """An element or alt text saved or deleted on its own (its admin page, an import): the partners get the
-    tariff again. (Saved with the tariff's form, the tariff's own push after the commit has it already; the
-    extra push of the same tariff supersedes the open one, `push.push_enqueue`.)"""
-    if not raw:
-        after_commit(sync.tariff_push, instance.tariff_id)
-
-
-@receiver(post_save, sender=PriceComponent, dispatch_uid="ocpi_price_component_saved")
-@receiver(post_delete, sender=PriceComponent, dispatch_uid="ocpi_price_component_deleted")
-def _price_component_changed(sender, instance, raw=False, **kwargs):
-    if not raw:
-        tariff_id = TariffElement.objects.filter(pk=instance.element_id).values_list("tariff_id", flat=True).first()
-        if tariff_id is not None:
-            after_commit(sync.tariff_push, tariff_id)
+@receiver(tariff_parts_changed, dispatch_uid="ocpi_tariff_parts_changed")
+def _tariff_parts_changed(sender, tariff_id: int, **kwargs):
+    """An element, price component or alt text saved or deleted on its own (its admin page, an import): the
+    partners get the tariff again. (Saved with the tariff's form, the tariff's own push after the commit has it
+    already; the extra push of the same tariff supersedes the open one, `push.push_enqueue`.)"""
+    after_commit(sync.tariff_push, tariff_id)
 
 
 @receiver(post_save, sender=PartnerTariff, dispatch_uid="ocpi_partner_tariff_linked")

@@ -21,6 +21,7 @@ from django.utils import timezone
 from billing_app import pricing
 from billing_app.models import DriverGroup, PriceComponent, Tariff, TariffAltText, TariffAssignment, TariffElement
 from billing_app.pricing import ocpi
+from billing_app.signals import tariff_parts_changed
 from billing_app.tariffs.checks import TariffWarning, tariff_checks
 from billing_app.tariffs.import_messages import currency_not_enabled, import_error_text
 from evbilling.errors import ApplicationError
@@ -134,8 +135,9 @@ def engine_tariff(tariff: Tariff) -> pricing.Tariff:
 def tariff_touch(*, tariff_id: int) -> None:
     """Mark the tariff changed (its `last_updated` now) when one of its parts changed: OCPI's last_updated
     covers the whole object, and `engine_tariff` reads a tariff again when it moves. A save of the row itself
-    moves it already (auto_now)."""
+    moves it already (auto_now). Announced as `signals.tariff_parts_changed` (OCPI pushes the tariff again)."""
     Tariff.objects.filter(pk=tariff_id).update(last_updated=timezone.now())
+    tariff_parts_changed.send(sender=Tariff, tariff_id=tariff_id)
 
 
 def snapshot(tariff: Tariff) -> str:
