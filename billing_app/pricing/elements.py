@@ -90,6 +90,7 @@ class _Reservation(NamedTuple):
 
 
 _NORMAL = (ENERGY, TIME, PARKING_TIME, FLAT)
+TOD_BAND, DURATION_BAND = 1, 4  # positions in `CompiledTariff.time_key`
 _NO_NORMAL = (None, None, None, None)
 
 
@@ -172,7 +173,7 @@ class CompiledTariff:
 
     def time_key(self, mode: Mode, ordinal: int, tod: int, elapsed: int) -> tuple[int, int, int, int, int]:
         """The mode and the bands of the time restrictions (time of day, weekday, date, duration) at a
-        moment: the key of `segment`."""
+        moment: the key of `segment` (`TOD_BAND` and `DURATION_BAND` are its positions of those bands)."""
         return (
             mode,
             bisect_right(self.tod_bounds, tod) if self.uses_clock else 0,

@@ -53,10 +53,10 @@ from operator import attrgetter
 from typing import Any
 
 from .bounds import price_bound_lines
-from .elements import MODES, Candidate, Match, Mode, compiled_tariff
+from .elements import DURATION_BAND, MODES, TOD_BAND, Candidate, Match, Mode, compiled_tariff
 from .lines import build_lines, cdr_totals
-from .periods import ONE_US, divide_volume, next_cut, next_time_boundary, scan_periods, split_period
-from .restrictions import MatchContext, current_range, local_clock, power_range
+from .periods import divide_volume, next_cut, next_time_boundary, scan_periods, split_period
+from .restrictions import ONE_US, MatchContext, current_range, local_clock, power_range
 from .step_size import apply_step_sizes
 from .types import (
     ENERGY,
@@ -212,7 +212,7 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                 if uses_clock:
                     ordinal, tod = clock(x0)
                 time_key = compiled.time_key(mode, ordinal, tod, x0)
-                tod_band, dur_band = time_key[1], time_key[4]
+                tod_band, dur_band = time_key[TOD_BAND], time_key[DURATION_BAND]
                 dur_next = dur_bounds[dur_band] if dur_band < n_dur else _LATEST
                 if uses_clock and fixed is None:
                     until = x0 + 1
@@ -223,10 +223,9 @@ def price_session(*, tariff: Tariff, session: Session) -> CostBreakdown:
                 bands_until = _instant(origin, until)
                 split_at = _instant(origin, min(cut, dur_next))
                 segment = compiled.segment(time_key)
-                matched = None if per_period else segment.get(None)
-                if matched is None and not per_period:
-                    matched = segment[None] = compiled.match(_context(clock, x0, energy_so_far, None, None, None, None),
-                                                             mode)  # fmt: skip
+                if not per_period:  # (one match up to the next boundary; a Match is a non-empty tuple)
+                    matched = segment.get(None) or compiled.match_in(
+                        segment, None, _context(clock, x0, energy_so_far, None, None, None, None), mode)
             # Up to the next boundary the bands stay and no period holds a cut: the first period that
             # ends after the cut (this one: split it) or starts when the bands change.
             cut_inside = bisect_right(starts, split_at, index + 1, n + 1) - 1

@@ -22,11 +22,9 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from .elements import MODES, CompiledTariff, Match, Mode
-from .restrictions import DAY_US, MatchContext
+from .restrictions import DAY_US, ONE_US, MatchContext
 from .types import ZERO, ChargingPeriod, PricingError, Session
 from .volumes import add_volumes, exact, exact_ratio
-
-ONE_US = timedelta(microseconds=1)
 
 
 class Piece(NamedTuple):

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .types import DAYS_OF_WEEK, ZERO, ChargingPeriod, PricingError, Session, TariffRestrictions
 
 DAY_US = 86_400_000_000
+ONE_US = timedelta(microseconds=1)
 _FAST_LOCAL_SPAN = timedelta(days=7)
 
 
@@ -144,7 +145,7 @@ def power_range(period: ChargingPeriod, start: datetime, end: datetime) -> tuple
         if period.time > 0:
             p_min = p_max = period.energy / period.time
         elif period.energy > 0 and end > start:
-            p_min = p_max = period.energy * 3_600_000_000 / ((end - start) // _ONE_US)
+            p_min = p_max = period.energy * 3_600_000_000 / ((end - start) // ONE_US)
         else:
             p_min = p_max = ZERO
     return p_min, p_max
@@ -162,8 +163,6 @@ def current_range(period: ChargingPeriod) -> tuple[Decimal | None, Decimal | Non
         c_min = c_max = ZERO
     return c_min, c_max
 
-
-_ONE_US = timedelta(microseconds=1)
 
 
 def local_clock(session: Session, first: datetime) -> tuple[Callable[[int], tuple[int, int]], tuple[int, int] | None]:
