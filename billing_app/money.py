@@ -253,9 +253,7 @@ def vat_breakdown(lines: Iterable[tuple[Decimal | None, Decimal]], currency: str
     quantum, zero = _currency_constants(currency)
     taxable: dict[Decimal | None, Decimal] = {}  # Decimal keys compare as numbers: 19 and 19.000 are one rate
     for rate, net in lines:
-        if net.quantize(quantum, ROUND_HALF_UP) != net:
-            raise _not_rounded(net, currency)
-        taxable[rate] = taxable.get(rate, zero) + net
+        taxable[rate] = taxable.get(rate, zero) + _checked(net, quantum, currency)
     return _per_rate(taxable, currency, quantum, zero)
 
 

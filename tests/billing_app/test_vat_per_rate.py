@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from billing_app.money import (
     VatSubtotal,
+    line_amounts,
     minor_unit,
     quantize_money,
     share_out,
@@ -100,9 +101,24 @@ def test_vat_breakdown_invariants(document) -> None:
         exact = subtotal.taxable_amount * (subtotal.rate or 0) / 100
         assert abs(subtotal.vat_amount - exact) <= unit / 2
         assert subtotal.vat_amount == quantize_money(subtotal.vat_amount, currency)
+        # the money module's inlined VAT formulas are vat_amount's (one rule)
+        assert subtotal.vat_amount == (vat_amount(subtotal.taxable_amount, subtotal.rate, currency)
+                                       if subtotal.rate is not None else 0)  # fmt: skip
         # and at most half a minor unit per line from the old sum of VAT per line
         per_line = sum((vat_amount(net, rate, currency) for rate, net in members if rate is not None), D(0))
         assert abs(subtotal.vat_amount - per_line) <= unit * len(members) / 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=documents())
+def test_a_lines_amounts_are_quantize_money_and_vat_amount(document) -> None:
+    """`line_amounts` (the engine's one call per line) rounds as `quantize_money` and taxes as `vat_amount`."""
+    currency, lines = document
+    for rate, net in lines:
+        amount = net + net / 7  # (finer than the minor unit: rounded once)
+        excl = quantize_money(amount, currency)
+        vat = vat_amount(excl, rate, currency) if rate is not None else D(0)
+        assert line_amounts(amount, rate, currency) == (excl, vat, excl + vat)
 
 
 @settings(max_examples=300, deadline=None)
