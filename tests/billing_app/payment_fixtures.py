@@ -15,13 +15,14 @@ from contextlib import nullcontext
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from threading import Lock
 
 import pytest
 import stripe
 from django.utils import timezone
 
 from billing_app.models import BillingAccount
-from billing_app.payments import localstripe
+from billing_app.payments import localstripe, stripe_client
 from billing_app.payments.methods import payment_method_add
 from sessions_app import services as session_services
 from sessions_app.services import SampleIn
@@ -159,3 +160,18 @@ def stripe_event(event_id: str, event_type: str, obj: dict) -> str:
 def post_webhook(client, endpoint, body: str, *, signature: str | None = None):
     return client.post(endpoint.url_path, data=body, content_type="application/json",
                        HTTP_STRIPE_SIGNATURE=signature or sign(body))
+
+
+@pytest.fixture
+def intents_created(monkeypatch):
+    """The idempotency key of every PaymentIntent create sent to Stripe (from any thread), in order."""
+    sent, lock = [], Lock()
+    create = stripe_client.payment_intent_create
+
+    def counting(**kwargs):
+        with lock:
+            sent.append(kwargs["idempotency_key"])
+        return create(**kwargs)
+
+    monkeypatch.setattr(stripe_client, "payment_intent_create", counting)
+    return sent

@@ -4,7 +4,7 @@ row locks) and a real localstripe."""
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from threading import Barrier, Lock
+from threading import Barrier
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -65,17 +65,9 @@ def past_due(stripe_server, operator, connector):
 
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
-def test_pay_now_fired_ten_times_at_once_charges_once(past_due, monkeypatch):
+def test_pay_now_fired_ten_times_at_once_charges_once(past_due, intents_created):
     subscription, visa = past_due
-    created, counting = [], Lock()
-    real_create = stripe_client.payment_intent_create
-
-    def create(**kwargs):
-        with counting:
-            created.append(kwargs["idempotency_key"])
-        return real_create(**kwargs)
-
-    monkeypatch.setattr(stripe_client, "payment_intent_create", create)
+    created = intents_created
     now = _berlin(2026, 4, 11, 9)
     results = _in_threads(lambda: plans.subscription_pay_now(subscription=subscription, payment_method_id=visa,
                                                              now=now), REQUESTS)

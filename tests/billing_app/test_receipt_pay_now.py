@@ -7,7 +7,7 @@ where it was, a paid receipt stops dunning, and nobody but the receipt's driver 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
-from threading import Barrier, Lock
+from threading import Barrier
 
 import pytest
 from django.core import mail
@@ -71,21 +71,6 @@ def retrying(settings, stripe_server, operator, payg_station, payg_tariff, djang
     return _declined_receipt(
         operator, payg_station.connectors.first(), django_capture_on_commit_callbacks, retry_days=[1, 3]
     )
-
-
-@pytest.fixture
-def intents_created(monkeypatch):
-    """The idempotency key of every PaymentIntent create sent to Stripe."""
-    sent, lock = [], Lock()
-    create = stripe_client.payment_intent_create
-
-    def counting(**kwargs):
-        with lock:
-            sent.append(kwargs["idempotency_key"])
-        return create(**kwargs)
-
-    monkeypatch.setattr(stripe_client, "payment_intent_create", counting)
-    return sent
 
 
 def _pay_form(client, receipt) -> dict:
