@@ -176,8 +176,12 @@ def load_engine(revision: str, into: Path):
 
 def load_pure(into: Path):
     """`price_session` of this tree's engine in pure Python: its sources copied to a temporary directory and
-    loaded as a package of their own (with no build beside them), sharing this tree's money module."""
+    loaded as a package of their own (with no build beside them), sharing this tree's money module and its
+    `types` (never compiled): the objects the cases are read into are the engine's own, as with
+    EVBILLING_PURE_PRICING=1 (a copy of `types` has a ZERO of its own, which the walk's `is ZERO` checks of absent
+    volumes would never meet)."""
     shutil.copytree(pricing.SOURCE_DIR, into / "billing_app" / "pricing", ignore=shutil.ignore_patterns("__py*"))
+    sys.modules["pricing_pure.types"] = pricing.types
     module = load_package(into, "pricing_pure")
     assert not module.COMPILED and module.engine.__file__.endswith(".py")
     return module.price_session
